@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/vfleet/vfleet/lab"
+)
+
+func newLabCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Run a local fleet of real Kubernetes processes",
+		Long: `The lab runs a management cluster and host clusters on this machine, each
+made of real etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+and kwok processes, with generated certificates, on 127.0.0.1.`,
+	}
+	cmd.AddCommand(newLabUpCommand(), newLabDownCommand(), newLabStatusCommand())
+	return cmd
+}
+
+type labUpOptions struct {
+	dir        string
+	binDir     string
+	hosts      int
+	nodes      int
+	nodeCPU    string
+	nodeMemory string
+	nodePods   int64
+	portBase   int
+	foreground bool
+}
+
+func newLabUpCommand() *cobra.Command {
+	o := labUpOptions{dir: lab.DefaultDir(), hosts: 3, nodes: 2}
+	def := lab.DefaultNodeCapacity()
+	o.nodeCPU, o.nodeMemory, o.nodePods = def.CPU.String(), def.Memory.String(), def.Pods
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start a lab: 1 management cluster and 3 host clusters in 2 regions by default",
+		Long: `Start a lab and wait until every cluster is ready and every node is Ready.
+
+By default the lab keeps running in the background after this command returns;
+stop it with "vfleet lab down". With --foreground it runs in this terminal
+until interrupted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := o.config()
+			if err != nil {
+				return err
+			}
+			if o.foreground {
+				return runLabForeground(cmd.Context(), cfg, cmd.OutOrStdout())
+			}
+			return startLabBackground(cmd.Context(), cfg, o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dir, "dir", o.dir, "directory for the lab's data, logs and kubeconfigs (env VFLEET_LAB_DIR)")
+	f.StringVar(&o.binDir, "bin-dir", "", "directory with the Kubernetes binaries (default: bin/k8s/"+lab.KubernetesVersion+", env "+lab.BinDirEnv+")")
+	f.IntVar(&o.hosts, "hosts", o.hosts, "number of host clusters")
+	f.IntVar(&o.nodes, "nodes", o.nodes, "kwok nodes per host")
+	f.StringVar(&o.nodeCPU, "node-cpu", o.nodeCPU, "allocatable cpu of each node")
+	f.StringVar(&o.nodeMemory, "node-memory", o.nodeMemory, "allocatable memory of each node")
+	f.Int64Var(&o.nodePods, "node-pods", o.nodePods, "allocatable pods of each node")
+	f.IntVar(&o.portBase, "port-base", 0, "listen on consecutive ports from this one (default: free ports chosen by the system)")
+	f.BoolVar(&o.foreground, "foreground", false, "run in this terminal until interrupted instead of in the background")
+	return cmd
+}
+
+func (o labUpOptions) config() (lab.Config, error) {
+	cpu, err := resource.ParseQuantity(o.nodeCPU)
+	if err != nil {
+		return lab.Config{}, fmt.Errorf("--node-cpu %q: %w", o.nodeCPU, err)
+	}
+	mem, err := resource.ParseQuantity(o.nodeMemory)
+	if err != nil {
+		return lab.Config{}, fmt.Errorf("--node-memory %q: %w", o.nodeMemory, err)
+	}
+	if o.hosts < 0 {
+		return lab.Config{}, fmt.Errorf("--hosts must not be negative, got %d", o.hosts)
+	}
+	hosts := lab.DefaultHosts(o.hosts, o.nodes)
+	for i := range hosts {
+		hosts[i].Node = lab.NodeCapacity{CPU: cpu, Memory: mem, Pods: o.nodePods}
+	}
+	dir, err := filepath.Abs(o.dir)
+	if err != nil {
+		return lab.Config{}, err
+	}
+	cfg := lab.Config{Dir: dir, BinDir: o.binDir, Hosts: hosts, PortBase: o.portBase}
+	if cfg.BinDir == "" {
+		cfg.BinDir = lab.FindBinDir()
+	}
+	return cfg, nil
+}
+
+// runLabForeground runs the lab in this process until ctx ends.
+func runLabForeground(ctx context.Context, cfg lab.Config, out io.Writer) error {
+	cfg.Progress = out
+	l, err := lab.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := l.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "lab is up in %s (pid %d); stop it with Ctrl-C or \"vfleet lab down --dir %s\"\n", cfg.Dir, os.Getpid(), cfg.Dir)
+	<-ctx.Done()
+	return l.Stop(context.Background())
+}
+
+// startLabBackground starts `vfleet lab up --foreground` detached from this
+// terminal, shows its progress, and returns once the lab is ready or failed.
+func startLabBackground(ctx context.Context, cfg lab.Config, o labUpOptions, out io.Writer) error {
+	// Check what can be checked here, before a background process exists.
+	if _, err := lab.New(cfg); err != nil {
+		return err
+	}
+	if lab.InUse(cfg.Dir) {
+		return lockErr(cfg.Dir)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return err
+	}
+	logPath := filepath.Join(cfg.Dir, lab.LogFile)
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := []string{"lab", "up", "--foreground",
+		"--dir", cfg.Dir, "--bin-dir", cfg.BinDir,
+		"--hosts", strconv.Itoa(o.hosts), "--nodes", strconv.Itoa(o.nodes),
+		"--node-cpu", o.nodeCPU, "--node-memory", o.nodeMemory, "--node-pods", strconv.FormatInt(o.nodePods, 10),
+		"--port-base", strconv.Itoa(o.portBase),
+	}
+	child := exec.Command(self, args...)
+	child.Stdout, child.Stderr = logFile, logFile
+	// Its own session: the lab outlives this command and the terminal.
+	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := child.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- child.Wait() }()
+
+	fmt.Fprintf(out, "starting the lab in the background (pid %d, log %s)\n", child.Process.Pid, logPath)
+	follow, err := os.Open(logPath)
+	if err != nil {
+		return err
+	}
+	defer follow.Close()
+	reader := bufio.NewReader(follow)
+	copyLog := func() {
+		for {
+			line, err := reader.ReadString('\n')
+			if line != "" && err == nil {
+				fmt.Fprint(out, line)
+			}
+			if err != nil {
+				// Keep a partial line for the next read.
+				if line != "" {
+					_, _ = follow.Seek(-int64(len(line)), io.SeekCurrent)
+					reader.Reset(follow)
+				}
+				return
+			}
+		}
+	}
+	for {
+		copyLog()
+		if st, err := lab.ReadState(cfg.Dir); err == nil && st.Phase == lab.PhaseRunning && st.Pid == child.Process.Pid {
+			fmt.Fprintln(out)
+			return printStatus(ctx, cfg.Dir, out)
+		}
+		select {
+		case err := <-exited:
+			copyLog()
+			return fmt.Errorf("the lab did not start (%v); its log is %s", err, logPath)
+		case <-ctx.Done():
+			// Interrupted while starting: do not leave a half-started lab.
+			_ = child.Process.Signal(syscall.SIGTERM)
+			<-exited
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func lockErr(dir string) error {
+	holder := "another process"
+	if st, err := lab.ReadState(dir); err == nil {
+		holder = "pid " + strconv.Itoa(st.Pid)
+	}
+	return fmt.Errorf("%s is used by a running lab (%s): stop it with \"vfleet lab down --dir %s\", or choose another --dir", dir, holder, dir)
+}
+
+func newLabDownCommand() *cobra.Command {
+	dir := lab.DefaultDir()
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the lab and delete its directory",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			if err := lab.Down(cmd.Context(), abs); err != nil {
+				return err
+			}
+			_ = os.Remove(abs)
+			fmt.Fprintf(cmd.OutOrStdout(), "lab in %s stopped and deleted\n", abs)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", dir, "the lab's directory (env VFLEET_LAB_DIR)")
+	return cmd
+}
+
+func newLabStatusCommand() *cobra.Command {
+	dir := lab.DefaultDir()
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each cluster of the lab: endpoint, kubeconfig, nodes and health",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			switch output {
+			case "":
+				return printStatus(cmd.Context(), abs, cmd.OutOrStdout())
+			case "json":
+				st, clusters, err := lab.Status(cmd.Context(), abs)
+				if err != nil {
+					return err
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					*lab.State
+					Clusters []lab.ClusterStatus `json:"clusters"`
+				}{st, clusters})
+			default:
+				return fmt.Errorf("--output %q: want json or nothing", output)
+			}
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", dir, "the lab's directory (env VFLEET_LAB_DIR)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	return cmd
+}
+
+func printStatus(ctx context.Context, dir string, out io.Writer) error {
+	st, clusters, err := lab.Status(ctx, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "lab %s: %s (pid %d, started %s)\n", dir, st.Phase, st.Pid, st.Started.Local().Format(time.DateTime))
+	if st.Message != "" {
+		fmt.Fprintf(out, "  %s\n", st.Message)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tREGION\tZONE\tENDPOINT\tNODES\tHEALTH\tKUBECONFIG")
+	var problems []string
+	for _, c := range clusters {
+		nodes := "-"
+		if c.Nodes > 0 {
+			nodes = fmt.Sprintf("%d/%d", c.NodesReady, c.Nodes)
+		}
+		health := "Healthy"
+		if c.Problem != "" {
+			health = "Unhealthy"
+			problems = append(problems, fmt.Sprintf("  %s: %s", c.Name, c.Problem))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Role, dash(c.Region), dash(c.Zone), c.Endpoint, nodes, health, c.Kubeconfig)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		fmt.Fprintln(out, strings.Join(problems, "\n"))
+	}
+	if st.Phase == lab.PhaseRunning && len(clusters) > 1 {
+		fmt.Fprintf(out, "\ntry:  kubectl --kubeconfig %s get nodes\nstop: vfleet lab down --dir %s\n", clusters[1].Kubeconfig, dir)
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+

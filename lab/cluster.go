@@ -1,0 +1,350 @@
+package lab
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/vfleet/vfleet/internal/kubeconfig"
+	"github.com/vfleet/vfleet/internal/procgroup"
+)
+
+// Role tells a management cluster from a host cluster.
+type Role string
+
+// Cluster roles.
+const (
+	RoleManagement Role = "management"
+	RoleHost       Role = "host"
+)
+
+const (
+	// componentTimeout bounds how long one process may take to become
+	// healthy. Cold starts of four clusters at once on two cores take a few
+	// seconds each; a minute means something is wrong.
+	componentTimeout = 90 * time.Second
+	// stopGrace is how long a process may take to exit after SIGTERM.
+	stopGrace = 15 * time.Second
+	pollEvery = 200 * time.Millisecond
+)
+
+// Cluster is one cluster of the lab: the management cluster or a host.
+type Cluster struct {
+	Name string
+	Role Role
+	// Host is the host's configuration; zero for the management cluster.
+	Host HostConfig
+
+	index    int // position in the lab; 0 for the management cluster
+	binDir   string
+	paths    paths
+	ports    Ports
+	progress *progress
+	onChange func() // the lab records pids in its state file
+
+	mu    sync.Mutex
+	procs map[Component]*procgroup.Process
+
+	clientsOnce sync.Once
+	clientsErr  error
+	restConfig  *rest.Config
+	kube        kubernetes.Interface
+	probe       map[Component]func(context.Context) error
+}
+
+// Endpoint is the URL of the cluster's kube-apiserver.
+func (c *Cluster) Endpoint() string { return url(c.ports.APIServer) }
+
+// Kubeconfig is the path of the cluster's admin kubeconfig.
+func (c *Cluster) Kubeconfig() string { return c.paths.kubeconfig }
+
+// Ports returns the ports the cluster's processes listen on.
+func (c *Cluster) Ports() Ports { return c.ports }
+
+// Components lists the cluster's processes in start order.
+func (c *Cluster) Components() []Component {
+	if c.Role == RoleHost {
+		return hostComponents
+	}
+	return managementComponents
+}
+
+// RESTConfig returns an admin client configuration for the cluster.
+func (c *Cluster) RESTConfig() (*rest.Config, error) {
+	if err := c.initClients(); err != nil {
+		return nil, err
+	}
+	return rest.CopyConfig(c.restConfig), nil
+}
+
+// Client returns an admin clientset for the cluster.
+func (c *Cluster) Client() (kubernetes.Interface, error) {
+	if err := c.initClients(); err != nil {
+		return nil, err
+	}
+	return c.kube, nil
+}
+
+// Pids returns the process id of every running component.
+func (c *Cluster) Pids() map[Component]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pids := map[Component]int{}
+	for comp, p := range c.procs {
+		if exited, _ := p.Exited(); !exited {
+			pids[comp] = p.Pid()
+		}
+	}
+	return pids
+}
+
+// Start brings every component that is not running up, in dependency order,
+// and waits until the cluster is ready for workloads: apiserver ready, every
+// node Ready and schedulable, and the default service account present. Data
+// from an earlier run is kept, so Start after Stop or Kill is a restart.
+func (c *Cluster) Start(ctx context.Context) error {
+	begin := time.Now()
+	if err := c.initClients(); err != nil {
+		return err
+	}
+	for _, comp := range []Component{Etcd, KubeAPIServer} {
+		if err := c.ensure(ctx, comp); err != nil {
+			return err
+		}
+	}
+	if err := c.bootstrap(ctx); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, comp := range c.Components()[2:] {
+		g.Go(func() error { return c.ensure(gctx, comp) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := c.waitWorkloadReady(ctx); err != nil {
+		return err
+	}
+	c.progress.printf("%s: ready in %s (%s)", c.Name, since(begin), c.Endpoint())
+	return nil
+}
+
+// Stop stops the given components (all when none are named) with SIGTERM,
+// in reverse start order, killing any that do not exit within a grace period.
+func (c *Cluster) Stop(ctx context.Context, comps ...Component) error {
+	comps = c.named(comps)
+	var errs []error
+	for i := len(comps) - 1; i >= 0; i-- {
+		if p := c.proc(comps[i]); p != nil {
+			errs = append(errs, p.Stop(ctx, stopGrace))
+		}
+	}
+	c.changed()
+	return errors.Join(errs...)
+}
+
+// Kill sends SIGKILL to the given components (all when none are named), as
+// a crash or a lost machine would, and waits for them to die.
+func (c *Cluster) Kill(comps ...Component) error {
+	return c.each(comps, (*procgroup.Process).Kill)
+}
+
+// Pause freezes the given components (all when none are named) with SIGSTOP:
+// they hold their ports and connections but answer nothing, as a hung or
+// partitioned machine would.
+func (c *Cluster) Pause(comps ...Component) error {
+	return c.each(comps, (*procgroup.Process).Pause)
+}
+
+// Resume continues paused components (all when none are named).
+func (c *Cluster) Resume(comps ...Component) error {
+	return c.each(comps, (*procgroup.Process).Resume)
+}
+
+func (c *Cluster) each(comps []Component, f func(*procgroup.Process) error) error {
+	var errs []error
+	for _, comp := range c.named(comps) {
+		if p := c.proc(comp); p != nil {
+			errs = append(errs, f(p))
+		}
+	}
+	c.changed()
+	return errors.Join(errs...)
+}
+
+// named returns comps, or every component when none are named.
+func (c *Cluster) named(comps []Component) []Component {
+	if len(comps) == 0 {
+		return c.Components()
+	}
+	return comps
+}
+
+func (c *Cluster) proc(comp Component) *procgroup.Process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.procs[comp]
+}
+
+func (c *Cluster) changed() {
+	if c.onChange != nil {
+		c.onChange()
+	}
+}
+
+// ensure starts comp unless it is running, then waits until it is healthy.
+func (c *Cluster) ensure(ctx context.Context, comp Component) error {
+	if p := c.proc(comp); p != nil {
+		if exited, _ := p.Exited(); !exited {
+			return nil
+		}
+	}
+	for _, port := range c.ports.of(comp) {
+		if err := portFree(port); err != nil {
+			return fmt.Errorf("%s: port 127.0.0.1:%d is already in use by another process: free it, or start the lab with another port base: %w",
+				c.describe(comp), port, err)
+		}
+	}
+	begin := time.Now()
+	p, err := procgroup.Start(c.spec(comp))
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.procs[comp] = p
+	c.mu.Unlock()
+	c.changed()
+
+	if err := c.waitHealthy(ctx, comp, p); err != nil {
+		return err
+	}
+	c.progress.printf("%s: %s healthy in %s", c.Name, comp, since(begin))
+	return nil
+}
+
+// waitHealthy polls comp's health endpoint until it answers, the process
+// exits, or the timeout passes. A failure carries the end of the process's
+// own log, which usually says what is wrong.
+func (c *Cluster) waitHealthy(ctx context.Context, comp Component, p *procgroup.Process) error {
+	ctx, cancel := context.WithTimeout(ctx, componentTimeout)
+	defer cancel()
+	var last error
+	for {
+		if exited, err := p.Exited(); exited {
+			return fmt.Errorf("%s exited while starting (%v); the end of %s:\n%s", c.describe(comp), err, c.paths.log(comp), p.LogTail(15))
+		}
+		if last = c.probe[comp](ctx); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not healthy after %s (%v); the end of %s:\n%s", c.describe(comp), componentTimeout, last, c.paths.log(comp), p.LogTail(15))
+		case <-time.After(pollEvery):
+		}
+	}
+}
+
+// initClients builds the admin client and a health probe per component from
+// the cluster's PKI, once.
+func (c *Cluster) initClients() error {
+	c.clientsOnce.Do(func() { c.clientsErr = c.buildClients() })
+	return c.clientsErr
+}
+
+func (c *Cluster) buildClients() error {
+	cfg, err := kubeconfig.RESTConfig(c.paths.kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	admin, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	caPool, err := certPool(c.paths.pki("ca.crt"))
+	if err != nil {
+		return err
+	}
+	etcdPool, err := certPool(c.paths.pki("etcd-ca.crt"))
+	if err != nil {
+		return err
+	}
+	etcdClient, err := tls.LoadX509KeyPair(c.paths.pki("apiserver-etcd-client.crt"), c.paths.pki("apiserver-etcd-client.key"))
+	if err != nil {
+		return err
+	}
+	httpsClient := func(tc *tls.Config) *http.Client {
+		return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+	}
+	etcd := httpsClient(&tls.Config{RootCAs: etcdPool, Certificates: []tls.Certificate{etcdClient}})
+	components := httpsClient(&tls.Config{RootCAs: caPool})
+	plain := &http.Client{Timeout: 2 * time.Second}
+
+	port := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
+	c.restConfig, c.kube = cfg, kube
+	c.probe = map[Component]func(context.Context) error{
+		Etcd:                  httpProbe(etcd, "https://"+port(c.ports.EtcdClient)+"/health"),
+		KubeAPIServer:         httpProbe(admin, c.Endpoint()+"/readyz"),
+		KubeControllerManager: httpProbe(components, "https://"+port(c.ports.ControllerManager)+"/healthz"),
+		KubeScheduler:         httpProbe(components, "https://"+port(c.ports.Scheduler)+"/healthz"),
+		Kwok:                  httpProbe(plain, "http://"+port(c.ports.Kwok)+"/healthz"),
+	}
+	return nil
+}
+
+func httpProbe(client *http.Client, u string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", u, resp.Status)
+		}
+		return nil
+	}
+}
+
+func certPool(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s: no certificate", path)
+	}
+	return pool, nil
+}
+
+// portFree reports an error if something already listens on the port.
+func portFree(port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+func since(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }

@@ -1,0 +1,231 @@
+package lab
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/vfleet/vfleet/internal/procgroup"
+)
+
+// Component is one process of a lab cluster.
+type Component string
+
+// The processes a lab cluster is made of.
+const (
+	Etcd                  Component = "etcd"
+	KubeAPIServer         Component = "kube-apiserver"
+	KubeControllerManager Component = "kube-controller-manager"
+	KubeScheduler         Component = "kube-scheduler"
+	Kwok                  Component = "kwok"
+)
+
+// In start order. The management cluster runs a controller-manager so that
+// namespace deletion and garbage collection work there as on any real
+// cluster; it has no nodes, so no scheduler or kwok.
+var (
+	managementComponents = []Component{Etcd, KubeAPIServer, KubeControllerManager}
+	hostComponents       = []Component{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kwok}
+)
+
+// binaries is every executable a lab needs.
+var binaries = []string{string(Etcd), string(KubeAPIServer), string(KubeControllerManager), string(KubeScheduler), string(Kwok)}
+
+// Ports are the loopback ports one cluster listens on. Zero means unused.
+type Ports struct {
+	EtcdClient        int `json:"etcdClient"`
+	EtcdPeer          int `json:"etcdPeer"`
+	APIServer         int `json:"apiServer"`
+	ControllerManager int `json:"controllerManager,omitempty"`
+	Scheduler         int `json:"scheduler,omitempty"`
+	Kwok              int `json:"kwok,omitempty"`
+}
+
+// of returns the ports component listens on.
+func (p Ports) of(c Component) []int {
+	switch c {
+	case Etcd:
+		return []int{p.EtcdClient, p.EtcdPeer}
+	case KubeAPIServer:
+		return []int{p.APIServer}
+	case KubeControllerManager:
+		return []int{p.ControllerManager}
+	case KubeScheduler:
+		return []int{p.Scheduler}
+	case Kwok:
+		return []int{p.Kwok}
+	}
+	return nil
+}
+
+// assign fills the ports of components from next, in a fixed order.
+func (p *Ports) assign(components []Component, next func() int) {
+	for _, c := range components {
+		switch c {
+		case Etcd:
+			p.EtcdClient, p.EtcdPeer = next(), next()
+		case KubeAPIServer:
+			p.APIServer = next()
+		case KubeControllerManager:
+			p.ControllerManager = next()
+		case KubeScheduler:
+			p.Scheduler = next()
+		case Kwok:
+			p.Kwok = next()
+		}
+	}
+}
+
+func portCount(components []Component) int {
+	n := 0
+	var p Ports
+	p.assign(components, func() int { n++; return n })
+	return n
+}
+
+const (
+	// serviceCIDR is each cluster's service range. Clusters are separate, so
+	// they may share it; the apiserver takes the first address.
+	serviceCIDR = "10.96.0.0/16"
+	// nodeLeaseSeconds is the node Lease duration kwok keeps, as a kubelet
+	// would; it renews every quarter of it.
+	nodeLeaseSeconds = 40
+)
+
+func url(port int) string { return "https://127.0.0.1:" + strconv.Itoa(port) }
+
+// spec returns how to run component c of the cluster.
+func (c *Cluster) spec(comp Component) procgroup.Spec {
+	p := c.paths
+	var args, env []string
+	switch comp {
+	case Etcd:
+		peer := url(c.ports.EtcdPeer)
+		args = []string{
+			"--name=" + c.Name,
+			"--data-dir=" + p.etcdData,
+			"--listen-client-urls=" + url(c.ports.EtcdClient),
+			"--advertise-client-urls=" + url(c.ports.EtcdClient),
+			"--listen-peer-urls=" + peer,
+			"--initial-advertise-peer-urls=" + peer,
+			"--initial-cluster=" + c.Name + "=" + peer,
+			"--initial-cluster-state=new",
+			"--client-cert-auth",
+			"--trusted-ca-file=" + p.pki("etcd-ca.crt"),
+			"--cert-file=" + p.pki("etcd-server.crt"),
+			"--key-file=" + p.pki("etcd-server.key"),
+			"--peer-client-cert-auth",
+			"--peer-trusted-ca-file=" + p.pki("etcd-ca.crt"),
+			"--peer-cert-file=" + p.pki("etcd-server.crt"),
+			"--peer-key-file=" + p.pki("etcd-server.key"),
+			"--log-level=warn",
+		}
+	case KubeAPIServer:
+		args = []string{
+			"--bind-address=127.0.0.1",
+			"--advertise-address=127.0.0.1",
+			"--secure-port=" + strconv.Itoa(c.ports.APIServer),
+			"--tls-cert-file=" + p.pki("apiserver.crt"),
+			"--tls-private-key-file=" + p.pki("apiserver.key"),
+			"--client-ca-file=" + p.pki("ca.crt"),
+			"--etcd-servers=" + url(c.ports.EtcdClient),
+			"--etcd-cafile=" + p.pki("etcd-ca.crt"),
+			"--etcd-certfile=" + p.pki("apiserver-etcd-client.crt"),
+			"--etcd-keyfile=" + p.pki("apiserver-etcd-client.key"),
+			"--service-account-issuer=" + url(c.ports.APIServer),
+			"--service-account-key-file=" + p.pki("sa.pub"),
+			"--service-account-signing-key-file=" + p.pki("sa.key"),
+			"--service-cluster-ip-range=" + serviceCIDR,
+			"--authorization-mode=RBAC",
+			// The endpoint reconciler refuses loopback addresses; nothing in
+			// the lab reaches the apiserver through the kubernetes Service.
+			"--endpoint-reconciler-type=none",
+			"--profiling=false",
+		}
+	case KubeControllerManager:
+		args = append(c.componentServing(comp, c.ports.ControllerManager),
+			"--cluster-name="+c.Name,
+			// Each controller acts as its own service account, with the
+			// narrow role Kubernetes bootstraps for it, as kubeadm does.
+			"--use-service-account-credentials",
+			"--service-account-private-key-file="+p.pki("sa.key"),
+			"--root-ca-file="+p.pki("ca.crt"),
+		)
+	case KubeScheduler:
+		args = c.componentServing(comp, c.ports.Scheduler)
+	case Kwok:
+		args = []string{
+			"--kubeconfig=" + p.kubeconfigFor(Kwok),
+			"--config=" + p.kwokConfig,
+			"--manage-nodes-with-annotation-selector=" + kwokNodeAnnotation + "=fake",
+			"--server-address=127.0.0.1:" + strconv.Itoa(c.ports.Kwok),
+			"--node-lease-duration-seconds=" + strconv.Itoa(nodeLeaseSeconds),
+		}
+		// kwok also reads ~/.kwok/kwok.yaml when it exists; a HOME of its
+		// own keeps a developer's kwok settings out of the lab.
+		env = []string{"HOME=" + p.kwokHome}
+	}
+	return procgroup.Spec{
+		Name:    c.Name + "/" + string(comp),
+		Path:    filepath.Join(c.binDir, string(comp)),
+		Args:    args,
+		Env:     env,
+		Dir:     c.paths.root,
+		LogFile: p.log(comp),
+	}
+}
+
+// componentServing returns the flags shared by the controller-manager and the
+// scheduler: their client identity, and HTTPS serving of /healthz on port
+// with a certificate from the cluster CA.
+func (c *Cluster) componentServing(comp Component, port int) []string {
+	kc := c.paths.kubeconfigFor(comp)
+	return []string{
+		"--kubeconfig=" + kc,
+		"--authentication-kubeconfig=" + kc,
+		"--authorization-kubeconfig=" + kc,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(port),
+		"--tls-cert-file=" + c.paths.pki("serving.crt"),
+		"--tls-private-key-file=" + c.paths.pki("serving.key"),
+		// A single instance: leader election would only delay a restarted
+		// component until the old lease expires.
+		"--leader-elect=false",
+		"--profiling=false",
+	}
+}
+
+// paths is where one cluster keeps its files.
+type paths struct {
+	root       string
+	etcdData   string
+	kubeconfig string // the admin kubeconfig, the one users get
+	kwokConfig string
+	kwokHome   string
+}
+
+func newPaths(root string) paths {
+	return paths{
+		root:       root,
+		etcdData:   filepath.Join(root, "etcd"),
+		kubeconfig: filepath.Join(root, "kubeconfig"),
+		kwokConfig: filepath.Join(root, "kwok", "kwok.yaml"),
+		kwokHome:   filepath.Join(root, "kwok", "home"),
+	}
+}
+
+func (p paths) pki(name string) string { return filepath.Join(p.root, "pki", name) }
+
+func (p paths) log(c Component) string { return filepath.Join(p.root, "logs", string(c)+".log") }
+
+func (p paths) kubeconfigFor(c Component) string {
+	return filepath.Join(p.root, "pki", strings.TrimPrefix(string(c), "kube-")+".kubeconfig")
+}
+
+func (p paths) dirs() []string {
+	return []string{p.root, filepath.Join(p.root, "pki"), filepath.Join(p.root, "logs"), p.kwokHome}
+}
+
+// describe is a component's label in messages: "host-1 kube-apiserver".
+func (c *Cluster) describe(comp Component) string { return fmt.Sprintf("%s %s", c.Name, comp) }

@@ -1,0 +1,178 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// KubernetesVersion is the version of the binaries the lab runs; it matches
+// the k8s.io/kubernetes pin in hack/tools (a test keeps them in step).
+const KubernetesVersion = "v1.36.3"
+
+// BinDirEnv overrides where the lab looks for the Kubernetes binaries.
+const BinDirEnv = "VFLEET_K8S_BIN_DIR"
+
+// Config describes a lab.
+type Config struct {
+	// Dir holds everything the lab writes: PKI, data, logs, kubeconfigs and
+	// its state file. One lab at a time may use a directory.
+	Dir string
+	// BinDir holds etcd, kube-apiserver, kube-controller-manager,
+	// kube-scheduler and kwok. Empty means FindBinDir().
+	BinDir string
+	// Hosts are the host clusters to run beside the management cluster.
+	Hosts []HostConfig
+	// PortBase, if set, makes the lab listen on consecutive ports from this
+	// one instead of ports the kernel picks, so endpoints are predictable.
+	PortBase int
+	// Progress receives one line per step while the lab starts and stops.
+	Progress io.Writer
+}
+
+// HostConfig describes one host cluster.
+type HostConfig struct {
+	Name   string
+	Region string
+	Zone   string
+	// Nodes is how many kwok nodes the host has.
+	Nodes int
+	// Node is the allocatable capacity of each node.
+	Node NodeCapacity
+}
+
+// NodeCapacity is what one kwok node offers the scheduler.
+type NodeCapacity struct {
+	CPU    resource.Quantity
+	Memory resource.Quantity
+	Pods   int64
+}
+
+// DefaultNodeCapacity is a mid-sized machine: 8 cores, 32 GiB, 110 pods.
+func DefaultNodeCapacity() NodeCapacity {
+	return NodeCapacity{CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), Pods: 110}
+}
+
+// DefaultHosts returns n hosts named host-1..host-n, spread over two regions
+// (region-a, region-b) with one zone per host, each with nodes default-sized
+// nodes.
+func DefaultHosts(n, nodes int) []HostConfig {
+	regions := []string{"region-a", "region-b"}
+	hosts := make([]HostConfig, n)
+	for i := range hosts {
+		region := regions[i%len(regions)]
+		hosts[i] = HostConfig{
+			Name:   fmt.Sprintf("host-%d", i+1),
+			Region: region,
+			Zone:   fmt.Sprintf("%s-%d", region, i/len(regions)+1),
+			Nodes:  nodes,
+			Node:   DefaultNodeCapacity(),
+		}
+	}
+	return hosts
+}
+
+// DefaultDir is where `vfleet lab` keeps its lab unless told otherwise.
+func DefaultDir() string {
+	if dir := os.Getenv("VFLEET_LAB_DIR"); dir != "" {
+		return dir
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".vfleet", "lab")
+	}
+	return filepath.Join(os.TempDir(), "vfleet-lab")
+}
+
+// managementName is the management cluster's name; no host may take it.
+const managementName = "management"
+
+// Validate reports every problem with the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Dir == "" {
+		errs = append(errs, errors.New("lab directory is empty"))
+	}
+	if c.PortBase != 0 && (c.PortBase < 1024 || c.PortBase+c.portsNeeded() > 65535) {
+		errs = append(errs, fmt.Errorf("port base %d: need %d ports between 1024 and 65535", c.PortBase, c.portsNeeded()))
+	}
+	seen := map[string]bool{managementName: true}
+	for i, h := range c.Hosts {
+		at := fmt.Sprintf("host %d (%q)", i+1, h.Name)
+		for _, msg := range validation.IsDNS1123Label(h.Name) {
+			errs = append(errs, fmt.Errorf("%s: name: %s", at, msg))
+		}
+		if seen[h.Name] {
+			errs = append(errs, fmt.Errorf("%s: name is already taken", at))
+		}
+		seen[h.Name] = true
+		if h.Region == "" || h.Zone == "" {
+			errs = append(errs, fmt.Errorf("%s: region and zone are required", at))
+		}
+		if h.Nodes < 1 {
+			errs = append(errs, fmt.Errorf("%s: needs at least 1 node, got %d", at, h.Nodes))
+		}
+		if h.Node.CPU.Sign() <= 0 || h.Node.Memory.Sign() <= 0 || h.Node.Pods <= 0 {
+			errs = append(errs, fmt.Errorf("%s: node cpu, memory and pods must be positive, got cpu=%s memory=%s pods=%d",
+				at, h.Node.CPU.String(), h.Node.Memory.String(), h.Node.Pods))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) portsNeeded() int {
+	return portCount(managementComponents) + len(c.Hosts)*portCount(hostComponents)
+}
+
+// FindBinDir returns where the Kubernetes binaries are: $VFLEET_K8S_BIN_DIR,
+// else bin/k8s/<version> beside the running executable (bin/vfleet), else the
+// first bin/k8s/<version> found walking up from the working directory (tests
+// run inside the source tree). If none exists it returns the path make
+// binaries would create, so the error names it.
+func FindBinDir() string {
+	if dir := os.Getenv(BinDirEnv); dir != "" {
+		return dir
+	}
+	rel := filepath.Join("k8s", KubernetesVersion)
+	if exe, err := os.Executable(); err == nil {
+		if dir := filepath.Join(filepath.Dir(exe), rel); isDir(dir) {
+			return dir
+		}
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return filepath.Join("bin", rel)
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if cand := filepath.Join(dir, "bin", rel); isDir(cand) {
+			return cand
+		}
+		if filepath.Dir(dir) == dir {
+			return filepath.Join(wd, "bin", rel)
+		}
+	}
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// checkBinaries says which binary is missing and how to get it.
+func checkBinaries(dir string, names []string) error {
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		fi, err := os.Stat(path)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%s not found in %s: run \"make binaries\" to build the Kubernetes %s binaries", name, dir, KubernetesVersion)
+		case fi.IsDir() || fi.Mode()&0o111 == 0:
+			return fmt.Errorf("%s is not an executable file: run \"make binaries\" to rebuild it", path)
+		}
+	}
+	return nil
+}

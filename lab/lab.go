@@ -1,0 +1,348 @@
+package lab
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vfleet/vfleet/internal/procgroup"
+)
+
+//go:embed kwok.yaml
+var kwokStages []byte
+
+// Lab is a running fleet of lab clusters. Create it with New, then Start it;
+// Stop ends every process it started.
+type Lab struct {
+	cfg      Config
+	progress *progress
+	mgmt     *Cluster
+	hosts    []*Cluster
+
+	lock    *os.File
+	stateMu sync.Mutex
+	state   State
+}
+
+// New checks cfg and the binaries, and returns a lab ready to Start.
+func New(cfg Config) (*Lab, error) {
+	if cfg.BinDir == "" {
+		cfg.BinDir = FindBinDir()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid lab configuration: %w", err)
+	}
+	if err := checkBinaries(cfg.BinDir, binaries); err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dir = dir
+
+	l := &Lab{cfg: cfg, progress: newProgress(cfg.Progress)}
+	l.mgmt = l.newCluster(managementName, RoleManagement, HostConfig{}, 0)
+	for i, h := range cfg.Hosts {
+		l.hosts = append(l.hosts, l.newCluster(h.Name, RoleHost, h, i+1))
+	}
+	return l, nil
+}
+
+func (l *Lab) newCluster(name string, role Role, host HostConfig, index int) *Cluster {
+	return &Cluster{
+		Name:     name,
+		Role:     role,
+		Host:     host,
+		index:    index,
+		binDir:   l.cfg.BinDir,
+		paths:    newPaths(filepath.Join(l.cfg.Dir, name)),
+		progress: l.progress,
+		onChange: l.saveState,
+		procs:    map[Component]*procgroup.Process{},
+	}
+}
+
+// Dir is the lab's directory.
+func (l *Lab) Dir() string { return l.cfg.Dir }
+
+// Management returns the management cluster.
+func (l *Lab) Management() *Cluster { return l.mgmt }
+
+// Hosts returns the host clusters in configuration order.
+func (l *Lab) Hosts() []*Cluster { return l.hosts }
+
+// Host returns the host cluster called name, or nil.
+func (l *Lab) Host(name string) *Cluster {
+	for _, h := range l.hosts {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+// Clusters returns the management cluster followed by the hosts.
+func (l *Lab) Clusters() []*Cluster { return append([]*Cluster{l.mgmt}, l.hosts...) }
+
+// Pids returns the process id of every running lab process.
+func (l *Lab) Pids() []int {
+	var pids []int
+	for _, c := range l.Clusters() {
+		for _, pid := range c.Pids() {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Start claims the lab directory, writes the PKI and configuration, starts
+// every cluster in parallel and waits until all are ready. On failure it
+// stops whatever it started before returning the error.
+func (l *Lab) Start(ctx context.Context) (err error) {
+	begin := time.Now()
+	if err := l.claimDir(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			l.progress.printf("lab: start failed, stopping what was started")
+			_ = l.stopClusters(context.WithoutCancel(ctx))
+			l.setPhase(PhaseFailed, err.Error())
+			l.release()
+		}
+	}()
+
+	if err := l.assignPorts(); err != nil {
+		return err
+	}
+	l.progress.printf("lab: writing certificates and configuration to %s", l.cfg.Dir)
+	for _, c := range l.Clusters() {
+		if err := c.writePKI(); err != nil {
+			return fmt.Errorf("%s: PKI: %w", c.Name, err)
+		}
+		if c.Role == RoleHost {
+			if err := os.WriteFile(c.paths.kwokConfig, kwokStages, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	l.setPhase(PhaseStarting, "")
+
+	l.progress.printf("lab: starting the management cluster and %d host cluster(s)", len(l.hosts))
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range l.Clusters() {
+		g.Go(func() error { return c.Start(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	l.setPhase(PhaseRunning, "")
+	l.progress.printf("lab: ready in %s", since(begin))
+	return nil
+}
+
+// Stop stops every process of the lab and releases its directory. The data
+// stays; the directory can be removed afterwards.
+func (l *Lab) Stop(ctx context.Context) error {
+	if l.lock == nil {
+		return nil
+	}
+	l.progress.printf("lab: stopping")
+	err := l.stopClusters(ctx)
+	l.setPhase(PhaseStopped, "")
+	l.release()
+	l.progress.printf("lab: stopped")
+	return err
+}
+
+func (l *Lab) stopClusters(ctx context.Context) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, c := range l.Clusters() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Stop(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// claimDir takes the directory's lock, so that no second lab uses it, and
+// clears what a lab that died without stopping left behind.
+func (l *Lab) claimDir() error {
+	dir := l.cfg.Dir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create lab directory: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	old, err := ReadState(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		// A directory that is not a lab must be empty: the lab never
+		// deletes what it did not create.
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if e.Name() != lockFile && e.Name() != LogFile {
+				lock.Close()
+				return fmt.Errorf("%s is not empty and holds no lab: choose an empty or new directory", dir)
+			}
+		}
+	case err != nil:
+		lock.Close()
+		return err
+	default:
+		l.progress.printf("lab: clearing the %s lab left in %s by pid %d", old.Phase, dir, old.Pid)
+		if err := clearLab(dir, old); err != nil {
+			lock.Close()
+			return err
+		}
+	}
+	l.lock = lock
+	l.state = State{Pid: os.Getpid(), Started: time.Now().UTC()}
+	return nil
+}
+
+func (l *Lab) release() {
+	if l.lock != nil {
+		l.lock.Close()
+		l.lock = nil
+	}
+}
+
+// assignPorts gives every cluster its ports, from PortBase or from the kernel.
+func (l *Lab) assignPorts() error {
+	ports, err := allocatePorts(l.cfg.PortBase, l.cfg.portsNeeded())
+	if err != nil {
+		return err
+	}
+	next := func() int {
+		p := ports[0]
+		ports = ports[1:]
+		return p
+	}
+	for _, c := range l.Clusters() {
+		c.ports.assign(c.Components(), next)
+	}
+	return nil
+}
+
+func (l *Lab) setPhase(phase Phase, message string) {
+	l.stateMu.Lock()
+	l.state.Phase, l.state.Message = phase, message
+	l.stateMu.Unlock()
+	l.saveState()
+}
+
+// saveState records the lab in its state file, which `vfleet lab status`
+// and `vfleet lab down` read from other processes.
+func (l *Lab) saveState() {
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	if l.lock == nil {
+		return
+	}
+	l.state.Clusters = l.state.Clusters[:0]
+	for _, c := range l.Clusters() {
+		l.state.Clusters = append(l.state.Clusters, ClusterState{
+			Name:       c.Name,
+			Role:       c.Role,
+			Region:     c.Host.Region,
+			Zone:       c.Host.Zone,
+			Nodes:      len(c.NodeNames()),
+			Endpoint:   c.Endpoint(),
+			Kubeconfig: c.Kubeconfig(),
+			Ports:      c.ports,
+			Pids:       c.Pids(),
+		})
+	}
+	if err := writeState(l.cfg.Dir, &l.state); err != nil {
+		l.progress.printf("lab: cannot record state: %v", err)
+	}
+}
+
+// progress prints timestamped progress lines.
+type progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	start time.Time
+}
+
+func newProgress(w io.Writer) *progress {
+	if w == nil {
+		w = io.Discard
+	}
+	return &progress{w: w, start: time.Now()}
+}
+
+func (p *progress) printf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "[%6.1fs] %s\n", time.Since(p.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+const lockFile = "lab.lock"
+
+// LogFile is where `vfleet lab up` sends the output of a lab it runs in the
+// background. A lab's own cleanup leaves it alone: it belongs to the lab
+// being started.
+const LogFile = "lab.log"
+
+// lockDir takes an exclusive flock on dir/lab.lock. The kernel drops it when
+// the holder dies, so a crashed lab never leaves the directory locked.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			holder := "another process"
+			if st, err := ReadState(dir); err == nil {
+				holder = fmt.Sprintf("pid %d", st.Pid)
+			}
+			return nil, fmt.Errorf("%w: %s is used by a running lab (%s): stop it with \"vfleet lab down --dir %s\", or choose another directory",
+				ErrInUse, dir, holder, dir)
+		}
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// ErrInUse is returned when another lab holds the directory.
+var ErrInUse = errors.New("lab directory in use")
+
+// inUse reports whether a running lab holds dir.
+func inUse(dir string) bool {
+	f, err := lockDir(dir)
+	if err != nil {
+		return errors.Is(err, ErrInUse)
+	}
+	f.Close()
+	return false
+}
+
+// InUse reports whether a running lab holds dir.
+func InUse(dir string) bool { return inUse(dir) }

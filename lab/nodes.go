@@ -1,0 +1,167 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// Labels and annotations on lab nodes.
+const (
+	// kwokNodeAnnotation marks the nodes kwok manages.
+	kwokNodeAnnotation = "kwok.x-k8s.io/node"
+	// LabelRegion and LabelZone are the well-known topology labels.
+	LabelRegion = corev1.LabelTopologyRegion
+	LabelZone   = corev1.LabelTopologyZone
+	// LabelLabHost names the lab host a node belongs to.
+	LabelLabHost = "lab.vfleet.dev/host"
+)
+
+// workloadTimeout bounds the wait for nodes to turn Ready. The
+// node-lifecycle controller removes the not-ready taint on its next pass
+// after kwok reports Ready (every 5 s), so this is generous.
+const workloadTimeout = 2 * time.Minute
+
+// NodeNames returns the names of the host's nodes.
+func (c *Cluster) NodeNames() []string {
+	names := make([]string, c.Host.Nodes)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s-node-%d", c.Name, i+1)
+	}
+	return names
+}
+
+// bootstrap writes what a host's processes need from the API before they
+// start: kwok's rights and the nodes kwok will play. It is idempotent, so
+// it runs on every start.
+func (c *Cluster) bootstrap(ctx context.Context) error {
+	if c.Role != RoleHost {
+		return nil
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "vfleet-lab:kwok"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: kwokUser}},
+	}
+	if _, err := c.kube.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("%s: grant kwok its rights: %w", c.Name, err)
+	}
+	for i, name := range c.NodeNames() {
+		if _, err := c.kube.CoreV1().Nodes().Create(ctx, c.node(name, i), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("%s: create node %s: %w", c.Name, name, err)
+		}
+	}
+	return nil
+}
+
+// node returns the i-th kwok node of the host, with its capacity in status
+// as a kubelet registers it.
+func (c *Cluster) node(name string, i int) *corev1.Node {
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:    c.Host.Node.CPU,
+		corev1.ResourceMemory: c.Host.Node.Memory,
+		corev1.ResourcePods:   *resource.NewQuantity(c.Host.Node.Pods, resource.DecimalSI),
+	}
+	podCIDR := "10.244." + strconv.Itoa(i) + ".0/24"
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name,
+			Labels: map[string]string{
+				corev1.LabelHostname:   name,
+				corev1.LabelOSStable:   "linux",
+				corev1.LabelArchStable: "amd64",
+				LabelRegion:            c.Host.Region,
+				LabelZone:              c.Host.Zone,
+				LabelLabHost:           c.Name,
+				"type":                 "kwok",
+			},
+			Annotations: map[string]string{kwokNodeAnnotation: "fake"},
+		},
+		Spec: corev1.NodeSpec{PodCIDR: podCIDR, PodCIDRs: []string{podCIDR}},
+		Status: corev1.NodeStatus{
+			// Unique across the lab: 172.16.<host>.<node>.
+			Addresses: []corev1.NodeAddress{
+				{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("172.16.%d.%d", c.index, i+1)},
+				{Type: corev1.NodeHostName, Address: name},
+			},
+			Capacity:    capacity,
+			Allocatable: capacity,
+			NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: KubernetesVersion},
+		},
+	}
+}
+
+// waitWorkloadReady waits until a pod created now would be admitted and
+// run: every node Ready and free of scheduling taints (removed by the
+// node-lifecycle controller, never by hand), and the default service account
+// created by the controller-manager.
+func (c *Cluster) waitWorkloadReady(ctx context.Context) error {
+	shown := -1
+	want := len(c.NodeNames())
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, workloadTimeout, true, func(ctx context.Context) (bool, error) {
+		if want > 0 {
+			nodes, err := c.kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				last = err
+				return false, nil
+			}
+			ready := CountSchedulable(nodes.Items)
+			if ready != shown {
+				c.progress.printf("%s: %d/%d nodes Ready and schedulable", c.Name, ready, want)
+				shown = ready
+			}
+			if ready < want {
+				last = fmt.Errorf("%d/%d nodes Ready and schedulable", ready, want)
+				return false, nil
+			}
+		}
+		if _, err := c.kube.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{}); err != nil {
+			last = fmt.Errorf("default service account: %w", err)
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: not ready for workloads after %s: %v (see %s)", c.Name, workloadTimeout, last, c.paths.log(KubeControllerManager))
+	}
+	return nil
+}
+
+// CountSchedulable counts the nodes that are Ready and accept new pods: not
+// cordoned and without a NoSchedule or NoExecute taint.
+func CountSchedulable(nodes []corev1.Node) int {
+	n := 0
+	for i := range nodes {
+		if Schedulable(&nodes[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+// Schedulable reports whether node is Ready and accepts new pods.
+func Schedulable(node *corev1.Node) bool {
+	if node.Spec.Unschedulable {
+		return false
+	}
+	for _, t := range node.Spec.Taints {
+		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
+			return false
+		}
+	}
+	for _, cond := range node.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			return cond.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
