@@ -316,4 +316,3 @@ func dash(s string) string {
 	}
 	return s
 }
-
