@@ -88,6 +88,9 @@ func DefaultDir() string {
 	return filepath.Join(os.TempDir(), "vfleet-lab")
 }
 
+// maxHosts keeps node addresses (172.16.<host>.<node>) unique.
+const maxHosts = 254
+
 // managementName is the management cluster's name; no host may take it.
 const managementName = "management"
 
@@ -99,6 +102,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PortBase != 0 && (c.PortBase < 1024 || c.PortBase+c.portsNeeded() > 65535) {
 		errs = append(errs, fmt.Errorf("port base %d: need %d ports between 1024 and 65535", c.PortBase, c.portsNeeded()))
+	}
+	if len(c.Hosts) > maxHosts {
+		errs = append(errs, fmt.Errorf("%d hosts: a lab has at most %d", len(c.Hosts), maxHosts))
 	}
 	seen := map[string]bool{managementName: true}
 	for i, h := range c.Hosts {

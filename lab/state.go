@@ -108,7 +108,11 @@ func Down(ctx context.Context, dir string) error {
 			_ = syscall.Kill(st.Pid, syscall.SIGKILL)
 		}
 	}
-	return clearLab(dir, st)
+	if err := clearLab(dir, st); err != nil {
+		return err
+	}
+	// What is left is the background log; it goes with the lab.
+	return os.RemoveAll(dir)
 }
 
 // clearLab kills whatever processes of a lab are left and deletes its files.

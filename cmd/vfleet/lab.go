@@ -229,7 +229,6 @@ func newLabDownCommand() *cobra.Command {
 			if err := lab.Down(cmd.Context(), abs); err != nil {
 				return err
 			}
-			_ = os.Remove(abs)
 			fmt.Fprintf(cmd.OutOrStdout(), "lab in %s stopped and deleted\n", abs)
 			return nil
 		},

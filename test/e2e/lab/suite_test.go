@@ -1,0 +1,67 @@
+// Package lab_test is the e2e suite of the lab itself: a fleet of real
+// Kubernetes processes starts, runs workloads, survives injected faults and
+// leaves nothing behind.
+package lab_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/framework"
+)
+
+func TestLab(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Lab suite")
+}
+
+var (
+	// fleet is the suite's shared lab: 1 management cluster and 3 hosts.
+	fleet *lab.Lab
+	// vfleetBin is the vfleet binary built for the CLI specs.
+	vfleetBin string
+)
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	var err error
+	vfleetBin, err = gexec.Build("github.com/vfleet/vfleet/cmd/vfleet")
+	Expect(err).NotTo(HaveOccurred())
+
+	dir, err := os.MkdirTemp("", "vfleet-e2e-lab-")
+	Expect(err).NotTo(HaveOccurred())
+	fleet, err = lab.New(lab.Config{Dir: dir, Hosts: lab.DefaultHosts(3, 2), Progress: GinkgoWriter})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(fleet.Start(ctx)).To(Succeed())
+}, NodeTimeout(5*time.Minute))
+
+var _ = AfterSuite(func(ctx SpecContext) {
+	defer gexec.CleanupBuildArtifacts()
+	if fleet == nil {
+		return
+	}
+	pids := fleet.Pids()
+	Expect(pids).To(HaveLen(3 + 3*5)) // management: 3 processes, each host: 5
+	Expect(fleet.Stop(ctx)).To(Succeed())
+
+	By("checking that no lab process outlives the lab, by pid and by directory")
+	Expect(framework.Alive(pids)).To(BeEmpty())
+	Expect(framework.ProcessesUsing(fleet.Dir())).To(BeEmpty())
+	if os.Getenv("VFLEET_E2E_KEEP") == "" {
+		Expect(os.RemoveAll(fleet.Dir())).To(Succeed())
+	}
+}, NodeTimeout(2*time.Minute))
+
+// requestTimeout bounds one API request in specs that expect an API to be
+// unreachable.
+const requestTimeout = 3 * time.Second
+
+func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, requestTimeout)
+}
