@@ -139,4 +139,3 @@ func values(m map[lab.Component]int) []int {
 	}
 	return out
 }
-
