@@ -12,7 +12,6 @@ LDFLAGS := -X github.com/vfleet/vfleet/internal/version.Version=$(VERSION)
 
 # Pinned tools, installed into bin/ with go install.
 CONTROLLER_GEN_VERSION := v0.21.0
-GINKGO_VERSION := $(shell go list -m -f '{{.Version}}' github.com/onsi/ginkgo/v2)
 GOLANGCI_LINT_VERSION := v2.15.0
 
 # envtest runs etcd and kube-apiserver from here, not from a download.
@@ -46,14 +45,18 @@ binaries: ## Build the pinned Kubernetes binaries into bin/k8s/<version> (about 
 
 ##@ Test
 
+UNIT_PKGS = $$(go list ./... | grep -v /test/e2e/)
+
 .PHONY: test
-test: binaries build ## Run every test: unit, envtest and e2e over the lab.
-	go test -count=1 -race ./...
-	go test -count=1 -timeout 20m ./test/e2e/... -args -ginkgo.v
+test: binaries build test-unit test-e2e ## Run every test: unit, envtest and e2e over the lab.
 
 .PHONY: test-unit
-test-unit: ## Run the unit and envtest tests only (skips the lab e2e suites).
-	go test -count=1 -race $$(go list ./... | grep -v /test/e2e)
+test-unit: binaries ## Run the unit and envtest tests (race detector on).
+	go test -count=1 -race $(UNIT_PKGS)
+
+.PHONY: test-e2e
+test-e2e: binaries ## Run the ginkgo e2e suites over real labs.
+	go test -count=1 -timeout 30m ./test/e2e/... -args -ginkgo.v
 
 .PHONY: bench-lab
 bench-lab: binaries build ## Measure lab start time and memory per cluster.

@@ -200,7 +200,9 @@ func startLabBackground(ctx context.Context, cfg lab.Config, o labUpOptions, out
 		case <-ctx.Done():
 			// Interrupted while starting: do not leave a half-started lab.
 			_ = child.Process.Signal(syscall.SIGTERM)
-			<-exited
+			if err := <-exited; err != nil {
+				fmt.Fprintf(out, "the lab stopped: %v\n", err)
+			}
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}

@@ -47,7 +47,7 @@ func Start(spec Spec) (*Process, error) {
 	if spec.Name == "" {
 		spec.Name = spec.Path
 	}
-	var out io.Writer = io.Discard
+	out := io.Writer(io.Discard)
 	var logFile *os.File
 	if spec.LogFile != "" {
 		f, err := os.OpenFile(spec.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

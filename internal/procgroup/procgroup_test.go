@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			os.Exit(2)
 		}
-		os.Stdout.WriteString(strconv.Itoa(p.Pid()) + "\n")
+		_, _ = os.Stdout.WriteString(strconv.Itoa(p.Pid()) + "\n")
 		select {}
 	}
 	os.Exit(m.Run())

@@ -1,0 +1,38 @@
+// Package envtest starts controller-runtime's envtest control plane (etcd
+// and kube-apiserver) from the binaries built in hack/tools, never from a
+// download: KUBEBUILDER_ASSETS when set (make sets it), else the lab's bin
+// directory.
+package envtest
+
+import (
+	"fmt"
+	"os"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/vfleet/vfleet/lab"
+)
+
+// AssetsDir is where envtest finds etcd and kube-apiserver.
+func AssetsDir() string {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir
+	}
+	return lab.FindBinDir()
+}
+
+// New returns an environment wired to the built binaries. crdPaths are
+// installed when it starts.
+func New(crdPaths ...string) (*envtest.Environment, error) {
+	dir := AssetsDir()
+	for _, bin := range []string{"etcd", "kube-apiserver"} {
+		if _, err := os.Stat(dir + "/" + bin); err != nil {
+			return nil, fmt.Errorf("envtest: %s not found in %s: run \"make binaries\"", bin, dir)
+		}
+	}
+	return &envtest.Environment{
+		BinaryAssetsDirectory: dir,
+		CRDDirectoryPaths:     crdPaths,
+		ErrorIfCRDPathMissing: len(crdPaths) > 0,
+	}, nil
+}
