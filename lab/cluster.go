@@ -110,7 +110,8 @@ func (c *Cluster) Pids() map[Component]int {
 	return pids
 }
 
-// Start brings every component that is not running up, in dependency order,
+// Start brings every component that is not running up (and resumes paused
+// ones), in dependency order,
 // and waits until the cluster is ready for workloads: apiserver ready, every
 // node Ready and schedulable, and the default service account present. Data
 // from an earlier run is kept, so Start after Stop or Kill is a restart.
@@ -128,7 +129,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	for _, comp := range c.Components()[2:] {
+	for _, comp := range c.Components()[2:] { // the rest need only the apiserver
 		g.Go(func() error { return c.ensure(gctx, comp) })
 	}
 	if err := g.Wait(); err != nil {
@@ -204,11 +205,18 @@ func (c *Cluster) changed() {
 	}
 }
 
-// ensure starts comp unless it is running, then waits until it is healthy.
+// ensure starts comp unless it is running, resumes it if it is paused, then
+// waits until it is healthy.
 func (c *Cluster) ensure(ctx context.Context, comp Component) error {
 	if p := c.proc(comp); p != nil {
 		if exited, _ := p.Exited(); !exited {
-			return nil
+			if !p.Paused() {
+				return nil
+			}
+			if err := p.Resume(); err != nil {
+				return err
+			}
+			return c.waitHealthy(ctx, comp, p)
 		}
 	}
 	for _, port := range c.ports.of(comp) {

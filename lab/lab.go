@@ -197,22 +197,12 @@ func (l *Lab) claimDir() error {
 	if err != nil {
 		return err
 	}
-	old, err := ReadState(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		// A directory that is not a lab must be empty: the lab never
-		// deletes what it did not create.
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			if e.Name() != lockFile && e.Name() != LogFile {
-				lock.Close()
-				return fmt.Errorf("%s is not empty and holds no lab: choose an empty or new directory", dir)
-			}
-		}
-	case err != nil:
+	old, err := checkDir(dir)
+	if err != nil {
 		lock.Close()
 		return err
-	default:
+	}
+	if old != nil {
 		l.progress.printf("lab: clearing the %s lab left in %s by pid %d", old.Phase, dir, old.Pid)
 		if err := clearLab(dir, old); err != nil {
 			lock.Close()
@@ -346,3 +336,34 @@ func inUse(dir string) bool {
 
 // InUse reports whether a running lab holds dir.
 func InUse(dir string) bool { return inUse(dir) }
+
+// CheckDir reports whether a lab could start in dir: it is new, empty, or
+// holds a lab that is no longer running.
+func CheckDir(dir string) error {
+	if inUse(dir) {
+		_, err := lockDir(dir)
+		return err
+	}
+	_, err := checkDir(dir)
+	return err
+}
+
+// checkDir returns the state of the lab that dir holds, nil if it holds
+// none, or an error if dir holds something else: the lab never deletes what
+// it did not create.
+func checkDir(dir string) (*State, error) {
+	old, err := ReadState(dir)
+	if err == nil {
+		return old, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != lockFile && e.Name() != LogFile {
+			return nil, fmt.Errorf("%s is not empty and holds no lab: choose an empty or new directory", dir)
+		}
+	}
+	return nil, nil
+}

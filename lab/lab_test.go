@@ -101,3 +101,29 @@ func TestNewReportsMissingBinaries(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 }
+
+func TestCheckDir(t *testing.T) {
+	empty := t.TempDir()
+	if err := CheckDir(empty); err != nil {
+		t.Errorf("empty dir: %v", err)
+	}
+	if err := CheckDir(filepath.Join(empty, "new")); err != nil {
+		t.Errorf("new dir: %v", err)
+	}
+	foreign := t.TempDir()
+	if err := os.WriteFile(filepath.Join(foreign, "notes"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckDir(foreign); err == nil || !strings.Contains(err.Error(), "holds no lab") {
+		t.Errorf("foreign dir: %v", err)
+	}
+	held := t.TempDir()
+	lock, err := lockDir(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := CheckDir(held); !errors.Is(err, ErrInUse) {
+		t.Errorf("dir in use: %v", err)
+	}
+}

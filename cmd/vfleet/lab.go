@@ -131,8 +131,8 @@ func startLabBackground(ctx context.Context, cfg lab.Config, o labUpOptions, out
 	if _, err := lab.New(cfg); err != nil {
 		return err
 	}
-	if lab.InUse(cfg.Dir) {
-		return lockErr(cfg.Dir)
+	if err := lab.CheckDir(cfg.Dir); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return err
@@ -207,14 +207,6 @@ func startLabBackground(ctx context.Context, cfg lab.Config, o labUpOptions, out
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-func lockErr(dir string) error {
-	holder := "another process"
-	if st, err := lab.ReadState(dir); err == nil {
-		holder = "pid " + strconv.Itoa(st.Pid)
-	}
-	return fmt.Errorf("%s is used by a running lab (%s): stop it with \"vfleet lab down --dir %s\", or choose another --dir", dir, holder, dir)
 }
 
 func newLabDownCommand() *cobra.Command {

@@ -104,6 +104,12 @@ var _ = Describe("A lab of 1 management cluster and 3 hosts", Ordered, func() {
 			_, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 			return err
 		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+
+		By("Start resumes a paused component instead of waiting on it")
+		pid := host.Pids()[lab.Kwok]
+		Expect(host.Pause(lab.Kwok)).To(Succeed())
+		Expect(host.Start(ctx)).To(Succeed())
+		Expect(host.Pids()[lab.Kwok]).To(Equal(pid), "the same kwok process, resumed")
 	}, SpecTimeout(2*time.Minute))
 
 	It("stops a whole host and starts it again with its data intact", func(ctx SpecContext) {
