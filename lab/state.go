@@ -161,8 +161,8 @@ type ClusterStatus struct {
 	NodesReady int
 }
 
-// Status reports the lab in dir: its recorded state and, for each cluster,
-// whether its apiserver is ready and how many nodes are Ready.
+// Status reports the lab in dir: its recorded state and, while it runs, for
+// each cluster whether its apiserver is ready and how many nodes are Ready.
 func Status(ctx context.Context, dir string) (*State, []ClusterStatus, error) {
 	st, err := ReadState(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -179,6 +179,10 @@ func Status(ctx context.Context, dir string) (*State, []ClusterStatus, error) {
 	out := make([]ClusterStatus, len(st.Clusters))
 	for i, c := range st.Clusters {
 		out[i] = ClusterStatus{ClusterState: c}
+		// A lab that is not running has nothing to probe.
+		if st.Phase != PhaseRunning && st.Phase != PhaseStarting {
+			continue
+		}
 		if err := clusterHealth(ctx, &out[i]); err != nil {
 			out[i].Problem = err.Error()
 		}

@@ -43,6 +43,9 @@ type labUpOptions struct {
 	nodePods   int64
 	portBase   int
 	foreground bool
+	// detached is set on the background process `up` starts, whose
+	// terminal is a log file: no Ctrl-C there.
+	detached bool
 }
 
 func newLabUpCommand() *cobra.Command {
@@ -64,7 +67,7 @@ until interrupted.`,
 				return err
 			}
 			if o.foreground {
-				return runLabForeground(cmd.Context(), cfg, cmd.OutOrStdout())
+				return runLabForeground(cmd.Context(), cfg, o.detached, cmd.OutOrStdout())
 			}
 			return startLabBackground(cmd.Context(), cfg, o, cmd.OutOrStdout())
 		},
@@ -79,6 +82,8 @@ until interrupted.`,
 	f.Int64Var(&o.nodePods, "node-pods", o.nodePods, "allocatable pods of each node")
 	f.IntVar(&o.portBase, "port-base", 0, "listen on consecutive ports from this one (default: free ports chosen by the system)")
 	f.BoolVar(&o.foreground, "foreground", false, "run in this terminal until interrupted instead of in the background")
+	f.BoolVar(&o.detached, "detached", false, "set by up on the background process it starts")
+	_ = f.MarkHidden("detached")
 	return cmd
 }
 
@@ -110,7 +115,7 @@ func (o labUpOptions) config() (lab.Config, error) {
 }
 
 // runLabForeground runs the lab in this process until ctx ends.
-func runLabForeground(ctx context.Context, cfg lab.Config, out io.Writer) error {
+func runLabForeground(ctx context.Context, cfg lab.Config, detached bool, out io.Writer) error {
 	cfg.Progress = out
 	l, err := lab.New(cfg)
 	if err != nil {
@@ -119,7 +124,11 @@ func runLabForeground(ctx context.Context, cfg lab.Config, out io.Writer) error 
 	if err := l.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "lab is up in %s (pid %d); stop it with Ctrl-C or \"vfleet lab down --dir %s\"\n", cfg.Dir, os.Getpid(), cfg.Dir)
+	stop := fmt.Sprintf("\"vfleet lab down --dir %s\"", cfg.Dir)
+	if !detached {
+		stop = "Ctrl-C or " + stop
+	}
+	fmt.Fprintf(out, "lab is up in %s (pid %d); stop it with %s\n", cfg.Dir, os.Getpid(), stop)
 	<-ctx.Done()
 	return l.Stop(context.Background())
 }
@@ -148,7 +157,7 @@ func startLabBackground(ctx context.Context, cfg lab.Config, o labUpOptions, out
 	if err != nil {
 		return err
 	}
-	args := []string{"lab", "up", "--foreground",
+	args := []string{"lab", "up", "--foreground", "--detached",
 		"--dir", cfg.Dir, "--bin-dir", cfg.BinDir,
 		"--hosts", strconv.Itoa(o.hosts), "--nodes", strconv.Itoa(o.nodes),
 		"--node-cpu", o.nodeCPU, "--node-memory", o.nodeMemory, "--node-pods", strconv.FormatInt(o.nodePods, 10),
@@ -285,7 +294,10 @@ func printStatus(ctx context.Context, dir string, out io.Writer) error {
 			nodes = fmt.Sprintf("%d/%d", c.NodesReady, c.Nodes)
 		}
 		health := "Healthy"
-		if c.Problem != "" {
+		switch {
+		case st.Phase != lab.PhaseRunning && st.Phase != lab.PhaseStarting:
+			health, nodes = "-", "-"
+		case c.Problem != "":
 			health = "Unhealthy"
 			problems = append(problems, fmt.Sprintf("  %s: %s", c.Name, c.Problem))
 		}
