@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the pinned Kubernetes binaries into bin/k8s/<kubernetes version>/.
 #
-# Idempotent: the directory carries a stamp holding every pin (module
-# versions from go.mod, the Go toolchain). When the stamp matches, nothing is
-# rebuilt. A cold build takes about 5 minutes on 2 cores, so each step says
+# Idempotent: the directory carries a stamp holding every pin: the resolved
+# version of every module (replacements included), the Go toolchain, and
+# this script and the etcd main, which decide how the binaries are built.
+# When the stamp matches, nothing is rebuilt; editing a comment does not
+# count as a change. A cold build takes about 5 minutes on 2 cores, so each step says
 # what it is doing.
 set -euo pipefail
 
@@ -17,8 +19,8 @@ stamp="$out/.pins"
 
 pins=$(
 	go version
-	go list -m -f '{{.Path}} {{.Version}}' k8s.io/kubernetes go.etcd.io/etcd/server/v3 sigs.k8s.io/kwok
-	sha256sum go.mod go.sum cmd/etcd/main.go
+	go list -m -f '{{.Path}} {{.Version}}{{with .Replace}} => {{.Path}} {{.Version}}{{end}}' all
+	sha256sum build.sh cmd/etcd/main.go
 )
 
 if [[ -f "$stamp" ]] && [[ "$(cat "$stamp")" == "$pins" ]]; then

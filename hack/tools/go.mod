@@ -8,7 +8,9 @@ go 1.26.0
 
 // k8s.io/kubernetes refers to its staging modules through ./staging paths that
 // do not exist outside its repository. Point each at its published module of
-// the same release (v1.X.Y <-> v0.X.Y).
+// the same release (v1.X.Y <-> v0.X.Y). k8s.io/sample-cli-plugin is left
+// out: the module proxy refuses every version of it (403), and nothing the
+// binaries import uses it.
 replace (
 	k8s.io/api => k8s.io/api v0.36.3
 	k8s.io/apiextensions-apiserver => k8s.io/apiextensions-apiserver v0.36.3
