@@ -51,7 +51,7 @@ UNIT_PKGS = $$(go list ./... | grep -v /test/e2e/)
 test: binaries build test-unit test-e2e ## Run every test: unit, envtest and e2e over the lab.
 
 .PHONY: test-unit
-test-unit: binaries ## Run the unit and envtest tests (race detector on).
+test-unit: binaries controller-gen ## Run the unit and envtest tests (race detector on).
 	go test -count=1 -race $(UNIT_PKGS)
 
 .PHONY: test-e2e

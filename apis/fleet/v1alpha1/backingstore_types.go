@@ -1,0 +1,116 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// BackingStoreDriver is the kind of server a BackingStore is.
+// +kubebuilder:validation:Enum=PostgreSQL;Etcd
+type BackingStoreDriver string
+
+// Backing store drivers.
+const (
+	DriverPostgreSQL BackingStoreDriver = "PostgreSQL"
+	DriverEtcd       BackingStoreDriver = "Etcd"
+)
+
+// BackingStoreSpec describes an external server vfleet may provision
+// vcluster databases (PostgreSQL) or key prefixes (etcd) on, with
+// credentials per epoch.
+// +kubebuilder:validation:XValidation:rule="self.driver == oldSelf.driver",message="driver is immutable: vclusters' state is already in this server"
+type BackingStoreSpec struct {
+	// driver is PostgreSQL or Etcd.
+	// +required
+	Driver BackingStoreDriver `json:"driver"`
+
+	// endpoint the hub and control planes connect to: host:port for
+	// PostgreSQL, an https:// URL for etcd.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Endpoint string `json:"endpoint"`
+
+	// region the store runs in.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Region string `json:"region"`
+
+	// reachableFromRegions lists other regions whose hosts can reach the
+	// store; hosts in its own region always can.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=63
+	ReachableFromRegions []string `json:"reachableFromRegions,omitempty"`
+
+	// adminCredentials is the Secret with the credentials the hub uses to
+	// create databases, prefixes, roles and users.
+	// +required
+	AdminCredentials SecretReference `json:"adminCredentials"`
+
+	// caSecret, if set, is a Secret whose ca.crt verifies the server.
+	// +optional
+	CASecret *SecretReference `json:"caSecret,omitempty"`
+}
+
+// SecretReference names a Secret on the management cluster.
+type SecretReference struct {
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// BackingStoreStatus is written by the hub.
+type BackingStoreStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready (the hub can log in and provision).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// virtualClusters is how many vclusters keep their state here.
+	// +optional
+	VirtualClusters int32 `json:"virtualClusters,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=bs,categories=vfleet
+// +kubebuilder:printcolumn:name="Driver",type=string,JSONPath=`.spec.driver`
+// +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.spec.region`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="VClusters",type=integer,JSONPath=`.status.virtualClusters`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// BackingStore is an external PostgreSQL or etcd that keeps the state of
+// vclusters that can fail over.
+type BackingStore struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec BackingStoreSpec `json:"spec"`
+	// +optional
+	Status BackingStoreStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// BackingStoreList is a list of BackingStores.
+type BackingStoreList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []BackingStore `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&BackingStore{}, &BackingStoreList{})
+}

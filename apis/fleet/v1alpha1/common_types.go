@@ -1,0 +1,91 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Resources is what a virtual cluster may use on its host. It becomes the
+// ResourceQuota of the vcluster's host namespace, and placement reserves it.
+// +kubebuilder:validation:XValidation:rule="quantity(string(self.cpu)).isGreaterThan(quantity('0'))",message="cpu must be positive, for example 2 or 500m"
+// +kubebuilder:validation:XValidation:rule="quantity(string(self.memory)).isGreaterThan(quantity('0'))",message="memory must be positive, for example 4Gi or 512Mi"
+// +kubebuilder:validation:XValidation:rule="!has(self.storage) || !quantity(string(self.storage)).isLessThan(quantity('0'))",message="storage must not be negative, for example 10Gi"
+type Resources struct {
+	// cpu is the CPU the vcluster's pods may request in total, for example 2
+	// or 500m.
+	// +required
+	CPU resource.Quantity `json:"cpu"`
+
+	// memory is the memory the vcluster's pods may request in total, for
+	// example 4Gi.
+	// +required
+	Memory resource.Quantity `json:"memory"`
+
+	// pods is the most pods the vcluster may run at once.
+	// +optional
+	// +kubebuilder:default=110
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	Pods int32 `json:"pods,omitempty"`
+
+	// storage is the total of persistent volume claims, for example 10Gi.
+	// +optional
+	Storage *resource.Quantity `json:"storage,omitempty"`
+}
+
+// PodSecurityLevel is a Pod Security Standard level.
+// +kubebuilder:validation:Enum=Baseline;Restricted
+type PodSecurityLevel string
+
+// Pod Security levels a vcluster may enforce.
+const (
+	PodSecurityBaseline   PodSecurityLevel = "Baseline"
+	PodSecurityRestricted PodSecurityLevel = "Restricted"
+)
+
+// IsolationPolicy says what a vcluster's workloads may do on their host.
+type IsolationPolicy struct {
+	// podSecurity is the Pod Security level enforced when pods are synced to
+	// the host. A pod that breaks it stays Pending in the vcluster with an
+	// Event saying why.
+	// +optional
+	// +kubebuilder:default=Baseline
+	PodSecurity PodSecurityLevel `json:"podSecurity,omitempty"`
+
+	// allowNodePorts lets the vcluster create Services of type NodePort.
+	// +optional
+	AllowNodePorts bool `json:"allowNodePorts,omitempty"`
+
+	// allowExternalIPs lets the vcluster's Services set externalIPs.
+	// +optional
+	AllowExternalIPs bool `json:"allowExternalIPs,omitempty"`
+}
+
+// BackingStoreType says where a vcluster keeps its state.
+// +kubebuilder:validation:Enum=Embedded;External
+type BackingStoreType string
+
+// Backing store types.
+const (
+	// BackingStoreEmbedded keeps state in SQLite on the host. It cannot fail
+	// over.
+	BackingStoreEmbedded BackingStoreType = "Embedded"
+	// BackingStoreExternal keeps state in a database or key prefix on a
+	// BackingStore, so the vcluster can come back on another host.
+	BackingStoreExternal BackingStoreType = "External"
+)
+
+// Labels and annotations vfleet sets.
+const (
+	// LabelHost names the HostCluster an object belongs to.
+	LabelHost = "fleet.vfleet.dev/host"
+	// LabelManagedBy marks objects vfleet created and owns.
+	LabelManagedBy = "fleet.vfleet.dev/managed-by"
+	// ManagedByValue is LabelManagedBy's value.
+	ManagedByValue = "vfleet"
+)
+
+// Condition types shared by the kinds.
+const (
+	// ConditionReady is the summary: the object does its job.
+	ConditionReady = "Ready"
+)

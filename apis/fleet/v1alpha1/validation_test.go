@@ -1,0 +1,224 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/builder"
+	"github.com/vfleet/vfleet/test/envtest"
+)
+
+var k8s client.Client
+
+// TestMain runs every test against one real API server with the CRDs from
+// config/crd: the rules under test are the ones the API server enforces.
+func TestMain(m *testing.M) {
+	env, err := envtest.New(filepath.Join("..", "..", "..", "config", "crd"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	scheme := runtime.NewScheme()
+	_ = fleetv1.AddToScheme(scheme)
+	_ = corev1.AddToScheme(scheme)
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	code := 1
+	if err == nil {
+		code = m.Run()
+	} else {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+var names int
+
+func uniqueName(prefix string) string {
+	names++
+	return fmt.Sprintf("%s-%d", prefix, names)
+}
+
+// expectRejected fails unless err is the API server refusing the object
+// with a message holding every one of want.
+func expectRejected(t *testing.T, err error, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("accepted, want rejection mentioning %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("rejection %q does not mention %q", err, w)
+		}
+	}
+}
+
+func TestVirtualClusterDefaults(t *testing.T) {
+	vc := builder.MakeVirtualCluster("default", uniqueName("defaults")).Obj()
+	if err := k8s.Create(context.Background(), vc); err != nil {
+		t.Fatal(err)
+	}
+	if vc.Spec.BackingStore.Type != fleetv1.BackingStoreEmbedded {
+		t.Errorf("backingStore.type defaulted to %q", vc.Spec.BackingStore.Type)
+	}
+	if vc.Spec.Resources.Pods != 110 || vc.Spec.Isolation.PodSecurity != fleetv1.PodSecurityBaseline {
+		t.Errorf("defaults: pods %d, podSecurity %q", vc.Spec.Resources.Pods, vc.Spec.Isolation.PodSecurity)
+	}
+	if vc.Spec.Failover.AfterSeconds != 15 || vc.Spec.Failover.Mode != fleetv1.FailoverAutomatic {
+		t.Errorf("failover defaults: %+v", vc.Spec.Failover)
+	}
+}
+
+func TestVirtualClusterRejectsBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// patch edits the unstructured spec of a valid VirtualCluster.
+		patch func(spec map[string]any)
+		want  []string
+	}{
+		{"negative cpu", func(s map[string]any) { res(s)["cpu"] = "-2" }, []string{"cpu must be positive"}},
+		{"zero memory", func(s map[string]any) { res(s)["memory"] = "0" }, []string{"memory must be positive"}},
+		{"malformed memory", func(s map[string]any) { res(s)["memory"] = "4 gigs" }, []string{"spec.resources.memory", "should match"}},
+		{"negative storage", func(s map[string]any) { res(s)["storage"] = "-1Gi" }, []string{"storage must not be negative"}},
+		{"too few pods", func(s map[string]any) { res(s)["pods"] = int64(0) }, []string{"spec.resources.pods", "greater than or equal to 1"}},
+		{"unknown backing store type", func(s map[string]any) { s["backingStore"] = map[string]any{"type": "Postgres"} },
+			[]string{`spec.backingStore.type: Unsupported value: "Postgres"`, `"Embedded", "External"`}},
+		{"external without a store", func(s map[string]any) { s["backingStore"] = map[string]any{"type": "External"} },
+			[]string{"backingStore.name names a BackingStore and is required exactly when type is External"}},
+		{"bad version", func(s map[string]any) { s["kubernetesVersion"] = "1.36" }, []string{"spec.kubernetesVersion", "v1\\.[0-9]+"}},
+		{"unknown strategy", func(s map[string]any) { s["placement"] = map[string]any{"strategy": "Random"} },
+			[]string{`Unsupported value: "Random"`, `"BinPack", "Spread", "LowestCost"`}},
+		{"failover too eager", func(s map[string]any) { s["failover"] = map[string]any{"afterSeconds": int64(1)} },
+			[]string{"spec.failover.afterSeconds", "greater than or equal to 5"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := unstructuredOf(t, builder.MakeVirtualCluster("default", uniqueName("bad")).Obj())
+			tc.patch(obj.Object["spec"].(map[string]any))
+			expectRejected(t, k8s.Create(context.Background(), obj), tc.want...)
+		})
+	}
+}
+
+func TestVirtualClusterImmutableStore(t *testing.T) {
+	ctx := context.Background()
+	vc := builder.MakeVirtualCluster("default", uniqueName("immutable")).Obj()
+	if err := k8s.Create(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	vc.Spec.BackingStore = fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreExternal, Name: "pg"}
+	expectRejected(t, k8s.Update(ctx, vc), "backingStore.type is immutable")
+
+	ext := builder.MakeVirtualCluster("default", uniqueName("external")).External("pg-a").Obj()
+	if err := k8s.Create(ctx, ext); err != nil {
+		t.Fatal(err)
+	}
+	ext.Spec.BackingStore.Name = "pg-b"
+	expectRejected(t, k8s.Update(ctx, ext), "backingStore.name is immutable")
+
+	// Mutable fields stay mutable.
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(ext), ext); err != nil {
+		t.Fatal(err)
+	}
+	ext.Spec.Resources.Pods = 200
+	if err := k8s.Update(ctx, ext); err != nil {
+		t.Fatalf("changing pods was refused: %v", err)
+	}
+}
+
+func TestHostClusterValidation(t *testing.T) {
+	ctx := context.Background()
+	host := builder.MakeHostCluster(uniqueName("host"), "eu-west").Zone("eu-west-1a").Obj()
+	if err := k8s.Create(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if host.Spec.Overcommit.CPUPercent != 100 {
+		t.Errorf("overcommit default %+v", host.Spec.Overcommit)
+	}
+	host.Spec.Region = "us-east"
+	expectRejected(t, k8s.Update(ctx, host), "region is immutable")
+
+	for _, tc := range []struct {
+		name  string
+		patch func(spec map[string]any)
+		want  []string
+	}{
+		{"region with capitals", func(s map[string]any) { s["region"] = "EU_West" }, []string{"spec.region", "should match"}},
+		{"overcommit too low", func(s map[string]any) { s["overcommit"] = map[string]any{"cpuPercent": int64(0)} },
+			[]string{"spec.overcommit.cpuPercent", "greater than or equal to 10"}},
+		{"bad taint effect", func(s map[string]any) {
+			s["taints"] = []any{map[string]any{"key": "gpu", "effect": "Sometimes"}}
+		}, []string{"taint effect must be NoSchedule, PreferNoSchedule or NoExecute"}},
+		{"malformed price", func(s map[string]any) {
+			s["prices"] = map[string]any{"cpuHour": "three cents", "memoryGiBHour": "0.004"}
+		}, []string{"spec.prices.cpuHour", "should match"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := unstructuredOf(t, builder.MakeHostCluster(uniqueName("host"), "eu-west").Obj())
+			tc.patch(obj.Object["spec"].(map[string]any))
+			expectRejected(t, k8s.Create(ctx, obj), tc.want...)
+		})
+	}
+}
+
+func TestBackingStoreDriverIsImmutable(t *testing.T) {
+	ctx := context.Background()
+	bs := &fleetv1.BackingStore{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("pg")},
+		Spec: fleetv1.BackingStoreSpec{
+			Driver: fleetv1.DriverPostgreSQL, Endpoint: "127.0.0.1:5432", Region: "eu-west",
+			AdminCredentials: fleetv1.SecretReference{Namespace: "vfleet-system", Name: "pg-admin"},
+		},
+	}
+	if err := k8s.Create(ctx, bs); err != nil {
+		t.Fatal(err)
+	}
+	bs.Spec.Driver = fleetv1.DriverEtcd
+	expectRejected(t, k8s.Update(ctx, bs), "driver is immutable")
+
+	obj := unstructuredOf(t, bs)
+	obj.SetName(uniqueName("mysql"))
+	obj.SetResourceVersion("")
+	obj.Object["spec"].(map[string]any)["driver"] = "MySQL"
+	expectRejected(t, k8s.Create(ctx, obj), `Unsupported value: "MySQL"`, `"PostgreSQL", "Etcd"`)
+}
+
+func res(spec map[string]any) map[string]any { return spec["resources"].(map[string]any) }
+
+func unstructuredOf(t *testing.T, obj client.Object) *unstructured.Unstructured {
+	t.Helper()
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(fleetv1.GroupVersion.WithKind(kindOf(obj)))
+	return u
+}
+
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *fleetv1.VirtualCluster:
+		return "VirtualCluster"
+	case *fleetv1.HostCluster:
+		return "HostCluster"
+	case *fleetv1.BackingStore:
+		return "BackingStore"
+	}
+	panic(fmt.Sprintf("kindOf %T", obj))
+}

@@ -1,0 +1,284 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// VirtualClusterSpec is a tenant's request for a cluster.
+type VirtualClusterSpec struct {
+	// kubernetesVersion of the control plane, for example v1.36.3. Only
+	// hosts that have this version's binaries are considered.
+	// +required
+	// +kubebuilder:validation:Pattern=`^v1\.[0-9]+\.[0-9]+$`
+	KubernetesVersion string `json:"kubernetesVersion"`
+
+	// resources the vcluster may use on its host; they become its host
+	// namespace's quota.
+	// +required
+	Resources Resources `json:"resources"`
+
+	// backingStore says where the vcluster's state lives.
+	// +optional
+	// +kubebuilder:default={type: Embedded}
+	BackingStore VirtualClusterStore `json:"backingStore,omitempty"`
+
+	// placement constrains and steers which host runs the vcluster.
+	// +optional
+	Placement Placement `json:"placement,omitempty"`
+
+	// failover says what happens when the host is lost.
+	// +optional
+	Failover FailoverPolicy `json:"failover,omitempty"`
+
+	// isolation says what the vcluster's workloads may do on the host.
+	// +optional
+	Isolation IsolationPolicy `json:"isolation,omitempty"`
+
+	// sleep stops the control plane while the vcluster is unused; its state
+	// stays and it wakes on demand.
+	// +optional
+	Sleep *SleepPolicy `json:"sleep,omitempty"`
+}
+
+// VirtualClusterStore selects the backing store. Moving a vcluster between
+// stores is a migration, not an edit, so both fields are immutable.
+// +kubebuilder:validation:XValidation:rule="self.type == oldSelf.type",message="backingStore.type is immutable: create a new VirtualCluster to change where its state lives"
+// +kubebuilder:validation:XValidation:rule="(has(self.name) ? self.name : '') == (has(oldSelf.name) ? oldSelf.name : '')",message="backingStore.name is immutable"
+// +kubebuilder:validation:XValidation:rule="self.type == 'External' ? has(self.name) && self.name != '' : !has(self.name)",message="backingStore.name names a BackingStore and is required exactly when type is External"
+type VirtualClusterStore struct {
+	// type is Embedded (SQLite on the host; cannot fail over) or External
+	// (a database or key prefix on a BackingStore; can fail over).
+	// +optional
+	// +kubebuilder:default=Embedded
+	Type BackingStoreType `json:"type,omitempty"`
+
+	// name of the BackingStore, when type is External.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+}
+
+// PlacementStrategy chooses among hosts that fit.
+// +kubebuilder:validation:Enum=BinPack;Spread;LowestCost
+type PlacementStrategy string
+
+// Placement strategies.
+const (
+	// StrategyBinPack prefers the fullest host that fits, leaving whole
+	// hosts free.
+	StrategyBinPack PlacementStrategy = "BinPack"
+	// StrategySpread prefers the emptiest host.
+	StrategySpread PlacementStrategy = "Spread"
+	// StrategyLowestCost prefers the cheapest host.
+	StrategyLowestCost PlacementStrategy = "LowestCost"
+)
+
+// Placement constrains which hosts may run a vcluster and how one is chosen.
+type Placement struct {
+	// regions the vcluster may run in; empty means any.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=63
+	Regions []string `json:"regions,omitempty"`
+
+	// zones the vcluster may run in; empty means any.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=63
+	Zones []string `json:"zones,omitempty"`
+
+	// hostSelector selects hosts by their labels.
+	// +optional
+	HostSelector *metav1.LabelSelector `json:"hostSelector,omitempty"`
+
+	// tolerations let the vcluster run on hosts with matching taints.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// strategy chooses among the hosts that fit; the hub's default applies
+	// when it is empty.
+	// +optional
+	Strategy PlacementStrategy `json:"strategy,omitempty"`
+
+	// antiAffinity keeps vclusters that share a label value apart.
+	// +optional
+	AntiAffinity *AntiAffinity `json:"antiAffinity,omitempty"`
+}
+
+// AntiAffinityScope is what two vclusters must not share.
+// +kubebuilder:validation:Enum=Host;Zone
+type AntiAffinityScope string
+
+// Anti-affinity scopes.
+const (
+	AntiAffinityHost AntiAffinityScope = "Host"
+	AntiAffinityZone AntiAffinityScope = "Zone"
+)
+
+// AntiAffinity keeps vclusters whose labelKey has the same value off the
+// same host, or the same zone: one tenant's replicas across zones, say.
+type AntiAffinity struct {
+	// labelKey is the VirtualCluster label compared.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=317
+	LabelKey string `json:"labelKey"`
+
+	// scope is Host or Zone.
+	// +optional
+	// +kubebuilder:default=Host
+	Scope AntiAffinityScope `json:"scope,omitempty"`
+}
+
+// FailoverMode says whether the hub fails a vcluster over by itself.
+// +kubebuilder:validation:Enum=Automatic;Manual
+type FailoverMode string
+
+// Failover modes.
+const (
+	FailoverAutomatic FailoverMode = "Automatic"
+	FailoverManual    FailoverMode = "Manual"
+)
+
+// FailoverPolicy says when a vcluster is brought back on another host. Only
+// vclusters with an External backing store can fail over.
+type FailoverPolicy struct {
+	// mode is Automatic (the hub fails over after afterSeconds) or Manual
+	// (only `vfleet failover` does).
+	// +optional
+	// +kubebuilder:default=Automatic
+	Mode FailoverMode `json:"mode,omitempty"`
+
+	// afterSeconds is how long the host may be silent, counted from its
+	// last heartbeat, before the vcluster fails over.
+	// +optional
+	// +kubebuilder:default=15
+	// +kubebuilder:validation:Minimum=5
+	// +kubebuilder:validation:Maximum=3600
+	AfterSeconds int32 `json:"afterSeconds,omitempty"`
+}
+
+// SleepPolicy puts an unused vcluster to sleep.
+type SleepPolicy struct {
+	// afterInactivity puts the vcluster to sleep once its API has been idle
+	// this long, for example 30m. Empty means never on its own.
+	// +optional
+	AfterInactivity *metav1.Duration `json:"afterInactivity,omitempty"`
+
+	// sleeping puts the vcluster to sleep now (true) or wakes it (false).
+	// +optional
+	Sleeping bool `json:"sleeping,omitempty"`
+}
+
+// VirtualClusterPhase is where a vcluster is in its life.
+// +kubebuilder:validation:Enum=Pending;Scheduled;Provisioning;Ready;FailingOver;Sleeping;Deleting;Failed
+type VirtualClusterPhase string
+
+// VirtualCluster phases.
+const (
+	PhasePending      VirtualClusterPhase = "Pending"
+	PhaseScheduled    VirtualClusterPhase = "Scheduled"
+	PhaseProvisioning VirtualClusterPhase = "Provisioning"
+	PhaseReady        VirtualClusterPhase = "Ready"
+	PhaseFailingOver  VirtualClusterPhase = "FailingOver"
+	PhaseSleeping     VirtualClusterPhase = "Sleeping"
+	PhaseDeleting     VirtualClusterPhase = "Deleting"
+	PhaseFailed       VirtualClusterPhase = "Failed"
+)
+
+// VirtualClusterStatus is written by the hub.
+type VirtualClusterStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// phase summarises the conditions.
+	// +optional
+	Phase VirtualClusterPhase `json:"phase,omitempty"`
+
+	// host runs the vcluster now.
+	// +optional
+	Host string `json:"host,omitempty"`
+
+	// epoch counts placements; each (re)placement increments it, and only
+	// the control plane of the current epoch may write to the store.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Epoch int64 `json:"epoch,omitempty"`
+
+	// endpoint is the URL of the vcluster's API server.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// kubeconfigSecret names the Secret, next to the VirtualCluster, that
+	// holds the tenant's kubeconfig.
+	// +optional
+	KubeconfigSecret string `json:"kubeconfigSecret,omitempty"`
+
+	// conditions: Scheduled, Provisioned, Ready, and more with each step,
+	// each with a reason and a message a person can act on.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// placementHistory lists the latest placements, newest last.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	PlacementHistory []PlacementRecord `json:"placementHistory,omitempty"`
+}
+
+// PlacementRecord is one placement of a vcluster.
+type PlacementRecord struct {
+	// +required
+	Host string `json:"host"`
+	// +required
+	Epoch int64 `json:"epoch"`
+	// +required
+	Time metav1.Time `json:"time"`
+	// reason is why: Initial, Failover, Migration, Drain.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=vc;vcluster;vclusters,categories=vfleet
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.kubernetesVersion`
+// +kubebuilder:printcolumn:name="Host",type=string,JSONPath=`.status.host`
+// +kubebuilder:printcolumn:name="Epoch",type=integer,JSONPath=`.status.epoch`
+// +kubebuilder:printcolumn:name="Store",type=string,JSONPath=`.spec.backingStore.type`
+// +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoint`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// VirtualCluster is a tenant's Kubernetes cluster: a control plane of its
+// own on a host of the fleet, whose pods run on that host's nodes.
+type VirtualCluster struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec VirtualClusterSpec `json:"spec"`
+	// +optional
+	Status VirtualClusterStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// VirtualClusterList is a list of VirtualClusters.
+type VirtualClusterList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []VirtualCluster `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&VirtualCluster{}, &VirtualClusterList{})
+}

@@ -1,0 +1,71 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestGeneratedFilesMatchTheTypes regenerates deepcopy code and CRDs from
+// apis/ into a scratch directory and fails if the committed files differ.
+func TestGeneratedFilesMatchTheTypes(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg := filepath.Join(root, "bin", "controller-gen")
+	if _, err := os.Stat(cg); err != nil {
+		t.Fatalf("%s is missing: run \"make controller-gen\" (make test does)", cg)
+	}
+	out := t.TempDir()
+	for _, args := range [][]string{
+		{"object", "paths=./apis/...", "output:object:dir=" + filepath.Join(out, "object")},
+		{"crd", "paths=./apis/...", "output:crd:dir=" + filepath.Join(out, "crd")},
+	} {
+		cmd := exec.Command(cg, args...)
+		cmd.Dir = root
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("controller-gen %v: %v\n%s", args, err, msg)
+		}
+	}
+
+	compare := func(generated, committed string) {
+		t.Helper()
+		want, err := os.ReadFile(generated)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(committed)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s does not match the types in apis/: run \"make generate\" and commit the result", committed)
+		}
+	}
+	compare(filepath.Join(out, "object", "zz_generated.deepcopy.go"), filepath.Join(root, "apis", "fleet", "v1alpha1", "zz_generated.deepcopy.go"))
+
+	generated, _ := filepath.Glob(filepath.Join(out, "crd", "*.yaml"))
+	committed, _ := filepath.Glob(filepath.Join(root, "config", "crd", "*.yaml"))
+	if len(generated) != len(committed) {
+		t.Errorf("config/crd has %d CRDs, the types make %d: run \"make generate\"", len(committed), len(generated))
+	}
+	for _, g := range generated {
+		compare(g, filepath.Join(root, "config", "crd", filepath.Base(g)))
+	}
+}
+
+func TestCRDsParse(t *testing.T) {
+	crds, err := CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, c := range crds {
+		names[c.Spec.Names.Kind] = true
+	}
+	for _, kind := range []string{"HostCluster", "VirtualCluster", "ControlPlane", "BackingStore"} {
+		if !names[kind] {
+			t.Errorf("no CRD for %s", kind)
+		}
+	}
+}
