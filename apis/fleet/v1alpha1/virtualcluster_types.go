@@ -44,8 +44,8 @@ type VirtualClusterSpec struct {
 // VirtualClusterStore selects the backing store. Moving a vcluster between
 // stores is a migration, not an edit, so both fields are immutable.
 // +kubebuilder:validation:XValidation:rule="self.type == oldSelf.type",message="backingStore.type is immutable: create a new VirtualCluster to change where its state lives"
-// +kubebuilder:validation:XValidation:rule="(has(self.name) ? self.name : ”) == (has(oldSelf.name) ? oldSelf.name : ”)",message="backingStore.name is immutable"
-// +kubebuilder:validation:XValidation:rule="self.type == 'External' ? has(self.name) && self.name != ” : !has(self.name)",message="backingStore.name names a BackingStore and is required exactly when type is External"
+// +kubebuilder:validation:XValidation:rule="has(self.name) == has(oldSelf.name) && (!has(self.name) || self.name == oldSelf.name)",message="backingStore.name is immutable"
+// +kubebuilder:validation:XValidation:rule="self.type == 'External' ? has(self.name) && self.name.size() > 0 : !has(self.name)",message="backingStore.name names a BackingStore and is required exactly when type is External"
 type VirtualClusterStore struct {
 	// type is Embedded (SQLite on the host; cannot fail over) or External
 	// (a database or key prefix on a BackingStore; can fail over).
