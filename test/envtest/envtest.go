@@ -7,6 +7,7 @@ package envtest
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -35,4 +36,21 @@ func New(crdPaths ...string) (*envtest.Environment, error) {
 		CRDDirectoryPaths:     crdPaths,
 		ErrorIfCRDPathMissing: len(crdPaths) > 0,
 	}, nil
+}
+
+// CRDDir is config/crd of this repository, found from the working directory
+// (a test runs in its package's directory).
+func CRDDir() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return filepath.Join("config", "crd")
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "config", "crd")); err == nil {
+			return filepath.Join(dir, "config", "crd")
+		}
+		if filepath.Dir(dir) == dir {
+			return filepath.Join(wd, "config", "crd")
+		}
+	}
 }

@@ -171,6 +171,7 @@ const (
 
 // HostCluster is one host cluster of the fleet: a Kubernetes cluster whose
 // nodes run the workloads of the virtual clusters placed on it.
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 51 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="name must be a DNS label of at most 51 characters, so that vfleet-host-<name> is a valid namespace"
 type HostCluster struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -193,3 +194,19 @@ type HostClusterList struct {
 func init() {
 	SchemeBuilder.Register(&HostCluster{}, &HostClusterList{})
 }
+
+// HostNamespacePrefix starts the name of every host's namespace on the
+// management cluster.
+const HostNamespacePrefix = "vfleet-host-"
+
+// HostNamespace is the namespace on the management cluster that belongs to
+// host: its agent's credentials, heartbeat Lease and ControlPlanes live there.
+func HostNamespace(host string) string { return HostNamespacePrefix + host }
+
+// AgentLeaseName is the name of the agent's heartbeat Lease in its host's
+// namespace.
+const AgentLeaseName = "agent"
+
+// AgentServiceAccount is the name of the agent's ServiceAccount in its
+// host's namespace.
+const AgentServiceAccount = "agent"

@@ -222,3 +222,8 @@ func kindOf(obj client.Object) string {
 	}
 	panic(fmt.Sprintf("kindOf %T", obj))
 }
+
+func TestHostClusterNameMustFitANamespace(t *testing.T) {
+	long := builder.MakeHostCluster(strings.Repeat("h", 52), "eu-west").Obj()
+	expectRejected(t, k8s.Create(context.Background(), long), "at most 51 characters", "vfleet-host-<name>")
+}

@@ -1,0 +1,181 @@
+package hub
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/hostaccess"
+	"github.com/vfleet/vfleet/controllers/hosthealth"
+	"github.com/vfleet/vfleet/internal/kubeconfig"
+	"github.com/vfleet/vfleet/join"
+)
+
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// Scheme holds every type the hub reads or writes.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = fleetv1.AddToScheme(s)
+	return s
+}
+
+// Run runs the hub until ctx ends.
+func Run(ctx context.Context, o *Options) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	cfg, err := restConfig(o.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        Scheme(),
+		Cache:                         CacheOptions(),
+		LeaderElection:                o.LeaderElect,
+		LeaderElectionID:              "vfleet-hub",
+		LeaderElectionNamespace:       o.Namespace,
+		LeaderElectionReleaseOnCancel: true,
+		HealthProbeBindAddress:        o.HealthProbeBindAddress,
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
+	})
+	if err != nil {
+		return err
+	}
+	if err := SetupControllers(mgr, clock.RealClock{}); err != nil {
+		return err
+	}
+
+	caData := cfg.CAData
+	if len(caData) == 0 && cfg.CAFile != "" {
+		if caData, err = os.ReadFile(cfg.CAFile); err != nil {
+			return err
+		}
+	}
+	apiServer := o.AgentAPIServer
+	if apiServer == "" {
+		apiServer = cfg.Host
+	}
+	js := &joinServer{
+		addr: o.JoinBindAddress, certFile: o.TLSCertFile, keyFile: o.TLSKeyFile,
+		handler: &join.Server{
+			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: o.Namespace,
+			Clock: clock.RealClock{}, APIServer: apiServer, CAData: caData, TokenTTL: o.AgentTokenTTL,
+		},
+	}
+	if err := mgr.Add(js); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("join", js.ready); err != nil {
+		return err
+	}
+	ctrl.LoggerFrom(ctx).Info("Starting the hub", "joinAddress", o.JoinBindAddress, "agentAPIServer", apiServer)
+	return mgr.Start(ctx)
+}
+
+// SetupControllers registers the hub's controllers with mgr.
+func SetupControllers(mgr ctrl.Manager, clk clock.PassiveClock) error {
+	if err := (&hosthealth.Reconciler{
+		Client: mgr.GetClient(), Clock: clk, Recorder: mgr.GetEventRecorder("vfleet-hub"),
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	return (&hostaccess.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)
+}
+
+// CacheOptions keep the hub's cache narrow: of the kinds it shares with the
+// rest of the cluster it holds only those labelled with a host.
+func CacheOptions() cache.Options {
+	hasHost, _ := labels.NewRequirement(fleetv1.LabelHost, selection.Exists, nil)
+	byHost := cache.ByObject{Label: labels.NewSelector().Add(*hasHost)}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&coordinationv1.Lease{}:      byHost,
+		&corev1.Namespace{}:          byHost,
+		&corev1.ServiceAccount{}:     byHost,
+		&rbacv1.Role{}:               byHost,
+		&rbacv1.RoleBinding{}:        byHost,
+		&rbacv1.ClusterRole{}:        byHost,
+		&rbacv1.ClusterRoleBinding{}: byHost,
+	}}
+}
+
+func restConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		return ctrl.GetConfig()
+	}
+	return kubeconfig.RESTConfig(path)
+}
+
+// joinServer serves the join endpoint over TLS on every replica: joining
+// needs no leadership, only the API.
+type joinServer struct {
+	addr, certFile, keyFile string
+	handler                 http.Handler
+	listening               atomic.Bool
+}
+
+var _ manager.LeaderElectionRunnable = (*joinServer)(nil)
+
+func (j *joinServer) NeedLeaderElection() bool { return false }
+
+func (j *joinServer) Start(ctx context.Context) error {
+	cert, err := tls.LoadX509KeyPair(j.certFile, j.keyFile)
+	if err != nil {
+		return fmt.Errorf("join endpoint certificate: %w", err)
+	}
+	ln, err := net.Listen("tcp", j.addr)
+	if err != nil {
+		return fmt.Errorf("join endpoint: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           j.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	j.listening.Store(true)
+	if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (j *joinServer) ready(*http.Request) error {
+	if !j.listening.Load() {
+		return errors.New("join endpoint not listening yet")
+	}
+	return nil
+}

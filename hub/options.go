@@ -1,0 +1,78 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Options configure the hub.
+type Options struct {
+	// Kubeconfig of the management cluster; empty means in-cluster.
+	Kubeconfig string
+	// Namespace holds the hub's leader-election Lease and bootstrap tokens.
+	Namespace string
+
+	// JoinBindAddress is where the join endpoint listens, over TLS with
+	// TLSCertFile and TLSKeyFile.
+	JoinBindAddress string
+	TLSCertFile     string
+	TLSKeyFile      string
+
+	// AgentAPIServer is the management cluster's URL as agents reach it;
+	// empty means the one in Kubeconfig.
+	AgentAPIServer string
+	// AgentTokenTTL is how long an agent token lasts; agents renew theirs
+	// before it runs out.
+	AgentTokenTTL time.Duration
+
+	HealthProbeBindAddress string
+	MetricsBindAddress     string
+	LeaderElect            bool
+}
+
+// DefaultNamespace is where the hub keeps its own objects.
+const DefaultNamespace = "vfleet-system"
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		Namespace:              DefaultNamespace,
+		JoinBindAddress:        ":9443",
+		AgentTokenTTL:          24 * time.Hour,
+		HealthProbeBindAddress: ":8081",
+		MetricsBindAddress:     ":8080",
+		LeaderElect:            true,
+	}
+}
+
+// AddFlags binds the options to flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the management cluster (default: in-cluster)")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "namespace of the hub's leader-election Lease and bootstrap tokens")
+	fs.StringVar(&o.JoinBindAddress, "join-bind-address", o.JoinBindAddress, "address the join endpoint listens on (HTTPS)")
+	fs.StringVar(&o.TLSCertFile, "tls-cert-file", o.TLSCertFile, "serving certificate of the join endpoint")
+	fs.StringVar(&o.TLSKeyFile, "tls-private-key-file", o.TLSKeyFile, "private key of --tls-cert-file")
+	fs.StringVar(&o.AgentAPIServer, "agent-api-server", o.AgentAPIServer, "management cluster URL handed to agents (default: the kubeconfig's)")
+	fs.DurationVar(&o.AgentTokenTTL, "agent-token-ttl", o.AgentTokenTTL, "lifetime of the tokens issued to agents")
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "address of /healthz and /readyz")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "address of /metrics (0 disables)")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect a leader among hub replicas")
+}
+
+// Validate reports every problem with the options.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Namespace == "" {
+		errs = append(errs, errors.New("--namespace is required"))
+	}
+	if o.TLSCertFile == "" || o.TLSKeyFile == "" {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file are required: agents join over HTTPS"))
+	}
+	if o.AgentTokenTTL < 10*time.Minute {
+		errs = append(errs, fmt.Errorf("--agent-token-ttl %s is too short: at least 10m", o.AgentTokenTTL))
+	}
+	return errors.Join(errs...)
+}

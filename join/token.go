@@ -1,0 +1,109 @@
+package join
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+)
+
+// Token is a bootstrap token, "<id>.<secret>", in the shape of Kubernetes
+// bootstrap tokens: the id finds it, the secret proves it.
+type Token struct {
+	ID     string
+	Secret string
+}
+
+// SecretType marks Secrets that hold bootstrap tokens.
+const SecretType corev1.SecretType = "fleet.vfleet.dev/bootstrap-token"
+
+// Keys of a bootstrap token Secret.
+const (
+	keyID         = "token-id"
+	keySecret     = "token-secret"
+	keyExpiration = "expiration"
+	keyHost       = "host"
+)
+
+var tokenPattern = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
+
+// ErrMalformed is returned for a string that is not a bootstrap token.
+var ErrMalformed = errors.New("a bootstrap token looks like abcdef.0123456789abcdef: 6 and 16 lowercase letters or digits")
+
+// ParseToken parses "<id>.<secret>".
+func ParseToken(s string) (Token, error) {
+	m := tokenPattern.FindStringSubmatch(s)
+	if m == nil {
+		return Token{}, ErrMalformed
+	}
+	return Token{ID: m[1], Secret: m[2]}, nil
+}
+
+// NewToken returns a random token.
+func NewToken() (Token, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 22)
+	if _, err := rand.Read(b); err != nil {
+		return Token{}, err
+	}
+	for i := range b {
+		// 256 is not a multiple of 36; the bias is a fraction of a bit,
+		// irrelevant next to 82 bits of secret.
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return Token{ID: string(b[:6]), Secret: string(b[6:])}, nil
+}
+
+func (t Token) String() string { return t.ID + "." + t.Secret }
+
+// SecretName is the name of the Secret that holds the token with this id.
+func SecretName(id string) string { return "bootstrap-token-" + id }
+
+// StoredAs returns the Secret that makes t valid in namespace. expires may be
+// zero (never); host, if set, limits the token to joining that host.
+func (t Token) StoredAs(namespace string, expires time.Time, host string) *corev1.Secret {
+	data := map[string]string{keyID: t.ID, keySecret: t.Secret}
+	if !expires.IsZero() {
+		data[keyExpiration] = expires.UTC().Format(time.RFC3339)
+	}
+	if host != "" {
+		data[keyHost] = host
+	}
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: namespace,
+			Name:      SecretName(t.ID),
+			Labels:    map[string]string{fleetv1.LabelManagedBy: fleetv1.ManagedByValue},
+		},
+		Type:       SecretType,
+		StringData: data,
+	}
+}
+
+// verify checks t against the Secret stored for its id at now, and returns
+// the host the token is limited to, if any.
+func verify(t Token, secret *corev1.Secret, now time.Time) (host string, err error) {
+	if secret.Type != SecretType {
+		return "", fmt.Errorf("secret %s is of type %s", secret.Name, secret.Type)
+	}
+	if subtle.ConstantTimeCompare(secret.Data[keySecret], []byte(t.Secret)) != 1 || string(secret.Data[keyID]) != t.ID {
+		return "", errors.New("secret does not match")
+	}
+	if exp := string(secret.Data[keyExpiration]); exp != "" {
+		at, err := time.Parse(time.RFC3339, exp)
+		if err != nil {
+			return "", fmt.Errorf("expiration %q: %w", exp, err)
+		}
+		if !now.Before(at) {
+			return "", fmt.Errorf("expired at %s", exp)
+		}
+	}
+	return string(secret.Data[keyHost]), nil
+}
