@@ -1,0 +1,167 @@
+package join_test
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/join"
+	"github.com/vfleet/vfleet/test/envtest"
+)
+
+const tokenNamespace = "vfleet-system"
+
+var (
+	k8s    client.Client
+	hubURL string
+	hubCA  []byte
+	now    = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	env, err := envtest.New(envtest.CRDDir())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	if k8s, err = client.New(cfg, client.Options{Scheme: hub.Scheme()}); err != nil {
+		return 1
+	}
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tokenNamespace}}); err != nil {
+		return 1
+	}
+	srv := httptest.NewTLSServer(&join.Server{
+		Client: k8s, Reader: k8s, Namespace: tokenNamespace, Clock: clocktesting.NewFakePassiveClock(now),
+		APIServer: cfg.Host, CAData: cfg.CAData, TokenTTL: time.Hour,
+	})
+	defer srv.Close()
+	hubURL = srv.URL
+	hubCA = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	return m.Run()
+}
+
+func storeToken(t *testing.T, expires time.Time, host string) join.Token {
+	t.Helper()
+	tok, err := join.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(context.Background(), tok.StoredAs(tokenNamespace, expires, host)); err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// clientFor authenticates to the management cluster with what join returned.
+func clientFor(t *testing.T, resp *join.Response) client.Client {
+	t.Helper()
+	c, err := client.New(&rest.Config{Host: resp.Server, BearerToken: resp.Token, TLSClientConfig: rest.TLSClientConfig{CAData: resp.CAData}},
+		client.Options{Scheme: hub.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestJoinIssuesCredentialsForTheHostOnly(t *testing.T) {
+	ctx := context.Background()
+	tok := storeToken(t, time.Time{}, "")
+	resp, err := join.Join(ctx, hubURL, hubCA, tok.String(), join.Request{Host: "edge-1", Region: "eu-west", Zone: "eu-west-1a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Namespace != fleetv1.HostNamespace("edge-1") || resp.Token == "" || !resp.Expiration.After(time.Now()) {
+		t.Fatalf("response %+v", resp)
+	}
+	host := &fleetv1.HostCluster{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: "edge-1"}, host); err != nil {
+		t.Fatalf("join did not register the host: %v", err)
+	}
+	if host.Spec.Region != "eu-west" || host.Spec.Zone != "eu-west-1a" {
+		t.Fatalf("host spec %+v", host.Spec)
+	}
+
+	// The token is real: it reads its own HostCluster, and nothing else.
+	agent := clientFor(t, resp)
+	if err := agent.Get(ctx, client.ObjectKey{Name: "edge-1"}, &fleetv1.HostCluster{}); err != nil {
+		t.Fatalf("agent token cannot read its host: %v", err)
+	}
+	if _, err := join.Join(ctx, hubURL, hubCA, tok.String(), join.Request{Host: "edge-2", Region: "eu-west"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.Get(ctx, client.ObjectKey{Name: "edge-2"}, &fleetv1.HostCluster{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("reading another host: %v, want 403", err)
+	}
+
+	// Joining again (an agent that lost its credentials) works.
+	if _, err := join.Join(ctx, hubURL, hubCA, tok.String(), join.Request{Host: "edge-1", Region: "eu-west", Zone: "eu-west-1a"}); err != nil {
+		t.Fatalf("rejoin: %v", err)
+	}
+}
+
+func TestJoinRefusals(t *testing.T) {
+	ctx := context.Background()
+	good := storeToken(t, time.Time{}, "")
+	expired := storeToken(t, now.Add(-time.Minute), "")
+	pinned := storeToken(t, time.Time{}, "only-me")
+	if _, err := join.Join(ctx, hubURL, hubCA, good.String(), join.Request{Host: "settled", Region: "us-east"}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		token  string
+		req    join.Request
+		status int
+		want   string
+	}{
+		{"wrong secret", good.ID + ".ffffffffffffffff", join.Request{Host: "h", Region: "r"}, http.StatusUnauthorized, "the bootstrap token was rejected"},
+		{"unknown id", "zzzzzz.0123456789abcdef", join.Request{Host: "h", Region: "r"}, http.StatusUnauthorized, "vfleet hub token create"},
+		{"expired", expired.String(), join.Request{Host: "h", Region: "r"}, http.StatusUnauthorized, "unknown, wrong or expired"},
+		{"malformed", "let-me-in", join.Request{Host: "h", Region: "r"}, http.StatusUnauthorized, "looks like abcdef.0123456789abcdef"},
+		{"no token", "", join.Request{Host: "h", Region: "r"}, http.StatusUnauthorized, "malformed bootstrap token"},
+		{"token for another host", pinned.String(), join.Request{Host: "someone-else", Region: "r"}, http.StatusForbidden, `may only join host "only-me"`},
+		{"bad host name", good.String(), join.Request{Host: "Bad_Name", Region: "r"}, http.StatusBadRequest, "host name"},
+		{"no region", good.String(), join.Request{Host: "h"}, http.StatusBadRequest, "region is required"},
+		{"other region", good.String(), join.Request{Host: "settled", Region: "eu-west"}, http.StatusConflict, `registered in region "us-east" but the agent says "eu-west"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := join.Join(ctx, hubURL, hubCA, tc.token, tc.req)
+			var refused *join.Refused
+			if !errors.As(err, &refused) {
+				t.Fatalf("got %v, want a refusal", err)
+			}
+			if refused.Status != tc.status || !strings.Contains(refused.Message, tc.want) {
+				t.Fatalf("refusal %d %q, want %d containing %q", refused.Status, refused.Message, tc.status, tc.want)
+			}
+		})
+	}
+	// A refused join registers nothing.
+	if err := k8s.Get(ctx, client.ObjectKey{Name: "h"}, &fleetv1.HostCluster{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("host h exists after refusals: %v", err)
+	}
+}
