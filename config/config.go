@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +21,19 @@ import (
 
 //go:embed crd/*.yaml
 var crdFiles embed.FS
+
+//go:embed rbac/role.yaml
+var hubRole []byte
+
+// HubClusterRole is the ClusterRole the hub runs with, generated from the
+// RBAC markers of its controllers.
+func HubClusterRole() (*rbacv1.ClusterRole, error) {
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(hubRole, role); err != nil {
+		return nil, fmt.Errorf("rbac/role.yaml: %w", err)
+	}
+	return role, nil
+}
 
 // CRDs returns vfleet's CustomResourceDefinitions.
 func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {

@@ -23,6 +23,7 @@ func TestGeneratedFilesMatchTheTypes(t *testing.T) {
 	for _, args := range [][]string{
 		{"object", "paths=./apis/...", "output:object:dir=" + filepath.Join(out, "object")},
 		{"crd", "paths=./apis/...", "output:crd:dir=" + filepath.Join(out, "crd")},
+		{"rbac:roleName=vfleet-hub", "paths=./controllers/...", "paths=./join/...", "paths=./hub/...", "output:rbac:dir=" + filepath.Join(out, "rbac")},
 	} {
 		cmd := exec.Command(cg, args...)
 		cmd.Dir = root
@@ -44,6 +45,8 @@ func TestGeneratedFilesMatchTheTypes(t *testing.T) {
 	}
 	compare(filepath.Join(out, "object", "zz_generated.deepcopy.go"), filepath.Join(root, "apis", "fleet", "v1alpha1", "zz_generated.deepcopy.go"))
 
+	compare(filepath.Join(out, "rbac", "role.yaml"), filepath.Join(root, "config", "rbac", "role.yaml"))
+
 	generated, _ := filepath.Glob(filepath.Join(out, "crd", "*.yaml"))
 	committed, _ := filepath.Glob(filepath.Join(root, "config", "crd", "*.yaml"))
 	if len(generated) != len(committed) {
@@ -51,6 +54,16 @@ func TestGeneratedFilesMatchTheTypes(t *testing.T) {
 	}
 	for _, g := range generated {
 		compare(g, filepath.Join(root, "config", "crd", filepath.Base(g)))
+	}
+}
+
+func TestHubClusterRole(t *testing.T) {
+	role, err := HubClusterRole()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if role.Name != "vfleet-hub" || len(role.Rules) == 0 {
+		t.Fatalf("role %s with %d rules", role.Name, len(role.Rules))
 	}
 }
 

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/internal/kubeconfig"
+	"github.com/vfleet/vfleet/join"
+)
+
+// addLogFlags binds controller-runtime's zap flags (--zap-log-level, ...)
+// and returns a function that installs the logger once flags are parsed.
+func addLogFlags(cmd *cobra.Command) func() {
+	opts := zap.Options{}
+	fs := flag.NewFlagSet("log", flag.ContinueOnError)
+	opts.BindFlags(fs)
+	cmd.Flags().AddGoFlagSet(fs)
+	return func() { ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts))) }
+}
+
+func newHubCommand() *cobra.Command {
+	o := hub.NewOptions()
+	cmd := &cobra.Command{
+		Use:   "hub",
+		Short: "Run the hub: host catalogue and health, agent onboarding, placement",
+		Args:  cobra.NoArgs,
+	}
+	setupLog := addLogFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		setupLog()
+		return hub.Run(cmd.Context(), o)
+	}
+	o.AddFlags(cmd.Flags())
+	cmd.AddCommand(newHubTokenCommand())
+	return cmd
+}
+
+func newHubTokenCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Manage bootstrap tokens that let hosts join"}
+	var (
+		kc, namespace, host string
+		ttl                 time.Duration
+	)
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a bootstrap token and print it",
+		Long: `Create a bootstrap token for "vfleet agent --bootstrap-token". The token
+is stored as a Secret in the hub's namespace; delete the Secret to revoke it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tok, err := createToken(cmd.Context(), kc, namespace, host, ttl)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&kc, "kubeconfig", "", "kubeconfig of the management cluster (default: $KUBECONFIG or ~/.kube/config)")
+	create.Flags().StringVar(&namespace, "namespace", hub.DefaultNamespace, "the hub's namespace")
+	create.Flags().StringVar(&host, "host", "", "allow only this host to join with the token")
+	create.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid (0: until deleted)")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func createToken(ctx context.Context, kc, namespace, host string, ttl time.Duration) (string, error) {
+	if ttl < 0 {
+		return "", errors.New("--ttl must not be negative")
+	}
+	cfg, err := managementConfig(kc)
+	if err != nil {
+		return "", err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: hub.Scheme()})
+	if err != nil {
+		return "", err
+	}
+	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, &corev1.Namespace{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("namespace %s does not exist: is the hub installed on this cluster?", namespace)
+		}
+		return "", err
+	}
+	tok, err := join.NewToken()
+	if err != nil {
+		return "", err
+	}
+	var expires time.Time
+	if ttl > 0 {
+		expires = time.Now().Add(ttl)
+	}
+	if err := c.Create(ctx, tok.StoredAs(namespace, expires, host)); err != nil {
+		return "", err
+	}
+	return tok.String(), nil
+}
+
+func managementConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		return kubeconfig.RESTConfig(path)
+	}
+	return ctrl.GetConfig()
+}
