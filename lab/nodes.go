@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/vfleet/vfleet/internal/nodestate"
 )
 
 // Labels and annotations on lab nodes.
@@ -136,32 +138,8 @@ func (c *Cluster) waitWorkloadReady(ctx context.Context) error {
 	return nil
 }
 
-// CountSchedulable counts the nodes that are Ready and accept new pods: not
-// cordoned and without a NoSchedule or NoExecute taint.
-func CountSchedulable(nodes []corev1.Node) int {
-	n := 0
-	for i := range nodes {
-		if Schedulable(&nodes[i]) {
-			n++
-		}
-	}
-	return n
-}
+// CountSchedulable counts the nodes that are Ready and accept new pods.
+func CountSchedulable(nodes []corev1.Node) int { return nodestate.CountSchedulable(nodes) }
 
 // Schedulable reports whether node is Ready and accepts new pods.
-func Schedulable(node *corev1.Node) bool {
-	if node.Spec.Unschedulable {
-		return false
-	}
-	for _, t := range node.Spec.Taints {
-		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
-			return false
-		}
-	}
-	for _, cond := range node.Status.Conditions {
-		if cond.Type == corev1.NodeReady {
-			return cond.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
+func Schedulable(node *corev1.Node) bool { return nodestate.Schedulable(node) }

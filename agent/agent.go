@@ -1,0 +1,195 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/component-helpers/apimachinery/lease"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/internal/kubeconfig"
+)
+
+// Run joins the fleet if it must, then heartbeats and reports capacity
+// until ctx ends.
+func Run(ctx context.Context, o *Options) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	hostCfg, err := hostConfig(o.HostKubeconfig)
+	if err != nil {
+		return err
+	}
+	hubCfg, err := ensureCredentials(ctx, o)
+	if err != nil {
+		return err
+	}
+	ns := fleetv1.HostNamespace(o.HostName)
+
+	// On the management cluster the agent sees its own namespace only.
+	mgr, err := ctrl.NewManager(hubCfg, ctrl.Options{
+		Scheme:                 hub.Scheme(),
+		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		HealthProbeBindAddress: o.HealthProbeBindAddress,
+		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},
+	})
+	if err != nil {
+		return err
+	}
+	// On the host it sees nodes, and only the pods vfleet placed there.
+	host, err := cluster.New(hostCfg, func(co *cluster.Options) {
+		co.Scheme = hub.Scheme()
+		co.Cache = HostCacheOptions()
+	})
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(host); err != nil {
+		return err
+	}
+
+	clk := clock.RealClock{}
+	rep := &reporter{
+		hub: mgr.GetClient(), host: host.GetClient(), hostName: o.HostName, region: o.Region, zone: o.Zone,
+		binRoot: o.BinRoot, overhead: o.overhead(), minInterval: o.ReportMinInterval, clock: clk,
+	}
+	toHost := func(context.Context, client.Object) []reconcile.Request { return rep.request() }
+	err = ctrl.NewControllerManagedBy(mgr).
+		Named("capacity").
+		WatchesRawSource(source.Kind(host.GetCache(), client.Object(&corev1.Node{}), handler.EnqueueRequestsFromMapFunc(toHost))).
+		WatchesRawSource(source.Kind(host.GetCache(), client.Object(&corev1.Pod{}), handler.EnqueueRequestsFromMapFunc(toHost))).
+		Watches(&fleetv1.ControlPlane{}, handler.EnqueueRequestsFromMapFunc(toHost)).
+		Complete(rep)
+	if err != nil {
+		return err
+	}
+
+	hubKube, err := kubernetes.NewForConfig(hubCfg)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(heartbeat(clk, hubKube, o)); err != nil {
+		return err
+	}
+	if err := mgr.Add(&tokenRefresher{creds: credentials{dir: o.DataDir + "/hub"}, kube: hubKube, namespace: ns}); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("reported", func(*http.Request) error {
+		if !rep.reported.Load() {
+			return errors.New("capacity not reported yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	ctrl.LoggerFrom(ctx).Info("Starting the agent", "host", o.HostName, "region", o.Region, "zone", o.Zone)
+	return mgr.Start(ctx)
+}
+
+// heartbeat renews the host's Lease the way a kubelet renews its node's.
+func heartbeat(clk clock.Clock, kube kubernetes.Interface, o *Options) manager.Runnable {
+	holder, _ := os.Hostname()
+	c := lease.NewController(clk, kube, o.HostName+"@"+holder, int32(o.LeaseDuration.Seconds()), nil,
+		o.LeaseRenewInterval, fleetv1.AgentLeaseName, fleetv1.HostNamespace(o.HostName),
+		func(l *coordinationv1.Lease) error {
+			if l.Labels == nil {
+				l.Labels = map[string]string{}
+			}
+			l.Labels[fleetv1.LabelHost] = o.HostName
+			return nil
+		})
+	return manager.RunnableFunc(func(ctx context.Context) error {
+		c.Run(ctx)
+		return nil
+	})
+}
+
+// HostCacheOptions keep the agent's host cache narrow: nodes without their
+// image lists, and only vfleet-managed pods, stripped to what capacity needs.
+func HostCacheOptions() cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Pod{}: {
+			Label:     labels.SelectorFromSet(labels.Set{fleetv1.LabelManagedBy: fleetv1.ManagedByValue}),
+			Transform: stripPod,
+		},
+		&corev1.Node{}: {Transform: stripNode},
+	}}
+}
+
+func stripPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	keep := func(cs []corev1.Container) []corev1.Container {
+		out := make([]corev1.Container, len(cs))
+		for i, c := range cs {
+			out[i] = corev1.Container{Name: c.Name, Resources: c.Resources, RestartPolicy: c.RestartPolicy}
+		}
+		return out
+	}
+	return &corev1.Pod{
+		ObjectMeta: stripMeta(p.ObjectMeta),
+		Spec: corev1.PodSpec{
+			Containers: keep(p.Spec.Containers), InitContainers: keep(p.Spec.InitContainers),
+			Overhead: p.Spec.Overhead, Resources: p.Spec.Resources, NodeName: p.Spec.NodeName,
+		},
+		Status: corev1.PodStatus{Phase: p.Status.Phase},
+	}, nil
+}
+
+func stripNode(obj any) (any, error) {
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Node{
+		ObjectMeta: stripMeta(n.ObjectMeta),
+		Spec:       corev1.NodeSpec{Unschedulable: n.Spec.Unschedulable, Taints: n.Spec.Taints},
+		Status:     corev1.NodeStatus{Allocatable: n.Status.Allocatable, Conditions: n.Status.Conditions},
+	}, nil
+}
+
+func stripMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		Labels: m.Labels, DeletionTimestamp: m.DeletionTimestamp,
+	}
+}
+
+func hostConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		return ctrl.GetConfig()
+	}
+	return kubeconfig.RESTConfig(path)
+}
+
+func newHubClient(cfg *rest.Config) (client.Client, error) {
+	return client.New(cfg, client.Options{Scheme: hub.Scheme()})
+}
+
+func ctrlKey(name string) types.NamespacedName { return types.NamespacedName{Name: name} }

@@ -1,0 +1,143 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+)
+
+// Options configure the agent.
+type Options struct {
+	// HostKubeconfig reaches the host cluster; empty means in-cluster.
+	HostKubeconfig string
+	// HubURL is the hub's join endpoint, https://...
+	HubURL string
+	// HubCAFile verifies the hub's serving certificate.
+	HubCAFile string
+	// BootstrapToken (or the file holding it) joins the fleet; it is needed
+	// only until the agent holds credentials of its own.
+	BootstrapToken     string
+	BootstrapTokenFile string
+
+	HostName string
+	Region   string
+	Zone     string
+
+	// DataDir keeps the agent's credentials across restarts.
+	DataDir string
+
+	LeaseRenewInterval time.Duration
+	LeaseDuration      time.Duration
+	// ReportMinInterval is the least time between two status reports; a
+	// change within it is reported when it has passed.
+	ReportMinInterval time.Duration
+
+	// BinRoot holds one directory per Kubernetes version the host can run
+	// control planes of (BinRoot/v1.36.3/kube-apiserver).
+	BinRoot string
+
+	ControlPlaneOverheadCPU    string
+	ControlPlaneOverheadMemory string
+
+	HealthProbeBindAddress string
+	MetricsBindAddress     string
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		DataDir:                    "/var/lib/vfleet-agent",
+		LeaseRenewInterval:         2 * time.Second,
+		LeaseDuration:              10 * time.Second,
+		ReportMinInterval:          time.Second,
+		BinRoot:                    "/opt/vfleet/k8s",
+		ControlPlaneOverheadCPU:    "250m",
+		ControlPlaneOverheadMemory: "512Mi",
+		HealthProbeBindAddress:     ":8091",
+		MetricsBindAddress:         "0",
+	}
+}
+
+// AddFlags binds the options to flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.HostKubeconfig, "host-kubeconfig", o.HostKubeconfig, "kubeconfig of the host cluster (default: in-cluster)")
+	fs.StringVar(&o.HubURL, "hub", o.HubURL, "URL of the hub's join endpoint, for example https://hub.example.com:9443")
+	fs.StringVar(&o.HubCAFile, "hub-ca-file", o.HubCAFile, "CA certificate that verifies the hub")
+	fs.StringVar(&o.BootstrapToken, "bootstrap-token", o.BootstrapToken, "bootstrap token to join the fleet (from vfleet hub token create)")
+	fs.StringVar(&o.BootstrapTokenFile, "bootstrap-token-file", o.BootstrapTokenFile, "file holding the bootstrap token, instead of --bootstrap-token")
+	fs.StringVar(&o.HostName, "host-name", o.HostName, "name of this host in the fleet")
+	fs.StringVar(&o.Region, "region", o.Region, "region of this host")
+	fs.StringVar(&o.Zone, "zone", o.Zone, "zone of this host")
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "where the agent keeps its credentials")
+	fs.DurationVar(&o.LeaseRenewInterval, "lease-renew-interval", o.LeaseRenewInterval, "how often the heartbeat Lease is renewed")
+	fs.DurationVar(&o.LeaseDuration, "lease-duration", o.LeaseDuration, "how long a renewal holds; the hub marks the host Unknown after it")
+	fs.DurationVar(&o.ReportMinInterval, "report-min-interval", o.ReportMinInterval, "least time between two capacity reports")
+	fs.StringVar(&o.BinRoot, "bin-root", o.BinRoot, "directory with one subdirectory of binaries per Kubernetes version")
+	fs.StringVar(&o.ControlPlaneOverheadCPU, "control-plane-overhead-cpu", o.ControlPlaneOverheadCPU, "CPU one control plane costs beyond its quota")
+	fs.StringVar(&o.ControlPlaneOverheadMemory, "control-plane-overhead-memory", o.ControlPlaneOverheadMemory, "memory one control plane costs beyond its quota")
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "address of /healthz and /readyz")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "address of /metrics (0 disables)")
+}
+
+// Validate reports every problem with the options.
+func (o *Options) Validate() error {
+	var errs []error
+	if msgs := validation.IsDNS1123Label(o.HostName); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("--host-name %q: %s", o.HostName, strings.Join(msgs, "; ")))
+	} else if len(fleetv1.HostNamespace(o.HostName)) > validation.DNS1123LabelMaxLength {
+		errs = append(errs, fmt.Errorf("--host-name %q: at most 51 characters", o.HostName))
+	}
+	if o.Region == "" {
+		errs = append(errs, errors.New("--region is required"))
+	}
+	if u, err := url.Parse(o.HubURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--hub %q: want the hub's https:// URL", o.HubURL))
+	}
+	if o.HubCAFile == "" {
+		errs = append(errs, errors.New("--hub-ca-file is required: the agent verifies the hub before sending it a token"))
+	}
+	if o.BootstrapToken != "" && o.BootstrapTokenFile != "" {
+		errs = append(errs, errors.New("--bootstrap-token and --bootstrap-token-file are exclusive"))
+	}
+	if o.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required"))
+	}
+	if o.LeaseDuration < time.Second || o.LeaseRenewInterval <= 0 || o.LeaseRenewInterval >= o.LeaseDuration {
+		errs = append(errs, fmt.Errorf("--lease-renew-interval (%s) must be positive and below --lease-duration (%s), itself at least 1s",
+			o.LeaseRenewInterval, o.LeaseDuration))
+	}
+	if o.ReportMinInterval < 0 {
+		errs = append(errs, errors.New("--report-min-interval must not be negative"))
+	}
+	for flag, v := range map[string]string{"--control-plane-overhead-cpu": o.ControlPlaneOverheadCPU, "--control-plane-overhead-memory": o.ControlPlaneOverheadMemory} {
+		if q, err := resource.ParseQuantity(v); err != nil || q.Sign() < 0 {
+			errs = append(errs, fmt.Errorf("%s %q: want a non-negative quantity such as 250m or 512Mi", flag, v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// bootstrapToken returns the token from the flag or its file.
+func (o *Options) bootstrapToken() (string, error) {
+	if o.BootstrapTokenFile == "" {
+		return o.BootstrapToken, nil
+	}
+	data, err := os.ReadFile(o.BootstrapTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("--bootstrap-token-file: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+func (o *Options) overhead() Overhead {
+	return Overhead{CPU: resource.MustParse(o.ControlPlaneOverheadCPU), Memory: resource.MustParse(o.ControlPlaneOverheadMemory)}
+}

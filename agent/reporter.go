@@ -1,0 +1,111 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/version"
+)
+
+// reporter writes the host's capacity into its HostCluster's status when it
+// changes, at most once per minInterval. Every event maps to the one
+// request for this host; the reconcile computes the whole report from the
+// caches, so it is level-triggered and a repeat changes nothing.
+type reporter struct {
+	hub         client.Client // cached: ControlPlanes of the host's namespace
+	host        client.Reader // cached: nodes, and vfleet-managed pods
+	hostName    string
+	region      string
+	zone        string
+	binRoot     string
+	overhead    Overhead
+	minInterval time.Duration
+	clock       clock.Clock
+
+	mu       sync.Mutex
+	last     *Report
+	lastSent time.Time
+	reported atomic.Bool
+}
+
+func (r *reporter) request() []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: r.hostName}}}
+}
+
+func (r *reporter) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	report, err := r.compute(ctx)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last != nil && report.equal(*r.last) {
+		return reconcile.Result{}, nil
+	}
+	if wait := r.minInterval - r.clock.Since(r.lastSent); r.last != nil && wait > 0 {
+		return reconcile.Result{RequeueAfter: wait}, nil
+	}
+	if err := r.send(ctx, report); err != nil {
+		return reconcile.Result{}, err
+	}
+	r.last, r.lastSent = &report, r.clock.Now()
+	r.reported.Store(true)
+	ctrl.LoggerFrom(ctx).V(1).Info("Reported capacity", "allocatableCPU", report.Allocatable.Cpu().String(),
+		"committedCPU", report.Committed.Cpu().String(), "nodes", report.Nodes, "virtualClusters", report.VirtualClusters)
+	return reconcile.Result{}, nil
+}
+
+func (r *reporter) compute(ctx context.Context) (Report, error) {
+	nodes := &corev1.NodeList{}
+	if err := r.host.List(ctx, nodes); err != nil {
+		return Report{}, err
+	}
+	pods := &corev1.PodList{}
+	if err := r.host.List(ctx, pods, client.MatchingLabels{fleetv1.LabelManagedBy: fleetv1.ManagedByValue}); err != nil {
+		return Report{}, err
+	}
+	cps := &fleetv1.ControlPlaneList{}
+	if err := r.hub.List(ctx, cps, client.InNamespace(fleetv1.HostNamespace(r.hostName))); err != nil {
+		return Report{}, err
+	}
+	return Report{
+		Allocatable:        Allocatable(nodes.Items),
+		Committed:          Committed(cps.Items, r.overhead),
+		Used:               Used(pods.Items),
+		Nodes:              int32(len(nodes.Items)),
+		VirtualClusters:    int32(len(cps.Items)),
+		KubernetesVersions: Versions(r.binRoot),
+	}, nil
+}
+
+// send merge-patches the agent's fields of the status, and only those: the
+// hub owns the conditions.
+func (r *reporter) send(ctx context.Context, report Report) error {
+	now := metav1.NewTime(r.clock.Now())
+	patch, err := json.Marshal(map[string]any{"status": fleetv1.HostClusterStatus{
+		Allocatable: report.Allocatable, Committed: report.Committed, Used: report.Used,
+		Nodes: report.Nodes, VirtualClusters: report.VirtualClusters, KubernetesVersions: report.KubernetesVersions,
+		Region: r.region, Zone: r.zone, AgentVersion: version.Version, LastReportTime: &now,
+	}})
+	if err != nil {
+		return err
+	}
+	host := &fleetv1.HostCluster{ObjectMeta: metav1.ObjectMeta{Name: r.hostName}}
+	if err := r.hub.Status().Patch(ctx, host, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("report capacity: %w", err)
+	}
+	return nil
+}
