@@ -94,11 +94,17 @@ func (r *reporter) compute(ctx context.Context) (Report, error) {
 // send merge-patches the agent's fields of the status, and only those: the
 // hub owns the conditions.
 func (r *reporter) send(ctx context.Context, report Report) error {
-	now := metav1.NewTime(r.clock.Now())
-	patch, err := json.Marshal(map[string]any{"status": fleetv1.HostClusterStatus{
-		Allocatable: report.Allocatable, Committed: report.Committed, Used: report.Used,
-		Nodes: report.Nodes, VirtualClusters: report.VirtualClusters, KubernetesVersions: report.KubernetesVersions,
-		Region: r.region, Zone: r.zone, AgentVersion: version.Version, LastReportTime: &now,
+	// Every field is spelled out: a merge patch leaves out what is omitted,
+	// so an emptied list or a zero count must still be sent.
+	versions := report.KubernetesVersions
+	if versions == nil {
+		versions = []string{}
+	}
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{
+		"allocatable": report.Allocatable, "committed": report.Committed, "used": report.Used,
+		"nodes": report.Nodes, "virtualClusters": report.VirtualClusters, "kubernetesVersions": versions,
+		"region": r.region, "zone": r.zone, "agentVersion": version.Version,
+		"lastReportTime": metav1.NewTime(r.clock.Now()),
 	}})
 	if err != nil {
 		return err

@@ -37,12 +37,7 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	env, err := envtest.New(envtest.CRDDir())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cfg, err := env.Start()
+	env, cfg, err := envtest.Start(envtest.CRDDir())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

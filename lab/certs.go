@@ -3,6 +3,7 @@ package lab
 import (
 	"net"
 	"os"
+	"slices"
 
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/pki"
@@ -14,6 +15,11 @@ const (
 	// kwokUser is bound to cluster-admin once the apiserver is up; kwok
 	// plays every kubelet of the cluster.
 	kwokUser = "vfleet-lab:kwok"
+	// hubUser is bound to the hub's generated ClusterRole.
+	hubUser = "vfleet:hub"
+	// agentUser is the agent on its host cluster, where it installs
+	// control planes and their namespaces: cluster-admin there.
+	agentUser = "vfleet:agent"
 )
 
 var loopback = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
@@ -64,6 +70,14 @@ func (c *Cluster) writePKI() error {
 		// The controller-manager and scheduler serve /healthz with it.
 		{"serving", ca, pki.Request{CommonName: c.Name + "-components", DNSNames: []string{"localhost"}, IPs: loopback, Usage: pki.ServerAuth}},
 	}
+	if c.Role == RoleManagement {
+		// Agents verify the hub's join endpoint with the management CA.
+		issue = append(issue, struct {
+			file string
+			ca   *pki.CA
+			req  pki.Request
+		}{"hub-serving", ca, pki.Request{CommonName: "vfleet-hub", DNSNames: []string{"localhost"}, IPs: loopback, Usage: pki.ServerAuth}})
+	}
 	for _, it := range issue {
 		kp, err := it.ca.Issue(it.req)
 		if err != nil {
@@ -85,22 +99,32 @@ func (c *Cluster) writePKI() error {
 		return err
 	}
 
+	// The admin identity, then one per component that talks to the API.
 	identities := []struct {
-		path string
+		comp Component
 		user string
 		org  []string
 	}{
-		{c.paths.kubeconfig, adminUser, []string{"system:masters"}},
-		{c.paths.kubeconfigFor(KubeControllerManager), "system:kube-controller-manager", nil},
-		{c.paths.kubeconfigFor(KubeScheduler), "system:kube-scheduler", nil},
-		{c.paths.kubeconfigFor(Kwok), kwokUser, nil},
+		{"", adminUser, []string{"system:masters"}},
+		{KubeControllerManager, "system:kube-controller-manager", nil},
+		{KubeScheduler, "system:kube-scheduler", nil},
+		{Kwok, kwokUser, nil},
+		{Hub, hubUser, nil},
+		{Agent, agentUser, nil},
 	}
 	for _, id := range identities {
+		path := c.paths.kubeconfig
+		if id.comp != "" {
+			if !slices.Contains(c.Components(), id.comp) {
+				continue
+			}
+			path = c.paths.kubeconfigFor(id.comp)
+		}
 		kp, err := ca.Issue(pki.Request{CommonName: id.user, Organization: id.org, Usage: pki.ClientAuth})
 		if err != nil {
 			return err
 		}
-		err = kubeconfig.Write(id.path, kubeconfig.Identity{
+		err = kubeconfig.Write(path, kubeconfig.Identity{
 			Cluster: "vfleet-lab-" + c.Name,
 			Server:  c.Endpoint(),
 			CAPEM:   ca.CertPEM(),

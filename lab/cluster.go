@@ -47,12 +47,14 @@ type Cluster struct {
 	// Host is the host's configuration; zero for the management cluster.
 	Host HostConfig
 
-	index    int // position in the lab; 0 for the management cluster
-	binDir   string
-	paths    paths
-	ports    Ports
-	progress *progress
-	onChange func() // the lab records pids in its state file
+	index     int // position in the lab; 0 for the management cluster
+	binDir    string
+	vfleetBin string
+	fleet     fleetLinks
+	paths     paths
+	ports     Ports
+	progress  *progress
+	onChange  func() // the lab records pids in its state file
 
 	mu    sync.Mutex
 	procs map[Component]*procgroup.Process
@@ -62,6 +64,15 @@ type Cluster struct {
 	restConfig  *rest.Config
 	kube        kubernetes.Interface
 	probe       map[Component]func(context.Context) error
+}
+
+// fleetLinks tie a host's agent to the management cluster's hub.
+type fleetLinks struct {
+	hubURL    string
+	hubCAFile string
+	tokenFile string
+	// hubReady waits until the hub answers; the agent starts after it.
+	hubReady func(context.Context) error
 }
 
 // Endpoint is the URL of the cluster's kube-apiserver.
@@ -219,6 +230,11 @@ func (c *Cluster) ensure(ctx context.Context, comp Component) error {
 			return c.waitHealthy(ctx, comp, p)
 		}
 	}
+	if comp == Agent && c.fleet.hubReady != nil {
+		if err := c.fleet.hubReady(ctx); err != nil {
+			return fmt.Errorf("%s: waiting for the hub: %w", c.describe(comp), err)
+		}
+	}
 	for _, port := range c.ports.of(comp) {
 		if err := portFree(port); err != nil {
 			return fmt.Errorf("%s: port 127.0.0.1:%d is already in use by another process: free it, or start the lab with another port base: %w",
@@ -312,6 +328,10 @@ func (c *Cluster) buildClients() error {
 		KubeControllerManager: httpProbe(components, "https://"+port(c.ports.ControllerManager)+"/healthz"),
 		KubeScheduler:         httpProbe(components, "https://"+port(c.ports.Scheduler)+"/healthz"),
 		Kwok:                  httpProbe(plain, "http://"+port(c.ports.Kwok)+"/healthz"),
+		// Ready once the join endpoint listens.
+		Hub: httpProbe(plain, "http://"+port(c.ports.HubHealth)+"/readyz"),
+		// Ready once it has joined and reported the host's capacity.
+		Agent: httpProbe(plain, "http://"+port(c.ports.AgentHealth)+"/readyz"),
 	}
 	return nil
 }

@@ -19,17 +19,21 @@ const (
 	KubeControllerManager Component = "kube-controller-manager"
 	KubeScheduler         Component = "kube-scheduler"
 	Kwok                  Component = "kwok"
+	// Hub runs on the management cluster, Agent on each host; both are
+	// the vfleet binary.
+	Hub   Component = "hub"
+	Agent Component = "agent"
 )
 
 // In start order. The management cluster runs a controller-manager so that
 // namespace deletion and garbage collection work there as on any real
 // cluster; it has no nodes, so no scheduler or kwok.
 var (
-	managementComponents = []Component{Etcd, KubeAPIServer, KubeControllerManager}
-	hostComponents       = []Component{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kwok}
+	managementComponents = []Component{Etcd, KubeAPIServer, KubeControllerManager, Hub}
+	hostComponents       = []Component{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kwok, Agent}
 )
 
-// binaries is every executable a lab needs.
+// binaries is every Kubernetes executable a lab needs, from BinDir.
 var binaries = []string{string(Etcd), string(KubeAPIServer), string(KubeControllerManager), string(KubeScheduler), string(Kwok)}
 
 // Ports are the loopback ports one cluster listens on. Zero means unused.
@@ -40,6 +44,10 @@ type Ports struct {
 	ControllerManager int `json:"controllerManager,omitempty"`
 	Scheduler         int `json:"scheduler,omitempty"`
 	Kwok              int `json:"kwok,omitempty"`
+	HubJoin           int `json:"hubJoin,omitempty"`
+	HubHealth         int `json:"hubHealth,omitempty"`
+	HubMetrics        int `json:"hubMetrics,omitempty"`
+	AgentHealth       int `json:"agentHealth,omitempty"`
 }
 
 // of returns the ports component listens on.
@@ -55,6 +63,10 @@ func (p Ports) of(c Component) []int {
 		return []int{p.Scheduler}
 	case Kwok:
 		return []int{p.Kwok}
+	case Hub:
+		return []int{p.HubJoin, p.HubHealth, p.HubMetrics}
+	case Agent:
+		return []int{p.AgentHealth}
 	}
 	return nil
 }
@@ -73,6 +85,10 @@ func (p *Ports) assign(components []Component, next func() int) {
 			p.Scheduler = next()
 		case Kwok:
 			p.Kwok = next()
+		case Hub:
+			p.HubJoin, p.HubHealth, p.HubMetrics = next(), next(), next()
+		case Agent:
+			p.AgentHealth = next()
 		}
 	}
 }
@@ -165,10 +181,37 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 		// kwok also reads ~/.kwok/kwok.yaml when it exists; a HOME of its
 		// own keeps a developer's kwok settings out of the lab.
 		env = []string{"HOME=" + p.kwokHome}
+	case Hub:
+		args = []string{"hub",
+			"--kubeconfig=" + p.kubeconfigFor(Hub),
+			"--join-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.HubJoin),
+			"--tls-cert-file=" + p.pki("hub-serving.crt"),
+			"--tls-private-key-file=" + p.pki("hub-serving.key"),
+			"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.HubHealth),
+			"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.HubMetrics),
+		}
+	case Agent:
+		args = []string{"agent",
+			"--host-kubeconfig=" + p.kubeconfigFor(Agent),
+			"--hub=" + c.fleet.hubURL,
+			"--hub-ca-file=" + c.fleet.hubCAFile,
+			"--bootstrap-token-file=" + c.fleet.tokenFile,
+			"--host-name=" + c.Name,
+			"--region=" + c.Host.Region,
+			"--zone=" + c.Host.Zone,
+			"--data-dir=" + filepath.Join(p.root, "agent"),
+			// The lab's binaries are bin/k8s/<version>/: one version.
+			"--bin-root=" + filepath.Dir(c.binDir),
+			"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentHealth),
+		}
+	}
+	path := filepath.Join(c.binDir, string(comp))
+	if comp == Hub || comp == Agent {
+		path = c.vfleetBin
 	}
 	return procgroup.Spec{
 		Name:    c.Name + "/" + string(comp),
-		Path:    filepath.Join(c.binDir, string(comp)),
+		Path:    path,
 		Args:    args,
 		Env:     env,
 		Dir:     c.paths.root,
@@ -203,6 +246,9 @@ type paths struct {
 	kubeconfig string // the admin kubeconfig, the one users get
 	kwokConfig string
 	kwokHome   string
+	// bootstrapToken is the file holding the lab's bootstrap token (on
+	// the management cluster).
+	bootstrapToken string
 }
 
 func newPaths(root string) paths {
@@ -212,6 +258,8 @@ func newPaths(root string) paths {
 		kubeconfig: filepath.Join(root, "kubeconfig"),
 		kwokConfig: filepath.Join(root, "kwok", "kwok.yaml"),
 		kwokHome:   filepath.Join(root, "kwok", "home"),
+
+		bootstrapToken: filepath.Join(root, "bootstrap-token"),
 	}
 }
 

@@ -18,6 +18,9 @@ const KubernetesVersion = "v1.36.3"
 // BinDirEnv overrides where the lab looks for the Kubernetes binaries.
 const BinDirEnv = "VFLEET_K8S_BIN_DIR"
 
+// VfleetBinEnv overrides which vfleet binary runs the hub and the agents.
+const VfleetBinEnv = "VFLEET_BIN"
+
 // Config describes a lab.
 type Config struct {
 	// Dir holds everything the lab writes: PKI, data, logs, kubeconfigs and
@@ -26,6 +29,9 @@ type Config struct {
 	// BinDir holds etcd, kube-apiserver, kube-controller-manager,
 	// kube-scheduler and kwok. Empty means FindBinDir().
 	BinDir string
+	// VfleetBin is the vfleet binary that runs the hub and the agents.
+	// Empty means FindVfleetBin().
+	VfleetBin string
 	// Hosts are the host clusters to run beside the management cluster.
 	Hosts []HostConfig
 	// PortBase, if set, makes the lab listen on consecutive ports from this
@@ -163,6 +169,35 @@ func FindBinDir() string {
 	}
 }
 
+// FindVfleetBin returns the vfleet binary for the hub and the agents:
+// $VFLEET_BIN, else the running executable if it is vfleet, else the first
+// bin/vfleet walking up from the working directory.
+func FindVfleetBin() string {
+	if p := os.Getenv(VfleetBinEnv); p != "" {
+		return p
+	}
+	if exe, err := os.Executable(); err == nil && filepath.Base(exe) == "vfleet" {
+		return exe
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return filepath.Join("bin", "vfleet")
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if cand := filepath.Join(dir, "bin", "vfleet"); isFile(cand) {
+			return cand
+		}
+		if filepath.Dir(dir) == dir {
+			return filepath.Join(wd, "bin", "vfleet")
+		}
+	}
+}
+
+func isFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir()
+}
+
 func isDir(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()
@@ -174,6 +209,8 @@ func checkBinaries(dir string, names []string) error {
 		path := filepath.Join(dir, name)
 		fi, err := os.Stat(path)
 		switch {
+		case err != nil && name == "vfleet":
+			return fmt.Errorf("vfleet not found at %s: run \"make build\", or point %s at it", path, VfleetBinEnv)
 		case err != nil:
 			return fmt.Errorf("%s not found in %s: run \"make binaries\" to build the Kubernetes %s binaries", name, dir, KubernetesVersion)
 		case fi.IsDir() || fi.Mode()&0o111 == 0:

@@ -75,10 +75,11 @@ func TestDefaultHostsSpreadOverTwoRegions(t *testing.T) {
 }
 
 func TestPortsNeeded(t *testing.T) {
-	// management: etcd client+peer, apiserver, controller-manager;
-	// host: those plus scheduler and kwok.
+	// management: etcd client+peer, apiserver, controller-manager, hub
+	// join+health+metrics; host: etcd client+peer, apiserver,
+	// controller-manager, scheduler, kwok, agent health.
 	c := Config{Hosts: DefaultHosts(3, 1)}
-	if got, want := c.portsNeeded(), 4+3*6; got != want {
+	if got, want := c.portsNeeded(), 7+3*7; got != want {
 		t.Fatalf("portsNeeded = %d, want %d", got, want)
 	}
 }

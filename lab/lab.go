@@ -44,6 +44,17 @@ func New(cfg Config) (*Lab, error) {
 	if err := checkBinaries(cfg.BinDir, binaries); err != nil {
 		return nil, err
 	}
+	if cfg.VfleetBin == "" {
+		cfg.VfleetBin = FindVfleetBin()
+	}
+	vfleetBin, err := filepath.Abs(cfg.VfleetBin)
+	if err != nil {
+		return nil, err
+	}
+	cfg.VfleetBin = vfleetBin
+	if err := checkBinaries(filepath.Dir(vfleetBin), []string{filepath.Base(vfleetBin)}); err != nil {
+		return nil, err
+	}
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
 		return nil, err
@@ -52,23 +63,31 @@ func New(cfg Config) (*Lab, error) {
 
 	l := &Lab{cfg: cfg, progress: newProgress(cfg.Progress)}
 	l.mgmt = l.newCluster(managementName, RoleManagement, HostConfig{}, 0)
+	links := fleetLinks{
+		hubCAFile: l.mgmt.paths.pki("ca.crt"),
+		tokenFile: l.mgmt.paths.bootstrapToken,
+		hubReady:  l.waitForHub,
+	}
 	for i, h := range cfg.Hosts {
-		l.hosts = append(l.hosts, l.newCluster(h.Name, RoleHost, h, i+1))
+		host := l.newCluster(h.Name, RoleHost, h, i+1)
+		host.fleet = links
+		l.hosts = append(l.hosts, host)
 	}
 	return l, nil
 }
 
 func (l *Lab) newCluster(name string, role Role, host HostConfig, index int) *Cluster {
 	return &Cluster{
-		Name:     name,
-		Role:     role,
-		Host:     host,
-		index:    index,
-		binDir:   l.cfg.BinDir,
-		paths:    newPaths(filepath.Join(l.cfg.Dir, name)),
-		progress: l.progress,
-		onChange: l.saveState,
-		procs:    map[Component]*procgroup.Process{},
+		Name:      name,
+		Role:      role,
+		Host:      host,
+		index:     index,
+		binDir:    l.cfg.BinDir,
+		vfleetBin: l.cfg.VfleetBin,
+		paths:     newPaths(filepath.Join(l.cfg.Dir, name)),
+		progress:  l.progress,
+		onChange:  l.saveState,
+		procs:     map[Component]*procgroup.Process{},
 	}
 }
 
@@ -235,7 +254,34 @@ func (l *Lab) assignPorts() error {
 	for _, c := range l.Clusters() {
 		c.ports.assign(c.Components(), next)
 	}
+	for _, h := range l.hosts {
+		h.fleet.hubURL = l.HubURL()
+	}
 	return nil
+}
+
+// HubURL is the hub's join endpoint.
+func (l *Lab) HubURL() string { return url(l.mgmt.ports.HubJoin) }
+
+// BootstrapTokenFile holds the token the lab's agents join with.
+func (l *Lab) BootstrapTokenFile() string { return l.mgmt.paths.bootstrapToken }
+
+// waitForHub returns once the hub's join endpoint is up.
+func (l *Lab) waitForHub(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, componentTimeout)
+	defer cancel()
+	for {
+		if p := l.mgmt.proc(Hub); p != nil {
+			if err := l.mgmt.probe[Hub](ctx); err == nil {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the hub is not ready (see %s)", l.mgmt.paths.log(Hub))
+		case <-time.After(pollEvery):
+		}
+	}
 }
 
 func (l *Lab) setPhase(phase Phase, message string) {

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -34,34 +32,36 @@ const workloadTimeout = 2 * time.Minute
 
 // NodeNames returns the names of the host's nodes.
 func (c *Cluster) NodeNames() []string {
-	names := make([]string, c.Host.Nodes)
+	c.mu.Lock()
+	n := c.Host.Nodes
+	c.mu.Unlock()
+	names := make([]string, n)
 	for i := range names {
 		names[i] = fmt.Sprintf("%s-node-%d", c.Name, i+1)
 	}
 	return names
 }
 
-// bootstrap writes what a host's processes need from the API before they
-// start: kwok's rights and the nodes kwok will play. It is idempotent, so
-// it runs on every start.
-func (c *Cluster) bootstrap(ctx context.Context) error {
+// AddNode adds one node of the host's node capacity to a running host, as
+// a cloud would when a node pool grows, and returns its name. The node
+// turns Ready through kwok like the others, and stays across restarts.
+func (c *Cluster) AddNode(ctx context.Context) (string, error) {
 	if c.Role != RoleHost {
-		return nil
+		return "", fmt.Errorf("%s has no nodes", c.Name)
 	}
-	crb := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "vfleet-lab:kwok"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: kwokUser}},
+	c.mu.Lock()
+	i := c.Host.Nodes
+	c.Host.Nodes++
+	c.mu.Unlock()
+	name := fmt.Sprintf("%s-node-%d", c.Name, i+1)
+	if _, err := c.kube.CoreV1().Nodes().Create(ctx, c.node(name, i), metav1.CreateOptions{}); err != nil {
+		c.mu.Lock()
+		c.Host.Nodes--
+		c.mu.Unlock()
+		return "", fmt.Errorf("%s: add node %s: %w", c.Name, name, err)
 	}
-	if _, err := c.kube.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("%s: grant kwok its rights: %w", c.Name, err)
-	}
-	for i, name := range c.NodeNames() {
-		if _, err := c.kube.CoreV1().Nodes().Create(ctx, c.node(name, i), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("%s: create node %s: %w", c.Name, name, err)
-		}
-	}
-	return nil
+	c.changed()
+	return name, nil
 }
 
 // node returns the i-th kwok node of the host, with its capacity in status

@@ -33,16 +33,12 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	env, err := envtest.New(envtest.CRDDir())
+	env, cfg, err := envtest.Start(envtest.CRDDir())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	restCfg, err = env.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	restCfg = cfg
 	defer func() { _ = env.Stop() }()
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme: hub.Scheme(), Cache: hub.CacheOptions(),

@@ -38,12 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	env, err := envtest.New(envtest.CRDDir())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cfg, err := env.Start()
+	env, cfg, err := envtest.Start(envtest.CRDDir())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"k8s.io/client-go/rest"
+
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vfleet/vfleet/lab"
@@ -22,8 +24,25 @@ func AssetsDir() string {
 	return lab.FindBinDir()
 }
 
+// Start starts an environment wired to the built binaries, with the CRDs
+// under crdPaths installed. If anything fails after the processes started
+// (a CRD the API server refuses, say), it stops them before returning, so a
+// failed start leaves nothing running.
+func Start(crdPaths ...string) (*envtest.Environment, *rest.Config, error) {
+	env, err := New(crdPaths...)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		_ = env.Stop()
+		return nil, nil, fmt.Errorf("start envtest from %s: %w", AssetsDir(), err)
+	}
+	return env, cfg, nil
+}
+
 // New returns an environment wired to the built binaries. crdPaths are
-// installed when it starts.
+// installed when it starts. Prefer Start, which cleans up after a failure.
 func New(crdPaths ...string) (*envtest.Environment, error) {
 	dir := AssetsDir()
 	for _, bin := range []string{"etcd", "kube-apiserver"} {

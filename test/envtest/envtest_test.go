@@ -14,13 +14,9 @@ import (
 // TestEnvtestRunsTheBuiltBinaries checks the wiring every controller suite
 // relies on: envtest starts, and what answers is the pinned Kubernetes.
 func TestEnvtestRunsTheBuiltBinaries(t *testing.T) {
-	env, err := New()
+	env, cfg, err := Start()
 	if err != nil {
 		t.Fatal(err)
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start envtest from %s: %v", AssetsDir(), err)
 	}
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {

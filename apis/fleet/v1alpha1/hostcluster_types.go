@@ -109,13 +109,14 @@ type HostClusterStatus struct {
 	// +optional
 	Used corev1.ResourceList `json:"used,omitempty"`
 
-	// nodes is how many nodes the host has, Ready or not.
+	// nodes is how many nodes the host has, Ready or not. Always written,
+	// so that zero shows as 0.
 	// +optional
-	Nodes int32 `json:"nodes,omitempty"`
+	Nodes int32 `json:"nodes"`
 
 	// virtualClusters is how many virtual clusters the host runs.
 	// +optional
-	VirtualClusters int32 `json:"virtualClusters,omitempty"`
+	VirtualClusters int32 `json:"virtualClusters"`
 
 	// kubernetesVersions are the control-plane versions the host can run.
 	// +optional

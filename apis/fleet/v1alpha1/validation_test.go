@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,12 +23,7 @@ var k8s client.Client
 // TestMain runs every test against one real API server with the CRDs from
 // config/crd: the rules under test are the ones the API server enforces.
 func TestMain(m *testing.M) {
-	env, err := envtest.New(filepath.Join("..", "..", "..", "config", "crd"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cfg, err := env.Start()
+	env, cfg, err := envtest.Start(envtest.CRDDir())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -27,7 +27,7 @@ var _ = Describe("Bad input", func() {
 		dir := GinkgoT().TempDir()
 		// With the taken port as the base, the management cluster's etcd
 		// wants it; the host starts in parallel and must be stopped again.
-		l, err := lab.New(lab.Config{Dir: dir, Hosts: lab.DefaultHosts(1, 1), PortBase: port, Progress: GinkgoWriter})
+		l, err := lab.New(lab.Config{Dir: dir, Hosts: lab.DefaultHosts(1, 1), PortBase: port, VfleetBin: vfleetBin, Progress: GinkgoWriter})
 		Expect(err).NotTo(HaveOccurred())
 		err = l.Start(ctx)
 		Expect(err).To(MatchError(ContainSubstring(fmt.Sprintf("management etcd: port 127.0.0.1:%d is already in use", port))))
@@ -59,7 +59,7 @@ var _ = Describe("Bad input", func() {
 	})
 
 	It("refuses a second lab on a directory in use and leaves the running lab alone", func(ctx SpecContext) {
-		second, err := lab.New(lab.Config{Dir: fleet.Dir(), Hosts: lab.DefaultHosts(1, 1)})
+		second, err := lab.New(lab.Config{Dir: fleet.Dir(), Hosts: lab.DefaultHosts(1, 1), VfleetBin: vfleetBin})
 		Expect(err).NotTo(HaveOccurred())
 		err = second.Start(ctx)
 		Expect(err).To(MatchError(lab.ErrInUse))

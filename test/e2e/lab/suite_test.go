@@ -36,7 +36,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 
 	dir, err := os.MkdirTemp("", "vfleet-e2e-lab-")
 	Expect(err).NotTo(HaveOccurred())
-	fleet, err = lab.New(lab.Config{Dir: dir, Hosts: lab.DefaultHosts(3, 2), Progress: GinkgoWriter})
+	fleet, err = lab.New(lab.Config{Dir: dir, Hosts: lab.DefaultHosts(3, 2), VfleetBin: vfleetBin, Progress: GinkgoWriter})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(fleet.Start(ctx)).To(Succeed())
 }, NodeTimeout(5*time.Minute))
@@ -47,7 +47,7 @@ var _ = AfterSuite(func(ctx SpecContext) {
 		return
 	}
 	pids := fleet.Pids()
-	Expect(pids).To(HaveLen(3 + 3*5)) // management: 3 processes, each host: 5
+	Expect(pids).To(HaveLen(4 + 3*6)) // management: 4 processes, each host: 6
 	Expect(fleet.Stop(ctx)).To(Succeed())
 
 	By("checking that no lab process outlives the lab, by pid and by directory")

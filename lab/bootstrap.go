@@ -1,0 +1,102 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vfleet/vfleet/config"
+	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/join"
+)
+
+// bootstrap writes what a cluster's processes need from its API before
+// they start. It is idempotent, so it runs on every start.
+func (c *Cluster) bootstrap(ctx context.Context) error {
+	if c.Role == RoleManagement {
+		return c.bootstrapManagement(ctx)
+	}
+	for _, b := range []struct{ name, user string }{
+		{"vfleet-lab:kwok", kwokUser},
+		{"vfleet-lab:agent", agentUser},
+	} {
+		if err := c.bindClusterRole(ctx, b.name, "cluster-admin", b.user); err != nil {
+			return err
+		}
+	}
+	for i, name := range c.NodeNames() {
+		if _, err := c.kube.CoreV1().Nodes().Create(ctx, c.node(name, i), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("%s: create node %s: %w", c.Name, name, err)
+		}
+	}
+	return nil
+}
+
+// bootstrapManagement installs what a deployment of the hub would: the
+// CRDs, the hub's namespace and ClusterRole, and a bootstrap token for the
+// lab's agents.
+func (c *Cluster) bootstrapManagement(ctx context.Context) error {
+	if err := config.InstallCRDs(ctx, c.restConfig); err != nil {
+		return fmt.Errorf("%s: %w", c.Name, err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hub.DefaultNamespace}}
+	if _, err := c.kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("%s: create namespace %s: %w", c.Name, ns.Name, err)
+	}
+	role, err := config.HubClusterRole()
+	if err != nil {
+		return err
+	}
+	roles := c.kube.RbacV1().ClusterRoles()
+	if existing, err := roles.Get(ctx, role.Name, metav1.GetOptions{}); err == nil {
+		role.ResourceVersion = existing.ResourceVersion
+		_, err = roles.Update(ctx, role, metav1.UpdateOptions{})
+		if err != nil {
+			return fmt.Errorf("%s: update ClusterRole %s: %w", c.Name, role.Name, err)
+		}
+	} else if _, err := roles.Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("%s: create ClusterRole %s: %w", c.Name, role.Name, err)
+	}
+	if err := c.bindClusterRole(ctx, role.Name, role.Name, hubUser); err != nil {
+		return err
+	}
+	return c.ensureBootstrapToken(ctx)
+}
+
+// ensureBootstrapToken creates the lab's bootstrap token once and keeps it
+// in a file the agents read.
+func (c *Cluster) ensureBootstrapToken(ctx context.Context) error {
+	if _, err := os.Stat(c.paths.bootstrapToken); err == nil {
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	tok, err := join.NewToken()
+	if err != nil {
+		return err
+	}
+	// No expiry: the lab's token lasts as long as the lab.
+	if _, err := c.kube.CoreV1().Secrets(hub.DefaultNamespace).Create(ctx, tok.StoredAs(hub.DefaultNamespace, time.Time{}, ""), metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("%s: store the bootstrap token: %w", c.Name, err)
+	}
+	return os.WriteFile(c.paths.bootstrapToken, []byte(tok.String()+"\n"), 0o600)
+}
+
+func (c *Cluster) bindClusterRole(ctx context.Context, name, role, user string) error {
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+	}
+	if _, err := c.kube.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("%s: bind %s to %s: %w", c.Name, user, role, err)
+	}
+	return nil
+}

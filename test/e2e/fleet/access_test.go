@@ -1,0 +1,91 @@
+package fleet_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/internal/builder"
+)
+
+// agentClient authenticates as host's agent, with the credentials the
+// agent itself stored when it joined.
+func agentClient(host string) client.Client {
+	dir := filepath.Join(fleet.Dir(), host, "agent", "hub")
+	server, err := os.ReadFile(filepath.Join(dir, "server"))
+	Expect(err).NotTo(HaveOccurred())
+	c, err := client.New(&rest.Config{
+		Host:            strings.TrimSpace(string(server)),
+		BearerTokenFile: filepath.Join(dir, "token"),
+		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(dir, "ca.crt")},
+	}, client.Options{Scheme: hub.Scheme()})
+	Expect(err).NotTo(HaveOccurred())
+	return c
+}
+
+var _ = Describe("An agent's credentials", func() {
+	It("reach its own host and nothing of another: the API server answers 403", func(ctx SpecContext) {
+		self, other := fleet.Hosts()[0].Name, fleet.Hosts()[1].Name
+		agent := agentClient(self)
+
+		Expect(agent.Get(ctx, client.ObjectKey{Name: self}, &fleetv1.HostCluster{})).To(Succeed())
+		Expect(agent.List(ctx, &corev1.SecretList{}, client.InNamespace(fleetv1.HostNamespace(self)))).To(Succeed())
+
+		err := agent.List(ctx, &corev1.SecretList{}, client.InNamespace(fleetv1.HostNamespace(other)))
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "list another host's secrets: %v", err)
+		err = agent.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(other), Name: fleetv1.AgentLeaseName}, &corev1.ConfigMap{})
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "read in another host's namespace: %v", err)
+
+		target := &fleetv1.HostCluster{}
+		Expect(mgmt.Get(ctx, client.ObjectKey{Name: other}, target)).To(Succeed())
+		err = agent.Status().Patch(ctx, target, client.RawPatch("application/merge-patch+json", []byte(`{"status":{"nodes":1000}}`)))
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "write another host's status: %v", err)
+		err = agent.Delete(ctx, target)
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "delete another host: %v", err)
+	})
+})
+
+var _ = Describe("Bad input", func() {
+	It("refuses an agent with a wrong bootstrap token, saying what to do, and registers nothing", func(ctx SpecContext) {
+		host := fleet.Hosts()[2]
+		cmd := exec.Command(vfleetBin, "agent",
+			"--host-kubeconfig", host.Kubeconfig(),
+			"--hub", fleet.HubURL(),
+			"--hub-ca-file", filepath.Join(fleet.Dir(), "management", "pki", "ca.crt"),
+			"--bootstrap-token", "abcdef.0123456789abcdef",
+			"--host-name", "intruder", "--region", "region-a",
+			"--data-dir", GinkgoT().TempDir(),
+			"--health-probe-bind-address", "127.0.0.1:0")
+		session, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(session).WithTimeout(30 * time.Second).Should(gexec.Exit(1))
+		Expect(session.Err).To(gbytes.Say(`the bootstrap token was rejected.*vfleet hub token create`))
+		err = mgmt.Get(ctx, client.ObjectKey{Name: "intruder"}, &fleetv1.HostCluster{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a refused agent registered a host: %v", err)
+	})
+
+	It("has the management cluster reject malformed VirtualClusters with messages that say what to fix", func(ctx SpecContext) {
+		vc := builder.MakeVirtualCluster("default", "negative").Obj()
+		vc.Spec.Resources.CPU = resource.MustParse("-1")
+		Expect(mgmt.Create(ctx, vc)).To(MatchError(ContainSubstring("cpu must be positive")))
+
+		vc = builder.MakeVirtualCluster("default", "switcher").Obj()
+		Expect(mgmt.Create(ctx, vc)).To(Succeed())
+		vc.Spec.BackingStore = fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreExternal, Name: "pg"}
+		Expect(mgmt.Update(ctx, vc)).To(MatchError(ContainSubstring("backingStore.type is immutable")))
+	})
+})
