@@ -169,4 +169,3 @@ func tableRow(ctx context.Context, g Gomega, name string) map[string]string {
 	g.Expect(name).To(BeEmpty(), "no row for host")
 	return nil
 }
-
