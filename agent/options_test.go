@@ -1,0 +1,81 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func validOptions() *Options {
+	o := NewOptions()
+	o.HubURL, o.HubCAFile, o.HostName, o.Region = "https://hub:9443", "/ca.crt", "host-1", "eu-west"
+	return o
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Options)
+		want   []string
+	}{
+		{"defaults with the required flags", func(*Options) {}, nil},
+		{"bad host name", func(o *Options) { o.HostName = "Host_1" }, []string{"--host-name"}},
+		{"host name too long for its namespace", func(o *Options) { o.HostName = strings.Repeat("a", 52) }, []string{"at most 51 characters"}},
+		{"no region", func(o *Options) { o.Region = "" }, []string{"--region is required"}},
+		{"plain http hub", func(o *Options) { o.HubURL = "http://hub" }, []string{"https://"}},
+		{"no hub CA", func(o *Options) { o.HubCAFile = "" }, []string{"--hub-ca-file is required"}},
+		{"both token flags", func(o *Options) { o.BootstrapToken, o.BootstrapTokenFile = "a", "b" }, []string{"exclusive"}},
+		{"renew not below duration", func(o *Options) { o.LeaseRenewInterval = 10 * time.Second }, []string{"--lease-renew-interval"}},
+		{"negative overhead", func(o *Options) { o.ControlPlaneOverheadCPU = "-1" }, []string{"--control-plane-overhead-cpu"}},
+		{"malformed overhead", func(o *Options) { o.ControlPlaneOverheadMemory = "lots" }, []string{"--control-plane-overhead-memory"}},
+		{"everything wrong at once", func(o *Options) { o.Region, o.HubCAFile = "", "" }, []string{"--region", "--hub-ca-file"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := validOptions()
+			tc.mutate(o)
+			err := o.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("valid, want errors mentioning %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestBootstrapTokenFromFile(t *testing.T) {
+	o := validOptions()
+	o.BootstrapTokenFile = filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(o.BootstrapTokenFile, []byte("abcdef.0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := o.bootstrapToken()
+	if err != nil || tok != "abcdef.0123456789abcdef" {
+		t.Fatalf("token %q err %v", tok, err)
+	}
+}
+
+func TestTokenLifetime(t *testing.T) {
+	// header.payload.signature with payload {"iat":1000,"exp":4600}
+	jwt := "e30.eyJpYXQiOjEwMDAsImV4cCI6NDYwMH0.sig"
+	iat, exp, err := tokenLifetime(jwt)
+	if err != nil || iat.Unix() != 1000 || exp.Unix() != 4600 {
+		t.Fatalf("iat %v exp %v err %v", iat.Unix(), exp.Unix(), err)
+	}
+	for _, bad := range []string{"", "a.b", "e30.bm90IGpzb24.sig", "e30.eyJpYXQiOjUsImV4cCI6NX0.sig"} {
+		if _, _, err := tokenLifetime(bad); err == nil {
+			t.Errorf("tokenLifetime(%q): no error", bad)
+		}
+	}
+}
