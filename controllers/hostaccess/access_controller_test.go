@@ -55,7 +55,12 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- mgr.Start(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+		}
+	}()
 	mgr.GetCache().WaitForCacheSync(ctx)
 	// Direct reads: the tests check what the API server holds.
 	k8s, err = client.New(restCfg, client.Options{Scheme: hub.Scheme()})

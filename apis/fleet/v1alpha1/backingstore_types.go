@@ -112,5 +112,5 @@ type BackingStoreList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&BackingStore{}, &BackingStoreList{})
+	objectTypes = append(objectTypes, &BackingStore{}, &BackingStoreList{})
 }

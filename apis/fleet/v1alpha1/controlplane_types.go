@@ -155,5 +155,5 @@ type ControlPlaneList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&ControlPlane{}, &ControlPlaneList{})
+	objectTypes = append(objectTypes, &ControlPlane{}, &ControlPlaneList{})
 }

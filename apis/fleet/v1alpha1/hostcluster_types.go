@@ -193,7 +193,7 @@ type HostClusterList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&HostCluster{}, &HostClusterList{})
+	objectTypes = append(objectTypes, &HostCluster{}, &HostClusterList{})
 }
 
 // HostNamespacePrefix starts the name of every host's namespace on the

@@ -280,5 +280,5 @@ type VirtualClusterList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&VirtualCluster{}, &VirtualClusterList{})
+	objectTypes = append(objectTypes, &VirtualCluster{}, &VirtualClusterList{})
 }
