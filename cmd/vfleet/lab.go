@@ -310,7 +310,8 @@ func printStatus(ctx context.Context, dir string, out io.Writer) error {
 		fmt.Fprintln(out, strings.Join(problems, "\n"))
 	}
 	if st.Phase == lab.PhaseRunning && len(clusters) > 1 {
-		fmt.Fprintf(out, "\ntry:  kubectl --kubeconfig %s get nodes\nstop: vfleet lab down --dir %s\n", clusters[1].Kubeconfig, dir)
+		fmt.Fprintf(out, "\ntry:  kubectl --kubeconfig %s get hostclusters\n      kubectl --kubeconfig %s get nodes\nstop: vfleet lab down --dir %s\n",
+			clusters[0].Kubeconfig, clusters[1].Kubeconfig, dir)
 	}
 	return nil
 }
