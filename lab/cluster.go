@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -364,15 +363,6 @@ func certPool(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%s: no certificate", path)
 	}
 	return pool, nil
-}
-
-// portFree reports an error if something already listens on the port.
-func portFree(port int) error {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return err
-	}
-	return l.Close()
 }
 
 func since(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }

@@ -84,21 +84,35 @@ func TestPortsNeeded(t *testing.T) {
 	}
 }
 
-func TestAllocatePorts(t *testing.T) {
-	ports, err := allocatePorts(0, 20)
+func TestClaimPortsIsExclusive(t *testing.T) {
+	a, err := claimPorts(0, 40)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[int]bool{}
-	for _, p := range ports {
-		if seen[p] {
-			t.Fatalf("port %d handed out twice", p)
-		}
-		seen[p] = true
+	defer a.release()
+	b, err := claimPorts(0, 40)
+	if err != nil {
+		t.Fatal(err)
 	}
-	ports, _ = allocatePorts(20000, 3)
-	if ports[0] != 20000 || ports[2] != 20002 {
-		t.Fatalf("from base: %v", ports)
+	defer b.release()
+	if len(a.ports) != 40 || len(b.ports) != 40 {
+		t.Fatalf("got %d and %d ports, want 40", len(a.ports), len(b.ports))
+	}
+	held := map[int]bool{}
+	for _, p := range a.ports {
+		if p < portRangeStart || p >= ephemeralStart() {
+			t.Fatalf("port %d outside [%d, %d)", p, portRangeStart, ephemeralStart())
+		}
+		held[p] = true
+	}
+	for _, p := range b.ports {
+		if held[p] {
+			t.Fatalf("port %d given to two labs", p)
+		}
+	}
+	ports, _ := claimPorts(20000, 3)
+	if ports.ports[0] != 20000 || ports.ports[2] != 20002 {
+		t.Fatalf("from base: %v", ports.ports)
 	}
 }
 

@@ -28,9 +28,10 @@ type Lab struct {
 	mgmt     *Cluster
 	hosts    []*Cluster
 
-	lock    *os.File
-	stateMu sync.Mutex
-	state   State
+	lock      *os.File
+	portClaim *portClaim
+	stateMu   sync.Mutex
+	state     State
 }
 
 // New checks cfg and the binaries, and returns a lab ready to Start.
@@ -234,18 +235,25 @@ func (l *Lab) claimDir() error {
 }
 
 func (l *Lab) release() {
+	if l.portClaim != nil {
+		l.portClaim.release()
+		l.portClaim = nil
+	}
 	if l.lock != nil {
 		l.lock.Close()
 		l.lock = nil
 	}
 }
 
-// assignPorts gives every cluster its ports, from PortBase or from the kernel.
+// assignPorts gives every cluster its ports, from PortBase or from a block
+// the lab holds for as long as it runs.
 func (l *Lab) assignPorts() error {
-	ports, err := allocatePorts(l.cfg.PortBase, l.cfg.portsNeeded())
+	claim, err := claimPorts(l.cfg.PortBase, l.cfg.portsNeeded())
 	if err != nil {
 		return err
 	}
+	l.portClaim = claim
+	ports := claim.ports
 	next := func() int {
 		p := ports[0]
 		ports = ports[1:]

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -216,26 +215,4 @@ func clusterHealth(ctx context.Context, cs *ClusterStatus) error {
 		return fmt.Errorf("%d of %d nodes not Ready and schedulable", cs.Nodes-cs.NodesReady, cs.Nodes)
 	}
 	return nil
-}
-
-// allocatePorts returns n loopback ports: consecutive from base, or, with
-// base 0, free ports chosen by the kernel. The kernel's ports are held open
-// together until all are chosen, so none repeats.
-func allocatePorts(base, n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	if base != 0 {
-		for i := range n {
-			ports = append(ports, base+i)
-		}
-		return ports, nil
-	}
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

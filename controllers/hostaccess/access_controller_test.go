@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/gomega"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -16,7 +17,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/hostaccess"
@@ -40,28 +40,18 @@ func run(m *testing.M) int {
 	}
 	restCfg = cfg
 	defer func() { _ = env.Stop() }()
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-		Scheme: hub.Scheme(), Cache: hub.CacheOptions(),
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+	_, stop, err := envtest.StartManager(cfg, ctrl.Options{Scheme: hub.Scheme(), Cache: hub.CacheOptions()}, func(mgr ctrl.Manager) error {
+		return (&hostaccess.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := (&hostaccess.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- mgr.Start(ctx) }()
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
 	}()
-	mgr.GetCache().WaitForCacheSync(ctx)
 	// Direct reads: the tests check what the API server holds.
 	k8s, err = client.New(restCfg, client.Options{Scheme: hub.Scheme()})
 	if err != nil {
@@ -72,17 +62,7 @@ func run(m *testing.M) int {
 
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	gomega.NewWithT(t).Eventually(cond).WithTimeout(20*time.Second).WithPolling(50*time.Millisecond).Should(gomega.Succeed(), what)
 }
 
 // asAgent is a client authenticated as host's agent, by impersonation.

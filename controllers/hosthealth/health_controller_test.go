@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/gomega"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -16,7 +17,6 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/hosthealth"
@@ -45,48 +45,21 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = env.Stop() }()
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: hub.Scheme(), Cache: hub.CacheOptions(),
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+	mgr, stop, err := envtest.StartManager(cfg, ctrl.Options{Scheme: hub.Scheme(), Cache: hub.CacheOptions()}, func(mgr ctrl.Manager) error {
+		reconciler = &hosthealth.Reconciler{Client: mgr.GetClient(), Clock: fakeClock, Recorder: mgr.GetEventRecorder("test")}
+		return reconciler.SetupWithManager(mgr)
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	reconciler = &hosthealth.Reconciler{Client: mgr.GetClient(), Clock: fakeClock, Recorder: mgr.GetEventRecorder("test")}
-	if err := reconciler.SetupWithManager(mgr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- mgr.Start(ctx) }()
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
 	}()
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		return 1
-	}
 	k8s = mgr.GetClient()
 	return m.Run()
-}
-
-func eventually(t *testing.T, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func newHost(t *testing.T, name string) *fleetv1.HostCluster {
@@ -148,7 +121,7 @@ func stateOf(host *fleetv1.HostCluster) hostState {
 
 func expectState(t *testing.T, name string, want hostState) {
 	t.Helper()
-	eventually(t, "host "+name+" state", func() error {
+	gomega.NewWithT(t).Eventually(func() error {
 		host := &fleetv1.HostCluster{}
 		if err := k8s.Get(context.Background(), types.NamespacedName{Name: name}, host); err != nil {
 			return err
@@ -157,7 +130,7 @@ func expectState(t *testing.T, name string, want hostState) {
 			return fmt.Errorf("state %+v, want %+v", got, want)
 		}
 		return nil
-	})
+	}).WithTimeout(20*time.Second).WithPolling(50*time.Millisecond).Should(gomega.Succeed(), "host %s", name)
 }
 
 var (

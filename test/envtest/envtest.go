@@ -5,11 +5,15 @@
 package envtest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -72,4 +76,30 @@ func CRDDir() string {
 			return filepath.Join(wd, "config", "crd")
 		}
 	}
+}
+
+// StartManager starts a manager over cfg, with metrics and probes off,
+// once setup has registered its controllers, and waits for its caches.
+// stop ends it and returns how it ended.
+func StartManager(cfg *rest.Config, opts ctrl.Options, setup func(ctrl.Manager) error) (mgr ctrl.Manager, stop func() error, err error) {
+	opts.Metrics = metricsserver.Options{BindAddress: "0"}
+	opts.HealthProbeBindAddress = "0"
+	mgr, err = ctrl.NewManager(cfg, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := setup(mgr); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	stop = func() error {
+		cancel()
+		return <-done
+	}
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		return nil, nil, errors.Join(errors.New("manager caches did not sync"), stop())
+	}
+	return mgr, stop, nil
 }

@@ -4,7 +4,6 @@
 package fleet_test
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -34,11 +33,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
 	vfleetBin, err = gexec.Build("github.com/vfleet/vfleet/cmd/vfleet")
 	Expect(err).NotTo(HaveOccurred())
-	dir, err := os.MkdirTemp("", "vfleet-e2e-fleet-")
-	Expect(err).NotTo(HaveOccurred())
-	fleet, err = lab.New(lab.Config{Dir: dir, Hosts: lab.DefaultHosts(3, 2), VfleetBin: vfleetBin, Progress: GinkgoWriter})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(fleet.Start(ctx)).To(Succeed())
+	fleet = framework.StartLab(ctx, framework.StartLabInput{Name: "fleet", Hosts: lab.DefaultHosts(3, 2), VfleetBin: vfleetBin})
 
 	cfg, err := fleet.Management().RESTConfig()
 	Expect(err).NotTo(HaveOccurred())
@@ -48,12 +43,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 
 var _ = AfterSuite(func(ctx SpecContext) {
 	defer gexec.CleanupBuildArtifacts()
-	if fleet == nil {
-		return
+	if fleet != nil {
+		framework.StopLab(ctx, fleet)
 	}
-	pids := fleet.Pids()
-	Expect(fleet.Stop(ctx)).To(Succeed())
-	Expect(framework.Alive(pids)).To(BeEmpty())
-	Expect(framework.ProcessesUsing(fleet.Dir())).To(BeEmpty())
-	Expect(os.RemoveAll(fleet.Dir())).To(Succeed())
 }, NodeTimeout(2*time.Minute))

@@ -5,7 +5,6 @@ package lab_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -33,12 +32,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
 	vfleetBin, err = gexec.Build("github.com/vfleet/vfleet/cmd/vfleet")
 	Expect(err).NotTo(HaveOccurred())
-
-	dir, err := os.MkdirTemp("", "vfleet-e2e-lab-")
-	Expect(err).NotTo(HaveOccurred())
-	fleet, err = lab.New(lab.Config{Dir: dir, Hosts: lab.DefaultHosts(3, 2), VfleetBin: vfleetBin, Progress: GinkgoWriter})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(fleet.Start(ctx)).To(Succeed())
+	fleet = framework.StartLab(ctx, framework.StartLabInput{Name: "lab", Hosts: lab.DefaultHosts(3, 2), VfleetBin: vfleetBin})
 }, NodeTimeout(5*time.Minute))
 
 var _ = AfterSuite(func(ctx SpecContext) {
@@ -46,16 +40,8 @@ var _ = AfterSuite(func(ctx SpecContext) {
 	if fleet == nil {
 		return
 	}
-	pids := fleet.Pids()
-	Expect(pids).To(HaveLen(4 + 3*6)) // management: 4 processes, each host: 6
-	Expect(fleet.Stop(ctx)).To(Succeed())
-
-	By("checking that no lab process outlives the lab, by pid and by directory")
-	Expect(framework.Alive(pids)).To(BeEmpty())
-	Expect(framework.ProcessesUsing(fleet.Dir())).To(BeEmpty())
-	if os.Getenv("VFLEET_E2E_KEEP") == "" {
-		Expect(os.RemoveAll(fleet.Dir())).To(Succeed())
-	}
+	Expect(fleet.Pids()).To(HaveLen(4 + 3*6)) // management: 4 processes, each host: 6
+	framework.StopLab(ctx, fleet)
 }, NodeTimeout(2*time.Minute))
 
 // requestTimeout bounds one API request in specs that expect an API to be

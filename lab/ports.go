@@ -1,0 +1,136 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Ports the kernel picks (":0") come from the ephemeral range, which every
+// outgoing connection on the machine also draws from: a port picked now and
+// bound seconds later, when its process starts, may have been taken by a
+// client in between. The lab therefore takes its ports below that range, in
+// slots of slotSize, and holds a machine-wide flock on each slot for as
+// long as it runs, so that two labs never share a port.
+const (
+	portRangeStart = 20000
+	slotSize       = 32
+)
+
+// portClaim is a set of ports a lab holds.
+type portClaim struct {
+	ports []int
+	locks []*os.File
+}
+
+func (p *portClaim) release() {
+	for _, l := range p.locks {
+		l.Close()
+	}
+	p.locks = nil
+}
+
+// claimPorts returns n ports: consecutive from base if base is set, else a
+// block of free ports no other lab holds.
+func claimPorts(base, n int) (*portClaim, error) {
+	if base != 0 {
+		ports := make([]int, n)
+		for i := range ports {
+			ports[i] = base + i
+		}
+		return &portClaim{ports: ports}, nil
+	}
+	end := ephemeralStart()
+	slots := (n + slotSize - 1) / slotSize
+	total := (end - portRangeStart) / slotSize
+	if total < slots {
+		return nil, fmt.Errorf("ports %d-%d below the ephemeral range cannot hold %d ports: use a port base", portRangeStart, end-1, n)
+	}
+	dir := filepath.Join(os.TempDir(), "vfleet-lab-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, err
+	}
+	for range 100 {
+		first := rand.IntN(total - slots + 1)
+		claim, err := tryClaim(dir, first, slots)
+		if err != nil {
+			return nil, err
+		}
+		if claim == nil {
+			continue
+		}
+		if allFree(claim.ports[:n]) {
+			claim.ports = claim.ports[:n]
+			return claim, nil
+		}
+		claim.release()
+	}
+	return nil, fmt.Errorf("found no %d free ports between %d and %d that no other lab holds: use a port base", n, portRangeStart, end-1)
+}
+
+// tryClaim locks slots first..first+count-1, or returns nil if another lab
+// holds one of them.
+func tryClaim(dir string, first, count int) (*portClaim, error) {
+	claim := &portClaim{}
+	for s := first; s < first+count; s++ {
+		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(s)), os.O_CREATE|os.O_RDWR, 0o666)
+		if err != nil {
+			claim.release()
+			return nil, err
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			claim.release()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		claim.locks = append(claim.locks, f)
+		for p := range slotSize {
+			claim.ports = append(claim.ports, portRangeStart+s*slotSize+p)
+		}
+	}
+	return claim, nil
+}
+
+func allFree(ports []int) bool {
+	for _, p := range ports {
+		if portFree(p) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// ephemeralStart is where the kernel's ephemeral ports begin.
+func ephemeralStart() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return 32768
+	}
+	start, err := strconv.Atoi(fields[0])
+	if err != nil {
+		return 32768
+	}
+	return start
+}
+
+// portFree reports an error if something already listens on the port.
+func portFree(port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}

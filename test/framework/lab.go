@@ -1,0 +1,44 @@
+package framework
+
+import (
+	"context"
+	"os"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/vfleet/vfleet/lab"
+)
+
+// StartLabInput is the input of StartLab.
+type StartLabInput struct {
+	// Hosts of the lab; the management cluster is always there.
+	Hosts []lab.HostConfig
+	// VfleetBin runs the hub and the agents.
+	VfleetBin string
+	// Name prefixes the lab's temporary directory.
+	Name string
+}
+
+// StartLab starts a lab in a new temporary directory, printing its progress
+// to the Ginkgo writer, and fails the spec if it does not come up.
+func StartLab(ctx context.Context, in StartLabInput) *lab.Lab {
+	dir, err := os.MkdirTemp("", "vfleet-e2e-"+in.Name+"-")
+	Expect(err).NotTo(HaveOccurred())
+	l, err := lab.New(lab.Config{Dir: dir, Hosts: in.Hosts, VfleetBin: in.VfleetBin, Progress: GinkgoWriter})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(l.Start(ctx)).To(Succeed())
+	return l
+}
+
+// StopLab stops l, checks that none of its processes outlive it, by pid
+// and by directory, and deletes its directory unless VFLEET_E2E_KEEP is set.
+func StopLab(ctx context.Context, l *lab.Lab) {
+	pids := l.Pids()
+	Expect(l.Stop(ctx)).To(Succeed())
+	Expect(Alive(pids)).To(BeEmpty(), "lab processes outlived the lab")
+	Expect(ProcessesUsing(l.Dir())).To(BeEmpty(), "processes still use the lab directory")
+	if os.Getenv("VFLEET_E2E_KEEP") == "" {
+		Expect(os.RemoveAll(l.Dir())).To(Succeed())
+	}
+}
