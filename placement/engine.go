@@ -1,0 +1,327 @@
+package placement
+
+import (
+	"strconv"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/placement/framework"
+)
+
+// Scheduler places vclusters on hosts.
+type Scheduler interface {
+	// Schedule returns a host for req and reserves req's resources there
+	// before it returns, so that the next decision sees them. A request
+	// that already holds a reservation gets its host back, unless that
+	// host is excluded. The error is an *Unschedulable when no host fits.
+	Schedule(req *framework.Request) (string, error)
+	// Release drops a vcluster's reservation.
+	Release(uid types.UID)
+}
+
+// Engine is the Scheduler over an in-memory snapshot of the fleet. The
+// snapshot is kept up to date incrementally (UpsertHost, Reserve, ...), so a
+// decision never lists the API. One mutex serialises decisions and updates:
+// a decision and its reservation are one step.
+type Engine struct {
+	mu sync.Mutex
+
+	hosts    map[string]*framework.Host
+	all      []*framework.Host
+	byRegion map[string][]*framework.Host
+	// committed is kept per host name apart from hosts, because a
+	// reservation can be rebuilt before its HostCluster is seen.
+	committed    map[string]framework.Resources
+	reservations map[types.UID]*reservation
+	labelOnHost  map[string]map[string]int // "key=value" -> host -> count
+	labelInZone  map[string]map[string]int // "key=value" -> zone -> count
+	groupInZone  map[string]map[string]int // group -> zone -> count
+	stores       map[string]storeInfo
+
+	profile         Profile
+	defaultStrategy fleetv1.PlacementStrategy
+
+	// Buffers reused by decisions, under mu.
+	feasible []*framework.Host
+	totals   []int64
+	scores   []int64
+	filters  []framework.Filter
+	scorers  []weighted
+
+	// afterPlace, if set, sees the chosen host right after its
+	// reservation, under mu (tests check the invariant there).
+	afterPlace func(*framework.Host)
+}
+
+type reservation struct {
+	host, zone string
+	res        framework.Resources
+	labels     map[string]string
+	group      string
+}
+
+type storeInfo struct {
+	region    string
+	reachable map[string]bool
+}
+
+var (
+	_ Scheduler       = (*Engine)(nil)
+	_ framework.Fleet = (*Engine)(nil)
+)
+
+// NewEngine returns an empty engine with the given plugins.
+func NewEngine(profile Profile, defaultStrategy fleetv1.PlacementStrategy) *Engine {
+	if defaultStrategy == "" {
+		defaultStrategy = fleetv1.StrategyBinPack
+	}
+	return &Engine{
+		hosts:           map[string]*framework.Host{},
+		byRegion:        map[string][]*framework.Host{},
+		committed:       map[string]framework.Resources{},
+		reservations:    map[types.UID]*reservation{},
+		labelOnHost:     map[string]map[string]int{},
+		labelInZone:     map[string]map[string]int{},
+		groupInZone:     map[string]map[string]int{},
+		stores:          map[string]storeInfo{},
+		profile:         profile,
+		defaultStrategy: defaultStrategy,
+	}
+}
+
+// Schedule implements Scheduler.
+func (e *Engine) Schedule(req *framework.Request) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r, ok := e.reservations[req.UID]; ok {
+		if !req.Exclude[r.host] {
+			return r.host, nil
+		}
+		e.release(req.UID)
+	}
+	strategy := req.Strategy
+	if strategy == "" {
+		strategy = e.defaultStrategy
+	}
+	e.filters = e.filters[:0]
+	for _, f := range e.profile.Filters {
+		if relevant(f, req) {
+			e.filters = append(e.filters, f)
+		}
+	}
+	e.scorers = e.scorers[:0]
+	for _, s := range e.profile.Scores[strategy] {
+		if relevant(s.Plugin, req) {
+			e.scorers = append(e.scorers, s)
+		}
+	}
+
+	e.feasible = e.feasible[:0]
+	e.eachCandidate(req, func(h *framework.Host) {
+		if req.Exclude[h.Name] {
+			return
+		}
+		for _, f := range e.filters {
+			if ok, _ := f.Filter(req, h, e); !ok {
+				return
+			}
+		}
+		e.feasible = append(e.feasible, h)
+	})
+	if len(e.feasible) == 0 {
+		return "", e.explain(req)
+	}
+	best := e.best(req)
+	e.reserve(req.UID, best.Name, req.Resources, req.Labels, req.Group)
+	if e.afterPlace != nil {
+		e.afterPlace(best)
+	}
+	return best.Name, nil
+}
+
+// best scores the feasible hosts and returns the highest; ties go to the
+// host whose name sorts first, so decisions are deterministic.
+func (e *Engine) best(req *framework.Request) *framework.Host {
+	n := len(e.feasible)
+	e.totals = resize(e.totals, n)
+	clear(e.totals)
+	for _, s := range e.scorers {
+		e.scores = resize(e.scores, n)
+		for i, h := range e.feasible {
+			e.scores[i] = s.Plugin.Score(req, h, e)
+		}
+		if norm, ok := s.Plugin.(framework.Normalizer); ok {
+			norm.Normalize(e.scores)
+		}
+		for i := range e.totals {
+			e.totals[i] += s.Weight * e.scores[i]
+		}
+	}
+	best := 0
+	for i := 1; i < n; i++ {
+		if e.totals[i] > e.totals[best] || (e.totals[i] == e.totals[best] && e.feasible[i].Name < e.feasible[best].Name) {
+			best = i
+		}
+	}
+	return e.feasible[best]
+}
+
+// eachCandidate calls f for the hosts a request may use at all: those of
+// its regions when it names regions (through the region index), else all.
+func (e *Engine) eachCandidate(req *framework.Request, f func(*framework.Host)) {
+	if len(req.Regions) == 0 {
+		for _, h := range e.all {
+			f(h)
+		}
+		return
+	}
+	for region := range req.Regions {
+		for _, h := range e.byRegion[region] {
+			f(h)
+		}
+	}
+}
+
+func relevant(p framework.Plugin, req *framework.Request) bool {
+	r, ok := p.(framework.Relevance)
+	return !ok || r.Relevant(req)
+}
+
+func resize(s []int64, n int) []int64 {
+	if cap(s) < n {
+		return make([]int64, n)
+	}
+	return s[:n]
+}
+
+// Release implements Scheduler.
+func (e *Engine) Release(uid types.UID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.release(uid)
+}
+
+// Reserve records that a vcluster runs on host, as the API says: how the
+// ledger is rebuilt after a restart, and how it follows resizes. It is
+// idempotent.
+func (e *Engine) Reserve(req *framework.Request, host string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r, ok := e.reservations[req.UID]; ok {
+		if r.host == host && r.res == req.Resources {
+			return
+		}
+		e.release(req.UID)
+	}
+	e.reserve(req.UID, host, req.Resources, req.Labels, req.Group)
+}
+
+// HostOf returns the host a vcluster holds a reservation on.
+func (e *Engine) HostOf(uid types.UID) (string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r, ok := e.reservations[uid]
+	if !ok {
+		return "", false
+	}
+	return r.host, true
+}
+
+func (e *Engine) reserve(uid types.UID, host string, res framework.Resources, labels map[string]string, group string) {
+	zone := ""
+	if h := e.hosts[host]; h != nil {
+		zone = h.Zone
+	}
+	e.reservations[uid] = &reservation{host: host, zone: zone, res: res, labels: labels, group: group}
+	e.addCommitted(host, res)
+	for k, v := range labels {
+		bump(e.labelOnHost, k+"="+v, host, 1)
+		bump(e.labelInZone, k+"="+v, zone, 1)
+	}
+	if group != "" {
+		bump(e.groupInZone, group, zone, 1)
+	}
+}
+
+func (e *Engine) release(uid types.UID) {
+	r, ok := e.reservations[uid]
+	if !ok {
+		return
+	}
+	delete(e.reservations, uid)
+	e.addCommitted(r.host, framework.Resources{}.Sub(r.res))
+	for k, v := range r.labels {
+		bump(e.labelOnHost, k+"="+v, r.host, -1)
+		bump(e.labelInZone, k+"="+v, r.zone, -1)
+	}
+	if r.group != "" {
+		bump(e.groupInZone, r.group, r.zone, -1)
+	}
+}
+
+func (e *Engine) addCommitted(host string, res framework.Resources) {
+	c := e.committed[host].Add(res)
+	if c == (framework.Resources{}) {
+		delete(e.committed, host)
+	} else {
+		e.committed[host] = c
+	}
+	if h := e.hosts[host]; h != nil {
+		h.Committed = c
+	}
+}
+
+func bump(m map[string]map[string]int, key, sub string, by int) {
+	inner := m[key]
+	if inner == nil {
+		inner = map[string]int{}
+		m[key] = inner
+	}
+	inner[sub] += by
+	if inner[sub] <= 0 {
+		delete(inner, sub)
+		if len(inner) == 0 {
+			delete(m, key)
+		}
+	}
+}
+
+// LabelCountOnHost implements framework.Fleet.
+func (e *Engine) LabelCountOnHost(key, value, host string) int {
+	return e.labelOnHost[key+"="+value][host]
+}
+
+// LabelCountInZone implements framework.Fleet.
+func (e *Engine) LabelCountInZone(key, value, zone string) int {
+	return e.labelInZone[key+"="+value][zone]
+}
+
+// GroupCountInZone implements framework.Fleet.
+func (e *Engine) GroupCountInZone(group, zone string) int { return e.groupInZone[group][zone] }
+
+// StoreReachable implements framework.Fleet.
+func (e *Engine) StoreReachable(name, region string) (bool, bool) {
+	s, ok := e.stores[name]
+	if !ok {
+		return false, false
+	}
+	return s.region == region || s.reachable[region], true
+}
+
+// Stats describes the snapshot.
+type Stats struct {
+	Hosts, Reservations int
+}
+
+// Stats returns the snapshot's size.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Stats{Hosts: len(e.all), Reservations: len(e.reservations)}
+}
+
+func (s Stats) String() string {
+	return strconv.Itoa(s.Hosts) + " hosts, " + strconv.Itoa(s.Reservations) + " reservations"
+}

@@ -1,0 +1,69 @@
+package placement
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/placement/framework"
+)
+
+// Overhead is what running one control plane costs a host beyond the
+// vcluster's quota. The agent counts the same in HostCluster.status.committed.
+type Overhead = framework.Resources
+
+// DefaultOverhead is 250m CPU and 512Mi memory, as the agent's default.
+var DefaultOverhead = Overhead{MilliCPU: 250, Memory: 512 << 20}
+
+// RequestFor resolves a VirtualCluster into a placement request.
+func RequestFor(vc *fleetv1.VirtualCluster, overhead Overhead) (*framework.Request, error) {
+	spec := &vc.Spec
+	req := &framework.Request{
+		Key:         vc.Namespace + "/" + vc.Name,
+		UID:         vc.UID,
+		Labels:      vc.Labels,
+		Version:     spec.KubernetesVersion,
+		Regions:     set(spec.Placement.Regions),
+		Zones:       set(spec.Placement.Zones),
+		Tolerations: spec.Placement.Tolerations,
+		Strategy:    spec.Placement.Strategy,
+		CurrentHost: vc.Status.Host,
+		Resources: framework.Resources{
+			MilliCPU: quantity(spec.Resources.CPU).MilliValue(),
+			Memory:   quantity(spec.Resources.Memory).Value(),
+			Pods:     int64(spec.Resources.Pods),
+		}.Add(overhead),
+	}
+	if spec.BackingStore.Type == fleetv1.BackingStoreExternal {
+		req.Store = spec.BackingStore.Name
+	}
+	if sel := spec.Placement.HostSelector; sel != nil {
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil {
+			return nil, fmt.Errorf("placement.hostSelector: %w", err)
+		}
+		req.Selector = s
+	}
+	if aa := spec.Placement.AntiAffinity; aa != nil {
+		req.AntiAffinity = aa
+		if v, ok := vc.Labels[aa.LabelKey]; ok {
+			req.Group = aa.LabelKey + "=" + v
+		}
+	}
+	return req, nil
+}
+
+func quantity(q resource.Quantity) *resource.Quantity { return &q }
+
+func set(items []string) map[string]bool {
+	if len(items) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(items))
+	for _, s := range items {
+		m[s] = true
+	}
+	return m
+}
