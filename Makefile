@@ -62,6 +62,10 @@ test-e2e: binaries ## Run the ginkgo e2e suites over real labs.
 bench-lab: binaries build ## Measure lab start time and memory per cluster.
 	go test -run '^$$' -bench BenchmarkLab -benchtime 3x -timeout 20m ./lab/
 
+.PHONY: bench-placement
+bench-placement: ## Measure placement decisions over placement/testdata/scenario.json on one core.
+	go test -run '^$$' -bench BenchmarkPlacement -benchtime 20000x -cpu 1 -timeout 20m ./placement/
+
 .PHONY: lint
 lint: ## Run gofmt, go vet and golangci-lint.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -48,19 +48,22 @@ func (u *Unschedulable) Error() string {
 func (e *Engine) explain(req *framework.Request) *Unschedulable {
 	u := &Unschedulable{Hosts: len(e.all), Reasons: map[string]int{}}
 	seen := 0
-	e.eachCandidate(req, func(h *framework.Host) {
-		seen++
-		if req.Exclude[h.Name] {
-			u.Reasons["excluded"]++
-			return
-		}
-		for _, f := range e.filters {
-			if ok, reason := f.Filter(req, h, e); !ok {
-				u.Reasons[reason]++
-				return
+	for _, hosts := range e.candidates(req) {
+	host:
+		for _, h := range hosts {
+			seen++
+			if req.Exclude[h.Name] {
+				u.Reasons["excluded"]++
+				continue
+			}
+			for _, f := range e.filters {
+				if ok, reason := f.Filter(req, h, e); !ok {
+					u.Reasons[reason]++
+					continue host
+				}
 			}
 		}
-	})
+	}
 	// Hosts the region index never offered were ruled out by region.
 	if other := len(e.all) - seen; other > 0 {
 		u.Reasons["region not allowed"] += other

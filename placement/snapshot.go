@@ -58,7 +58,7 @@ func HostFrom(hc *fleetv1.HostCluster) *framework.Host {
 func (e *Engine) UpsertHost(in *framework.Host) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	h := new(framework.Host)
+	h := e.newHost()
 	*h = *in
 	h.Committed = e.committed[h.Name]
 	old, ok := e.hosts[h.Name]
@@ -72,6 +72,17 @@ func (e *Engine) UpsertHost(in *framework.Host) {
 	e.hosts[h.Name] = h
 	e.all = append(e.all, h)
 	e.byRegion[h.Region] = append(e.byRegion[h.Region], h)
+}
+
+// newHost returns a host from the current slab. A deleted host's slot is
+// not reused; slabs are small next to the hosts they hold.
+func (e *Engine) newHost() *framework.Host {
+	const slabSize = 256
+	if len(e.slab) == cap(e.slab) {
+		e.slab = make([]framework.Host, 0, slabSize)
+	}
+	e.slab = e.slab[:len(e.slab)+1]
+	return &e.slab[len(e.slab)-1]
 }
 
 // DeleteHost removes a host. Reservations on it stay until released: the
