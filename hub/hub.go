@@ -30,8 +30,10 @@ import (
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/hostaccess"
 	"github.com/vfleet/vfleet/controllers/hosthealth"
+	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/join"
+	"github.com/vfleet/vfleet/placement"
 )
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
@@ -66,7 +68,9 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	if err := SetupControllers(mgr, clock.RealClock{}); err != nil {
+	overhead, _ := o.overhead() // validated above
+	engine := placement.NewEngine(placement.DefaultProfile(), fleetv1.PlacementStrategy(o.DefaultStrategy))
+	if err := SetupControllers(ctx, mgr, clock.RealClock{}, engine, overhead); err != nil {
 		return err
 	}
 
@@ -101,13 +105,17 @@ func Run(ctx context.Context, o *Options) error {
 }
 
 // SetupControllers registers the hub's controllers with mgr.
-func SetupControllers(mgr ctrl.Manager, clk clock.PassiveClock) error {
-	if err := (&hosthealth.Reconciler{
-		Client: mgr.GetClient(), Clock: clk, Recorder: mgr.GetEventRecorder("vfleet-hub"),
-	}).SetupWithManager(mgr); err != nil {
+func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveClock, engine *placement.Engine, overhead placement.Overhead) error {
+	recorder := mgr.GetEventRecorder("vfleet-hub")
+	if err := (&hosthealth.Reconciler{Client: mgr.GetClient(), Clock: clk, Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	return (&hostaccess.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)
+	if err := (&hostaccess.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	return (&virtualcluster.Reconciler{
+		Client: mgr.GetClient(), Engine: engine, Overhead: overhead, Recorder: recorder, Clock: clk,
+	}).SetupWithManager(ctx, mgr)
 }
 
 // CacheOptions keep the hub's cache narrow: of the kinds it shares with the

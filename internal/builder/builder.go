@@ -90,3 +90,35 @@ func (w *HostClusterWrapper) Taint(key string, effect corev1.TaintEffect) *HostC
 	w.Spec.Taints = append(w.Spec.Taints, corev1.Taint{Key: key, Effect: effect})
 	return w
 }
+
+// Labels sets labels.
+func (w *VirtualClusterWrapper) Labels(kv ...string) *VirtualClusterWrapper {
+	if w.ObjectMeta.Labels == nil {
+		w.ObjectMeta.Labels = map[string]string{}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		w.ObjectMeta.Labels[kv[i]] = kv[i+1]
+	}
+	return w
+}
+
+// Strategy sets the placement strategy.
+func (w *VirtualClusterWrapper) Strategy(s fleetv1.PlacementStrategy) *VirtualClusterWrapper {
+	w.Spec.Placement.Strategy = s
+	return w
+}
+
+// HostStatus is what an agent and the hub would report for a healthy host.
+func HostStatus(cpu, memory string, pods int64, versions ...string) fleetv1.HostClusterStatus {
+	return fleetv1.HostClusterStatus{
+		Conditions: []metav1.Condition{{
+			Type: fleetv1.ConditionReady, Status: metav1.ConditionTrue, Reason: fleetv1.ReasonHeartbeating,
+			Message: "set by a test", LastTransitionTime: metav1.Now(),
+		}},
+		Allocatable: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(memory),
+			corev1.ResourcePods: *resource.NewQuantity(pods, resource.DecimalSI),
+		},
+		KubernetesVersions: versions,
+	}
+}

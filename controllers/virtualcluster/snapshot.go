@@ -1,0 +1,92 @@
+package virtualcluster
+
+import (
+	"context"
+	"fmt"
+
+	toolscache "k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/placement"
+)
+
+// feeder keeps the placement engine's snapshot in step with the API from
+// informer events: hosts, backing stores, and every VirtualCluster that
+// already has a host, which is how the reservation ledger is rebuilt when
+// the hub restarts.
+type feeder struct {
+	engine   *placement.Engine
+	overhead placement.Overhead
+	synced   []toolscache.InformerSynced
+}
+
+func (f *feeder) register(ctx context.Context, mgr ctrl.Manager) error {
+	handlers := []struct {
+		obj     client.Object
+		upsert  func(obj any)
+		deleted func(obj any)
+	}{
+		{&fleetv1.HostCluster{}, func(o any) {
+			if hc, ok := o.(*fleetv1.HostCluster); ok {
+				f.engine.UpsertHost(placement.HostFrom(hc))
+			}
+		}, func(o any) {
+			if hc, ok := unwrap(o).(*fleetv1.HostCluster); ok {
+				f.engine.DeleteHost(hc.Name)
+			}
+		}},
+		{&fleetv1.BackingStore{}, func(o any) {
+			if bs, ok := o.(*fleetv1.BackingStore); ok {
+				f.engine.UpsertStore(bs)
+			}
+		}, func(o any) {
+			if bs, ok := unwrap(o).(*fleetv1.BackingStore); ok {
+				f.engine.DeleteStore(bs.Name)
+			}
+		}},
+		{&fleetv1.VirtualCluster{}, func(o any) {
+			vc, ok := o.(*fleetv1.VirtualCluster)
+			if !ok || vc.Status.Host == "" {
+				return
+			}
+			if req, err := placement.RequestFor(vc, f.overhead); err == nil {
+				f.engine.Reserve(req, vc.Status.Host)
+			}
+		}, func(o any) {
+			if vc, ok := unwrap(o).(*fleetv1.VirtualCluster); ok {
+				f.engine.Release(vc.UID)
+			}
+		}},
+	}
+	for _, h := range handlers {
+		inf, err := mgr.GetCache().GetInformer(ctx, h.obj)
+		if err != nil {
+			return err
+		}
+		reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    h.upsert,
+			UpdateFunc: func(_, o any) { h.upsert(o) },
+			DeleteFunc: h.deleted,
+		})
+		if err != nil {
+			return fmt.Errorf("watch %T for placement: %w", h.obj, err)
+		}
+		f.synced = append(f.synced, reg.HasSynced)
+	}
+	return nil
+}
+
+// wait returns once the snapshot holds everything the API held when the
+// hub started, so no decision is made against a half-built ledger.
+func (f *feeder) wait(ctx context.Context) bool {
+	return toolscache.WaitForCacheSync(ctx.Done(), f.synced...)
+}
+
+func unwrap(o any) any {
+	if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+		return d.Obj
+	}
+	return o
+}

@@ -1,0 +1,149 @@
+package virtualcluster
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/placement"
+)
+
+// Finalizer holds a VirtualCluster until its ControlPlane is gone and its
+// reservation released.
+const Finalizer = "fleet.vfleet.dev/virtualcluster"
+
+// Reconciler places VirtualClusters and creates their ControlPlanes.
+type Reconciler struct {
+	Client   client.Client
+	Engine   *placement.Engine
+	Overhead placement.Overhead
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+
+	feeder feeder
+	// pending are the VirtualClusters no host fits; a change to the fleet
+	// (a host added, capacity freed, a taint removed) wakes them, not a
+	// timer.
+	pendingMu sync.Mutex
+	pending   map[types.NamespacedName]struct{}
+}
+
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=virtualclusters,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=virtualclusters/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=virtualclusters/finalizers,verbs=update
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=controlplanes,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=hostclusters;backingstores,verbs=get;list;watch
+
+// SetupWithManager registers the controller and the placement snapshot's
+// event handlers.
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if r.Client == nil || r.Engine == nil || r.Recorder == nil || r.Clock == nil {
+		return errors.New("virtualcluster: Client, Engine, Recorder and Clock are required")
+	}
+	r.pending = map[types.NamespacedName]struct{}{}
+	r.feeder = feeder{engine: r.Engine, overhead: r.Overhead}
+	if err := r.feeder.register(ctx, mgr); err != nil {
+		return err
+	}
+	wake := handler.Funcs{
+		CreateFunc: func(_ context.Context, _ event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			r.wakePending(q)
+		},
+		UpdateFunc: func(_ context.Context, _ event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			r.wakePending(q)
+		},
+		DeleteFunc: func(_ context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			r.wakePending(q)
+		},
+	}
+	freed := handler.Funcs{
+		DeleteFunc: func(_ context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			r.wakePending(q)
+		},
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("virtualcluster").
+		For(&fleetv1.VirtualCluster{}).
+		Watches(&fleetv1.HostCluster{}, wake).
+		Watches(&fleetv1.BackingStore{}, wake).
+		// A deleted vcluster frees capacity.
+		Watches(&fleetv1.VirtualCluster{}, freed).
+		Complete(r)
+}
+
+func (r *Reconciler) wakePending(q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	r.pendingMu.Lock()
+	defer r.pendingMu.Unlock()
+	for key := range r.pending {
+		q.Add(reconcile.Request{NamespacedName: key})
+	}
+}
+
+func (r *Reconciler) setPending(key types.NamespacedName, pending bool) {
+	r.pendingMu.Lock()
+	defer r.pendingMu.Unlock()
+	if pending {
+		r.pending[key] = struct{}{}
+	} else {
+		delete(r.pending, key)
+	}
+}
+
+// Reconcile places the vcluster once and keeps its ControlPlane in place.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	vc := &fleetv1.VirtualCluster{}
+	if err := r.Client.Get(ctx, req.NamespacedName, vc); err != nil {
+		r.setPending(req.NamespacedName, false)
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !vc.DeletionTimestamp.IsZero() {
+		r.setPending(req.NamespacedName, false)
+		return ctrl.Result{}, r.reconcileDelete(ctx, vc)
+	}
+	if !controllerutil.ContainsFinalizer(vc, Finalizer) {
+		before := vc.DeepCopy()
+		controllerutil.AddFinalizer(vc, Finalizer)
+		if err := r.Client.Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if vc.Status.Host == "" {
+		placed, err := r.place(ctx, vc)
+		r.setPending(req.NamespacedName, !placed && err == nil)
+		if err != nil || !placed {
+			return ctrl.Result{}, err
+		}
+	}
+	r.setPending(req.NamespacedName, false)
+	return ctrl.Result{}, r.ensureControlPlane(ctx, vc)
+}
+
+func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualCluster) error {
+	if !controllerutil.ContainsFinalizer(vc, Finalizer) {
+		return nil
+	}
+	if err := r.deleteControlPlanes(ctx, vc); err != nil {
+		return err
+	}
+	r.Engine.Release(vc.UID)
+	before := vc.DeepCopy()
+	controllerutil.RemoveFinalizer(vc, Finalizer)
+	return r.Client.Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
+
+// eventf records an event on the vcluster.
+func (r *Reconciler) eventf(vc *fleetv1.VirtualCluster, eventType, reason, action, note string, args ...any) {
+	r.Recorder.Eventf(vc, nil, eventType, reason, action, note, args...)
+}

@@ -1,0 +1,239 @@
+package virtualcluster_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/virtualcluster"
+	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/internal/builder"
+	"github.com/vfleet/vfleet/placement"
+	"github.com/vfleet/vfleet/test/envtest"
+)
+
+var (
+	k8s        client.Client
+	restCfg    *rest.Config
+	reconciler *virtualcluster.Reconciler
+	stopHub    func() error
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	env, cfg, err := envtest.Start(envtest.CRDDir())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	restCfg = cfg
+	if k8s, err = client.New(cfg, client.Options{Scheme: hub.Scheme()}); err != nil {
+		return 1
+	}
+	if err := startHub(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if err := stopHub(); err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+	}
+	return code
+}
+
+// startHub runs the controller with a new, empty placement engine, as a
+// restarted hub would.
+func startHub() error {
+	// Restarting in one process registers the controller twice by name.
+	opts := ctrl.Options{Scheme: hub.Scheme(), Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)}}
+	_, stop, err := envtest.StartManager(restCfg, opts, func(mgr ctrl.Manager) error {
+		reconciler = &virtualcluster.Reconciler{
+			Client: mgr.GetClient(), Engine: placement.NewEngine(placement.DefaultProfile(), fleetv1.StrategyBinPack),
+			Overhead: placement.DefaultOverhead, Recorder: mgr.GetEventRecorder("test"), Clock: clock.RealClock{},
+		}
+		return reconciler.SetupWithManager(context.Background(), mgr)
+	})
+	if err != nil {
+		return err
+	}
+	stopHub = stop
+	return nil
+}
+
+// addHost registers a healthy host with cpu CPUs in region, with its
+// namespace, as join and the agent would.
+func addHost(t *testing.T, name, region, cpu string) {
+	t.Helper()
+	ctx := context.Background()
+	h := builder.MakeHostCluster(name, region).Obj()
+	if err := k8s.Create(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	h.Status = builder.HostStatus(cpu, "64Gi", 500, "v1.36.3")
+	if err := k8s.Status().Update(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1.HostNamespace(name)}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newVC(t *testing.T, name, region, cpu string) *fleetv1.VirtualCluster {
+	t.Helper()
+	vc := builder.MakeVirtualCluster("default", name).CPU(cpu).Regions(region).Obj()
+	if err := k8s.Create(context.Background(), vc); err != nil {
+		t.Fatal(err)
+	}
+	return vc
+}
+
+func get(t *testing.T, vc *fleetv1.VirtualCluster) *fleetv1.VirtualCluster {
+	t.Helper()
+	out := &fleetv1.VirtualCluster{}
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(vc), out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func eventually(t *testing.T, cond func(g gomega.Gomega)) {
+	t.Helper()
+	gomega.NewWithT(t).Eventually(cond).WithTimeout(20 * time.Second).WithPolling(50 * time.Millisecond).Should(gomega.Succeed())
+}
+
+func placedOn(t *testing.T, vc *fleetv1.VirtualCluster, hosts ...string) *fleetv1.VirtualCluster {
+	t.Helper()
+	var got *fleetv1.VirtualCluster
+	eventually(t, func(g gomega.Gomega) {
+		got = &fleetv1.VirtualCluster{}
+		g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(vc), got)).To(gomega.Succeed())
+		g.Expect(hosts).To(gomega.ContainElement(got.Status.Host))
+	})
+	return got
+}
+
+func TestPlacesOnceAndCreatesTheControlPlane(t *testing.T) {
+	ctx := context.Background()
+	addHost(t, "once-a", "r-once", "8")
+	addHost(t, "once-b", "r-once", "8")
+	vc := placedOn(t, newVC(t, "once", "r-once", "2"), "once-a", "once-b")
+
+	if vc.Status.Epoch != 1 || vc.Status.Phase != fleetv1.PhaseScheduled || len(vc.Status.PlacementHistory) != 1 {
+		t.Fatalf("status %+v", vc.Status)
+	}
+	cond := meta.FindStatusCondition(vc.Status.Conditions, virtualcluster.ConditionScheduled)
+	if cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, vc.Status.Host) {
+		t.Fatalf("Scheduled condition %+v", cond)
+	}
+	cp := &fleetv1.ControlPlane{}
+	key := client.ObjectKey{Namespace: fleetv1.HostNamespace(vc.Status.Host), Name: virtualcluster.ControlPlaneName(vc)}
+	eventually(t, func(g gomega.Gomega) { g.Expect(k8s.Get(ctx, key, cp)).To(gomega.Succeed()) })
+	if cp.Spec.Epoch != 1 || cp.Spec.VirtualCluster.UID != string(vc.UID) || cp.Spec.Resources.CPU.String() != "2" {
+		t.Fatalf("ControlPlane spec %+v", cp.Spec)
+	}
+
+	// Reconciling again, as after a requeue or a hub restart, changes nothing.
+	for range 3 {
+		if _, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(vc)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := get(t, vc)
+	if again.Status.Epoch != 1 || again.Status.Host != vc.Status.Host {
+		t.Fatalf("placed twice: epoch %d on %s, was 1 on %s", again.Status.Epoch, again.Status.Host, vc.Status.Host)
+	}
+	var cps fleetv1.ControlPlaneList
+	for _, h := range []string{"once-a", "once-b"} {
+		var list fleetv1.ControlPlaneList
+		if err := k8s.List(ctx, &list, client.InNamespace(fleetv1.HostNamespace(h))); err != nil {
+			t.Fatal(err)
+		}
+		cps.Items = append(cps.Items, list.Items...)
+	}
+	if len(cps.Items) != 1 {
+		t.Fatalf("%d ControlPlanes, want 1", len(cps.Items))
+	}
+}
+
+func TestUnschedulableExplainsAndWaitsForTheFleet(t *testing.T) {
+	ctx := context.Background()
+	addHost(t, "small-1", "r-wait", "4")
+	addHost(t, "small-2", "r-wait", "4")
+	vc := newVC(t, "too-big", "r-wait", "6")
+	eventually(t, func(g gomega.Gomega) {
+		got := get(t, vc)
+		c := meta.FindStatusCondition(got.Status.Conditions, virtualcluster.ConditionScheduled)
+		g.Expect(c).NotTo(gomega.BeNil())
+		g.Expect(c.Status).To(gomega.Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(gomega.Equal(virtualcluster.ReasonUnschedulable))
+		g.Expect(c.Message).To(gomega.MatchRegexp(`^0/\d+ hosts fit: (\d+ region not allowed, 2 insufficient cpu|2 insufficient cpu, \d+ region not allowed)$`))
+		g.Expect(got.Status.Phase).To(gomega.Equal(fleetv1.PhasePending))
+	})
+	eventually(t, func(g gomega.Gomega) {
+		var evs eventsv1.EventList
+		g.Expect(k8s.List(ctx, &evs, client.InNamespace("default"))).To(gomega.Succeed())
+		found := false
+		for _, e := range evs.Items {
+			if e.Regarding.Name == "too-big" && e.Reason == "FailedScheduling" && strings.Contains(e.Note, "insufficient cpu") {
+				found = true
+			}
+		}
+		g.Expect(found).To(gomega.BeTrue(), "no FailedScheduling event")
+	})
+
+	// A bigger host joins: the vcluster is placed without any timer.
+	addHost(t, "big", "r-wait", "16")
+	placedOn(t, vc, "big")
+}
+
+func TestLedgerSurvivesAHubRestartAndDeletionFreesCapacity(t *testing.T) {
+	ctx := context.Background()
+	addHost(t, "only", "r-ledger", "4")
+	first := placedOn(t, newVC(t, "first", "r-ledger", "3"), "only")
+
+	if err := stopHub(); err != nil {
+		t.Fatal(err)
+	}
+	if err := startHub(); err != nil {
+		t.Fatal(err)
+	}
+	// The new engine knows of "first" only from the API; "second" must not
+	// be squeezed in beside it.
+	second := newVC(t, "second", "r-ledger", "3")
+	eventually(t, func(g gomega.Gomega) {
+		c := meta.FindStatusCondition(get(t, second).Status.Conditions, virtualcluster.ConditionScheduled)
+		g.Expect(c).NotTo(gomega.BeNil())
+		g.Expect(c.Message).To(gomega.ContainSubstring("1 insufficient cpu"))
+	})
+
+	// Deleting "first" removes its ControlPlane and lets "second" in.
+	if err := k8s.Delete(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func(g gomega.Gomega) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(first), &fleetv1.VirtualCluster{})
+		g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue())
+		err = k8s.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace("only"), Name: virtualcluster.ControlPlaneName(first)}, &fleetv1.ControlPlane{})
+		g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue())
+	})
+	placedOn(t, second, "only")
+}

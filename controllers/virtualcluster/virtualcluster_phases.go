@@ -1,0 +1,180 @@
+package virtualcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/placement"
+)
+
+// Condition types and reasons of a VirtualCluster's placement.
+const (
+	ConditionScheduled = "Scheduled"
+
+	ReasonPlaced           = "Placed"
+	ReasonUnschedulable    = "Unschedulable"
+	ReasonInvalidPlacement = "InvalidPlacement"
+)
+
+// maxHistory bounds status.placementHistory.
+const maxHistory = 10
+
+// place asks the engine for a host and records it. It returns false, with
+// the explanation in a condition and an event, when no host fits.
+func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster) (bool, error) {
+	if !r.feeder.wait(ctx) {
+		return false, ctx.Err()
+	}
+	req, err := placement.RequestFor(vc, r.Overhead)
+	if err != nil {
+		// The spec must change before anything else will help.
+		return false, errors.Join(r.setUnscheduled(ctx, vc, ReasonInvalidPlacement, err.Error()), reconcile.TerminalError(err))
+	}
+	host, err := r.Engine.Schedule(req)
+	var unschedulable *placement.Unschedulable
+	if errors.As(err, &unschedulable) {
+		return false, r.setUnscheduled(ctx, vc, ReasonUnschedulable, unschedulable.Error())
+	}
+	if err != nil {
+		return false, err
+	}
+
+	// The reservation is made; recording it must not race another
+	// reconcile that read an older status, or the epoch would be bumped
+	// twice: hence the optimistic lock. On conflict the next attempt gets
+	// the same host back from the engine.
+	before := vc.DeepCopy()
+	now := metav1.NewTime(r.Clock.Now())
+	vc.Status.Host = host
+	vc.Status.Epoch++
+	vc.Status.Phase = fleetv1.PhaseScheduled
+	vc.Status.ObservedGeneration = vc.Generation
+	vc.Status.PlacementHistory = append(vc.Status.PlacementHistory, fleetv1.PlacementRecord{Host: host, Epoch: vc.Status.Epoch, Time: now, Reason: "Initial"})
+	if n := len(vc.Status.PlacementHistory); n > maxHistory {
+		vc.Status.PlacementHistory = vc.Status.PlacementHistory[n-maxHistory:]
+	}
+	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
+		Type: ConditionScheduled, Status: metav1.ConditionTrue, Reason: ReasonPlaced, ObservedGeneration: vc.Generation,
+		Message: fmt.Sprintf("placed on host %s at epoch %d", host, vc.Status.Epoch),
+	})
+	if err := r.Client.Status().Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return false, err
+	}
+	ctrl.LoggerFrom(ctx).Info("Placed", "virtualCluster", klog.KObj(vc), "host", host, "epoch", vc.Status.Epoch)
+	r.eventf(vc, corev1.EventTypeNormal, ReasonPlaced, "Place", "placed on host %s at epoch %d", host, vc.Status.Epoch)
+	return true, nil
+}
+
+// setUnscheduled records why the vcluster waits, and tells once per new
+// reason: the same explanation again is not news.
+func (r *Reconciler) setUnscheduled(ctx context.Context, vc *fleetv1.VirtualCluster, reason, message string) error {
+	prev := meta.FindStatusCondition(vc.Status.Conditions, ConditionScheduled)
+	if prev != nil && prev.Status == metav1.ConditionFalse && prev.Reason == reason && prev.Message == message && vc.Status.Phase == fleetv1.PhasePending {
+		return nil
+	}
+	before := vc.DeepCopy()
+	vc.Status.Phase = fleetv1.PhasePending
+	vc.Status.ObservedGeneration = vc.Generation
+	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
+		Type: ConditionScheduled, Status: metav1.ConditionFalse, Reason: reason, Message: message, ObservedGeneration: vc.Generation,
+	})
+	if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
+		return err
+	}
+	r.eventf(vc, corev1.EventTypeWarning, "FailedScheduling", "Place", "%s", message)
+	return nil
+}
+
+// ControlPlaneName is the name of a vcluster's ControlPlane in its host's
+// namespace: unique, since neither part may contain a dot.
+func ControlPlaneName(vc *fleetv1.VirtualCluster) string { return vc.Name + "." + vc.Namespace }
+
+// LabelVirtualClusterUID marks a ControlPlane with the vcluster it serves.
+const LabelVirtualClusterUID = "fleet.vfleet.dev/virtualcluster-uid"
+
+// ensureControlPlane creates or updates the ControlPlane for the current
+// placement and epoch.
+func (r *Reconciler) ensureControlPlane(ctx context.Context, vc *fleetv1.VirtualCluster) error {
+	spec, err := r.controlPlaneSpec(ctx, vc)
+	if err != nil {
+		return err
+	}
+	cp := &fleetv1.ControlPlane{ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1.HostNamespace(vc.Status.Host), Name: ControlPlaneName(vc)}}
+	err = r.Client.Get(ctx, client.ObjectKeyFromObject(cp), cp)
+	switch {
+	case apierrors.IsNotFound(err):
+		cp.Labels = map[string]string{
+			fleetv1.LabelHost: vc.Status.Host, fleetv1.LabelManagedBy: fleetv1.ManagedByValue,
+			LabelVirtualClusterUID: string(vc.UID),
+		}
+		cp.Spec = spec
+		if err := r.Client.Create(ctx, cp); err != nil {
+			return fmt.Errorf("create ControlPlane %s: %w", client.ObjectKeyFromObject(cp), err)
+		}
+		ctrl.LoggerFrom(ctx).Info("Created ControlPlane", "controlPlane", klog.KObj(cp), "epoch", spec.Epoch)
+		return nil
+	case err != nil:
+		return err
+	}
+	if cp.Spec.Epoch > spec.Epoch {
+		// Never move a host's instruction back to an older epoch.
+		return nil
+	}
+	before := cp.DeepCopy()
+	cp.Spec = spec
+	return r.Client.Patch(ctx, cp, client.MergeFrom(before))
+}
+
+func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCluster) (fleetv1.ControlPlaneSpec, error) {
+	spec := fleetv1.ControlPlaneSpec{
+		VirtualCluster:    fleetv1.VirtualClusterReference{Namespace: vc.Namespace, Name: vc.Name, UID: string(vc.UID)},
+		Epoch:             vc.Status.Epoch,
+		KubernetesVersion: vc.Spec.KubernetesVersion,
+		Resources:         vc.Spec.Resources,
+		Store:             fleetv1.ControlPlaneStore{Type: vc.Spec.BackingStore.Type},
+		Isolation:         vc.Spec.Isolation,
+		Sleeping:          vc.Spec.Sleep != nil && vc.Spec.Sleep.Sleeping,
+	}
+	if spec.Store.Type == fleetv1.BackingStoreExternal {
+		bs := &fleetv1.BackingStore{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: vc.Spec.BackingStore.Name}, bs); err != nil {
+			return spec, fmt.Errorf("backing store %s: %w", vc.Spec.BackingStore.Name, err)
+		}
+		spec.Store.Driver = bs.Spec.Driver
+		spec.Store.Endpoint = bs.Spec.Endpoint
+		spec.Store.Database = fmt.Sprintf("vfleet_%s", vc.UID)
+		// The Secret the store provisioning writes for this epoch.
+		spec.Store.CredentialsSecret = fmt.Sprintf("%s-store-e%d", ControlPlaneName(vc), vc.Status.Epoch)
+	}
+	return spec, nil
+}
+
+// deleteControlPlanes removes the vcluster's ControlPlanes on every host it
+// was placed on.
+func (r *Reconciler) deleteControlPlanes(ctx context.Context, vc *fleetv1.VirtualCluster) error {
+	hosts := map[string]bool{}
+	if vc.Status.Host != "" {
+		hosts[vc.Status.Host] = true
+	}
+	for _, p := range vc.Status.PlacementHistory {
+		hosts[p.Host] = true
+	}
+	for host := range hosts {
+		cp := &fleetv1.ControlPlane{ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1.HostNamespace(host), Name: ControlPlaneName(vc)}}
+		if err := r.Client.Delete(ctx, cp); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete ControlPlane %s: %w", client.ObjectKeyFromObject(cp), err)
+		}
+	}
+	return nil
+}
