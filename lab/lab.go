@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -28,10 +29,12 @@ type Lab struct {
 	mgmt     *Cluster
 	hosts    []*Cluster
 
-	lock      *os.File
-	portClaim *portClaim
-	stateMu   sync.Mutex
-	state     State
+	lock       *os.File
+	portClaims []*portClaim
+	stateMu    sync.Mutex
+	// hostsMu guards hosts, which AddHost grows while the lab runs.
+	hostsMu sync.RWMutex
+	state   State
 }
 
 // New checks cfg and the binaries, and returns a lab ready to Start.
@@ -64,14 +67,8 @@ func New(cfg Config) (*Lab, error) {
 
 	l := &Lab{cfg: cfg, progress: newProgress(cfg.Progress)}
 	l.mgmt = l.newCluster(managementName, RoleManagement, HostConfig{}, 0)
-	links := fleetLinks{
-		hubCAFile: l.mgmt.paths.pki("ca.crt"),
-		tokenFile: l.mgmt.paths.bootstrapToken,
-		hubReady:  l.waitForHub,
-	}
 	for i, h := range cfg.Hosts {
 		host := l.newCluster(h.Name, RoleHost, h, i+1)
-		host.fleet = links
 		l.hosts = append(l.hosts, host)
 	}
 	return l, nil
@@ -99,11 +96,15 @@ func (l *Lab) Dir() string { return l.cfg.Dir }
 func (l *Lab) Management() *Cluster { return l.mgmt }
 
 // Hosts returns the host clusters in configuration order.
-func (l *Lab) Hosts() []*Cluster { return l.hosts }
+func (l *Lab) Hosts() []*Cluster {
+	l.hostsMu.RLock()
+	defer l.hostsMu.RUnlock()
+	return slices.Clone(l.hosts)
+}
 
 // Host returns the host cluster called name, or nil.
 func (l *Lab) Host(name string) *Cluster {
-	for _, h := range l.hosts {
+	for _, h := range l.Hosts() {
 		if h.Name == name {
 			return h
 		}
@@ -112,7 +113,7 @@ func (l *Lab) Host(name string) *Cluster {
 }
 
 // Clusters returns the management cluster followed by the hosts.
-func (l *Lab) Clusters() []*Cluster { return append([]*Cluster{l.mgmt}, l.hosts...) }
+func (l *Lab) Clusters() []*Cluster { return append([]*Cluster{l.mgmt}, l.Hosts()...) }
 
 // Pids returns the process id of every running lab process.
 func (l *Lab) Pids() []int {
@@ -235,10 +236,10 @@ func (l *Lab) claimDir() error {
 }
 
 func (l *Lab) release() {
-	if l.portClaim != nil {
-		l.portClaim.release()
-		l.portClaim = nil
+	for _, c := range l.portClaims {
+		c.release()
 	}
+	l.portClaims = nil
 	if l.lock != nil {
 		l.lock.Close()
 		l.lock = nil
@@ -252,7 +253,7 @@ func (l *Lab) assignPorts() error {
 	if err != nil {
 		return err
 	}
-	l.portClaim = claim
+	l.portClaims = append(l.portClaims, claim)
 	ports := claim.ports
 	next := func() int {
 		p := ports[0]
@@ -263,9 +264,64 @@ func (l *Lab) assignPorts() error {
 		c.ports.assign(c.Components(), next)
 	}
 	for _, h := range l.hosts {
-		h.fleet.hubURL = l.HubURL()
+		h.fleet = l.fleetLinks()
 	}
 	return nil
+}
+
+// fleetLinks tell a host's agent where the hub is, once ports are known.
+func (l *Lab) fleetLinks() fleetLinks {
+	return fleetLinks{
+		hubURL:    l.HubURL(),
+		hubCAFile: l.mgmt.paths.pki("ca.crt"),
+		tokenFile: l.mgmt.paths.bootstrapToken,
+		hubReady:  l.waitForHub,
+	}
+}
+
+// AddHost starts one more host cluster, with its agent, in a running lab:
+// a host joining the fleet. It returns once the host is ready and its
+// agent has reported.
+func (l *Lab) AddHost(ctx context.Context, h HostConfig) (*Cluster, error) {
+	if l.lock == nil {
+		return nil, errors.New("the lab is not running")
+	}
+	cfg := l.cfg
+	cfg.Hosts = append(slices.Clone(l.cfg.Hosts), h)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("add host %s: %w", h.Name, err)
+	}
+	base := 0
+	if cfg.PortBase != 0 {
+		base = cfg.PortBase + l.cfg.portsNeeded()
+	}
+	claim, err := claimPorts(base, portCount(hostComponents))
+	if err != nil {
+		return nil, err
+	}
+	l.portClaims = append(l.portClaims, claim)
+	ports := claim.ports
+
+	l.hostsMu.Lock()
+	c := l.newCluster(h.Name, RoleHost, h, len(l.hosts)+1)
+	c.fleet = l.fleetLinks()
+	c.ports.assign(c.Components(), func() int { p := ports[0]; ports = ports[1:]; return p })
+	l.hosts = append(l.hosts, c)
+	l.cfg.Hosts = cfg.Hosts
+	l.hostsMu.Unlock()
+
+	if err := c.writePKI(); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(c.paths.kwokConfig, kwokStages, 0o644); err != nil {
+		return nil, err
+	}
+	l.progress.printf("lab: adding host %s", h.Name)
+	if err := c.Start(ctx); err != nil {
+		return c, err
+	}
+	l.saveState()
+	return c, nil
 }
 
 // HubURL is the hub's join endpoint.
