@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -85,7 +86,9 @@ var _ = Describe("Bad input", func() {
 
 		vc = builder.MakeVirtualCluster("default", "switcher").Obj()
 		Expect(mgmt.Create(ctx, vc)).To(Succeed())
-		vc.Spec.BackingStore = fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreExternal, Name: "pg"}
-		Expect(mgmt.Update(ctx, vc)).To(MatchError(ContainSubstring("backingStore.type is immutable")))
+		// A patch of just the change, as kubectl patch sends: the hub is
+		// placing the vcluster meanwhile, so an Update could conflict.
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"backingStore":{"type":"External","name":"pg"}}}`))
+		Expect(mgmt.Patch(ctx, vc, patch)).To(MatchError(ContainSubstring("backingStore.type is immutable")))
 	})
 })
