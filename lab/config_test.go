@@ -166,3 +166,29 @@ func TestKwokStages(t *testing.T) {
 		t.Fatalf("stages by kind: %v, want 2 node and 3 pod stages", kinds)
 	}
 }
+
+// TestMainModulePins keeps the main module on the versions the project
+// chose to agree with each other; `go mod tidy` would otherwise move a
+// dependency to its latest release the moment it is first imported.
+func TestMainModulePins(t *testing.T) {
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for module, want := range map[string]string{
+		"k8s.io/api":                     "v0.36.3",
+		"k8s.io/apimachinery":            "v0.36.3",
+		"k8s.io/client-go":               "v0.36.3",
+		"k8s.io/apiextensions-apiserver": "v0.36.3",
+		"sigs.k8s.io/controller-runtime": "v0.24.1",
+	} {
+		m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(module) + ` (v\S+)`).FindSubmatch(mod)
+		if m == nil {
+			t.Errorf("go.mod does not require %s", module)
+			continue
+		}
+		if string(m[1]) != want {
+			t.Errorf("go.mod requires %s %s, the project pins %s", module, m[1], want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/placement"
@@ -20,6 +21,20 @@ type feeder struct {
 	engine   *placement.Engine
 	overhead placement.Overhead
 	synced   []toolscache.InformerSynced
+	// changed is signalled after the engine has taken in a change that
+	// may let a pending vcluster fit. Waking pending vclusters from here,
+	// and not from a watch of their own, orders the retry after the
+	// update: handlers of one informer run in no fixed order. One buffered
+	// slot coalesces a burst into one wake.
+	changed chan event.GenericEvent
+}
+
+// signal wakes pending vclusters, unless a wake is already queued.
+func (f *feeder) signal() {
+	select {
+	case f.changed <- event.GenericEvent{}:
+	default:
+	}
 }
 
 func (f *feeder) register(ctx context.Context, mgr ctrl.Manager) error {
@@ -31,6 +46,7 @@ func (f *feeder) register(ctx context.Context, mgr ctrl.Manager) error {
 		{&fleetv1.HostCluster{}, func(o any) {
 			if hc, ok := o.(*fleetv1.HostCluster); ok {
 				f.engine.UpsertHost(placement.HostFrom(hc))
+				f.signal()
 			}
 		}, func(o any) {
 			if hc, ok := unwrap(o).(*fleetv1.HostCluster); ok {
@@ -40,6 +56,7 @@ func (f *feeder) register(ctx context.Context, mgr ctrl.Manager) error {
 		{&fleetv1.BackingStore{}, func(o any) {
 			if bs, ok := o.(*fleetv1.BackingStore); ok {
 				f.engine.UpsertStore(bs)
+				f.signal()
 			}
 		}, func(o any) {
 			if bs, ok := unwrap(o).(*fleetv1.BackingStore); ok {
@@ -57,6 +74,7 @@ func (f *feeder) register(ctx context.Context, mgr ctrl.Manager) error {
 		}, func(o any) {
 			if vc, ok := unwrap(o).(*fleetv1.VirtualCluster); ok {
 				f.engine.Release(vc.UID)
+				f.signal() // its capacity is free
 			}
 		}},
 	}

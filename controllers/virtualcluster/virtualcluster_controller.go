@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/placement"
@@ -53,33 +54,20 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		return errors.New("virtualcluster: Client, Engine, Recorder and Clock are required")
 	}
 	r.pending = map[types.NamespacedName]struct{}{}
-	r.feeder = feeder{engine: r.Engine, overhead: r.Overhead}
+	r.feeder = feeder{engine: r.Engine, overhead: r.Overhead, changed: make(chan event.GenericEvent, 1)}
 	if err := r.feeder.register(ctx, mgr); err != nil {
 		return err
 	}
 	wake := handler.Funcs{
-		CreateFunc: func(_ context.Context, _ event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			r.wakePending(q)
-		},
-		UpdateFunc: func(_ context.Context, _ event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			r.wakePending(q)
-		},
-		DeleteFunc: func(_ context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			r.wakePending(q)
-		},
-	}
-	freed := handler.Funcs{
-		DeleteFunc: func(_ context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		GenericFunc: func(_ context.Context, _ event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			r.wakePending(q)
 		},
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("virtualcluster").
 		For(&fleetv1.VirtualCluster{}).
-		Watches(&fleetv1.HostCluster{}, wake).
-		Watches(&fleetv1.BackingStore{}, wake).
-		// A deleted vcluster frees capacity.
-		Watches(&fleetv1.VirtualCluster{}, freed).
+		// The fleet changed in a way that may let a pending vcluster fit.
+		WatchesRawSource(source.Channel(r.feeder.changed, wake)).
 		Complete(r)
 }
 

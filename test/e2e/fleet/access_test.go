@@ -86,6 +86,14 @@ var _ = Describe("Bad input", func() {
 
 		vc = builder.MakeVirtualCluster("default", "switcher").Obj()
 		Expect(mgmt.Create(ctx, vc)).To(Succeed())
+		// The hub places it; gone again, it leaves the hosts' committed
+		// capacity as the other specs expect it.
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(client.IgnoreNotFound(mgmt.Delete(ctx, vc))).To(Succeed())
+			Eventually(func() bool {
+				return apierrors.IsNotFound(mgmt.Get(ctx, client.ObjectKeyFromObject(vc), &fleetv1.VirtualCluster{}))
+			}).WithContext(ctx).WithTimeout(30 * time.Second).Should(BeTrue())
+		})
 		// A patch of just the change, as kubectl patch sends: the hub is
 		// placing the vcluster meanwhile, so an Update could conflict.
 		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"backingStore":{"type":"External","name":"pg"}}}`))
