@@ -6,7 +6,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/lab"
 )
 
@@ -41,4 +44,22 @@ func StopLab(ctx context.Context, l *lab.Lab) {
 	if os.Getenv("VFLEET_E2E_KEEP") == "" {
 		Expect(os.RemoveAll(l.Dir())).To(Succeed())
 	}
+}
+
+// BuildVfleet builds the vfleet binary the lab runs as hub and agents.
+// Call gexec.CleanupBuildArtifacts in AfterSuite.
+func BuildVfleet() string {
+	bin, err := gexec.Build("github.com/vfleet/vfleet/cmd/vfleet")
+	Expect(err).NotTo(HaveOccurred())
+	return bin
+}
+
+// ManagementClient is an admin client of the lab's management cluster that
+// knows vfleet's API.
+func ManagementClient(l *lab.Lab) client.Client {
+	cfg, err := l.Management().RESTConfig()
+	Expect(err).NotTo(HaveOccurred())
+	c, err := client.New(cfg, client.Options{Scheme: hub.Scheme()})
+	Expect(err).NotTo(HaveOccurred())
+	return c
 }

@@ -29,9 +29,7 @@ var (
 )
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	var err error
-	vfleetBin, err = gexec.Build("github.com/vfleet/vfleet/cmd/vfleet")
-	Expect(err).NotTo(HaveOccurred())
+	vfleetBin = framework.BuildVfleet()
 	fleet = framework.StartLab(ctx, framework.StartLabInput{Name: "lab", Hosts: lab.DefaultHosts(3, 2), VfleetBin: vfleetBin})
 }, NodeTimeout(5*time.Minute))
 

@@ -12,7 +12,6 @@ import (
 	"github.com/onsi/gomega/gexec"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/framework"
 )
@@ -28,13 +27,8 @@ var (
 )
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	vfleetBin, err := gexec.Build("github.com/vfleet/vfleet/cmd/vfleet")
-	Expect(err).NotTo(HaveOccurred())
-	fleet = framework.StartLab(ctx, framework.StartLabInput{Name: "placement", Hosts: lab.DefaultHosts(3, 2), VfleetBin: vfleetBin})
-	cfg, err := fleet.Management().RESTConfig()
-	Expect(err).NotTo(HaveOccurred())
-	mgmt, err = client.New(cfg, client.Options{Scheme: hub.Scheme()})
-	Expect(err).NotTo(HaveOccurred())
+	fleet = framework.StartLab(ctx, framework.StartLabInput{Name: "placement", Hosts: lab.DefaultHosts(3, 2), VfleetBin: framework.BuildVfleet()})
+	mgmt = framework.ManagementClient(fleet)
 }, NodeTimeout(5*time.Minute))
 
 var _ = AfterSuite(func(ctx SpecContext) {
