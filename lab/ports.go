@@ -134,3 +134,14 @@ func portFree(port int) error {
 	}
 	return l.Close()
 }
+
+// ClaimPorts holds n free loopback ports below the ephemeral range for a
+// process started outside a lab (a test's control plane, say) until release
+// is called; no lab and no outgoing connection will take them meanwhile.
+func ClaimPorts(n int) (ports []int, release func(), err error) {
+	c, err := claimPorts(0, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.ports, c.release, nil
+}

@@ -1,0 +1,153 @@
+package controlplane
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/vfleet/vfleet/internal/kubeconfig"
+	"github.com/vfleet/vfleet/internal/procgroup"
+	"github.com/vfleet/vfleet/lab"
+)
+
+// syncBuffer is a log the control plane writes from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// start runs a control plane over dir until the returned stop is called.
+func start(t *testing.T, dir string, port int) (*ControlPlane, func(), *syncBuffer) {
+	t.Helper()
+	log := &syncBuffer{}
+	cp, err := New(Config{Name: "test-vc", DataDir: dir, BinDir: lab.FindBinDir(), Backend: EmbeddedBackend(dir), Port: port, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cp.Run(ctx) }()
+	select {
+	case <-cp.Ready():
+	case err := <-done:
+		cancel()
+		t.Fatalf("control plane stopped before it was ready: %v\n%s", err, log)
+	case <-time.After(90 * time.Second):
+		cancel()
+		<-done
+		t.Fatalf("control plane not ready after 90s\n%s", log)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			pids := []int{cp.Pid("kube-apiserver"), cp.Pid("kube-controller-manager")}
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			for _, pid := range pids {
+				if procgroup.Alive(pid) {
+					t.Errorf("pid %d outlived its control plane", pid)
+				}
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return cp, stop, log
+}
+
+func client(t *testing.T, cp *ControlPlane) kubernetes.Interface {
+	t.Helper()
+	cfg, err := kubeconfig.RESTConfig(cp.Kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestEmbeddedControlPlaneKeepsItsState runs a real kube-apiserver over
+// kine and SQLite, writes to it, stops it, and finds the write again after
+// a restart on the same data directory.
+func TestEmbeddedControlPlaneKeepsItsState(t *testing.T) {
+	ports, release, err := lab.ClaimPorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	dir := t.TempDir()
+	ctx := context.Background()
+
+	cp, stop, _ := start(t, dir, ports[0])
+	v, err := client(t, cp).Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.GitVersion != lab.KubernetesVersion {
+		t.Fatalf("vcluster serves %s, want %s", v.GitVersion, lab.KubernetesVersion)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: "default"}, Data: map[string]string{"k": "v"}}
+	if _, err := client(t, cp).CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+
+	cp, _, _ = start(t, dir, ports[0])
+	got, err := client(t, cp).CoreV1().ConfigMaps("default").Get(ctx, "kept", metav1.GetOptions{})
+	if err != nil || got.Data["k"] != "v" {
+		t.Fatalf("after restart: %v %v", got, err)
+	}
+}
+
+// TestCrashedAPIServerIsRestarted kills the apiserver and expects the
+// supervisor to bring it back and count the restart.
+func TestCrashedAPIServerIsRestarted(t *testing.T) {
+	ports, release, err := lab.ClaimPorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	cp, _, log := start(t, t.TempDir(), ports[0])
+	pid := cp.Pid("kube-apiserver")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if cp.Restarts() >= 1 && cp.Pid("kube-apiserver") != 0 && cp.Pid("kube-apiserver") != pid {
+			if _, err := client(t, cp).Discovery().ServerVersion(); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("apiserver not back: restarts %d\n%s", cp.Restarts(), log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(log.String(), "kube-apiserver of test-vc exited") {
+		t.Fatalf("the crash was not reported:\n%s", log)
+	}
+}
