@@ -54,8 +54,7 @@ func start(t *testing.T, dir string, port int) (*ControlPlane, func(), *syncBuff
 		t.Fatalf("control plane stopped before it was ready: %v\n%s", err, log)
 	case <-time.After(90 * time.Second):
 		cancel()
-		<-done
-		t.Fatalf("control plane not ready after 90s\n%s", log)
+		t.Fatalf("control plane not ready after 90s (Run: %v)\n%s", <-done, log)
 	}
 	var once sync.Once
 	stop := func() {
