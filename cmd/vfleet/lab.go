@@ -322,3 +322,6 @@ func dash(s string) string {
 	}
 	return s
 }
+
+// defaultBinDir is where this vfleet finds the Kubernetes binaries.
+func defaultBinDir() string { return lab.FindBinDir() }

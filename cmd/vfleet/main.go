@@ -31,7 +31,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newLabCommand(), newHubCommand(), newAgentCommand())
+	root.AddCommand(newVersionCommand(), newLabCommand(), newHubCommand(), newAgentCommand(), newControlPlaneCommand())
 	return root
 }
 

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"errors"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vfleet/vfleet/controlplane"
+)
+
+func newControlPlaneCommand() *cobra.Command {
+	var (
+		cfg     controlplane.Config
+		binRoot string
+		version string
+	)
+	cmd := &cobra.Command{
+		Use:   "controlplane",
+		Short: "Run one vcluster's control plane: kine, kube-apiserver, kube-controller-manager",
+		Long: `Run one vcluster's control plane until interrupted. The agent starts one per
+ControlPlane object; run by hand it serves a vcluster from --data-dir, whose
+admin kubeconfig it writes to <data-dir>/admin.kubeconfig once ready.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.DataDir == "" {
+				return errors.New("--data-dir is required")
+			}
+			abs, err := filepath.Abs(cfg.DataDir)
+			if err != nil {
+				return err
+			}
+			cfg.DataDir = abs
+			cfg.BinDir = filepath.Join(binRoot, version)
+			if cfg.Backend == "" {
+				cfg.Backend = controlplane.EmbeddedBackend(cfg.DataDir)
+			}
+			cfg.Log = cmd.OutOrStdout()
+			cp, err := controlplane.New(cfg)
+			if err != nil {
+				return err
+			}
+			return cp.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Name, "name", "vcluster", "name of the vcluster, used in its certificates")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the vcluster's PKI, logs and Embedded database")
+	f.IntVar(&cfg.Port, "port", 6443, "port of the vcluster's apiserver on 127.0.0.1")
+	f.StringVar(&cfg.Backend, "backend", "", "kine endpoint of an External store (default: SQLite in --data-dir)")
+	f.StringSliceVar(&cfg.SANs, "san", nil, "further names or addresses for the apiserver's certificate")
+	f.StringVar(&binRoot, "bin-root", filepath.Dir(defaultBinDir()), "directory with one subdirectory of binaries per Kubernetes version")
+	f.StringVar(&version, "kubernetes-version", filepath.Base(defaultBinDir()), "Kubernetes version of the control plane")
+	return cmd
+}
