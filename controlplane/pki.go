@@ -61,30 +61,14 @@ func (cp *ControlPlane) ensurePKI() error {
 			dns = append(dns, san)
 		}
 	}
-	for _, it := range []struct {
-		file string
-		ca   *pki.CA
-		req  pki.Request
-	}{
-		{"apiserver", ca, pki.Request{CommonName: "kube-apiserver", DNSNames: dns, IPs: ips, Usage: pki.ServerAuth}},
-		{"front-proxy-client", frontCA, pki.Request{CommonName: frontProxyUser, Usage: pki.ClientAuth}},
-	} {
-		kp, err := it.ca.Issue(it.req)
-		if err != nil {
-			return err
-		}
-		if _, _, err := kp.Write(dir, it.file); err != nil {
-			return err
-		}
+	issue := []pki.Issue{
+		{File: "apiserver", CA: ca, Request: pki.Request{CommonName: "kube-apiserver", DNSNames: dns, IPs: ips, Usage: pki.ServerAuth}},
+		{File: "front-proxy-client", CA: frontCA, Request: pki.Request{CommonName: frontProxyUser, Usage: pki.ClientAuth}},
 	}
-	signKey, verifyKey, err := pki.NewSigningKey()
-	if err != nil {
+	if err := pki.IssueAll(dir, issue); err != nil {
 		return err
 	}
-	if err := os.WriteFile(cp.pki("sa.key"), signKey, 0o600); err != nil {
-		return err
-	}
-	if err := os.WriteFile(cp.pki("sa.pub"), verifyKey, 0o644); err != nil {
+	if err := pki.WriteSigningKey(dir); err != nil {
 		return err
 	}
 	for _, id := range []struct {

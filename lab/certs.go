@@ -53,49 +53,27 @@ func (c *Cluster) writePKI() error {
 		}
 	}
 
-	issue := []struct {
-		file string
-		ca   *pki.CA
-		req  pki.Request
-	}{
+	issue := []pki.Issue{
 		// etcd uses one certificate to serve clients and to talk to peers.
-		{"etcd-server", etcdCA, pki.Request{CommonName: c.Name + "-etcd", DNSNames: []string{"localhost"}, IPs: loopback, Usage: pki.ServerAuth | pki.ClientAuth}},
-		{"apiserver-etcd-client", etcdCA, pki.Request{CommonName: "kube-apiserver-etcd-client", Usage: pki.ClientAuth}},
-		{"apiserver", ca, pki.Request{
+		{File: "etcd-server", CA: etcdCA, Request: pki.Request{CommonName: c.Name + "-etcd", DNSNames: []string{"localhost"}, IPs: loopback, Usage: pki.ServerAuth | pki.ClientAuth}},
+		{File: "apiserver-etcd-client", CA: etcdCA, Request: pki.Request{CommonName: "kube-apiserver-etcd-client", Usage: pki.ClientAuth}},
+		{File: "apiserver", CA: ca, Request: pki.Request{
 			CommonName: "kube-apiserver",
 			DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 			IPs:        append([]net.IP{net.IPv4(10, 96, 0, 1)}, loopback...),
 			Usage:      pki.ServerAuth,
 		}},
 		// The controller-manager and scheduler serve /healthz with it.
-		{"serving", ca, pki.Request{CommonName: c.Name + "-components", DNSNames: []string{"localhost"}, IPs: loopback, Usage: pki.ServerAuth}},
+		{File: "serving", CA: ca, Request: pki.Request{CommonName: c.Name + "-components", DNSNames: []string{"localhost"}, IPs: loopback, Usage: pki.ServerAuth}},
 	}
 	if c.Role == RoleManagement {
 		// Agents verify the hub's join endpoint with the management CA.
-		issue = append(issue, struct {
-			file string
-			ca   *pki.CA
-			req  pki.Request
-		}{"hub-serving", ca, pki.Request{CommonName: "vfleet-hub", DNSNames: []string{"localhost"}, IPs: loopback, Usage: pki.ServerAuth}})
+		issue = append(issue, pki.Issue{File: "hub-serving", CA: ca, Request: pki.Request{CommonName: "vfleet-hub", DNSNames: []string{"localhost"}, IPs: loopback, Usage: pki.ServerAuth}})
 	}
-	for _, it := range issue {
-		kp, err := it.ca.Issue(it.req)
-		if err != nil {
-			return err
-		}
-		if _, _, err := kp.Write(dir, it.file); err != nil {
-			return err
-		}
-	}
-
-	signKey, verifyKey, err := pki.NewSigningKey()
-	if err != nil {
+	if err := pki.IssueAll(dir, issue); err != nil {
 		return err
 	}
-	if err := os.WriteFile(c.paths.pki("sa.key"), signKey, 0o600); err != nil {
-		return err
-	}
-	if err := os.WriteFile(c.paths.pki("sa.pub"), verifyKey, 0o644); err != nil {
+	if err := pki.WriteSigningKey(dir); err != nil {
 		return err
 	}
 

@@ -233,3 +233,38 @@ func encodeKey(key crypto.Signer) ([]byte, error) {
 func newSerial() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 }
+
+// Issue names a certificate to issue and the file it is written to.
+type Issue struct {
+	// File is the name, without extension, of dir/<File>.crt and .key.
+	File    string
+	CA      *CA
+	Request Request
+}
+
+// IssueAll issues each certificate with a fresh key and writes it to dir.
+func IssueAll(dir string, issues []Issue) error {
+	for _, it := range issues {
+		kp, err := it.CA.Issue(it.Request)
+		if err != nil {
+			return err
+		}
+		if _, _, err := kp.Write(dir, it.File); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteSigningKey writes a new service-account signing key as dir/sa.key,
+// readable by its owner only, and its public key as dir/sa.pub.
+func WriteSigningKey(dir string) error {
+	signKey, verifyKey, err := NewSigningKey()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sa.key"), signKey, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "sa.pub"), verifyKey, 0o644)
+}

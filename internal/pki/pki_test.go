@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -123,5 +124,35 @@ func TestNewSigningKey(t *testing.T) {
 	b, _ = pem.Decode(priv)
 	if _, err := x509.ParsePKCS8PrivateKey(b.Bytes); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestIssueAllAndWriteSigningKey(t *testing.T) {
+	ca, err := NewCA("set")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	err = IssueAll(dir, []Issue{
+		{File: "server", CA: ca, Request: Request{CommonName: "s", Usage: ServerAuth}},
+		{File: "client", CA: ca, Request: Request{CommonName: "c", Usage: ClientAuth}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSigningKey(dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, mode := range map[string]os.FileMode{"server.crt": 0o644, "server.key": 0o600, "client.key": 0o600, "sa.key": 0o600, "sa.pub": 0o644} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != mode {
+			t.Errorf("%s mode %v, want %v", name, fi.Mode().Perm(), mode)
+		}
+	}
+	if err := IssueAll(dir, []Issue{{File: "bad", CA: ca, Request: Request{Usage: ClientAuth}}}); err == nil {
+		t.Error("a request without a common name was issued")
 	}
 }
