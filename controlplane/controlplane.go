@@ -105,9 +105,15 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 	if err := cp.ensurePKI(); err != nil {
 		return fmt.Errorf("PKI: %w", err)
 	}
+	// The store outlives the processes that use it, and Run outlives the
+	// store.
 	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopStore() // after the processes that use it have stopped
-	etcd, err := startStore(storeCtx, cp.cfg.DataDir, cp.cfg.Backend)
+	var storeDone sync.WaitGroup
+	defer func() {
+		stopStore()
+		storeDone.Wait()
+	}()
+	etcd, err := startStore(storeCtx, &storeDone, cp.cfg.DataDir, cp.cfg.Backend)
 	if err != nil {
 		return err
 	}

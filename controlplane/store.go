@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/k3s-io/kine/pkg/drivers/generic"
@@ -14,15 +15,20 @@ import (
 // sqliteParams are kine's defaults for SQLite: WAL, a generous busy timeout.
 const sqliteParams = "_journal_mode=WAL&_busy_timeout=30000&_synchronous=NORMAL&_txlock=immediate&_stmt_cache_size=20&cache=shared"
 
-// startStore runs kine in this process over the given backend and returns
-// the etcd endpoint the apiserver uses: a unix socket in dir, so that no
-// port is allocated and nothing outside the machine can reach it.
-func startStore(ctx context.Context, dir, backend string) (string, error) {
+// startStore runs kine in this process over the given backend until ctx
+// ends, and returns the etcd endpoint the apiserver uses: a unix socket in
+// dir, so that no port is allocated and nothing outside the machine can
+// reach it. wg is done once kine has stopped: its listener closed (which
+// unlinks the socket) and its database released. A control plane
+// restarted on the same directory must wait for it, or the old kine's
+// shutdown would unlink the new socket.
+func startStore(ctx context.Context, wg *sync.WaitGroup, dir, backend string) (string, error) {
 	listener := "unix://" + filepath.Join(dir, "kine.sock")
 	// The values kine's own CLI defaults to: the library refuses to start
 	// without some of them (CompactBatchSize, for one).
 	_, err := endpoint.Listen(ctx, endpoint.Config{
 		Listener:             listener,
+		WaitGroup:            wg,
 		Endpoint:             backend,
 		ConnectionPoolConfig: generic.ConnectionPoolConfig{MaxIdle: 2},
 		// A registry of its own: two control planes in one process (tests)
