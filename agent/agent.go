@@ -37,7 +37,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	hostCfg, err := hostConfig(o.HostKubeconfig)
+	hostCfg, err := kubeconfig.Load(o.HostKubeconfig)
 	if err != nil {
 		return err
 	}
@@ -179,13 +179,6 @@ func stripMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
 		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
 		Labels: m.Labels, DeletionTimestamp: m.DeletionTimestamp,
 	}
-}
-
-func hostConfig(path string) (*rest.Config, error) {
-	if path == "" {
-		return ctrl.GetConfig()
-	}
-	return kubeconfig.RESTConfig(path)
 }
 
 func newHubClient(cfg *rest.Config) (client.Client, error) {

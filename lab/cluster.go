@@ -80,9 +80,6 @@ func (c *Cluster) Endpoint() string { return url(c.ports.APIServer) }
 // Kubeconfig is the path of the cluster's admin kubeconfig.
 func (c *Cluster) Kubeconfig() string { return c.paths.kubeconfig }
 
-// Ports returns the ports the cluster's processes listen on.
-func (c *Cluster) Ports() Ports { return c.ports }
-
 // Components lists the cluster's processes in start order.
 func (c *Cluster) Components() []Component {
 	if c.Role == RoleHost {

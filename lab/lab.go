@@ -327,9 +327,6 @@ func (l *Lab) AddHost(ctx context.Context, h HostConfig) (*Cluster, error) {
 // HubURL is the hub's join endpoint.
 func (l *Lab) HubURL() string { return url(l.mgmt.ports.HubJoin) }
 
-// BootstrapTokenFile holds the token the lab's agents join with.
-func (l *Lab) BootstrapTokenFile() string { return l.mgmt.paths.bootstrapToken }
-
 // waitForHub returns once the hub's join endpoint is up.
 func (l *Lab) waitForHub(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, componentTimeout)

@@ -224,17 +224,6 @@ func (e *Engine) Reserve(req *framework.Request, host string) {
 	e.reserve(req.UID, host, req.Resources, req.Labels, req.Group)
 }
 
-// HostOf returns the host a vcluster holds a reservation on.
-func (e *Engine) HostOf(uid types.UID) (string, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	r, ok := e.reservations[uid]
-	if !ok {
-		return "", false
-	}
-	return r.host, true
-}
-
 func (e *Engine) reserve(uid types.UID, host string, res framework.Resources, labels map[string]string, group string) {
 	zone := ""
 	if h := e.hosts[host]; h != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -80,7 +79,7 @@ func createToken(ctx context.Context, kc, namespace, host string, ttl time.Durat
 	if ttl < 0 {
 		return "", errors.New("--ttl must not be negative")
 	}
-	cfg, err := managementConfig(kc)
+	cfg, err := kubeconfig.Load(kc)
 	if err != nil {
 		return "", err
 	}
@@ -106,11 +105,4 @@ func createToken(ctx context.Context, kc, namespace, host string, ttl time.Durat
 		return "", err
 	}
 	return tok.String(), nil
-}
-
-func managementConfig(path string) (*rest.Config, error) {
-	if path != "" {
-		return kubeconfig.RESTConfig(path)
-	}
-	return ctrl.GetConfig()
 }

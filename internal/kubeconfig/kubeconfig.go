@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 )
 
 // Identity is a user authenticated by a client certificate.
@@ -49,4 +50,13 @@ func RESTConfig(path string) (*rest.Config, error) {
 		return nil, fmt.Errorf("load kubeconfig %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// Load returns the configuration in the kubeconfig at path or, with an
+// empty path, the usual fallbacks: $KUBECONFIG, in-cluster, ~/.kube/config.
+func Load(path string) (*rest.Config, error) {
+	if path != "" {
+		return RESTConfig(path)
+	}
+	return ctrlconfig.GetConfig()
 }
