@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/vfleet/vfleet/internal/kubeconfig"
@@ -34,6 +35,15 @@ type Config struct {
 	SANs []string
 	// Log receives one line per event worth telling (start, crash, ready).
 	Log io.Writer
+	// MaxStartFailures is how often the apiserver may exit before it was
+	// ever ready until the control plane gives up and reports why: a bad
+	// flag or a taken port does not heal by retrying. Default 3.
+	MaxStartFailures int
+	// Lifeline, when set, is a lock file its runner (the agent) holds for
+	// as long as it runs. A control plane outlives a restart of the agent,
+	// which adopts it; one whose agent is gone for OrphanGrace stops.
+	Lifeline    string
+	OrphanGrace time.Duration
 }
 
 // ControlPlane runs a vcluster's control plane.
@@ -41,9 +51,12 @@ type ControlPlane struct {
 	cfg      Config
 	ready    chan struct{}
 	restarts atomic.Int32
+	// failed receives the StartError once the apiserver gave up.
+	failed chan error
 
-	mu    sync.Mutex
-	procs map[string]*procgroup.Process
+	mu     sync.Mutex
+	procs  map[string]*procgroup.Process
+	status Status
 }
 
 // New checks cfg and the binaries.
@@ -66,7 +79,13 @@ func New(cfg Config) (*ControlPlane, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
-	return &ControlPlane{cfg: cfg, ready: make(chan struct{}), procs: map[string]*procgroup.Process{}}, nil
+	if cfg.MaxStartFailures <= 0 {
+		cfg.MaxStartFailures = 3
+	}
+	if cfg.OrphanGrace <= 0 {
+		cfg.OrphanGrace = time.Minute
+	}
+	return &ControlPlane{cfg: cfg, ready: make(chan struct{}), failed: make(chan error, 1), procs: map[string]*procgroup.Process{}}, nil
 }
 
 // Endpoint is the apiserver's URL.
@@ -95,15 +114,34 @@ func (cp *ControlPlane) Pid(name string) int {
 }
 
 // Run starts the control plane and keeps it running until ctx ends, then
-// stops every process it started.
-func (cp *ControlPlane) Run(ctx context.Context) error {
+// stops every process it started. It returns a *StartError when the
+// apiserver failed MaxStartFailures times without ever being ready.
+func (cp *ControlPlane) Run(ctx context.Context) (err error) {
 	for _, d := range []string{cp.cfg.DataDir, filepath.Join(cp.cfg.DataDir, "logs")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return err
 		}
 	}
+	cp.setStatus(func(s *Status) { *s = Status{Pid: os.Getpid(), Phase: PhaseStarting, Endpoint: cp.Endpoint()} })
+	defer func() {
+		cp.setStatus(func(s *Status) {
+			s.Phase = PhaseStopped
+			var start *StartError
+			if errors.As(err, &start) {
+				s.Phase = PhaseFailed
+				s.Message = start.Error()
+			} else if err != nil {
+				s.Phase, s.Message = PhaseFailed, err.Error()
+			}
+		})
+	}()
 	if err := cp.ensurePKI(); err != nil {
 		return fmt.Errorf("PKI: %w", err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if cp.cfg.Lifeline != "" {
+		go cp.watchLifeline(ctx, cancel)
 	}
 	// The store outlives the processes that use it, and Run outlives the
 	// store.
@@ -129,21 +167,93 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 	err = cp.waitReady(ctx)
 	if err == nil {
 		fmt.Fprintf(cp.cfg.Log, "control plane %s ready at %s\n", cp.cfg.Name, cp.Endpoint())
+		cp.setStatus(func(s *Status) { s.Phase, s.Message = PhaseRunning, "" })
 		close(cp.ready)
 		<-ctx.Done()
 	}
+	cancel(err)
 	wg.Wait()
+	// The lifeline's reason, not the bare "context canceled" it causes.
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && (err == nil || errors.Is(err, context.Canceled)) {
+		err = cause
+	}
 	return err
+}
+
+// watchLifeline ends the control plane once its runner has been gone for
+// OrphanGrace: the runner holds an exclusive lock on the lifeline, so
+// whoever can take a shared one knows it is not running.
+func (cp *ControlPlane) watchLifeline(ctx context.Context, cancel context.CancelCauseFunc) {
+	var orphanSince time.Time
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if lockHeld(cp.cfg.Lifeline) {
+			orphanSince = time.Time{}
+			continue
+		}
+		if orphanSince.IsZero() {
+			orphanSince = time.Now()
+			fmt.Fprintf(cp.cfg.Log, "control plane %s: its agent is gone; stopping unless one comes back within %s\n", cp.cfg.Name, cp.cfg.OrphanGrace)
+		}
+		if time.Since(orphanSince) >= cp.cfg.OrphanGrace {
+			cancel(fmt.Errorf("its agent was gone for %s", cp.cfg.OrphanGrace))
+			return
+		}
+	}
+}
+
+// lockHeld reports whether another process holds an exclusive lock on path.
+// A missing file counts as not held.
+func lockHeld(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+// setStatus changes the status and writes it out.
+func (cp *ControlPlane) setStatus(change func(*Status)) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	change(&cp.status)
+	cp.status.Restarts = cp.restarts.Load()
+	if err := writeStatus(cp.cfg.DataDir, cp.status); err != nil {
+		fmt.Fprintf(cp.cfg.Log, "control plane %s: write status: %v\n", cp.cfg.Name, err)
+	}
+}
+
+func (cp *ControlPlane) isReady() bool {
+	select {
+	case <-cp.ready:
+		return true
+	default:
+		return false
+	}
 }
 
 // supervise keeps one process running: a crash is logged with the end of
 // its output and followed by a restart, after a backoff that doubles from
-// one second to thirty and starts over once a run lasted a minute.
+// one second to thirty and starts over once a run lasted a minute. An
+// apiserver that keeps failing before it was ever ready is given up on.
 func (cp *ControlPlane) supervise(ctx context.Context, name string, spec func() procgroup.Spec) {
 	backoff := time.Second
+	failures := 0
 	for {
 		started := time.Now()
 		p, err := procgroup.Start(spec())
+		reason := ""
 		if err == nil {
 			cp.mu.Lock()
 			cp.procs[name] = p
@@ -154,10 +264,20 @@ func (cp *ControlPlane) supervise(ctx context.Context, name string, spec func() 
 				return
 			case <-p.Done():
 				_, exitErr := p.Exited()
-				fmt.Fprintf(cp.cfg.Log, "%s of %s exited (%v); the end of its log:\n%s\n", name, cp.cfg.Name, exitErr, p.LogTail(10))
+				tail := p.LogTail(10)
+				reason = errorLine(tail)
+				fmt.Fprintf(cp.cfg.Log, "%s of %s exited (%v); the end of its log:\n%s\n", name, cp.cfg.Name, exitErr, tail)
 			}
 		} else {
+			reason = err.Error()
 			fmt.Fprintf(cp.cfg.Log, "%s of %s did not start: %v\n", name, cp.cfg.Name, err)
+		}
+		if name == "kube-apiserver" && !cp.isReady() {
+			failures++
+			if failures >= cp.cfg.MaxStartFailures {
+				cp.failed <- &StartError{Attempts: failures, Reason: reason}
+				return
+			}
 		}
 		if time.Since(started) > time.Minute {
 			backoff = time.Second
@@ -169,6 +289,7 @@ func (cp *ControlPlane) supervise(ctx context.Context, name string, spec func() 
 		}
 		backoff = min(2*backoff, 30*time.Second)
 		cp.restarts.Add(1)
+		cp.setStatus(func(s *Status) { s.Message = fmt.Sprintf("%s restarted: %s", name, reason) })
 	}
 }
 
@@ -231,6 +352,11 @@ func (cp *ControlPlane) waitReady(ctx context.Context) error {
 		return err
 	}
 	for {
+		select {
+		case err := <-cp.failed:
+			return err
+		default:
+		}
 		if err := readyz(ctx, cfg); err == nil {
 			data, err := os.ReadFile(cp.pki(kubeconfigAdmin))
 			if err != nil {
@@ -241,6 +367,8 @@ func (cp *ControlPlane) waitReady(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case err := <-cp.failed:
+			return err
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -3,6 +3,11 @@ package controlplane
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -148,5 +153,96 @@ func TestCrashedAPIServerIsRestarted(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "kube-apiserver of test-vc exited") {
 		t.Fatalf("the crash was not reported:\n%s", log)
+	}
+}
+
+// TestAPIServerThatCannotStartIsGivenUpOn takes the apiserver's port
+// first: the control plane must give up after a few attempts and report the
+// apiserver's own error, not retry for ever in silence.
+func TestAPIServerThatCannotStartIsGivenUpOn(t *testing.T) {
+	ports, release, err := lab.ClaimPorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+
+	dir := t.TempDir()
+	cp, err := New(Config{Name: "taken", DataDir: dir, BinDir: lab.FindBinDir(), Backend: EmbeddedBackend(dir), Port: ports[0], MaxStartFailures: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err = cp.Run(ctx)
+	var start *StartError
+	if !errors.As(err, &start) {
+		t.Fatalf("Run = %v, want a StartError", err)
+	}
+	if !strings.Contains(start.Reason, "address already in use") {
+		t.Fatalf("the reason does not carry the apiserver's error: %q", start.Reason)
+	}
+	st, err := ReadStatus(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Phase != PhaseFailed || !strings.Contains(st.Message, "address already in use") {
+		t.Fatalf("status = %+v, want Failed with the apiserver's error", st)
+	}
+}
+
+// TestOrphanedControlPlaneStops: a control plane whose agent has been gone
+// for the grace period stops by itself, and one whose agent holds the
+// lifeline keeps running.
+func TestOrphanedControlPlaneStops(t *testing.T) {
+	ports, release, err := lab.ClaimPorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	dir := t.TempDir()
+	lifeline := filepath.Join(t.TempDir(), "agent.lock")
+	f, err := os.Create(lifeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := New(Config{Name: "orphan", DataDir: dir, BinDir: lab.FindBinDir(), Backend: EmbeddedBackend(dir), Port: ports[0],
+		Lifeline: lifeline, OrphanGrace: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cp.Run(context.Background()) }()
+	select {
+	case <-cp.Ready():
+	case err := <-done:
+		t.Fatalf("stopped before ready: %v", err)
+	case <-time.After(90 * time.Second):
+		t.Fatal("not ready after 90s")
+	}
+	if st, err := ReadStatus(dir); err != nil || st.Phase != PhaseRunning || st.Pid != os.Getpid() {
+		t.Fatalf("status = %+v, %v; want Running with this pid", st, err)
+	}
+	// Held lifeline: still running well past the grace.
+	select {
+	case err := <-done:
+		t.Fatalf("stopped while its agent held the lifeline: %v", err)
+	case <-time.After(4 * time.Second):
+	}
+	f.Close() // the agent is gone
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "agent was gone") {
+			t.Fatalf("Run = %v, want the orphan reason", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("orphaned control plane still running 30s after its agent left")
 	}
 }

@@ -29,6 +29,10 @@ type Spec struct {
 	// LogFile receives stdout and stderr. It is appended to, so a restart
 	// keeps the history of the previous run.
 	LogFile string
+	// Detached starts the child in a session of its own that outlives this
+	// process: no death signal when the parent exits. For children that a
+	// restarted parent adopts (the agent's control planes).
+	Detached bool
 }
 
 // Process is a started child. Its methods are safe for concurrent use.
@@ -68,6 +72,10 @@ func Start(spec Spec) (*Process, error) {
 		// The kernel kills the child when the thread that forked it exits;
 		// spawnThread keeps that thread alive for the life of this process.
 		Pdeathsig: syscall.SIGKILL,
+	}
+	if spec.Detached {
+		// A new session is also a new process group.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	}
 
 	var err error
@@ -210,6 +218,36 @@ func TailFile(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// SignalGroup sends sig to the process group led by pid: a child started
+// Detached by an earlier run of this program, say. A group that is gone is
+// not an error.
+func SignalGroup(pid int, sig syscall.Signal) error {
+	if pid <= 0 {
+		return fmt.Errorf("no process group %d", pid)
+	}
+	if err := syscall.Kill(-pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signal %v to process group %d: %w", sig, pid, err)
+	}
+	return nil
+}
+
+// StopGroup asks the process group led by pid to exit with SIGTERM, waits
+// up to grace for its leader to be gone, then kills the group.
+func StopGroup(ctx context.Context, pid int, grace time.Duration) error {
+	if err := SignalGroup(pid, syscall.SIGTERM); err != nil {
+		return err
+	}
+	_ = SignalGroup(pid, syscall.SIGCONT)
+	deadline := time.Now().Add(grace)
+	for Alive(pid) && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if Alive(pid) {
+		return SignalGroup(pid, syscall.SIGKILL)
+	}
+	return nil
 }
 
 // Alive reports whether a process with this pid exists and has not exited. A
