@@ -3,8 +3,13 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/go-logr/logr"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +31,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	"github.com/vfleet/vfleet/agent/runtime"
+	"github.com/vfleet/vfleet/agent/runtime/process"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
@@ -41,6 +48,13 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	// One agent per data directory; the lock is also the lifeline its
+	// control planes watch.
+	lifeline, err := holdLifeline(o.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lifeline.Close()
 	hubCfg, err := ensureCredentials(ctx, o)
 	if err != nil {
 		return err
@@ -85,6 +99,19 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 
+	rt, err := newRuntime(o, ctrl.LoggerFrom(ctx).WithName("runtime"))
+	if err != nil {
+		return err
+	}
+	hostDirect, err := client.New(hostCfg, client.Options{Scheme: hub.Scheme()})
+	if err != nil {
+		return err
+	}
+	cps := &controlPlanes{hub: mgr.GetClient(), host: hostDirect, runtime: rt, namespace: ns}
+	if err := cps.setup(mgr); err != nil {
+		return err
+	}
+
 	hubKube, err := kubernetes.NewForConfig(hubCfg)
 	if err != nil {
 		return err
@@ -108,6 +135,41 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	ctrl.LoggerFrom(ctx).Info("Starting the agent", "host", o.HostName, "region", o.Region, "zone", o.Zone)
 	return mgr.Start(ctx)
+}
+
+// newRuntime builds the runtime the options name.
+func newRuntime(o *Options, log logr.Logger) (runtime.Runtime, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	first, last, err := o.portRange()
+	if err != nil {
+		return nil, err
+	}
+	return process.New(process.Options{
+		Root: filepath.Join(o.DataDir, "controlplanes"), Vfleet: self, BinRoot: o.BinRoot,
+		Address: o.ControlPlaneAddress, FirstPort: first, LastPort: last,
+		Lifeline: lifelinePath(o.DataDir), OrphanGrace: o.OrphanGrace, Log: log,
+	})
+}
+
+func lifelinePath(dataDir string) string { return filepath.Join(dataDir, "agent.lock") }
+
+// holdLifeline takes the agent's lock for as long as it runs.
+func holdLifeline(dataDir string) (*os.File, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(lifelinePath(dataDir), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another agent runs with --data-dir %s (%w)", dataDir, err)
+	}
+	return f, nil
 }
 
 // heartbeat renews the host's Lease the way a kubelet renews its node's.

@@ -3,8 +3,10 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +50,18 @@ type Options struct {
 	ControlPlaneOverheadCPU    string
 	ControlPlaneOverheadMemory string
 
+	// Runtime runs control planes: "process" (children of the agent's
+	// machine) or "kubernetes" (workloads of the host cluster).
+	Runtime string
+	// ControlPlaneAddress is the IP control planes of the process runtime
+	// listen and are reached at.
+	ControlPlaneAddress string
+	// ControlPlanePorts is the range their apiservers' ports come from,
+	// "first-last".
+	ControlPlanePorts string
+	// OrphanGrace is how long a process control plane outlives its agent.
+	OrphanGrace time.Duration
+
 	HealthProbeBindAddress string
 	MetricsBindAddress     string
 }
@@ -62,6 +76,10 @@ func NewOptions() *Options {
 		BinRoot:                    "/opt/vfleet/k8s",
 		ControlPlaneOverheadCPU:    "250m",
 		ControlPlaneOverheadMemory: "512Mi",
+		Runtime:                    RuntimeProcess,
+		ControlPlaneAddress:        "127.0.0.1",
+		ControlPlanePorts:          "16443-16942",
+		OrphanGrace:                time.Minute,
 		HealthProbeBindAddress:     ":8091",
 		MetricsBindAddress:         "0",
 	}
@@ -84,6 +102,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.BinRoot, "bin-root", o.BinRoot, "directory with one subdirectory of binaries per Kubernetes version")
 	fs.StringVar(&o.ControlPlaneOverheadCPU, "control-plane-overhead-cpu", o.ControlPlaneOverheadCPU, "CPU one control plane costs beyond its quota")
 	fs.StringVar(&o.ControlPlaneOverheadMemory, "control-plane-overhead-memory", o.ControlPlaneOverheadMemory, "memory one control plane costs beyond its quota")
+	fs.StringVar(&o.Runtime, "runtime", o.Runtime, "how control planes run: process (on this machine) or kubernetes (in the host cluster)")
+	fs.StringVar(&o.ControlPlaneAddress, "control-plane-address", o.ControlPlaneAddress, "IP address process control planes listen and are reached at")
+	fs.StringVar(&o.ControlPlanePorts, "control-plane-ports", o.ControlPlanePorts, "range of ports for process control planes' apiservers, first-last")
+	fs.DurationVar(&o.OrphanGrace, "orphan-grace", o.OrphanGrace, "how long a process control plane keeps running without its agent; a restarted agent adopts it meanwhile")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "address of /healthz and /readyz")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "address of /metrics (0 disables)")
 }
@@ -123,7 +145,37 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %q: want a non-negative quantity such as 250m or 512Mi", flag, v))
 		}
 	}
+	switch o.Runtime {
+	case RuntimeProcess:
+		if net.ParseIP(o.ControlPlaneAddress) == nil {
+			errs = append(errs, fmt.Errorf("--control-plane-address %q: want an IP address", o.ControlPlaneAddress))
+		}
+		if _, _, err := o.portRange(); err != nil {
+			errs = append(errs, err)
+		}
+	case RuntimeKubernetes:
+		errs = append(errs, errors.New("--runtime=kubernetes is not available yet: use process"))
+	default:
+		errs = append(errs, fmt.Errorf("--runtime %q: want process or kubernetes", o.Runtime))
+	}
 	return errors.Join(errs...)
+}
+
+// Runtimes an agent can run control planes with.
+const (
+	RuntimeProcess    = "process"
+	RuntimeKubernetes = "kubernetes"
+)
+
+// portRange parses --control-plane-ports.
+func (o *Options) portRange() (int, int, error) {
+	first, last, ok := strings.Cut(o.ControlPlanePorts, "-")
+	a, errA := strconv.Atoi(first)
+	b, errB := strconv.Atoi(last)
+	if !ok || errA != nil || errB != nil || a <= 0 || b > 65535 || a > b {
+		return 0, 0, fmt.Errorf("--control-plane-ports %q: want a range such as 16443-16942", o.ControlPlanePorts)
+	}
+	return a, b, nil
 }
 
 // bootstrapToken returns the token from the flag or its file.

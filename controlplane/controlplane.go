@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,7 +30,10 @@ type Config struct {
 	// Backend is kine's endpoint: EmbeddedBackend(DataDir), or a
 	// database of an External store.
 	Backend string
-	// Port is the apiserver's port on 127.0.0.1.
+	// Address is the IP the apiserver listens and is reached at; default
+	// 127.0.0.1.
+	Address string
+	// Port is the apiserver's port on Address.
 	Port int
 	// SANs are further names and addresses the apiserver is reached at.
 	SANs []string
@@ -65,6 +69,9 @@ func New(cfg Config) (*ControlPlane, error) {
 	if cfg.Name == "" || cfg.DataDir == "" || cfg.Backend == "" {
 		errs = append(errs, errors.New("name, data directory and backend are required"))
 	}
+	if cfg.Address != "" && net.ParseIP(cfg.Address) == nil {
+		errs = append(errs, fmt.Errorf("address %q is not an IP address", cfg.Address))
+	}
 	if cfg.Port <= 0 || cfg.Port > 65535 {
 		errs = append(errs, fmt.Errorf("port %d is not a port", cfg.Port))
 	}
@@ -79,6 +86,9 @@ func New(cfg Config) (*ControlPlane, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
+	if cfg.Address == "" {
+		cfg.Address = "127.0.0.1"
+	}
 	if cfg.MaxStartFailures <= 0 {
 		cfg.MaxStartFailures = 3
 	}
@@ -89,7 +99,9 @@ func New(cfg Config) (*ControlPlane, error) {
 }
 
 // Endpoint is the apiserver's URL.
-func (cp *ControlPlane) Endpoint() string { return "https://127.0.0.1:" + strconv.Itoa(cp.cfg.Port) }
+func (cp *ControlPlane) Endpoint() string {
+	return "https://" + net.JoinHostPort(cp.cfg.Address, strconv.Itoa(cp.cfg.Port))
+}
 
 // Kubeconfig is the path of the admin kubeconfig, written once the
 // apiserver first answers ready.
@@ -299,8 +311,8 @@ func (cp *ControlPlane) spec(name, etcd string) procgroup.Spec {
 	switch name {
 	case "kube-apiserver":
 		args = []string{
-			"--bind-address=127.0.0.1",
-			"--advertise-address=127.0.0.1",
+			"--bind-address=" + cp.cfg.Address,
+			"--advertise-address=" + cp.cfg.Address,
 			"--secure-port=" + strconv.Itoa(cp.cfg.Port),
 			"--etcd-servers=" + etcd,
 			"--tls-cert-file=" + p("apiserver.crt"),

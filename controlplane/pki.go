@@ -54,7 +54,7 @@ func (cp *ControlPlane) ensurePKI() error {
 	}
 	dns := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
 	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 96, 0, 1)}
-	for _, san := range cp.cfg.SANs {
+	for _, san := range append([]string{cp.cfg.Address}, cp.cfg.SANs...) {
 		if ip := net.ParseIP(san); ip != nil {
 			ips = append(ips, ip)
 		} else {

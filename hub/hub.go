@@ -122,6 +122,7 @@ func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveCl
 func CacheOptions() cache.Options {
 	hasHost, _ := labels.NewRequirement(fleetv1.LabelHost, selection.Exists, nil)
 	byHost := cache.ByObject{Label: labels.NewSelector().Add(*hasHost)}
+	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{fleetv1.LabelManagedBy: fleetv1.ManagedByValue})}
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&coordinationv1.Lease{}:      byHost,
 		&corev1.Namespace{}:          byHost,
@@ -130,6 +131,8 @@ func CacheOptions() cache.Options {
 		&rbacv1.RoleBinding{}:        byHost,
 		&rbacv1.ClusterRole{}:        byHost,
 		&rbacv1.ClusterRoleBinding{}: byHost,
+		// Kubeconfigs agents publish and the hub issues; never all Secrets.
+		&corev1.Secret{}: managed,
 	}}
 }
 

@@ -8,14 +8,17 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/vfleet/vfleet/agent/runtime/process/record"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/procgroup"
 )
@@ -152,8 +155,14 @@ func (c *Cluster) Start(ctx context.Context) error {
 // Stop stops the given components (all when none are named) with SIGTERM,
 // in reverse start order, killing any that do not exit within a grace period.
 func (c *Cluster) Stop(ctx context.Context, comps ...Component) error {
-	comps = c.named(comps)
 	var errs []error
+	if len(comps) == 0 {
+		// The whole host stops, vclusters included.
+		for _, pid := range c.ControlPlanePids() {
+			errs = append(errs, procgroup.StopGroup(ctx, pid, stopGrace))
+		}
+	}
+	comps = c.named(comps)
 	for i := len(comps) - 1; i >= 0; i-- {
 		if p := c.proc(comps[i]); p != nil {
 			errs = append(errs, p.Stop(ctx, stopGrace))
@@ -163,10 +172,17 @@ func (c *Cluster) Stop(ctx context.Context, comps ...Component) error {
 	return errors.Join(errs...)
 }
 
-// Kill sends SIGKILL to the given components (all when none are named), as
-// a crash or a lost machine would, and waits for them to die.
+// Kill sends SIGKILL to the given components (all when none are named, and
+// then the host's vcluster control planes too), as a crash or a lost machine
+// would, and waits for them to die.
 func (c *Cluster) Kill(comps ...Component) error {
-	return c.each(comps, (*procgroup.Process).Kill)
+	var errs []error
+	if len(comps) == 0 {
+		for _, pid := range c.ControlPlanePids() {
+			errs = append(errs, procgroup.SignalGroup(pid, syscall.SIGKILL))
+		}
+	}
+	return errors.Join(append(errs, c.each(comps, (*procgroup.Process).Kill))...)
 }
 
 // Pause freezes the given components (all when none are named) with SIGSTOP:
@@ -363,3 +379,23 @@ func certPool(path string) (*x509.CertPool, error) {
 }
 
 func since(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }
+
+// ControlPlanePids returns the pids of the vcluster control planes this
+// host's agent runs. They are not the lab's children: they outlive a
+// restart of the agent, which adopts them.
+func (c *Cluster) ControlPlanePids() []int {
+	if c.Role != RoleHost {
+		return nil
+	}
+	return controlPlanePids(c.paths.agentData)
+}
+
+func controlPlanePids(agentData string) []int {
+	var pids []int
+	for _, d := range record.Dirs(filepath.Join(agentData, "controlplanes")) {
+		if pid := record.Pid(d); pid != 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

@@ -48,7 +48,14 @@ type Ports struct {
 	HubHealth         int `json:"hubHealth,omitempty"`
 	HubMetrics        int `json:"hubMetrics,omitempty"`
 	AgentHealth       int `json:"agentHealth,omitempty"`
+	// ControlPlanes is the first of controlPlanePorts ports the agent
+	// gives its vclusters' apiservers.
+	ControlPlanes int `json:"controlPlanes,omitempty"`
 }
+
+// controlPlanePorts is how many vcluster apiservers a lab host can run:
+// more than two cores carry.
+const controlPlanePorts = 16
 
 // of returns the ports component listens on.
 func (p Ports) of(c Component) []int {
@@ -89,6 +96,10 @@ func (p *Ports) assign(components []Component, next func() int) {
 			p.HubJoin, p.HubHealth, p.HubMetrics = next(), next(), next()
 		case Agent:
 			p.AgentHealth = next()
+			p.ControlPlanes = next()
+			for range controlPlanePorts - 1 {
+				next()
+			}
 		}
 	}
 }
@@ -199,10 +210,11 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 			"--host-name=" + c.Name,
 			"--region=" + c.Host.Region,
 			"--zone=" + c.Host.Zone,
-			"--data-dir=" + filepath.Join(p.root, "agent"),
+			"--data-dir=" + p.agentData,
 			// The lab's binaries are bin/k8s/<version>/: one version.
 			"--bin-root=" + filepath.Dir(c.binDir),
 			"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentHealth),
+			"--control-plane-ports=" + strconv.Itoa(c.ports.ControlPlanes) + "-" + strconv.Itoa(c.ports.ControlPlanes+controlPlanePorts-1),
 		}
 	}
 	path := filepath.Join(c.binDir, string(comp))
@@ -249,6 +261,8 @@ type paths struct {
 	// bootstrapToken is the file holding the lab's bootstrap token (on
 	// the management cluster).
 	bootstrapToken string
+	// agentData is the agent's data directory (on a host).
+	agentData string
 }
 
 func newPaths(root string) paths {
@@ -260,6 +274,7 @@ func newPaths(root string) paths {
 		kwokHome:   filepath.Join(root, "kwok", "home"),
 
 		bootstrapToken: filepath.Join(root, "bootstrap-token"),
+		agentData:      filepath.Join(root, "agent"),
 	}
 }
 

@@ -118,6 +118,11 @@ func Down(ctx context.Context, dir string) error {
 // It runs only when no process holds the lab's lock.
 func clearLab(dir string, st *State) error {
 	for _, c := range st.Clusters {
+		// Control planes first: they would see their agent gone and only
+		// stop after a grace period.
+		for _, pid := range controlPlanePids(filepath.Join(dir, c.Name, "agent")) {
+			_ = procgroup.SignalGroup(pid, syscall.SIGKILL)
+		}
 		for _, pid := range c.Pids {
 			// A pid may have been reused since the lab recorded it; only
 			// a process whose command line names this lab is ours.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +35,11 @@ admin kubeconfig it writes to <data-dir>/admin.kubeconfig once ready.`,
 			cfg.DataDir = abs
 			cfg.BinDir = filepath.Join(binRoot, version)
 			if cfg.Backend == "" {
+				// The agent passes a store's credentials this way, not
+				// on the command line where any user could read them.
+				cfg.Backend = os.Getenv("VFLEET_BACKEND")
+			}
+			if cfg.Backend == "" {
 				cfg.Backend = controlplane.EmbeddedBackend(cfg.DataDir)
 			}
 			cfg.Log = cmd.OutOrStdout()
@@ -46,7 +53,10 @@ admin kubeconfig it writes to <data-dir>/admin.kubeconfig once ready.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.Name, "name", "vcluster", "name of the vcluster, used in its certificates")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the vcluster's PKI, logs and Embedded database")
-	f.IntVar(&cfg.Port, "port", 6443, "port of the vcluster's apiserver on 127.0.0.1")
+	f.StringVar(&cfg.Address, "address", "127.0.0.1", "IP address the vcluster's apiserver listens and is reached at")
+	f.IntVar(&cfg.Port, "port", 6443, "port of the vcluster's apiserver")
+	f.StringVar(&cfg.Lifeline, "lifeline", "", "lock file the agent holds while it runs; the control plane stops once the agent is gone for --orphan-grace")
+	f.DurationVar(&cfg.OrphanGrace, "orphan-grace", time.Minute, "how long the control plane outlives its agent")
 	f.StringVar(&cfg.Backend, "backend", "", "kine endpoint of an External store (default: SQLite in --data-dir)")
 	f.StringSliceVar(&cfg.SANs, "san", nil, "further names or addresses for the apiserver's certificate")
 	f.StringVar(&binRoot, "bin-root", filepath.Dir(defaultBinDir()), "directory with one subdirectory of binaries per Kubernetes version")

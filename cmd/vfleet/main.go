@@ -32,6 +32,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCommand(), newLabCommand(), newHubCommand(), newAgentCommand(), newControlPlaneCommand())
+	root.AddCommand(newVClusterCommands()...)
 	return root
 }
 

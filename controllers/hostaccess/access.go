@@ -28,10 +28,13 @@ func AgentUser(host string) string {
 // agentNamespaceRules are the agent's rights inside its own namespace.
 var agentNamespaceRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
-	{APIGroups: []string{fleetv1.GroupVersion.Group}, Resources: []string{"controlplanes"}, Verbs: []string{"get", "list", "watch"}},
+	// Updates only to hold a ControlPlane with its finalizer until the host
+	// is clean.
+	{APIGroups: []string{fleetv1.GroupVersion.Group}, Resources: []string{"controlplanes"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
 	{APIGroups: []string{fleetv1.GroupVersion.Group}, Resources: []string{"controlplanes/status"}, Verbs: []string{"get", "update", "patch"}},
-	// Store credentials of its control planes.
-	{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch"}},
+	// Store credentials of its control planes, and the kubeconfigs it
+	// publishes for the hub.
+	{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	// Renewing its own token, so it does not need the bootstrap token again.
 	{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}, ResourceNames: []string{fleetv1.AgentServiceAccount}},
@@ -41,9 +44,9 @@ var agentNamespaceRules = []rbacv1.PolicyRule{
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete
 // What the hub grants agents, it must hold itself:
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=controlplanes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=controlplanes,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=controlplanes/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=serviceaccounts/token,verbs=create

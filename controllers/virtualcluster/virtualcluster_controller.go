@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -46,6 +48,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=virtualclusters/finalizers,verbs=update
 // +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=controlplanes,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=hostclusters;backingstores,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 
 // SetupWithManager registers the controller and the placement snapshot's
 // event handlers.
@@ -68,7 +71,19 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		For(&fleetv1.VirtualCluster{}).
 		// The fleet changed in a way that may let a pending vcluster fit.
 		WatchesRawSource(source.Channel(r.feeder.changed, wake)).
+		// What the agents report, and publish, about the control planes.
+		Watches(&fleetv1.ControlPlane{}, handler.EnqueueRequestsFromMapFunc(toVirtualCluster)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(toVirtualCluster)).
 		Complete(r)
+}
+
+// toVirtualCluster maps an object the agent labelled for a vcluster to it.
+func toVirtualCluster(_ context.Context, obj client.Object) []reconcile.Request {
+	l := obj.GetLabels()
+	if l[fleetv1.LabelManagedBy] != fleetv1.ManagedByValue || l[fleetv1.LabelVirtualCluster] == "" || l[fleetv1.LabelVirtualClusterNamespace] == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: l[fleetv1.LabelVirtualClusterNamespace], Name: l[fleetv1.LabelVirtualCluster]}}}
 }
 
 func (r *Reconciler) wakePending(q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
@@ -115,14 +130,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	r.setPending(req.NamespacedName, false)
-	return ctrl.Result{}, r.ensureControlPlane(ctx, vc)
+	if err := r.ensureControlPlane(ctx, vc); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.observe(ctx, vc)
 }
 
 func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualCluster) error {
 	if !controllerutil.ContainsFinalizer(vc, Finalizer) {
 		return nil
 	}
-	if err := r.deleteControlPlanes(ctx, vc); err != nil {
+	gone, err := r.deleteControlPlanes(ctx, vc)
+	if err != nil || !gone {
+		// The agents clean their hosts first; the ControlPlanes' deletion
+		// brings the vcluster back here.
 		return err
 	}
 	r.Engine.Release(vc.UID)

@@ -100,9 +100,6 @@ func (r *Reconciler) setUnscheduled(ctx context.Context, vc *fleetv1.VirtualClus
 // namespace: unique, since neither part may contain a dot.
 func ControlPlaneName(vc *fleetv1.VirtualCluster) string { return vc.Name + "." + vc.Namespace }
 
-// LabelVirtualClusterUID marks a ControlPlane with the vcluster it serves.
-const LabelVirtualClusterUID = "fleet.vfleet.dev/virtualcluster-uid"
-
 // ensureControlPlane creates or updates the ControlPlane for the current
 // placement and epoch.
 func (r *Reconciler) ensureControlPlane(ctx context.Context, vc *fleetv1.VirtualCluster) error {
@@ -116,7 +113,8 @@ func (r *Reconciler) ensureControlPlane(ctx context.Context, vc *fleetv1.Virtual
 	case apierrors.IsNotFound(err):
 		cp.Labels = map[string]string{
 			fleetv1.LabelHost: vc.Status.Host, fleetv1.LabelManagedBy: fleetv1.ManagedByValue,
-			LabelVirtualClusterUID: string(vc.UID),
+			fleetv1.LabelVirtualClusterUID: string(vc.UID),
+			fleetv1.LabelVirtualCluster:    vc.Name, fleetv1.LabelVirtualClusterNamespace: vc.Namespace,
 		}
 		cp.Spec = spec
 		if err := r.Client.Create(ctx, cp); err != nil {
@@ -160,9 +158,11 @@ func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCl
 	return spec, nil
 }
 
-// deleteControlPlanes removes the vcluster's ControlPlanes on every host it
-// was placed on.
-func (r *Reconciler) deleteControlPlanes(ctx context.Context, vc *fleetv1.VirtualCluster) error {
+// deleteControlPlanes deletes the vcluster's ControlPlanes on every host
+// it was placed on, and reports whether they are all gone: each agent holds
+// its ControlPlane until its host is clean. A ControlPlane on a host that
+// left the fleet has no agent to wait for.
+func (r *Reconciler) deleteControlPlanes(ctx context.Context, vc *fleetv1.VirtualCluster) (bool, error) {
 	hosts := map[string]bool{}
 	if vc.Status.Host != "" {
 		hosts[vc.Status.Host] = true
@@ -170,11 +170,42 @@ func (r *Reconciler) deleteControlPlanes(ctx context.Context, vc *fleetv1.Virtua
 	for _, p := range vc.Status.PlacementHistory {
 		hosts[p.Host] = true
 	}
+	gone := true
 	for host := range hosts {
-		cp := &fleetv1.ControlPlane{ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1.HostNamespace(host), Name: ControlPlaneName(vc)}}
-		if err := r.Client.Delete(ctx, cp); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("delete ControlPlane %s: %w", client.ObjectKeyFromObject(cp), err)
+		cp := &fleetv1.ControlPlane{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(host), Name: ControlPlaneName(vc)}, cp)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		gone = false
+		if cp.DeletionTimestamp.IsZero() {
+			if err := r.Client.Delete(ctx, cp); client.IgnoreNotFound(err) != nil {
+				return false, fmt.Errorf("delete ControlPlane %s: %w", client.ObjectKeyFromObject(cp), err)
+			}
+			ctrl.LoggerFrom(ctx).Info("Deleting ControlPlane", "controlPlane", klog.KObj(cp))
+			continue
+		}
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: host}, &fleetv1.HostCluster{}); apierrors.IsNotFound(err) && len(cp.Finalizers) > 0 {
+			before := cp.DeepCopy()
+			cp.Finalizers = nil
+			if err := r.Client.Patch(ctx, cp, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
+				return false, err
+			}
 		}
 	}
-	return nil
+	if !gone && vc.Status.Phase != fleetv1.PhaseDeleting {
+		before := vc.DeepCopy()
+		vc.Status.Phase = fleetv1.PhaseDeleting
+		meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
+			Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, Reason: "Deleting", ObservedGeneration: vc.Generation,
+			Message: "the host's agent is removing the control plane, its data and its host namespace",
+		})
+		if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
+			return false, err
+		}
+	}
+	return gone, nil
 }

@@ -122,3 +122,11 @@ func HostStatus(cpu, memory string, pods int64, versions ...string) fleetv1.Host
 		KubernetesVersions: versions,
 	}
 }
+
+// Sleeping asks for the vcluster asleep: placed, with its host namespace,
+// but no control plane running. Tests that place many use it to keep the
+// lab's processes few.
+func (w *VirtualClusterWrapper) Sleeping() *VirtualClusterWrapper {
+	w.Spec.Sleep = &fleetv1.SleepPolicy{Sleeping: true}
+	return w
+}

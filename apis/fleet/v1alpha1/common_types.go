@@ -82,6 +82,11 @@ const (
 	LabelManagedBy = "fleet.vfleet.dev/managed-by"
 	// ManagedByValue is LabelManagedBy's value.
 	ManagedByValue = "vfleet"
+	// LabelVirtualCluster, LabelVirtualClusterNamespace and
+	// LabelVirtualClusterUID name the VirtualCluster an object serves.
+	LabelVirtualCluster          = "fleet.vfleet.dev/virtualcluster"
+	LabelVirtualClusterNamespace = "fleet.vfleet.dev/virtualcluster-namespace"
+	LabelVirtualClusterUID       = "fleet.vfleet.dev/virtualcluster-uid"
 )
 
 // Condition types shared by the kinds.

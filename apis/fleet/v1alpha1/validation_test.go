@@ -217,6 +217,18 @@ func kindOf(obj client.Object) string {
 	panic(fmt.Sprintf("kindOf %T", obj))
 }
 
+// TestVirtualClusterNameMustBeALabel: a dotted name is a valid object name
+// but cannot name the vcluster's namespace on its host.
+func TestVirtualClusterNameMustBeALabel(t *testing.T) {
+	for _, name := range []string{"team.a", strings.Repeat("v", 64)} {
+		vc := builder.MakeVirtualCluster("default", name).Obj()
+		expectRejected(t, k8s.Create(context.Background(), vc), "a vcluster name must be a DNS label")
+	}
+	if err := k8s.Create(context.Background(), builder.MakeVirtualCluster("default", strings.Repeat("v", 63)).Obj()); err != nil {
+		t.Fatalf("a 63-character label was refused: %v", err)
+	}
+}
+
 func TestHostClusterNameMustFitANamespace(t *testing.T) {
 	long := builder.MakeHostCluster(strings.Repeat("h", 52), "eu-west").Obj()
 	expectRejected(t, k8s.Create(context.Background(), long), "at most 51 characters", "vfleet-host-<name>")

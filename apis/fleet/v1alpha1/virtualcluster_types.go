@@ -257,6 +257,7 @@ type PlacementRecord struct {
 // +kubebuilder:printcolumn:name="Store",type=string,JSONPath=`.spec.backingStore.type`
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoint`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="a vcluster name must be a DNS label of at most 63 characters (lowercase letters, digits and dashes, starting and ending with a letter or digit): it names the vcluster's namespace on its host"
 
 // VirtualCluster is a tenant's Kubernetes cluster: a control plane of its
 // own on a host of the fleet, whose pods run on that host's nodes.

@@ -28,11 +28,12 @@ func makeNamespace(ctx context.Context, name string) {
 }
 
 // createVClusters creates count vclusters of 1 CPU, 1Gi and 10 pods under
-// strategy and returns the host each landed on.
+// strategy and returns the host each landed on. They sleep: placement is
+// under test here, and 36 control planes would not fit two cores.
 func createVClusters(ctx context.Context, ns string, strategy fleetv1.PlacementStrategy) map[string]int {
 	makeNamespace(ctx, ns)
 	for i := range count {
-		vc := builder.MakeVirtualCluster(ns, fmt.Sprintf("vc-%02d", i)).CPU("1").Memory("1Gi").Strategy(strategy).Obj()
+		vc := builder.MakeVirtualCluster(ns, fmt.Sprintf("vc-%02d", i)).CPU("1").Memory("1Gi").Strategy(strategy).Sleeping().Obj()
 		vc.Spec.Resources.Pods = 10
 		Expect(mgmt.Create(ctx, vc)).To(Succeed())
 	}

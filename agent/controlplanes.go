@@ -1,0 +1,211 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/vfleet/vfleet/agent/runtime"
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+)
+
+// Finalizer holds a ControlPlane until its agent has stopped it and removed
+// its processes, data and host namespace.
+const Finalizer = "fleet.vfleet.dev/agent"
+
+// Condition reasons of a ControlPlane's Ready condition.
+const (
+	ReasonRunning  = "Running"
+	ReasonStarting = "Starting"
+	ReasonFailed   = "StartFailed"
+	ReasonSleeping = "Sleeping"
+	ReasonHostNS   = "HostNamespaceFailed"
+)
+
+// KubeconfigSecretName names the Secret in the host's namespace on the hub
+// where the agent publishes a control plane's admin kubeconfig, for the hub
+// to hand to the tenant.
+func KubeconfigSecretName(cp string) string { return cp + "-kubeconfig" }
+
+// KubeconfigKey is the key of the kubeconfig in such Secrets.
+const KubeconfigKey = "kubeconfig"
+
+// controlPlanes runs the ControlPlanes of the agent's namespace through a
+// runtime, and reports on them.
+type controlPlanes struct {
+	hub       client.Client // the agent's namespace on the hub, cached
+	host      client.Client // the host cluster, uncached
+	runtime   runtime.Runtime
+	namespace string
+}
+
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=controlplanes,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=controlplanes/status,verbs=get;update;patch
+
+func (r *controlPlanes) setup(mgr manager.Manager) error {
+	changed := make(chan event.GenericEvent)
+	// The runtime tells of control planes that changed by themselves.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case name := <-r.runtime.Changed():
+				select {
+				case changed <- event.GenericEvent{Object: &fleetv1.ControlPlane{ObjectMeta: metav1.ObjectMeta{Namespace: r.namespace, Name: name}}}:
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}
+	})); err != nil {
+		return err
+	}
+	if starter, ok := r.runtime.(manager.Runnable); ok {
+		if err := mgr.Add(starter); err != nil {
+			return err
+		}
+	}
+	return ctrl.ControllerManagedBy(mgr).
+		Named("controlplane").
+		For(&fleetv1.ControlPlane{}).
+		WatchesRawSource(source.Channel(changed, &handler.EnqueueRequestForObject{})).
+		// Starting is quick and waits for nothing; a few at once keep ten
+		// creations from queueing behind each other.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		Complete(r)
+}
+
+func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	cp := &fleetv1.ControlPlane{}
+	if err := r.hub.Get(ctx, req.NamespacedName, cp); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("virtualCluster", klog.KRef(cp.Spec.VirtualCluster.Namespace, cp.Spec.VirtualCluster.Name)))
+	if !cp.DeletionTimestamp.IsZero() {
+		return r.remove(ctx, cp)
+	}
+	if !controllerutil.ContainsFinalizer(cp, Finalizer) {
+		before := cp.DeepCopy()
+		controllerutil.AddFinalizer(cp, Finalizer)
+		if err := r.hub.Patch(ctx, cp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+
+	if err := ensureHostNamespace(ctx, r.host, cp); err != nil {
+		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, ReasonHostNS, err)
+	}
+	state, err := r.runtime.Ensure(ctx, runtime.Instance{
+		Name: cp.Name, Namespace: vclusterNamespace(cp), Generation: cp.Generation, Spec: cp.Spec,
+	})
+	if err != nil {
+		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, ReasonFailed, err)
+	}
+	if state.Kubeconfig != nil {
+		if err := r.publishKubeconfig(ctx, cp, state.Kubeconfig); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	return reconcile.Result{}, r.report(ctx, cp, state, "", nil)
+}
+
+// remove stops the control plane and deletes all it left: processes, data,
+// host namespace, published kubeconfig. Only then may the ControlPlane go.
+func (r *controlPlanes) remove(ctx context.Context, cp *fleetv1.ControlPlane) (reconcile.Result, error) {
+	if !controllerutil.ContainsFinalizer(cp, Finalizer) {
+		return reconcile.Result{}, nil
+	}
+	if err := r.runtime.Remove(ctx, cp.Name); err != nil {
+		return reconcile.Result{}, err
+	}
+	gone, err := deleteHostNamespace(ctx, r.host, cp)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if !gone {
+		// The namespace controller is still emptying it.
+		return reconcile.Result{RequeueAfter: time.Second}, nil
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace, Name: KubeconfigSecretName(cp.Name)}}
+	if err := r.hub.Delete(ctx, secret); client.IgnoreNotFound(err) != nil {
+		return reconcile.Result{}, err
+	}
+	before := cp.DeepCopy()
+	controllerutil.RemoveFinalizer(cp, Finalizer)
+	if err := r.hub.Patch(ctx, cp, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
+		return reconcile.Result{}, err
+	}
+	log.FromContext(ctx).Info("Removed control plane and its host namespace", "controlPlane", cp.Name)
+	return reconcile.Result{}, nil
+}
+
+// publishKubeconfig writes the admin kubeconfig into the agent's namespace
+// on the hub, which copies it next to the VirtualCluster.
+func (r *controlPlanes) publishKubeconfig(ctx context.Context, cp *fleetv1.ControlPlane, kc []byte) error {
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace, Name: KubeconfigSecretName(cp.Name)}}
+	err := r.hub.Get(ctx, client.ObjectKeyFromObject(secret), secret)
+	if err == nil && string(secret.Data[KubeconfigKey]) == string(kc) && secret.Labels[fleetv1.LabelVirtualClusterUID] == cp.Spec.VirtualCluster.UID {
+		return nil
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	_, err = controllerutil.CreateOrUpdate(ctx, r.hub, secret, func() error {
+		secret.Labels = ownerLabels(cp)
+		secret.Type = corev1.SecretTypeOpaque
+		secret.Data = map[string][]byte{KubeconfigKey: kc}
+		return controllerutil.SetControllerReference(cp, secret, r.hub.Scheme())
+	})
+	return err
+}
+
+// report writes what the agent observed into the ControlPlane's status.
+func (r *controlPlanes) report(ctx context.Context, cp *fleetv1.ControlPlane, s runtime.State, reason string, cause error) error {
+	before := cp.DeepCopy()
+	cp.Status.ObservedGeneration = cp.Generation
+	cp.Status.Phase = s.Phase
+	cp.Status.Epoch = cp.Spec.Epoch
+	cp.Status.Endpoint = s.Endpoint
+	cp.Status.Restarts = s.Restarts
+	cond := metav1.Condition{Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: cp.Generation, Message: s.Message}
+	switch {
+	case reason != "":
+		cond.Reason = reason
+	case s.Phase == fleetv1.ControlPlaneRunning:
+		cond.Status, cond.Reason = metav1.ConditionTrue, ReasonRunning
+		if cond.Message == "" {
+			cond.Message = "the apiserver answers at " + s.Endpoint
+		}
+	case s.Phase == fleetv1.ControlPlaneFailed:
+		cond.Reason = ReasonFailed
+	case s.Phase == fleetv1.ControlPlaneSleeping:
+		cond.Reason = ReasonSleeping
+	default:
+		cond.Reason = ReasonStarting
+		if cond.Message == "" {
+			cond.Message = "waiting for the apiserver to be ready"
+		}
+	}
+	meta.SetStatusCondition(&cp.Status.Conditions, cond)
+	if err := r.hub.Status().Patch(ctx, cp, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("report status: %w", err)
+	}
+	return cause
+}

@@ -1,0 +1,170 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/names"
+)
+
+// Names of the objects in a vcluster's host namespace.
+const (
+	quotaName         = "vfleet-quota"
+	limitRangeName    = "vfleet-defaults"
+	networkPolicyName = "vfleet-isolation"
+)
+
+// Container defaults the LimitRange gives: a pod that asks for nothing
+// still counts against the quota, which admits only pods with requests.
+var (
+	defaultCPURequest    = resource.MustParse("100m")
+	defaultMemoryRequest = resource.MustParse("128Mi")
+)
+
+// vclusterNamespace is the host namespace of the ControlPlane's vcluster.
+func vclusterNamespace(cp *fleetv1.ControlPlane) string {
+	ref := cp.Spec.VirtualCluster
+	return names.VClusterNamespace(ref.Namespace, ref.Name)
+}
+
+// ownerLabels mark what the agent creates on the host for a vcluster.
+func ownerLabels(cp *fleetv1.ControlPlane) map[string]string {
+	ref := cp.Spec.VirtualCluster
+	return map[string]string{
+		fleetv1.LabelManagedBy:               fleetv1.ManagedByValue,
+		fleetv1.LabelVirtualCluster:          ref.Name,
+		fleetv1.LabelVirtualClusterNamespace: ref.Namespace,
+		fleetv1.LabelVirtualClusterUID:       ref.UID,
+	}
+}
+
+// hostNamespaceObjects are what a vcluster gets on its host, as they should
+// be: the namespace with Pod Security labels, a quota from its resources,
+// container defaults, and a policy that admits traffic from its own
+// namespace only.
+func hostNamespaceObjects(cp *fleetv1.ControlPlane) []client.Object {
+	ns := vclusterNamespace(cp)
+	labels := ownerLabels(cp)
+	level := strings.ToLower(string(cp.Spec.Isolation.PodSecurity))
+	if level == "" {
+		level = "baseline"
+	}
+	nsLabels := map[string]string{
+		"pod-security.kubernetes.io/enforce":         level,
+		"pod-security.kubernetes.io/enforce-version": "latest",
+		"pod-security.kubernetes.io/warn":            level,
+		"pod-security.kubernetes.io/audit":           level,
+	}
+	for k, v := range labels {
+		nsLabels[k] = v
+	}
+	res := cp.Spec.Resources
+	hard := corev1.ResourceList{
+		corev1.ResourceRequestsCPU:    res.CPU,
+		corev1.ResourceRequestsMemory: res.Memory,
+		corev1.ResourcePods:           *resource.NewQuantity(int64(res.Pods), resource.DecimalSI),
+	}
+	if res.Storage != nil {
+		hard[corev1.ResourceRequestsStorage] = *res.Storage
+	}
+	meta := func(name string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}
+	}
+	return []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: nsLabels}},
+		&corev1.ResourceQuota{ObjectMeta: meta(quotaName), Spec: corev1.ResourceQuotaSpec{Hard: hard}},
+		&corev1.LimitRange{ObjectMeta: meta(limitRangeName), Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+			Type:           corev1.LimitTypeContainer,
+			DefaultRequest: corev1.ResourceList{corev1.ResourceCPU: defaultCPURequest, corev1.ResourceMemory: defaultMemoryRequest},
+		}}}},
+		&networkingv1.NetworkPolicy{ObjectMeta: meta(networkPolicyName), Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			// Pods of this namespace only; everything else is denied.
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}},
+		}},
+	}
+}
+
+// ensureHostNamespace creates or repairs the vcluster's host namespace and
+// what is in it. A namespace of that name that vfleet did not create for
+// this vcluster is left alone and reported.
+func ensureHostNamespace(ctx context.Context, c client.Client, cp *fleetv1.ControlPlane) error {
+	for _, want := range hostNamespaceObjects(cp) {
+		obj := want.DeepCopyObject().(client.Object)
+		_, err := controllerutil.CreateOrUpdate(ctx, c, obj, func() error {
+			if uid := obj.GetLabels()[fleetv1.LabelVirtualClusterUID]; obj.GetResourceVersion() != "" && uid != cp.Spec.VirtualCluster.UID {
+				return fmt.Errorf("%s %s exists on the host and does not belong to this vcluster (its %s is %q)",
+					kindOf(obj), obj.GetName(), fleetv1.LabelVirtualClusterUID, uid)
+			}
+			labels := obj.GetLabels()
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			for k, v := range want.GetLabels() {
+				labels[k] = v
+			}
+			obj.SetLabels(labels)
+			switch o := obj.(type) {
+			case *corev1.ResourceQuota:
+				o.Spec = want.(*corev1.ResourceQuota).Spec
+			case *corev1.LimitRange:
+				o.Spec = want.(*corev1.LimitRange).Spec
+			case *networkingv1.NetworkPolicy:
+				o.Spec = want.(*networkingv1.NetworkPolicy).Spec
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("host namespace %s: %w", vclusterNamespace(cp), err)
+		}
+	}
+	return nil
+}
+
+// deleteHostNamespace deletes the vcluster's host namespace, if it is the
+// vcluster's, and reports whether it is gone.
+func deleteHostNamespace(ctx context.Context, c client.Client, cp *fleetv1.ControlPlane) (bool, error) {
+	ns := &corev1.Namespace{}
+	err := c.Get(ctx, client.ObjectKey{Name: vclusterNamespace(cp)}, ns)
+	if apierrors.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if ns.Labels[fleetv1.LabelVirtualClusterUID] != cp.Spec.VirtualCluster.UID {
+		// Not ours to delete.
+		return true, nil
+	}
+	if ns.DeletionTimestamp.IsZero() {
+		if err := c.Delete(ctx, ns, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *corev1.Namespace:
+		return "namespace"
+	case *corev1.ResourceQuota:
+		return "ResourceQuota"
+	case *corev1.LimitRange:
+		return "LimitRange"
+	case *networkingv1.NetworkPolicy:
+		return "NetworkPolicy"
+	}
+	return fmt.Sprintf("%T", obj)
+}

@@ -1,0 +1,323 @@
+// Package process runs each control plane as a `vfleet controlplane` process
+// on the host machine: the lab's runtime, and that of bare-metal hosts.
+//
+// A control plane outlives a restart of the agent that started it. Each has
+// a directory under Root holding the control plane's own data (PKI, logs,
+// SQLite) and the agent's record of it: its port and the pid it runs as.
+// An agent that starts again finds the record, sees the process alive and
+// adopts it rather than starting a second copy on the same data.
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/vfleet/vfleet/agent/runtime"
+	"github.com/vfleet/vfleet/agent/runtime/process/record"
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controlplane"
+	"github.com/vfleet/vfleet/internal/procgroup"
+)
+
+// Options configure the process runtime.
+type Options struct {
+	// Root holds one directory per control plane.
+	Root string
+	// Vfleet is the vfleet executable to run `vfleet controlplane` from.
+	Vfleet string
+	// BinRoot has one directory of Kubernetes binaries per version.
+	BinRoot string
+	// Address is the IP control planes listen and are reached at.
+	Address string
+	// FirstPort..LastPort is the range apiserver ports are given from.
+	FirstPort, LastPort int
+	// Lifeline is the lock file the agent holds; see controlplane.Config.
+	Lifeline    string
+	OrphanGrace time.Duration
+	// StopGrace is how long a control plane may take to stop cleanly.
+	StopGrace time.Duration
+	Log       logr.Logger
+}
+
+// Runtime is the process runtime.
+type Runtime struct {
+	opts    Options
+	changed chan string
+
+	mu     sync.Mutex // guards locks and port allocation
+	locks  map[string]*sync.Mutex
+	seenMu sync.Mutex
+	seen   map[string]time.Time // status file times already told
+}
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+// New checks opts and prepares Root.
+func New(opts Options) (*Runtime, error) {
+	var errs []error
+	if opts.Root == "" || opts.Vfleet == "" || opts.BinRoot == "" {
+		errs = append(errs, errors.New("root, vfleet binary and bin root are required"))
+	}
+	if net.ParseIP(opts.Address) == nil {
+		errs = append(errs, fmt.Errorf("control-plane address %q is not an IP address", opts.Address))
+	}
+	if opts.FirstPort <= 0 || opts.LastPort > 65535 || opts.FirstPort > opts.LastPort {
+		errs = append(errs, fmt.Errorf("control-plane ports %d-%d are not a port range", opts.FirstPort, opts.LastPort))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if opts.StopGrace <= 0 {
+		opts.StopGrace = 20 * time.Second
+	}
+	if err := os.MkdirAll(opts.Root, 0o700); err != nil {
+		return nil, err
+	}
+	return &Runtime{opts: opts, changed: make(chan string, 64), locks: map[string]*sync.Mutex{}, seen: map[string]time.Time{}}, nil
+}
+
+func (r *Runtime) dir(name string) string { return filepath.Join(r.opts.Root, name) }
+
+// lock serialises work on one control plane.
+func (r *Runtime) lock(name string) func() {
+	r.mu.Lock()
+	l := r.locks[name]
+	if l == nil {
+		l = &sync.Mutex{}
+		r.locks[name] = l
+	}
+	r.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// Ensure implements runtime.Runtime.
+func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.State, error) {
+	defer r.lock(inst.Name)()
+	dir := r.dir(inst.Name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return runtime.State{}, err
+	}
+	rec, err := record.Read(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return runtime.State{}, fmt.Errorf("control plane %s: %w", inst.Name, err)
+	}
+	if rec.Port == 0 {
+		if rec.Port, err = r.allocatePort(dir); err != nil {
+			return runtime.State{}, err
+		}
+		if err := record.Write(dir, rec); err != nil {
+			return runtime.State{}, err
+		}
+	}
+	endpoint := "https://" + net.JoinHostPort(r.opts.Address, strconv.Itoa(rec.Port))
+	want := record.Launch{Version: inst.Spec.KubernetesVersion, Epoch: inst.Spec.Epoch, BackendHash: record.HashBackend(inst.Backend)}
+	alive := record.IsControlPlane(rec.Pid, dir)
+
+	if inst.Spec.Sleeping {
+		if alive {
+			if err := procgroup.StopGroup(ctx, rec.Pid, r.opts.StopGrace); err != nil {
+				return runtime.State{}, err
+			}
+		}
+		return runtime.State{Phase: fleetv1.ControlPlaneSleeping, Endpoint: endpoint, Restarts: rec.Restarts,
+			Message: "sleeping: its state is kept and it starts again when woken"}, nil
+	}
+	if alive && rec.Launch == want {
+		return r.observe(dir, rec, endpoint), nil
+	}
+	if alive {
+		// A new epoch, version or store: the old process must be gone
+		// before the new one opens the same data.
+		r.opts.Log.Info("Restarting control plane for a new configuration", "controlPlane", inst.Name, "from", rec.Launch.Version, "to", want.Version, "epoch", want.Epoch)
+		if err := procgroup.StopGroup(ctx, rec.Pid, r.opts.StopGrace); err != nil {
+			return runtime.State{}, err
+		}
+	} else if rec.Pid != 0 {
+		st, err := controlplane.ReadStatus(dir)
+		if err == nil && st.Pid == rec.Pid && st.Phase == controlplane.PhaseFailed && rec.Generation == inst.Generation && rec.Launch == want {
+			// It gave up, saying why; starting it again with the same spec
+			// would fail the same way. A new spec gets a new attempt.
+			return runtime.State{Phase: fleetv1.ControlPlaneFailed, Endpoint: endpoint, Restarts: rec.Restarts + st.Restarts, Message: st.Message}, nil
+		}
+		if rec.Launch == want {
+			rec.Restarts++
+			r.opts.Log.Info("Control plane process is gone; starting it again", "controlPlane", inst.Name, "pid", rec.Pid, "restarts", rec.Restarts)
+		}
+	}
+	if err := r.start(inst, dir, &rec, want); err != nil {
+		return runtime.State{Phase: fleetv1.ControlPlaneFailed, Endpoint: endpoint, Restarts: rec.Restarts, Message: err.Error()}, nil
+	}
+	return runtime.State{Phase: fleetv1.ControlPlaneStarting, Endpoint: endpoint, Restarts: rec.Restarts}, nil
+}
+
+// start runs `vfleet controlplane` for inst, detached so that it outlives
+// the agent, and records its pid before anything else can look.
+func (r *Runtime) start(inst runtime.Instance, dir string, rec *record.Record, want record.Launch) error {
+	if _, err := os.Stat(filepath.Join(r.opts.BinRoot, want.Version, "kube-apiserver")); err != nil {
+		return fmt.Errorf("this host has no Kubernetes %s binaries in %s", want.Version, r.opts.BinRoot)
+	}
+	if inst.Spec.Store.Type == fleetv1.BackingStoreExternal && inst.Backend == "" {
+		return errors.New("the External store's endpoint and credentials are not resolved")
+	}
+	args := []string{"controlplane",
+		"--name=" + inst.Spec.VirtualCluster.Name,
+		"--data-dir=" + dir,
+		"--address=" + r.opts.Address,
+		"--port=" + strconv.Itoa(rec.Port),
+		"--bin-root=" + r.opts.BinRoot,
+		"--kubernetes-version=" + want.Version,
+	}
+	if r.opts.Lifeline != "" {
+		args = append(args, "--lifeline="+r.opts.Lifeline)
+		if r.opts.OrphanGrace > 0 {
+			args = append(args, "--orphan-grace="+r.opts.OrphanGrace.String())
+		}
+	}
+	var env []string
+	if inst.Backend != "" {
+		// Not on the command line, where every user of the machine could
+		// read the store's password.
+		env = append(env, "VFLEET_BACKEND="+inst.Backend)
+	}
+	p, err := procgroup.Start(procgroup.Spec{
+		Name: inst.Name, Path: r.opts.Vfleet, Args: args, Env: env, Dir: dir,
+		LogFile: filepath.Join(dir, "controlplane.log"), Detached: true,
+	})
+	if err != nil {
+		return err
+	}
+	rec.Pid, rec.Launch, rec.Generation = p.Pid(), want, inst.Generation
+	if err := record.Write(dir, *rec); err != nil {
+		_ = p.Kill()
+		return err
+	}
+	r.opts.Log.Info("Started control plane", "controlPlane", inst.Name, "pid", rec.Pid, "port", rec.Port, "version", want.Version, "epoch", want.Epoch)
+	// Reap it when it exits (it is this process's child), and say so.
+	go func() {
+		<-p.Done()
+		r.changed <- inst.Name
+	}()
+	return nil
+}
+
+// observe reads what the running control plane says of itself.
+func (r *Runtime) observe(dir string, rec record.Record, endpoint string) runtime.State {
+	s := runtime.State{Phase: fleetv1.ControlPlaneStarting, Endpoint: endpoint, Restarts: rec.Restarts}
+	st, err := controlplane.ReadStatus(dir)
+	if err != nil || st.Pid != rec.Pid {
+		return s
+	}
+	s.Restarts += st.Restarts
+	s.Message = st.Message
+	switch st.Phase {
+	case controlplane.PhaseRunning:
+		kc, err := os.ReadFile(filepath.Join(dir, "admin.kubeconfig"))
+		if err != nil {
+			s.Message = "ready, but its kubeconfig cannot be read: " + err.Error()
+			return s
+		}
+		s.Phase, s.Kubeconfig = fleetv1.ControlPlaneRunning, kc
+	case controlplane.PhaseFailed:
+		s.Phase = fleetv1.ControlPlaneFailed
+	case controlplane.PhaseStopped:
+		s.Phase = fleetv1.ControlPlaneStopped
+	}
+	return s
+}
+
+// allocatePort gives the lowest port in range that no other control plane
+// of this runtime holds and nothing listens on.
+func (r *Runtime) allocatePort(self string) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	used := map[int]bool{}
+	for _, d := range record.Dirs(r.opts.Root) {
+		if d == self {
+			continue
+		}
+		if rec, err := record.Read(d); err == nil {
+			used[rec.Port] = true
+		}
+	}
+	for p := r.opts.FirstPort; p <= r.opts.LastPort; p++ {
+		if used[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(r.opts.Address, strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p, nil
+	}
+	return 0, fmt.Errorf("no free control-plane port left in %d-%d", r.opts.FirstPort, r.opts.LastPort)
+}
+
+// Remove implements runtime.Runtime.
+func (r *Runtime) Remove(ctx context.Context, name string) error {
+	defer r.lock(name)()
+	dir := r.dir(name)
+	if rec, err := record.Read(dir); err == nil && record.IsControlPlane(rec.Pid, dir) {
+		if err := procgroup.StopGroup(ctx, rec.Pid, r.opts.StopGrace); err != nil {
+			return err
+		}
+		// Its children die with it; wait until nothing uses the directory
+		// before deleting it.
+		for record.IsControlPlane(rec.Pid, dir) && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("control plane %s: remove its data: %w", name, err)
+	}
+	r.seenMu.Lock()
+	delete(r.seen, name)
+	r.seenMu.Unlock()
+	r.opts.Log.Info("Removed control plane", "controlPlane", name)
+	return nil
+}
+
+// Changed implements runtime.Runtime.
+func (r *Runtime) Changed() <-chan string { return r.changed }
+
+// Start watches the control planes' status files until ctx ends and tells
+// of every change; a manager runs it.
+func (r *Runtime) Start(ctx context.Context) error {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		for _, d := range record.Dirs(r.opts.Root) {
+			fi, err := os.Stat(controlplane.StatusPath(d))
+			if err != nil {
+				continue
+			}
+			name := filepath.Base(d)
+			r.seenMu.Lock()
+			changed := !fi.ModTime().Equal(r.seen[name])
+			r.seen[name] = fi.ModTime()
+			r.seenMu.Unlock()
+			if changed {
+				select {
+				case r.changed <- name:
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,53 @@
+// Package runtime is how an agent runs the control planes its hub assigns
+// it: as processes on the host machine, or as workloads of the host
+// cluster. The agent's controller speaks to either through Runtime.
+package runtime
+
+import (
+	"context"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+)
+
+// Instance is one control plane as the agent asks a runtime to run it.
+type Instance struct {
+	// Name is unique on the host: the ControlPlane's name.
+	Name string
+	// Namespace is the vcluster's namespace on the host cluster.
+	Namespace string
+	// Generation of the ControlPlane spec; a runtime that gave up on a
+	// failed control plane tries again only for a newer one.
+	Generation int64
+	Spec       fleetv1.ControlPlaneSpec
+	// Backend is kine's endpoint for an External store, with this epoch's
+	// credentials; empty for Embedded.
+	Backend string
+}
+
+// State is what a runtime observes of a control plane.
+type State struct {
+	Phase    fleetv1.ControlPlanePhase
+	Endpoint string
+	Restarts int32
+	// Message says why a control plane is not running, in the apiserver's
+	// own words when it failed.
+	Message string
+	// Kubeconfig is an admin kubeconfig for Endpoint, once Running.
+	Kubeconfig []byte
+}
+
+// Runtime runs control planes. Ensure and Remove are idempotent and
+// level-triggered: called again with the same instance, they do nothing
+// new.
+type Runtime interface {
+	// Ensure makes the control plane run as inst says, or sleep, and
+	// returns what it observes now. It does not wait for readiness.
+	Ensure(ctx context.Context, inst Instance) (State, error)
+	// Remove stops the control plane and deletes everything the runtime
+	// keeps of it. Removing what does not exist is not an error.
+	Remove(ctx context.Context, name string) error
+	// Changed delivers the name of a control plane whose state changed on
+	// its own (it became ready, crashed, gave up), so the agent reports it
+	// without polling.
+	Changed() <-chan string
+}

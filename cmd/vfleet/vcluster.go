@@ -1,0 +1,566 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/virtualcluster"
+	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/lab"
+)
+
+// target is how a tenant command reaches the management cluster: the
+// kubeconfig flags kubectl has.
+type target struct {
+	kubeconfig, context, namespace string
+	allNamespaces                  bool
+}
+
+func (t *target) addFlags(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&t.kubeconfig, "kubeconfig", "", "kubeconfig of the management cluster (default: $KUBECONFIG, ~/.kube/config)")
+	f.StringVar(&t.context, "context", "", "kubeconfig context to use")
+	f.StringVarP(&t.namespace, "namespace", "n", "", "namespace of the vcluster (default: the context's, else default)")
+}
+
+func (t *target) loader() clientcmd.ClientConfig {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = t.kubeconfig
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: t.context})
+}
+
+// client returns a client of the management cluster and the namespace to
+// work in.
+func (t *target) client() (client.Client, string, error) {
+	cc := t.loader()
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, "", fmt.Errorf("management cluster: %w (set --kubeconfig or KUBECONFIG; after make run: %s)", err, "export KUBECONFIG=$(vfleet lab status -o kubeconfig)")
+	}
+	ns := t.namespace
+	if ns == "" {
+		if ns, _, err = cc.Namespace(); err != nil || ns == "" {
+			ns = "default"
+		}
+	}
+	c, err := client.New(cfg, client.Options{Scheme: hub.Scheme()})
+	return c, ns, err
+}
+
+// newVClusterCommands are the tenant's verbs.
+func newVClusterCommands() []*cobra.Command {
+	return []*cobra.Command{newCreateCommand(), newListCommand(), newDescribeCommand(), newConnectCommand(), newDeleteCommand()}
+}
+
+func newCreateCommand() *cobra.Command {
+	var (
+		t                    target
+		cpu, memory, version string
+		store, strategy, out string
+		regions              []string
+		pods                 int32
+		wait                 bool
+		timeout              time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a virtual cluster",
+		Example: `  vfleet create demo --wait
+  vfleet create ci-42 --cpu 4 --memory 8Gi --region region-a --wait
+  vfleet create prod --store pg-eu --version v1.36.3`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(out, "name"); err != nil {
+				return err
+			}
+			c, ns, err := t.client()
+			if err != nil {
+				return err
+			}
+			vc := &fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: ns}}
+			vc.Spec.KubernetesVersion = version
+			for flag, v := range map[string]string{"--cpu": cpu, "--memory": memory} {
+				if _, err := resource.ParseQuantity(v); err != nil {
+					return fmt.Errorf("%s %q: want a quantity such as 2, 500m or 4Gi", flag, v)
+				}
+			}
+			vc.Spec.Resources = fleetv1.Resources{CPU: resource.MustParse(cpu), Memory: resource.MustParse(memory), Pods: pods}
+			vc.Spec.Placement.Regions = regions
+			vc.Spec.Placement.Strategy = fleetv1.PlacementStrategy(strategy)
+			if store != "" {
+				vc.Spec.BackingStore = fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreExternal, Name: store}
+			}
+			if err := c.Create(cmd.Context(), vc); err != nil {
+				return apiError(err)
+			}
+			if !wait {
+				return printResult(cmd.OutOrStdout(), out, vc, "created")
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "virtualcluster.fleet.vfleet.dev/%s created; waiting for it to be Ready\n", vc.Name)
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			if err := waitReady(ctx, c, client.ObjectKeyFromObject(vc), newProgress(cmd.ErrOrStderr())); err != nil {
+				return err
+			}
+			if out != "" {
+				return printResult(cmd.OutOrStdout(), out, vc, "created")
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "virtualcluster.fleet.vfleet.dev/%s ready\nuse it:  vfleet connect %s%s\n", vc.Name, vc.Name, nsFlag(ns))
+			return nil
+		},
+	}
+	t.addFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&cpu, "cpu", "2", "CPU the vcluster's pods may request in total")
+	f.StringVar(&memory, "memory", "4Gi", "memory the vcluster's pods may request in total")
+	f.Int32Var(&pods, "pods", 110, "most pods the vcluster may run at once")
+	f.StringVar(&version, "version", lab.KubernetesVersion, "Kubernetes version of the vcluster")
+	f.StringSliceVar(&regions, "region", nil, "region the vcluster may run in (repeatable; default any)")
+	f.StringVar(&store, "store", "", "BackingStore to keep the vcluster's state in (default: Embedded SQLite on its host)")
+	f.StringVar(&strategy, "strategy", "", "placement strategy: BinPack, Spread or LowestCost (default: the hub's)")
+	f.BoolVar(&wait, "wait", false, "wait until the vcluster is Ready, showing progress")
+	f.DurationVar(&timeout, "timeout", 5*time.Minute, "how long --wait waits")
+	f.StringVarP(&out, "output", "o", "", "output format: json, yaml or name")
+	return cmd
+}
+
+func nsFlag(ns string) string {
+	if ns == "default" {
+		return ""
+	}
+	return " -n " + ns
+}
+
+// apiError turns an API error into what a person should read: the API
+// server's message says what to fix.
+func apiError(err error) error {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return errors.New(status.Status().Message)
+	}
+	return err
+}
+
+func checkOutput(out string, extra ...string) error {
+	for _, ok := range append([]string{"", "json", "yaml"}, extra...) {
+		if out == ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("--output %q: want %s", out, strings.Join(append([]string{"json", "yaml"}, extra...), ", "))
+}
+
+// printResult prints an object as kubectl does after a change.
+func printResult(w io.Writer, out string, vc *fleetv1.VirtualCluster, verb string) error {
+	switch out {
+	case "json", "yaml":
+		return printObject(w, out, vc)
+	case "name":
+		_, err := fmt.Fprintf(w, "virtualcluster.fleet.vfleet.dev/%s\n", vc.Name)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "virtualcluster.fleet.vfleet.dev/%s %s\n", vc.Name, verb)
+	return err
+}
+
+func printObject(w io.Writer, out string, obj any) error {
+	if o, ok := obj.(client.Object); ok {
+		if l, isList := obj.(*fleetv1.VirtualClusterList); isList {
+			l.APIVersion, l.Kind = "v1", "List"
+			for i := range l.Items {
+				l.Items[i].APIVersion, l.Items[i].Kind = fleetv1.GroupVersion.String(), "VirtualCluster"
+				l.Items[i].ManagedFields = nil
+			}
+		} else {
+			o.GetObjectKind().SetGroupVersionKind(fleetv1.GroupVersion.WithKind("VirtualCluster"))
+			o.SetManagedFields(nil)
+		}
+	}
+	data, err := json.MarshalIndent(obj, "", "    ")
+	if err != nil {
+		return err
+	}
+	if out == "yaml" {
+		if data, err = yaml.JSONToYAML(data); err != nil {
+			return err
+		}
+	} else {
+		data = append(data, '\n')
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// progress shows what a wait is waiting for, one line per change.
+type progress struct {
+	w     io.Writer
+	start time.Time
+	last  string
+}
+
+func newProgress(w io.Writer) *progress { return &progress{w: w, start: time.Now()} }
+
+func (p *progress) show(line string) {
+	if line == p.last {
+		return
+	}
+	p.last = line
+	fmt.Fprintf(p.w, "  [%5.1fs] %s\n", time.Since(p.start).Seconds(), line)
+}
+
+// waitReady polls the vcluster until it is Ready, showing each new phase
+// and reason; a Failed vcluster ends the wait with its reason.
+func waitReady(ctx context.Context, c client.Client, key client.ObjectKey, p *progress) error {
+	for {
+		vc := &fleetv1.VirtualCluster{}
+		if err := c.Get(ctx, key, vc); err != nil {
+			return apiError(err)
+		}
+		msg := summary(vc)
+		p.show(fmt.Sprintf("%-12s %s", phaseOf(vc), msg))
+		switch vc.Status.Phase {
+		case fleetv1.PhaseReady:
+			return nil
+		case fleetv1.PhaseFailed:
+			return fmt.Errorf("vcluster %s failed: %s", key.Name, msg)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("vcluster %s not Ready after waiting: %s (%s)", key.Name, phaseOf(vc), msg)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func phaseOf(vc *fleetv1.VirtualCluster) string {
+	if vc.Status.Phase == "" {
+		return string(fleetv1.PhasePending)
+	}
+	return string(vc.Status.Phase)
+}
+
+// summary is the condition a person should read now: the first that is
+// not True, else Ready's message.
+func summary(vc *fleetv1.VirtualCluster) string {
+	for _, t := range []string{virtualcluster.ConditionScheduled, virtualcluster.ConditionProvisioned, fleetv1.ConditionReady} {
+		c := meta.FindStatusCondition(vc.Status.Conditions, t)
+		if c == nil {
+			return "waiting for the hub"
+		}
+		if c.Status != metav1.ConditionTrue {
+			return c.Message
+		}
+	}
+	return meta.FindStatusCondition(vc.Status.Conditions, fleetv1.ConditionReady).Message
+}
+
+func newListCommand() *cobra.Command {
+	var (
+		t   target
+		out string
+	)
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls", "get"},
+		Short:   "List virtual clusters",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(out, "wide"); err != nil {
+				return err
+			}
+			c, ns, err := t.client()
+			if err != nil {
+				return err
+			}
+			list := &fleetv1.VirtualClusterList{}
+			var opts []client.ListOption
+			if !t.allNamespaces {
+				opts = append(opts, client.InNamespace(ns))
+			}
+			if err := c.List(cmd.Context(), list, opts...); err != nil {
+				return apiError(err)
+			}
+			sort.Slice(list.Items, func(i, j int) bool {
+				a, b := list.Items[i], list.Items[j]
+				return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+			})
+			if out == "json" || out == "yaml" {
+				return printObject(cmd.OutOrStdout(), out, list)
+			}
+			if len(list.Items) == 0 {
+				if t.allNamespaces {
+					fmt.Fprintln(cmd.ErrOrStderr(), "No virtual clusters found.")
+				} else {
+					fmt.Fprintf(cmd.ErrOrStderr(), "No virtual clusters found in %s namespace.\n", ns)
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 3, ' ', 0)
+			head := "NAME\tPHASE\tVERSION\tHOST\tEPOCH\tSTORE\tAGE"
+			if t.allNamespaces {
+				head = "NAMESPACE\t" + head
+			}
+			if out == "wide" {
+				head += "\tENDPOINT\tMESSAGE"
+			}
+			fmt.Fprintln(tw, head)
+			for _, vc := range list.Items {
+				row := fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%s\t%s", vc.Name, phaseOf(&vc), vc.Spec.KubernetesVersion, orNone(vc.Status.Host),
+					vc.Status.Epoch, vc.Spec.BackingStore.Type, duration.HumanDuration(time.Since(vc.CreationTimestamp.Time)))
+				if t.allNamespaces {
+					row = vc.Namespace + "\t" + row
+				}
+				if out == "wide" {
+					row += fmt.Sprintf("\t%s\t%s", orNone(vc.Status.Endpoint), summary(&vc))
+				}
+				fmt.Fprintln(tw, row)
+			}
+			return tw.Flush()
+		},
+	}
+	t.addFlags(cmd)
+	cmd.Flags().BoolVarP(&t.allNamespaces, "all-namespaces", "A", false, "list the vclusters of every namespace")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "output format: json, yaml or wide")
+	return cmd
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
+
+func newDescribeCommand() *cobra.Command {
+	var t target
+	cmd := &cobra.Command{
+		Use:   "describe NAME",
+		Short: "Show a virtual cluster: placement and its explanation, endpoint, epoch, conditions, events",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ns, err := t.client()
+			if err != nil {
+				return err
+			}
+			vc := &fleetv1.VirtualCluster{}
+			if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: args[0]}, vc); err != nil {
+				return apiError(err)
+			}
+			events := &eventsv1.EventList{}
+			if err := c.List(cmd.Context(), events, client.InNamespace(ns)); err != nil {
+				return apiError(err)
+			}
+			describe(cmd.OutOrStdout(), vc, events.Items)
+			return nil
+		},
+	}
+	t.addFlags(cmd)
+	return cmd
+}
+
+func describe(w io.Writer, vc *fleetv1.VirtualCluster, events []eventsv1.Event) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	defer tw.Flush()
+	res := vc.Spec.Resources
+	fmt.Fprintf(tw, "Name:\t%s\nNamespace:\t%s\nPhase:\t%s\nKubernetes:\t%s\n", vc.Name, vc.Namespace, phaseOf(vc), vc.Spec.KubernetesVersion)
+	fmt.Fprintf(tw, "Resources:\tcpu %s, memory %s, pods %d\n", res.CPU.String(), res.Memory.String(), res.Pods)
+	store := string(vc.Spec.BackingStore.Type)
+	if vc.Spec.BackingStore.Name != "" {
+		store += " (" + vc.Spec.BackingStore.Name + ")"
+	}
+	fmt.Fprintf(tw, "Store:\t%s\nHost:\t%s\nEpoch:\t%d\nEndpoint:\t%s\n", store, orNone(vc.Status.Host), vc.Status.Epoch, orNone(vc.Status.Endpoint))
+	if vc.Status.KubeconfigSecret != "" {
+		fmt.Fprintf(tw, "Kubeconfig:\tSecret %s (vfleet connect %s%s)\n", vc.Status.KubeconfigSecret, vc.Name, nsFlag(vc.Namespace))
+	}
+	if c := meta.FindStatusCondition(vc.Status.Conditions, virtualcluster.ConditionScheduled); c != nil {
+		fmt.Fprintf(tw, "Placement:\t%s\n", c.Message)
+	}
+	fmt.Fprintln(tw, "Conditions:")
+	fmt.Fprintln(tw, "  TYPE\tSTATUS\tREASON\tAGE\tMESSAGE")
+	for _, c := range vc.Status.Conditions {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.Type, c.Status, c.Reason, duration.HumanDuration(time.Since(c.LastTransitionTime.Time)), c.Message)
+	}
+	if len(vc.Status.PlacementHistory) > 0 {
+		fmt.Fprintln(tw, "Placement history:")
+		fmt.Fprintln(tw, "  EPOCH\tHOST\tREASON\tAGE")
+		for _, p := range vc.Status.PlacementHistory {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", p.Epoch, p.Host, p.Reason, duration.HumanDuration(time.Since(p.Time.Time)))
+		}
+	}
+	var mine []eventsv1.Event
+	for _, e := range events {
+		if e.Regarding.UID == vc.UID {
+			mine = append(mine, e)
+		}
+	}
+	sort.Slice(mine, func(i, j int) bool { return eventTime(mine[i]).Before(eventTime(mine[j])) })
+	if len(mine) == 0 {
+		fmt.Fprintln(tw, "Events:\t<none>")
+		return
+	}
+	fmt.Fprintln(tw, "Events:")
+	fmt.Fprintln(tw, "  TYPE\tREASON\tAGE\tFROM\tMESSAGE")
+	for _, e := range mine {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.Type, e.Reason, duration.HumanDuration(time.Since(eventTime(e))), e.ReportingController, e.Note)
+	}
+}
+
+func eventTime(e eventsv1.Event) time.Time {
+	if e.Series != nil {
+		return e.Series.LastObservedTime.Time
+	}
+	if !e.EventTime.IsZero() {
+		return e.EventTime.Time
+	}
+	return e.DeprecatedLastTimestamp.Time
+}
+
+func newConnectCommand() *cobra.Command {
+	var (
+		t           target
+		print, swch bool
+	)
+	cmd := &cobra.Command{
+		Use:   "connect NAME",
+		Short: "Add a virtual cluster's kubeconfig to yours, or print it",
+		Long: `Merge the vcluster's kubeconfig into the first file of KUBECONFIG (or
+~/.kube/config) as context vfleet-NAME, or with --print write it to stdout.
+The current context stays unless --switch is given, so vfleet keeps talking
+to the management cluster.`,
+		Example: `  vfleet connect demo && kubectl --context vfleet-demo get namespaces
+  vfleet connect demo --print > demo.kubeconfig`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ns, err := t.client()
+			if err != nil {
+				return err
+			}
+			vc := &fleetv1.VirtualCluster{}
+			if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: args[0]}, vc); err != nil {
+				return apiError(err)
+			}
+			if vc.Status.KubeconfigSecret == "" {
+				return fmt.Errorf("vcluster %s has no kubeconfig yet: it is %s (%s)", vc.Name, phaseOf(vc), summary(vc))
+			}
+			kc, err := tenantKubeconfig(cmd.Context(), c, vc)
+			if err != nil {
+				return err
+			}
+			name := "vfleet-" + vc.Name
+			if ns != "default" {
+				name += "-" + ns
+			}
+			cfg, err := clientcmd.Load(kc)
+			if err != nil {
+				return fmt.Errorf("the vcluster's kubeconfig: %w", err)
+			}
+			cfg = renamed(cfg, name)
+			if print {
+				data, err := clientcmd.Write(*cfg)
+				if err != nil {
+					return err
+				}
+				_, err = cmd.OutOrStdout().Write(data)
+				return err
+			}
+			path, err := mergeKubeconfig(t, cfg, name, swch)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Added context %q to %s\n", name, path)
+			if swch {
+				fmt.Fprintf(cmd.OutOrStdout(), "Switched to context %q.\nuse it:  kubectl get namespaces\n", name)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "use it:  kubectl --context %s get namespaces\n", name)
+			}
+			return nil
+		},
+	}
+	t.addFlags(cmd)
+	cmd.Flags().BoolVar(&print, "print", false, "write the kubeconfig to stdout instead of merging it")
+	cmd.Flags().BoolVar(&swch, "switch", false, "make the vcluster the current context")
+	return cmd
+}
+
+func newDeleteCommand() *cobra.Command {
+	var (
+		t       target
+		wait    bool
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "delete NAME...",
+		Short: "Delete virtual clusters, with their control planes, data and host namespaces",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ns, err := t.client()
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, name := range args {
+				vc := &fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+				if err := c.Delete(cmd.Context(), vc); err != nil {
+					errs = append(errs, apiError(err))
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "virtualcluster.fleet.vfleet.dev %q deleted\n", name)
+			}
+			if !wait {
+				return errors.Join(errs...)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			p := newProgress(cmd.ErrOrStderr())
+			for _, name := range args {
+				if err := waitGone(ctx, c, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	t.addFlags(cmd)
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until everything of the vcluster is gone")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long --wait waits")
+	return cmd
+}
+
+func waitGone(ctx context.Context, c client.Client, key client.ObjectKey, p *progress) error {
+	for {
+		vc := &fleetv1.VirtualCluster{}
+		err := c.Get(ctx, key, vc)
+		if apierrors.IsNotFound(err) {
+			p.show(key.Name + ": gone")
+			return nil
+		}
+		if err != nil {
+			return apiError(err)
+		}
+		p.show(fmt.Sprintf("%s: %s %s", key.Name, phaseOf(vc), summary(vc)))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("vcluster %s still there: %s", key.Name, summary(vc))
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

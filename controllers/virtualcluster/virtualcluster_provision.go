@@ -1,0 +1,147 @@
+package virtualcluster
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+)
+
+// Condition types and reasons of a VirtualCluster's life after placement.
+const (
+	ConditionProvisioned = "Provisioned"
+
+	ReasonWaitingForAgent    = "WaitingForAgent"
+	ReasonStarting           = "ControlPlaneStarting"
+	ReasonRunning            = "ControlPlaneRunning"
+	ReasonControlPlaneFailed = "ControlPlaneFailed"
+	ReasonSleeping           = "Sleeping"
+	ReasonNotScheduled       = "NotScheduled"
+	ReasonKubeconfigIssued   = "KubeconfigIssued"
+)
+
+// Where the agent publishes a control plane's kubeconfig, in its host's
+// namespace; and the key it uses. The agent package says the same; the hub
+// does not import the agent.
+const (
+	agentKubeconfigSuffix = "-kubeconfig"
+	kubeconfigKey         = "kubeconfig"
+)
+
+// KubeconfigSecretName names the Secret, next to the VirtualCluster, that
+// holds the tenant's kubeconfig.
+func KubeconfigSecretName(vc *fleetv1.VirtualCluster) string { return vc.Name + "-kubeconfig" }
+
+// KubeconfigKey is the key of the kubeconfig in the tenant's Secret.
+const KubeconfigKey = kubeconfigKey
+
+// observe carries the ControlPlane's state up into the VirtualCluster: the
+// phase, the conditions, and once it runs, the endpoint and the tenant's
+// kubeconfig.
+func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster) error {
+	cp := &fleetv1.ControlPlane{}
+	key := client.ObjectKey{Namespace: fleetv1.HostNamespace(vc.Status.Host), Name: ControlPlaneName(vc)}
+	if err := r.Client.Get(ctx, key, cp); err != nil {
+		// Just created: the cache has not seen it yet; its event follows.
+		return client.IgnoreNotFound(err)
+	}
+	before := vc.DeepCopy()
+	vc.Status.ObservedGeneration = vc.Generation
+	provisioned := metav1.Condition{Type: ConditionProvisioned, Status: metav1.ConditionFalse, ObservedGeneration: vc.Generation}
+	ready := metav1.Condition{Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: vc.Generation}
+	cpReady := meta.FindStatusCondition(cp.Status.Conditions, fleetv1.ConditionReady)
+	message := ""
+	if cpReady != nil {
+		message = cpReady.Message
+	}
+	current := cp.Status.ObservedGeneration == cp.Generation && cp.Status.Epoch == vc.Status.Epoch
+
+	switch {
+	case !current || cp.Status.Phase == "":
+		vc.Status.Phase = fleetv1.PhaseScheduled
+		provisioned.Reason = ReasonWaitingForAgent
+		provisioned.Message = fmt.Sprintf("waiting for the agent of host %s to take up epoch %d", vc.Status.Host, vc.Status.Epoch)
+	case cp.Status.Phase == fleetv1.ControlPlaneFailed:
+		vc.Status.Phase = fleetv1.PhaseFailed
+		provisioned.Reason = ReasonControlPlaneFailed
+		provisioned.Message = fmt.Sprintf("the control plane on host %s failed to start: %s", vc.Status.Host, message)
+	case cp.Status.Phase == fleetv1.ControlPlaneSleeping:
+		vc.Status.Phase = fleetv1.PhaseSleeping
+		provisioned.Reason, provisioned.Message = ReasonSleeping, message
+	case cp.Status.Phase == fleetv1.ControlPlaneRunning:
+		provisioned.Status, provisioned.Reason = metav1.ConditionTrue, ReasonRunning
+		provisioned.Message = fmt.Sprintf("the control plane runs on host %s at %s", vc.Status.Host, cp.Status.Endpoint)
+		issued, err := r.issueKubeconfig(ctx, vc, cp)
+		if err != nil {
+			return err
+		}
+		vc.Status.Endpoint = cp.Status.Endpoint
+		if issued {
+			vc.Status.Phase = fleetv1.PhaseReady
+			vc.Status.KubeconfigSecret = KubeconfigSecretName(vc)
+			ready.Status, ready.Reason = metav1.ConditionTrue, ReasonKubeconfigIssued
+			ready.Message = fmt.Sprintf("kubeconfig in Secret %s, key %s", vc.Status.KubeconfigSecret, kubeconfigKey)
+		} else {
+			vc.Status.Phase = fleetv1.PhaseProvisioning
+		}
+	default:
+		vc.Status.Phase = fleetv1.PhaseProvisioning
+		provisioned.Reason = ReasonStarting
+		provisioned.Message = fmt.Sprintf("the control plane is starting on host %s: %s", vc.Status.Host, message)
+	}
+	if ready.Reason == "" {
+		ready.Reason, ready.Message = provisioned.Reason, provisioned.Message
+	}
+	wasFailed := before.Status.Phase == fleetv1.PhaseFailed
+	meta.SetStatusCondition(&vc.Status.Conditions, provisioned)
+	meta.SetStatusCondition(&vc.Status.Conditions, ready)
+	if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
+		return err
+	}
+	switch {
+	case vc.Status.Phase == fleetv1.PhaseFailed && !wasFailed:
+		r.eventf(vc, corev1.EventTypeWarning, ReasonControlPlaneFailed, "Provision", "%s", provisioned.Message)
+	case vc.Status.Phase == fleetv1.PhaseReady && before.Status.Phase != fleetv1.PhaseReady:
+		r.eventf(vc, corev1.EventTypeNormal, "Ready", "Provision", "ready at %s; %s", vc.Status.Endpoint, ready.Message)
+	}
+	return nil
+}
+
+// issueKubeconfig copies the kubeconfig the agent published into the
+// tenant's Secret next to the VirtualCluster, owned by it so that it goes
+// with it. It reports false while the agent has not published one.
+func (r *Reconciler) issueKubeconfig(ctx context.Context, vc *fleetv1.VirtualCluster, cp *fleetv1.ControlPlane) (bool, error) {
+	published := &corev1.Secret{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: cp.Name + agentKubeconfigSuffix}, published)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	kc := published.Data[kubeconfigKey]
+	if len(kc) == 0 || published.Labels[fleetv1.LabelVirtualClusterUID] != string(vc.UID) {
+		return false, nil
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: vc.Namespace, Name: KubeconfigSecretName(vc)}}
+	_, err = controllerutil.CreateOrUpdate(ctx, r.Client, secret, func() error {
+		if secret.ResourceVersion != "" && !metav1.IsControlledBy(secret, vc) {
+			return fmt.Errorf("secret %s exists and does not belong to vcluster %s: rename or delete it", secret.Name, vc.Name)
+		}
+		secret.Labels = map[string]string{
+			fleetv1.LabelManagedBy: fleetv1.ManagedByValue, fleetv1.LabelVirtualCluster: vc.Name,
+			fleetv1.LabelVirtualClusterUID: string(vc.UID),
+		}
+		secret.Type = corev1.SecretTypeOpaque
+		secret.Data = map[string][]byte{kubeconfigKey: kc}
+		return controllerutil.SetControllerReference(vc, secret, r.Client.Scheme())
+	})
+	return err == nil, err
+}
