@@ -26,8 +26,8 @@ help: ## Show this help.
 ##@ Run
 
 .PHONY: run
-run: binaries build ## Build everything, then start the lab: 1 management cluster and 3 hosts.
-	$(BIN)/vfleet lab up
+run: binaries build ## Build everything, start the lab (1 management cluster, 3 hosts) and a demo vcluster.
+	$(BIN)/vfleet lab up --demo demo
 
 .PHONY: down
 down: ## Stop the lab started by make run and delete its data.

@@ -399,3 +399,12 @@ func controlPlanePids(agentData string) []int {
 	}
 	return pids
 }
+
+// ControlPlaneDirs returns the data directories of the vcluster control
+// planes this host's agent keeps, running or not.
+func (c *Cluster) ControlPlaneDirs() []string {
+	if c.Role != RoleHost {
+		return nil
+	}
+	return record.Dirs(filepath.Join(c.paths.agentData, "controlplanes"))
+}

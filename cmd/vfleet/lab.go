@@ -16,8 +16,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/lab"
 )
 
@@ -43,6 +47,8 @@ type labUpOptions struct {
 	nodePods   int64
 	portBase   int
 	foreground bool
+	// demo names a vcluster to create once the lab is up.
+	demo string
 	// detached is set on the background process `up` starts, whose
 	// terminal is a log file: no Ctrl-C there.
 	detached bool
@@ -67,9 +73,15 @@ until interrupted.`,
 				return err
 			}
 			if o.foreground {
-				return runLabForeground(cmd.Context(), cfg, o.detached, cmd.OutOrStdout())
+				return runLabForeground(cmd.Context(), cfg, o, cmd.OutOrStdout())
 			}
-			return startLabBackground(cmd.Context(), cfg, o, cmd.OutOrStdout())
+			if err := startLabBackground(cmd.Context(), cfg, o, cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if o.demo != "" {
+				return createDemo(cmd.Context(), cfg.Dir, o.demo, cmd.OutOrStdout())
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -81,6 +93,7 @@ until interrupted.`,
 	f.StringVar(&o.nodeMemory, "node-memory", o.nodeMemory, "allocatable memory of each node")
 	f.Int64Var(&o.nodePods, "node-pods", o.nodePods, "allocatable pods of each node")
 	f.IntVar(&o.portBase, "port-base", 0, "listen on consecutive ports from this one (default: free ports chosen by the system)")
+	f.StringVar(&o.demo, "demo", "", "create a vcluster of this name once the lab is up, and say how to use it")
 	f.BoolVar(&o.foreground, "foreground", false, "run in this terminal until interrupted instead of in the background")
 	f.BoolVar(&o.detached, "detached", false, "set by up on the background process it starts")
 	_ = f.MarkHidden("detached")
@@ -115,7 +128,8 @@ func (o labUpOptions) config() (lab.Config, error) {
 }
 
 // runLabForeground runs the lab in this process until ctx ends.
-func runLabForeground(ctx context.Context, cfg lab.Config, detached bool, out io.Writer) error {
+func runLabForeground(ctx context.Context, cfg lab.Config, o labUpOptions, out io.Writer) error {
+	detached := o.detached
 	cfg.Progress = out
 	l, err := lab.New(cfg)
 	if err != nil {
@@ -129,6 +143,11 @@ func runLabForeground(ctx context.Context, cfg lab.Config, detached bool, out io
 		stop = "Ctrl-C or " + stop
 	}
 	fmt.Fprintf(out, "lab is up in %s (pid %d); stop it with %s\n", cfg.Dir, os.Getpid(), stop)
+	if o.demo != "" && !detached {
+		if err := createDemo(ctx, cfg.Dir, o.demo, out); err != nil {
+			fmt.Fprintf(out, "error: %v\n", err)
+		}
+	}
 	<-ctx.Done()
 	return l.Stop(context.Background())
 }
@@ -325,3 +344,39 @@ func dash(s string) string {
 
 // defaultBinDir is where this vfleet finds the Kubernetes binaries.
 func defaultBinDir() string { return lab.FindBinDir() }
+
+// createDemo creates a vcluster in the lab in dir, shows its progress, and
+// writes its kubeconfig next to the lab's.
+func createDemo(ctx context.Context, dir, name string, out io.Writer) error {
+	t := target{kubeconfig: filepath.Join(dir, "management", "kubeconfig"), namespace: "default"}
+	c, ns, err := t.client()
+	if err != nil {
+		return err
+	}
+	vc := &fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	vc.Spec.KubernetesVersion = lab.KubernetesVersion
+	vc.Spec.Resources = fleetv1.Resources{CPU: resource.MustParse("2"), Memory: resource.MustParse("4Gi"), Pods: 50}
+	if err := c.Create(ctx, vc); err != nil && !apierrors.IsAlreadyExists(err) {
+		return apiError(err)
+	}
+	fmt.Fprintf(out, "vcluster %s: waiting for it to be Ready\n", name)
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if err := waitReady(wctx, c, client.ObjectKeyFromObject(vc), newProgress(out)); err != nil {
+		return err
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(vc), vc); err != nil {
+		return err
+	}
+	kc, err := tenantKubeconfig(ctx, c, vc)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, name+".kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nvcluster %s is Ready on host %s. Use it:\n  kubectl --kubeconfig %s get namespaces\n", name, vc.Status.Host, path)
+	fmt.Fprintf(out, "More vclusters:  KUBECONFIG=%s vfleet create NAME --wait   (then vfleet list, describe, connect, delete)\n", t.kubeconfig)
+	return nil
+}
