@@ -58,6 +58,10 @@ test-unit: binaries controller-gen ## Run the unit and envtest tests (race detec
 test-e2e: binaries ## Run the ginkgo e2e suites over real labs.
 	go test -count=1 -timeout 30m ./test/e2e/... -args -ginkgo.v
 
+.PHONY: bench-controlplane
+bench-controlplane: binaries ## Measure vcluster create→Ready latency and idle memory against a bare apiserver over kine.
+	go test -run '^$$' -bench BenchmarkControlPlane -benchtime 1x -timeout 30m ./test/bench/
+
 .PHONY: bench-lab
 bench-lab: binaries build ## Measure lab start time and memory per cluster.
 	go test -run '^$$' -bench BenchmarkLab -benchtime 3x -timeout 20m ./lab/

@@ -163,7 +163,7 @@ func (cp *ControlPlane) Run(ctx context.Context) (err error) {
 		stopStore()
 		storeDone.Wait()
 	}()
-	etcd, err := startStore(storeCtx, &storeDone, cp.cfg.DataDir, cp.cfg.Backend)
+	etcd, err := StartStore(storeCtx, &storeDone, cp.cfg.DataDir, cp.cfg.Backend)
 	if err != nil {
 		return err
 	}
@@ -305,6 +305,27 @@ func (cp *ControlPlane) supervise(ctx context.Context, name string, spec func() 
 	}
 }
 
+// BareAPIServer is how a kube-apiserver is run by hand over this control
+// plane's PKI and the store at etcd, with the apiserver's defaults instead
+// of vfleet's footprint settings: the baseline vfleet is measured against.
+// The PKI is written first if it is missing.
+func (cp *ControlPlane) BareAPIServer(etcd string) (procgroup.Spec, error) {
+	if err := os.MkdirAll(filepath.Join(cp.cfg.DataDir, "logs"), 0o700); err != nil {
+		return procgroup.Spec{}, err
+	}
+	if err := cp.ensurePKI(); err != nil {
+		return procgroup.Spec{}, err
+	}
+	s := cp.spec("kube-apiserver", etcd)
+	s.Args = s.Args[:len(s.Args)-len(apiserverFootprint)]
+	s.Env = nil
+	return s, nil
+}
+
+// AdminKubeconfig is the admin kubeconfig in the control plane's PKI,
+// there from the start (Kubeconfig appears once it is ready).
+func (cp *ControlPlane) AdminKubeconfig() string { return cp.pki(kubeconfigAdmin) }
+
 func (cp *ControlPlane) spec(name, etcd string) procgroup.Spec {
 	p := cp.pki
 	var args []string
@@ -333,6 +354,7 @@ func (cp *ControlPlane) spec(name, etcd string) procgroup.Spec {
 			"--endpoint-reconciler-type=none",
 			"--profiling=false",
 		}
+		args = append(args, apiserverFootprint...)
 	case "kube-controller-manager":
 		kc := p(kubeconfigKCM)
 		args = []string{
@@ -347,12 +369,14 @@ func (cp *ControlPlane) spec(name, etcd string) procgroup.Spec {
 			"--cluster-name=" + cp.cfg.Name,
 			"--profiling=false",
 		}
+		args = append(args, controllerManagerFootprint...)
 	}
 	return procgroup.Spec{
 		Name:    cp.cfg.Name + "/" + name,
 		Path:    filepath.Join(cp.cfg.BinDir, name),
 		Args:    args,
 		LogFile: filepath.Join(cp.cfg.DataDir, "logs", name+".log"),
+		Env:     footprintEnv[name],
 	}
 }
 

@@ -15,14 +15,14 @@ import (
 // sqliteParams are kine's defaults for SQLite: WAL, a generous busy timeout.
 const sqliteParams = "_journal_mode=WAL&_busy_timeout=30000&_synchronous=NORMAL&_txlock=immediate&_stmt_cache_size=20&cache=shared"
 
-// startStore runs kine in this process over the given backend until ctx
+// StartStore runs kine in this process over the given backend until ctx
 // ends, and returns the etcd endpoint the apiserver uses: a unix socket in
 // dir, so that no port is allocated and nothing outside the machine can
 // reach it. wg is done once kine has stopped: its listener closed (which
 // unlinks the socket) and its database released. A control plane
 // restarted on the same directory must wait for it, or the old kine's
 // shutdown would unlink the new socket.
-func startStore(ctx context.Context, wg *sync.WaitGroup, dir, backend string) (string, error) {
+func StartStore(ctx context.Context, wg *sync.WaitGroup, dir, backend string) (string, error) {
 	listener := "unix://" + filepath.Join(dir, "kine.sock")
 	// The values kine's own CLI defaults to: the library refuses to start
 	// without some of them (CompactBatchSize, for one).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,6 +44,15 @@ admin kubeconfig it writes to <data-dir>/admin.kubeconfig once ready.`,
 				cfg.Backend = controlplane.EmbeddedBackend(cfg.DataDir)
 			}
 			cfg.Log = cmd.OutOrStdout()
+			// This process holds kine and the SQLite driver: most of its
+			// heap after start is garbage. Bound it as the children are
+			// bounded, unless the environment says otherwise.
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(50)
+			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(48 << 20)
+			}
 			cp, err := controlplane.New(cfg)
 			if err != nil {
 				return err

@@ -1,0 +1,42 @@
+package controlplane
+
+import "os"
+
+// A host runs many control planes, most of them idle most of the time, so
+// their idle memory is what bounds how many fit. These settings trade a
+// little CPU and latency for it; docs/benchmarks.md has the measurements.
+
+// apiserverFootprint are flags that shrink an idle kube-apiserver.
+var apiserverFootprint = []string{
+	// The watch cache keeps a copy of every object per resource; kine
+	// already serves watches and lists from SQLite or the database, and a
+	// tenant's cluster is small.
+	"--watch-cache=false",
+	// Priority and fairness keeps per-flow state and its own objects; one
+	// tenant per apiserver has no one to be fair to.
+	"--enable-priority-and-fairness=false",
+}
+
+// controllerManagerFootprint runs only the controllers a vcluster needs.
+// Nodes, volumes and their attachment, IPAM and cloud load balancers
+// belong to the host: the syncer copies what the tenant asks for there.
+var controllerManagerFootprint = []string{
+	"--controllers=*,-nodeipam,-node-lifecycle-controller,-persistentvolume-binder-controller,-persistentvolume-attach-detach-controller," +
+		"-persistentvolume-expander-controller,-persistentvolume-protection-controller,-service-lb-controller,-node-route-controller," +
+		"-cloud-node-lifecycle-controller,-taint-eviction-controller,-ephemeral-volume-controller,-ttl-controller,-bootstrap-signer-controller,-token-cleaner-controller",
+}
+
+// footprintEnv bounds each child's Go heap: a lower GC target and a soft
+// memory limit make the runtime hand memory back after the start-up peak.
+// VFLEET_CONTROLPLANE_GOGC overrides the GC target for measurements.
+var footprintEnv = map[string][]string{
+	"kube-apiserver":          {"GOGC=" + envOr("VFLEET_CONTROLPLANE_GOGC", "50"), "GOMEMLIMIT=" + envOr("VFLEET_APISERVER_GOMEMLIMIT", "128MiB")},
+	"kube-controller-manager": {"GOGC=" + envOr("VFLEET_CONTROLPLANE_GOGC", "50"), "GOMEMLIMIT=" + envOr("VFLEET_KCM_GOMEMLIMIT", "40MiB")},
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
