@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/vfleet/vfleet/agent/runtime"
+	kuberuntime "github.com/vfleet/vfleet/agent/runtime/kubernetes"
 	"github.com/vfleet/vfleet/agent/runtime/process"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/hub"
@@ -99,11 +100,11 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 
-	rt, err := newRuntime(o, ctrl.LoggerFrom(ctx).WithName("runtime"))
+	hostDirect, err := client.New(hostCfg, client.Options{Scheme: hub.Scheme()})
 	if err != nil {
 		return err
 	}
-	hostDirect, err := client.New(hostCfg, client.Options{Scheme: hub.Scheme()})
+	rt, err := newRuntime(o, hostDirect, ctrl.LoggerFrom(ctx).WithName("runtime"))
 	if err != nil {
 		return err
 	}
@@ -138,7 +139,10 @@ func Run(ctx context.Context, o *Options) error {
 }
 
 // newRuntime builds the runtime the options name.
-func newRuntime(o *Options, log logr.Logger) (runtime.Runtime, error) {
+func newRuntime(o *Options, host client.Client, log logr.Logger) (runtime.Runtime, error) {
+	if o.Runtime == RuntimeKubernetes {
+		return kuberuntime.New(host, kuberuntime.Options{Image: o.ControlPlaneImage, BinRoot: o.BinRoot})
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err

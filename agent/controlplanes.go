@@ -62,6 +62,9 @@ func (r *controlPlanes) setup(mgr manager.Manager) error {
 	changed := make(chan event.GenericEvent)
 	// The runtime tells of control planes that changed by themselves.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if r.runtime.Changed() == nil {
+			return nil
+		}
 		for {
 			select {
 			case <-ctx.Done():
@@ -112,9 +115,7 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if err := ensureHostNamespace(ctx, r.host, cp); err != nil {
 		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, ReasonHostNS, err)
 	}
-	state, err := r.runtime.Ensure(ctx, runtime.Instance{
-		Name: cp.Name, Namespace: vclusterNamespace(cp), Generation: cp.Generation, Spec: cp.Spec,
-	})
+	state, err := r.runtime.Ensure(ctx, instanceOf(cp))
 	if err != nil {
 		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, ReasonFailed, err)
 	}
@@ -123,7 +124,18 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 			return reconcile.Result{}, err
 		}
 	}
-	return reconcile.Result{}, r.report(ctx, cp, state, "", nil)
+	if err := r.report(ctx, cp, state, "", nil); err != nil {
+		return reconcile.Result{}, err
+	}
+	if state.Phase == fleetv1.ControlPlaneStarting && r.runtime.Changed() == nil {
+		// This runtime does not say when it is ready; look again.
+		return reconcile.Result{RequeueAfter: 2 * time.Second}, nil
+	}
+	return reconcile.Result{}, nil
+}
+
+func instanceOf(cp *fleetv1.ControlPlane) runtime.Instance {
+	return runtime.Instance{Name: cp.Name, Namespace: vclusterNamespace(cp), Generation: cp.Generation, Spec: cp.Spec}
 }
 
 // remove stops the control plane and deletes all it left: processes, data,
@@ -132,7 +144,7 @@ func (r *controlPlanes) remove(ctx context.Context, cp *fleetv1.ControlPlane) (r
 	if !controllerutil.ContainsFinalizer(cp, Finalizer) {
 		return reconcile.Result{}, nil
 	}
-	if err := r.runtime.Remove(ctx, cp.Name); err != nil {
+	if err := r.runtime.Remove(ctx, instanceOf(cp)); err != nil {
 		return reconcile.Result{}, err
 	}
 	gone, err := deleteHostNamespace(ctx, r.host, cp)

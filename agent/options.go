@@ -61,6 +61,9 @@ type Options struct {
 	ControlPlanePorts string
 	// OrphanGrace is how long a process control plane outlives its agent.
 	OrphanGrace time.Duration
+	// ControlPlaneImage is the vfleet image the kubernetes runtime runs,
+	// with BinRoot inside it.
+	ControlPlaneImage string
 
 	HealthProbeBindAddress string
 	MetricsBindAddress     string
@@ -105,6 +108,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Runtime, "runtime", o.Runtime, "how control planes run: process (on this machine) or kubernetes (in the host cluster)")
 	fs.StringVar(&o.ControlPlaneAddress, "control-plane-address", o.ControlPlaneAddress, "IP address process control planes listen and are reached at")
 	fs.StringVar(&o.ControlPlanePorts, "control-plane-ports", o.ControlPlanePorts, "range of ports for process control planes' apiservers, first-last")
+	fs.StringVar(&o.ControlPlaneImage, "control-plane-image", o.ControlPlaneImage, "vfleet image the kubernetes runtime runs control planes from (its --bin-root is inside the image)")
 	fs.DurationVar(&o.OrphanGrace, "orphan-grace", o.OrphanGrace, "how long a process control plane keeps running without its agent; a restarted agent adopts it meanwhile")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "address of /healthz and /readyz")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "address of /metrics (0 disables)")
@@ -154,7 +158,9 @@ func (o *Options) Validate() error {
 			errs = append(errs, err)
 		}
 	case RuntimeKubernetes:
-		errs = append(errs, errors.New("--runtime=kubernetes is not available yet: use process"))
+		if o.ControlPlaneImage == "" {
+			errs = append(errs, errors.New("--runtime=kubernetes needs --control-plane-image"))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("--runtime %q: want process or kubernetes", o.Runtime))
 	}

@@ -45,9 +45,10 @@ type Runtime interface {
 	Ensure(ctx context.Context, inst Instance) (State, error)
 	// Remove stops the control plane and deletes everything the runtime
 	// keeps of it. Removing what does not exist is not an error.
-	Remove(ctx context.Context, name string) error
+	Remove(ctx context.Context, inst Instance) error
 	// Changed delivers the name of a control plane whose state changed on
 	// its own (it became ready, crashed, gave up), so the agent reports it
-	// without polling.
+	// without polling. A runtime that cannot tell returns nil, and the
+	// agent looks again while a control plane starts.
 	Changed() <-chan string
 }

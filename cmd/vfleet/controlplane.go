@@ -2,21 +2,25 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 
 	"github.com/vfleet/vfleet/controlplane"
 )
 
 func newControlPlaneCommand() *cobra.Command {
 	var (
-		cfg     controlplane.Config
-		binRoot string
-		version string
+		cfg controlplane.Config
+		// Set by the kubernetes runtime: the control plane runs in a pod.
+		publishSecret, publishServer string
+		binRoot                      string
+		version                      string
 	)
 	cmd := &cobra.Command{
 		Use:   "controlplane",
@@ -57,6 +61,21 @@ admin kubeconfig it writes to <data-dir>/admin.kubeconfig once ready.`,
 			if err != nil {
 				return err
 			}
+			if publishSecret != "" {
+				go func() {
+					select {
+					case <-cp.Ready():
+					case <-cmd.Context().Done():
+						return
+					}
+					host, err := rest.InClusterConfig()
+					if err != nil {
+						fmt.Fprintf(cfg.Log, "cannot publish the kubeconfig: %v\n", err)
+						return
+					}
+					_ = cp.Publish(cmd.Context(), host, os.Getenv("POD_NAMESPACE"), publishSecret, publishServer)
+				}()
+			}
 			return cp.Run(cmd.Context())
 		},
 	}
@@ -68,6 +87,8 @@ admin kubeconfig it writes to <data-dir>/admin.kubeconfig once ready.`,
 	f.StringVar(&cfg.Lifeline, "lifeline", "", "lock file the agent holds while it runs; the control plane stops once the agent is gone for --orphan-grace")
 	f.DurationVar(&cfg.OrphanGrace, "orphan-grace", time.Minute, "how long the control plane outlives its agent")
 	f.StringVar(&cfg.Backend, "backend", "", "kine endpoint of an External store (default: SQLite in --data-dir)")
+	f.StringVar(&publishSecret, "publish-kubeconfig-secret", "", "in a pod: write the admin kubeconfig into this Secret of the pod's namespace ($POD_NAMESPACE)")
+	f.StringVar(&publishServer, "publish-server", "", "server address of the published kubeconfig, for example https://vfleet-apiserver.ns.svc")
 	f.StringSliceVar(&cfg.SANs, "san", nil, "further names or addresses for the apiserver's certificate")
 	f.StringVar(&binRoot, "bin-root", filepath.Dir(defaultBinDir()), "directory with one subdirectory of binaries per Kubernetes version")
 	f.StringVar(&version, "kubernetes-version", filepath.Base(defaultBinDir()), "Kubernetes version of the control plane")

@@ -264,7 +264,8 @@ func (r *Runtime) allocatePort(self string) (int, error) {
 }
 
 // Remove implements runtime.Runtime.
-func (r *Runtime) Remove(ctx context.Context, name string) error {
+func (r *Runtime) Remove(ctx context.Context, inst runtime.Instance) error {
+	name := inst.Name
 	defer r.lock(name)()
 	dir := r.dir(name)
 	if rec, err := record.Read(dir); err == nil && record.IsControlPlane(rec.Pid, dir) {
