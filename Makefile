@@ -50,12 +50,18 @@ UNIT_PKGS = $$(go list ./... | grep -v /test/e2e/)
 .PHONY: test
 test: binaries build test-unit test-e2e ## Run every test: unit, envtest and e2e over the lab.
 
+.PHONY: postgresql
+postgresql: ## Install PostgreSQL (Debian's package) if it is missing: External stores in tests are real.
+	@compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || { \
+	  echo "postgresql: installing the Debian package"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
 .PHONY: test-unit
-test-unit: binaries controller-gen ## Run the unit and envtest tests (race detector on).
+test-unit: binaries controller-gen postgresql ## Run the unit and envtest tests (race detector on).
 	go test -count=1 -race $(UNIT_PKGS)
 
 .PHONY: test-e2e
-test-e2e: binaries ## Run the ginkgo e2e suites over real labs.
+test-e2e: binaries postgresql ## Run the ginkgo e2e suites over real labs.
 	go test -count=1 -timeout 30m ./test/e2e/... -args -ginkgo.v
 
 .PHONY: bench-controlplane

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,6 +37,7 @@ const (
 	ReasonFailed   = "StartFailed"
 	ReasonSleeping = "Sleeping"
 	ReasonHostNS   = "HostNamespaceFailed"
+	ReasonStore    = "StoreNotReady"
 )
 
 // KubeconfigSecretName names the Secret in the host's namespace on the hub
@@ -115,7 +117,17 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if err := ensureHostNamespace(ctx, r.host, cp); err != nil {
 		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, ReasonHostNS, err)
 	}
-	state, err := r.runtime.Ensure(ctx, instanceOf(cp))
+	backend, err := backendFor(ctx, r.hub, cp)
+	if errors.Is(err, errNoCredentials) {
+		// The hub's store provisioning writes them; its event brings us back.
+		return reconcile.Result{RequeueAfter: 2 * time.Second}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, ReasonStore, nil)
+	}
+	if err != nil {
+		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, ReasonStore, nil)
+	}
+	inst := instanceOf(cp)
+	inst.Backend = backend
+	state, err := r.runtime.Ensure(ctx, inst)
 	if err != nil {
 		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, ReasonFailed, err)
 	}

@@ -30,6 +30,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"renew not below duration", func(o *Options) { o.LeaseRenewInterval = 10 * time.Second }, []string{"--lease-renew-interval"}},
 		{"negative overhead", func(o *Options) { o.ControlPlaneOverheadCPU = "-1" }, []string{"--control-plane-overhead-cpu"}},
 		{"malformed overhead", func(o *Options) { o.ControlPlaneOverheadMemory = "lots" }, []string{"--control-plane-overhead-memory"}},
+		{"kubernetes runtime without an image", func(o *Options) { o.Runtime = RuntimeKubernetes }, []string{"--control-plane-image"}},
 		{"unknown runtime", func(o *Options) { o.Runtime = "docker" }, []string{"--runtime"}},
 		{"reversed port range", func(o *Options) { o.ControlPlanePorts = "17000-16000" }, []string{"--control-plane-ports"}},
 		{"control-plane address not an IP", func(o *Options) { o.ControlPlaneAddress = "localhost" }, []string{"--control-plane-address"}},

@@ -169,18 +169,23 @@ func (cp *ControlPlane) Run(ctx context.Context) (err error) {
 	}
 
 	var wg sync.WaitGroup
-	for _, name := range []string{"kube-apiserver", "kube-controller-manager"} {
+	run := func(name string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			cp.supervise(ctx, name, func() procgroup.Spec { return cp.spec(name, etcd) })
 		}()
 	}
+	run("kube-apiserver")
 	err = cp.waitReady(ctx)
 	if err == nil {
 		fmt.Fprintf(cp.cfg.Log, "control plane %s ready at %s\n", cp.cfg.Name, cp.Endpoint())
 		cp.setStatus(func(s *Status) { s.Phase, s.Message = PhaseRunning, "" })
 		close(cp.ready)
+		// The controller-manager can do nothing before the apiserver
+		// answers; started together, they would share the CPU the
+		// apiserver needs to get there.
+		run("kube-controller-manager")
 		<-ctx.Done()
 	}
 	cancel(err)
@@ -405,7 +410,7 @@ func (cp *ControlPlane) waitReady(ctx context.Context) error {
 			return ctx.Err()
 		case err := <-cp.failed:
 			return err
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

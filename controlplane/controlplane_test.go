@@ -41,11 +41,18 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// start runs a control plane over dir until the returned stop is called.
+// start runs a control plane over dir, with its state in dir too, until the
+// returned stop is called.
 func start(t *testing.T, dir string, port int) (*ControlPlane, func(), *syncBuffer) {
 	t.Helper()
+	return startOn(t, dir, port, EmbeddedBackend(dir))
+}
+
+// startOn runs a control plane over dir with its state in backend.
+func startOn(t *testing.T, dir string, port int, backend string) (*ControlPlane, func(), *syncBuffer) {
+	t.Helper()
 	log := &syncBuffer{}
-	cp, err := New(Config{Name: "test-vc", DataDir: dir, BinDir: lab.FindBinDir(), Backend: EmbeddedBackend(dir), Port: port, Log: log})
+	cp, err := New(Config{Name: "test-vc", DataDir: dir, BinDir: lab.FindBinDir(), Backend: backend, Port: port, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

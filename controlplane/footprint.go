@@ -30,8 +30,8 @@ var controllerManagerFootprint = []string{
 // memory limit make the runtime hand memory back after the start-up peak.
 // VFLEET_CONTROLPLANE_GOGC overrides the GC target for measurements.
 var footprintEnv = map[string][]string{
-	"kube-apiserver":          {"GOGC=" + envOr("VFLEET_CONTROLPLANE_GOGC", "50"), "GOMEMLIMIT=" + envOr("VFLEET_APISERVER_GOMEMLIMIT", "128MiB")},
-	"kube-controller-manager": {"GOGC=" + envOr("VFLEET_CONTROLPLANE_GOGC", "50"), "GOMEMLIMIT=" + envOr("VFLEET_KCM_GOMEMLIMIT", "40MiB")},
+	"kube-apiserver":          {"GOGC=" + envOr("VFLEET_CONTROLPLANE_GOGC", "50"), "GOMEMLIMIT=" + envOr("VFLEET_APISERVER_GOMEMLIMIT", "off")},
+	"kube-controller-manager": {"GOGC=" + envOr("VFLEET_CONTROLPLANE_GOGC", "50"), "GOMEMLIMIT=" + envOr("VFLEET_KCM_GOMEMLIMIT", "off")},
 }
 
 func envOr(key, def string) string {

@@ -33,6 +33,9 @@ type Spec struct {
 	// process: no death signal when the parent exits. For children that a
 	// restarted parent adopts (the agent's control planes).
 	Detached bool
+	// Credential runs the child as another user; nil means this process's.
+	// Some servers (PostgreSQL) refuse to run as root.
+	Credential *syscall.Credential
 }
 
 // Process is a started child. Its methods are safe for concurrent use.
@@ -77,6 +80,7 @@ func Start(spec Spec) (*Process, error) {
 		// A new session is also a new process group.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	}
+	cmd.SysProcAttr.Credential = spec.Credential
 
 	var err error
 	onSpawnThread(func() { err = cmd.Start() })

@@ -16,6 +16,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -210,18 +211,20 @@ func waitFile(b *testing.B, path string) {
 	}
 }
 
+// waitReadyz polls /readyz, as the control plane itself does before it
+// calls itself ready.
 func waitReadyz(b *testing.B, kc string) {
 	cfg, err := kubeconfig.RESTConfig(kc)
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := client.New(cfg, client.Options{})
+	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if err := c.Get(context.Background(), client.ObjectKey{Name: "default"}, &corev1.Namespace{}); err == nil {
+		if _, err := kube.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background()); err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -323,15 +326,20 @@ func procKB(pid int, file, key string) int64 {
 	return 0
 }
 
+// children lists pid's children, whichever of its threads forked them (the
+// control plane forks from a thread of its own).
 func children(pid int) []int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if err != nil {
-		return nil
-	}
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 	var out []int
-	for _, f := range strings.Fields(string(data)) {
-		if c, err := strconv.Atoi(f); err == nil {
-			out = append(out, c)
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
 		}
 	}
 	return out

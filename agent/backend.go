@@ -1,0 +1,54 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/postgres"
+)
+
+// Keys of a ControlPlane's store credentials Secret.
+const (
+	CredentialUsername = "username"
+	CredentialPassword = "password"
+	// CredentialSSLMode is PostgreSQL's sslmode; default disable.
+	CredentialSSLMode = "sslmode"
+)
+
+// errNoCredentials: the hub has not written this epoch's credentials yet.
+var errNoCredentials = errors.New("waiting for the store credentials of this epoch")
+
+// backendFor resolves the kine endpoint of the control plane's store from
+// its spec and this epoch's credentials Secret, in the agent's namespace.
+// Embedded stores have none: the control plane uses SQLite in its data
+// directory.
+func backendFor(ctx context.Context, c client.Client, cp *fleetv1.ControlPlane) (string, error) {
+	store := cp.Spec.Store
+	if store.Type != fleetv1.BackingStoreExternal {
+		return "", nil
+	}
+	secret := &corev1.Secret{}
+	err := c.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: store.CredentialsSecret}, secret)
+	if apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("%w (Secret %s)", errNoCredentials, store.CredentialsSecret)
+	}
+	if err != nil {
+		return "", err
+	}
+	user, pass := string(secret.Data[CredentialUsername]), string(secret.Data[CredentialPassword])
+	switch store.Driver {
+	case fleetv1.DriverPostgreSQL:
+		if user == "" {
+			return "", fmt.Errorf("store credentials Secret %s has no %s", store.CredentialsSecret, CredentialUsername)
+		}
+		return postgres.URL(store.Endpoint, store.Database, user, pass, string(secret.Data[CredentialSSLMode])), nil
+	default:
+		return "", fmt.Errorf("the agent cannot run control planes on %s stores yet", store.Driver)
+	}
+}

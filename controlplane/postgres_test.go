@@ -1,0 +1,97 @@
+package controlplane
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vfleet/vfleet/internal/postgres"
+	"github.com/vfleet/vfleet/lab"
+)
+
+// startPostgres runs a real PostgreSQL server for the test.
+func startPostgres(t *testing.T) *postgres.Server {
+	t.Helper()
+	if _, err := postgres.BinDir(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// The server runs as the postgres user when the tests run as root; it
+	// must be able to enter the test's directories.
+	for d := dir; d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ports, release, err := lab.ClaimPorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pg, err := postgres.Start(ctx, filepath.Join(dir, "pg"), ports[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := pg.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return pg
+}
+
+// TestExternalPostgresControlPlane keeps a vcluster's state in a database
+// on a real PostgreSQL server: what is written is in the database's kine
+// table, and a control plane started on a fresh data directory (another
+// host, say) finds it there.
+func TestExternalPostgresControlPlane(t *testing.T) {
+	pg := startPostgres(t)
+	ctx := context.Background()
+	if err := pg.CreateDatabase(ctx, "vc_one"); err != nil {
+		t.Fatal(err)
+	}
+	backend := postgres.URL(pg.Endpoint(), "vc_one", postgres.AdminUser, pg.AdminPassword(), "")
+	ports, release, err := lab.ClaimPorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+
+	first := t.TempDir()
+	cp, stop, log := startOn(t, first, ports[0], backend)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "in-postgres", Namespace: "default"}, Data: map[string]string{"k": "v"}}
+	if _, err := client(t, cp).CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	stop()
+	if _, err := os.Stat(filepath.Join(first, "state.db")); err == nil {
+		t.Fatal("an External control plane wrote a SQLite database")
+	}
+
+	conn, err := pg.Connect(ctx, "vc_one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM kine WHERE name = '/registry/configmaps/default/in-postgres'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.Close(ctx)
+	if n == 0 {
+		t.Fatal("the ConfigMap is not in the database")
+	}
+
+	// Another data directory: new PKI, same state.
+	cp, _, _ = startOn(t, t.TempDir(), ports[0], backend)
+	got, err := client(t, cp).CoreV1().ConfigMaps("default").Get(ctx, "in-postgres", metav1.GetOptions{})
+	if err != nil || got.Data["k"] != "v" {
+		t.Fatalf("from the database: %v %v", got, err)
+	}
+}

@@ -1,0 +1,250 @@
+// Package postgres runs a private PostgreSQL server in a directory from the
+// distribution's binaries (Debian's postgresql package), and administers
+// one: databases and login roles. The lab's External backing store and the
+// tests of control planes over PostgreSQL use it; nothing here stands in
+// for the server.
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vfleet/vfleet/internal/procgroup"
+)
+
+// AdminUser is the superuser of a server this package starts.
+const AdminUser = "vfleet"
+
+// Server is a running PostgreSQL server.
+type Server struct {
+	dir      string
+	port     int
+	password string
+	proc     *procgroup.Process
+}
+
+// BinDir finds the server's binaries: the newest /usr/lib/postgresql/*/bin,
+// else the directory of initdb on PATH.
+func BinDir() (string, error) {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "postgres")); err == nil {
+			return d, nil
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Dir(real), nil
+		}
+	}
+	return "", errors.New("PostgreSQL is not installed: apt-get install postgresql (make test installs it)")
+}
+
+func version(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+// Start initialises a cluster in dir unless one is there, and runs its
+// server on 127.0.0.1:port until Stop. Running as root, the server runs as
+// the postgres user, which must be able to reach dir.
+func Start(ctx context.Context, dir string, port int) (*Server, error) {
+	bin, err := BinDir()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	cred, err := runAs(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{dir: dir, port: port}
+	data := filepath.Join(dir, "data")
+	pwFile := filepath.Join(dir, "admin-password")
+	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		s.password = randomHex(16)
+		if err := os.WriteFile(pwFile, []byte(s.password), 0o600); err != nil {
+			return nil, err
+		}
+		if err := chown(pwFile, cred); err != nil {
+			return nil, err
+		}
+		if err := run(filepath.Join(bin, "initdb"), cred, filepath.Join(dir, "initdb.log"),
+			"-D", data, "-U", AdminUser, "--auth=scram-sha-256", "--pwfile="+pwFile, "--encoding=UTF8", "--locale=C"); err != nil {
+			return nil, err
+		}
+	} else {
+		pw, err := os.ReadFile(pwFile)
+		if err != nil {
+			return nil, err
+		}
+		s.password = strings.TrimSpace(string(pw))
+	}
+	sockets := filepath.Join(dir, "run")
+	if err := os.MkdirAll(sockets, 0o700); err != nil {
+		return nil, err
+	}
+	if err := chown(sockets, cred); err != nil {
+		return nil, err
+	}
+	s.proc, err = procgroup.Start(procgroup.Spec{
+		Name: "postgres", Path: filepath.Join(bin, "postgres"), Credential: cred,
+		LogFile: filepath.Join(dir, "postgres.log"),
+		Args: []string{"-D", data, "-p", strconv.Itoa(port), "-k", sockets,
+			"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "shared_buffers=32MB"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.waitReady(ctx); err != nil {
+		_ = s.proc.Kill()
+		return nil, fmt.Errorf("postgres on port %d: %w\n%s", port, err, s.proc.LogTail(10))
+	}
+	return s, nil
+}
+
+// runAs returns the credential to run the server with: none unless this
+// process is root, which PostgreSQL refuses; then the postgres user, after
+// giving it dir.
+func runAs(dir string) (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root, PostgreSQL needs the postgres user: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if err := chown(dir, cred); err != nil {
+		return nil, err
+	}
+	// The postgres user must be able to walk down to dir.
+	for d := filepath.Dir(dir); d != "/"; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return nil, err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return nil, fmt.Errorf("PostgreSQL runs as user postgres, which cannot enter %s: use a directory whose parents others may enter (chmod o+x %s)", d, d)
+		}
+	}
+	return cred, nil
+}
+
+func chown(path string, cred *syscall.Credential) error {
+	if cred == nil {
+		return nil
+	}
+	return os.Chown(path, int(cred.Uid), int(cred.Gid))
+}
+
+// run runs a command to completion, its output to log.
+func run(path string, cred *syscall.Credential, log string, args ...string) error {
+	p, err := procgroup.Start(procgroup.Spec{Name: filepath.Base(path), Path: path, Args: args, LogFile: log, Credential: cred})
+	if err != nil {
+		return err
+	}
+	<-p.Done()
+	if _, err := p.Exited(); err != nil {
+		return fmt.Errorf("%s: %w\n%s", filepath.Base(path), err, p.LogTail(10))
+	}
+	return nil
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		conn, err := s.Connect(ctx, "postgres")
+		if err == nil {
+			return conn.Close(ctx)
+		}
+		if exited, exitErr := s.proc.Exited(); exited {
+			return fmt.Errorf("exited: %v", exitErr)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Endpoint is host:port.
+func (s *Server) Endpoint() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// AdminPassword is the superuser's password.
+func (s *Server) AdminPassword() string { return s.password }
+
+// Pid is the server's process id.
+func (s *Server) Pid() int { return s.proc.Pid() }
+
+// Connect opens a connection to database as the superuser.
+func (s *Server) Connect(ctx context.Context, database string) (*pgx.Conn, error) {
+	return pgx.Connect(ctx, URL(s.Endpoint(), database, AdminUser, s.password, "disable"))
+}
+
+// CreateDatabase creates a database owned by the superuser.
+func (s *Server) CreateDatabase(ctx context.Context, name string) error {
+	conn, err := s.Connect(ctx, "postgres")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	return err
+}
+
+// Stop stops the server: a fast shutdown, then a kill after grace.
+func (s *Server) Stop(ctx context.Context) error {
+	// SIGINT is PostgreSQL's fast shutdown: sessions end, data is flushed.
+	if err := s.proc.Signal(syscall.SIGINT); err != nil {
+		return err
+	}
+	select {
+	case <-s.proc.Done():
+		return nil
+	case <-time.After(20 * time.Second):
+	case <-ctx.Done():
+	}
+	return s.proc.Kill()
+}
+
+// URL is a connection URL for database at hostport, which is also kine's
+// endpoint for it.
+func URL(hostport, database, user, password, sslmode string) string {
+	if sslmode == "" {
+		sslmode = "disable"
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: hostport, Path: "/" + database, RawQuery: "sslmode=" + sslmode}
+	return u.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
