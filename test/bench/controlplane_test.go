@@ -115,11 +115,13 @@ type sample struct {
 	mem   memory
 }
 
-// memory sums a group of processes.
-type memory struct{ rss, pss int64 }
+// memory sums a group of processes: resident, proportional (shared
+// pages split between their users), and anonymous (heap and stacks: what
+// one more control plane adds when its binaries are already in memory).
+type memory struct{ rss, pss, anon int64 }
 
 func (m memory) String() string {
-	return fmt.Sprintf("%d MiB RSS (%d MiB PSS)", m.rss>>20, m.pss>>20)
+	return fmt.Sprintf("%d MiB RSS, %d MiB PSS, %d MiB anonymous", m.rss>>20, m.pss>>20, m.anon>>20)
 }
 
 func summarize(s []sample) (time.Duration, memory) {
@@ -301,14 +303,20 @@ func controlPlanePid(b *testing.B, l *lab.Lab) int {
 
 // treeRSS sums the memory of pid and its descendants.
 func treeRSS(pid int) memory {
-	m := memory{rss: procKB(pid, "/status", "VmRSS:") << 10, pss: procKB(pid, "/smaps_rollup", "Pss:") << 10}
+	m := memory{
+		rss:  procKB(pid, "/status", "VmRSS:") << 10,
+		pss:  procKB(pid, "/smaps_rollup", "Pss:") << 10,
+		anon: procKB(pid, "/smaps_rollup", "Anonymous:") << 10,
+	}
 	for _, child := range children(pid) {
 		m = add(m, treeRSS(child))
 	}
 	return m
 }
 
-func add(a, b memory) memory { return memory{rss: a.rss + b.rss, pss: a.pss + b.pss} }
+func add(a, b memory) memory {
+	return memory{rss: a.rss + b.rss, pss: a.pss + b.pss, anon: a.anon + b.anon}
+}
 
 func procKB(pid int, file, key string) int64 {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + file)
