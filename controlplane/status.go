@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -97,5 +96,3 @@ type StartError struct {
 func (e *StartError) Error() string {
 	return fmt.Sprintf("kube-apiserver failed %d times before it was ready: %s", e.Attempts, e.Reason)
 }
-
-var errGaveUp = errors.New("gave up")
