@@ -66,6 +66,19 @@ func (t *target) client() (client.Client, string, error) {
 	return c, ns, err
 }
 
+// get reads the named vcluster in the target namespace.
+func (t *target) get(ctx context.Context, name string) (client.Client, *fleetv1.VirtualCluster, error) {
+	c, ns, err := t.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	vc := &fleetv1.VirtualCluster{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, vc); err != nil {
+		return nil, nil, apiError(err)
+	}
+	return c, vc, nil
+}
+
 // newVClusterCommands are the tenant's verbs.
 func newVClusterCommands() []*cobra.Command {
 	return []*cobra.Command{newCreateCommand(), newListCommand(), newDescribeCommand(), newConnectCommand(), newDeleteCommand()}
@@ -357,14 +370,11 @@ func newDescribeCommand() *cobra.Command {
 		Short: "Show a virtual cluster: placement and its explanation, endpoint, epoch, conditions, events",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ns, err := t.client()
+			c, vc, err := t.get(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			vc := &fleetv1.VirtualCluster{}
-			if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: args[0]}, vc); err != nil {
-				return apiError(err)
-			}
+			ns := vc.Namespace
 			events := &eventsv1.EventList{}
 			if err := c.List(cmd.Context(), events, client.InNamespace(ns)); err != nil {
 				return apiError(err)
@@ -450,14 +460,11 @@ to the management cluster.`,
   vfleet connect demo --print > demo.kubeconfig`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ns, err := t.client()
+			c, vc, err := t.get(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			vc := &fleetv1.VirtualCluster{}
-			if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: args[0]}, vc); err != nil {
-				return apiError(err)
-			}
+			ns := vc.Namespace
 			if vc.Status.KubeconfigSecret == "" {
 				return fmt.Errorf("vcluster %s has no kubeconfig yet: it is %s (%s)", vc.Name, phaseOf(vc), summary(vc))
 			}

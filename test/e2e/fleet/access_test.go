@@ -26,7 +26,7 @@ import (
 // agentClient authenticates as host's agent, with the credentials the
 // agent itself stored when it joined.
 func agentClient(host string) client.Client {
-	dir := filepath.Join(fleet.Dir(), host, "agent", "hub")
+	dir := filepath.Join(suite.Lab.Dir(), host, "agent", "hub")
 	server, err := os.ReadFile(filepath.Join(dir, "server"))
 	Expect(err).NotTo(HaveOccurred())
 	c, err := client.New(&rest.Config{
@@ -40,7 +40,7 @@ func agentClient(host string) client.Client {
 
 var _ = Describe("An agent's credentials", func() {
 	It("reach its own host and nothing of another: the API server answers 403", func(ctx SpecContext) {
-		self, other := fleet.Hosts()[0].Name, fleet.Hosts()[1].Name
+		self, other := suite.Lab.Hosts()[0].Name, suite.Lab.Hosts()[1].Name
 		agent := agentClient(self)
 
 		Expect(agent.Get(ctx, client.ObjectKey{Name: self}, &fleetv1.HostCluster{})).To(Succeed())
@@ -52,7 +52,7 @@ var _ = Describe("An agent's credentials", func() {
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "read in another host's namespace: %v", err)
 
 		target := &fleetv1.HostCluster{}
-		Expect(mgmt.Get(ctx, client.ObjectKey{Name: other}, target)).To(Succeed())
+		Expect(suite.Mgmt.Get(ctx, client.ObjectKey{Name: other}, target)).To(Succeed())
 		err = agent.Status().Patch(ctx, target, client.RawPatch("application/merge-patch+json", []byte(`{"status":{"nodes":1000}}`)))
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "write another host's status: %v", err)
 		err = agent.Delete(ctx, target)
@@ -62,11 +62,11 @@ var _ = Describe("An agent's credentials", func() {
 
 var _ = Describe("Bad input", func() {
 	It("refuses an agent with a wrong bootstrap token, saying what to do, and registers nothing", func(ctx SpecContext) {
-		host := fleet.Hosts()[2]
-		cmd := exec.Command(vfleetBin, "agent",
+		host := suite.Lab.Hosts()[2]
+		cmd := exec.Command(suite.VfleetBin, "agent",
 			"--host-kubeconfig", host.Kubeconfig(),
-			"--hub", fleet.HubURL(),
-			"--hub-ca-file", filepath.Join(fleet.Dir(), "management", "pki", "ca.crt"),
+			"--hub", suite.Lab.HubURL(),
+			"--hub-ca-file", filepath.Join(suite.Lab.Dir(), "management", "pki", "ca.crt"),
 			"--bootstrap-token", "abcdef.0123456789abcdef",
 			"--host-name", "intruder", "--region", "region-a",
 			"--data-dir", GinkgoT().TempDir(),
@@ -75,28 +75,28 @@ var _ = Describe("Bad input", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(session).WithTimeout(30 * time.Second).Should(gexec.Exit(1))
 		Expect(session.Err).To(gbytes.Say(`the bootstrap token was rejected.*vfleet hub token create`))
-		err = mgmt.Get(ctx, client.ObjectKey{Name: "intruder"}, &fleetv1.HostCluster{})
+		err = suite.Mgmt.Get(ctx, client.ObjectKey{Name: "intruder"}, &fleetv1.HostCluster{})
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a refused agent registered a host: %v", err)
 	})
 
 	It("has the management cluster reject malformed VirtualClusters with messages that say what to fix", func(ctx SpecContext) {
 		vc := builder.MakeVirtualCluster("default", "negative").Obj()
 		vc.Spec.Resources.CPU = resource.MustParse("-1")
-		Expect(mgmt.Create(ctx, vc)).To(MatchError(ContainSubstring("cpu must be positive")))
+		Expect(suite.Mgmt.Create(ctx, vc)).To(MatchError(ContainSubstring("cpu must be positive")))
 
 		vc = builder.MakeVirtualCluster("default", "switcher").Obj()
-		Expect(mgmt.Create(ctx, vc)).To(Succeed())
+		Expect(suite.Mgmt.Create(ctx, vc)).To(Succeed())
 		// The hub places it; gone again, it leaves the hosts' committed
 		// capacity as the other specs expect it.
 		DeferCleanup(func(ctx SpecContext) {
-			Expect(client.IgnoreNotFound(mgmt.Delete(ctx, vc))).To(Succeed())
+			Expect(client.IgnoreNotFound(suite.Mgmt.Delete(ctx, vc))).To(Succeed())
 			Eventually(func() bool {
-				return apierrors.IsNotFound(mgmt.Get(ctx, client.ObjectKeyFromObject(vc), &fleetv1.VirtualCluster{}))
+				return apierrors.IsNotFound(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), &fleetv1.VirtualCluster{}))
 			}).WithContext(ctx).WithTimeout(30 * time.Second).Should(BeTrue())
 		})
 		// A patch of just the change, as kubectl patch sends: the hub is
 		// placing the vcluster meanwhile, so an Update could conflict.
 		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"backingStore":{"type":"External","name":"pg"}}}`))
-		Expect(mgmt.Patch(ctx, vc, patch)).To(MatchError(ContainSubstring("backingStore.type is immutable")))
+		Expect(suite.Mgmt.Patch(ctx, vc, patch)).To(MatchError(ContainSubstring("backingStore.type is immutable")))
 	})
 })

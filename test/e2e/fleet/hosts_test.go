@@ -25,7 +25,7 @@ const leaseDuration = 10 * time.Second
 
 func hostCluster(ctx context.Context, name string) *fleetv1.HostCluster {
 	h := &fleetv1.HostCluster{}
-	Expect(mgmt.Get(ctx, client.ObjectKey{Name: name}, h)).To(Succeed())
+	Expect(suite.Mgmt.Get(ctx, client.ObjectKey{Name: name}, h)).To(Succeed())
 	return h
 }
 
@@ -49,7 +49,7 @@ func tainted(h *fleetv1.HostCluster) bool {
 func healthy(ctx context.Context, name string) func(Gomega) {
 	return func(g Gomega) {
 		h := &fleetv1.HostCluster{}
-		g.Expect(mgmt.Get(ctx, client.ObjectKey{Name: name}, h)).To(Succeed())
+		g.Expect(suite.Mgmt.Get(ctx, client.ObjectKey{Name: name}, h)).To(Succeed())
 		g.Expect(condition(h, fleetv1.ConditionReady)).To(Equal(metav1.ConditionTrue))
 		g.Expect(condition(h, fleetv1.ConditionSchedulable)).To(Equal(metav1.ConditionTrue))
 		g.Expect(tainted(h)).To(BeFalse())
@@ -58,13 +58,13 @@ func healthy(ctx context.Context, name string) func(Gomega) {
 
 var _ = Describe("Hosts", Ordered, func() {
 	It("join by themselves and show Ready with their real capacity", func(ctx SpecContext) {
-		for _, h := range fleet.Hosts() {
+		for _, h := range suite.Lab.Hosts() {
 			Eventually(healthy(ctx, h.Name)).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 			// The agent may first have reported while nodes were still
 			// turning Ready; the next report follows within a second.
 			Eventually(func(g Gomega) {
 				host := &fleetv1.HostCluster{}
-				g.Expect(mgmt.Get(ctx, client.ObjectKey{Name: h.Name}, host)).To(Succeed())
+				g.Expect(suite.Mgmt.Get(ctx, client.ObjectKey{Name: h.Name}, host)).To(Succeed())
 				g.Expect(host.Spec.Region).To(Equal(h.Host.Region))
 				g.Expect(host.Spec.Zone).To(Equal(h.Host.Zone))
 				g.Expect(host.Status.Region).To(Equal(h.Host.Region))
@@ -80,14 +80,14 @@ var _ = Describe("Hosts", Ordered, func() {
 	})
 
 	It("turns Unknown and tainted within the lease duration plus 1s of its agent's SIGKILL, and recovers when it restarts", func(ctx SpecContext) {
-		host := fleet.Hosts()[0]
+		host := suite.Lab.Hosts()[0]
 		Eventually(healthy(ctx, host.Name)).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 
 		Expect(host.Kill(lab.Agent)).To(Succeed())
 		killed := time.Now()
 		Eventually(func(g Gomega) {
 			h := &fleetv1.HostCluster{}
-			g.Expect(mgmt.Get(ctx, client.ObjectKey{Name: host.Name}, h)).To(Succeed())
+			g.Expect(suite.Mgmt.Get(ctx, client.ObjectKey{Name: host.Name}, h)).To(Succeed())
 			g.Expect(condition(h, fleetv1.ConditionReady)).To(Equal(metav1.ConditionUnknown))
 			g.Expect(tainted(h)).To(BeTrue())
 			g.Expect(condition(h, fleetv1.ConditionSchedulable)).To(Equal(metav1.ConditionFalse))
@@ -95,20 +95,20 @@ var _ = Describe("Hosts", Ordered, func() {
 		GinkgoWriter.Printf("host %s was Unknown and tainted %s after its agent was killed\n", host.Name, time.Since(killed).Round(10*time.Millisecond))
 
 		By("the other hosts stay Ready")
-		for _, other := range fleet.Hosts()[1:] {
+		for _, other := range suite.Lab.Hosts()[1:] {
 			Expect(condition(hostCluster(ctx, other.Name), fleetv1.ConditionReady)).To(Equal(metav1.ConditionTrue))
 		}
 
 		By("restarting the agent, which uses the credentials it stored rather than the bootstrap token")
 		Expect(host.Start(ctx)).To(Succeed())
 		Eventually(healthy(ctx, host.Name)).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
-		log := procgroup.TailFile(filepath.Join(fleet.Dir(), host.Name, "logs", "agent.log"), 200)
+		log := procgroup.TailFile(filepath.Join(suite.Lab.Dir(), host.Name, "logs", "agent.log"), 200)
 		Expect(log).To(ContainSubstring("Using stored credentials"))
 		Expect(log).NotTo(ContainSubstring("Joined the fleet"))
 	}, SpecTimeout(2*time.Minute))
 
 	It("updates allocatable within 5s of a node joining the host", func(ctx SpecContext) {
-		host := fleet.Hosts()[1]
+		host := suite.Lab.Hosts()[1]
 		before := hostCluster(ctx, host.Name).Status.Allocatable.Cpu().DeepCopy()
 		name, err := host.AddNode(ctx)
 		Expect(err).NotTo(HaveOccurred())
@@ -117,7 +117,7 @@ var _ = Describe("Hosts", Ordered, func() {
 		want.Add(host.Host.Node.CPU)
 		Eventually(func(g Gomega) {
 			h := &fleetv1.HostCluster{}
-			g.Expect(mgmt.Get(ctx, client.ObjectKey{Name: host.Name}, h)).To(Succeed())
+			g.Expect(suite.Mgmt.Get(ctx, client.ObjectKey{Name: host.Name}, h)).To(Succeed())
 			g.Expect(h.Status.Allocatable.Cpu().Cmp(want)).To(BeZero(), "allocatable cpu %s, want %s", h.Status.Allocatable.Cpu(), &want)
 			g.Expect(h.Status.Nodes).To(BeEquivalentTo(3))
 		}).WithContext(ctx).WithTimeout(time.Until(added.Add(5 * time.Second))).WithPolling(100 * time.Millisecond).Should(Succeed())
@@ -125,10 +125,10 @@ var _ = Describe("Hosts", Ordered, func() {
 	}, SpecTimeout(time.Minute))
 
 	It("shows cordoning in the API server's table of hosts", func(ctx SpecContext) {
-		host := hostCluster(ctx, fleet.Hosts()[2].Name)
+		host := hostCluster(ctx, suite.Lab.Hosts()[2].Name)
 		before := host.DeepCopy()
 		host.Spec.Unschedulable = true
-		Expect(mgmt.Patch(ctx, host, client.MergeFrom(before))).To(Succeed())
+		Expect(suite.Mgmt.Patch(ctx, host, client.MergeFrom(before))).To(Succeed())
 
 		// What `kubectl get hostclusters` prints is the server's Table.
 		Eventually(func(g Gomega) {
@@ -138,8 +138,8 @@ var _ = Describe("Hosts", Ordered, func() {
 		}).WithContext(ctx).WithTimeout(10 * time.Second).Should(Succeed())
 		Expect(meta.FindStatusCondition(hostCluster(ctx, host.Name).Status.Conditions, fleetv1.ConditionSchedulable).Reason).To(Equal(fleetv1.ReasonCordoned))
 
-		row := tableRow(ctx, Default, fleet.Hosts()[1].Name)
-		Expect(row).To(HaveKeyWithValue("Region", fleet.Hosts()[1].Host.Region))
+		row := tableRow(ctx, Default, suite.Lab.Hosts()[1].Name)
+		Expect(row).To(HaveKeyWithValue("Region", suite.Lab.Hosts()[1].Host.Region))
 		Expect(row).To(HaveKeyWithValue("CPU-Alloc", "24"))
 		Expect(row).To(HaveKeyWithValue("CPU-Committed", "0"))
 		Expect(row).To(HaveKeyWithValue("VClusters", "0"))
@@ -149,7 +149,7 @@ var _ = Describe("Hosts", Ordered, func() {
 // tableRow asks the API server for hostclusters as a Table, the way kubectl
 // get does, and returns the named host's row by column name.
 func tableRow(ctx context.Context, g Gomega, name string) map[string]string {
-	kube, err := fleet.Management().Client()
+	kube, err := suite.Lab.Management().Client()
 	g.Expect(err).NotTo(HaveOccurred())
 	table := &metav1.Table{}
 	err = kube.Discovery().RESTClient().Get().

@@ -5,12 +5,9 @@ package fleet_test
 
 import (
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/framework"
@@ -21,22 +18,4 @@ func TestFleet(t *testing.T) {
 	RunSpecs(t, "Fleet suite")
 }
 
-var (
-	fleet     *lab.Lab
-	vfleetBin string
-	// mgmt is an admin client of the management cluster.
-	mgmt client.Client
-)
-
-var _ = BeforeSuite(func(ctx SpecContext) {
-	vfleetBin = framework.BuildVfleet()
-	fleet = framework.StartLab(ctx, framework.StartLabInput{Name: "fleet", Hosts: lab.DefaultHosts(3, 2), VfleetBin: vfleetBin})
-	mgmt = framework.ManagementClient(fleet)
-}, NodeTimeout(5*time.Minute))
-
-var _ = AfterSuite(func(ctx SpecContext) {
-	defer gexec.CleanupBuildArtifacts()
-	if fleet != nil {
-		framework.StopLab(ctx, fleet)
-	}
-}, NodeTimeout(2*time.Minute))
+var suite = framework.SetupLabSuite("fleet", lab.DefaultHosts(3, 2))

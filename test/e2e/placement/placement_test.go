@@ -24,7 +24,7 @@ import (
 const count = 12
 
 func makeNamespace(ctx context.Context, name string) {
-	Expect(client.IgnoreAlreadyExists(mgmt.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}))).To(Succeed())
+	Expect(client.IgnoreAlreadyExists(suite.Mgmt.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}))).To(Succeed())
 }
 
 // createVClusters creates count vclusters of 1 CPU, 1Gi and 10 pods under
@@ -35,12 +35,12 @@ func createVClusters(ctx context.Context, ns string, strategy fleetv1.PlacementS
 	for i := range count {
 		vc := builder.MakeVirtualCluster(ns, fmt.Sprintf("vc-%02d", i)).CPU("1").Memory("1Gi").Strategy(strategy).Sleeping().Obj()
 		vc.Spec.Resources.Pods = 10
-		Expect(mgmt.Create(ctx, vc)).To(Succeed())
+		Expect(suite.Mgmt.Create(ctx, vc)).To(Succeed())
 	}
 	perHost := map[string]int{}
 	Eventually(func(g Gomega) {
 		var list fleetv1.VirtualClusterList
-		g.Expect(mgmt.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+		g.Expect(suite.Mgmt.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
 		g.Expect(list.Items).To(HaveLen(count))
 		clear(perHost)
 		for _, vc := range list.Items {
@@ -54,7 +54,7 @@ func createVClusters(ctx context.Context, ns string, strategy fleetv1.PlacementS
 	for host, n := range perHost {
 		var cps fleetv1.ControlPlaneList
 		Eventually(func(g Gomega) {
-			g.Expect(mgmt.List(ctx, &cps, client.InNamespace(fleetv1.HostNamespace(host)),
+			g.Expect(suite.Mgmt.List(ctx, &cps, client.InNamespace(fleetv1.HostNamespace(host)),
 				client.MatchingLabels{fleetv1.LabelHost: host})).To(Succeed())
 			mine := 0
 			for _, cp := range cps.Items {
@@ -71,29 +71,29 @@ func createVClusters(ctx context.Context, ns string, strategy fleetv1.PlacementS
 // deleteVClusters deletes a namespace's vclusters and waits until they
 // are gone, their reservations released.
 func deleteVClusters(ctx context.Context, ns string) {
-	Expect(mgmt.DeleteAllOf(ctx, &fleetv1.VirtualCluster{}, client.InNamespace(ns))).To(Succeed())
+	Expect(suite.Mgmt.DeleteAllOf(ctx, &fleetv1.VirtualCluster{}, client.InNamespace(ns))).To(Succeed())
 	Eventually(func(g Gomega) {
 		var list fleetv1.VirtualClusterList
-		g.Expect(mgmt.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+		g.Expect(suite.Mgmt.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
 		g.Expect(list.Items).To(BeEmpty())
 	}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 }
 
 func setPrices(ctx context.Context, host, cpuHour, memGiBHour string) {
 	h := &fleetv1.HostCluster{}
-	Expect(mgmt.Get(ctx, client.ObjectKey{Name: host}, h)).To(Succeed())
+	Expect(suite.Mgmt.Get(ctx, client.ObjectKey{Name: host}, h)).To(Succeed())
 	before := h.DeepCopy()
 	h.Spec.Prices = &fleetv1.Prices{CPUHour: cpuHour, MemoryGiBHour: memGiBHour}
-	Expect(mgmt.Patch(ctx, h, client.MergeFrom(before))).To(Succeed())
+	Expect(suite.Mgmt.Patch(ctx, h, client.MergeFrom(before))).To(Succeed())
 }
 
 var _ = Describe("Placement", Ordered, func() {
 	BeforeAll(func(ctx SpecContext) {
 		// Every host must be Ready and reporting its capacity first.
 		Eventually(func(g Gomega) {
-			for _, h := range fleet.Hosts() {
+			for _, h := range suite.Lab.Hosts() {
 				hc := &fleetv1.HostCluster{}
-				g.Expect(mgmt.Get(ctx, client.ObjectKey{Name: h.Name}, hc)).To(Succeed())
+				g.Expect(suite.Mgmt.Get(ctx, client.ObjectKey{Name: h.Name}, hc)).To(Succeed())
 				g.Expect(meta.IsStatusConditionTrue(hc.Status.Conditions, fleetv1.ConditionReady)).To(BeTrue())
 				g.Expect(hc.Status.Allocatable.Cpu().Cmp(resource.MustParse("16"))).To(BeZero())
 			}
@@ -124,10 +124,10 @@ var _ = Describe("Placement", Ordered, func() {
 	It("keeps a vcluster too large for any host Pending with the explanation, and places it once a bigger host joins", func(ctx SpecContext) {
 		makeNamespace(ctx, "big")
 		vc := builder.MakeVirtualCluster("big", "huge").CPU("20").Memory("8Gi").Obj()
-		Expect(mgmt.Create(ctx, vc)).To(Succeed())
+		Expect(suite.Mgmt.Create(ctx, vc)).To(Succeed())
 		Eventually(func(g Gomega) {
 			got := &fleetv1.VirtualCluster{}
-			g.Expect(mgmt.Get(ctx, client.ObjectKeyFromObject(vc), got)).To(Succeed())
+			g.Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), got)).To(Succeed())
 			g.Expect(got.Status.Phase).To(Equal(fleetv1.PhasePending))
 			c := meta.FindStatusCondition(got.Status.Conditions, virtualcluster.ConditionScheduled)
 			g.Expect(c).NotTo(BeNil())
@@ -137,23 +137,23 @@ var _ = Describe("Placement", Ordered, func() {
 		// It stays so: nothing retries it on a timer into a wrong place.
 		Consistently(func() string {
 			got := &fleetv1.VirtualCluster{}
-			Expect(mgmt.Get(ctx, client.ObjectKeyFromObject(vc), got)).To(Succeed())
+			Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), got)).To(Succeed())
 			return got.Status.Host
 		}).WithContext(ctx).WithTimeout(3 * time.Second).Should(BeEmpty())
 
 		By("a host with two 16-CPU nodes joining")
 		big := lab.HostConfig{Name: "host-big", Region: "region-b", Zone: "region-b-2", Nodes: 2,
 			Node: lab.NodeCapacity{CPU: resource.MustParse("16"), Memory: resource.MustParse("64Gi"), Pods: 110}}
-		_, err := fleet.AddHost(ctx, big)
+		_, err := suite.Lab.AddHost(ctx, big)
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func(g Gomega) {
 			got := &fleetv1.VirtualCluster{}
-			g.Expect(mgmt.Get(ctx, client.ObjectKeyFromObject(vc), got)).To(Succeed())
+			g.Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), got)).To(Succeed())
 			g.Expect(got.Status.Host).To(Equal("host-big"))
 			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, virtualcluster.ConditionScheduled)).To(BeTrue())
 		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 		Eventually(func() error {
-			return mgmt.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace("host-big"), Name: virtualcluster.ControlPlaneName(vc)}, &fleetv1.ControlPlane{})
+			return suite.Mgmt.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace("host-big"), Name: virtualcluster.ControlPlaneName(vc)}, &fleetv1.ControlPlane{})
 		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 	}, SpecTimeout(4*time.Minute))
 })

@@ -5,12 +5,9 @@ package placement_test
 
 import (
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/framework"
@@ -21,19 +18,4 @@ func TestPlacement(t *testing.T) {
 	RunSpecs(t, "Placement suite")
 }
 
-var (
-	fleet *lab.Lab
-	mgmt  client.Client
-)
-
-var _ = BeforeSuite(func(ctx SpecContext) {
-	fleet = framework.StartLab(ctx, framework.StartLabInput{Name: "placement", Hosts: lab.DefaultHosts(3, 2), VfleetBin: framework.BuildVfleet()})
-	mgmt = framework.ManagementClient(fleet)
-}, NodeTimeout(5*time.Minute))
-
-var _ = AfterSuite(func(ctx SpecContext) {
-	defer gexec.CleanupBuildArtifacts()
-	if fleet != nil {
-		framework.StopLab(ctx, fleet)
-	}
-}, NodeTimeout(2*time.Minute))
+var suite = framework.SetupLabSuite("placement", lab.DefaultHosts(3, 2))

@@ -52,11 +52,11 @@ func ptrTrue() *bool { t := true; return &t }
 
 // controlPlaneDir is where the vcluster's host keeps its control plane.
 func controlPlaneDir(vc *fleetv1.VirtualCluster) string {
-	return filepath.Join(fleet.Dir(), vc.Status.Host, "agent", "controlplanes", virtualcluster.ControlPlaneName(vc))
+	return filepath.Join(suite.Lab.Dir(), vc.Status.Host, "agent", "controlplanes", virtualcluster.ControlPlaneName(vc))
 }
 
 func hostClient(host string) *apiextensions.Clientset {
-	cfg, err := fleet.Host(host).RESTConfig()
+	cfg, err := suite.Lab.Host(host).RESTConfig()
 	Expect(err).NotTo(HaveOccurred())
 	c, err := apiextensions.NewForConfig(cfg)
 	Expect(err).NotTo(HaveOccurred())
@@ -84,7 +84,7 @@ func expectNoLeftovers(ctx context.Context, l leftovers) {
 	Expect(framework.ProcessesUsing(l.dir)).To(BeEmpty())
 	_, err := os.Stat(l.dir)
 	Expect(os.IsNotExist(err)).To(BeTrue(), "data directory %s is still there (%v)", l.dir, err)
-	host, err := fleet.Host(l.host).Client()
+	host, err := suite.Lab.Host(l.host).Client()
 	Expect(err).NotTo(HaveOccurred())
 	_, err = host.CoreV1().Namespaces().Get(ctx, l.namespace, metav1.GetOptions{})
 	Expect(apierrors.IsNotFound(err)).To(BeTrue(), "host namespace %s is still there (%v)", l.namespace, err)
@@ -101,7 +101,7 @@ var _ = Describe("A vcluster", Ordered, func() {
 		Expect(s.ExitCode()).To(Equal(0), "stderr: %s", s.Err.Contents())
 		Expect(s.Out).To(gbytesSay("virtualcluster.fleet.vfleet.dev/tenant-a ready"))
 		Expect(s.Err).To(gbytesSay("Ready"))
-		a = framework.WaitForVClusterReady(ctx, mgmt, client.ObjectKey{Namespace: "default", Name: "tenant-a"}, time.Minute)
+		a = framework.WaitForVClusterReady(ctx, suite.Mgmt, client.ObjectKey{Namespace: "default", Name: "tenant-a"}, time.Minute)
 		Expect(a.Status.Epoch).To(BeEquivalentTo(1))
 		Expect(a.Status.Endpoint).To(HavePrefix("https://127.0.0.1:"))
 	}, SpecTimeout(3*time.Minute))
@@ -148,9 +148,9 @@ var _ = Describe("A vcluster", Ordered, func() {
 
 		vc := builder.MakeVirtualCluster("default", "tenant-b").CPU("1").Memory("1Gi").Obj()
 		vc.Spec.Resources.Pods = 20
-		Expect(mgmt.Create(ctx, vc)).To(Succeed())
-		b = framework.WaitForVClusterReady(ctx, mgmt, client.ObjectKeyFromObject(vc), 2*time.Minute)
-		ext, err := apiextensions.NewForConfig(framework.VClusterConfig(ctx, mgmt, b))
+		Expect(suite.Mgmt.Create(ctx, vc)).To(Succeed())
+		b = framework.WaitForVClusterReady(ctx, suite.Mgmt, client.ObjectKeyFromObject(vc), 2*time.Minute)
+		ext, err := apiextensions.NewForConfig(framework.VClusterConfig(ctx, suite.Mgmt, b))
 		Expect(err).NotTo(HaveOccurred())
 		_, err = ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, "widgets.example.com", metav1.GetOptions{})
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "tenant-a's CRD is visible in tenant-b: %v", err)
@@ -171,7 +171,7 @@ var _ = Describe("A vcluster", Ordered, func() {
 		}).WithContext(ctx).WithTimeout(90 * time.Second).WithPolling(500 * time.Millisecond).Should(Succeed())
 		Eventually(func(g Gomega) {
 			cp := &fleetv1.ControlPlane{}
-			g.Expect(mgmt.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(a.Status.Host), Name: virtualcluster.ControlPlaneName(a)}, cp)).To(Succeed())
+			g.Expect(suite.Mgmt.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(a.Status.Host), Name: virtualcluster.ControlPlaneName(a)}, cp)).To(Succeed())
 			g.Expect(cp.Status.Restarts).To(BeNumerically(">=", 1), "the restart is reported in the ControlPlane's status")
 		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 	}, SpecTimeout(3*time.Minute))
@@ -181,7 +181,7 @@ var _ = Describe("A vcluster", Ordered, func() {
 		before := framework.ChildPid("vfleet", dir)
 		apiserver := framework.ChildPid("kube-apiserver", dir)
 		Expect(before).NotTo(BeZero())
-		host := fleet.Host(a.Status.Host)
+		host := suite.Lab.Host(a.Status.Host)
 		Expect(host.Kill(lab.Agent)).To(Succeed())
 		Expect(host.Start(ctx)).To(Succeed())
 
@@ -189,7 +189,7 @@ var _ = Describe("A vcluster", Ordered, func() {
 		// status; the processes are the ones that ran before.
 		Eventually(func(g Gomega) {
 			vc := &fleetv1.VirtualCluster{}
-			g.Expect(mgmt.Get(ctx, client.ObjectKeyFromObject(a), vc)).To(Succeed())
+			g.Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(a), vc)).To(Succeed())
 			g.Expect(vc.Status.Phase).To(Equal(fleetv1.PhaseReady))
 		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 		Consistently(func(g Gomega) {
@@ -210,15 +210,15 @@ var _ = Describe("A vcluster", Ordered, func() {
 		}
 		for _, vc := range []*fleetv1.VirtualCluster{a, b} {
 			secret := &corev1.Secret{}
-			err := mgmt.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: vc.Status.KubeconfigSecret}, secret)
+			err := suite.Mgmt.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: vc.Status.KubeconfigSecret}, secret)
 			if err == nil {
 				// Garbage collection takes the owned Secret shortly after.
 				Eventually(func() bool {
-					return apierrors.IsNotFound(mgmt.Get(ctx, client.ObjectKeyFromObject(secret), secret))
+					return apierrors.IsNotFound(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(secret), secret))
 				}).WithContext(ctx).WithTimeout(30 * time.Second).Should(BeTrue())
 			}
 			var cps fleetv1.ControlPlaneList
-			Expect(mgmt.List(ctx, &cps, client.MatchingLabels{fleetv1.LabelVirtualClusterUID: string(vc.UID)})).To(Succeed())
+			Expect(suite.Mgmt.List(ctx, &cps, client.MatchingLabels{fleetv1.LabelVirtualClusterUID: string(vc.UID)})).To(Succeed())
 			Expect(cps.Items).To(BeEmpty())
 		}
 	}, SpecTimeout(3*time.Minute))
@@ -226,7 +226,7 @@ var _ = Describe("A vcluster", Ordered, func() {
 
 var _ = Describe("Ten vclusters created at once", func() {
 	It("all become Ready, and all are deleted without leftovers", func(ctx SpecContext) {
-		Expect(client.IgnoreAlreadyExists(mgmt.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "batch"}}))).To(Succeed())
+		Expect(client.IgnoreAlreadyExists(suite.Mgmt.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "batch"}}))).To(Succeed())
 		var wg sync.WaitGroup
 		for i := range 10 {
 			wg.Add(1)
@@ -235,26 +235,26 @@ var _ = Describe("Ten vclusters created at once", func() {
 				defer wg.Done()
 				vc := builder.MakeVirtualCluster("batch", fmt.Sprintf("ci-%02d", i)).CPU("500m").Memory("512Mi").Obj()
 				vc.Spec.Resources.Pods = 10
-				Expect(mgmt.Create(ctx, vc)).To(Succeed())
+				Expect(suite.Mgmt.Create(ctx, vc)).To(Succeed())
 			}()
 		}
 		wg.Wait()
 		var ready []*fleetv1.VirtualCluster
 		for i := range 10 {
-			ready = append(ready, framework.WaitForVClusterReady(ctx, mgmt, client.ObjectKey{Namespace: "batch", Name: fmt.Sprintf("ci-%02d", i)}, 4*time.Minute))
+			ready = append(ready, framework.WaitForVClusterReady(ctx, suite.Mgmt, client.ObjectKey{Namespace: "batch", Name: fmt.Sprintf("ci-%02d", i)}, 4*time.Minute))
 		}
 		var left []leftovers
 		for _, vc := range ready {
 			// Each answers with its own kubeconfig.
-			kube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, mgmt, vc))
+			kube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, vc))
 			_, err := kube.Discovery().ServerVersion()
 			Expect(err).NotTo(HaveOccurred(), "vcluster %s", vc.Name)
 			left = append(left, leftoversOf(vc))
 		}
-		Expect(mgmt.DeleteAllOf(ctx, &fleetv1.VirtualCluster{}, client.InNamespace("batch"))).To(Succeed())
+		Expect(suite.Mgmt.DeleteAllOf(ctx, &fleetv1.VirtualCluster{}, client.InNamespace("batch"))).To(Succeed())
 		Eventually(func(g Gomega) {
 			var list fleetv1.VirtualClusterList
-			g.Expect(mgmt.List(ctx, &list, client.InNamespace("batch"))).To(Succeed())
+			g.Expect(suite.Mgmt.List(ctx, &list, client.InNamespace("batch"))).To(Succeed())
 			g.Expect(list.Items).To(BeEmpty())
 		}).WithContext(ctx).WithTimeout(3 * time.Minute).Should(Succeed())
 		for _, l := range left {
@@ -270,9 +270,9 @@ var _ = Describe("A bad request", func() {
 		ns := names.VClusterNamespace(vc.Namespace, vc.Name)
 		Consistently(func(g Gomega) {
 			var cps fleetv1.ControlPlaneList
-			g.Expect(mgmt.List(ctx, &cps, client.MatchingLabels{fleetv1.LabelVirtualClusterUID: string(vc.UID)})).To(Succeed())
+			g.Expect(suite.Mgmt.List(ctx, &cps, client.MatchingLabels{fleetv1.LabelVirtualClusterUID: string(vc.UID)})).To(Succeed())
 			g.Expect(cps.Items).To(BeEmpty())
-			for _, h := range fleet.Hosts() {
+			for _, h := range suite.Lab.Hosts() {
 				kube, err := h.Client()
 				g.Expect(err).NotTo(HaveOccurred())
 				_, err = kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
@@ -285,10 +285,10 @@ var _ = Describe("A bad request", func() {
 		func(ctx SpecContext, name string, edit func(*fleetv1.VirtualCluster), want string) {
 			vc := builder.MakeVirtualCluster("default", name).Obj()
 			edit(vc)
-			Expect(mgmt.Create(ctx, vc)).To(Succeed())
-			DeferCleanup(func(ctx SpecContext) { Expect(client.IgnoreNotFound(mgmt.Delete(ctx, vc))).To(Succeed()) })
+			Expect(suite.Mgmt.Create(ctx, vc)).To(Succeed())
+			DeferCleanup(func(ctx SpecContext) { Expect(client.IgnoreNotFound(suite.Mgmt.Delete(ctx, vc))).To(Succeed()) })
 			Eventually(func(g Gomega) {
-				g.Expect(mgmt.Get(ctx, client.ObjectKeyFromObject(vc), vc)).To(Succeed())
+				g.Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), vc)).To(Succeed())
 				c := framework.Condition(vc, virtualcluster.ConditionScheduled)
 				g.Expect(c).NotTo(BeNil())
 				g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
@@ -305,7 +305,7 @@ var _ = Describe("A bad request", func() {
 		s := vfleet("create", "team.a")
 		Expect(s.ExitCode()).To(Equal(1))
 		Expect(s.Err).To(gbytesSay("a vcluster name must be a DNS label"))
-		err := mgmt.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "team.a"}, &fleetv1.VirtualCluster{})
+		err := suite.Mgmt.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "team.a"}, &fleetv1.VirtualCluster{})
 		Expect(apierrors.IsNotFound(err)).To(BeTrue())
 	})
 })
