@@ -22,9 +22,43 @@ func Join(limit int, sep string, parts ...string) string {
 	if len(name) <= limit && occurrences(name, sep) == len(parts)-1 {
 		return name
 	}
+	return hashed(limit, name, parts)
+}
+
+// hashed cuts name to leave room for a hash of parts, and appends it.
+func hashed(limit int, name string, parts []string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	h := hex.EncodeToString(sum[:])[:hashLen]
 	keep := strings.TrimRight(name[:min(len(name), limit-hashLen-1)], "-.")
-	return keep + "-" + hex.EncodeToString(sum[:])[:hashLen]
+	if keep == "" {
+		return h
+	}
+	return keep + "-" + h
+}
+
+// Label is Join for parts that may be DNS-1123 subdomains (dots) rather
+// than labels: a dot becomes a dash, and since "a.b" and "a-b" would then
+// read the same, a name that had one is hashed. The result is always a
+// DNS-1123 label of at most 63 characters.
+func Label(sep string, parts ...string) string {
+	clean := make([]string, len(parts))
+	changed := false
+	for i, p := range parts {
+		clean[i] = strings.ReplaceAll(p, ".", "-")
+		changed = changed || clean[i] != p
+	}
+	name := strings.Join(clean, sep)
+	if !changed && len(name) <= 63 && occurrences(name, sep) == len(parts)-1 {
+		return name
+	}
+	return hashed(63, name, parts)
+}
+
+// HostName is the name on its host of a vcluster's namespaced object:
+// "<name>-x-<namespace>-x-<vcluster>", cut to 63 characters with a hash
+// when longer, or when it could be read as another object's.
+func HostName(name, namespace, vcluster string) string {
+	return Label("-x-", name, namespace, vcluster)
 }
 
 // occurrences counts sep in s, overlapping ones included.

@@ -53,3 +53,53 @@ func FuzzVClusterNamespace(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHostName: any object name (a DNS subdomain), namespace and vcluster
+// name (DNS labels) give a valid DNS label, the same every time, and no
+// two different inputs share one.
+func FuzzHostName(f *testing.F) {
+	f.Add("web-0", "default", "demo", "web", "0-x-default", "demo")
+	f.Add("app.config", "team-a", "demo", "app-config", "team-a", "demo")
+	f.Add(strings.Repeat("p", 253), "ns", "vc", strings.Repeat("p", 252), "ns", "vc")
+	f.Fuzz(func(t *testing.T, n1, ns1, vc1, n2, ns2, vc2 string) {
+		for _, s := range []string{n1, n2} {
+			if len(validation.IsDNS1123Subdomain(s)) > 0 {
+				return
+			}
+		}
+		for _, s := range []string{ns1, vc1, ns2, vc2} {
+			if len(validation.IsDNS1123Label(s)) > 0 {
+				return
+			}
+		}
+		got := HostName(n1, ns1, vc1)
+		if msgs := validation.IsDNS1123Label(got); len(msgs) > 0 {
+			t.Fatalf("HostName(%q, %q, %q) = %q: %v", n1, ns1, vc1, got, msgs)
+		}
+		if got != HostName(n1, ns1, vc1) {
+			t.Fatal("not deterministic")
+		}
+		if (n1 != n2 || ns1 != ns2 || vc1 != vc2) && got == HostName(n2, ns2, vc2) {
+			t.Fatalf("(%q, %q, %q) and (%q, %q, %q) share %q", n1, ns1, vc1, n2, ns2, vc2, got)
+		}
+	})
+}
+
+func TestHostName(t *testing.T) {
+	for _, tc := range []struct{ name, namespace, vcluster, want string }{
+		{"web-0", "default", "demo", "web-0-x-default-x-demo"},
+		{"kube-root-ca.crt", "default", "demo", "kube-root-ca-crt-x-default-x-demo-"},
+	} {
+		got := HostName(tc.name, tc.namespace, tc.vcluster)
+		if tc.want[len(tc.want)-1] == '-' {
+			// Hashed: the readable part, then the hash.
+			if !strings.HasPrefix(got, tc.want) || len(got) != len(tc.want)+hashLen {
+				t.Errorf("HostName(%q) = %q, want %q and a hash", tc.name, got, tc.want)
+			}
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("HostName(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
