@@ -1,0 +1,111 @@
+package syncer
+
+import (
+	"net"
+
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/names"
+)
+
+// Marks on host objects: which vcluster and which virtual object they
+// belong to. The labels select; the annotations name.
+const (
+	// LabelVirtualNamespace holds the virtual namespace of a host object,
+	// so that a Service's selector on the host matches only the pods of its
+	// own virtual namespace: all of a vcluster's namespaces share one host
+	// namespace.
+	LabelVirtualNamespace = "fleet.vfleet.dev/virtual-namespace"
+
+	AnnotationVirtualName      = "fleet.vfleet.dev/virtual-name"
+	AnnotationVirtualNamespace = "fleet.vfleet.dev/virtual-namespace"
+	AnnotationVirtualUID       = "fleet.vfleet.dev/virtual-uid"
+	// LabelSyncedFrom marks virtual objects the syncer made from host
+	// objects (nodes, events), so that it removes only its own.
+	LabelSyncedFrom = "fleet.vfleet.dev/synced-from-host"
+)
+
+// Identity names the vcluster a syncer serves.
+type Identity struct {
+	Name      string
+	Namespace string
+	UID       string
+}
+
+// Context is what every resource works with.
+type Context struct {
+	// Virtual and Host are cached clients of the two clusters; the host's
+	// sees only the vcluster's host namespace and what the syncer marked.
+	Virtual client.Client
+	Host    client.Client
+	// VirtualLive reads the virtual cluster past the cache: the syncer
+	// confirms there that an object is gone before it deletes its copy.
+	VirtualLive client.Reader
+	// ServiceCIDR is the vcluster's Service range; a host ClusterIP outside
+	// it cannot be given to a virtual Service.
+	ServiceCIDR *net.IPNet
+	// HostNamespace is where all of the vcluster's objects go on the host.
+	HostNamespace string
+	VCluster      Identity
+	Isolation     fleetv1.IsolationPolicy
+	// APIServerHost and APIServerPort are where pods on the host reach the
+	// virtual API server.
+	APIServerHost string
+	APIServerPort int
+	// VirtualCA verifies the virtual API server; pods get it with their
+	// token.
+	VirtualCA []byte
+	// SyncAllConfigMaps and SyncAllSecrets copy every one, not only those
+	// pods use.
+	SyncAllConfigMaps bool
+	SyncAllSecrets    bool
+	// Recorder records Events on virtual objects.
+	Recorder events.EventRecorder
+}
+
+// HostName is the host name of the virtual object name in namespace.
+func (s *Context) HostName(name, namespace string) string {
+	return names.HostName(name, namespace, s.VCluster.Name)
+}
+
+// HostKey is the host key of a virtual object.
+func (s *Context) HostKey(virtual client.Object) client.ObjectKey {
+	return client.ObjectKey{Namespace: s.HostNamespace, Name: s.HostName(virtual.GetName(), virtual.GetNamespace())}
+}
+
+// Mark sets on host the labels and annotations that tie it to virtual.
+func (s *Context) Mark(host, virtual client.Object) {
+	labels := host.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[fleetv1.LabelManagedBy] = fleetv1.ManagedByValue
+	labels[fleetv1.LabelVirtualClusterUID] = s.VCluster.UID
+	labels[LabelVirtualNamespace] = virtual.GetNamespace()
+	host.SetLabels(labels)
+	ann := host.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationVirtualName] = virtual.GetName()
+	ann[AnnotationVirtualNamespace] = virtual.GetNamespace()
+	ann[AnnotationVirtualUID] = string(virtual.GetUID())
+	host.SetAnnotations(ann)
+}
+
+// Owns reports whether host is the syncer's copy of a virtual object in
+// this vcluster: an object of the same name that it did not create is not.
+func (s *Context) Owns(host client.Object) bool {
+	return host.GetLabels()[fleetv1.LabelVirtualClusterUID] == s.VCluster.UID &&
+		host.GetLabels()[fleetv1.LabelManagedBy] == fleetv1.ManagedByValue &&
+		host.GetAnnotations()[AnnotationVirtualUID] != ""
+}
+
+// VirtualKey is the virtual object a host object was made from.
+func VirtualKey(host client.Object) (client.ObjectKey, bool) {
+	ann := host.GetAnnotations()
+	name, ns := ann[AnnotationVirtualName], ann[AnnotationVirtualNamespace]
+	return client.ObjectKey{Namespace: ns, Name: name}, name != ""
+}

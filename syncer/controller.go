@@ -1,0 +1,170 @@
+package syncer
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+)
+
+type reconcileRequest = reconcile.Request
+
+// Reasons of the Events the syncer records on virtual objects.
+const (
+	ReasonHostConflict = "HostConflict"
+	ReasonSyncFailed   = "SyncFailed"
+)
+
+// controllerFor is the generic controller of one resource: its key is the
+// virtual object's, and each pass makes the host agree with it.
+type controllerFor struct {
+	res Resource
+	s   *Context
+}
+
+// setup registers the resource's controller: virtual objects of the kind,
+// and host objects of the kind mapped back to theirs.
+func setup(mgr ctrl.Manager, host cluster.Cluster, s *Context, res Resource, workers int) error {
+	c := &controllerFor{res: res, s: s}
+	toVirtual := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		if key, ok := VirtualKey(obj); ok {
+			return []reconcile.Request{{NamespacedName: key}}
+		}
+		return nil
+	})
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("sync-" + lower(res.Kind())).
+		For(res.NewObject()).
+		WatchesRawSource(source.Kind(host.GetCache(), res.NewObject(), toVirtual)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
+	if w, ok := res.(Watcher); ok {
+		for _, src := range w.Watches(mgr, s) {
+			b = b.WatchesRawSource(src)
+		}
+	}
+	return b.Complete(c)
+}
+
+// Reconcile makes the host agree with the virtual object. A conflict (the
+// object was written meanwhile) is retried quietly: the next pass reads the
+// newer object, and the logs are not the place for it.
+func (c *controllerFor) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	result, err := c.reconcile(ctx, req)
+	if apierrors.IsConflict(err) {
+		return reconcile.Result{Requeue: true}, nil
+	}
+	return result, err
+}
+
+func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	s, res := c.s, c.res
+	log := ctrl.LoggerFrom(ctx)
+	virtual := res.NewObject()
+	err := s.Virtual.Get(ctx, req.NamespacedName, virtual)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return reconcile.Result{}, err
+	}
+	exists := err == nil
+	if !exists {
+		// The cache may be behind (an object the syncer itself just made
+		// again): only the API server's word deletes a host copy.
+		err = s.VirtualLive.Get(ctx, req.NamespacedName, virtual)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return reconcile.Result{}, err
+		}
+		exists = err == nil
+	}
+	host := res.NewObject()
+	hostKey := client.ObjectKey{Namespace: s.HostNamespace, Name: s.HostName(req.Name, req.Namespace)}
+	hostErr := s.Host.Get(ctx, hostKey, host)
+	if hostErr != nil && !apierrors.IsNotFound(hostErr) {
+		return reconcile.Result{}, hostErr
+	}
+	hostExists := hostErr == nil
+	if hostExists && !s.Owns(host) {
+		if exists {
+			s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonHostConflict, "Sync",
+				"%s %s/%s exists on the host and was not made by this vcluster's syncer; it is left alone", res.Kind(), hostKey.Namespace, hostKey.Name)
+		}
+		return reconcile.Result{}, nil
+	}
+
+	wanted := exists && virtual.GetDeletionTimestamp().IsZero()
+	if wanted {
+		if w, ok := res.(Wanted); ok {
+			if wanted, err = w.Wanted(ctx, s, virtual); err != nil {
+				return reconcile.Result{}, err
+			}
+		}
+	}
+	// A host object made for an earlier virtual object of the same name is
+	// stale: it goes before the new one is made.
+	_, byName := res.(NameIdentity)
+	if hostExists && exists && !byName && host.GetAnnotations()[AnnotationVirtualUID] != string(virtual.GetUID()) {
+		return reconcile.Result{Requeue: true}, deleteHost(ctx, s, host)
+	}
+	if !wanted {
+		if hostExists {
+			log.V(1).Info("Deleting host object", "kind", res.Kind(), "host", klog.KObj(host))
+			return reconcile.Result{}, deleteHost(ctx, s, host)
+		}
+		if exists && !virtual.GetDeletionTimestamp().IsZero() {
+			if f, ok := res.(Finisher); ok {
+				return reconcile.Result{}, f.Finish(ctx, s, virtual)
+			}
+		}
+		return reconcile.Result{}, nil
+	}
+
+	desired, err := res.ToHost(ctx, s, virtual)
+	if refusal, ok := err.(*Refusal); ok {
+		s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, refusal.Reason, "Sync", "%s", refusal.Message)
+		if hostExists {
+			return reconcile.Result{}, deleteHost(ctx, s, host)
+		}
+		return reconcile.Result{}, nil
+	}
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	desired.SetName(hostKey.Name)
+	desired.SetNamespace(hostKey.Namespace)
+	s.Mark(desired, virtual)
+	if !hostExists {
+		if err := s.Host.Create(ctx, desired); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				// Made meanwhile, by us or someone else: look again.
+				return reconcile.Result{Requeue: true}, nil
+			}
+			s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonSyncFailed, "Sync", "the host refused the %s: %v", res.Kind(), err)
+			return reconcile.Result{}, err
+		}
+		log.V(1).Info("Created host object", "kind", res.Kind(), "host", klog.KObj(desired))
+		host = desired
+	} else if res.UpdateHost(desired, host) || host.GetAnnotations()[AnnotationVirtualUID] != string(virtual.GetUID()) {
+		s.Mark(host, virtual)
+		if err := s.Host.Update(ctx, host); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	if err := res.ToVirtual(ctx, s, host, virtual); err != nil {
+		return reconcile.Result{}, err
+	}
+	if r, ok := res.(Requeuer); ok {
+		return reconcile.Result{RequeueAfter: r.RequeueAfter(virtual)}, nil
+	}
+	return reconcile.Result{}, nil
+}
+
+// deleteHost deletes a host object the syncer owns.
+func deleteHost(ctx context.Context, s *Context, host client.Object) error {
+	return client.IgnoreNotFound(s.Host.Delete(ctx, host, client.Preconditions{UID: ptrUID(host)}))
+}

@@ -1,0 +1,140 @@
+// Package nodes shows in the vcluster the host nodes that run its pods,
+// with their real capacity and conditions, and only those: a tenant sees
+// where its pods run, not the rest of the host.
+package nodes
+
+import (
+	"context"
+	"maps"
+	"reflect"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/vfleet/vfleet/syncer"
+)
+
+// nodeNameField indexes host pods by the node they run on.
+const nodeNameField = "spec.nodeName"
+
+// Controller mirrors host nodes into the vcluster.
+type Controller struct {
+	s *syncer.Context
+}
+
+var _ syncer.Controller = (*Controller)(nil)
+
+// New returns the node controller.
+func New() syncer.Controller { return &Controller{} }
+
+func (c *Controller) SetupWithSyncer(mgr ctrl.Manager, host cluster.Cluster, s *syncer.Context) error {
+	c.s = s
+	if err := host.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, nodeNameField, func(obj client.Object) []string {
+		if n := obj.(*corev1.Pod).Spec.NodeName; n != "" {
+			return []string{n}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	byNode := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		if p, ok := obj.(*corev1.Pod); ok {
+			if p.Spec.NodeName == "" {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: p.Spec.NodeName}}}
+		}
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.GetName()}}}
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("sync-nodes").
+		WatchesRawSource(source.Kind(host.GetCache(), client.Object(&corev1.Pod{}), byNode)).
+		WatchesRawSource(source.Kind(host.GetCache(), client.Object(&corev1.Node{}), byNode)).
+		WatchesRawSource(source.Kind(mgr.GetCache(), client.Object(&corev1.Node{}), byNode)).
+		Complete(c)
+}
+
+// Reconcile shows the host node name in the vcluster while a pod of the
+// vcluster runs there, and removes it after.
+func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	s := c.s
+	virtual := &corev1.Node{}
+	err := s.Virtual.Get(ctx, req.NamespacedName, virtual)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return reconcile.Result{}, err
+	}
+	exists := err == nil
+	if exists && virtual.Labels[syncer.LabelSyncedFrom] == "" {
+		// Not ours: a node the tenant made itself.
+		return reconcile.Result{}, nil
+	}
+	used, err := c.used(ctx, req.Name)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	host := &corev1.Node{}
+	if used {
+		if err := s.Host.Get(ctx, req.NamespacedName, host); apierrors.IsNotFound(err) {
+			used = false
+		} else if err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	if !used {
+		if exists {
+			return reconcile.Result{}, client.IgnoreNotFound(s.Virtual.Delete(ctx, virtual))
+		}
+		return reconcile.Result{}, nil
+	}
+	labels := maps.Clone(host.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[syncer.LabelSyncedFrom] = "true"
+	if !exists {
+		virtual = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: host.Name, Labels: labels}, Spec: corev1.NodeSpec{Taints: host.Spec.Taints, Unschedulable: host.Spec.Unschedulable}}
+		if err := s.Virtual.Create(ctx, virtual); err != nil {
+			return reconcile.Result{}, err
+		}
+	} else if !maps.Equal(virtual.Labels, labels) || !reflect.DeepEqual(virtual.Spec.Taints, host.Spec.Taints) || virtual.Spec.Unschedulable != host.Spec.Unschedulable {
+		virtual.Labels, virtual.Spec.Taints, virtual.Spec.Unschedulable = labels, host.Spec.Taints, host.Spec.Unschedulable
+		if err := s.Virtual.Update(ctx, virtual); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	status := corev1.NodeStatus{
+		Capacity: host.Status.Capacity, Allocatable: host.Status.Allocatable, Phase: host.Status.Phase,
+		Conditions: host.Status.Conditions, Addresses: host.Status.Addresses, NodeInfo: host.Status.NodeInfo,
+		DaemonEndpoints: host.Status.DaemonEndpoints,
+	}
+	if reflect.DeepEqual(status, virtual.Status) {
+		return reconcile.Result{}, nil
+	}
+	virtual.Status = status
+	err = s.Virtual.Status().Update(ctx, virtual)
+	if apierrors.IsConflict(err) {
+		return reconcile.Result{Requeue: true}, nil
+	}
+	return reconcile.Result{}, err
+}
+
+// used reports whether a pod of the vcluster runs on the node.
+func (c *Controller) used(ctx context.Context, node string) (bool, error) {
+	var pods corev1.PodList
+	if err := c.s.Host.List(ctx, &pods, client.InNamespace(c.s.HostNamespace), client.MatchingFields{nodeNameField: node}); err != nil {
+		return false, err
+	}
+	for _, p := range pods.Items {
+		if c.s.Owns(&p) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,124 @@
+// Package pods syncs the vcluster's pods to its host, where the host
+// schedules and runs them, and brings their status back: the binding to a
+// node, the phase, the IPs, the containers' states.
+package pods
+
+import (
+	"context"
+	"reflect"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vfleet/vfleet/syncer"
+)
+
+// Resource syncs pods.
+type Resource struct{}
+
+var (
+	_ syncer.Resource = (*Resource)(nil)
+	_ syncer.Finisher = (*Resource)(nil)
+	_ syncer.Requeuer = (*Resource)(nil)
+	_ syncer.Wanted   = (*Resource)(nil)
+)
+
+// Wanted: a finished pod has nothing more to run on the host; its host copy
+// goes, and the virtual pod keeps the status it ended with.
+func (*Resource) Wanted(_ context.Context, _ *syncer.Context, obj client.Object) (bool, error) {
+	return !isTerminal(obj.(*corev1.Pod)), nil
+}
+
+// New returns the pod resource.
+func New() syncer.Resource { return &Resource{} }
+
+func (*Resource) Kind() string             { return "Pod" }
+func (*Resource) NewObject() client.Object { return &corev1.Pod{} }
+
+// ToHost checks the pod against the isolation policy and builds its host
+// copy, with the token it needs from the virtual API.
+func (*Resource) ToHost(ctx context.Context, s *syncer.Context, obj client.Object) (client.Object, error) {
+	virtual := obj.(*corev1.Pod)
+	if err := checkPolicy(s.Isolation, virtual); err != nil {
+		return nil, err
+	}
+	host, err := translate(ctx, s, virtual)
+	if err != nil {
+		return nil, err
+	}
+	return host, nil
+}
+
+// UpdateHost carries what a pod may change after it was made: labels,
+// annotations and container images.
+func (*Resource) UpdateHost(desired, existing client.Object) bool {
+	d, e := desired.(*corev1.Pod), existing.(*corev1.Pod)
+	// Only the keys the vcluster sets: the host may add its own.
+	changed := merge(&e.Labels, d.Labels)
+	changed = merge(&e.Annotations, d.Annotations) || changed
+	for i := range e.Spec.Containers {
+		if i < len(d.Spec.Containers) && e.Spec.Containers[i].Image != d.Spec.Containers[i].Image {
+			e.Spec.Containers[i].Image, changed = d.Spec.Containers[i].Image, true
+		}
+	}
+	return changed
+}
+
+// ToVirtual binds the virtual pod to the node the host chose and copies
+// the host's status into it.
+func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virtualObj client.Object) error {
+	host, virtual := hostObj.(*corev1.Pod), virtualObj.(*corev1.Pod)
+	if err := ensureTokenOwner(ctx, s, host); err != nil {
+		return err
+	}
+	if host.Spec.NodeName != "" && virtual.Spec.NodeName == "" {
+		binding := &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: virtual.Name, Namespace: virtual.Namespace, UID: virtual.UID},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: host.Spec.NodeName},
+		}
+		if err := s.Virtual.SubResource("binding").Create(ctx, virtual, binding); err != nil && !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	status := *host.Status.DeepCopy()
+	// The vcluster computes its own QoS class from the pod it knows; the
+	// host's may differ by the defaults its LimitRange added.
+	status.QOSClass = virtual.Status.QOSClass
+	if reflect.DeepEqual(status, virtual.Status) {
+		return nil
+	}
+	latest := virtual.DeepCopy()
+	latest.Status = status
+	return s.Virtual.Status().Update(ctx, latest)
+}
+
+// Finish removes a virtual pod that waits to be deleted once its host copy
+// is gone: no kubelet of the vcluster will ever confirm it.
+func (*Resource) Finish(ctx context.Context, s *syncer.Context, obj client.Object) error {
+	return client.IgnoreNotFound(s.Virtual.Delete(ctx, obj, client.GracePeriodSeconds(0), client.Preconditions{UID: ptr.To(obj.GetUID())}))
+}
+
+// RequeueAfter looks at a running pod again before its token expires.
+func (*Resource) RequeueAfter(client.Object) time.Duration { return tokenRefresh }
+
+// merge sets the keys of from in *to and reports whether any changed.
+func merge(to *map[string]string, from map[string]string) bool {
+	changed := false
+	for k, v := range from {
+		if cur, ok := (*to)[k]; !ok || cur != v {
+			if *to == nil {
+				*to = map[string]string{}
+			}
+			(*to)[k], changed = v, true
+		}
+	}
+	return changed
+}
+
+func isTerminal(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}

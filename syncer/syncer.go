@@ -1,0 +1,156 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/hub"
+)
+
+// Config is what a syncer needs to run.
+type Config struct {
+	// Virtual reaches the vcluster's API server as its admin.
+	Virtual *rest.Config
+	// Host reaches the host cluster with rights in HostNamespace (and to
+	// read nodes).
+	Host          *rest.Config
+	HostNamespace string
+	VCluster      Identity
+	Isolation     fleetv1.IsolationPolicy
+	// APIServerHost and APIServerPort are where pods on the host reach the
+	// virtual API server.
+	APIServerHost     string
+	APIServerPort     int
+	SyncAllConfigMaps bool
+	SyncAllSecrets    bool
+	// ServiceCIDR is the vcluster's Service range, for example
+	// 10.96.0.0/16.
+	ServiceCIDR string
+	// Workers is how many objects of one kind are synced at once.
+	Workers int
+
+	// Resources are synced by the generic controller; Controllers run on
+	// their own (nodes, events).
+	Resources   []Resource
+	Controllers []Controller
+}
+
+// Controller is a part of the syncer with a controller of its own.
+type Controller interface {
+	SetupWithSyncer(mgr ctrl.Manager, host cluster.Cluster, s *Context) error
+}
+
+// Indexer is implemented by parts that look objects up by a field.
+type Indexer interface {
+	IndexFields(ctx context.Context, virtual client.FieldIndexer) error
+}
+
+// Run syncs until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Virtual == nil || cfg.Host == nil || cfg.HostNamespace == "" || cfg.VCluster.UID == "" || cfg.VCluster.Name == "" {
+		return errors.New("syncer: virtual and host configs, host namespace and vcluster identity are required")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 16
+	}
+	mgr, err := ctrl.NewManager(unlimited(cfg.Virtual), ctrl.Options{
+		Scheme:                 hub.Scheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// One syncer per control plane, in its process.
+		LeaderElection: false,
+	})
+	if err != nil {
+		return err
+	}
+	host, err := cluster.New(unlimited(cfg.Host), func(o *cluster.Options) {
+		o.Scheme = hub.Scheme()
+		o.Cache = HostCacheOptions(cfg.HostNamespace, cfg.VCluster.UID)
+	})
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(host); err != nil {
+		return err
+	}
+	ca := cfg.Virtual.CAData
+	if len(ca) == 0 && cfg.Virtual.CAFile != "" {
+		if ca, err = os.ReadFile(cfg.Virtual.CAFile); err != nil {
+			return err
+		}
+	}
+	var cidr *net.IPNet
+	if cfg.ServiceCIDR != "" {
+		if _, cidr, err = net.ParseCIDR(cfg.ServiceCIDR); err != nil {
+			return fmt.Errorf("syncer: service CIDR: %w", err)
+		}
+	}
+	s := &Context{
+		VirtualCA: ca, ServiceCIDR: cidr, VirtualLive: mgr.GetAPIReader(),
+		Virtual: mgr.GetClient(), Host: host.GetClient(), HostNamespace: cfg.HostNamespace, VCluster: cfg.VCluster,
+		Isolation: cfg.Isolation, APIServerHost: cfg.APIServerHost, APIServerPort: cfg.APIServerPort,
+		SyncAllConfigMaps: cfg.SyncAllConfigMaps, SyncAllSecrets: cfg.SyncAllSecrets,
+		Recorder: mgr.GetEventRecorder("vfleet-syncer"),
+	}
+	var parts []any
+	for _, r := range cfg.Resources {
+		parts = append(parts, r)
+	}
+	for _, c := range cfg.Controllers {
+		parts = append(parts, c)
+	}
+	for _, p := range parts {
+		if ix, ok := p.(Indexer); ok {
+			if err := ix.IndexFields(ctx, mgr.GetFieldIndexer()); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range cfg.Resources {
+		if err := setup(mgr, host, s, r, cfg.Workers); err != nil {
+			return err
+		}
+	}
+	for _, c := range cfg.Controllers {
+		if err := c.SetupWithSyncer(mgr, host, s); err != nil {
+			return err
+		}
+	}
+	return mgr.Start(ctx)
+}
+
+// HostCacheOptions keep the syncer's view of the host narrow: its own
+// namespace, and there only what it made, plus the Events about them; and
+// the nodes, which are cluster-wide.
+func HostCacheOptions(namespace, vclusterUID string) cache.Options {
+	ours := labels.SelectorFromSet(labels.Set{fleetv1.LabelManagedBy: fleetv1.ManagedByValue, fleetv1.LabelVirtualClusterUID: vclusterUID})
+	return cache.Options{
+		DefaultNamespaces:    map[string]cache.Config{namespace: {}},
+		DefaultLabelSelector: ours,
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Event{}: {Label: labels.Everything()},
+			&corev1.Node{}:  {Label: labels.Everything()},
+		},
+	}
+}
+
+// unlimited lifts client-go's default of 5 requests a second: a syncer
+// copying a thousand pods must not queue behind its own rate limiter.
+func unlimited(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0
+	return cfg
+}
