@@ -43,6 +43,10 @@ type Context struct {
 	// VirtualLive reads the virtual cluster past the cache: the syncer
 	// confirms there that an object is gone before it deletes its copy.
 	VirtualLive client.Reader
+	// HostLive reads the host past the cache, which holds only what the
+	// syncer marked: an object of the same name it did not make is seen
+	// only there.
+	HostLive client.Reader
 	// ServiceCIDR is the vcluster's Service range; a host ClusterIP outside
 	// it cannot be given to a virtual Service.
 	ServiceCIDR *net.IPNet

@@ -90,11 +90,7 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 	}
 	hostExists := hostErr == nil
 	if hostExists && !s.Owns(host) {
-		if exists {
-			s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonHostConflict, "Sync",
-				"%s %s/%s exists on the host and was not made by this vcluster's syncer; it is left alone", res.Kind(), hostKey.Namespace, hostKey.Name)
-		}
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, c.conflict(virtual, exists, hostKey)
 	}
 
 	wanted := exists && virtual.GetDeletionTimestamp().IsZero()
@@ -141,7 +137,12 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 	if !hostExists {
 		if err := s.Host.Create(ctx, desired); err != nil {
 			if apierrors.IsAlreadyExists(err) {
-				// Made meanwhile, by us or someone else: look again.
+				// Not in the cache, which holds only what the syncer
+				// marked: someone else's, or ours and the cache is behind.
+				live := res.NewObject()
+				if err := s.HostLive.Get(ctx, hostKey, live); err == nil && !s.Owns(live) {
+					return reconcile.Result{}, c.conflict(virtual, true, hostKey)
+				}
 				return reconcile.Result{Requeue: true}, nil
 			}
 			s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonSyncFailed, "Sync", "the host refused the %s: %v", res.Kind(), err)
@@ -162,6 +163,17 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{RequeueAfter: r.RequeueAfter(virtual)}, nil
 	}
 	return reconcile.Result{}, nil
+}
+
+// conflict reports a host object of the syncer's name for virtual that the
+// syncer did not make. It is never overwritten or deleted; nothing is
+// retried until something changes.
+func (c *controllerFor) conflict(virtual client.Object, exists bool, hostKey client.ObjectKey) error {
+	if exists {
+		c.s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonHostConflict, "Sync",
+			"%s %s/%s exists on the host and was not made by this vcluster's syncer; it is left alone", c.res.Kind(), hostKey.Namespace, hostKey.Name)
+	}
+	return nil
 }
 
 // deleteHost deletes a host object the syncer owns.

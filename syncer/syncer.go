@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -41,6 +42,10 @@ type Config struct {
 	ServiceCIDR string
 	// Workers is how many objects of one kind are synced at once.
 	Workers int
+
+	// Controller configures the controllers; tests that run several
+	// syncers in one process skip the check for unique names.
+	Controller ctrlconfig.Controller
 
 	// Resources are synced by the generic controller; Controllers run on
 	// their own (nodes, events).
@@ -72,6 +77,7 @@ func Run(ctx context.Context, cfg Config) error {
 		HealthProbeBindAddress: "0",
 		// One syncer per control plane, in its process.
 		LeaderElection: false,
+		Controller:     cfg.Controller,
 	})
 	if err != nil {
 		return err
@@ -99,7 +105,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	s := &Context{
-		VirtualCA: ca, ServiceCIDR: cidr, VirtualLive: mgr.GetAPIReader(),
+		VirtualCA: ca, ServiceCIDR: cidr, VirtualLive: mgr.GetAPIReader(), HostLive: host.GetAPIReader(),
 		Virtual: mgr.GetClient(), Host: host.GetClient(), HostNamespace: cfg.HostNamespace, VCluster: cfg.VCluster,
 		Isolation: cfg.Isolation, APIServerHost: cfg.APIServerHost, APIServerPort: cfg.APIServerPort,
 		SyncAllConfigMaps: cfg.SyncAllConfigMaps, SyncAllSecrets: cfg.SyncAllSecrets,

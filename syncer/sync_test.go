@@ -1,0 +1,368 @@
+package syncer_test
+
+import (
+	"context"
+	"fmt"
+	"github.com/go-logr/logr"
+	"os"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/internal/names"
+	"github.com/vfleet/vfleet/syncer"
+	"github.com/vfleet/vfleet/syncer/resources"
+	"github.com/vfleet/vfleet/test/envtest"
+)
+
+// Two real API servers: the vcluster's and its host's.
+var (
+	virtualCfg, hostCfg *rest.Config
+	virtualC, hostC     client.Client
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	ctrllog.SetLogger(logr.Discard())
+	venv, vcfg, err := envtest.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = venv.Stop() }()
+	henv, hcfg, err := envtest.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = henv.Stop() }()
+	virtualCfg, hostCfg = vcfg, hcfg
+	if virtualC, err = client.New(vcfg, client.Options{Scheme: hub.Scheme()}); err != nil {
+		return 1
+	}
+	if hostC, err = client.New(hcfg, client.Options{Scheme: hub.Scheme()}); err != nil {
+		return 1
+	}
+	return m.Run()
+}
+
+var cases atomic.Int32
+
+// world is one case's vcluster: its identity, its namespace in the virtual
+// cluster and its namespace on the host.
+type world struct {
+	vc        syncer.Identity
+	namespace string // virtual
+	hostNS    string
+}
+
+func newWorld(t *testing.T) world {
+	n := cases.Add(1)
+	w := world{
+		vc:        syncer.Identity{Name: fmt.Sprintf("vc%d", n), Namespace: "tenants", UID: fmt.Sprintf("uid-vc%d", n)},
+		namespace: fmt.Sprintf("app%d", n),
+		hostNS:    fmt.Sprintf("vc-vc%d-x-tenants", n),
+	}
+	ctx := context.Background()
+	for c, ns := range map[client.Client]string{virtualC: w.namespace, hostC: w.hostNS} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The vcluster's default account; envtest has no controller-manager
+	// to make it.
+	if err := virtualC.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: w.namespace}}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w world) host(name string) string { return names.HostName(name, w.namespace, w.vc.Name) }
+
+// start runs a syncer for w until the test ends.
+func (w world) start(t *testing.T, isolation fleetv1.IsolationPolicy) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- syncer.Run(ctx, syncer.Config{
+			Virtual: virtualCfg, Host: hostCfg, HostNamespace: w.hostNS, VCluster: w.vc, Isolation: isolation,
+			APIServerHost: "10.1.2.3", APIServerPort: 6443, ServiceCIDR: "10.0.0.0/24",
+			Resources: resources.All(), Controllers: resources.Controllers(),
+			// Every case starts a syncer in this one process.
+			Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("syncer: %v", err)
+		}
+	})
+}
+
+func pod(ns, name string, edit ...func(*corev1.Pod)) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": name}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "registry.k8s.io/pause:3.10"}}},
+	}
+	for _, e := range edit {
+		e(p)
+	}
+	return p
+}
+
+func create(t *testing.T, c client.Client, objs ...client.Object) {
+	for _, o := range objs {
+		if err := c.Create(context.Background(), o); err != nil {
+			t.Fatalf("create %T %s: %v", o, o.GetName(), err)
+		}
+	}
+}
+
+// events returns the Event reasons and messages recorded on a virtual object.
+func events(g gomega.Gomega, ns, name string) string {
+	var list corev1.EventList
+	g.Expect(virtualC.List(context.Background(), &list, client.InNamespace(ns))).To(gomega.Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.InvolvedObject.Name == name {
+			out = append(out, e.Reason+": "+e.Message)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestSync gives, per case, the virtual cluster's and the host's objects
+// when the syncer starts, and what both sides must come to.
+func TestSync(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		isolation fleetv1.IsolationPolicy
+		virtual   func(w world) []client.Object
+		host      func(w world) []client.Object
+		expect    func(g gomega.Gomega, w world)
+	}{
+		{
+			name: "a pod reaches the host with its ConfigMap and Secret renamed, pointed at the vcluster's API",
+			virtual: func(w world) []client.Object {
+				return []client.Object{
+					&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: w.namespace}, Data: map[string]string{"k": "v"}},
+					&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "unused", Namespace: w.namespace}, Data: map[string]string{"k": "v"}},
+					&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: w.namespace}, StringData: map[string]string{"password": "hunter2"}},
+					pod(w.namespace, "web", func(p *corev1.Pod) {
+						p.Spec.Volumes = []corev1.Volume{{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}}}
+						p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "password"}}}}
+					}),
+				}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				hp := &corev1.Pod{}
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("web")}, hp)).To(gomega.Succeed())
+				g.Expect(hp.Spec.Volumes[0].ConfigMap.Name).To(gomega.Equal(w.host("settings")))
+				g.Expect(hp.Spec.Containers[0].Env).To(gomega.ContainElement(gomega.HaveField("ValueFrom.SecretKeyRef.Name", w.host("creds"))))
+				g.Expect(hp.Spec.Containers[0].Env).To(gomega.ContainElement(corev1.EnvVar{Name: "KUBERNETES_SERVICE_HOST", Value: "10.1.2.3"}))
+				g.Expect(*hp.Spec.EnableServiceLinks).To(gomega.BeFalse())
+				g.Expect(hp.Labels).To(gomega.HaveKeyWithValue("app", "web"))
+				g.Expect(hp.Labels).To(gomega.HaveKeyWithValue(syncer.LabelVirtualNamespace, w.namespace))
+				g.Expect(hp.Annotations).To(gomega.HaveKeyWithValue(syncer.AnnotationVirtualName, "web"))
+				cm := &corev1.ConfigMap{}
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("settings")}, cm)).To(gomega.Succeed())
+				g.Expect(cm.Data).To(gomega.HaveKeyWithValue("k", "v"))
+				sec := &corev1.Secret{}
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("creds")}, sec)).To(gomega.Succeed())
+				g.Expect(string(sec.Data["password"])).To(gomega.Equal("hunter2"))
+				err := hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("unused")}, &corev1.ConfigMap{})
+				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "a ConfigMap no pod uses was synced")
+			},
+		},
+		{
+			name: "the service-account token comes from the vcluster, through a Secret, never an annotation",
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "tokened", func(p *corev1.Pod) {
+					p.Spec.ServiceAccountName = "default"
+					p.Spec.Volumes = []corev1.Volume{{Name: "kube-api-access", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+						{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To(int64(3607))}},
+						{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"}}},
+					}}}}}
+				})}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				hp := &corev1.Pod{}
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("tokened")}, hp)).To(gomega.Succeed())
+				g.Expect(hp.Spec.Volumes[0].Secret).NotTo(gomega.BeNil())
+				g.Expect(*hp.Spec.AutomountServiceAccountToken).To(gomega.BeFalse())
+				sec := &corev1.Secret{}
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: hp.Spec.Volumes[0].Secret.SecretName}, sec)).To(gomega.Succeed())
+				g.Expect(sec.Data["token"]).NotTo(gomega.BeEmpty())
+				g.Expect(string(sec.Data["namespace"])).To(gomega.Equal(w.namespace))
+				for _, obj := range []client.Object{hp, sec} {
+					for k, v := range obj.GetAnnotations() {
+						g.Expect(v).NotTo(gomega.ContainSubstring(string(sec.Data["token"])), "token in annotation %s", k)
+					}
+				}
+			},
+		},
+		{
+			name: "the host schedules: the virtual pod is bound to the host's node, gets its status, and sees the node",
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "runs")}
+			},
+			host: func(w world) []client.Object {
+				return []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + w.vc.Name, Labels: map[string]string{"zone": "a"}}}}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				hp := &corev1.Pod{}
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("runs")}, hp)).To(gomega.Succeed())
+				if hp.Spec.NodeName == "" {
+					// What the host's scheduler and kubelet would do.
+					g.Expect(hostC.SubResource("binding").Create(ctx, hp, &corev1.Binding{
+						ObjectMeta: metav1.ObjectMeta{Name: hp.Name, Namespace: hp.Namespace},
+						Target:     corev1.ObjectReference{Kind: "Node", Name: "node-" + w.vc.Name},
+					})).To(gomega.Succeed())
+					g.Expect(hostC.Get(ctx, client.ObjectKeyFromObject(hp), hp)).To(gomega.Succeed())
+					hp.Status.Phase, hp.Status.PodIP = corev1.PodRunning, "10.244.0.7"
+					g.Expect(hostC.Status().Update(ctx, hp)).To(gomega.Succeed())
+				}
+				vp := &corev1.Pod{}
+				g.Expect(virtualC.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: "runs"}, vp)).To(gomega.Succeed())
+				g.Expect(vp.Spec.NodeName).To(gomega.Equal("node-" + w.vc.Name))
+				g.Expect(vp.Status.Phase).To(gomega.Equal(corev1.PodRunning))
+				g.Expect(vp.Status.PodIP).To(gomega.Equal("10.244.0.7"))
+				vn := &corev1.Node{}
+				g.Expect(virtualC.Get(ctx, client.ObjectKey{Name: "node-" + w.vc.Name}, vn)).To(gomega.Succeed())
+				g.Expect(vn.Labels).To(gomega.HaveKeyWithValue("zone", "a"))
+			},
+		},
+		{
+			name: "a privileged pod never reaches the host, and the vcluster says why",
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "root", func(p *corev1.Pod) {
+					p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true)}
+				})}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				g.Expect(events(g, w.namespace, "root")).To(gomega.ContainSubstring("privileged"))
+				err := hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host("root")}, &corev1.Pod{})
+				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue())
+			},
+		},
+		{
+			name:      "restricted refuses what baseline allows",
+			isolation: fleetv1.IsolationPolicy{PodSecurity: fleetv1.PodSecurityRestricted},
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "plain")}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				g.Expect(events(g, w.namespace, "plain")).To(gomega.ContainSubstring(`"restricted"`))
+				err := hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host("plain")}, &corev1.Pod{})
+				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue())
+			},
+		},
+		{
+			name: "a host object of the same name that the syncer did not make is a reported conflict, left alone",
+			virtual: func(w world) []client.Object {
+				return []client.Object{&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "shared", Namespace: w.namespace}, Data: map[string]string{"k": "virtual"}},
+					pod(w.namespace, "user", func(p *corev1.Pod) {
+						p.Spec.Volumes = []corev1.Volume{{Name: "c", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "shared"}}}}}
+					})}
+			},
+			host: func(w world) []client.Object {
+				return []client.Object{&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: w.host("shared"), Namespace: w.hostNS}, Data: map[string]string{"k": "host"}}}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				g.Expect(events(g, w.namespace, "shared")).To(gomega.ContainSubstring(syncer.ReasonHostConflict))
+				cm := &corev1.ConfigMap{}
+				g.Expect(hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host("shared")}, cm)).To(gomega.Succeed())
+				g.Expect(cm.Data).To(gomega.HaveKeyWithValue("k", "host"))
+			},
+		},
+		{
+			name: "on start, host objects with no virtual counterpart go, and virtual ones missing on the host are made",
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "kept")}
+			},
+			host: func(w world) []client.Object {
+				orphan := pod(w.hostNS, w.host("gone"))
+				orphan.Labels = map[string]string{fleetv1.LabelManagedBy: fleetv1.ManagedByValue, fleetv1.LabelVirtualClusterUID: w.vc.UID}
+				orphan.Annotations = map[string]string{syncer.AnnotationVirtualName: "gone", syncer.AnnotationVirtualNamespace: w.namespace, syncer.AnnotationVirtualUID: "uid-of-a-deleted-pod"}
+				return []client.Object{orphan}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				err := hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("gone")}, &corev1.Pod{})
+				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "the orphan is still there")
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("kept")}, &corev1.Pod{})).To(gomega.Succeed())
+			},
+		},
+		{
+			name: "a Service gets the host's ClusterIP; a NodePort Service is refused",
+			virtual: func(w world) []client.Object {
+				port := []corev1.ServicePort{{Name: "http", Port: 80}}
+				return []client.Object{
+					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: w.namespace}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: port}},
+					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "open", Namespace: w.namespace}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: port}},
+				}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				hs := &corev1.Service{}
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("web")}, hs)).To(gomega.Succeed())
+				g.Expect(hs.Spec.Selector).To(gomega.Equal(map[string]string{"app": "web", syncer.LabelVirtualNamespace: w.namespace}))
+				vs := &corev1.Service{}
+				g.Expect(virtualC.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: "web"}, vs)).To(gomega.Succeed())
+				g.Expect(vs.Spec.ClusterIP).To(gomega.Equal(hs.Spec.ClusterIP))
+				g.Expect(events(g, w.namespace, "open")).To(gomega.ContainSubstring("allowNodePorts"))
+				err := hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("open")}, &corev1.Service{})
+				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue())
+			},
+		},
+		{
+			name: "a deleted virtual pod takes its host copy with it",
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "short-lived")}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				key := client.ObjectKey{Namespace: w.hostNS, Name: w.host("short-lived")}
+				vp := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: w.namespace, Name: "short-lived"}}
+				if err := virtualC.Get(ctx, client.ObjectKeyFromObject(vp), vp); err == nil {
+					// Delete it once its host copy exists.
+					g.Expect(hostC.Get(ctx, key, &corev1.Pod{})).To(gomega.Succeed())
+					g.Expect(virtualC.Delete(ctx, vp)).To(gomega.Succeed())
+				}
+				err := hostC.Get(ctx, key, &corev1.Pod{})
+				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "the host pod outlived its virtual pod")
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			if tc.virtual != nil {
+				create(t, virtualC, tc.virtual(w)...)
+			}
+			if tc.host != nil {
+				create(t, hostC, tc.host(w)...)
+			}
+			w.start(t, tc.isolation)
+			g := gomega.NewWithT(t)
+			g.Eventually(func(g gomega.Gomega) { tc.expect(g, w) }).WithTimeout(30 * time.Second).WithPolling(200 * time.Millisecond).Should(gomega.Succeed())
+		})
+	}
+}
