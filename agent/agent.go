@@ -108,7 +108,11 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	cps := &controlPlanes{hub: mgr.GetClient(), host: hostDirect, runtime: rt, namespace: ns}
+	access, err := newSyncerAccess(ctx, hostDirect, hostCfg, o.VClusterServiceCIDR)
+	if err != nil {
+		return err
+	}
+	cps := &controlPlanes{hub: mgr.GetClient(), host: hostDirect, runtime: rt, namespace: ns, syncers: access}
 	if err := cps.setup(mgr); err != nil {
 		return err
 	}

@@ -55,6 +55,7 @@ type controlPlanes struct {
 	host      client.Client // the host cluster, uncached
 	runtime   runtime.Runtime
 	namespace string
+	syncers   *syncerAccess
 }
 
 // +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=controlplanes,verbs=get;list;watch;update;patch
@@ -127,6 +128,9 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 	}
 	inst := instanceOf(cp)
 	inst.Backend = backend
+	if inst.Sync, err = r.syncers.sync(ctx, inst.Namespace); err != nil {
+		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, ReasonHostNS, err)
+	}
 	state, err := r.runtime.Ensure(ctx, inst)
 	if err != nil {
 		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, ReasonFailed, err)
@@ -143,7 +147,8 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 		// This runtime does not say when it is ready; look again.
 		return reconcile.Result{RequeueAfter: 2 * time.Second}, nil
 	}
-	return reconcile.Result{}, nil
+	// Renew the syncer's token in time.
+	return reconcile.Result{RequeueAfter: tokenCheck}, nil
 }
 
 func instanceOf(cp *fleetv1.ControlPlane) runtime.Instance {
@@ -159,6 +164,7 @@ func (r *controlPlanes) remove(ctx context.Context, cp *fleetv1.ControlPlane) (r
 	if err := r.runtime.Remove(ctx, instanceOf(cp)); err != nil {
 		return reconcile.Result{}, err
 	}
+	r.syncers.forget(vclusterNamespace(cp))
 	gone, err := deleteHostNamespace(ctx, r.host, cp)
 	if err != nil {
 		return reconcile.Result{}, err

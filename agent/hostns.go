@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,7 +23,33 @@ const (
 	quotaName         = "vfleet-quota"
 	limitRangeName    = "vfleet-defaults"
 	networkPolicyName = "vfleet-isolation"
+	// SyncerAccount is the syncer's identity on the host: it may manage
+	// the vcluster's objects in its namespace, and read nodes.
+	SyncerAccount = "vfleet-syncer"
+	// nodeReaderRole is the ClusterRole every syncer is bound to.
+	nodeReaderRole = "vfleet-syncer-nodes"
 )
+
+// syncerRules are the syncer's rights in the vcluster's host namespace.
+var syncerRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"pods", "services", "endpoints", "configmaps", "secrets", "persistentvolumeclaims"},
+		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch"}},
+}
+
+// syncerSubjects are the accounts that run a vcluster's syncer: the
+// process runtime's token is for SyncerAccount, the kubernetes runtime's
+// pod runs as its own account.
+func syncerSubjects(ns string) []rbacv1.Subject {
+	return []rbacv1.Subject{
+		{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: SyncerAccount},
+		{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "vfleet-controlplane"},
+	}
+}
+
+// nodeReaderBinding names the ClusterRoleBinding of one vcluster's syncer.
+func nodeReaderBinding(ns string) string { return nodeReaderRole + ":" + ns }
 
 // Container defaults the LimitRange gives: a pod that asks for nothing
 // still counts against the quota, which admits only pods with requests.
@@ -93,6 +120,13 @@ func hostNamespaceObjects(cp *fleetv1.ControlPlane) []client.Object {
 			// Pods of this namespace only; everything else is denied.
 			Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}},
 		}},
+		&corev1.ServiceAccount{ObjectMeta: meta(SyncerAccount)},
+		&rbacv1.Role{ObjectMeta: meta(SyncerAccount), Rules: syncerRules},
+		&rbacv1.RoleBinding{ObjectMeta: meta(SyncerAccount), RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: SyncerAccount}, Subjects: syncerSubjects(ns)},
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: nodeReaderRole, Labels: map[string]string{fleetv1.LabelManagedBy: fleetv1.ManagedByValue}},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}}}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: nodeReaderBinding(ns), Labels: labels},
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: nodeReaderRole}, Subjects: syncerSubjects(ns)},
 	}
 }
 
@@ -103,7 +137,8 @@ func ensureHostNamespace(ctx context.Context, c client.Client, cp *fleetv1.Contr
 	for _, want := range hostNamespaceObjects(cp) {
 		obj := want.DeepCopyObject().(client.Object)
 		_, err := controllerutil.CreateOrUpdate(ctx, c, obj, func() error {
-			if uid := obj.GetLabels()[fleetv1.LabelVirtualClusterUID]; obj.GetResourceVersion() != "" && uid != cp.Spec.VirtualCluster.UID {
+			_, shared := obj.(*rbacv1.ClusterRole)
+			if uid := obj.GetLabels()[fleetv1.LabelVirtualClusterUID]; !shared && obj.GetResourceVersion() != "" && uid != cp.Spec.VirtualCluster.UID {
 				return fmt.Errorf("%s %s exists on the host and does not belong to this vcluster (its %s is %q)",
 					kindOf(obj), obj.GetName(), fleetv1.LabelVirtualClusterUID, uid)
 			}
@@ -122,6 +157,14 @@ func ensureHostNamespace(ctx context.Context, c client.Client, cp *fleetv1.Contr
 				o.Spec = want.(*corev1.LimitRange).Spec
 			case *networkingv1.NetworkPolicy:
 				o.Spec = want.(*networkingv1.NetworkPolicy).Spec
+			case *rbacv1.Role:
+				o.Rules = want.(*rbacv1.Role).Rules
+			case *rbacv1.RoleBinding:
+				o.RoleRef, o.Subjects = want.(*rbacv1.RoleBinding).RoleRef, want.(*rbacv1.RoleBinding).Subjects
+			case *rbacv1.ClusterRole:
+				o.Rules = want.(*rbacv1.ClusterRole).Rules
+			case *rbacv1.ClusterRoleBinding:
+				o.RoleRef, o.Subjects = want.(*rbacv1.ClusterRoleBinding).RoleRef, want.(*rbacv1.ClusterRoleBinding).Subjects
 			}
 			return nil
 		})
@@ -135,6 +178,15 @@ func ensureHostNamespace(ctx context.Context, c client.Client, cp *fleetv1.Contr
 // deleteHostNamespace deletes the vcluster's host namespace, if it is the
 // vcluster's, and reports whether it is gone.
 func deleteHostNamespace(ctx context.Context, c client.Client, cp *fleetv1.ControlPlane) (bool, error) {
+	// The one cluster-wide object; the namespace takes the rest.
+	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: nodeReaderBinding(vclusterNamespace(cp))}}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(crb), crb); err == nil && crb.Labels[fleetv1.LabelVirtualClusterUID] == cp.Spec.VirtualCluster.UID {
+		if err := c.Delete(ctx, crb); client.IgnoreNotFound(err) != nil {
+			return false, err
+		}
+	} else if client.IgnoreNotFound(err) != nil {
+		return false, err
+	}
 	ns := &corev1.Namespace{}
 	err := c.Get(ctx, client.ObjectKey{Name: vclusterNamespace(cp)}, ns)
 	if apierrors.IsNotFound(err) {
@@ -165,6 +217,8 @@ func kindOf(obj client.Object) string {
 		return "LimitRange"
 	case *networkingv1.NetworkPolicy:
 		return "NetworkPolicy"
+	case *rbacv1.ClusterRoleBinding:
+		return "ClusterRoleBinding"
 	}
 	return fmt.Sprintf("%T", obj)
 }

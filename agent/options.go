@@ -61,6 +61,9 @@ type Options struct {
 	ControlPlanePorts string
 	// OrphanGrace is how long a process control plane outlives its agent.
 	OrphanGrace time.Duration
+	// VClusterServiceCIDR is the vclusters' Service range when the host
+	// does not publish its own (a ServiceCIDR object).
+	VClusterServiceCIDR string
 	// ControlPlaneImage is the vfleet image the kubernetes runtime runs,
 	// with BinRoot inside it.
 	ControlPlaneImage string
@@ -83,6 +86,7 @@ func NewOptions() *Options {
 		ControlPlaneAddress:        "127.0.0.1",
 		ControlPlanePorts:          "16443-16942",
 		OrphanGrace:                time.Minute,
+		VClusterServiceCIDR:        "10.96.0.0/16",
 		HealthProbeBindAddress:     ":8091",
 		MetricsBindAddress:         "0",
 	}
@@ -108,6 +112,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Runtime, "runtime", o.Runtime, "how control planes run: process (on this machine) or kubernetes (in the host cluster)")
 	fs.StringVar(&o.ControlPlaneAddress, "control-plane-address", o.ControlPlaneAddress, "IP address process control planes listen and are reached at")
 	fs.StringVar(&o.ControlPlanePorts, "control-plane-ports", o.ControlPlanePorts, "range of ports for process control planes' apiservers, first-last")
+	fs.StringVar(&o.VClusterServiceCIDR, "vcluster-service-cidr", o.VClusterServiceCIDR, "Service range of vclusters when the host has no ServiceCIDR object to read its own from")
 	fs.StringVar(&o.ControlPlaneImage, "control-plane-image", o.ControlPlaneImage, "vfleet image the kubernetes runtime runs control planes from (its --bin-root is inside the image)")
 	fs.DurationVar(&o.OrphanGrace, "orphan-grace", o.OrphanGrace, "how long a process control plane keeps running without its agent; a restarted agent adopts it meanwhile")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "address of /healthz and /readyz")
@@ -148,6 +153,9 @@ func (o *Options) Validate() error {
 		if q, err := resource.ParseQuantity(v); err != nil || q.Sign() < 0 {
 			errs = append(errs, fmt.Errorf("%s %q: want a non-negative quantity such as 250m or 512Mi", flag, v))
 		}
+	}
+	if _, _, err := net.ParseCIDR(o.VClusterServiceCIDR); err != nil {
+		errs = append(errs, fmt.Errorf("--vcluster-service-cidr %q: want a CIDR such as 10.96.0.0/16", o.VClusterServiceCIDR))
 	}
 	switch o.Runtime {
 	case RuntimeProcess:

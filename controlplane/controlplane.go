@@ -14,8 +14,10 @@ import (
 	"syscall"
 	"time"
 
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/procgroup"
+	"github.com/vfleet/vfleet/syncer"
 )
 
 // Config describes one vcluster's control plane.
@@ -48,6 +50,26 @@ type Config struct {
 	// which adopts it; one whose agent is gone for OrphanGrace stops.
 	Lifeline    string
 	OrphanGrace time.Duration
+	// ServiceCIDR is the vcluster's Service range; it should be the
+	// host's, so that the ClusterIPs the host gives can be the vcluster's.
+	// Default 10.96.0.0/16.
+	ServiceCIDR string
+	// Sync, when set, runs the syncer once the apiserver is ready.
+	Sync *SyncConfig
+}
+
+// SyncConfig is what the control plane's syncer needs beyond the control
+// plane itself.
+type SyncConfig struct {
+	// HostKubeconfig reaches the host with the vcluster's rights there;
+	// empty means in-cluster (the kubernetes runtime).
+	HostKubeconfig string
+	HostNamespace  string
+	VCluster       syncer.Identity
+	Isolation      fleetv1.IsolationPolicy
+	// SyncAllConfigMaps and SyncAllSecrets copy all, not only those pods
+	// use.
+	SyncAllConfigMaps, SyncAllSecrets bool
 }
 
 // ControlPlane runs a vcluster's control plane.
@@ -88,6 +110,9 @@ func New(cfg Config) (*ControlPlane, error) {
 	}
 	if cfg.Address == "" {
 		cfg.Address = "127.0.0.1"
+	}
+	if cfg.ServiceCIDR == "" {
+		cfg.ServiceCIDR = "10.96.0.0/16"
 	}
 	if cfg.MaxStartFailures <= 0 {
 		cfg.MaxStartFailures = 3
@@ -186,6 +211,13 @@ func (cp *ControlPlane) Run(ctx context.Context) (err error) {
 		// answers; started together, they would share the CPU the
 		// apiserver needs to get there.
 		run("kube-controller-manager")
+		if cp.cfg.Sync != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cp.runSyncer(ctx)
+			}()
+		}
 		<-ctx.Done()
 	}
 	cancel(err)
@@ -347,7 +379,7 @@ func (cp *ControlPlane) spec(name, etcd string) procgroup.Spec {
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 			"--service-account-key-file=" + p("sa.pub"),
 			"--service-account-signing-key-file=" + p("sa.key"),
-			"--service-cluster-ip-range=10.96.0.0/16",
+			"--service-cluster-ip-range=" + cp.cfg.ServiceCIDR,
 			"--authorization-mode=RBAC",
 			"--requestheader-client-ca-file=" + p("front-proxy-ca.crt"),
 			"--requestheader-allowed-names=" + frontProxyUser,

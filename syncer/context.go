@@ -113,3 +113,13 @@ func VirtualKey(host client.Object) (client.ObjectKey, bool) {
 	name, ns := ann[AnnotationVirtualName], ann[AnnotationVirtualNamespace]
 	return client.ObjectKey{Namespace: ns, Name: name}, name != ""
 }
+
+// IsAPIService reports whether obj is, or belongs to, the vcluster's own
+// "kubernetes" Service in "default": its API server, which pods reach
+// through the address the syncer gives them, never a copy on the host.
+func IsAPIService(obj client.Object) bool {
+	if obj.GetNamespace() != "default" {
+		return false
+	}
+	return obj.GetName() == "kubernetes" || obj.GetLabels()["kubernetes.io/service-name"] == "kubernetes"
+}

@@ -158,5 +158,8 @@ func HostCacheOptions(namespace, vclusterUID string) cache.Options {
 func unlimited(cfg *rest.Config) *rest.Config {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = -1, 0
+	// The syncer reads Endpoints on purpose; the API's deprecation warning
+	// on every request is no news in its log.
+	cfg.WarningHandler = rest.NoWarnings{}
 	return cfg
 }

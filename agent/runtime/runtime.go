@@ -22,6 +22,20 @@ type Instance struct {
 	// Backend is kine's endpoint for an External store, with this epoch's
 	// credentials; empty for Embedded.
 	Backend string
+	// Sync is what the control plane's syncer needs to reach the host.
+	Sync Sync
+}
+
+// Sync is the host side of a control plane's syncer.
+type Sync struct {
+	// HostServer and HostCA reach the host's API server; HostToken is the
+	// syncer's token there, renewed by the agent. A runtime whose control
+	// planes run in the host cluster uses their own account instead.
+	HostServer string
+	HostCA     []byte
+	HostToken  string
+	// ServiceCIDR is the host's Service range, which the vcluster uses too.
+	ServiceCIDR string
 }
 
 // State is what a runtime observes of a control plane.

@@ -104,6 +104,19 @@ func (r *Runtime) objects(inst runtime.Instance) (*appsv1.StatefulSet, []client.
 		"--san=" + ServiceName + "." + ns + ".svc.cluster.local",
 		"--publish-kubeconfig-secret=" + KubeconfigSecretName,
 		"--publish-server=" + server,
+		// The syncer runs as the pod's own account, which the agent binds
+		// to the syncer's role in this namespace.
+		"--host-namespace=" + ns,
+		"--vcluster-namespace=" + inst.Spec.VirtualCluster.Namespace,
+		"--vcluster-uid=" + inst.Spec.VirtualCluster.UID,
+		"--allow-node-ports=" + strconv.FormatBool(inst.Spec.Isolation.AllowNodePorts),
+		"--allow-external-ips=" + strconv.FormatBool(inst.Spec.Isolation.AllowExternalIPs),
+	}
+	if inst.Spec.Isolation.PodSecurity != "" {
+		args = append(args, "--pod-security="+string(inst.Spec.Isolation.PodSecurity))
+	}
+	if inst.Sync.ServiceCIDR != "" {
+		args = append(args, "--service-cidr="+inst.Sync.ServiceCIDR)
 	}
 	env := []corev1.EnvVar{
 		{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,7 +121,11 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 		}
 	}
 	endpoint := "https://" + net.JoinHostPort(r.opts.Address, strconv.Itoa(rec.Port))
-	want := record.Launch{Version: inst.Spec.KubernetesVersion, Epoch: inst.Spec.Epoch, BackendHash: record.HashBackend(inst.Backend)}
+	if err := writeHostCredentials(dir, inst.Sync); err != nil {
+		return runtime.State{}, fmt.Errorf("control plane %s: host credentials: %w", inst.Name, err)
+	}
+	want := record.Launch{Version: inst.Spec.KubernetesVersion, Epoch: inst.Spec.Epoch, BackendHash: record.HashBackend(inst.Backend),
+		Options: strings.Join(syncArgs(inst, dir), " ")}
 	alive := record.IsControlPlane(rec.Pid, dir)
 
 	if inst.Spec.Sleeping {
@@ -177,6 +182,7 @@ func (r *Runtime) start(inst runtime.Instance, dir string, rec *record.Record, w
 		"--bin-root=" + r.opts.BinRoot,
 		"--kubernetes-version=" + want.Version,
 	}
+	args = append(args, syncArgs(inst, dir)...)
 	if r.opts.Lifeline != "" {
 		args = append(args, "--lifeline="+r.opts.Lifeline)
 		if r.opts.OrphanGrace > 0 {
@@ -207,6 +213,80 @@ func (r *Runtime) start(inst runtime.Instance, dir string, rec *record.Record, w
 		<-p.Done()
 		r.changed <- inst.Name
 	}()
+	return nil
+}
+
+// syncArgs run the control plane's syncer into the vcluster's host
+// namespace, with the credentials writeHostCredentials keeps in dir.
+func syncArgs(inst runtime.Instance, dir string) []string {
+	if inst.Sync.HostServer == "" {
+		return nil
+	}
+	ref, iso := inst.Spec.VirtualCluster, inst.Spec.Isolation
+	args := []string{
+		"--host-namespace=" + inst.Namespace,
+		"--host-kubeconfig=" + filepath.Join(dir, hostKubeconfig),
+		"--vcluster-namespace=" + ref.Namespace,
+		"--vcluster-uid=" + ref.UID,
+		"--allow-node-ports=" + strconv.FormatBool(iso.AllowNodePorts),
+		"--allow-external-ips=" + strconv.FormatBool(iso.AllowExternalIPs),
+	}
+	if iso.PodSecurity != "" {
+		args = append(args, "--pod-security="+string(iso.PodSecurity))
+	}
+	if inst.Sync.ServiceCIDR != "" {
+		args = append(args, "--service-cidr="+inst.Sync.ServiceCIDR)
+	}
+	return args
+}
+
+// Files of the syncer's host credentials in a control plane's directory.
+const (
+	hostKubeconfig = "host.kubeconfig"
+	hostToken      = "host-token"
+	hostCA         = "host-ca.crt"
+)
+
+// writeHostCredentials keeps the syncer's host kubeconfig in dir. The token
+// is a file of its own, which client-go reads again as it changes: a
+// renewed token needs no restart.
+func writeHostCredentials(dir string, s runtime.Sync) error {
+	if s.HostServer == "" {
+		return nil
+	}
+	files := map[string][]byte{
+		hostToken: []byte(s.HostToken),
+		hostCA:    s.HostCA,
+		hostKubeconfig: []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: host
+  cluster:
+    server: %s
+    certificate-authority: %s
+users:
+- name: syncer
+  user:
+    tokenFile: %s
+contexts:
+- name: host
+  context: {cluster: host, user: syncer}
+current-context: host
+`, s.HostServer, filepath.Join(dir, hostCA), filepath.Join(dir, hostToken))),
+	}
+	for name, data := range files {
+		path := filepath.Join(dir, name)
+		if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
+			continue
+		}
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -44,6 +44,9 @@ func (*Resource) NewObject() client.Object { return &corev1.Endpoints{} }
 
 // Wanted: the Endpoints of a Service without a selector.
 func (*Resource) Wanted(ctx context.Context, s *syncer.Context, obj client.Object) (bool, error) {
+	if syncer.IsAPIService(obj) {
+		return false, nil
+	}
 	svc := &corev1.Service{}
 	err := s.Virtual.Get(ctx, client.ObjectKeyFromObject(obj), svc)
 	if apierrors.IsNotFound(err) {

@@ -30,6 +30,9 @@ func (*Resource) NewObject() client.Object { return &discoveryv1.EndpointSlice{}
 
 // Wanted: slices no Kubernetes controller manages.
 func (*Resource) Wanted(_ context.Context, _ *syncer.Context, obj client.Object) (bool, error) {
+	if syncer.IsAPIService(obj) {
+		return false, nil
+	}
 	switch obj.GetLabels()[discoveryv1.LabelManagedBy] {
 	case "endpointslice-controller.k8s.io", "endpointslicemirroring-controller.k8s.io":
 		return false, nil

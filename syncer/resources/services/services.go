@@ -28,7 +28,13 @@ type Resource struct{}
 var (
 	_ syncer.Resource     = (*Resource)(nil)
 	_ syncer.NameIdentity = (*Resource)(nil)
+	_ syncer.Wanted       = (*Resource)(nil)
 )
+
+// Wanted: every Service but the vcluster's own API.
+func (*Resource) Wanted(_ context.Context, _ *syncer.Context, obj client.Object) (bool, error) {
+	return !syncer.IsAPIService(obj), nil
+}
 
 // New returns the Service resource.
 func New() syncer.Resource { return &Resource{} }

@@ -38,6 +38,8 @@ type Launch struct {
 	// BackendHash identifies the store endpoint and credentials without
 	// keeping them.
 	BackendHash string `json:"backendHash,omitempty"`
+	// Options are the syncer's flags: isolation policy, namespaces.
+	Options string `json:"options,omitempty"`
 }
 
 // HashBackend is a Launch's BackendHash.
