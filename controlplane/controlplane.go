@@ -389,6 +389,11 @@ func (cp *ControlPlane) spec(name, etcd string) procgroup.Spec {
 			"--proxy-client-cert-file=" + p("front-proxy-client.crt"),
 			"--proxy-client-key-file=" + p("front-proxy-client.key"),
 			"--endpoint-reconciler-type=none",
+			// The vcluster's API accepts privileged pods so that its syncer,
+			// which enforces the isolation policy, can keep them off the
+			// host with an Event saying why, rather than the API refusing
+			// them with a message that names no policy.
+			"--allow-privileged=true",
 			"--profiling=false",
 		}
 		args = append(args, apiserverFootprint...)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"runtime"
 	"strings"
 	"sync"
@@ -238,20 +240,65 @@ func SignalGroup(pid int, sig syscall.Signal) error {
 }
 
 // StopGroup asks the process group led by pid to exit with SIGTERM, waits
-// up to grace for its leader to be gone, then kills the group.
+// up to grace for its leader to be gone, then kills the group. It returns
+// once the leader's descendants are gone too: children in process groups of
+// their own (a control plane's apiserver) end after their parent.
 func StopGroup(ctx context.Context, pid int, grace time.Duration) error {
+	descendants := Descendants(pid)
 	if err := SignalGroup(pid, syscall.SIGTERM); err != nil {
 		return err
 	}
 	_ = SignalGroup(pid, syscall.SIGCONT)
-	deadline := time.Now().Add(grace)
-	for Alive(pid) && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
+	if !waitGone(ctx, []int{pid}, grace) {
+		if err := SignalGroup(pid, syscall.SIGKILL); err != nil {
+			return err
+		}
 	}
-	if Alive(pid) {
-		return SignalGroup(pid, syscall.SIGKILL)
+	if !waitGone(ctx, descendants, grace) {
+		for _, d := range descendants {
+			_ = syscall.Kill(d, syscall.SIGKILL)
+		}
+		waitGone(ctx, descendants, 5*time.Second)
 	}
 	return nil
+}
+
+// waitGone polls until none of pids is alive, for at most d.
+func waitGone(ctx context.Context, pids []int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		alive := false
+		for _, p := range pids {
+			alive = alive || Alive(p)
+		}
+		if !alive {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Descendants returns the pids of pid's children, theirs, and so on, from
+// whichever of their threads forked them.
+func Descendants(pid int) []int {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, field := range strings.Fields(string(data)) {
+			if c, err := strconv.Atoi(field); err == nil {
+				out = append(out, c)
+				out = append(out, Descendants(c)...)
+			}
+		}
+	}
+	return out
 }
 
 // Alive reports whether a process with this pid exists and has not exited. A

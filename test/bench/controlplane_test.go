@@ -303,13 +303,13 @@ func controlPlanePid(b *testing.B, l *lab.Lab) int {
 
 // treeRSS sums the memory of pid and its descendants.
 func treeRSS(pid int) memory {
-	m := memory{
-		rss:  procKB(pid, "/status", "VmRSS:") << 10,
-		pss:  procKB(pid, "/smaps_rollup", "Pss:") << 10,
-		anon: procKB(pid, "/smaps_rollup", "Anonymous:") << 10,
-	}
-	for _, child := range children(pid) {
-		m = add(m, treeRSS(child))
+	var m memory
+	for _, p := range append([]int{pid}, procgroup.Descendants(pid)...) {
+		m = add(m, memory{
+			rss:  procKB(p, "/status", "VmRSS:") << 10,
+			pss:  procKB(p, "/smaps_rollup", "Pss:") << 10,
+			anon: procKB(p, "/smaps_rollup", "Anonymous:") << 10,
+		})
 	}
 	return m
 }
@@ -332,25 +332,6 @@ func procKB(pid int, file, key string) int64 {
 		}
 	}
 	return 0
-}
-
-// children lists pid's children, whichever of its threads forked them (the
-// control plane forks from a thread of its own).
-func children(pid int) []int {
-	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	var out []int
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(data)) {
-			if c, err := strconv.Atoi(f); err == nil {
-				out = append(out, c)
-			}
-		}
-	}
-	return out
 }
 
 func pct(d []time.Duration, p int) time.Duration {

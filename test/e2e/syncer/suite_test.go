@@ -1,0 +1,21 @@
+// Package syncer_test is the e2e suite of the syncer over a lab: a
+// tenant's workloads run on the host and the vcluster sees them running.
+package syncer_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/framework"
+)
+
+func TestSyncer(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Syncer suite")
+}
+
+// One host, so that both vclusters of the collision spec share it.
+var suite = framework.SetupLabSuite("syncer", lab.DefaultHosts(1, 2))
