@@ -30,7 +30,9 @@ var (
 // Watches virtual Services: a selector added or removed decides whether
 // their Endpoints are synced.
 func (*Resource) Watches(mgr ctrl.Manager, _ *syncer.Context) []source.Source {
-	same := func(_ context.Context, obj client.Object) []client.ObjectKey { return []client.ObjectKey{client.ObjectKeyFromObject(obj)} }
+	same := func(_ context.Context, obj client.Object) []client.ObjectKey {
+		return []client.ObjectKey{client.ObjectKeyFromObject(obj)}
+	}
 	return []source.Source{source.Kind(mgr.GetCache(), client.Object(&corev1.Service{}), syncer.EnqueueVirtual(same))}
 }
 

@@ -44,7 +44,9 @@ func newTenant(ctx context.Context, name string) tenant {
 	return tenant{vc: vc, kube: kube, host: host, hostNS: names.VClusterNamespace(vc.Namespace, vc.Name)}
 }
 
-func (t tenant) hostName(name, namespace string) string { return names.HostName(name, namespace, t.vc.Name) }
+func (t tenant) hostName(name, namespace string) string {
+	return names.HostName(name, namespace, t.vc.Name)
+}
 
 var _ = Describe("A vcluster's workloads", Ordered, func() {
 	var a tenant
