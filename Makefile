@@ -68,6 +68,10 @@ test-e2e: binaries postgresql ## Run the ginkgo e2e suites over real labs.
 bench-controlplane: binaries ## Measure vcluster create→Ready latency and idle memory against a bare apiserver over kine.
 	go test -run '^$$' -bench BenchmarkControlPlane -benchtime 1x -timeout 30m ./test/bench/
 
+.PHONY: bench-syncer
+bench-syncer: binaries ## Time 1,000 pods Running through a vcluster against the same pods on the host, and give the ratio.
+	go test -run '^$$' -bench BenchmarkSyncer -benchtime 1x -timeout 40m ./test/bench/
+
 .PHONY: bench-lab
 bench-lab: binaries build ## Measure lab start time and memory per cluster.
 	go test -run '^$$' -bench BenchmarkLab -benchtime 3x -timeout 20m ./lab/

@@ -72,9 +72,6 @@ func (*Resource) UpdateHost(desired, existing client.Object) bool {
 // the host's status into it.
 func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virtualObj client.Object) error {
 	host, virtual := hostObj.(*corev1.Pod), virtualObj.(*corev1.Pod)
-	if err := ensureTokenOwner(ctx, s, host); err != nil {
-		return err
-	}
 	if host.Spec.NodeName != "" && virtual.Spec.NodeName == "" {
 		binding := &corev1.Binding{
 			ObjectMeta: metav1.ObjectMeta{Name: virtual.Name, Namespace: virtual.Namespace, UID: virtual.UID},
