@@ -38,6 +38,10 @@ type reporter struct {
 	mu       sync.Mutex
 	last     *Report
 	lastSent time.Time
+	// computed is when the report was last computed: a busy host (a
+	// thousand pods starting) changes on every event, and computing over
+	// all its pods for each would cost more than the pods themselves.
+	computed time.Time
 	reported atomic.Bool
 }
 
@@ -46,6 +50,14 @@ func (r *reporter) request() []reconcile.Request {
 }
 
 func (r *reporter) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	r.mu.Lock()
+	wait := r.minInterval - r.clock.Since(r.computed)
+	if r.last != nil && wait > 0 {
+		r.mu.Unlock()
+		return reconcile.Result{RequeueAfter: wait}, nil
+	}
+	r.computed = r.clock.Now()
+	r.mu.Unlock()
 	report, err := r.compute(ctx)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -70,11 +82,12 @@ func (r *reporter) Reconcile(ctx context.Context, _ reconcile.Request) (reconcil
 
 func (r *reporter) compute(ctx context.Context) (Report, error) {
 	nodes := &corev1.NodeList{}
-	if err := r.host.List(ctx, nodes); err != nil {
+	// Read-only: no copies of a thousand pods per report.
+	if err := r.host.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return Report{}, err
 	}
 	pods := &corev1.PodList{}
-	if err := r.host.List(ctx, pods, client.MatchingLabels{fleetv1.LabelManagedBy: fleetv1.ManagedByValue}); err != nil {
+	if err := r.host.List(ctx, pods, client.MatchingLabels{fleetv1.LabelManagedBy: fleetv1.ManagedByValue}, client.UnsafeDisableDeepCopy); err != nil {
 		return Report{}, err
 	}
 	cps := &fleetv1.ControlPlaneList{}

@@ -121,7 +121,7 @@ func Index(ctx context.Context, indexer client.FieldIndexer, kind Kind) error {
 // name.
 func Used(ctx context.Context, c client.Reader, kind Kind, namespace, name string) (bool, error) {
 	var pods corev1.PodList
-	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingFields{Field(kind): name}); err != nil {
+	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingFields{Field(kind): name}, client.UnsafeDisableDeepCopy); err != nil {
 		return false, err
 	}
 	return len(pods.Items) > 0, nil

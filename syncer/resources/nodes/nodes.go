@@ -128,7 +128,8 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 // used reports whether a pod of the vcluster runs on the node.
 func (c *Controller) used(ctx context.Context, node string) (bool, error) {
 	var pods corev1.PodList
-	if err := c.s.Host.List(ctx, &pods, client.InNamespace(c.s.HostNamespace), client.MatchingFields{nodeNameField: node}); err != nil {
+	// Read-only, and a busy node runs hundreds: no copies.
+	if err := c.s.Host.List(ctx, &pods, client.InNamespace(c.s.HostNamespace), client.MatchingFields{nodeNameField: node}, client.UnsafeDisableDeepCopy); err != nil {
 		return false, err
 	}
 	for _, p := range pods.Items {

@@ -35,9 +35,11 @@ func serviceLinks(ctx context.Context, s *syncer.Context, pod *corev1.Pod) ([]co
 		return nil, nil
 	}
 	var services corev1.ServiceList
-	if err := s.Virtual.List(ctx, &services, client.InNamespace(pod.Namespace)); err != nil {
+	if err := s.Virtual.List(ctx, &services, client.InNamespace(pod.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
+	// Sorted in a copy of the slice: the objects are the cache's own.
+	services.Items = append([]corev1.Service(nil), services.Items...)
 	sort.Slice(services.Items, func(i, j int) bool { return services.Items[i].Name < services.Items[j].Name })
 	var env []corev1.EnvVar
 	for _, svc := range services.Items {
