@@ -8,10 +8,12 @@ import "os"
 
 // apiserverFootprint are flags that shrink an idle kube-apiserver.
 var apiserverFootprint = []string{
-	// The watch cache keeps a copy of every object per resource; kine
-	// already serves watches and lists from SQLite or the database, and a
-	// tenant's cluster is small.
-	"--watch-cache=false",
+	// The watch cache keeps a copy of every object per resource, some tens
+	// of MiB for an idle vcluster; without it every watcher of a resource
+	// is a watch on kine of its own, and a vcluster starting a thousand
+	// pods took 10% longer (docs/benchmarks.md). It stays on;
+	// VFLEET_APISERVER_WATCH_CACHE=false trades that for density.
+	"--watch-cache=" + envOr("VFLEET_APISERVER_WATCH_CACHE", "true"),
 	// Priority and fairness keeps per-flow state and its own objects; one
 	// tenant per apiserver has no one to be fair to.
 	"--enable-priority-and-fairness=false",
