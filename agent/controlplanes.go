@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"sync"
 	"fmt"
 	"time"
 
@@ -56,6 +57,39 @@ type controlPlanes struct {
 	runtime   runtime.Runtime
 	namespace string
 	syncers   *syncerAccess
+
+	// ensured records when each control plane's host namespace objects
+	// were last made right, for which generation: every status change of
+	// a control plane brings it back here, and a dozen reads on the host
+	// each time would be waste. They are made right again after
+	// reensureAfter, or at once for a new spec.
+	mu      sync.Mutex
+	ensured map[string]ensuredAt
+}
+
+type ensuredAt struct {
+	generation int64
+	at         time.Time
+}
+
+// reensureAfter is how long a host namespace is trusted to be as it was
+// made.
+const reensureAfter = 10 * time.Minute
+
+func (r *controlPlanes) hostNamespaceFresh(cp *fleetv1.ControlPlane) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.ensured[cp.Name]
+	return ok && e.generation == cp.Generation && time.Since(e.at) < reensureAfter
+}
+
+func (r *controlPlanes) markHostNamespace(cp *fleetv1.ControlPlane) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ensured == nil {
+		r.ensured = map[string]ensuredAt{}
+	}
+	r.ensured[cp.Name] = ensuredAt{generation: cp.Generation, at: time.Now()}
 }
 
 // +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=controlplanes,verbs=get;list;watch;update;patch
@@ -115,9 +149,6 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 		}
 	}
 
-	if err := ensureHostNamespace(ctx, r.host, cp); err != nil {
-		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, ReasonHostNS, err)
-	}
 	backend, err := backendFor(ctx, r.hub, cp)
 	if errors.Is(err, errNoCredentials) {
 		// The hub's store provisioning writes them; its event brings us back.
@@ -126,14 +157,43 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if err != nil {
 		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, ReasonStore, nil)
 	}
+	// The control plane starts first: its apiserver takes seconds, and the
+	// rest of the host namespace, and the syncer's token, can be made
+	// meanwhile (the syncer starts only once the apiserver is ready). The
+	// namespace itself must be there first for runtimes that run in it.
+	objs := hostNamespaceObjects(cp)
+	fresh := r.hostNamespaceFresh(cp)
+	if !fresh {
+		if err := ensureHostObjects(ctx, r.host, cp, objs[:1]); err != nil {
+			return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, ReasonHostNS, err)
+		}
+	}
 	inst := instanceOf(cp)
 	inst.Backend = backend
-	if inst.Sync, err = r.syncers.sync(ctx, inst.Namespace); err != nil {
-		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, ReasonHostNS, err)
-	}
+	inst.Sync = r.syncers.known(inst.Namespace)
 	state, err := r.runtime.Ensure(ctx, inst)
 	if err != nil {
 		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, ReasonFailed, err)
+	}
+	if !fresh {
+		if err := ensureHostObjects(ctx, r.host, cp, objs[1:]); err != nil {
+			state.Message = err.Error()
+			return reconcile.Result{}, r.report(ctx, cp, state, ReasonHostNS, err)
+		}
+		r.markHostNamespace(cp)
+	}
+	access, err := r.syncers.sync(ctx, inst.Namespace)
+	if err != nil {
+		state.Message = err.Error()
+		return reconcile.Result{}, r.report(ctx, cp, state, ReasonHostNS, err)
+	}
+	if access.HostToken != inst.Sync.HostToken {
+		// A new token for the syncer: the runtime hands it over; the
+		// control plane keeps running.
+		inst.Sync = access
+		if state, err = r.runtime.Ensure(ctx, inst); err != nil {
+			return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, ReasonFailed, err)
+		}
 	}
 	if state.Kubeconfig != nil {
 		if err := r.publishKubeconfig(ctx, cp, state.Kubeconfig); err != nil {
@@ -165,6 +225,9 @@ func (r *controlPlanes) remove(ctx context.Context, cp *fleetv1.ControlPlane) (r
 		return reconcile.Result{}, err
 	}
 	r.syncers.forget(vclusterNamespace(cp))
+	r.mu.Lock()
+	delete(r.ensured, cp.Name)
+	r.mu.Unlock()
 	gone, err := deleteHostNamespace(ctx, r.host, cp)
 	if err != nil {
 		return reconcile.Result{}, err

@@ -130,11 +130,12 @@ func hostNamespaceObjects(cp *fleetv1.ControlPlane) []client.Object {
 	}
 }
 
-// ensureHostNamespace creates or repairs the vcluster's host namespace and
-// what is in it. A namespace of that name that vfleet did not create for
-// this vcluster is left alone and reported.
-func ensureHostNamespace(ctx context.Context, c client.Client, cp *fleetv1.ControlPlane) error {
-	for _, want := range hostNamespaceObjects(cp) {
+// ensureHostObjects creates or repairs objects of the vcluster's host
+// namespace (hostNamespaceObjects, the namespace first). A namespace of
+// that name that vfleet did not create for this vcluster is left alone and
+// reported.
+func ensureHostObjects(ctx context.Context, c client.Client, cp *fleetv1.ControlPlane, objs []client.Object) error {
+	for _, want := range objs {
 		obj := want.DeepCopyObject().(client.Object)
 		_, err := controllerutil.CreateOrUpdate(ctx, c, obj, func() error {
 			_, shared := obj.(*rbacv1.ClusterRole)

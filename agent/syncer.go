@@ -65,6 +65,14 @@ func hostServiceCIDR(ctx context.Context, host client.Reader, fallback string) s
 	return fallback
 }
 
+// known returns the syncer settings for host namespace ns without asking
+// the host: the token only if one is already at hand.
+func (a *syncerAccess) known(ns string) runtime.Sync {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return runtime.Sync{HostServer: a.server, HostCA: a.ca, HostToken: a.tokens[ns].value, ServiceCIDR: a.serviceCIDR}
+}
+
 // sync returns the syncer settings for the vcluster in host namespace ns.
 func (a *syncerAccess) sync(ctx context.Context, ns string) (runtime.Sync, error) {
 	token, err := a.token(ctx, ns)

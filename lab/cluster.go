@@ -156,8 +156,12 @@ func (c *Cluster) Start(ctx context.Context) error {
 // in reverse start order, killing any that do not exit within a grace period.
 func (c *Cluster) Stop(ctx context.Context, comps ...Component) error {
 	var errs []error
-	if len(comps) == 0 {
-		// The whole host stops, vclusters included.
+	if len(comps) == 0 && c.Role == RoleHost {
+		// The whole host stops, vclusters included: the agent first, or it
+		// would start again the control planes it sees stop.
+		if p := c.proc(Agent); p != nil {
+			errs = append(errs, p.Stop(ctx, stopGrace))
+		}
 		for _, pid := range c.ControlPlanePids() {
 			errs = append(errs, procgroup.StopGroup(ctx, pid, stopGrace))
 		}
@@ -177,7 +181,11 @@ func (c *Cluster) Stop(ctx context.Context, comps ...Component) error {
 // would, and waits for them to die.
 func (c *Cluster) Kill(comps ...Component) error {
 	var errs []error
-	if len(comps) == 0 {
+	if len(comps) == 0 && c.Role == RoleHost {
+		// The agent first, as in Stop.
+		if p := c.proc(Agent); p != nil {
+			errs = append(errs, p.Kill())
+		}
 		for _, pid := range c.ControlPlanePids() {
 			errs = append(errs, procgroup.SignalGroup(pid, syscall.SIGKILL))
 		}

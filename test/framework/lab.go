@@ -39,8 +39,9 @@ func StartLab(ctx context.Context, in StartLabInput) *lab.Lab {
 func StopLab(ctx context.Context, l *lab.Lab) {
 	pids := l.Pids()
 	Expect(l.Stop(ctx)).To(Succeed())
-	Expect(Alive(pids)).To(BeEmpty(), "lab processes outlived the lab")
-	Expect(ProcessesUsing(l.Dir())).To(BeEmpty(), "processes still use the lab directory")
+	Expect(Alive(pids)).To(BeEmpty(), "lab processes outlived the lab: %s", DescribeProcesses(Alive(pids)))
+	left := ProcessesUsing(l.Dir())
+	Expect(left).To(BeEmpty(), "processes still use the lab directory: %s", DescribeProcesses(left))
 	if os.Getenv("VFLEET_E2E_KEEP") == "" {
 		Expect(os.RemoveAll(l.Dir())).To(Succeed())
 	}

@@ -2,8 +2,10 @@ package framework
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/vfleet/vfleet/internal/procgroup"
 )
@@ -43,4 +45,18 @@ func Alive(pids []int) []int {
 		}
 	}
 	return alive
+}
+
+// DescribeProcesses names each pid with its command line, for failure messages.
+func DescribeProcesses(pids []int) string {
+	var out []string
+	for _, pid := range pids {
+		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		line := strings.ReplaceAll(string(cmdline), "\x00", " ")
+		if len(line) > 200 {
+			line = line[:200] + "..."
+		}
+		out = append(out, fmt.Sprintf("%d: %s", pid, line))
+	}
+	return strings.Join(out, "; ")
 }

@@ -374,7 +374,7 @@ func (r *Runtime) Changed() <-chan string { return r.changed }
 // Start watches the control planes' status files until ctx ends and tells
 // of every change; a manager runs it.
 func (r *Runtime) Start(ctx context.Context) error {
-	tick := time.NewTicker(250 * time.Millisecond)
+	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
