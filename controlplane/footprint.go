@@ -28,12 +28,18 @@ var controllerManagerFootprint = []string{
 		"-cloud-node-lifecycle-controller,-taint-eviction-controller,-ephemeral-volume-controller,-ttl-controller,-bootstrap-signer-controller,-token-cleaner-controller",
 }
 
-// footprintEnv bounds each child's Go heap: a lower GC target and a soft
-// memory limit make the runtime hand memory back after the start-up peak.
-// VFLEET_CONTROLPLANE_GOGC overrides the GC target for measurements.
+// footprintEnv sets each child's Go garbage collector. The
+// controller-manager, which starts once the apiserver is ready, collects
+// twice as often (GOGC=50) for a smaller heap. The apiserver keeps Go's
+// default: at GOGC=50 it saved about 40 MiB idle but took a second longer to
+// become ready on a busy two-core host (docs/benchmarks.md). A soft memory
+// limit (GOMEMLIMIT) is off for both: below the start-up peak it makes the
+// collector run without pause while the process starts. Each can be set:
+// VFLEET_APISERVER_GOGC, VFLEET_KCM_GOGC, VFLEET_APISERVER_GOMEMLIMIT,
+// VFLEET_KCM_GOMEMLIMIT.
 var footprintEnv = map[string][]string{
-	"kube-apiserver":          {"GOGC=" + envOr("VFLEET_CONTROLPLANE_GOGC", "50"), "GOMEMLIMIT=" + envOr("VFLEET_APISERVER_GOMEMLIMIT", "off")},
-	"kube-controller-manager": {"GOGC=" + envOr("VFLEET_CONTROLPLANE_GOGC", "50"), "GOMEMLIMIT=" + envOr("VFLEET_KCM_GOMEMLIMIT", "off")},
+	"kube-apiserver":          {"GOGC=" + envOr("VFLEET_APISERVER_GOGC", "100"), "GOMEMLIMIT=" + envOr("VFLEET_APISERVER_GOMEMLIMIT", "off")},
+	"kube-controller-manager": {"GOGC=" + envOr("VFLEET_KCM_GOGC", "50"), "GOMEMLIMIT=" + envOr("VFLEET_KCM_GOMEMLIMIT", "off")},
 }
 
 func envOr(key, def string) string {
