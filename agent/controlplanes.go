@@ -3,8 +3,8 @@ package agent
 import (
 	"context"
 	"errors"
-	"sync"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"

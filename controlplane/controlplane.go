@@ -447,7 +447,7 @@ func (cp *ControlPlane) waitReady(ctx context.Context) error {
 			return ctx.Err()
 		case err := <-cp.failed:
 			return err
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

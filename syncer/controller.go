@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,6 +17,10 @@ import (
 )
 
 type reconcileRequest = reconcile.Request
+
+// Retry is how soon an object is looked at again after a conflict or a
+// cache that was behind: soon, and without an error in the log.
+const Retry = 100 * time.Millisecond
 
 // Reasons of the Events the syncer records on virtual objects.
 const (
@@ -59,7 +64,7 @@ func setup(mgr ctrl.Manager, host cluster.Cluster, s *Context, res Resource, wor
 func (c *controllerFor) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	result, err := c.reconcile(ctx, req)
 	if apierrors.IsConflict(err) {
-		return reconcile.Result{Requeue: true}, nil
+		return reconcile.Result{RequeueAfter: Retry}, nil
 	}
 	return result, err
 }
@@ -105,7 +110,7 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 	// stale: it goes before the new one is made.
 	_, byName := res.(NameIdentity)
 	if hostExists && exists && !byName && host.GetAnnotations()[AnnotationVirtualUID] != string(virtual.GetUID()) {
-		return reconcile.Result{Requeue: true}, deleteHost(ctx, s, host)
+		return reconcile.Result{RequeueAfter: Retry}, deleteHost(ctx, s, host)
 	}
 	if !wanted {
 		if hostExists {
@@ -143,7 +148,7 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 				if err := s.HostLive.Get(ctx, hostKey, live); err == nil && !s.Owns(live) {
 					return reconcile.Result{}, c.conflict(virtual, true, hostKey)
 				}
-				return reconcile.Result{Requeue: true}, nil
+				return reconcile.Result{RequeueAfter: Retry}, nil
 			}
 			s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonSyncFailed, "Sync", "the host refused the %s: %v", res.Kind(), err)
 			return reconcile.Result{}, err

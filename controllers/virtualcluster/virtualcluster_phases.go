@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -127,6 +128,9 @@ func (r *Reconciler) ensureControlPlane(ctx context.Context, vc *fleetv1.Virtual
 	}
 	if cp.Spec.Epoch > spec.Epoch {
 		// Never move a host's instruction back to an older epoch.
+		return nil
+	}
+	if equality.Semantic.DeepEqual(cp.Spec, spec) {
 		return nil
 	}
 	before := cp.DeepCopy()

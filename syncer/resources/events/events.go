@@ -82,7 +82,7 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		virtual.Count, virtual.LastTimestamp, virtual.Message, virtual.Series = want.Count, want.LastTimestamp, want.Message, want.Series
 		err = s.Virtual.Update(ctx, virtual)
 		if apierrors.IsConflict(err) {
-			return ctrl.Result{Requeue: true}, nil
+			return ctrl.Result{RequeueAfter: syncer.Retry}, nil
 		}
 		return ctrl.Result{}, err
 	}

@@ -120,7 +120,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	virtual.Status = status
 	err = s.Virtual.Status().Update(ctx, virtual)
 	if apierrors.IsConflict(err) {
-		return reconcile.Result{Requeue: true}, nil
+		return reconcile.Result{RequeueAfter: syncer.Retry}, nil
 	}
 	return reconcile.Result{}, err
 }
