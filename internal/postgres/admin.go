@@ -1,0 +1,180 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// A vcluster's state on a PostgreSQL server is one database, owned by a
+// role that cannot log in (its owner role). Each placement epoch gets a
+// login role of its own, a member of the owner role, whose sessions act as
+// the owner role: tables made under one epoch belong to the owner and stay
+// usable by the next. Fencing an epoch is taking its login away and ending
+// its sessions; the next epoch's role is untouched.
+
+// Admin administers vclusters' databases on a server, as a superuser.
+type Admin struct {
+	// URL connects as the superuser to the server's "postgres" database.
+	URL string
+}
+
+// Owner is the owner role of a vcluster's database.
+func Owner(database string) string { return database + "_owner" }
+
+// EpochRole is the login role of one epoch of a vcluster.
+func EpochRole(database string, epoch int64) string { return fmt.Sprintf("%s_e%d", database, epoch) }
+
+func (a Admin) exec(ctx context.Context, sql string, args ...any) error {
+	conn, err := pgx.Connect(ctx, a.URL)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	_, err = conn.Exec(ctx, sql, args...)
+	return err
+}
+
+func (a Admin) exists(ctx context.Context, query, name string) (bool, error) {
+	conn, err := pgx.Connect(ctx, a.URL)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	var n int
+	if err := conn.QueryRow(ctx, query, name).Scan(&n); err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}
+
+// Ping checks that the server answers and the credentials work.
+func (a Admin) Ping(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, a.URL)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	return conn.Ping(ctx)
+}
+
+// EnsureDatabase creates the vcluster's owner role and database, if they
+// are missing.
+func (a Admin) EnsureDatabase(ctx context.Context, database string) error {
+	owner := pgx.Identifier{Owner(database)}.Sanitize()
+	if ok, err := a.exists(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", Owner(database)); err != nil {
+		return err
+	} else if !ok {
+		if err := a.exec(ctx, "CREATE ROLE "+owner+" NOLOGIN"); err != nil && !duplicate(err) {
+			return fmt.Errorf("create owner role of %s: %w", database, err)
+		}
+	}
+	if ok, err := a.exists(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", database); err != nil {
+		return err
+	} else if !ok {
+		// CREATE DATABASE cannot run in a transaction, nor take parameters.
+		if err := a.exec(ctx, "CREATE DATABASE "+pgx.Identifier{database}.Sanitize()+" OWNER "+owner); err != nil && !duplicate(err) {
+			return fmt.Errorf("create database %s: %w", database, err)
+		}
+	}
+	return nil
+}
+
+// EnsureEpochRole creates (or sets the password of) the login role of an
+// epoch, whose sessions act as the database's owner, and returns its name.
+func (a Admin) EnsureEpochRole(ctx context.Context, database string, epoch int64, password string) (string, error) {
+	role := EpochRole(database, epoch)
+	id := pgx.Identifier{role}.Sanitize()
+	ok, err := a.exists(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", role)
+	if err != nil {
+		return "", err
+	}
+	stmts := []string{}
+	if !ok {
+		stmts = append(stmts, "CREATE ROLE "+id+" LOGIN IN ROLE "+pgx.Identifier{Owner(database)}.Sanitize())
+	}
+	stmts = append(stmts,
+		"ALTER ROLE "+id+" WITH LOGIN PASSWORD "+quote(password),
+		// Every session of the epoch acts as the owner: what it creates the
+		// next epoch can use.
+		"ALTER ROLE "+id+" SET role = "+quote(Owner(database)),
+		"REVOKE CONNECT ON DATABASE "+pgx.Identifier{database}.Sanitize()+" FROM PUBLIC",
+		"GRANT CONNECT ON DATABASE "+pgx.Identifier{database}.Sanitize()+" TO "+id,
+	)
+	for _, s := range stmts {
+		if err := a.exec(ctx, s); err != nil && !duplicate(err) {
+			return "", fmt.Errorf("epoch role %s: %w", role, err)
+		}
+	}
+	return role, nil
+}
+
+// Fence ends an epoch's hold on the database: its role can no longer log
+// in or connect, and its open sessions are terminated. Once it returns, no
+// write of that epoch can land.
+func (a Admin) Fence(ctx context.Context, database string, epoch int64) error {
+	role := EpochRole(database, epoch)
+	if ok, err := a.exists(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", role); err != nil || !ok {
+		return err
+	}
+	id := pgx.Identifier{role}.Sanitize()
+	for _, s := range []string{
+		"ALTER ROLE " + id + " NOLOGIN",
+		"REVOKE CONNECT ON DATABASE " + pgx.Identifier{database}.Sanitize() + " FROM " + id,
+	} {
+		if err := a.exec(ctx, s); err != nil {
+			return fmt.Errorf("fence %s: %w", role, err)
+		}
+	}
+	// Sessions that were open keep their rights until they end: end them.
+	return a.exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
+}
+
+// DropDatabase removes a vcluster's database and all its roles, ending the
+// sessions that use them.
+func (a Admin) DropDatabase(ctx context.Context, database string) error {
+	if err := a.exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database); err != nil {
+		return err
+	}
+	if err := a.exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{database}.Sanitize()); err != nil {
+		return fmt.Errorf("drop database %s: %w", database, err)
+	}
+	conn, err := pgx.Connect(ctx, a.URL)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	rows, err := conn.Query(ctx, "SELECT rolname FROM pg_roles WHERE rolname LIKE $1 OR rolname = $2", database+`\_e%`, Owner(database))
+	if err != nil {
+		return err
+	}
+	roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	// Epoch roles first: they are members of the owner.
+	for _, r := range roles {
+		if r == Owner(database) {
+			continue
+		}
+		if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize()); err != nil {
+			return fmt.Errorf("drop role %s: %w", r, err)
+		}
+	}
+	_, err = conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{Owner(database)}.Sanitize())
+	return err
+}
+
+// quote is a SQL string literal.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// duplicate reports PostgreSQL's "already exists" errors, which a
+// concurrent or repeated Ensure may meet.
+func duplicate(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "42710" || pg.Code == "42P04")
+}

@@ -1,0 +1,118 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vfleet/vfleet/internal/postgres"
+	"github.com/vfleet/vfleet/lab"
+)
+
+// startServer runs a real PostgreSQL server for the test.
+func startServer(t *testing.T) *postgres.Server {
+	t.Helper()
+	ports, release, err := lab.ClaimPorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	dir := t.TempDir()
+	// As root the server runs as the postgres user, which must be able to
+	// enter the test's directories.
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := postgres.Start(ctx, filepath.Join(dir, "pg"), ports[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// TestFencing: an epoch's role writes through the owner; fencing it ends
+// its open session and its logins; the next epoch reads and writes what the
+// first made; dropping the database leaves no role behind.
+func TestFencing(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	admin := postgres.Admin{URL: postgres.URL(s.Endpoint(), "postgres", postgres.AdminUser, s.AdminPassword(), "")}
+	const db = "vfleet_test"
+	for range 2 { // twice: Ensure is idempotent
+		if err := admin.EnsureDatabase(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e1, err := admin.EnsureEpochRole(ctx, db, 1, "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := pgx.Connect(ctx, postgres.URL(s.Endpoint(), db, e1, "first", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = old.Close(ctx) }()
+	if _, err := old.Exec(ctx, "CREATE TABLE kv (k text PRIMARY KEY, v text); INSERT INTO kv VALUES ('a', 'epoch 1')"); err != nil {
+		t.Fatal(err)
+	}
+
+	e2, err := admin.EnsureEpochRole(ctx, db, 2, "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Fence(ctx, db, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(ctx, "INSERT INTO kv VALUES ('b', 'after the fence')"); err == nil {
+		t.Fatal("the fenced epoch's open session could still write")
+	}
+	if c, err := pgx.Connect(ctx, postgres.URL(s.Endpoint(), db, e1, "first", "")); err == nil {
+		_ = c.Close(ctx)
+		t.Fatal("the fenced epoch could log in again")
+	}
+
+	next, err := pgx.Connect(ctx, postgres.URL(s.Endpoint(), db, e2, "second", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v string
+	if err := next.QueryRow(ctx, "SELECT v FROM kv WHERE k = 'a'").Scan(&v); err != nil || v != "epoch 1" {
+		t.Fatalf("epoch 2 reads %q, %v", v, err)
+	}
+	if _, err := next.Exec(ctx, "INSERT INTO kv VALUES ('c', 'epoch 2')"); err != nil {
+		t.Fatalf("epoch 2 cannot write: %v", err)
+	}
+	var n int
+	if err := next.QueryRow(ctx, "SELECT count(*) FROM kv WHERE k = 'b'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("a write after the fence landed: %d, %v", n, err)
+	}
+	_ = next.Close(ctx)
+
+	if err := admin.DropDatabase(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.Connect(ctx, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	for _, q := range []string{"SELECT count(*) FROM pg_database WHERE datname = $1", "SELECT count(*) FROM pg_roles WHERE rolname LIKE $1 || '%'"} {
+		var left int
+		if err := conn.QueryRow(ctx, q, db).Scan(&left); err != nil || left != 0 {
+			t.Fatalf("%s: %d left, %v", q, left, err)
+		}
+	}
+}
