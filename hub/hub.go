@@ -27,6 +27,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/backingstore"
 	"github.com/vfleet/vfleet/controllers/hostaccess"
 	"github.com/vfleet/vfleet/controllers/hosthealth"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
@@ -110,6 +111,9 @@ func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveCl
 		return err
 	}
 	if err := (&hostaccess.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&backingstore.Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	return (&virtualcluster.Reconciler{

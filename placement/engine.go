@@ -70,6 +70,8 @@ type reservation struct {
 type storeInfo struct {
 	region    string
 	reachable map[string]bool
+	ready     bool
+	why       string
 }
 
 var (
@@ -303,6 +305,15 @@ func (e *Engine) StoreReachable(name, region string) (bool, bool) {
 		return false, false
 	}
 	return s.region == region || s.reachable[region], true
+}
+
+// StoreReady implements framework.Fleet.
+func (e *Engine) StoreReady(name string) (bool, string) {
+	s, ok := e.stores[name]
+	if !ok {
+		return false, "not found"
+	}
+	return s.ready, s.why
 }
 
 // Stats describes the snapshot.

@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -116,7 +117,10 @@ func without(hosts []*framework.Host, h *framework.Host) []*framework.Host {
 func (e *Engine) UpsertStore(bs *fleetv1.BackingStore) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := storeInfo{region: bs.Spec.Region, reachable: map[string]bool{}}
+	s := storeInfo{region: bs.Spec.Region, reachable: map[string]bool{}, why: "the hub has not checked it yet"}
+	if c := meta.FindStatusCondition(bs.Status.Conditions, fleetv1.ConditionReady); c != nil {
+		s.ready, s.why = c.Status == metav1.ConditionTrue, c.Message
+	}
 	for _, r := range bs.Spec.ReachableFromRegions {
 		s.reachable[r] = true
 	}

@@ -237,3 +237,38 @@ func TestLedgerSurvivesAHubRestartAndDeletionFreesCapacity(t *testing.T) {
 	})
 	placedOn(t, second, "only")
 }
+
+// TestWaitsForItsBackingStore: an External vcluster stays Pending, with the
+// store's own reason, while its BackingStore is not Ready, and is placed
+// once it is.
+func TestWaitsForItsBackingStore(t *testing.T) {
+	ctx := context.Background()
+	addHost(t, "store-a", "r-store", "8")
+	bs := &fleetv1.BackingStore{ObjectMeta: metav1.ObjectMeta{Name: "pg-store-test"}, Spec: fleetv1.BackingStoreSpec{
+		Driver: fleetv1.DriverPostgreSQL, Endpoint: "127.0.0.1:5432", Region: "r-store",
+		AdminCredentials: fleetv1.SecretReference{Namespace: "default", Name: "pg-admin"},
+	}}
+	if err := k8s.Create(ctx, bs); err != nil {
+		t.Fatal(err)
+	}
+	setReady := func(status metav1.ConditionStatus, message string) {
+		meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: fleetv1.ConditionReady, Status: status, Reason: "Test", Message: message})
+		if err := k8s.Status().Update(ctx, bs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setReady(metav1.ConditionFalse, "password authentication failed for user vfleet")
+	vc := builder.MakeVirtualCluster("default", "needs-store").CPU("1").Regions("r-store").External(bs.Name).Obj()
+	if err := k8s.Create(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func(g gomega.Gomega) {
+		got := get(t, vc)
+		c := meta.FindStatusCondition(got.Status.Conditions, virtualcluster.ConditionScheduled)
+		g.Expect(c).NotTo(gomega.BeNil())
+		g.Expect(c.Message).To(gomega.ContainSubstring("backing store pg-store-test not ready: password authentication failed"))
+		g.Expect(got.Status.Phase).To(gomega.Equal(fleetv1.PhasePending))
+	})
+	setReady(metav1.ConditionTrue, "ok")
+	placedOn(t, vc, "store-a")
+}

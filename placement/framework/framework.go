@@ -99,6 +99,9 @@ type Fleet interface {
 	GroupCountInZone(group, zone string) int
 	// StoreReachable reports whether hosts in region can reach the store.
 	StoreReachable(store, region string) (reachable, known bool)
+	// StoreReady reports whether the hub can use the store now, and if
+	// not, why (its Ready condition).
+	StoreReady(store string) (ready bool, why string)
 }
 
 // Plugin is anything placement runs.

@@ -30,5 +30,8 @@ func (Plugin) Filter(req *framework.Request, h *framework.Host, fleet framework.
 	case !reachable:
 		return false, "backing store unreachable from region"
 	}
+	if ready, why := fleet.StoreReady(req.Store); !ready {
+		return false, "backing store " + req.Store + " not ready: " + why
+	}
 	return true, ""
 }

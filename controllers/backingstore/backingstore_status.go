@@ -1,0 +1,55 @@
+package backingstore
+
+import (
+	"errors"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+)
+
+// Reasons of a BackingStore's Ready condition.
+const (
+	ReasonReady                = "Reachable"
+	ReasonCredentialsMissing   = "CredentialsMissing"
+	ReasonAuthenticationFailed = "AuthenticationFailed"
+	ReasonUnreachable          = "Unreachable"
+	ReasonDriverNotSupported   = "DriverNotSupported"
+	ReasonError                = "Error"
+)
+
+// readyCondition turns the outcome of a login into the Ready condition.
+func readyCondition(bs *fleetv1.BackingStore, err error) metav1.Condition {
+	c := metav1.Condition{Type: fleetv1.ConditionReady, ObservedGeneration: bs.Generation}
+	var pg *pgconn.PgError
+	var netErr net.Error
+	var missing *credentialsError
+	switch {
+	case err == nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, ReasonReady, "the hub logs in to "+bs.Spec.Endpoint+" with the admin credentials"
+		return c
+	case errors.As(err, &missing):
+		c.Reason = ReasonCredentialsMissing
+	case errors.As(err, &pg) && (pg.Code == "28P01" || pg.Code == "28000"):
+		c.Reason = ReasonAuthenticationFailed
+	case errors.As(err, &netErr), isConnectError(err):
+		c.Reason = ReasonUnreachable
+	default:
+		c.Reason = ReasonError
+	}
+	c.Status, c.Message = metav1.ConditionFalse, err.Error()
+	return c
+}
+
+// isConnectError: pgx wraps a refused or timed-out dial in its own type.
+func isConnectError(err error) bool {
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce)
+}
+
+// credentialsError says what is wrong with the admin credentials Secret.
+type credentialsError struct{ msg string }
+
+func (e *credentialsError) Error() string { return e.msg }
