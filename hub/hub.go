@@ -117,7 +117,7 @@ func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveCl
 		return err
 	}
 	return (&virtualcluster.Reconciler{
-		Client: mgr.GetClient(), Engine: engine, Overhead: overhead, Recorder: recorder, Clock: clk,
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Engine: engine, Overhead: overhead, Recorder: recorder, Clock: clk,
 	}).SetupWithManager(ctx, mgr)
 }
 

@@ -29,7 +29,10 @@ const Finalizer = "fleet.vfleet.dev/virtualcluster"
 
 // Reconciler places VirtualClusters and creates their ControlPlanes.
 type Reconciler struct {
-	Client   client.Client
+	Client client.Client
+	// Reader reads what the hub does not cache: BackingStores' admin
+	// credentials. Client when nil.
+	Reader   client.Reader
 	Engine   *placement.Engine
 	Overhead placement.Overhead
 	Recorder events.EventRecorder
@@ -131,7 +134,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.setPending(req.NamespacedName, false)
 	if err := r.ensureControlPlane(ctx, vc); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, errors.Join(err, r.setProvisioningFailed(ctx, vc, err))
 	}
 	return ctrl.Result{}, r.observe(ctx, vc)
 }
@@ -144,6 +147,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualClu
 	if err != nil || !gone {
 		// The agents clean their hosts first; the ControlPlanes' deletion
 		// brings the vcluster back here.
+		return err
+	}
+	if err := r.dropStore(ctx, vc); err != nil {
 		return err
 	}
 	r.Engine.Release(vc.UID)

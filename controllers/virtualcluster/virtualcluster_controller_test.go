@@ -67,7 +67,7 @@ func startHub() error {
 	opts := ctrl.Options{Scheme: hub.Scheme(), Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)}}
 	_, stop, err := envtest.StartManager(restCfg, opts, func(mgr ctrl.Manager) error {
 		reconciler = &virtualcluster.Reconciler{
-			Client: mgr.GetClient(), Engine: placement.NewEngine(placement.DefaultProfile(), fleetv1.StrategyBinPack),
+			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Engine: placement.NewEngine(placement.DefaultProfile(), fleetv1.StrategyBinPack),
 			Overhead: placement.DefaultOverhead, Recorder: mgr.GetEventRecorder("test"), Clock: clock.RealClock{},
 		}
 		return reconciler.SetupWithManager(context.Background(), mgr)

@@ -155,9 +155,11 @@ func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCl
 		}
 		spec.Store.Driver = bs.Spec.Driver
 		spec.Store.Endpoint = bs.Spec.Endpoint
-		spec.Store.Database = fmt.Sprintf("vfleet_%s", vc.UID)
-		// The Secret the store provisioning writes for this epoch.
-		spec.Store.CredentialsSecret = fmt.Sprintf("%s-store-e%d", ControlPlaneName(vc), vc.Status.Epoch)
+		spec.Store.Database = StoreDatabase(vc)
+		spec.Store.CredentialsSecret = storeCredentialsSecret(vc)
+		if err := r.provisionStore(ctx, vc, bs); err != nil {
+			return spec, fmt.Errorf("provision the vcluster's store on %s: %w", bs.Name, err)
+		}
 	}
 	return spec, nil
 }

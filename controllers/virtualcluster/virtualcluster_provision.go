@@ -25,6 +25,7 @@ const (
 	ReasonSleeping           = "Sleeping"
 	ReasonNotScheduled       = "NotScheduled"
 	ReasonKubeconfigIssued   = "KubeconfigIssued"
+	ReasonProvisioningFailed = "ProvisioningFailed"
 )
 
 // Where the agent publishes a control plane's kubeconfig, in its host's
@@ -111,6 +112,26 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster) er
 	case vc.Status.Phase == fleetv1.PhaseReady && before.Status.Phase != fleetv1.PhaseReady:
 		r.eventf(vc, corev1.EventTypeNormal, "Ready", "Provision", "ready at %s; %s", vc.Status.Endpoint, ready.Message)
 	}
+	return nil
+}
+
+// setProvisioningFailed says in the Provisioned condition why the
+// vcluster's ControlPlane could not be made (its store could not be
+// provisioned, say); the reconcile is retried with backoff meanwhile.
+func (r *Reconciler) setProvisioningFailed(ctx context.Context, vc *fleetv1.VirtualCluster, cause error) error {
+	prev := meta.FindStatusCondition(vc.Status.Conditions, ConditionProvisioned)
+	if prev != nil && prev.Reason == ReasonProvisioningFailed && prev.Message == cause.Error() {
+		return nil
+	}
+	before := vc.DeepCopy()
+	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
+		Type: ConditionProvisioned, Status: metav1.ConditionFalse, Reason: ReasonProvisioningFailed,
+		Message: cause.Error(), ObservedGeneration: vc.Generation,
+	})
+	if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
+		return err
+	}
+	r.eventf(vc, corev1.EventTypeWarning, ReasonProvisioningFailed, "Provision", "%s", cause.Error())
 	return nil
 }
 
