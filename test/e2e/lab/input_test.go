@@ -19,10 +19,15 @@ import (
 
 var _ = Describe("Bad input", func() {
 	It("refuses a port that is already taken, naming it, and leaves nothing running", func(ctx SpecContext) {
-		taken, err := net.Listen("tcp", "127.0.0.1:0")
+		// A block of ports no other lab holds and below the ephemeral
+		// range, so that the only one in use is the one taken here.
+		ports, release, err := lab.ClaimPorts(32)
+		Expect(err).NotTo(HaveOccurred())
+		defer release()
+		port := ports[0]
+		taken, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		Expect(err).NotTo(HaveOccurred())
 		defer taken.Close()
-		port := taken.Addr().(*net.TCPAddr).Port
 
 		dir := GinkgoT().TempDir()
 		// With the taken port as the base, the management cluster's etcd
