@@ -5,54 +5,21 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/pgtest"
 )
-
-// startPostgres runs a real PostgreSQL server for the test.
-func startPostgres(t *testing.T) *postgres.Server {
-	t.Helper()
-	if _, err := postgres.BinDir(); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	// The server runs as the postgres user when the tests run as root; it
-	// must be able to enter the test's directories.
-	for d := dir; d != os.TempDir(); d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ports, release, err := lab.ClaimPorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(release)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	pg, err := postgres.Start(ctx, filepath.Join(dir, "pg"), ports[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := pg.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	return pg
-}
 
 // TestExternalPostgresControlPlane keeps a vcluster's state in a database
 // on a real PostgreSQL server: what is written is in the database's kine
 // table, and a control plane started on a fresh data directory (another
 // host, say) finds it there.
 func TestExternalPostgresControlPlane(t *testing.T) {
-	pg := startPostgres(t)
+	pg := pgtest.Start(t)
 	ctx := context.Background()
 	if err := pg.CreateDatabase(ctx, "vc_one"); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/envtest"
+	"github.com/vfleet/vfleet/test/pgtest"
 )
 
 var k8s client.Client
@@ -51,26 +51,14 @@ func run(m *testing.M) int {
 // TestReadyCondition logs in to a real PostgreSQL server with good and bad
 // credentials, and to a port where nothing listens.
 func TestReadyCondition(t *testing.T) {
-	ports, release, err := lab.ClaimPorts(2)
+	pg := pgtest.Start(t)
+	// A port no lab holds, where nothing listens.
+	ports, release, err := lab.ClaimPorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer release()
-	dir := t.TempDir()
-	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ctx := context.Background()
-	start, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	pg, err := postgres.Start(start, filepath.Join(dir, "pg"), ports[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = pg.Stop(ctx) }()
-
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "stores"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +77,7 @@ func TestReadyCondition(t *testing.T) {
 	}{
 		{"pg-good", pg.Endpoint(), "good", metav1.ConditionTrue, backingstore.ReasonReady, "logs in"},
 		{"pg-bad-password", pg.Endpoint(), "bad", metav1.ConditionFalse, backingstore.ReasonAuthenticationFailed, "password authentication failed"},
-		{"pg-down", fmt.Sprintf("127.0.0.1:%d", ports[1]), "good", metav1.ConditionFalse, backingstore.ReasonUnreachable, "connect"},
+		{"pg-down", fmt.Sprintf("127.0.0.1:%d", ports[0]), "good", metav1.ConditionFalse, backingstore.ReasonUnreachable, "connect"},
 		{"pg-no-secret", pg.Endpoint(), "missing", metav1.ConditionFalse, backingstore.ReasonCredentialsMissing, "stores/missing not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

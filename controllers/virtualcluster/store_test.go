@@ -2,10 +2,7 @@ package virtualcluster_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/onsi/gomega"
@@ -19,7 +16,7 @@ import (
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/internal/postgres"
-	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/pgtest"
 )
 
 // TestProvisionsAndDropsTheExternalDatabase places an External vcluster on
@@ -28,24 +25,7 @@ import (
 // use the database; deleting the vcluster drops them.
 func TestProvisionsAndDropsTheExternalDatabase(t *testing.T) {
 	ctx := context.Background()
-	ports, release, err := lab.ClaimPorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	dir := t.TempDir()
-	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
-	start, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	pg, err := postgres.Start(start, filepath.Join(dir, "pg"), ports[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = pg.Stop(ctx) }()
+	pg := pgtest.Start(t)
 
 	admin := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "pg-admin-provision"},
 		StringData: map[string]string{"username": postgres.AdminUser, "password": pg.AdminPassword()}}

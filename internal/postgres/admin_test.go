@@ -2,52 +2,19 @@ package postgres_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vfleet/vfleet/internal/postgres"
-	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/pgtest"
 )
-
-// startServer runs a real PostgreSQL server for the test.
-func startServer(t *testing.T) *postgres.Server {
-	t.Helper()
-	ports, release, err := lab.ClaimPorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(release)
-	dir := t.TempDir()
-	// As root the server runs as the postgres user, which must be able to
-	// enter the test's directories.
-	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := postgres.Start(ctx, filepath.Join(dir, "pg"), ports[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
-}
 
 // TestFencing: an epoch's role writes through the owner; fencing it ends
 // its open session and its logins; the next epoch reads and writes what the
 // first made; dropping the database leaves no role behind.
 func TestFencing(t *testing.T) {
-	s := startServer(t)
+	s := pgtest.Start(t)
 	ctx := context.Background()
 	admin := postgres.Admin{URL: postgres.URL(s.Endpoint(), "postgres", postgres.AdminUser, s.AdminPassword(), "")}
 	const db = "vfleet_test"
