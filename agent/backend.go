@@ -13,14 +13,6 @@ import (
 	"github.com/vfleet/vfleet/internal/postgres"
 )
 
-// Keys of a ControlPlane's store credentials Secret.
-const (
-	CredentialUsername = "username"
-	CredentialPassword = "password"
-	// CredentialSSLMode is PostgreSQL's sslmode; default disable.
-	CredentialSSLMode = "sslmode"
-)
-
 // errNoCredentials: the hub has not written this epoch's credentials yet.
 var errNoCredentials = errors.New("waiting for the store credentials of this epoch")
 
@@ -41,13 +33,13 @@ func backendFor(ctx context.Context, c client.Client, cp *fleetv1.ControlPlane) 
 	if err != nil {
 		return "", err
 	}
-	user, pass := string(secret.Data[CredentialUsername]), string(secret.Data[CredentialPassword])
+	user, pass := string(secret.Data[fleetv1.SecretUsernameKey]), string(secret.Data[fleetv1.SecretPasswordKey])
 	switch store.Driver {
 	case fleetv1.DriverPostgreSQL:
 		if user == "" {
-			return "", fmt.Errorf("store credentials Secret %s has no %s", store.CredentialsSecret, CredentialUsername)
+			return "", fmt.Errorf("store credentials Secret %s has no %s", store.CredentialsSecret, fleetv1.SecretUsernameKey)
 		}
-		return postgres.URL(store.Endpoint, store.Database, user, pass, string(secret.Data[CredentialSSLMode])), nil
+		return postgres.URL(store.Endpoint, store.Database, user, pass, string(secret.Data[fleetv1.SecretSSLModeKey])), nil
 	default:
 		return "", fmt.Errorf("the agent cannot run control planes on %s stores yet", store.Driver)
 	}

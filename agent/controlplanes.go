@@ -41,14 +41,6 @@ const (
 	ReasonStore    = "StoreNotReady"
 )
 
-// KubeconfigSecretName names the Secret in the host's namespace on the hub
-// where the agent publishes a control plane's admin kubeconfig, for the hub
-// to hand to the tenant.
-func KubeconfigSecretName(cp string) string { return cp + "-kubeconfig" }
-
-// KubeconfigKey is the key of the kubeconfig in such Secrets.
-const KubeconfigKey = "kubeconfig"
-
 // controlPlanes runs the ControlPlanes of the agent's namespace through a
 // runtime, and reports on them.
 type controlPlanes struct {
@@ -236,7 +228,7 @@ func (r *controlPlanes) remove(ctx context.Context, cp *fleetv1.ControlPlane) (r
 		// The namespace controller is still emptying it.
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace, Name: KubeconfigSecretName(cp.Name)}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace, Name: fleetv1.PublishedKubeconfigSecret(cp.Name)}}
 	if err := r.hub.Delete(ctx, secret); client.IgnoreNotFound(err) != nil {
 		return reconcile.Result{}, err
 	}
@@ -252,9 +244,9 @@ func (r *controlPlanes) remove(ctx context.Context, cp *fleetv1.ControlPlane) (r
 // publishKubeconfig writes the admin kubeconfig into the agent's namespace
 // on the hub, which copies it next to the VirtualCluster.
 func (r *controlPlanes) publishKubeconfig(ctx context.Context, cp *fleetv1.ControlPlane, kc []byte) error {
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace, Name: KubeconfigSecretName(cp.Name)}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace, Name: fleetv1.PublishedKubeconfigSecret(cp.Name)}}
 	err := r.hub.Get(ctx, client.ObjectKeyFromObject(secret), secret)
-	if err == nil && string(secret.Data[KubeconfigKey]) == string(kc) && secret.Labels[fleetv1.LabelVirtualClusterUID] == cp.Spec.VirtualCluster.UID {
+	if err == nil && string(secret.Data[fleetv1.KubeconfigKey]) == string(kc) && secret.Labels[fleetv1.LabelVirtualClusterUID] == cp.Spec.VirtualCluster.UID {
 		return nil
 	}
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -263,7 +255,7 @@ func (r *controlPlanes) publishKubeconfig(ctx context.Context, cp *fleetv1.Contr
 	_, err = controllerutil.CreateOrUpdate(ctx, r.hub, secret, func() error {
 		secret.Labels = ownerLabels(cp)
 		secret.Type = corev1.SecretTypeOpaque
-		secret.Data = map[string][]byte{KubeconfigKey: kc}
+		secret.Data = map[string][]byte{fleetv1.KubeconfigKey: kc}
 		return controllerutil.SetControllerReference(cp, secret, r.hub.Scheme())
 	})
 	return err

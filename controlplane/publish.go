@@ -10,11 +10,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-)
 
-// PublishedKubeconfigKey is the key of the admin kubeconfig in the Secret a
-// control plane run by the kubernetes runtime writes it to.
-const PublishedKubeconfigKey = "kubeconfig"
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+)
 
 // Publish writes the admin kubeconfig, with server as its address, into
 // the Secret namespace/name of the cluster the control plane runs in: how
@@ -60,13 +58,13 @@ func publishOnce(ctx context.Context, kube kubernetes.Interface, namespace, name
 	if err != nil {
 		return err
 	}
-	if string(secret.Data[PublishedKubeconfigKey]) == string(data) {
+	if string(secret.Data[fleetv1.KubeconfigKey]) == string(data) {
 		return nil
 	}
 	if secret.Data == nil {
 		secret.Data = map[string][]byte{}
 	}
-	secret.Data[PublishedKubeconfigKey] = data
+	secret.Data[fleetv1.KubeconfigKey] = data
 	_, err = kube.CoreV1().Secrets(namespace).Update(ctx, secret, metav1.UpdateOptions{})
 	return err
 }

@@ -2,11 +2,13 @@ package syncer
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
@@ -46,7 +48,7 @@ func setup(mgr ctrl.Manager, host cluster.Cluster, s *Context, res Resource, wor
 		return nil
 	})
 	b := ctrl.NewControllerManagedBy(mgr).
-		Named("sync-" + lower(res.Kind())).
+		Named("sync-" + strings.ToLower(res.Kind())).
 		For(res.NewObject()).
 		WatchesRawSource(source.Kind(host.GetCache(), res.NewObject(), toVirtual)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
@@ -183,5 +185,5 @@ func (c *controllerFor) conflict(virtual client.Object, exists bool, hostKey cli
 
 // deleteHost deletes a host object the syncer owns.
 func deleteHost(ctx context.Context, s *Context, host client.Object) error {
-	return client.IgnoreNotFound(s.Host.Delete(ctx, host, client.Preconditions{UID: ptrUID(host)}))
+	return client.IgnoreNotFound(s.Host.Delete(ctx, host, client.Preconditions{UID: ptr.To(host.GetUID())}))
 }

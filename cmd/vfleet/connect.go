@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controllers/virtualcluster"
 )
 
 // tenantKubeconfig reads the vcluster's kubeconfig from the Secret the hub
@@ -22,9 +21,9 @@ func tenantKubeconfig(ctx context.Context, c client.Client, vc *fleetv1.VirtualC
 	if err := c.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: vc.Status.KubeconfigSecret}, secret); err != nil {
 		return nil, apiError(err)
 	}
-	kc := secret.Data[virtualcluster.KubeconfigKey]
+	kc := secret.Data[fleetv1.KubeconfigKey]
 	if len(kc) == 0 {
-		return nil, fmt.Errorf("secret %s has no %q key", secret.Name, virtualcluster.KubeconfigKey)
+		return nil, fmt.Errorf("secret %s has no %q key", secret.Name, fleetv1.KubeconfigKey)
 	}
 	return kc, nil
 }

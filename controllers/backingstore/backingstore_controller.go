@@ -17,13 +17,6 @@ import (
 	"github.com/vfleet/vfleet/internal/postgres"
 )
 
-// Keys of the admin credentials Secret.
-const (
-	KeyUsername = "username"
-	KeyPassword = "password"
-	KeySSLMode  = "sslmode"
-)
-
 // How often a store is checked again: soon while it is not ready, and now
 // and then while it is, to notice an outage.
 const (
@@ -93,9 +86,9 @@ func AdminFor(ctx context.Context, reader client.Reader, bs *fleetv1.BackingStor
 	} else if err != nil {
 		return postgres.Admin{}, err
 	}
-	user := string(secret.Data[KeyUsername])
+	user := string(secret.Data[fleetv1.SecretUsernameKey])
 	if user == "" {
-		return postgres.Admin{}, &credentialsError{fmt.Sprintf("admin credentials Secret %s/%s has no %q", ref.Namespace, ref.Name, KeyUsername)}
+		return postgres.Admin{}, &credentialsError{fmt.Sprintf("admin credentials Secret %s/%s has no %q", ref.Namespace, ref.Name, fleetv1.SecretUsernameKey)}
 	}
-	return postgres.Admin{URL: postgres.URL(bs.Spec.Endpoint, "postgres", user, string(secret.Data[KeyPassword]), string(secret.Data[KeySSLMode]))}, nil
+	return postgres.Admin{URL: postgres.URL(bs.Spec.Endpoint, "postgres", user, string(secret.Data[fleetv1.SecretPasswordKey]), string(secret.Data[fleetv1.SecretSSLModeKey]))}, nil
 }

@@ -64,7 +64,7 @@ func TestReadyCondition(t *testing.T) {
 	}
 	for name, pw := range map[string]string{"good": pg.AdminPassword(), "bad": "wrong"} {
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "stores", Name: name}, StringData: map[string]string{
-			backingstore.KeyUsername: postgres.AdminUser, backingstore.KeyPassword: pw,
+			fleetv1.SecretUsernameKey: postgres.AdminUser, fleetv1.SecretPasswordKey: pw,
 		}}
 		if err := k8s.Create(ctx, secret); err != nil {
 			t.Fatal(err)

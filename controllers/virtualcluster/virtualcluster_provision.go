@@ -28,20 +28,9 @@ const (
 	ReasonProvisioningFailed = "ProvisioningFailed"
 )
 
-// Where the agent publishes a control plane's kubeconfig, in its host's
-// namespace; and the key it uses. The agent package says the same; the hub
-// does not import the agent.
-const (
-	agentKubeconfigSuffix = "-kubeconfig"
-	kubeconfigKey         = "kubeconfig"
-)
-
 // KubeconfigSecretName names the Secret, next to the VirtualCluster, that
 // holds the tenant's kubeconfig.
 func KubeconfigSecretName(vc *fleetv1.VirtualCluster) string { return vc.Name + "-kubeconfig" }
-
-// KubeconfigKey is the key of the kubeconfig in the tenant's Secret.
-const KubeconfigKey = kubeconfigKey
 
 // observe carries the ControlPlane's state up into the VirtualCluster: the
 // phase, the conditions, and once it runs, the endpoint and the tenant's
@@ -88,7 +77,7 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster) er
 			vc.Status.Phase = fleetv1.PhaseReady
 			vc.Status.KubeconfigSecret = KubeconfigSecretName(vc)
 			ready.Status, ready.Reason = metav1.ConditionTrue, ReasonKubeconfigIssued
-			ready.Message = fmt.Sprintf("kubeconfig in Secret %s, key %s", vc.Status.KubeconfigSecret, kubeconfigKey)
+			ready.Message = fmt.Sprintf("kubeconfig in Secret %s, key %s", vc.Status.KubeconfigSecret, fleetv1.KubeconfigKey)
 		} else {
 			vc.Status.Phase = fleetv1.PhaseProvisioning
 		}
@@ -140,14 +129,14 @@ func (r *Reconciler) setProvisioningFailed(ctx context.Context, vc *fleetv1.Virt
 // with it. It reports false while the agent has not published one.
 func (r *Reconciler) issueKubeconfig(ctx context.Context, vc *fleetv1.VirtualCluster, cp *fleetv1.ControlPlane) (bool, error) {
 	published := &corev1.Secret{}
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: cp.Name + agentKubeconfigSuffix}, published)
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: fleetv1.PublishedKubeconfigSecret(cp.Name)}, published)
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	kc := published.Data[kubeconfigKey]
+	kc := published.Data[fleetv1.KubeconfigKey]
 	if len(kc) == 0 || published.Labels[fleetv1.LabelVirtualClusterUID] != string(vc.UID) {
 		return false, nil
 	}
@@ -161,7 +150,7 @@ func (r *Reconciler) issueKubeconfig(ctx context.Context, vc *fleetv1.VirtualClu
 			fleetv1.LabelVirtualClusterUID: string(vc.UID),
 		}
 		secret.Type = corev1.SecretTypeOpaque
-		secret.Data = map[string][]byte{kubeconfigKey: kc}
+		secret.Data = map[string][]byte{fleetv1.KubeconfigKey: kc}
 		return controllerutil.SetControllerReference(vc, secret, r.Client.Scheme())
 	})
 	return err == nil, err

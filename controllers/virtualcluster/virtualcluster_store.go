@@ -16,13 +16,6 @@ import (
 	"github.com/vfleet/vfleet/controllers/backingstore"
 )
 
-// Keys of a ControlPlane's store credentials Secret, as the agent reads
-// them.
-const (
-	storeUsernameKey = "username"
-	storePasswordKey = "password"
-)
-
 // StoreDatabase is the database (PostgreSQL) that holds an External
 // vcluster's state.
 func StoreDatabase(vc *fleetv1.VirtualCluster) string {
@@ -68,7 +61,7 @@ func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualClus
 			fleetv1.LabelVirtualClusterUID: string(vc.UID), fleetv1.LabelVirtualCluster: vc.Name, fleetv1.LabelVirtualClusterNamespace: vc.Namespace,
 		}},
 		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{storeUsernameKey: []byte(role), storePasswordKey: []byte(password)},
+		Data: map[string][]byte{fleetv1.SecretUsernameKey: []byte(role), fleetv1.SecretPasswordKey: []byte(password)},
 	}
 	if err := r.Client.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err

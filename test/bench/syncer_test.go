@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/lab"
@@ -95,7 +94,7 @@ func waitTenant(b *testing.B, mgmt client.Client, vc *fleetv1.VirtualCluster) ku
 	if err := mgmt.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: vc.Status.KubeconfigSecret}, secret); err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data[virtualcluster.KubeconfigKey])
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data[fleetv1.KubeconfigKey])
 	if err != nil {
 		b.Fatal(err)
 	}

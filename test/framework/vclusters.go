@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controllers/virtualcluster"
 )
 
 // WaitForVClusterReady waits until the vcluster is Ready and returns it.
@@ -52,7 +51,7 @@ func conditionsError(vc *fleetv1.VirtualCluster) error {
 func VClusterConfig(ctx context.Context, mgmt client.Client, vc *fleetv1.VirtualCluster) *rest.Config {
 	secret := &corev1.Secret{}
 	Expect(mgmt.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: vc.Status.KubeconfigSecret}, secret)).To(Succeed())
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data[virtualcluster.KubeconfigKey])
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data[fleetv1.KubeconfigKey])
 	Expect(err).NotTo(HaveOccurred())
 	return cfg
 }

@@ -25,7 +25,6 @@ import (
 
 	"github.com/vfleet/vfleet/agent/runtime"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controlplane"
 )
 
 // Names of the objects in a vcluster's host namespace. One control plane
@@ -279,7 +278,7 @@ func (r *Runtime) observe(ctx context.Context, inst runtime.Instance, sts *appsv
 	if err := r.client.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: KubeconfigSecretName}, secret); err != nil {
 		return s, client.IgnoreNotFound(err)
 	}
-	if kc := secret.Data[controlplane.PublishedKubeconfigKey]; len(kc) > 0 {
+	if kc := secret.Data[fleetv1.KubeconfigKey]; len(kc) > 0 {
 		s.Phase, s.Kubeconfig = fleetv1.ControlPlaneRunning, kc
 	} else {
 		s.Message = "ready, waiting for it to publish its kubeconfig"

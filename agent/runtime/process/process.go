@@ -349,13 +349,10 @@ func (r *Runtime) Remove(ctx context.Context, inst runtime.Instance) error {
 	defer r.lock(name)()
 	dir := r.dir(name)
 	if rec, err := record.Read(dir); err == nil && record.IsControlPlane(rec.Pid, dir) {
+		// It returns once the process and its children are gone, so that
+		// nothing uses the directory when it is deleted.
 		if err := procgroup.StopGroup(ctx, rec.Pid, r.opts.StopGrace); err != nil {
 			return err
-		}
-		// Its children die with it; wait until nothing uses the directory
-		// before deleting it.
-		for record.IsControlPlane(rec.Pid, dir) && ctx.Err() == nil {
-			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {

@@ -89,6 +89,21 @@ const (
 	LabelVirtualClusterUID       = "fleet.vfleet.dev/virtualcluster-uid"
 )
 
+// Keys of the Secrets vfleet writes and reads: kubeconfigs, and
+// credentials (a BackingStore's admin, a control plane's store login).
+const (
+	KubeconfigKey     = "kubeconfig"
+	SecretUsernameKey = "username"
+	SecretPasswordKey = "password"
+	// SecretSSLModeKey is PostgreSQL's sslmode; default disable.
+	SecretSSLModeKey = "sslmode"
+)
+
+// PublishedKubeconfigSecret names the Secret, in a host's namespace on the
+// management cluster, where the host's agent publishes a control plane's
+// admin kubeconfig for the hub to hand to the tenant.
+func PublishedKubeconfigSecret(controlPlane string) string { return controlPlane + "-kubeconfig" }
+
 // Condition types shared by the kinds.
 const (
 	// ConditionReady is the summary: the object does its job.
