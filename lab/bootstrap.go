@@ -67,6 +67,9 @@ func (c *Cluster) bootstrapManagement(ctx context.Context) error {
 	if err := c.bindClusterRole(ctx, role.Name, role.Name, hubUser); err != nil {
 		return err
 	}
+	if err := c.registerStore(ctx); err != nil {
+		return err
+	}
 	return c.ensureBootstrapToken(ctx)
 }
 

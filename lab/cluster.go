@@ -20,6 +20,7 @@ import (
 
 	"github.com/vfleet/vfleet/agent/runtime/process/record"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
+	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/internal/procgroup"
 )
 
@@ -54,9 +55,13 @@ type Cluster struct {
 	vfleetBin string
 	fleet     fleetLinks
 	paths     paths
-	ports     Ports
-	progress  *progress
-	onChange  func() // the lab records pids in its state file
+	// storeRegions are the host regions the management cluster's
+	// PostgreSQL serves; pg is that server's cluster, once initialised.
+	storeRegions []string
+	pg           *postgres.Cluster
+	ports        Ports
+	progress     *progress
+	onChange     func() // the lab records pids in its state file
 
 	mu    sync.Mutex
 	procs map[Component]*procgroup.Process
@@ -261,6 +266,11 @@ func (c *Cluster) ensure(ctx context.Context, comp Component) error {
 				c.describe(comp), port, err)
 		}
 	}
+	if comp == Postgres {
+		if _, err := c.initPostgres(); err != nil {
+			return err
+		}
+	}
 	begin := time.Now()
 	p, err := procgroup.Start(c.spec(comp))
 	if err != nil {
@@ -352,6 +362,9 @@ func (c *Cluster) buildClients() error {
 		Hub: httpProbe(plain, "http://"+port(c.ports.HubHealth)+"/readyz"),
 		// Ready once it has joined and reported the host's capacity.
 		Agent: httpProbe(plain, "http://"+port(c.ports.AgentHealth)+"/readyz"),
+		Postgres: func(ctx context.Context) error {
+			return postgres.Ping(ctx, c.PostgresEndpoint(), c.PostgresPassword())
+		},
 	}
 	return nil
 }

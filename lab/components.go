@@ -23,13 +23,16 @@ const (
 	// the vfleet binary.
 	Hub   Component = "hub"
 	Agent Component = "agent"
+	// Postgres is the management cluster's PostgreSQL server: the lab's
+	// External backing store, from the distribution's binaries.
+	Postgres Component = "postgres"
 )
 
 // In start order. The management cluster runs a controller-manager so that
 // namespace deletion and garbage collection work there as on any real
 // cluster; it has no nodes, so no scheduler or kwok.
 var (
-	managementComponents = []Component{Etcd, KubeAPIServer, KubeControllerManager, Hub}
+	managementComponents = []Component{Etcd, KubeAPIServer, KubeControllerManager, Postgres, Hub}
 	hostComponents       = []Component{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kwok, Agent}
 )
 
@@ -48,6 +51,7 @@ type Ports struct {
 	HubHealth         int `json:"hubHealth,omitempty"`
 	HubMetrics        int `json:"hubMetrics,omitempty"`
 	AgentHealth       int `json:"agentHealth,omitempty"`
+	Postgres          int `json:"postgres,omitempty"`
 	// ControlPlanes is the first of controlPlanePorts ports the agent
 	// gives its vclusters' apiservers.
 	ControlPlanes int `json:"controlPlanes,omitempty"`
@@ -74,6 +78,8 @@ func (p Ports) of(c Component) []int {
 		return []int{p.HubJoin, p.HubHealth, p.HubMetrics}
 	case Agent:
 		return []int{p.AgentHealth}
+	case Postgres:
+		return []int{p.Postgres}
 	}
 	return nil
 }
@@ -94,6 +100,8 @@ func (p *Ports) assign(components []Component, next func() int) {
 			p.Kwok = next()
 		case Hub:
 			p.HubJoin, p.HubHealth, p.HubMetrics = next(), next(), next()
+		case Postgres:
+			p.Postgres = next()
 		case Agent:
 			p.AgentHealth = next()
 			p.ControlPlanes = next()
@@ -125,6 +133,9 @@ func url(port int) string { return "https://127.0.0.1:" + strconv.Itoa(port) }
 // spec returns how to run component c of the cluster.
 func (c *Cluster) spec(comp Component) procgroup.Spec {
 	p := c.paths
+	if comp == Postgres {
+		return c.pg.Spec(c.Name+"/"+string(comp), c.ports.Postgres, p.log(comp))
+	}
 	var args, env []string
 	switch comp {
 	case Etcd:

@@ -70,6 +70,7 @@ func New(cfg Config) (*Lab, error) {
 	for i, h := range cfg.Hosts {
 		host := l.newCluster(h.Name, RoleHost, h, i+1)
 		l.hosts = append(l.hosts, host)
+		l.mgmt.storeRegions = append(l.mgmt.storeRegions, h.Region)
 	}
 	return l, nil
 }

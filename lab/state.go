@@ -131,6 +131,9 @@ func clearLab(dir string, st *State) error {
 			}
 		}
 	}
+	if err := os.RemoveAll(filepath.Dir(postgresFallback(filepath.Join(dir, managementName)))); err != nil {
+		return err
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -151,7 +154,12 @@ func ownedBy(pid int, dir string) bool {
 		return false
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return err == nil && bytes.Contains(cmdline, []byte(dir+string(filepath.Separator)))
+	if err != nil {
+		return false
+	}
+	// The PostgreSQL server may keep its data outside the lab directory.
+	return bytes.Contains(cmdline, []byte(dir+string(filepath.Separator))) ||
+		bytes.Contains(cmdline, []byte(postgresFallback(filepath.Join(dir, managementName))+string(filepath.Separator)))
 }
 
 // ClusterStatus is a cluster of a lab as seen now.

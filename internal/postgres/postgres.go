@@ -62,27 +62,42 @@ func version(binDir string) int {
 	return v
 }
 
-// Start initialises a cluster in dir unless one is there, and runs its
-// server on 127.0.0.1:port until Stop. Running as root, the server runs as
-// the postgres user, which must be able to reach dir.
-func Start(ctx context.Context, dir string, port int) (*Server, error) {
+// Cluster is an initialised PostgreSQL data directory, ready to run.
+type Cluster struct {
+	// Dir holds data/, the socket directory, the logs and the superuser's
+	// password.
+	Dir string
+	// Password is the superuser's (AdminUser) password.
+	Password string
+	bin      string
+	cred     *syscall.Credential
+}
+
+// Init initialises a cluster in dir unless one is there. Running as root,
+// the server will run as the postgres user, which must be able to reach
+// dir.
+func Init(dir string) (*Cluster, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// Parents others may enter, so that the postgres user can reach dir.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, err
 	}
 	cred, err := runAs(dir)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, port: port}
+	c := &Cluster{Dir: dir, bin: bin, cred: cred}
 	data := filepath.Join(dir, "data")
 	pwFile := filepath.Join(dir, "admin-password")
 	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
-		s.password = randomHex(16)
-		if err := os.WriteFile(pwFile, []byte(s.password), 0o600); err != nil {
+		c.Password = randomHex(16)
+		if err := os.WriteFile(pwFile, []byte(c.Password), 0o600); err != nil {
 			return nil, err
 		}
 		if err := chown(pwFile, cred); err != nil {
@@ -97,7 +112,7 @@ func Start(ctx context.Context, dir string, port int) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.password = strings.TrimSpace(string(pw))
+		c.Password = strings.TrimSpace(string(pw))
 	}
 	sockets := filepath.Join(dir, "run")
 	if err := os.MkdirAll(sockets, 0o700); err != nil {
@@ -106,12 +121,37 @@ func Start(ctx context.Context, dir string, port int) (*Server, error) {
 	if err := chown(sockets, cred); err != nil {
 		return nil, err
 	}
-	s.proc, err = procgroup.Start(procgroup.Spec{
-		Name: "postgres", Path: filepath.Join(bin, "postgres"), Credential: cred,
-		LogFile: filepath.Join(dir, "postgres.log"),
-		Args: []string{"-D", data, "-p", strconv.Itoa(port), "-k", sockets,
+	return c, nil
+}
+
+// Spec is how to run the cluster's server on 127.0.0.1:port, its log in
+// logFile.
+func (c *Cluster) Spec(name string, port int, logFile string) procgroup.Spec {
+	return procgroup.Spec{
+		Name: name, Path: filepath.Join(c.bin, "postgres"), Credential: c.cred, LogFile: logFile, StopSignal: syscall.SIGINT,
+		Args: []string{"-D", filepath.Join(c.Dir, "data"), "-p", strconv.Itoa(port), "-k", filepath.Join(c.Dir, "run"),
 			"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "shared_buffers=32MB"},
-	})
+	}
+}
+
+// Ping connects to the server at hostport as the superuser.
+func Ping(ctx context.Context, hostport, password string) error {
+	conn, err := pgx.Connect(ctx, URL(hostport, "postgres", AdminUser, password, "disable"))
+	if err != nil {
+		return err
+	}
+	return conn.Close(ctx)
+}
+
+// Start initialises a cluster in dir unless one is there, and runs its
+// server on 127.0.0.1:port until Stop.
+func Start(ctx context.Context, dir string, port int) (*Server, error) {
+	c, err := Init(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{dir: dir, port: port, password: c.Password}
+	s.proc, err = procgroup.Start(c.Spec("postgres", port, filepath.Join(dir, "postgres.log")))
 	if err != nil {
 		return nil, err
 	}
@@ -139,17 +179,31 @@ func runAs(dir string) (*syscall.Credential, error) {
 	if err := chown(dir, cred); err != nil {
 		return nil, err
 	}
-	// The postgres user must be able to walk down to dir.
-	for d := filepath.Dir(dir); d != "/"; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return nil, err
-		}
-		if fi.Mode().Perm()&0o001 == 0 {
-			return nil, fmt.Errorf("PostgreSQL runs as user postgres, which cannot enter %s: use a directory whose parents others may enter (chmod o+x %s)", d, d)
-		}
+	if err := Reachable(dir); err != nil {
+		return nil, err
 	}
 	return cred, nil
+}
+
+// Reachable reports why the server, which runs as the postgres user when
+// this process is root, could not walk down to dir.
+func Reachable(dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	for d := filepath.Dir(dir); d != "/"; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // made later, with mode 0755 or as asked
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("PostgreSQL runs as user postgres, which cannot enter %s: use a directory whose parents others may enter (chmod o+x %s)", d, d)
+		}
+	}
+	return nil
 }
 
 func chown(path string, cred *syscall.Credential) error {
@@ -175,9 +229,9 @@ func run(path string, cred *syscall.Credential, log string, args ...string) erro
 func (s *Server) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		conn, err := s.Connect(ctx, "postgres")
+		err := Ping(ctx, s.Endpoint(), s.password)
 		if err == nil {
-			return conn.Close(ctx)
+			return nil
 		}
 		if exited, exitErr := s.proc.Exited(); exited {
 			return fmt.Errorf("exited: %v", exitErr)
@@ -219,19 +273,7 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) error {
 }
 
 // Stop stops the server: a fast shutdown, then a kill after grace.
-func (s *Server) Stop(ctx context.Context) error {
-	// SIGINT is PostgreSQL's fast shutdown: sessions end, data is flushed.
-	if err := s.proc.Signal(syscall.SIGINT); err != nil {
-		return err
-	}
-	select {
-	case <-s.proc.Done():
-		return nil
-	case <-time.After(20 * time.Second):
-	case <-ctx.Done():
-	}
-	return s.proc.Kill()
-}
+func (s *Server) Stop(ctx context.Context) error { return s.proc.Stop(ctx, 20*time.Second) }
 
 // URL is a connection URL for database at hostport, which is also kine's
 // endpoint for it.

@@ -38,6 +38,10 @@ type Spec struct {
 	// Credential runs the child as another user; nil means this process's.
 	// Some servers (PostgreSQL) refuse to run as root.
 	Credential *syscall.Credential
+	// StopSignal asks the process to stop; zero means SIGTERM. PostgreSQL
+	// takes SIGINT, its fast shutdown: on SIGTERM it waits for every client
+	// to leave.
+	StopSignal syscall.Signal
 }
 
 // Process is a started child. Its methods are safe for concurrent use.
@@ -179,7 +183,11 @@ func (p *Process) Kill() error {
 // Stop asks the process group to exit with SIGTERM and waits for it. If the
 // child is still running after grace, or ctx ends first, it is killed.
 func (p *Process) Stop(ctx context.Context, grace time.Duration) error {
-	if err := p.Signal(syscall.SIGTERM); err != nil {
+	sig := p.spec.StopSignal
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	if err := p.Signal(sig); err != nil {
 		return err
 	}
 	// A stopped process does not act on SIGTERM until it is continued.
