@@ -183,6 +183,12 @@ func (e *Engine) best(req *framework.Request) *framework.Host {
 // regions when it names regions (through the region index), else all.
 func (e *Engine) candidates(req *framework.Request) [][]*framework.Host {
 	e.lists = e.lists[:0]
+	if req.Only != "" {
+		if h, ok := e.hosts[req.Only]; ok && (len(req.Regions) == 0 || req.Regions[h.Region]) {
+			e.lists = append(e.lists, []*framework.Host{h})
+		}
+		return e.lists
+	}
 	if len(req.Regions) == 0 {
 		return append(e.lists, e.all)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/vfleet/vfleet/placement/plugins/lowestcost"
 	"github.com/vfleet/vfleet/placement/plugins/region"
 	"github.com/vfleet/vfleet/placement/plugins/selector"
+	"github.com/vfleet/vfleet/placement/plugins/selffence"
 	"github.com/vfleet/vfleet/placement/plugins/spread"
 	"github.com/vfleet/vfleet/placement/plugins/steady"
 	"github.com/vfleet/vfleet/placement/plugins/store"
@@ -48,6 +49,7 @@ func DefaultProfile() Profile {
 			version.Plugin{},
 			selector.Plugin{},
 			store.Plugin{},
+			selffence.Plugin{},
 			antiaffinity.Plugin{},
 			capacity.Plugin{},
 		},

@@ -1,6 +1,8 @@
 package placement
 
 import (
+	"time"
+
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -38,6 +40,9 @@ func RequestFor(vc *fleetv1.VirtualCluster, overhead Overhead) (*framework.Reque
 	}
 	if spec.BackingStore.Type == fleetv1.BackingStoreExternal {
 		req.Store = spec.BackingStore.Name
+		if spec.Failover.Mode != fleetv1.FailoverManual {
+			req.FailoverAfter = FailoverAfter(vc)
+		}
 	}
 	if sel := spec.Placement.HostSelector; sel != nil {
 		s, err := metav1.LabelSelectorAsSelector(sel)
@@ -54,6 +59,18 @@ func RequestFor(vc *fleetv1.VirtualCluster, overhead Overhead) (*framework.Reque
 	}
 	return req, nil
 }
+
+// FailoverAfter is how long vc's host may be silent before the vcluster
+// fails over: spec.failover.afterSeconds, or its default.
+func FailoverAfter(vc *fleetv1.VirtualCluster) time.Duration {
+	if s := vc.Spec.Failover.AfterSeconds; s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return DefaultFailoverAfter
+}
+
+// DefaultFailoverAfter is spec.failover.afterSeconds' default.
+const DefaultFailoverAfter = 15 * time.Second
 
 func quantity(q resource.Quantity) *resource.Quantity { return &q }
 

@@ -1,6 +1,8 @@
 package placement
 
 import (
+	"time"
+
 	"slices"
 	"strconv"
 
@@ -18,13 +20,14 @@ import (
 // comes from the engine's ledger, not from status, which lags.
 func HostFrom(hc *fleetv1.HostCluster) *framework.Host {
 	h := &framework.Host{
-		Name:          hc.Name,
-		Region:        hc.Spec.Region,
-		Zone:          hc.Spec.Zone,
-		Labels:        labels.Set(hc.Labels),
-		Ready:         meta.IsStatusConditionTrue(hc.Status.Conditions, fleetv1.ConditionReady),
-		Unschedulable: hc.Spec.Unschedulable,
-		Versions:      hc.Status.KubernetesVersions,
+		Name:           hc.Name,
+		Region:         hc.Spec.Region,
+		Zone:           hc.Spec.Zone,
+		Labels:         labels.Set(hc.Labels),
+		Ready:          meta.IsStatusConditionTrue(hc.Status.Conditions, fleetv1.ConditionReady),
+		Unschedulable:  hc.Spec.Unschedulable,
+		Versions:       hc.Status.KubernetesVersions,
+		SelfFenceAfter: time.Duration(hc.Status.SelfFenceAfterSeconds) * time.Second,
 	}
 	for _, t := range hc.Spec.Taints {
 		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {

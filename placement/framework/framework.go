@@ -3,6 +3,8 @@
 package framework
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -62,6 +64,11 @@ type Request struct {
 	CurrentHost string
 	// Exclude lists hosts the vcluster must leave (failover, drain).
 	Exclude map[string]bool
+	// Only, if set, is the one host considered (a migration to it).
+	Only string
+	// FailoverAfter is the vcluster's failover delay when it can fail
+	// over; a host must self-fence sooner.
+	FailoverAfter time.Duration
 }
 
 // Host is a host as placement sees it.
@@ -76,6 +83,9 @@ type Host struct {
 	// Taints that repel: NoSchedule and NoExecute.
 	Taints   []corev1.Taint
 	Versions []string
+	// SelfFenceAfter is how long its agent runs control planes without
+	// renewing its Lease; zero when it does not say.
+	SelfFenceAfter time.Duration
 
 	// Capacity is allocatable times the overcommit ratio.
 	Capacity Resources

@@ -134,6 +134,13 @@ type HostClusterStatus struct {
 	// +optional
 	AgentVersion string `json:"agentVersion,omitempty"`
 
+	// selfFenceAfterSeconds is how long the agent goes without renewing
+	// its Lease before it stops every control plane it runs. The hub
+	// places vclusters that fail over only where it is below their
+	// failover.afterSeconds.
+	// +optional
+	SelfFenceAfterSeconds int32 `json:"selfFenceAfterSeconds,omitempty"`
+
 	// lastReportTime is when the agent last wrote this status.
 	// +optional
 	LastReportTime *metav1.Time `json:"lastReportTime,omitempty"`

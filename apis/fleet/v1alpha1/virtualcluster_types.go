@@ -227,12 +227,96 @@ type VirtualClusterStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
+	// fencedEpoch is the latest epoch whose store credentials the hub has
+	// revoked. When it reaches epoch, the control plane of that epoch can
+	// no longer write and the vcluster is being placed again.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	FencedEpoch int64 `json:"fencedEpoch,omitempty"`
+
+	// operation is the latest failover or migration asked for with the
+	// fleet.vfleet.dev/operation annotation (vfleet failover, migrate,
+	// drain), and how it went.
+	// +optional
+	Operation *OperationStatus `json:"operation,omitempty"`
+
 	// placementHistory lists the latest placements, newest last.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=10
 	PlacementHistory []PlacementRecord `json:"placementHistory,omitempty"`
 }
+
+// OperationType is a move of a vcluster that a person asked for.
+// +kubebuilder:validation:Enum=Failover;Migration
+type OperationType string
+
+// Operations.
+const (
+	// OperationFailover fences the running control plane at once and
+	// brings the vcluster up elsewhere, whatever state its host is in.
+	OperationFailover OperationType = "Failover"
+	// OperationMigration stops the control plane cleanly first.
+	OperationMigration OperationType = "Migration"
+)
+
+// OperationPhase is how an operation goes.
+// +kubebuilder:validation:Enum=InProgress;Succeeded;Failed
+type OperationPhase string
+
+// Operation phases.
+const (
+	OperationInProgress OperationPhase = "InProgress"
+	OperationSucceeded  OperationPhase = "Succeeded"
+	OperationFailed     OperationPhase = "Failed"
+)
+
+// Annotations that ask the hub to move a VirtualCluster. A new
+// operation-id starts a new operation; the hub reports in
+// status.operation under that id.
+const (
+	// AnnotationOperation is Failover or Migration.
+	AnnotationOperation = "fleet.vfleet.dev/operation"
+	// AnnotationOperationID identifies the request.
+	AnnotationOperationID = "fleet.vfleet.dev/operation-id"
+	// AnnotationOperationTo names the host to move to; absent means any
+	// other host that fits.
+	AnnotationOperationTo = "fleet.vfleet.dev/operation-to"
+	// AnnotationOperationReason is recorded in the placement history
+	// (Drain, say); absent means the operation's type.
+	AnnotationOperationReason = "fleet.vfleet.dev/operation-reason"
+)
+
+// OperationStatus is how a requested operation went.
+type OperationStatus struct {
+	// +required
+	ID string `json:"id"`
+	// +required
+	Type OperationType `json:"type"`
+	// to is the host asked for; empty means any.
+	// +optional
+	To string `json:"to,omitempty"`
+	// from is the host the vcluster left.
+	// +optional
+	From string `json:"from,omitempty"`
+	// +required
+	Phase OperationPhase `json:"phase"`
+	// message says what happens now, or why it failed.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+}
+
+// Reasons recorded in the placement history.
+const (
+	PlacementInitial   = "Initial"
+	PlacementFailover  = "Failover"
+	PlacementMigration = "Migration"
+	PlacementDrain     = "Drain"
+)
 
 // PlacementRecord is one placement of a vcluster.
 type PlacementRecord struct {
