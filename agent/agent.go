@@ -11,14 +11,12 @@ import (
 
 	"github.com/go-logr/logr"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/component-helpers/apimachinery/lease"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -26,7 +24,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -88,6 +85,7 @@ func Run(ctx context.Context, o *Options) error {
 	rep := &reporter{
 		hub: mgr.GetClient(), host: host.GetClient(), hostName: o.HostName, region: o.Region, zone: o.Zone,
 		binRoot: o.BinRoot, overhead: o.overhead(), minInterval: o.ReportMinInterval, clock: clk,
+		selfFenceAfter: o.SelfFenceAfter,
 	}
 	toHost := func(context.Context, client.Object) []reconcile.Request { return rep.request() }
 	err = ctrl.NewControllerManagedBy(mgr).
@@ -112,16 +110,16 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	cps := &controlPlanes{hub: mgr.GetClient(), host: hostDirect, runtime: rt, namespace: ns, syncers: access}
-	if err := cps.setup(mgr); err != nil {
-		return err
-	}
-
 	hubKube, err := kubernetes.NewForConfig(hubCfg)
 	if err != nil {
 		return err
 	}
-	if err := mgr.Add(heartbeat(clk, hubKube, o)); err != nil {
+	hb := newHeartbeat(clk, hubKube, o, rt)
+	cps := &controlPlanes{hub: mgr.GetClient(), host: hostDirect, runtime: rt, namespace: ns, syncers: access, fence: hb}
+	if err := cps.setup(mgr); err != nil {
+		return err
+	}
+	if err := mgr.Add(hb); err != nil {
 		return err
 	}
 	if err := mgr.Add(&tokenRefresher{creds: credentials{dir: o.DataDir + "/hub"}, kube: hubKube, namespace: ns}); err != nil {
@@ -178,24 +176,6 @@ func holdLifeline(dataDir string) (*os.File, error) {
 		return nil, fmt.Errorf("another agent runs with --data-dir %s (%w)", dataDir, err)
 	}
 	return f, nil
-}
-
-// heartbeat renews the host's Lease the way a kubelet renews its node's.
-func heartbeat(clk clock.Clock, kube kubernetes.Interface, o *Options) manager.Runnable {
-	holder, _ := os.Hostname()
-	c := lease.NewController(clk, kube, o.HostName+"@"+holder, int32(o.LeaseDuration.Seconds()), nil,
-		o.LeaseRenewInterval, fleetv1.AgentLeaseName, fleetv1.HostNamespace(o.HostName),
-		func(l *coordinationv1.Lease) error {
-			if l.Labels == nil {
-				l.Labels = map[string]string{}
-			}
-			l.Labels[fleetv1.LabelHost] = o.HostName
-			return nil
-		})
-	return manager.RunnableFunc(func(ctx context.Context) error {
-		c.Run(ctx)
-		return nil
-	})
 }
 
 // HostCacheOptions keep the agent's host cache narrow: nodes without their

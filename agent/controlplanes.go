@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,6 +50,9 @@ type controlPlanes struct {
 	runtime   runtime.Runtime
 	namespace string
 	syncers   *syncerAccess
+	// fence holds every control plane stopped while the host has lost the
+	// hub; nil never fences.
+	fence fencer
 
 	// ensured records when each control plane's host namespace objects
 	// were last made right, for which generation: every status change of
@@ -57,6 +61,12 @@ type controlPlanes struct {
 	// reensureAfter, or at once for a new spec.
 	mu      sync.Mutex
 	ensured map[string]ensuredAt
+}
+
+// fencer says whether the host has fenced itself off, and when that ends.
+type fencer interface {
+	Fenced() bool
+	Unfenced() <-chan struct{}
 }
 
 type ensuredAt struct {
@@ -91,8 +101,8 @@ func (r *controlPlanes) setup(mgr manager.Manager) error {
 	changed := make(chan event.GenericEvent)
 	// The runtime tells of control planes that changed by themselves.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		if r.runtime.Changed() == nil {
-			return nil
+		if mgr.GetCache().WaitForCacheSync(ctx) {
+			r.collectOrphans(ctx, mgr.GetClient())
 		}
 		for {
 			select {
@@ -103,6 +113,22 @@ func (r *controlPlanes) setup(mgr manager.Manager) error {
 				case changed <- event.GenericEvent{Object: &fleetv1.ControlPlane{ObjectMeta: metav1.ObjectMeta{Namespace: r.namespace, Name: name}}}:
 				case <-ctx.Done():
 					return nil
+				}
+			case <-r.unfenced():
+				r.collectOrphans(ctx, mgr.GetClient())
+				// Every control plane is looked at again: started, or torn
+				// down if the hub moved it while this host was away.
+				var cps fleetv1.ControlPlaneList
+				if err := mgr.GetClient().List(ctx, &cps, client.InNamespace(r.namespace)); err != nil {
+					log.FromContext(ctx).Error(err, "Cannot list control planes after the fence ended")
+					continue
+				}
+				for i := range cps.Items {
+					select {
+					case changed <- event.GenericEvent{Object: &cps.Items[i]}:
+					case <-ctx.Done():
+						return nil
+					}
 				}
 			}
 		}
@@ -124,6 +150,62 @@ func (r *controlPlanes) setup(mgr manager.Manager) error {
 		Complete(r)
 }
 
+// collectOrphans removes what control planes the hub no longer places here
+// left behind: their processes and data, their host namespaces and
+// workloads. They are found when the hub gave up waiting for this host
+// (it failed them over, then the vcluster was deleted, while the host was
+// away): no ControlPlane is left to hold them.
+func (r *controlPlanes) collectOrphans(ctx context.Context, hub client.Reader) {
+	logger := log.FromContext(ctx)
+	var cps fleetv1.ControlPlaneList
+	if err := hub.List(ctx, &cps, client.InNamespace(r.namespace)); err != nil {
+		logger.Error(err, "Cannot list control planes to collect orphans")
+		return
+	}
+	names, uids := map[string]bool{}, map[string]bool{}
+	for _, cp := range cps.Items {
+		names[cp.Name], uids[cp.Spec.VirtualCluster.UID] = true, true
+	}
+	if lister, ok := r.runtime.(interface{ Names() []string }); ok {
+		for _, name := range lister.Names() {
+			if names[name] {
+				continue
+			}
+			logger.Info("Removing a control plane the hub no longer places here", "controlPlane", name)
+			if err := r.runtime.Remove(ctx, runtime.Instance{Name: name}); err != nil {
+				logger.Error(err, "Cannot remove an orphaned control plane", "controlPlane", name)
+			}
+		}
+	}
+	var nss corev1.NamespaceList
+	if err := r.host.List(ctx, &nss, client.MatchingLabels{fleetv1.LabelManagedBy: fleetv1.ManagedByValue}, client.HasLabels{fleetv1.LabelVirtualClusterUID}); err != nil {
+		logger.Error(err, "Cannot list host namespaces to collect orphans")
+		return
+	}
+	for i := range nss.Items {
+		ns := &nss.Items[i]
+		if uids[ns.Labels[fleetv1.LabelVirtualClusterUID]] || !ns.DeletionTimestamp.IsZero() {
+			continue
+		}
+		logger.Info("Deleting the host namespace of a vcluster the hub no longer places here", "namespace", ns.Name)
+		crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: nodeReaderBinding(ns.Name)}}
+		if err := r.host.Delete(ctx, crb); client.IgnoreNotFound(err) != nil {
+			logger.Error(err, "Cannot delete an orphaned binding", "clusterRoleBinding", crb.Name)
+		}
+		if err := r.host.Delete(ctx, ns, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			logger.Error(err, "Cannot delete an orphaned host namespace", "namespace", ns.Name)
+		}
+	}
+}
+
+// unfenced is the fence's end, or nil (which never delivers).
+func (r *controlPlanes) unfenced() <-chan struct{} {
+	if r.fence == nil {
+		return nil
+	}
+	return r.fence.Unfenced()
+}
+
 func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	cp := &fleetv1.ControlPlane{}
 	if err := r.hub.Get(ctx, req.NamespacedName, cp); err != nil {
@@ -139,6 +221,12 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 		if err := r.hub.Patch(ctx, cp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			return reconcile.Result{}, err
 		}
+	}
+
+	if r.fence != nil && r.fence.Fenced() {
+		// Nothing starts until the hub hears from this host again; the
+		// fence's end brings every control plane back here.
+		return reconcile.Result{}, nil
 	}
 
 	backend, err := backendFor(ctx, r.hub, cp)

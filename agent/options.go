@@ -39,6 +39,10 @@ type Options struct {
 
 	LeaseRenewInterval time.Duration
 	LeaseDuration      time.Duration
+	// SelfFenceAfter is how long the agent runs control planes without
+	// renewing its Lease; it must be below the failover delay of the
+	// vclusters placed here (the hub checks).
+	SelfFenceAfter time.Duration
 	// ReportMinInterval is the least time between two status reports; a
 	// change within it is reported when it has passed.
 	ReportMinInterval time.Duration
@@ -78,6 +82,7 @@ func NewOptions() *Options {
 		DataDir:                    "/var/lib/vfleet-agent",
 		LeaseRenewInterval:         2 * time.Second,
 		LeaseDuration:              10 * time.Second,
+		SelfFenceAfter:             10 * time.Second,
 		ReportMinInterval:          time.Second,
 		BinRoot:                    "/opt/vfleet/k8s",
 		ControlPlaneOverheadCPU:    "250m",
@@ -105,6 +110,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "where the agent keeps its credentials")
 	fs.DurationVar(&o.LeaseRenewInterval, "lease-renew-interval", o.LeaseRenewInterval, "how often the heartbeat Lease is renewed")
 	fs.DurationVar(&o.LeaseDuration, "lease-duration", o.LeaseDuration, "how long a renewal holds; the hub marks the host Unknown after it")
+	fs.DurationVar(&o.SelfFenceAfter, "self-fence-after", o.SelfFenceAfter, "stop every control plane when the Lease has not been renewed for this long; vclusters that fail over are placed here only if it is below their failover.afterSeconds")
 	fs.DurationVar(&o.ReportMinInterval, "report-min-interval", o.ReportMinInterval, "least time between two capacity reports")
 	fs.StringVar(&o.BinRoot, "bin-root", o.BinRoot, "directory with one subdirectory of binaries per Kubernetes version")
 	fs.StringVar(&o.ControlPlaneOverheadCPU, "control-plane-overhead-cpu", o.ControlPlaneOverheadCPU, "CPU one control plane costs beyond its quota")
@@ -145,6 +151,10 @@ func (o *Options) Validate() error {
 	if o.LeaseDuration < time.Second || o.LeaseRenewInterval <= 0 || o.LeaseRenewInterval >= o.LeaseDuration {
 		errs = append(errs, fmt.Errorf("--lease-renew-interval (%s) must be positive and below --lease-duration (%s), itself at least 1s",
 			o.LeaseRenewInterval, o.LeaseDuration))
+	}
+	if o.SelfFenceAfter < 2*o.LeaseRenewInterval || o.SelfFenceAfter%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("--self-fence-after (%s) must be whole seconds and at least two --lease-renew-interval (%s), or one slow renewal would stop every control plane",
+			o.SelfFenceAfter, o.LeaseRenewInterval))
 	}
 	if o.ReportMinInterval < 0 {
 		errs = append(errs, errors.New("--report-min-interval must not be negative"))

@@ -34,6 +34,9 @@ type reporter struct {
 	overhead    Overhead
 	minInterval time.Duration
 	clock       clock.Clock
+	// selfFenceAfter is reported so that the hub places vclusters that
+	// fail over only where the agent fences itself in time.
+	selfFenceAfter time.Duration
 
 	mu       sync.Mutex
 	last     *Report
@@ -117,6 +120,7 @@ func (r *reporter) send(ctx context.Context, report Report) error {
 		"allocatable": report.Allocatable, "committed": report.Committed, "used": report.Used,
 		"nodes": report.Nodes, "virtualClusters": report.VirtualClusters, "kubernetesVersions": versions,
 		"region": r.region, "zone": r.zone, "agentVersion": version.Version,
+		"selfFenceAfterSeconds": int32(r.selfFenceAfter / time.Second),
 		"lastReportTime": metav1.NewTime(r.clock.Now()),
 	}})
 	if err != nil {

@@ -108,6 +108,32 @@ func (e *Engine) Schedule(req *framework.Request) (string, error) {
 		}
 		e.release(req.UID)
 	}
+	best, err := e.decide(req)
+	if err != nil {
+		return "", err
+	}
+	e.reserve(req.UID, best.Name, req.Resources, req.Labels, req.Group)
+	if e.afterPlace != nil {
+		e.afterPlace(best)
+	}
+	return best.Name, nil
+}
+
+// Check returns the host Schedule would choose for req, without reserving
+// it and without releasing req's current reservation: whether a move can
+// succeed, asked before anything is stopped for it.
+func (e *Engine) Check(req *framework.Request) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	best, err := e.decide(req)
+	if err != nil {
+		return "", err
+	}
+	return best.Name, nil
+}
+
+// decide runs the filters and scores, under mu.
+func (e *Engine) decide(req *framework.Request) (*framework.Host, error) {
 	strategy := req.Strategy
 	if strategy == "" {
 		strategy = e.defaultStrategy
@@ -142,14 +168,9 @@ func (e *Engine) Schedule(req *framework.Request) (string, error) {
 		}
 	}
 	if len(e.feasible) == 0 {
-		return "", e.explain(req)
+		return nil, e.explain(req)
 	}
-	best := e.best(req)
-	e.reserve(req.UID, best.Name, req.Resources, req.Labels, req.Group)
-	if e.afterPlace != nil {
-		e.afterPlace(best)
-	}
-	return best.Name, nil
+	return e.best(req), nil
 }
 
 // best scores the feasible hosts and returns the highest; ties go to the

@@ -282,3 +282,30 @@ func neverOvercommit(t *testing.T, seed uint64) {
 		}
 	}
 }
+
+func TestCheckAndOnly(t *testing.T) {
+	e := engine(host("a", "r", "z1", 4, 16), host("b", "r", "z2", 4, 16), host("c", "r", "z3", 1, 2))
+	req := request("vc", 2, 4)
+	from := mustSchedule(t, e, req)
+
+	// Check neither reserves nor gives up the current reservation.
+	move := *req
+	move.Exclude = map[string]bool{from: true}
+	to, err := e.Check(&move)
+	if err != nil || to == from {
+		t.Fatalf("Check = %q, %v; want a host other than %s", to, err, from)
+	}
+	if got := mustSchedule(t, e, req); got != from {
+		t.Fatalf("after Check the vcluster's reservation moved to %s", got)
+	}
+
+	// Only considers the one host, and says why it does not fit.
+	move.Only = "c"
+	if _, err := e.Check(&move); err == nil || !strings.Contains(err.Error(), "c") {
+		t.Fatalf("Check on a host too small = %v, want an explanation naming it", err)
+	}
+	move.Only = to
+	if got, err := e.Schedule(&move); err != nil || got != to {
+		t.Fatalf("Schedule(Only=%s) = %q, %v", to, got, err)
+	}
+}

@@ -60,6 +60,10 @@ type Runtime interface {
 	// Remove stops the control plane and deletes everything the runtime
 	// keeps of it. Removing what does not exist is not an error.
 	Remove(ctx context.Context, inst Instance) error
+	// Fence stops every control plane the runtime runs, quickly, and keeps
+	// their data: the agent has lost the hub, which may bring them up
+	// elsewhere. Ensure starts one again.
+	Fence(ctx context.Context) error
 	// Changed delivers the name of a control plane whose state changed on
 	// its own (it became ready, crashed, gave up), so the agent reports it
 	// without polling. A runtime that cannot tell returns nil, and the

@@ -33,6 +33,7 @@ func newRootCommand() *cobra.Command {
 	}
 	root.AddCommand(newVersionCommand(), newLabCommand(), newHubCommand(), newAgentCommand(), newControlPlaneCommand())
 	root.AddCommand(newVClusterCommands()...)
+	root.AddCommand(newMoveCommands()...)
 	return root
 }
 

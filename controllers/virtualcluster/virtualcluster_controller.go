@@ -60,6 +60,14 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		return errors.New("virtualcluster: Client, Engine, Recorder and Clock are required")
 	}
 	r.pending = map[types.NamespacedName]struct{}{}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &fleetv1.VirtualCluster{}, hostIndex, func(o client.Object) []string {
+		if vc, ok := o.(*fleetv1.VirtualCluster); ok && vc.Status.Host != "" {
+			return []string{vc.Status.Host}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	r.feeder = feeder{engine: r.Engine, overhead: r.Overhead, changed: make(chan event.GenericEvent, 1)}
 	if err := r.feeder.register(ctx, mgr); err != nil {
 		return err
@@ -77,7 +85,26 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		// What the agents report, and publish, about the control planes.
 		Watches(&fleetv1.ControlPlane{}, handler.EnqueueRequestsFromMapFunc(toVirtualCluster)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(toVirtualCluster)).
+		// A host that goes silent (or comes back) concerns its vclusters.
+		Watches(&fleetv1.HostCluster{}, handler.EnqueueRequestsFromMapFunc(r.onHost)).
 		Complete(r)
+}
+
+// hostIndex indexes VirtualClusters by the host they run on.
+const hostIndex = "status.host"
+
+// onHost maps a host to the vclusters placed on it.
+func (r *Reconciler) onHost(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list fleetv1.VirtualClusterList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{hostIndex: obj.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Cannot list the vclusters of a host", "host", obj.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, len(list.Items))
+	for i := range list.Items {
+		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+	}
+	return reqs
 }
 
 // toVirtualCluster maps an object the agent labelled for a vcluster to it.
@@ -132,11 +159,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 	}
-	r.setPending(req.NamespacedName, false)
+	res, moving, err := r.reconcileMove(ctx, vc)
+	if err != nil || moving {
+		return res, err
+	}
+	if vc.Status.FencedEpoch < vc.Status.Epoch {
+		r.setPending(req.NamespacedName, false)
+	}
 	if err := r.ensureControlPlane(ctx, vc); err != nil {
 		return ctrl.Result{}, errors.Join(err, r.setProvisioningFailed(ctx, vc, err))
 	}
-	return ctrl.Result{}, r.observe(ctx, vc)
+	if err := r.retire(ctx, vc); err != nil {
+		return ctrl.Result{}, err
+	}
+	return res, r.observe(ctx, vc)
 }
 
 func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualCluster) error {

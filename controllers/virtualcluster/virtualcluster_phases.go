@@ -59,9 +59,10 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster) (boo
 	now := metav1.NewTime(r.Clock.Now())
 	vc.Status.Host = host
 	vc.Status.Epoch++
+	vc.Status.FencedEpoch = 0
 	vc.Status.Phase = fleetv1.PhaseScheduled
 	vc.Status.ObservedGeneration = vc.Generation
-	vc.Status.PlacementHistory = append(vc.Status.PlacementHistory, fleetv1.PlacementRecord{Host: host, Epoch: vc.Status.Epoch, Time: now, Reason: "Initial"})
+	vc.Status.PlacementHistory = append(vc.Status.PlacementHistory, fleetv1.PlacementRecord{Host: host, Epoch: vc.Status.Epoch, Time: now, Reason: fleetv1.PlacementInitial})
 	if n := len(vc.Status.PlacementHistory); n > maxHistory {
 		vc.Status.PlacementHistory = vc.Status.PlacementHistory[n-maxHistory:]
 	}
@@ -126,6 +127,11 @@ func (r *Reconciler) ensureControlPlane(ctx context.Context, vc *fleetv1.Virtual
 	case err != nil:
 		return err
 	}
+	if !cp.DeletionTimestamp.IsZero() {
+		// An earlier stint here is still being cleaned up by the agent;
+		// its removal brings the vcluster back here.
+		return fmt.Errorf("the ControlPlane of an earlier placement on host %s is still being removed", vc.Status.Host)
+	}
 	if cp.Spec.Epoch > spec.Epoch {
 		// Never move a host's instruction back to an older epoch.
 		return nil
@@ -146,7 +152,7 @@ func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCl
 		Resources:         vc.Spec.Resources,
 		Store:             fleetv1.ControlPlaneStore{Type: vc.Spec.BackingStore.Type},
 		Isolation:         vc.Spec.Isolation,
-		Sleeping:          vc.Spec.Sleep != nil && vc.Spec.Sleep.Sleeping,
+		Sleeping:          vc.Spec.Sleep != nil && vc.Spec.Sleep.Sleeping || migratingFrom(vc, vc.Status.Host),
 	}
 	if spec.Store.Type == fleetv1.BackingStoreExternal {
 		bs := &fleetv1.BackingStore{}
@@ -162,6 +168,13 @@ func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCl
 		}
 	}
 	return spec, nil
+}
+
+// migratingFrom reports whether a migration is taking the vcluster off
+// host: its control plane there stays stopped.
+func migratingFrom(vc *fleetv1.VirtualCluster, host string) bool {
+	op := vc.Status.Operation
+	return op != nil && op.Type == fleetv1.OperationMigration && op.Phase == fleetv1.OperationInProgress && op.From == host
 }
 
 // deleteControlPlanes deletes the vcluster's ControlPlanes on every host
@@ -194,7 +207,14 @@ func (r *Reconciler) deleteControlPlanes(ctx context.Context, vc *fleetv1.Virtua
 			ctrl.LoggerFrom(ctx).Info("Deleting ControlPlane", "controlPlane", klog.KObj(cp))
 			continue
 		}
-		if err := r.Client.Get(ctx, client.ObjectKey{Name: host}, &fleetv1.HostCluster{}); apierrors.IsNotFound(err) && len(cp.Finalizers) > 0 {
+		// No agent will come to clean up after a host that left the fleet,
+		// nor soon after a lost host whose epoch is fenced; that agent
+		// removes what is left of it when it comes back.
+		silent, err := r.silentFor(ctx, host)
+		if err != nil {
+			return false, err
+		}
+		if abandoned := silent > 0 && cp.Spec.Epoch <= vc.Status.FencedEpoch; (silent == lostForGood || abandoned) && len(cp.Finalizers) > 0 {
 			before := cp.DeepCopy()
 			cp.Finalizers = nil
 			if err := r.Client.Patch(ctx, cp, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {

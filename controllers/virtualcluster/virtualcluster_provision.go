@@ -3,6 +3,7 @@ package virtualcluster
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,6 +27,7 @@ const (
 	ReasonNotScheduled       = "NotScheduled"
 	ReasonKubeconfigIssued   = "KubeconfigIssued"
 	ReasonProvisioningFailed = "ProvisioningFailed"
+	ReasonHostUnreachable    = "HostUnreachable"
 )
 
 // KubeconfigSecretName names the Secret, next to the VirtualCluster, that
@@ -89,9 +91,29 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster) er
 	if ready.Reason == "" {
 		ready.Reason, ready.Message = provisioned.Reason, provisioned.Message
 	}
+	silent, err := r.silentFor(ctx, vc.Status.Host)
+	if err != nil {
+		return err
+	}
+	if silent > 0 {
+		// What the agent last reported is stale.
+		ready.Status, ready.Reason = metav1.ConditionFalse, ReasonHostUnreachable
+		ready.Message = fmt.Sprintf("host %s has not renewed its Lease for %s", vc.Status.Host, silent.Round(time.Second))
+		if vc.Status.Phase == fleetv1.PhaseReady {
+			vc.Status.Phase = fleetv1.PhaseProvisioning
+		}
+	}
 	wasFailed := before.Status.Phase == fleetv1.PhaseFailed
 	meta.SetStatusCondition(&vc.Status.Conditions, provisioned)
 	meta.SetStatusCondition(&vc.Status.Conditions, ready)
+	completed := r.completeOperation(vc)
+	if c := meta.FindStatusCondition(vc.Status.Conditions, ConditionFailover); c == nil || vc.Status.Phase == fleetv1.PhaseReady || c.Reason == ReasonEmbeddedStore {
+		fc := failoverCondition(vc)
+		if silent > 0 && vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal {
+			fc.Message = ready.Message + "; " + fc.Message
+		}
+		meta.SetStatusCondition(&vc.Status.Conditions, fc)
+	}
 	if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
 		return err
 	}
@@ -101,7 +123,30 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster) er
 	case vc.Status.Phase == fleetv1.PhaseReady && before.Status.Phase != fleetv1.PhaseReady:
 		r.eventf(vc, corev1.EventTypeNormal, "Ready", "Provision", "ready at %s; %s", vc.Status.Endpoint, ready.Message)
 	}
+	if completed != "" {
+		r.eventf(vc, corev1.EventTypeNormal, completed, string(vc.Status.Operation.Type), "%s", vc.Status.Operation.Message)
+	}
 	return nil
+}
+
+// completeOperation marks the operation in progress done once the vcluster
+// is Ready on its new host, and returns the event reason to tell it with.
+func (r *Reconciler) completeOperation(vc *fleetv1.VirtualCluster) string {
+	op := vc.Status.Operation
+	if op == nil || op.Phase != fleetv1.OperationInProgress || op.From == vc.Status.Host || vc.Status.Phase != fleetv1.PhaseReady {
+		return ""
+	}
+	now := r.Clock.Now()
+	op.Phase, op.CompletionTime = fleetv1.OperationSucceeded, ptrTime(now)
+	took := ""
+	if op.StartTime != nil {
+		took = " in " + now.Sub(op.StartTime.Time).Round(100*time.Millisecond).String()
+	}
+	op.Message = fmt.Sprintf("moved from host %s to host %s at epoch %d%s", op.From, vc.Status.Host, vc.Status.Epoch, took)
+	if op.Type == fleetv1.OperationMigration {
+		return ReasonMigrated
+	}
+	return ReasonFailedOver
 }
 
 // setProvisioningFailed says in the Provisioned condition why the

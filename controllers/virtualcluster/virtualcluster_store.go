@@ -25,7 +25,11 @@ func StoreDatabase(vc *fleetv1.VirtualCluster) string {
 // storeCredentialsSecret names the Secret, in the host's namespace, with
 // the credentials of the vcluster's current epoch.
 func storeCredentialsSecret(vc *fleetv1.VirtualCluster) string {
-	return fmt.Sprintf("%s-store-e%d", ControlPlaneName(vc), vc.Status.Epoch)
+	return storeCredentialsSecretAt(vc, vc.Status.Epoch)
+}
+
+func storeCredentialsSecretAt(vc *fleetv1.VirtualCluster, epoch int64) string {
+	return fmt.Sprintf("%s-store-e%d", ControlPlaneName(vc), epoch)
 }
 
 // provisionStore makes the vcluster's database on its BackingStore, and a

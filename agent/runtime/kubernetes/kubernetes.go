@@ -286,6 +286,26 @@ func (r *Runtime) observe(ctx context.Context, inst runtime.Instance, sts *appsv
 	return s, nil
 }
 
+// Fence implements runtime.Runtime: every control plane's StatefulSet on
+// the host goes to zero replicas.
+func (r *Runtime) Fence(ctx context.Context) error {
+	var list appsv1.StatefulSetList
+	if err := r.client.List(ctx, &list, client.MatchingLabels{fleetv1.LabelManagedBy: fleetv1.ManagedByValue}); err != nil {
+		return err
+	}
+	var errs []error
+	for i := range list.Items {
+		sts := &list.Items[i]
+		if sts.Spec.Replicas != nil && *sts.Spec.Replicas == 0 {
+			continue
+		}
+		before := sts.DeepCopy()
+		sts.Spec.Replicas = ptr.To[int32](0)
+		errs = append(errs, r.client.Patch(ctx, sts, client.MergeFrom(before)))
+	}
+	return errors.Join(errs...)
+}
+
 // Remove implements runtime.Runtime. It deletes every object explicitly,
 // not only the StatefulSet: garbage collection would take the rest, but
 // only eventually, and a cluster without it (envtest) never.

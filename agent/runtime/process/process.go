@@ -365,6 +365,40 @@ func (r *Runtime) Remove(ctx context.Context, inst runtime.Instance) error {
 	return nil
 }
 
+// Names lists the control planes the runtime keeps, running or not.
+func (r *Runtime) Names() []string {
+	var names []string
+	for _, d := range record.Dirs(r.opts.Root) {
+		names = append(names, filepath.Base(d))
+	}
+	return names
+}
+
+// fenceGrace is how long a control plane may take to stop when its host
+// fences itself: the hub's failover delay is only seconds beyond.
+const fenceGrace = 2 * time.Second
+
+// Fence implements runtime.Runtime: every control plane's process group
+// stops, all at once.
+func (r *Runtime) Fence(ctx context.Context) error {
+	dirs := record.Dirs(r.opts.Root)
+	errs := make([]error, len(dirs))
+	var wg sync.WaitGroup
+	for i, dir := range dirs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.lock(filepath.Base(dir))()
+			if rec, err := record.Read(dir); err == nil && record.IsControlPlane(rec.Pid, dir) {
+				errs[i] = procgroup.StopGroup(ctx, rec.Pid, fenceGrace)
+				r.opts.Log.Info("Fenced control plane", "controlPlane", filepath.Base(dir), "pid", rec.Pid)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // Changed implements runtime.Runtime.
 func (r *Runtime) Changed() <-chan string { return r.changed }
 

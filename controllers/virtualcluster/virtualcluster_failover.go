@@ -1,0 +1,441 @@
+package virtualcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/backingstore"
+	"github.com/vfleet/vfleet/placement"
+)
+
+// A vcluster moves in three level-triggered steps, each recorded in its
+// status before the next, so that a hub that restarts half-way picks up
+// where it was:
+//
+//  1. decide: the host has been silent for failover.afterSeconds, or a
+//     person asked (status.operation). A migration first puts the old
+//     control plane to sleep, and waits until it has stopped.
+//  2. fence: the BackingStore revokes the current epoch's credentials and
+//     ends its sessions; then status.fencedEpoch = epoch. Nothing of the
+//     next epoch exists before this is recorded.
+//  3. replace: placement chooses another host; status.host and epoch+1 are
+//     recorded together; the usual path creates the new ControlPlane (and
+//     the new epoch's login) and retires the old one.
+
+// Condition types and reasons of failover.
+const (
+	// ConditionFailover says whether the vcluster can come back on another
+	// host, and what happens now if it is moving.
+	ConditionFailover = "Failover"
+
+	ReasonProtected     = "Protected"
+	ReasonManual        = "ManualFailover"
+	ReasonEmbeddedStore = "EmbeddedStore"
+	ReasonFailingOver   = "FailingOver"
+	ReasonFenceFailed   = "FenceFailed"
+	ReasonFenced        = "Fenced"
+	ReasonFailedOver    = "FailedOver"
+	ReasonMigrated      = "Migrated"
+	ReasonStopping      = "StoppingForMigration"
+	ReasonOperation     = "OperationRejected"
+)
+
+// reconcileMove runs the steps above. It returns done when the vcluster is
+// in the middle of a move and the usual path must wait, and a requeue for
+// when its silent host becomes due.
+func (r *Reconciler) reconcileMove(ctx context.Context, vc *fleetv1.VirtualCluster) (ctrl.Result, bool, error) {
+	if vc.Status.FencedEpoch >= vc.Status.Epoch {
+		return r.replace(ctx, vc)
+	}
+	if started, err := r.startOperation(ctx, vc); err != nil || started {
+		return ctrl.Result{}, true, err
+	}
+	if op := vc.Status.Operation; op != nil && op.Phase == fleetv1.OperationInProgress && op.From == vc.Status.Host {
+		if op.Type == fleetv1.OperationMigration {
+			stopped, err := r.stopForMigration(ctx, vc)
+			if err != nil || !stopped {
+				return ctrl.Result{}, true, err
+			}
+		}
+		return ctrl.Result{}, true, r.fence(ctx, vc, fmt.Sprintf("%s asked (operation %s)", op.Type, op.ID))
+	}
+	if vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal || vc.Spec.Failover.Mode == fleetv1.FailoverManual {
+		return ctrl.Result{}, false, nil
+	}
+	silent, err := r.silentFor(ctx, vc.Status.Host)
+	if err != nil || silent == 0 {
+		return ctrl.Result{}, false, err
+	}
+	after := placement.FailoverAfter(vc)
+	if silent < after {
+		// Looked at again when the delay has passed, counted from the
+		// host's last heartbeat.
+		return ctrl.Result{RequeueAfter: after - silent}, false, nil
+	}
+	why := fmt.Sprintf("host %s has not renewed its Lease for %s (failover.afterSeconds %d)",
+		vc.Status.Host, silent.Round(time.Second), int(after/time.Second))
+	return ctrl.Result{}, true, r.fence(ctx, vc, why)
+}
+
+// silentFor is how long the host's agent has not renewed its Lease, or
+// zero while its Lease is current. A host that left the fleet is silent
+// for good.
+func (r *Reconciler) silentFor(ctx context.Context, host string) (time.Duration, error) {
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: host}, &fleetv1.HostCluster{}); apierrors.IsNotFound(err) {
+		return lostForGood, nil
+	} else if err != nil {
+		return 0, err
+	}
+	lease := &coordinationv1.Lease{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(host), Name: fleetv1.AgentLeaseName}, lease); err != nil {
+		// No Lease: the agent never joined, so nothing ran there to lose.
+		return 0, client.IgnoreNotFound(err)
+	}
+	renew := lease.Spec.RenewTime
+	if renew == nil || lease.Spec.LeaseDurationSeconds == nil {
+		return 0, nil
+	}
+	silent := r.Clock.Since(renew.Time)
+	if silent < time.Duration(*lease.Spec.LeaseDurationSeconds)*time.Second {
+		return 0, nil
+	}
+	return silent, nil
+}
+
+// lostForGood is how long a host that left the fleet has been silent.
+const lostForGood = time.Duration(1<<63 - 1)
+
+// fence revokes the current epoch's store credentials and records it. Until
+// it succeeds, no later epoch is made: a store that is down keeps the
+// vcluster where it is, saying so.
+func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, why string) error {
+	epoch := vc.Status.Epoch
+	if err := r.revoke(ctx, vc, epoch); err != nil {
+		msg := fmt.Sprintf("%s, but epoch %d's credentials cannot be revoked: %v; the vcluster does not start elsewhere until they are", why, epoch, err)
+		if serr := r.setFailoverCondition(ctx, vc, metav1.ConditionFalse, ReasonFenceFailed, msg, corev1.EventTypeWarning); serr != nil {
+			return serr
+		}
+		return fmt.Errorf("fence epoch %d: %w", epoch, err)
+	}
+	before := vc.DeepCopy()
+	vc.Status.FencedEpoch = epoch
+	vc.Status.Phase = fleetv1.PhaseFailingOver
+	msg := fmt.Sprintf("%s: epoch %d on host %s is fenced (its store credentials are revoked); placing the vcluster again", why, epoch, vc.Status.Host)
+	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
+		Type: ConditionFailover, Status: metav1.ConditionFalse, Reason: ReasonFenced, Message: msg, ObservedGeneration: vc.Generation,
+	})
+	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
+		Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonFailingOver, Message: msg, ObservedGeneration: vc.Generation,
+	})
+	if op := vc.Status.Operation; op != nil && op.Phase == fleetv1.OperationInProgress {
+		op.Message = msg
+	}
+	if err := r.Client.Status().Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	ctrl.LoggerFrom(ctx).Info("Fenced", "virtualCluster", klog.KObj(vc), "host", vc.Status.Host, "epoch", epoch, "why", why)
+	r.eventf(vc, corev1.EventTypeWarning, ReasonFenced, "Fence", "%s", msg)
+	return nil
+}
+
+// revoke fences one epoch on the vcluster's BackingStore.
+func (r *Reconciler) revoke(ctx context.Context, vc *fleetv1.VirtualCluster, epoch int64) error {
+	bs := &fleetv1.BackingStore{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: vc.Spec.BackingStore.Name}, bs); err != nil {
+		return fmt.Errorf("backing store %s: %w", vc.Spec.BackingStore.Name, err)
+	}
+	if bs.Spec.Driver != fleetv1.DriverPostgreSQL {
+		return fmt.Errorf("backing store %s: this hub cannot fence %s stores yet", bs.Name, bs.Spec.Driver)
+	}
+	admin, err := backingstore.AdminFor(ctx, r.reader(), bs)
+	if err != nil {
+		return err
+	}
+	return admin.Fence(ctx, StoreDatabase(vc), epoch)
+}
+
+// replace places a fenced vcluster on another host at the next epoch.
+func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster) (ctrl.Result, bool, error) {
+	if !r.feeder.wait(ctx) {
+		return ctrl.Result{}, true, ctx.Err()
+	}
+	req, err := placement.RequestFor(vc, r.Overhead)
+	if err != nil {
+		return ctrl.Result{}, true, err
+	}
+	from := vc.Status.Host
+	req.Exclude = map[string]bool{from: true}
+	reason := fleetv1.PlacementFailover
+	op := vc.Status.Operation
+	moving := op != nil && op.Phase == fleetv1.OperationInProgress && op.From == from
+	if moving {
+		req.Only = op.To
+		reason = operationReason(vc, op)
+	}
+	host, err := r.Engine.Schedule(req)
+	var unschedulable *placement.Unschedulable
+	if errors.As(err, &unschedulable) && moving && op.Type == fleetv1.OperationMigration {
+		// The old host is healthy: rather than stay down, come back there
+		// at the next epoch.
+		req.Exclude, req.Only = nil, ""
+		host, err = r.Engine.Schedule(req)
+		op.Phase, op.Message = fleetv1.OperationFailed, fmt.Sprintf("no room elsewhere: %s; the vcluster stays on %s", unschedulable.Error(), from)
+		op.CompletionTime = ptrTime(r.Clock.Now())
+	}
+	if errors.As(err, &unschedulable) {
+		msg := fmt.Sprintf("epoch %d on host %s is fenced, and no other host fits: %s", vc.Status.Epoch, from, unschedulable.Error())
+		r.setPending(client.ObjectKeyFromObject(vc), true)
+		return ctrl.Result{}, true, r.setFailoverCondition(ctx, vc, metav1.ConditionFalse, ReasonFailingOver, msg, corev1.EventTypeWarning)
+	}
+	if err != nil {
+		return ctrl.Result{}, true, err
+	}
+	r.setPending(client.ObjectKeyFromObject(vc), false)
+
+	before := vc.DeepCopy()
+	now := metav1.NewTime(r.Clock.Now())
+	vc.Status.Host = host
+	vc.Status.Epoch++
+	vc.Status.Phase = fleetv1.PhaseScheduled
+	vc.Status.Endpoint = ""
+	vc.Status.PlacementHistory = append(vc.Status.PlacementHistory, fleetv1.PlacementRecord{Host: host, Epoch: vc.Status.Epoch, Time: now, Reason: reason})
+	if n := len(vc.Status.PlacementHistory); n > maxHistory {
+		vc.Status.PlacementHistory = vc.Status.PlacementHistory[n-maxHistory:]
+	}
+	msg := fmt.Sprintf("%s from host %s to host %s at epoch %d", reason, from, host, vc.Status.Epoch)
+	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
+		Type: ConditionScheduled, Status: metav1.ConditionTrue, Reason: ReasonPlaced, ObservedGeneration: vc.Generation,
+		Message: fmt.Sprintf("placed on host %s at epoch %d (%s from %s)", host, vc.Status.Epoch, reason, from),
+	})
+	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
+		Type: ConditionFailover, Status: metav1.ConditionFalse, Reason: ReasonFailingOver, ObservedGeneration: vc.Generation,
+		Message: msg + "; starting the control plane",
+	})
+	if moving && vc.Status.Operation.Phase == fleetv1.OperationInProgress {
+		vc.Status.Operation.Message = msg + "; starting the control plane"
+	}
+	if err := r.Client.Status().Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return ctrl.Result{}, true, err
+	}
+	ctrl.LoggerFrom(ctx).Info("Placed again", "virtualCluster", klog.KObj(vc), "from", from, "host", host, "epoch", vc.Status.Epoch, "reason", reason)
+	r.eventf(vc, corev1.EventTypeNormal, ReasonPlaced, "Place", "%s", msg)
+	// The usual path goes on from the new status: ControlPlane, store login.
+	return ctrl.Result{}, false, nil
+}
+
+func operationReason(vc *fleetv1.VirtualCluster, op *fleetv1.OperationStatus) string {
+	if r := vc.Annotations[fleetv1.AnnotationOperationReason]; r != "" && vc.Annotations[fleetv1.AnnotationOperationID] == op.ID {
+		return r
+	}
+	if op.Type == fleetv1.OperationMigration {
+		return fleetv1.PlacementMigration
+	}
+	return fleetv1.PlacementFailover
+}
+
+// startOperation takes up an operation the annotations ask for, once:
+// checked first, so that a move that cannot succeed stops nothing.
+func (r *Reconciler) startOperation(ctx context.Context, vc *fleetv1.VirtualCluster) (bool, error) {
+	id := vc.Annotations[fleetv1.AnnotationOperationID]
+	if id == "" || (vc.Status.Operation != nil && vc.Status.Operation.ID == id) {
+		return false, nil
+	}
+	op := &fleetv1.OperationStatus{
+		ID: id, Type: fleetv1.OperationType(vc.Annotations[fleetv1.AnnotationOperation]), To: vc.Annotations[fleetv1.AnnotationOperationTo],
+		From: vc.Status.Host, Phase: fleetv1.OperationInProgress, StartTime: ptrTime(r.Clock.Now()),
+	}
+	if why := r.checkOperation(ctx, vc, op); why != "" {
+		op.Phase, op.Message, op.CompletionTime = fleetv1.OperationFailed, why, op.StartTime
+	} else {
+		op.Message = fmt.Sprintf("%s from host %s started", op.Type, op.From)
+	}
+	before := vc.DeepCopy()
+	vc.Status.Operation = op
+	if err := r.Client.Status().Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return false, err
+	}
+	if op.Phase == fleetv1.OperationFailed {
+		r.eventf(vc, corev1.EventTypeWarning, ReasonOperation, string(op.Type), "%s", op.Message)
+		return false, nil
+	}
+	ctrl.LoggerFrom(ctx).Info("Operation started", "virtualCluster", klog.KObj(vc), "operation", op.Type, "id", op.ID, "from", op.From, "to", op.To)
+	r.eventf(vc, corev1.EventTypeNormal, string(op.Type), string(op.Type), "%s", op.Message)
+	return true, nil
+}
+
+// checkOperation says why op cannot be done, or "".
+func (r *Reconciler) checkOperation(ctx context.Context, vc *fleetv1.VirtualCluster, op *fleetv1.OperationStatus) string {
+	switch {
+	case op.Type != fleetv1.OperationFailover && op.Type != fleetv1.OperationMigration:
+		return fmt.Sprintf("unknown operation %q: want %s or %s", op.Type, fleetv1.OperationFailover, fleetv1.OperationMigration)
+	case vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal:
+		return fmt.Sprintf("vcluster %s keeps its state in SQLite on host %s (backingStore Embedded), so it cannot be brought up on another host: only vclusters with an External backing store can fail over or migrate",
+			vc.Name, vc.Status.Host)
+	case vc.Status.Phase == fleetv1.PhaseFailingOver:
+		return "the vcluster is already failing over"
+	case op.To == vc.Status.Host:
+		return fmt.Sprintf("the vcluster already runs on host %s", op.To)
+	}
+	if op.To != "" {
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: op.To}, &fleetv1.HostCluster{}); apierrors.IsNotFound(err) {
+			return fmt.Sprintf("host %s is not in the fleet (kubectl get hostclusters lists them)", op.To)
+		}
+	}
+	req, err := placement.RequestFor(vc, r.Overhead)
+	if err != nil {
+		return err.Error()
+	}
+	req.Exclude, req.Only = map[string]bool{vc.Status.Host: true}, op.To
+	if _, err := r.Engine.Check(req); err != nil {
+		if op.To != "" {
+			return fmt.Sprintf("host %s cannot take the vcluster: %v", op.To, err)
+		}
+		return fmt.Sprintf("no other host can take the vcluster: %v", err)
+	}
+	if err := r.checkStore(ctx, vc); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// checkStore says why the vcluster's store could not be fenced now.
+func (r *Reconciler) checkStore(ctx context.Context, vc *fleetv1.VirtualCluster) error {
+	bs := &fleetv1.BackingStore{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: vc.Spec.BackingStore.Name}, bs); err != nil {
+		return fmt.Errorf("backing store %s: %w", vc.Spec.BackingStore.Name, err)
+	}
+	if c := meta.FindStatusCondition(bs.Status.Conditions, fleetv1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
+		why := "its readiness is not known yet"
+		if c != nil {
+			why = c.Message
+		}
+		return fmt.Errorf("backing store %s is not ready (%s): the running control plane cannot be fenced, so the vcluster stays where it is", bs.Name, why)
+	}
+	return nil
+}
+
+// stopForMigration puts the old control plane to sleep through its
+// ControlPlane, and reports whether it has stopped.
+func (r *Reconciler) stopForMigration(ctx context.Context, vc *fleetv1.VirtualCluster) (bool, error) {
+	cp := &fleetv1.ControlPlane{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(vc.Status.Host), Name: ControlPlaneName(vc)}, cp)
+	if apierrors.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !cp.Spec.Sleeping {
+		before := cp.DeepCopy()
+		cp.Spec.Sleeping = true
+		if err := r.Client.Patch(ctx, cp, client.MergeFrom(before)); err != nil {
+			return false, err
+		}
+		msg := fmt.Sprintf("migrating from host %s: stopping its control plane cleanly", vc.Status.Host)
+		return false, r.setFailoverCondition(ctx, vc, metav1.ConditionFalse, ReasonStopping, msg, corev1.EventTypeNormal)
+	}
+	stopped := cp.Status.ObservedGeneration == cp.Generation && cp.Status.Phase == fleetv1.ControlPlaneSleeping
+	return stopped, nil
+}
+
+// setFailoverCondition records a step of a move, with an event when it is
+// news.
+func (r *Reconciler) setFailoverCondition(ctx context.Context, vc *fleetv1.VirtualCluster, status metav1.ConditionStatus, reason, msg, eventType string) error {
+	prev := meta.FindStatusCondition(vc.Status.Conditions, ConditionFailover)
+	if prev != nil && prev.Status == status && prev.Reason == reason && prev.Message == msg {
+		return nil
+	}
+	before := vc.DeepCopy()
+	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
+		Type: ConditionFailover, Status: status, Reason: reason, Message: msg, ObservedGeneration: vc.Generation,
+	})
+	if reason != ReasonProtected && reason != ReasonManual && reason != ReasonEmbeddedStore {
+		vc.Status.Phase = fleetv1.PhaseFailingOver
+	}
+	if op := vc.Status.Operation; op != nil && op.Phase == fleetv1.OperationInProgress && reason != ReasonProtected {
+		op.Message = msg
+	}
+	if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
+		return err
+	}
+	r.eventf(vc, eventType, reason, "Failover", "%s", msg)
+	return nil
+}
+
+// failoverCondition is the Failover condition of a vcluster that is not
+// moving: whether, and how, it would come back if its host were lost.
+func failoverCondition(vc *fleetv1.VirtualCluster) metav1.Condition {
+	c := metav1.Condition{Type: ConditionFailover, ObservedGeneration: vc.Generation}
+	switch {
+	case vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal:
+		c.Status, c.Reason = metav1.ConditionFalse, ReasonEmbeddedStore
+		c.Message = fmt.Sprintf("not failed over: its state is in SQLite on host %s (backingStore Embedded), so it comes back only with that host; use an External backing store to survive the host's loss", vc.Status.Host)
+	case vc.Spec.Failover.Mode == fleetv1.FailoverManual:
+		c.Status, c.Reason = metav1.ConditionTrue, ReasonManual
+		c.Message = "fails over only when asked: vfleet failover " + vc.Name
+	default:
+		c.Status, c.Reason = metav1.ConditionTrue, ReasonProtected
+		c.Message = fmt.Sprintf("fails over to another host once host %s has been silent for %ds", vc.Status.Host, int(placement.FailoverAfter(vc)/time.Second))
+	}
+	return c
+}
+
+// retire deletes the ControlPlanes of earlier placements (their agents
+// stop them and clean their hosts, now or when they come back), and the
+// credentials Secrets of fenced epochs.
+func (r *Reconciler) retire(ctx context.Context, vc *fleetv1.VirtualCluster) error {
+	for _, p := range vc.Status.PlacementHistory {
+		if p.Host == vc.Status.Host {
+			continue
+		}
+		cp := &fleetv1.ControlPlane{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(p.Host), Name: ControlPlaneName(vc)}, cp)
+		if apierrors.IsNotFound(err) || (err == nil && (!cp.DeletionTimestamp.IsZero() || cp.Spec.Epoch >= vc.Status.Epoch)) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := r.Client.Delete(ctx, cp, client.Preconditions{UID: &cp.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("retire ControlPlane %s: %w", client.ObjectKeyFromObject(cp), err)
+		}
+		ctrl.LoggerFrom(ctx).Info("Retiring the ControlPlane of an earlier epoch", "controlPlane", klog.KObj(cp), "epoch", cp.Spec.Epoch)
+	}
+	if vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal || vc.Status.FencedEpoch == 0 {
+		return nil
+	}
+	for _, p := range vc.Status.PlacementHistory {
+		if p.Epoch > vc.Status.FencedEpoch {
+			continue
+		}
+		s := &corev1.Secret{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(p.Host), Name: storeCredentialsSecretAt(vc, p.Epoch)}, s)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err == nil {
+			err = r.Client.Delete(ctx, s)
+		}
+		if client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ptrTime(t time.Time) *metav1.Time {
+	mt := metav1.NewTime(t)
+	return &mt
+}
