@@ -119,7 +119,11 @@ func (r *Reconciler) ensureControlPlane(ctx context.Context, vc *fleetv1.Virtual
 			fleetv1.LabelVirtualCluster:    vc.Name, fleetv1.LabelVirtualClusterNamespace: vc.Namespace,
 		}
 		cp.Spec = spec
-		if err := r.Client.Create(ctx, cp); err != nil {
+		if err := r.Client.Create(ctx, cp); apierrors.IsAlreadyExists(err) {
+			// Made by the previous reconcile, not yet in the cache: its
+			// event brings the vcluster back.
+			return nil
+		} else if err != nil {
 			return fmt.Errorf("create ControlPlane %s: %w", client.ObjectKeyFromObject(cp), err)
 		}
 		ctrl.LoggerFrom(ctx).Info("Created ControlPlane", "controlPlane", klog.KObj(cp), "epoch", spec.Epoch)
