@@ -310,18 +310,22 @@ func (r *Reconciler) checkOperation(ctx context.Context, vc *fleetv1.VirtualClus
 	return ""
 }
 
-// checkStore says why the vcluster's store could not be fenced now.
+// checkStore says why the vcluster's store could not be fenced now: it
+// is asked, not its last known condition, since a move stops the running
+// control plane only if the fence can follow.
 func (r *Reconciler) checkStore(ctx context.Context, vc *fleetv1.VirtualCluster) error {
 	bs := &fleetv1.BackingStore{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: vc.Spec.BackingStore.Name}, bs); err != nil {
 		return fmt.Errorf("backing store %s: %w", vc.Spec.BackingStore.Name, err)
 	}
-	if c := meta.FindStatusCondition(bs.Status.Conditions, fleetv1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
-		why := "its readiness is not known yet"
-		if c != nil {
-			why = c.Message
-		}
-		return fmt.Errorf("backing store %s is not ready (%s): the running control plane cannot be fenced, so the vcluster stays where it is", bs.Name, why)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	admin, err := backingstore.AdminFor(ctx, r.reader(), bs)
+	if err == nil {
+		err = admin.Ping(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("backing store %s is not ready (%v): the running control plane could not be fenced, so the vcluster stays where it is", bs.Name, err)
 	}
 	return nil
 }

@@ -1,0 +1,233 @@
+package failover_test
+
+import (
+	"context"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/virtualcluster"
+	"github.com/vfleet/vfleet/internal/postgres"
+	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/framework"
+)
+
+var _ = Describe("Failover", Ordered, func() {
+	It("brings a vcluster whose host is killed back on another host with every acknowledged write", func(ctx SpecContext) {
+		vc := createVCluster(ctx, "rpo", external)
+		lost := vc.Status.Host
+		w := &writer{}
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go w.run(wctx, vc)
+		Eventually(w.since).WithTimeout(30 * time.Second).Should(BeNumerically(">=", 20))
+
+		By("SIGKILL every process of host " + lost + ": its cluster, its agent and its control planes")
+		Expect(suite.Lab.Host(lost).Kill()).To(Succeed())
+		moved := waitMoved(ctx, vc)
+		Expect(moved.Status.PlacementHistory).To(ContainElement(And(
+			HaveField("Host", moved.Status.Host), HaveField("Epoch", moved.Status.Epoch), HaveField("Reason", fleetv1.PlacementFailover))))
+		Expect(moved.Status.FencedEpoch).To(Equal(vc.Status.Epoch))
+
+		By("the writer goes on against the new host")
+		w.mark()
+		Eventually(w.since).WithTimeout(time.Minute).Should(BeNumerically(">=", 10))
+		stop()
+		expectAllThere(ctx, moved, w.all())
+
+		By("host " + lost + " comes back and tears down its control plane of the stale epoch")
+		Expect(suite.Lab.Host(lost).Start(ctx)).To(Succeed())
+		controlPlaneGone(ctx, vc, lost)
+		hostKube, err := suite.Lab.Host(lost).Client()
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() ([]corev1.Namespace, error) {
+			l, err := hostKube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: fleetv1.LabelVirtualClusterUID + "=" + string(vc.UID)})
+			return l.Items, err
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(BeEmpty())
+	}, NodeTimeout(8*time.Minute))
+
+	It("fences a partitioned control plane: none of its writes lands once the next epoch has begun", func(ctx SpecContext) {
+		vc := createVCluster(ctx, "partition", external)
+		old := vc.Status.Host
+		conn := storeConn(ctx, vc)
+		// Each row says which login wrote it: the epochs' roles act as
+		// the database's owner, but the session user stays theirs.
+		_, err := conn.Exec(ctx, "ALTER TABLE kine ADD COLUMN writer name DEFAULT session_user")
+		Expect(err).NotTo(HaveOccurred())
+		oldKube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, vc))
+		_, err = oldKube.CoreV1().ConfigMaps("default").Create(ctx, configMap("before-partition"), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		By("SIGSTOP the agent and the control planes of host " + old + " past the failover delay")
+		h := suite.Lab.Host(old)
+		Expect(h.Pause(lab.Agent)).To(Succeed())
+		signalControlPlanes(old, syscall.SIGSTOP)
+		resumed := false
+		resume := func() {
+			if !resumed {
+				resumed = true
+				signalControlPlanes(old, syscall.SIGCONT)
+				Expect(h.Resume(lab.Agent)).To(Succeed())
+			}
+		}
+		DeferCleanup(resume)
+		moved := waitMoved(ctx, vc)
+		newKube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, moved))
+		_, err = newKube.CoreV1().ConfigMaps("default").Create(ctx, configMap("after-failover"), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		By("SIGCONT: the old control plane's writes are refused, and it is torn down")
+		resume()
+		tried := 0
+		Consistently(func() error {
+			tried++
+			_, err := oldKube.CoreV1().ConfigMaps("default").Create(ctx, configMap("from-old-epoch-"+time.Now().Format("150405.000")), metav1.CreateOptions{})
+			return err
+		}).WithContext(ctx).WithTimeout(5*time.Second).WithPolling(500*time.Millisecond).Should(HaveOccurred())
+		controlPlaneGone(ctx, vc, old)
+
+		By("in the database: nothing written by epoch N after epoch N+1's first write")
+		e1 := postgres.EpochRole(virtualcluster.StoreDatabase(vc), vc.Status.Epoch)
+		e2 := postgres.EpochRole(virtualcluster.StoreDatabase(vc), moved.Status.Epoch)
+		var n1, n2, late int
+		Expect(conn.QueryRow(ctx, "SELECT count(*) FILTER (WHERE writer = $1), count(*) FILTER (WHERE writer = $2) FROM kine", e1, e2).Scan(&n1, &n2)).To(Succeed())
+		Expect(n1).To(BeNumerically(">", 0), "epoch %d wrote nothing: the check below would prove nothing", vc.Status.Epoch)
+		Expect(n2).To(BeNumerically(">", 0))
+		Expect(conn.QueryRow(ctx, "SELECT count(*) FROM kine WHERE writer = $1 AND id > (SELECT min(id) FROM kine WHERE writer = $2)", e1, e2).Scan(&late)).To(Succeed())
+		Expect(late).To(BeZero(), "rows written by fenced epoch %d after epoch %d began", vc.Status.Epoch, moved.Status.Epoch)
+		var names int
+		Expect(conn.QueryRow(ctx, "SELECT count(*) FROM kine WHERE name LIKE '%from-old-epoch-%'").Scan(&names)).To(Succeed())
+		Expect(names).To(BeZero())
+		expectAllThere(ctx, moved, []string{"before-partition", "after-failover"})
+	}, NodeTimeout(8*time.Minute))
+
+	It("migrates a vcluster to a named host with its data, and reports the downtime", func(ctx SpecContext) {
+		vc := createVCluster(ctx, "migrate", external)
+		kube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, vc))
+		names := writeSome(ctx, kube, 20)
+		to := otherHost(vc.Status.Host)
+		s := vfleet("migrate", vc.Name, "--to", to)
+		Expect(s).To(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say("moved from host " + vc.Status.Host + " to host " + to))
+		Expect(s.Out).To(gbytes.Say(`API unavailable for \d`))
+		moved := waitMoved(ctx, vc)
+		Expect(moved.Status.Host).To(Equal(to))
+		Expect(moved.Status.PlacementHistory[len(moved.Status.PlacementHistory)-1].Reason).To(Equal(fleetv1.PlacementMigration))
+		expectAllThere(ctx, moved, names)
+		controlPlaneGone(ctx, vc, vc.Status.Host)
+	}, NodeTimeout(5*time.Minute))
+
+	It("drains a host: cordons it and moves every vcluster off", func(ctx SpecContext) {
+		vc := createVCluster(ctx, "drain", external)
+		host := vc.Status.Host
+		DeferCleanup(func(ctx SpecContext) { setCordon(ctx, host, false) })
+		s := vfleet("drain", host)
+		Expect(s).To(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say("drained"))
+		moved := waitMoved(ctx, vc)
+		Expect(moved.Status.PlacementHistory[len(moved.Status.PlacementHistory)-1].Reason).To(Equal(fleetv1.PlacementDrain))
+		hc := &fleetv1.HostCluster{}
+		Expect(suite.Mgmt.Get(ctx, client.ObjectKey{Name: host}, hc)).To(Succeed())
+		Expect(hc.Spec.Unschedulable).To(BeTrue())
+		var all fleetv1.VirtualClusterList
+		Expect(suite.Mgmt.List(ctx, &all)).To(Succeed())
+		for _, v := range all.Items {
+			Expect(v.Status.Host).NotTo(Equal(host), "vcluster %s is still on the drained host", v.Name)
+		}
+	}, NodeTimeout(5*time.Minute))
+
+	Context("refuses, with a reason, operations that cannot succeed", func() {
+		It("does not fail over an Embedded vcluster", func(ctx SpecContext) {
+			vc := createVCluster(ctx, "embedded", fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreEmbedded})
+			s := vfleet("failover", vc.Name)
+			Expect(s).To(gexec.Exit(1))
+			Expect(s.Err).To(gbytes.Say("keeps its state in SQLite"))
+			c := framework.Condition(vc, virtualcluster.ConditionFailover)
+			Expect(c).NotTo(BeNil())
+			Expect(c.Reason).To(Equal(virtualcluster.ReasonEmbeddedStore))
+		}, NodeTimeout(3*time.Minute))
+
+		It("does not migrate to an unknown host, nor to a full one, and stops nothing for it", func(ctx SpecContext) {
+			big := fleetv1.Resources{CPU: resource.MustParse("7"), Memory: resource.MustParse("1Gi"), Pods: 20}
+			vc := createSized(ctx, "nowhere", external, big)
+			s := vfleet("migrate", vc.Name, "--to", "no-such-host")
+			Expect(s).To(gexec.Exit(1))
+			Expect(s.Err).To(gbytes.Say("host no-such-host is not in the fleet"))
+
+			// Hosts have 8 CPUs: a second vcluster of 7 fills another.
+			filler := createSized(ctx, "filler", fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreEmbedded}, big)
+			full := filler.Status.Host
+			Expect(full).NotTo(Equal(vc.Status.Host))
+			s = vfleet("migrate", vc.Name, "--to", full)
+			Expect(s).To(gexec.Exit(1))
+			Expect(s.Err).To(gbytes.Say("host " + full + " cannot take the vcluster: .*insufficient cpu"))
+			same := &fleetv1.VirtualCluster{}
+			Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), same)).To(Succeed())
+			Expect(same.Status.Epoch).To(Equal(vc.Status.Epoch))
+			Expect(same.Status.Phase).To(Equal(fleetv1.PhaseReady))
+			Expect(same.Status.Operation).NotTo(BeNil())
+			Expect(same.Status.Operation.Phase).To(Equal(fleetv1.OperationFailed))
+		}, NodeTimeout(4*time.Minute))
+
+		It("does not fail over while the backing store is down", func(ctx SpecContext) {
+			vc := createVCluster(ctx, "storedown", external)
+			m := suite.Lab.Management()
+			Expect(m.Stop(ctx, lab.Postgres)).To(Succeed())
+			DeferCleanup(func(ctx SpecContext) { Expect(m.Start(ctx)).To(Succeed()) })
+			s := vfleet("failover", vc.Name)
+			Expect(s).To(gexec.Exit(1))
+			Expect(s.Err).To(gbytes.Say("backing store " + lab.StoreName + " is not ready .*could not be fenced"))
+			same := &fleetv1.VirtualCluster{}
+			Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), same)).To(Succeed())
+			Expect(same.Status.Epoch).To(Equal(vc.Status.Epoch))
+			Expect(same.Status.FencedEpoch).To(BeZero())
+		}, NodeTimeout(5*time.Minute))
+	})
+})
+
+func configMap(name string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"k": "v"}}
+}
+
+func writeSome(ctx context.Context, kube kubernetes.Interface, n int) []string {
+	var names []string
+	for i := range n {
+		cm := configMap("data-" + string(rune('a'+i%26)) + time.Now().Format("150405.000000"))
+		_, err := kube.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		names = append(names, cm.Name)
+	}
+	return names
+}
+
+// otherHost is a schedulable host other than host.
+func otherHost(host string) string {
+	for _, h := range suite.Lab.Hosts() {
+		hc := &fleetv1.HostCluster{}
+		Expect(suite.Mgmt.Get(context.Background(), client.ObjectKey{Name: h.Name}, hc)).To(Succeed())
+		if h.Name != host && !hc.Spec.Unschedulable && meta.IsStatusConditionTrue(hc.Status.Conditions, fleetv1.ConditionReady) {
+			return h.Name
+		}
+	}
+	Fail("no other schedulable host")
+	return ""
+}
+
+func setCordon(ctx context.Context, host string, on bool) {
+	hc := &fleetv1.HostCluster{}
+	Expect(suite.Mgmt.Get(ctx, client.ObjectKey{Name: host}, hc)).To(Succeed())
+	before := hc.DeepCopy()
+	hc.Spec.Unschedulable = on
+	Expect(suite.Mgmt.Patch(ctx, hc, client.MergeFrom(before))).To(Succeed())
+}

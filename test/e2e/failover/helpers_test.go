@@ -1,0 +1,176 @@
+package failover_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/virtualcluster"
+	"github.com/vfleet/vfleet/internal/postgres"
+	"github.com/vfleet/vfleet/internal/procgroup"
+	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/framework"
+)
+
+// readyTimeout bounds a failover with margin: the 15 s delay, a start of
+// a few seconds, and a loaded machine.
+const readyTimeout = 2 * time.Minute
+
+// createVCluster creates a small vcluster in default and waits until it is
+// Ready.
+func createVCluster(ctx context.Context, name string, store fleetv1.VirtualClusterStore) *fleetv1.VirtualCluster {
+	return createSized(ctx, name, store, fleetv1.Resources{CPU: resource.MustParse("1"), Memory: resource.MustParse("1Gi"), Pods: 20})
+}
+
+func createSized(ctx context.Context, name string, store fleetv1.VirtualClusterStore, res fleetv1.Resources) *fleetv1.VirtualCluster {
+	vc := &fleetv1.VirtualCluster{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+		Spec: fleetv1.VirtualClusterSpec{
+			KubernetesVersion: lab.KubernetesVersion,
+			Resources:         res,
+			BackingStore:      store,
+		},
+	}
+	Expect(suite.Mgmt.Create(ctx, vc)).To(Succeed())
+	DeferCleanup(func(ctx SpecContext) {
+		Expect(client.IgnoreNotFound(suite.Mgmt.Delete(ctx, vc))).To(Succeed())
+		Eventually(func() error { return suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), vc) }).
+			WithContext(ctx).WithTimeout(2 * time.Minute).Should(MatchError(ContainSubstring("not found")))
+	}, NodeTimeout(3*time.Minute))
+	return framework.WaitForVClusterReady(ctx, suite.Mgmt, client.ObjectKeyFromObject(vc), readyTimeout)
+}
+
+var external = fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreExternal, Name: lab.StoreName}
+
+// waitMoved waits until the vcluster is Ready at an epoch past from's, on
+// another host.
+func waitMoved(ctx context.Context, from *fleetv1.VirtualCluster) *fleetv1.VirtualCluster {
+	vc := &fleetv1.VirtualCluster{}
+	Eventually(func(g Gomega) {
+		g.Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(from), vc)).To(Succeed())
+		g.Expect(vc.Status.Epoch).To(BeNumerically(">", from.Status.Epoch))
+		g.Expect(vc.Status.Host).NotTo(Equal(from.Status.Host))
+		g.Expect(vc.Status.Phase).To(Equal(fleetv1.PhaseReady), "conditions: %v", vc.Status.Conditions)
+	}).WithContext(ctx).WithTimeout(readyTimeout).WithPolling(200 * time.Millisecond).Should(Succeed())
+	return vc
+}
+
+// writer creates ConfigMaps in a vcluster, one after another, through the
+// kubeconfig the hub issues (re-read after each failure, since a failover
+// changes the endpoint), and records every write the API acknowledged.
+type writer struct {
+	mu    sync.Mutex
+	acked []string
+	// after counts acknowledged writes since mark.
+	after int
+}
+
+func (w *writer) run(ctx context.Context, vc *fleetv1.VirtualCluster) {
+	var kube kubernetes.Interface
+	for i := 0; ctx.Err() == nil; i++ {
+		if kube == nil {
+			secret := &corev1.Secret{}
+			if err := suite.Mgmt.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: virtualcluster.KubeconfigSecretName(vc)}, secret); err == nil {
+				if cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data[fleetv1.KubeconfigKey]); err == nil {
+					cfg.Timeout = 2 * time.Second
+					kube, _ = kubernetes.NewForConfig(cfg)
+				}
+			}
+		}
+		if kube != nil {
+			name := fmt.Sprintf("write-%05d", i)
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"i": fmt.Sprint(i)}}
+			if _, err := kube.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err == nil {
+				w.mu.Lock()
+				w.acked = append(w.acked, name)
+				w.after++
+				w.mu.Unlock()
+			} else {
+				kube = nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (w *writer) mark() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.after = 0
+}
+
+func (w *writer) since() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.after
+}
+
+func (w *writer) all() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.acked...)
+}
+
+// expectAllThere checks that every acknowledged write is in the vcluster.
+func expectAllThere(ctx context.Context, vc *fleetv1.VirtualCluster, acked []string) {
+	kube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, vc))
+	list, err := kube.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	have := map[string]bool{}
+	for _, cm := range list.Items {
+		have[cm.Name] = true
+	}
+	var lost []string
+	for _, name := range acked {
+		if !have[name] {
+			lost = append(lost, name)
+		}
+	}
+	Expect(lost).To(BeEmpty(), "acknowledged writes missing after the move (%d acknowledged)", len(acked))
+}
+
+// controlPlanePids are the vcluster control planes running on a host.
+func controlPlanePids(host string) []int { return suite.Lab.Host(host).ControlPlanePids() }
+
+// signalControlPlanes sends sig to every control plane of a host.
+func signalControlPlanes(host string, sig syscall.Signal) {
+	for _, pid := range controlPlanePids(host) {
+		Expect(procgroup.SignalGroup(pid, sig)).To(Succeed())
+	}
+}
+
+// storeConn is an admin session on the vcluster's database.
+func storeConn(ctx context.Context, vc *fleetv1.VirtualCluster) *pgx.Conn {
+	m := suite.Lab.Management()
+	conn, err := pgx.Connect(ctx, postgres.URL(m.PostgresEndpoint(), virtualcluster.StoreDatabase(vc), postgres.AdminUser, m.PostgresPassword(), "disable"))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx SpecContext) { _ = conn.Close(ctx) })
+	return conn
+}
+
+// controlPlaneGone waits until the ControlPlane of the vcluster on host is
+// gone, which the host's agent allows only once it has removed the
+// processes, the data and the host namespace.
+func controlPlaneGone(ctx context.Context, vc *fleetv1.VirtualCluster, host string) {
+	Eventually(func(g Gomega) {
+		err := suite.Mgmt.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(host), Name: virtualcluster.ControlPlaneName(vc)}, &fleetv1.ControlPlane{})
+		g.Expect(err).To(MatchError(ContainSubstring("not found")))
+		g.Expect(controlPlanePids(host)).To(BeEmpty())
+	}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+}

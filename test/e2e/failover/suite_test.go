@@ -1,0 +1,39 @@
+// Package failover_test is the e2e suite of failover and disaster recovery
+// over a lab with a real PostgreSQL store: a host killed or partitioned, a
+// vcluster brought back elsewhere with every acknowledged write, never two
+// writers; planned migrations and drains; and the operations that must be
+// refused.
+package failover_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/framework"
+)
+
+func TestFailover(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Failover suite")
+}
+
+// Three hosts: one to lose, and two to fail over and migrate between.
+var suite = framework.SetupLabSuite("failover", lab.DefaultHosts(3, 1))
+
+// vfleet runs the CLI against the lab's management cluster and waits for it.
+func vfleet(args ...string) *gexec.Session {
+	cmd := exec.Command(suite.VfleetBin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+suite.Lab.Management().Kubeconfig(), "HOME="+filepath.Join(suite.Lab.Dir(), "cli-home"))
+	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(s).WithTimeout(5 * time.Minute).Should(gexec.Exit())
+	return s
+}
