@@ -72,6 +72,10 @@ bench-controlplane: binaries ## Measure vcluster create→Ready latency and idle
 bench-syncer: binaries ## Time 1,000 pods Running through a vcluster against the same pods on the host, and give the ratio.
 	go test -run '^$$' -bench BenchmarkSyncer -benchtime 1x -timeout 40m ./test/bench/
 
+.PHONY: bench-failover
+bench-failover: binaries postgresql ## Measure failover RTO (SIGKILL of a host to Ready elsewhere) over 5 runs and planned-migration downtime.
+	go test -run '^$$' -bench BenchmarkFailover -benchtime 1x -timeout 30m ./test/bench/
+
 .PHONY: bench-lab
 bench-lab: binaries build ## Measure lab start time and memory per cluster.
 	go test -run '^$$' -bench BenchmarkLab -benchtime 3x -timeout 20m ./lab/

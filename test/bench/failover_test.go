@@ -1,0 +1,123 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/internal/builder"
+	"github.com/vfleet/vfleet/internal/moves"
+	"github.com/vfleet/vfleet/lab"
+)
+
+// failovers and migrations are how many of each one run measures.
+const (
+	failovers  = 5
+	migrations = 3
+)
+
+// BenchmarkFailover measures, with default settings, the recovery time of
+// an External vcluster from the SIGKILL of every process of its host
+// (detection included) to Ready on another host, over several failovers;
+// and the API downtime a tenant sees during planned migrations.
+func BenchmarkFailover(b *testing.B) {
+	ctx := context.Background()
+	vfleet := goBuild(b, b.TempDir(), "github.com/vfleet/vfleet/cmd/vfleet")
+	l, err := lab.New(lab.Config{Dir: b.TempDir(), Hosts: lab.DefaultHosts(3, 1), VfleetBin: vfleet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = l.Stop(ctx) }()
+	mgmtCfg, err := l.Management().RESTConfig()
+	if err != nil {
+		b.Fatal(err)
+	}
+	mgmt, err := client.New(mgmtCfg, client.Options{Scheme: hub.Scheme()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	vc := builder.MakeVirtualCluster("default", "failover").CPU("1").Memory("1Gi").External(lab.StoreName).Obj()
+	if err := mgmt.Create(ctx, vc); err != nil {
+		b.Fatal(err)
+	}
+	vc = waitEpochReady(b, mgmt, vc, 1)
+
+	var rto []time.Duration
+	for range failovers {
+		lost := vc.Status.Host
+		start := time.Now()
+		if err := l.Host(lost).Kill(); err != nil {
+			b.Fatal(err)
+		}
+		vc = waitEpochReady(b, mgmt, vc, vc.Status.Epoch+1)
+		rto = append(rto, time.Since(start))
+		fmt.Printf("failover %d: %s -> %s in %s\n", len(rto), lost, vc.Status.Host, rto[len(rto)-1].Round(10*time.Millisecond))
+		// The host comes back, cleans up its stale epoch, and may be
+		// failed over to next time.
+		if err := l.Host(lost).Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	var down, took []time.Duration
+	for range migrations {
+		to := ""
+		for _, h := range l.Hosts() {
+			if h.Name != vc.Status.Host {
+				to = h.Name
+				break
+			}
+		}
+		prober := moves.NewProber(mgmt, vc)
+		pctx, stop := context.WithCancel(ctx)
+		go prober.Run(pctx)
+		time.Sleep(time.Second) // a baseline of answers before the move
+		start := time.Now()
+		id, err := moves.Request(ctx, mgmt, vc, moves.Move{Type: fleetv1.OperationMigration, To: to})
+		if err != nil {
+			b.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		if _, err := moves.Wait(wctx, mgmt, client.ObjectKeyFromObject(vc), id, nil); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		took = append(took, time.Since(start))
+		time.Sleep(time.Second) // the prober sees the new endpoint answer
+		stop()
+		down = append(down, prober.Downtime())
+		vc = waitEpochReady(b, mgmt, vc, vc.Status.Epoch+1)
+		fmt.Printf("migration %d: to %s in %s, API unavailable for %s\n", len(down), to, took[len(took)-1].Round(10*time.Millisecond), down[len(down)-1].Round(10*time.Millisecond))
+	}
+
+	fmt.Printf("\n== failover benchmark (3 hosts of 1 kwok node, PostgreSQL store, default settings, %d CPUs)\n", numCPU())
+	fmt.Printf("RTO, SIGKILL of the host to Ready elsewhere (%d runs): p50 %s, p95 %s\n", len(rto), pct(rto, 50).Round(10*time.Millisecond), pct(rto, 95).Round(10*time.Millisecond))
+	fmt.Printf("planned migration (%d runs): downtime p50 %s, max %s; whole move p50 %s\n", len(down),
+		pct(down, 50).Round(10*time.Millisecond), pct(down, 100).Round(10*time.Millisecond), pct(took, 50).Round(10*time.Millisecond))
+	b.ReportMetric(pct(rto, 50).Seconds(), "rto-p50-s")
+	b.ReportMetric(pct(rto, 95).Seconds(), "rto-p95-s")
+	b.ReportMetric(pct(down, 50).Seconds(), "migration-downtime-p50-s")
+}
+
+// waitEpochReady waits until the vcluster is Ready at epoch.
+func waitEpochReady(b *testing.B, mgmt client.Client, vc *fleetv1.VirtualCluster, epoch int64) *fleetv1.VirtualCluster {
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		got := &fleetv1.VirtualCluster{}
+		if err := mgmt.Get(context.Background(), client.ObjectKeyFromObject(vc), got); err == nil &&
+			got.Status.Epoch >= epoch && got.Status.Phase == fleetv1.PhaseReady {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.Fatalf("vcluster %s not Ready at epoch %d after 3 minutes", vc.Name, epoch)
+	return nil
+}
