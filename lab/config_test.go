@@ -75,12 +75,12 @@ func TestDefaultHostsSpreadOverTwoRegions(t *testing.T) {
 }
 
 func TestPortsNeeded(t *testing.T) {
-	// management: etcd client+peer, apiserver, controller-manager, hub
-	// join+health+metrics; host: etcd client+peer, apiserver,
+	// management: etcd client+peer, apiserver, controller-manager,
+	// postgres, hub join+health+metrics; host: etcd client+peer, apiserver,
 	// controller-manager, scheduler, kwok, agent health, and a range for
 	// its vclusters' apiservers.
 	c := Config{Hosts: DefaultHosts(3, 1)}
-	if got, want := c.portsNeeded(), 7+3*(7+controlPlanePorts); got != want {
+	if got, want := c.portsNeeded(), 8+3*(7+controlPlanePorts); got != want {
 		t.Fatalf("portsNeeded = %d, want %d", got, want)
 	}
 }

@@ -120,6 +120,8 @@ func HostStatus(cpu, memory string, pods int64, versions ...string) fleetv1.Host
 			corev1.ResourcePods: *resource.NewQuantity(pods, resource.DecimalSI),
 		},
 		KubernetesVersions: versions,
+		// What an agent with default options reports.
+		SelfFenceAfterSeconds: 10,
 	}
 }
 
