@@ -94,7 +94,7 @@ var _ = Describe("Failover", Ordered, func() {
 			tried++
 			_, err := oldKube.CoreV1().ConfigMaps("default").Create(ctx, configMap("from-old-epoch-"+time.Now().Format("150405.000")), metav1.CreateOptions{})
 			return err
-		}).WithContext(ctx).WithTimeout(5*time.Second).WithPolling(500*time.Millisecond).Should(HaveOccurred())
+		}).WithContext(ctx).WithTimeout(5 * time.Second).WithPolling(500 * time.Millisecond).Should(HaveOccurred())
 		controlPlaneGone(ctx, vc, old)
 
 		By("in the database: nothing written by epoch N after epoch N+1's first write")
