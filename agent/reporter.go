@@ -121,7 +121,7 @@ func (r *reporter) send(ctx context.Context, report Report) error {
 		"nodes": report.Nodes, "virtualClusters": report.VirtualClusters, "kubernetesVersions": versions,
 		"region": r.region, "zone": r.zone, "agentVersion": version.Version,
 		"selfFenceAfterSeconds": int32(r.selfFenceAfter / time.Second),
-		"lastReportTime": metav1.NewTime(r.clock.Now()),
+		"lastReportTime":        metav1.NewTime(r.clock.Now()),
 	}})
 	if err != nil {
 		return err
