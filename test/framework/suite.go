@@ -1,9 +1,13 @@
 package framework
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -36,4 +40,16 @@ func SetupLabSuite(name string, hosts []lab.HostConfig) *LabSuite {
 		}
 	}, NodeTimeout(2*time.Minute))
 	return s
+}
+
+// Vfleet runs the CLI against the suite's management cluster and waits for
+// it to exit. HOME is in the lab, so that connect never touches the user's
+// kubeconfig.
+func (s *LabSuite) Vfleet(args ...string) *gexec.Session {
+	cmd := exec.Command(s.VfleetBin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Lab.Management().Kubeconfig(), "HOME="+filepath.Join(s.Lab.Dir(), "cli-home"))
+	session, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(session).WithTimeout(5 * time.Minute).Should(gexec.Exit())
+	return session
 }

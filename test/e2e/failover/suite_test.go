@@ -6,11 +6,7 @@
 package failover_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -28,12 +24,5 @@ func TestFailover(t *testing.T) {
 // Three hosts: one to lose, and two to fail over and migrate between.
 var suite = framework.SetupLabSuite("failover", lab.DefaultHosts(3, 1))
 
-// vfleet runs the CLI against the lab's management cluster and waits for it.
-func vfleet(args ...string) *gexec.Session {
-	cmd := exec.Command(suite.VfleetBin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+suite.Lab.Management().Kubeconfig(), "HOME="+filepath.Join(suite.Lab.Dir(), "cli-home"))
-	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(s).WithTimeout(5 * time.Minute).Should(gexec.Exit())
-	return s
-}
+// vfleet runs the CLI against the lab's management cluster.
+func vfleet(args ...string) *gexec.Session { return suite.Vfleet(args...) }

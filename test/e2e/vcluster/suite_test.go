@@ -4,11 +4,7 @@
 package vcluster_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -23,17 +19,7 @@ func TestVCluster(t *testing.T) {
 	RunSpecs(t, "VCluster suite")
 }
 
-// vfleet runs the CLI against the lab's management cluster and waits for it.
-func vfleet(args ...string) *gexec.Session {
-	cmd := exec.Command(suite.VfleetBin, args...)
-	// A HOME in the lab, so that connect never touches the user's
-	// kubeconfig.
-	home := filepath.Join(suite.Lab.Dir(), "cli-home")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+suite.Lab.Management().Kubeconfig(), "HOME="+home)
-	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(s).WithTimeout(5 * time.Minute).Should(gexec.Exit())
-	return s
-}
+// vfleet runs the CLI against the lab's management cluster.
+func vfleet(args ...string) *gexec.Session { return suite.Vfleet(args...) }
 
 var suite = framework.SetupLabSuite("vcluster", lab.DefaultHosts(3, 2))
