@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/internal/moves"
 )
 
@@ -83,7 +84,7 @@ func runMove(ctx context.Context, out, errOut io.Writer, t *target, name string,
 	if err != nil {
 		return err
 	}
-	if err := moves.Check(ctx, c, vc, m); err != nil {
+	if err := virtualcluster.CheckMove(ctx, c, vc, m.To); err != nil {
 		return err
 	}
 	var prober *moves.Prober
@@ -167,7 +168,7 @@ func drain(ctx context.Context, c client.Client, out, errOut io.Writer, hostName
 			continue
 		}
 		m := moves.Move{Type: fleetv1.OperationMigration, Reason: fleetv1.PlacementDrain}
-		if err := moves.Check(ctx, c, vc, m); err != nil {
+		if err := virtualcluster.CheckMove(ctx, c, vc, m.To); err != nil {
 			errs = append(errs, err)
 			continue
 		}

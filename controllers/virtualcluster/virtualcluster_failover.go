@@ -277,21 +277,11 @@ func (r *Reconciler) startOperation(ctx context.Context, vc *fleetv1.VirtualClus
 
 // checkOperation says why op cannot be done, or "".
 func (r *Reconciler) checkOperation(ctx context.Context, vc *fleetv1.VirtualCluster, op *fleetv1.OperationStatus) string {
-	switch {
-	case op.Type != fleetv1.OperationFailover && op.Type != fleetv1.OperationMigration:
+	if op.Type != fleetv1.OperationFailover && op.Type != fleetv1.OperationMigration {
 		return fmt.Sprintf("unknown operation %q: want %s or %s", op.Type, fleetv1.OperationFailover, fleetv1.OperationMigration)
-	case vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal:
-		return fmt.Sprintf("vcluster %s keeps its state in SQLite on host %s (backingStore Embedded), so it cannot be brought up on another host: only vclusters with an External backing store can fail over or migrate",
-			vc.Name, vc.Status.Host)
-	case vc.Status.Phase == fleetv1.PhaseFailingOver:
-		return "the vcluster is already failing over"
-	case op.To == vc.Status.Host:
-		return fmt.Sprintf("the vcluster already runs on host %s", op.To)
 	}
-	if op.To != "" {
-		if err := r.Client.Get(ctx, client.ObjectKey{Name: op.To}, &fleetv1.HostCluster{}); apierrors.IsNotFound(err) {
-			return fmt.Sprintf("host %s is not in the fleet (kubectl get hostclusters lists them)", op.To)
-		}
+	if err := CheckMove(ctx, r.Client, vc, op.To); err != nil {
+		return err.Error()
 	}
 	req, err := placement.RequestFor(vc, r.Overhead)
 	if err != nil {
@@ -308,6 +298,31 @@ func (r *Reconciler) checkOperation(ctx context.Context, vc *fleetv1.VirtualClus
 		return err.Error()
 	}
 	return ""
+}
+
+// CheckMove says why vc cannot be moved (to host to, when it is set)
+// whatever the fleet's capacity: the rules both vfleet and the hub check
+// before anything is stopped.
+func CheckMove(ctx context.Context, c client.Reader, vc *fleetv1.VirtualCluster, to string) error {
+	switch {
+	case vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal:
+		return fmt.Errorf("vcluster %s keeps its state in SQLite on host %s (backingStore Embedded), so it cannot be brought up on another host: only vclusters with an External backing store can fail over or migrate",
+			vc.Name, vc.Status.Host)
+	case vc.Status.Host == "":
+		return fmt.Errorf("vcluster %s is not placed on any host yet", vc.Name)
+	case vc.Status.Phase == fleetv1.PhaseFailingOver:
+		return fmt.Errorf("vcluster %s is already failing over", vc.Name)
+	case to == "":
+		return nil
+	case to == vc.Status.Host:
+		return fmt.Errorf("vcluster %s already runs on host %s", vc.Name, to)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Name: to}, &fleetv1.HostCluster{}); apierrors.IsNotFound(err) {
+		return fmt.Errorf("host %s is not in the fleet (kubectl get hostclusters lists them)", to)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // checkStore says why the vcluster's store could not be fenced now: it

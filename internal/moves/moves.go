@@ -14,7 +14,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,31 +28,6 @@ type Move struct {
 	To string
 	// Reason goes into the placement history (Drain); empty means Type's.
 	Reason string
-}
-
-// Check says why the vcluster cannot be moved as asked, before anything is
-// asked of the hub; the hub checks again, and more (room on the host, the
-// store's health), when it takes the request up.
-func Check(ctx context.Context, c client.Reader, vc *fleetv1.VirtualCluster, m Move) error {
-	if vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal {
-		return fmt.Errorf("vcluster %s keeps its state in SQLite on host %s (backingStore Embedded), so it cannot be brought up on another host: only vclusters with an External backing store can fail over or migrate",
-			vc.Name, vc.Status.Host)
-	}
-	if vc.Status.Host == "" {
-		return fmt.Errorf("vcluster %s is not placed on any host yet", vc.Name)
-	}
-	if m.To == "" {
-		return nil
-	}
-	if m.To == vc.Status.Host {
-		return fmt.Errorf("vcluster %s already runs on host %s", vc.Name, m.To)
-	}
-	if err := c.Get(ctx, client.ObjectKey{Name: m.To}, &fleetv1.HostCluster{}); apierrors.IsNotFound(err) {
-		return fmt.Errorf("host %s is not in the fleet (kubectl get hostclusters lists them)", m.To)
-	} else if err != nil {
-		return err
-	}
-	return nil
 }
 
 // Request asks the hub for m and returns the request's id.
