@@ -21,59 +21,64 @@ func newMoveCommands() []*cobra.Command {
 }
 
 func newFailoverCommand() *cobra.Command {
-	var (
-		t       target
-		to      string
-		timeout time.Duration
-	)
-	cmd := &cobra.Command{
-		Use:   "failover NAME",
-		Short: "Fence a vcluster's control plane now and bring it up on another host from its External store",
-		Long: `Fence a vcluster's control plane now and bring it up on another host.
+	return newMoveCommand(moveCommand{
+		use:   "failover NAME",
+		short: "Fence a vcluster's control plane now and bring it up on another host from its External store",
+		long: `Fence a vcluster's control plane now and bring it up on another host.
 
 The running control plane's store credentials are revoked first, whatever
 state its host is in; the vcluster then starts on another host (or --to
 HOST) at the next epoch, with every write it acknowledged.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			return runMove(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), &t, args[0], moves.Move{Type: fleetv1.OperationFailover, To: to}, false)
-		},
-	}
-	t.addFlags(cmd)
-	cmd.Flags().StringVar(&to, "to", "", "host to fail over to (default: the best other host)")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the vcluster to be Ready again")
-	return cmd
+		typ:    fleetv1.OperationFailover,
+		toHelp: "host to fail over to (default: the best other host)",
+	})
 }
 
 func newMigrateCommand() *cobra.Command {
+	return newMoveCommand(moveCommand{
+		use:   "migrate NAME --to HOST",
+		short: "Move a vcluster to another host: stop its control plane cleanly, then start it there",
+		long: `Move a vcluster to another host, planned and graceful.
+
+Its control plane stops cleanly before the new one starts on HOST from the
+External store. The command reports how long the vcluster's API did not
+answer, as a tenant would have seen it.`,
+		typ:      fleetv1.OperationMigration,
+		toHelp:   "host to move the vcluster to (required)",
+		toNeeded: true,
+		downtime: true,
+	})
+}
+
+// moveCommand describes a verb that moves one vcluster.
+type moveCommand struct {
+	use, short, long, toHelp string
+	typ                      fleetv1.OperationType
+	// toNeeded makes --to required; downtime measures the API's downtime.
+	toNeeded, downtime bool
+}
+
+func newMoveCommand(mc moveCommand) *cobra.Command {
 	var (
 		t       target
 		to      string
 		timeout time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "migrate NAME --to HOST",
-		Short: "Move a vcluster to another host: stop its control plane cleanly, then start it there",
-		Long: `Move a vcluster to another host, planned and graceful.
-
-Its control plane stops cleanly before the new one starts on HOST from the
-External store. The command reports how long the vcluster's API did not
-answer, as a tenant would have seen it.`,
+		Use: mc.use, Short: mc.short, Long: mc.long,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if to == "" {
+			if mc.toNeeded && to == "" {
 				return errors.New("--to HOST is required: the host to move the vcluster to")
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			return runMove(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), &t, args[0], moves.Move{Type: fleetv1.OperationMigration, To: to}, true)
+			return runMove(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), &t, args[0], moves.Move{Type: mc.typ, To: to}, mc.downtime)
 		},
 	}
 	t.addFlags(cmd)
-	cmd.Flags().StringVar(&to, "to", "", "host to move the vcluster to (required)")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the vcluster to be Ready on HOST")
+	cmd.Flags().StringVar(&to, "to", "", mc.toHelp)
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the vcluster to be Ready again")
 	return cmd
 }
 
