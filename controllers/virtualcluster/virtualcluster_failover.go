@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controllers/backingstore"
 	"github.com/vfleet/vfleet/placement"
 )
 
@@ -152,14 +151,7 @@ func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, why 
 
 // revoke fences one epoch on the vcluster's BackingStore.
 func (r *Reconciler) revoke(ctx context.Context, vc *fleetv1.VirtualCluster, epoch int64) error {
-	bs := &fleetv1.BackingStore{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: vc.Spec.BackingStore.Name}, bs); err != nil {
-		return fmt.Errorf("backing store %s: %w", vc.Spec.BackingStore.Name, err)
-	}
-	if bs.Spec.Driver != fleetv1.DriverPostgreSQL {
-		return fmt.Errorf("backing store %s: this hub cannot fence %s stores yet", bs.Name, bs.Spec.Driver)
-	}
-	admin, err := backingstore.AdminFor(ctx, r.reader(), bs)
+	admin, err := r.storeAdmin(ctx, vc)
 	if err != nil {
 		return err
 	}
@@ -329,18 +321,14 @@ func CheckMove(ctx context.Context, c client.Reader, vc *fleetv1.VirtualCluster,
 // is asked, not its last known condition, since a move stops the running
 // control plane only if the fence can follow.
 func (r *Reconciler) checkStore(ctx context.Context, vc *fleetv1.VirtualCluster) error {
-	bs := &fleetv1.BackingStore{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: vc.Spec.BackingStore.Name}, bs); err != nil {
-		return fmt.Errorf("backing store %s: %w", vc.Spec.BackingStore.Name, err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	admin, err := backingstore.AdminFor(ctx, r.reader(), bs)
+	admin, err := r.storeAdmin(ctx, vc)
 	if err == nil {
 		err = admin.Ping(ctx)
 	}
 	if err != nil {
-		return fmt.Errorf("backing store %s is not ready (%v): the running control plane could not be fenced, so the vcluster stays where it is", bs.Name, err)
+		return fmt.Errorf("backing store %s is not ready (%v): the running control plane could not be fenced, so the vcluster stays where it is", vc.Spec.BackingStore.Name, err)
 	}
 	return nil
 }

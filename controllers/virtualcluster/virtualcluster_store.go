@@ -14,6 +14,7 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/backingstore"
+	"github.com/vfleet/vfleet/internal/postgres"
 )
 
 // StoreDatabase is the database (PostgreSQL) that holds an External
@@ -37,8 +38,8 @@ func storeCredentialsSecretAt(vc *fleetv1.VirtualCluster, epoch int64) string {
 // agent reads them. Each epoch gets its own login, so that an earlier one
 // can be fenced off without touching the current.
 func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualCluster, bs *fleetv1.BackingStore) error {
-	if bs.Spec.Driver != fleetv1.DriverPostgreSQL {
-		return fmt.Errorf("backing store %s: this hub cannot provision %s stores yet", bs.Name, bs.Spec.Driver)
+	if err := administrable(bs); err != nil {
+		return err
 	}
 	key := client.ObjectKey{Namespace: fleetv1.HostNamespace(vc.Status.Host), Name: storeCredentialsSecret(vc)}
 	if err := r.Client.Get(ctx, key, &corev1.Secret{}); err == nil {
@@ -71,6 +72,26 @@ func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualClus
 		return err
 	}
 	return nil
+}
+
+// administrable says why the hub cannot administer bs.
+func administrable(bs *fleetv1.BackingStore) error {
+	if bs.Spec.Driver != fleetv1.DriverPostgreSQL {
+		return fmt.Errorf("backing store %s: this hub cannot administer %s stores yet", bs.Name, bs.Spec.Driver)
+	}
+	return nil
+}
+
+// storeAdmin administers the vcluster's BackingStore.
+func (r *Reconciler) storeAdmin(ctx context.Context, vc *fleetv1.VirtualCluster) (postgres.Admin, error) {
+	bs := &fleetv1.BackingStore{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: vc.Spec.BackingStore.Name}, bs); err != nil {
+		return postgres.Admin{}, fmt.Errorf("backing store %s: %w", vc.Spec.BackingStore.Name, err)
+	}
+	if err := administrable(bs); err != nil {
+		return postgres.Admin{}, err
+	}
+	return backingstore.AdminFor(ctx, r.reader(), bs)
 }
 
 // dropStore removes an External vcluster's database, its logins, and the
