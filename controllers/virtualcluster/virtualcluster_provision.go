@@ -107,9 +107,13 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster) er
 	meta.SetStatusCondition(&vc.Status.Conditions, provisioned)
 	meta.SetStatusCondition(&vc.Status.Conditions, ready)
 	completed := r.completeOperation(vc)
-	if c := meta.FindStatusCondition(vc.Status.Conditions, ConditionFailover); c == nil || vc.Status.Phase == fleetv1.PhaseReady || c.Reason == ReasonEmbeddedStore {
+	// Until an External vcluster that moved is Ready again, the Failover
+	// condition tells the move; otherwise it says what a loss would do.
+	external := vc.Spec.BackingStore.Type == fleetv1.BackingStoreExternal
+	moving := external && vc.Status.Phase != fleetv1.PhaseReady && meta.FindStatusCondition(vc.Status.Conditions, ConditionFailover) != nil
+	if !moving {
 		fc := failoverCondition(vc)
-		if silent > 0 && vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal {
+		if silent > 0 && !external {
 			fc.Message = ready.Message + "; " + fc.Message
 		}
 		meta.SetStatusCondition(&vc.Status.Conditions, fc)

@@ -2,6 +2,7 @@ package failover_test
 
 import (
 	"context"
+	"fmt"
 	"syscall"
 	"time"
 
@@ -203,7 +204,7 @@ func configMap(name string) *corev1.ConfigMap {
 func writeSome(ctx context.Context, kube kubernetes.Interface, n int) []string {
 	var names []string
 	for i := range n {
-		cm := configMap("data-" + string(rune('a'+i%26)) + time.Now().Format("150405.000000"))
+		cm := configMap(fmt.Sprintf("data-%02d", i))
 		_, err := kube.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		names = append(names, cm.Name)
