@@ -27,7 +27,7 @@ import (
 // their retries.
 type heartbeat struct {
 	clock    clock.WithTicker
-	leases   func() leaseClient
+	leases   leaseClient
 	host     string
 	holder   string
 	every    time.Duration
@@ -55,7 +55,7 @@ func newHeartbeat(clk clock.WithTicker, kube kubernetes.Interface, o *Options, r
 	ns := fleetv1.HostNamespace(o.HostName)
 	return &heartbeat{
 		clock: clk, host: o.HostName, holder: o.HostName + "@" + holder,
-		leases:   func() leaseClient { return kube.CoordinationV1().Leases(ns) },
+		leases:   kube.CoordinationV1().Leases(ns),
 		every:    o.LeaseRenewInterval,
 		duration: o.LeaseDuration,
 		after:    o.SelfFenceAfter,
@@ -105,7 +105,7 @@ func (h *heartbeat) renew(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, h.every)
 	defer cancel()
 	now := metav1.NewMicroTime(h.clock.Now())
-	leases := h.leases()
+	leases := h.leases
 	lease, err := leases.Get(ctx, fleetv1.AgentLeaseName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
