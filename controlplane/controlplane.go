@@ -29,8 +29,8 @@ type Config struct {
 	// BinDir holds kube-apiserver and kube-controller-manager of the
 	// vcluster's Kubernetes version.
 	BinDir string
-	// Backend is kine's endpoint: EmbeddedBackend(DataDir), or a
-	// database of an External store.
+	// Backend is the store: kine's endpoint, EmbeddedBackend(DataDir) or a
+	// database of an External store, or an EtcdBackend.
 	Backend string
 	// Address is the IP the apiserver listens and is reached at; default
 	// 127.0.0.1.
@@ -346,7 +346,7 @@ func (cp *ControlPlane) supervise(ctx context.Context, name string, spec func() 
 // plane's PKI and the store at etcd, with the apiserver's defaults instead
 // of vfleet's footprint settings: the baseline vfleet is measured against.
 // The PKI is written first if it is missing.
-func (cp *ControlPlane) BareAPIServer(etcd string) (procgroup.Spec, error) {
+func (cp *ControlPlane) BareAPIServer(etcd StoreEndpoint) (procgroup.Spec, error) {
 	if err := os.MkdirAll(filepath.Join(cp.cfg.DataDir, "logs"), 0o700); err != nil {
 		return procgroup.Spec{}, err
 	}
@@ -363,7 +363,7 @@ func (cp *ControlPlane) BareAPIServer(etcd string) (procgroup.Spec, error) {
 // there from the start (Kubeconfig appears once it is ready).
 func (cp *ControlPlane) AdminKubeconfig() string { return cp.pki(kubeconfigAdmin) }
 
-func (cp *ControlPlane) spec(name, etcd string) procgroup.Spec {
+func (cp *ControlPlane) spec(name string, etcd StoreEndpoint) procgroup.Spec {
 	p := cp.pki
 	var args []string
 	switch name {
@@ -372,7 +372,7 @@ func (cp *ControlPlane) spec(name, etcd string) procgroup.Spec {
 			"--bind-address=" + cp.cfg.Address,
 			"--advertise-address=" + cp.cfg.Address,
 			"--secure-port=" + strconv.Itoa(cp.cfg.Port),
-			"--etcd-servers=" + etcd,
+			"--etcd-servers=" + etcd.Servers,
 			"--tls-cert-file=" + p("apiserver.crt"),
 			"--tls-private-key-file=" + p("apiserver.key"),
 			"--client-ca-file=" + p("ca.crt"),
@@ -396,7 +396,7 @@ func (cp *ControlPlane) spec(name, etcd string) procgroup.Spec {
 			"--allow-privileged=true",
 			"--profiling=false",
 		}
-		args = append(args, apiserverFootprint...)
+		args = append(append(args, etcd.Args...), apiserverFootprint...)
 	case "kube-controller-manager":
 		kc := p(kubeconfigKCM)
 		args = []string{

@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/vfleet/vfleet/internal/pki"
 )
 
 // Refused is a join the hub answered with a refusal: retrying the same
@@ -28,9 +28,9 @@ func (e *Refused) Error() string {
 // Join asks the hub at hubURL, whose serving certificate caPEM verifies, to
 // let the host in.
 func Join(ctx context.Context, hubURL string, caPEM []byte, token string, req Request) (*Response, error) {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, errors.New("the hub CA file holds no certificate")
+	pool, err := pki.Pool(caPEM)
+	if err != nil {
+		return nil, fmt.Errorf("the hub CA file: %w", err)
 	}
 	hc := &http.Client{
 		Timeout:   30 * time.Second,

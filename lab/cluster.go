@@ -20,6 +20,7 @@ import (
 
 	"github.com/vfleet/vfleet/agent/runtime/process/record"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
+	"github.com/vfleet/vfleet/internal/pki"
 	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/internal/procgroup"
 )
@@ -392,9 +393,9 @@ func certPool(path string) (*x509.CertPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("%s: no certificate", path)
+	pool, err := pki.Pool(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return pool, nil
 }

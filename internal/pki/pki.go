@@ -192,25 +192,37 @@ func LoadCA(certPath, keyPath string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	cb, _ := pem.Decode(certPEM)
-	if cb == nil {
-		return nil, fmt.Errorf("%s: no PEM certificate", certPath)
-	}
-	cert, err := x509.ParseCertificate(cb.Bytes)
+	ca, err := ParseCA(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", certPath, err)
 	}
+	return ca, nil
+}
+
+// ParseCA reads a CA from its PEM certificate and key.
+func ParseCA(certPEM, keyPEM []byte) (*CA, error) {
+	cb, _ := pem.Decode(certPEM)
+	if cb == nil {
+		return nil, errors.New("no PEM certificate")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, err
+	}
 	kb, _ := pem.Decode(keyPEM)
 	if kb == nil {
-		return nil, fmt.Errorf("%s: no PEM key", keyPath)
+		return nil, errors.New("no PEM key")
 	}
 	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", keyPath, err)
+		return nil, fmt.Errorf("key: %w", err)
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("%s: key cannot sign", keyPath)
+		return nil, errors.New("the key cannot sign")
+	}
+	if !cert.IsCA {
+		return nil, errors.New("the certificate is not a CA's")
 	}
 	return &CA{Cert: cert, Key: signer}, nil
 }
@@ -267,4 +279,13 @@ func WriteSigningKey(dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "sa.pub"), verifyKey, 0o644)
+}
+
+// Pool is a certificate pool of the PEM certificates in data.
+func Pool(data []byte) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, errors.New("no PEM certificate")
+	}
+	return pool, nil
 }

@@ -155,7 +155,7 @@ func runBare(b *testing.B, kine, binDir string) sample {
 		b.Fatal(err)
 	}
 	defer func() { _ = k.Stop(context.Background(), 10*time.Second) }()
-	spec, err := cp.BareAPIServer("unix://" + filepath.Join(dir, "kine.sock"))
+	spec, err := cp.BareAPIServer(controlplane.StoreEndpoint{Servers: "unix://" + filepath.Join(dir, "kine.sock")})
 	if err != nil {
 		b.Fatal(err)
 	}

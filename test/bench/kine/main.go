@@ -27,7 +27,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Println(listener)
+	fmt.Println(listener.Servers)
 	<-ctx.Done()
 	wg.Wait()
 }
