@@ -3,18 +3,14 @@ package backingstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/internal/postgres"
 )
 
 // How often a store is checked again: soon while it is not ready, and now
@@ -50,20 +46,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, bs); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	var cond metav1.Condition
-	switch bs.Spec.Driver {
-	case fleetv1.DriverPostgreSQL:
-		admin, err := AdminFor(ctx, r.Reader, bs)
-		if err == nil {
-			login, cancel := context.WithTimeout(ctx, loginTimeout)
-			err = admin.Ping(login)
-			cancel()
-		}
-		cond = readyCondition(bs, err)
-	default:
-		cond = metav1.Condition{Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonDriverNotSupported,
-			ObservedGeneration: bs.Generation, Message: fmt.Sprintf("this hub cannot provision %s stores yet", bs.Spec.Driver)}
+	admin, err := AdminFor(ctx, r.Reader, bs)
+	if err == nil {
+		login, cancel := context.WithTimeout(ctx, loginTimeout)
+		err = admin.Ping(login)
+		cancel()
 	}
+	cond := readyCondition(bs, err)
 	before := bs.DeepCopy()
 	bs.Status.ObservedGeneration = bs.Generation
 	meta.SetStatusCondition(&bs.Status.Conditions, cond)
@@ -74,21 +63,4 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: recheckReady}, nil
 	}
 	return ctrl.Result{RequeueAfter: recheckNotReady}, nil
-}
-
-// AdminFor returns the administration of a PostgreSQL BackingStore with
-// its admin credentials.
-func AdminFor(ctx context.Context, reader client.Reader, bs *fleetv1.BackingStore) (postgres.Admin, error) {
-	ref := bs.Spec.AdminCredentials
-	secret := &corev1.Secret{}
-	if err := reader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, secret); apierrors.IsNotFound(err) {
-		return postgres.Admin{}, &credentialsError{fmt.Sprintf("admin credentials Secret %s/%s not found", ref.Namespace, ref.Name)}
-	} else if err != nil {
-		return postgres.Admin{}, err
-	}
-	user := string(secret.Data[fleetv1.SecretUsernameKey])
-	if user == "" {
-		return postgres.Admin{}, &credentialsError{fmt.Sprintf("admin credentials Secret %s/%s has no %q", ref.Namespace, ref.Name, fleetv1.SecretUsernameKey)}
-	}
-	return postgres.Admin{URL: postgres.URL(bs.Spec.Endpoint, "postgres", user, string(secret.Data[fleetv1.SecretPasswordKey]), string(secret.Data[fleetv1.SecretSSLModeKey]))}, nil
 }

@@ -3,6 +3,7 @@ package backingstore_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/envtest"
+	"github.com/vfleet/vfleet/test/etcdtest"
 	"github.com/vfleet/vfleet/test/pgtest"
 )
 
@@ -75,7 +77,7 @@ func TestReadyCondition(t *testing.T) {
 		status                 metav1.ConditionStatus
 		reason, message        string
 	}{
-		{"pg-good", pg.Endpoint(), "good", metav1.ConditionTrue, backingstore.ReasonReady, "logs in"},
+		{"pg-good", pg.Endpoint(), "good", metav1.ConditionTrue, backingstore.ReasonReady, "administers"},
 		{"pg-bad-password", pg.Endpoint(), "bad", metav1.ConditionFalse, backingstore.ReasonAuthenticationFailed, "password authentication failed"},
 		{"pg-down", fmt.Sprintf("127.0.0.1:%d", ports[0]), "good", metav1.ConditionFalse, backingstore.ReasonUnreachable, "connect"},
 		{"pg-no-secret", pg.Endpoint(), "missing", metav1.ConditionFalse, backingstore.ReasonCredentialsMissing, "stores/missing not found"},
@@ -85,18 +87,96 @@ func TestReadyCondition(t *testing.T) {
 				Driver: fleetv1.DriverPostgreSQL, Endpoint: tc.endpoint, Region: "region-a",
 				AdminCredentials: fleetv1.SecretReference{Namespace: "stores", Name: tc.secret},
 			}}
-			if err := k8s.Create(ctx, bs); err != nil {
-				t.Fatal(err)
-			}
-			g := gomega.NewWithT(t)
-			g.Eventually(func(g gomega.Gomega) {
-				g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(bs), bs)).To(gomega.Succeed())
-				c := meta.FindStatusCondition(bs.Status.Conditions, fleetv1.ConditionReady)
-				g.Expect(c).NotTo(gomega.BeNil())
-				g.Expect(c.Status).To(gomega.Equal(tc.status))
-				g.Expect(c.Reason).To(gomega.Equal(tc.reason))
-				g.Expect(c.Message).To(gomega.ContainSubstring(tc.message))
-			}).WithTimeout(30 * time.Second).WithPolling(200 * time.Millisecond).Should(gomega.Succeed())
+			expectReady(t, bs, tc.status, tc.reason, tc.message)
 		})
 	}
+}
+
+// TestEtcdReadyCondition administers a real etcd server with root's
+// certificate, with an epoch user's (not root), without the CA key, where
+// nothing listens, and once auth is off.
+func TestEtcdReadyCondition(t *testing.T) {
+	s := etcdtest.Start(t)
+	ports, release, err := lab.ClaimPorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "etcd-stores"}}
+	if err := k8s.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	admin := s.Admin()
+	if err := admin.EnsureSpace(ctx, "vfleet-x"); err != nil {
+		t.Fatal(err)
+	}
+	epoch, err := admin.EnsureEpochUser(ctx, "vfleet-x", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, ca := backingstore.EtcdSecrets(s.Creds)
+	notRoot := maps.Clone(good)
+	notRoot["tls.crt"], notRoot["tls.key"] = epoch.Cert, epoch.Key
+	noCAKey := maps.Clone(good)
+	delete(noCAKey, "client-ca.key")
+	for name, data := range map[string]map[string][]byte{"root": good, "not-root": notRoot, "no-ca-key": noCAKey, "ca": ca} {
+		if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: name}, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, endpoint, secret string
+		before                 func()
+		reason, message        string
+	}{
+		{name: "etcd-good", endpoint: s.Endpoint, secret: "root", reason: backingstore.ReasonReady, message: "administers"},
+		{name: "etcd-not-root", endpoint: s.Endpoint, secret: "not-root", reason: backingstore.ReasonAuthenticationFailed, message: `user "vfleet-x-e1"`},
+		{name: "etcd-no-ca-key", endpoint: s.Endpoint, secret: "no-ca-key", reason: backingstore.ReasonCredentialsMissing, message: `has no "client-ca.key"`},
+		{name: "etcd-down", endpoint: fmt.Sprintf("https://127.0.0.1:%d", ports[0]), secret: "root", reason: backingstore.ReasonUnreachable, message: "did not answer"},
+		{name: "etcd-auth-off", endpoint: s.Endpoint, secret: "root", reason: backingstore.ReasonAuthDisabled, message: "etcdctl auth enable", before: func() {
+			root, err := s.RootClient()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = root.Close() }()
+			if _, err := root.AuthDisable(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.before != nil {
+				tc.before()
+			}
+			bs := &fleetv1.BackingStore{ObjectMeta: metav1.ObjectMeta{Name: tc.name}, Spec: fleetv1.BackingStoreSpec{
+				Driver: fleetv1.DriverEtcd, Endpoint: tc.endpoint, Region: "region-a",
+				AdminCredentials: fleetv1.SecretReference{Namespace: ns.Name, Name: tc.secret},
+				CASecret:         &fleetv1.SecretReference{Namespace: ns.Name, Name: "ca"},
+			}}
+			status := metav1.ConditionFalse
+			if tc.reason == backingstore.ReasonReady {
+				status = metav1.ConditionTrue
+			}
+			expectReady(t, bs, status, tc.reason, tc.message)
+		})
+	}
+}
+
+// expectReady creates bs and waits for its Ready condition.
+func expectReady(t *testing.T, bs *fleetv1.BackingStore, status metav1.ConditionStatus, reason, message string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := k8s.Create(ctx, bs); err != nil {
+		t.Fatal(err)
+	}
+	g := gomega.NewWithT(t)
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(bs), bs)).To(gomega.Succeed())
+		c := meta.FindStatusCondition(bs.Status.Conditions, fleetv1.ConditionReady)
+		g.Expect(c).NotTo(gomega.BeNil())
+		g.Expect(c.Status).To(gomega.Equal(status))
+		g.Expect(c.Reason).To(gomega.Equal(reason))
+		g.Expect(c.Message).To(gomega.ContainSubstring(message))
+	}).WithTimeout(30 * time.Second).WithPolling(200 * time.Millisecond).Should(gomega.Succeed())
 }

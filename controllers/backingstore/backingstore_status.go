@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/etcdstore"
 )
 
 // Reasons of a BackingStore's Ready condition.
@@ -16,8 +17,10 @@ const (
 	ReasonCredentialsMissing   = "CredentialsMissing"
 	ReasonAuthenticationFailed = "AuthenticationFailed"
 	ReasonUnreachable          = "Unreachable"
-	ReasonDriverNotSupported   = "DriverNotSupported"
-	ReasonError                = "Error"
+	// ReasonAuthDisabled is an etcd server without auth: no epoch could
+	// be fenced on it.
+	ReasonAuthDisabled = "AuthDisabled"
+	ReasonError        = "Error"
 )
 
 // readyCondition turns the outcome of a login into the Ready condition.
@@ -26,15 +29,19 @@ func readyCondition(bs *fleetv1.BackingStore, err error) metav1.Condition {
 	var pg *pgconn.PgError
 	var netErr net.Error
 	var missing *credentialsError
+	var etcdAuth *etcdstore.AuthError
+	var etcdDown *etcdstore.UnreachableError
 	switch {
 	case err == nil:
-		c.Status, c.Reason, c.Message = metav1.ConditionTrue, ReasonReady, "the hub logs in to "+bs.Spec.Endpoint+" with the admin credentials"
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, ReasonReady, "the hub administers "+bs.Spec.Endpoint+" with the admin credentials"
 		return c
 	case errors.As(err, &missing):
 		c.Reason = ReasonCredentialsMissing
-	case errors.As(err, &pg) && (pg.Code == "28P01" || pg.Code == "28000"):
+	case errors.As(err, &pg) && (pg.Code == "28P01" || pg.Code == "28000"), errors.As(err, &etcdAuth):
 		c.Reason = ReasonAuthenticationFailed
-	case errors.As(err, &netErr), isConnectError(err):
+	case errors.Is(err, etcdstore.ErrAuthDisabled):
+		c.Reason = ReasonAuthDisabled
+	case errors.As(err, &netErr), isConnectError(err), errors.As(err, &etcdDown):
 		c.Reason = ReasonUnreachable
 	default:
 		c.Reason = ReasonError

@@ -3,9 +3,12 @@ package virtualcluster_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/onsi/gomega"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -13,9 +16,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/backingstore"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/internal/builder"
+	"github.com/vfleet/vfleet/internal/etcdstore"
 	"github.com/vfleet/vfleet/internal/postgres"
+	"github.com/vfleet/vfleet/test/etcdtest"
 	"github.com/vfleet/vfleet/test/pgtest"
 )
 
@@ -27,36 +33,11 @@ func TestProvisionsAndDropsTheExternalDatabase(t *testing.T) {
 	ctx := context.Background()
 	pg := pgtest.Start(t)
 
-	admin := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "pg-admin-provision"},
-		StringData: map[string]string{"username": postgres.AdminUser, "password": pg.AdminPassword()}}
-	if err := k8s.Create(ctx, admin); err != nil {
-		t.Fatal(err)
+	vc, cp, secret := placeOnStore(t, "pg-provision", fleetv1.BackingStoreSpec{Driver: fleetv1.DriverPostgreSQL, Endpoint: pg.Endpoint()},
+		map[string][]byte{"username": []byte(postgres.AdminUser), "password": []byte(pg.AdminPassword())}, nil)
+	if cp.Spec.Store.Database != virtualcluster.StoreSpace(vc, fleetv1.DriverPostgreSQL) {
+		t.Fatalf("the ControlPlane names database %q", cp.Spec.Store.Database)
 	}
-	bs := &fleetv1.BackingStore{ObjectMeta: metav1.ObjectMeta{Name: "pg-provision"}, Spec: fleetv1.BackingStoreSpec{
-		Driver: fleetv1.DriverPostgreSQL, Endpoint: pg.Endpoint(), Region: "r-provision",
-		AdminCredentials: fleetv1.SecretReference{Namespace: "default", Name: admin.Name},
-	}}
-	if err := k8s.Create(ctx, bs); err != nil {
-		t.Fatal(err)
-	}
-	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: fleetv1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Test", Message: "ok"})
-	if err := k8s.Status().Update(ctx, bs); err != nil {
-		t.Fatal(err)
-	}
-	addHost(t, "provision-a", "r-provision", "8")
-	vc := builder.MakeVirtualCluster("default", "external").CPU("1").Regions("r-provision").External(bs.Name).Obj()
-	if err := k8s.Create(ctx, vc); err != nil {
-		t.Fatal(err)
-	}
-	vc = placedOn(t, vc, "provision-a")
-
-	cp := &fleetv1.ControlPlane{}
-	secret := &corev1.Secret{}
-	eventually(t, func(g gomega.Gomega) {
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace("provision-a"), Name: virtualcluster.ControlPlaneName(vc)}, cp)).To(gomega.Succeed())
-		g.Expect(cp.Spec.Store.Database).To(gomega.Equal(virtualcluster.StoreDatabase(vc)))
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: cp.Spec.Store.CredentialsSecret}, secret)).To(gomega.Succeed())
-	})
 	conn, err := pgx.Connect(ctx, postgres.URL(pg.Endpoint(), cp.Spec.Store.Database, string(secret.Data["username"]), string(secret.Data["password"]), ""))
 	if err != nil {
 		t.Fatalf("the epoch's credentials do not open the database: %v", err)
@@ -78,10 +59,114 @@ func TestProvisionsAndDropsTheExternalDatabase(t *testing.T) {
 	}
 	defer func() { _ = c.Close(ctx) }()
 	var n int
-	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", virtualcluster.StoreDatabase(vc)).Scan(&n); err != nil || n != 0 {
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", virtualcluster.StoreSpace(vc, fleetv1.DriverPostgreSQL)).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("the database outlived its vcluster: %d, %v", n, err)
 	}
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(secret), secret); !apierrors.IsNotFound(err) {
 		t.Fatalf("the credentials Secret outlived its vcluster: %v", err)
 	}
+}
+
+// TestProvisionsAndDropsTheExternalEtcdPrefix places an External vcluster
+// on a real etcd BackingStore: the hub makes its role and a user for its
+// epoch, whose certificate the ControlPlane's credentials Secret holds and
+// which may write below the vcluster's prefix only; deleting the vcluster
+// deletes its keys, users and role.
+func TestProvisionsAndDropsTheExternalEtcdPrefix(t *testing.T) {
+	ctx := context.Background()
+	s := etcdtest.Start(t)
+	adminData, caData := backingstore.EtcdSecrets(s.Creds)
+	vc, cp, secret := placeOnStore(t, "etcd-provision", fleetv1.BackingStoreSpec{Driver: fleetv1.DriverEtcd, Endpoint: s.Endpoint}, adminData, caData)
+	if want := "/vfleet-" + string(vc.UID); cp.Spec.Store.Database != want {
+		t.Fatalf("the ControlPlane names prefix %q, want %q", cp.Spec.Store.Database, want)
+	}
+	tlsCfg, err := etcdstore.EpochCredentials{Cert: secret.Data["tls.crt"], Key: secret.Data["tls.key"], ServerCA: secret.Data["ca.crt"]}.TLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch, err := clientv3.New(clientv3.Config{Endpoints: []string{s.Endpoint}, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = epoch.Close() }()
+	if _, err := epoch.Put(ctx, cp.Spec.Store.Database+"/registry/probe", "x"); err != nil {
+		t.Fatalf("the epoch cannot write below its prefix: %v", err)
+	}
+	if _, err := epoch.Put(ctx, "/elsewhere", "x"); err == nil {
+		t.Fatal("the epoch writes outside its prefix")
+	}
+
+	if err := k8s.Delete(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func(g gomega.Gomega) {
+		g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(vc), &fleetv1.VirtualCluster{}))).To(gomega.BeTrue())
+	})
+	root, err := s.RootClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = root.Close() }()
+	keys, err := root.Get(ctx, cp.Spec.Store.Database+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := root.UserList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles, err := root.RoleList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys.Count != 0 || len(users.Users) != 1 || len(roles.Roles) != 0 {
+		t.Fatalf("after the vcluster: %d keys, users %v, roles %v", keys.Count, users.Users, roles.Roles)
+	}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(secret), secret); !apierrors.IsNotFound(err) {
+		t.Fatalf("the credentials Secret outlived its vcluster: %v", err)
+	}
+}
+
+// placeOnStore registers a Ready BackingStore named name, with its admin
+// (and CA, if given) Secret, places an External vcluster on it, and
+// returns the vcluster, its ControlPlane and its epoch's credentials.
+func placeOnStore(t *testing.T, name string, spec fleetv1.BackingStoreSpec, adminData, caData map[string][]byte) (*fleetv1.VirtualCluster, *fleetv1.ControlPlane, *corev1.Secret) {
+	t.Helper()
+	ctx := context.Background()
+	region, host := "r-"+name, name+"-a"
+	admin := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name + "-admin"}, Data: adminData}
+	if err := k8s.Create(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	spec.Region = region
+	spec.AdminCredentials = fleetv1.SecretReference{Namespace: "default", Name: admin.Name}
+	if caData != nil {
+		ca := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name + "-ca"}, Data: caData}
+		if err := k8s.Create(ctx, ca); err != nil {
+			t.Fatal(err)
+		}
+		spec.CASecret = &fleetv1.SecretReference{Namespace: "default", Name: ca.Name}
+	}
+	bs := &fleetv1.BackingStore{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+	if err := k8s.Create(ctx, bs); err != nil {
+		t.Fatal(err)
+	}
+	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: fleetv1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Test", Message: "ok"})
+	if err := k8s.Status().Update(ctx, bs); err != nil {
+		t.Fatal(err)
+	}
+	addHost(t, host, region, "8")
+	vc := builder.MakeVirtualCluster("default", name).CPU("1").Regions(region).External(bs.Name).Obj()
+	if err := k8s.Create(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	vc = placedOn(t, vc, host)
+
+	cp := &fleetv1.ControlPlane{}
+	secret := &corev1.Secret{}
+	eventually(t, func(g gomega.Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(host), Name: virtualcluster.ControlPlaneName(vc)}, cp)).To(gomega.Succeed())
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: cp.Spec.Store.CredentialsSecret}, secret)).To(gomega.Succeed())
+	})
+	return vc, cp, secret
 }

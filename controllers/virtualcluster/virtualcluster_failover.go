@@ -151,11 +151,11 @@ func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, why 
 
 // revoke fences one epoch on the vcluster's BackingStore.
 func (r *Reconciler) revoke(ctx context.Context, vc *fleetv1.VirtualCluster, epoch int64) error {
-	admin, err := r.storeAdmin(ctx, vc)
+	admin, space, err := r.storeAdmin(ctx, vc)
 	if err != nil {
 		return err
 	}
-	return admin.Fence(ctx, StoreDatabase(vc), epoch)
+	return admin.Fence(ctx, space, epoch)
 }
 
 // replace places a fenced vcluster on another host at the next epoch.
@@ -323,7 +323,7 @@ func CheckMove(ctx context.Context, c client.Reader, vc *fleetv1.VirtualCluster,
 func (r *Reconciler) checkStore(ctx context.Context, vc *fleetv1.VirtualCluster) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	admin, err := r.storeAdmin(ctx, vc)
+	admin, _, err := r.storeAdmin(ctx, vc)
 	if err == nil {
 		err = admin.Ping(ctx)
 	}

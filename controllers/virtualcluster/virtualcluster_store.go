@@ -2,8 +2,6 @@ package virtualcluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -14,13 +12,12 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/backingstore"
-	"github.com/vfleet/vfleet/internal/postgres"
 )
 
-// StoreDatabase is the database (PostgreSQL) that holds an External
-// vcluster's state.
-func StoreDatabase(vc *fleetv1.VirtualCluster) string {
-	return "vfleet_" + strings.ReplaceAll(string(vc.UID), "-", "_")
+// StoreSpace is the space, on its BackingStore, that holds an External
+// vcluster's state: a PostgreSQL database, or an etcd key prefix.
+func StoreSpace(vc *fleetv1.VirtualCluster, driver fleetv1.BackingStoreDriver) string {
+	return backingstore.Space(driver, vc.UID)
 }
 
 // storeCredentialsSecret names the Secret, in the host's namespace, with
@@ -33,14 +30,11 @@ func storeCredentialsSecretAt(vc *fleetv1.VirtualCluster, epoch int64) string {
 	return fmt.Sprintf("%s-store-e%d", ControlPlaneName(vc), epoch)
 }
 
-// provisionStore makes the vcluster's database on its BackingStore, and a
+// provisionStore makes the vcluster's space on its BackingStore, and a
 // login for the current epoch, whose credentials it puts where the host's
 // agent reads them. Each epoch gets its own login, so that an earlier one
 // can be fenced off without touching the current.
 func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualCluster, bs *fleetv1.BackingStore) error {
-	if err := administrable(bs); err != nil {
-		return err
-	}
 	key := client.ObjectKey{Namespace: fleetv1.HostNamespace(vc.Status.Host), Name: storeCredentialsSecret(vc)}
 	if err := r.Client.Get(ctx, key, &corev1.Secret{}); err == nil {
 		return nil
@@ -51,12 +45,7 @@ func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualClus
 	if err != nil {
 		return err
 	}
-	db := StoreDatabase(vc)
-	if err := admin.EnsureDatabase(ctx, db); err != nil {
-		return err
-	}
-	password := randomHex(24)
-	role, err := admin.EnsureEpochRole(ctx, db, vc.Status.Epoch, password)
+	data, err := admin.Provision(ctx, StoreSpace(vc, bs.Spec.Driver), vc.Status.Epoch)
 	if err != nil {
 		return err
 	}
@@ -66,7 +55,7 @@ func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualClus
 			fleetv1.LabelVirtualClusterUID: string(vc.UID), fleetv1.LabelVirtualCluster: vc.Name, fleetv1.LabelVirtualClusterNamespace: vc.Namespace,
 		}},
 		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{fleetv1.SecretUsernameKey: []byte(role), fleetv1.SecretPasswordKey: []byte(password)},
+		Data: data,
 	}
 	if err := r.Client.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
@@ -74,48 +63,33 @@ func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualClus
 	return nil
 }
 
-// administrable says why the hub cannot administer bs.
-func administrable(bs *fleetv1.BackingStore) error {
-	if bs.Spec.Driver != fleetv1.DriverPostgreSQL {
-		return fmt.Errorf("backing store %s: this hub cannot administer %s stores yet", bs.Name, bs.Spec.Driver)
-	}
-	return nil
-}
-
-// storeAdmin administers the vcluster's BackingStore.
-func (r *Reconciler) storeAdmin(ctx context.Context, vc *fleetv1.VirtualCluster) (postgres.Admin, error) {
+// storeAdmin administers the vcluster's BackingStore, and names the
+// vcluster's space there.
+func (r *Reconciler) storeAdmin(ctx context.Context, vc *fleetv1.VirtualCluster) (backingstore.Admin, string, error) {
 	bs := &fleetv1.BackingStore{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: vc.Spec.BackingStore.Name}, bs); err != nil {
-		return postgres.Admin{}, fmt.Errorf("backing store %s: %w", vc.Spec.BackingStore.Name, err)
+		return nil, "", fmt.Errorf("backing store %s: %w", vc.Spec.BackingStore.Name, err)
 	}
-	if err := administrable(bs); err != nil {
-		return postgres.Admin{}, err
-	}
-	return backingstore.AdminFor(ctx, r.reader(), bs)
+	admin, err := backingstore.AdminFor(ctx, r.reader(), bs)
+	return admin, StoreSpace(vc, bs.Spec.Driver), err
 }
 
-// dropStore removes an External vcluster's database, its logins, and the
+// dropStore removes an External vcluster's space, its logins, and the
 // credentials Secrets of all its epochs.
 func (r *Reconciler) dropStore(ctx context.Context, vc *fleetv1.VirtualCluster) error {
 	if vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal {
 		return nil
 	}
-	bs := &fleetv1.BackingStore{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: vc.Spec.BackingStore.Name}, bs); err != nil {
-		if apierrors.IsNotFound(err) {
-			// The store is gone, and its databases with it.
-			return nil
-		}
+	admin, space, err := r.storeAdmin(ctx, vc)
+	if apierrors.IsNotFound(err) {
+		// The store is gone, and its spaces with it.
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	if bs.Spec.Driver == fleetv1.DriverPostgreSQL {
-		admin, err := backingstore.AdminFor(ctx, r.reader(), bs)
-		if err != nil {
-			return err
-		}
-		if err := admin.DropDatabase(ctx, StoreDatabase(vc)); err != nil {
-			return fmt.Errorf("drop the database of vcluster %s: %w", vc.Name, err)
-		}
+	if err := admin.Drop(ctx, space); err != nil {
+		return fmt.Errorf("drop the store of vcluster %s: %w", vc.Name, err)
 	}
 	var secrets corev1.SecretList
 	if err := r.Client.List(ctx, &secrets, client.MatchingLabels{fleetv1.LabelVirtualClusterUID: string(vc.UID), fleetv1.LabelManagedBy: fleetv1.ManagedByValue}); err != nil {
@@ -138,10 +112,4 @@ func (r *Reconciler) reader() client.Reader {
 		return r.Reader
 	}
 	return r.Client
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -18,13 +18,16 @@ const (
 // vcluster databases (PostgreSQL) or key prefixes (etcd) on, with
 // credentials per epoch.
 // +kubebuilder:validation:XValidation:rule="self.driver == oldSelf.driver",message="driver is immutable: vclusters' state is already in this server"
+// +kubebuilder:validation:XValidation:rule="self.driver != 'PostgreSQL' || self.endpoint.matches('^[^/, ]+:[0-9]+$')",message="a PostgreSQL endpoint is host:port"
+// +kubebuilder:validation:XValidation:rule="self.driver != 'Etcd' || self.endpoint.matches('^https://[^, ]+(,https://[^, ]+)*$')",message="an Etcd endpoint is one or more https:// client URLs, comma-separated: vfleet authenticates to etcd with client certificates"
 type BackingStoreSpec struct {
 	// driver is PostgreSQL or Etcd.
 	// +required
 	Driver BackingStoreDriver `json:"driver"`
 
 	// endpoint the hub and control planes connect to: host:port for
-	// PostgreSQL, an https:// URL for etcd.
+	// PostgreSQL; for etcd, the members' https:// client URLs,
+	// comma-separated.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
@@ -45,11 +48,17 @@ type BackingStoreSpec struct {
 	ReachableFromRegions []string `json:"reachableFromRegions,omitempty"`
 
 	// adminCredentials is the Secret with the credentials the hub uses to
-	// create databases, prefixes, roles and users.
+	// create databases, prefixes, roles and users. PostgreSQL: username
+	// and password of a superuser. Etcd: tls.crt and tls.key, the client
+	// certificate of a user with the root role, and client-ca.crt and
+	// client-ca.key, a CA the server trusts for client certificates, which
+	// signs a certificate for each epoch's user; the server must have
+	// --client-cert-auth and auth enabled, or epochs could not be fenced.
 	// +required
 	AdminCredentials SecretReference `json:"adminCredentials"`
 
-	// caSecret, if set, is a Secret whose ca.crt verifies the server.
+	// caSecret, if set, is a Secret whose ca.crt verifies the server
+	// (etcd); without it the system's roots do.
 	// +optional
 	CASecret *SecretReference `json:"caSecret,omitempty"`
 }

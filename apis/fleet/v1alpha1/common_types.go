@@ -97,6 +97,16 @@ const (
 	SecretPasswordKey = "password"
 	// SecretSSLModeKey is PostgreSQL's sslmode; default disable.
 	SecretSSLModeKey = "sslmode"
+	// SecretTLSCertKey and SecretTLSKeyKey are a client certificate and
+	// its key (etcd); SecretCAKey a CA certificate that verifies the server.
+	SecretTLSCertKey = "tls.crt"
+	SecretTLSKeyKey  = "tls.key"
+	SecretCAKey      = "ca.crt"
+	// SecretClientCACertKey and SecretClientCAKeyKey are the CA an etcd
+	// server trusts for client certificates, with which the hub signs
+	// each epoch's.
+	SecretClientCACertKey = "client-ca.crt"
+	SecretClientCAKeyKey  = "client-ca.key"
 )
 
 // PublishedKubeconfigSecret names the Secret, in a host's namespace on the

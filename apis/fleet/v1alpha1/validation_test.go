@@ -233,3 +233,37 @@ func TestHostClusterNameMustFitANamespace(t *testing.T) {
 	long := builder.MakeHostCluster(strings.Repeat("h", 52), "eu-west").Obj()
 	expectRejected(t, k8s.Create(context.Background(), long), "at most 51 characters", "vfleet-host-<name>")
 }
+
+func TestBackingStoreEndpointMatchesItsDriver(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		driver   fleetv1.BackingStoreDriver
+		endpoint string
+		rejected string
+	}{
+		{fleetv1.DriverPostgreSQL, "db.example.com:5432", ""},
+		{fleetv1.DriverPostgreSQL, "postgres://db.example.com:5432/x", "a PostgreSQL endpoint is host:port"},
+		{fleetv1.DriverEtcd, "https://10.0.0.1:2379", ""},
+		{fleetv1.DriverEtcd, "https://e1:2379,https://e2:2379,https://e3:2379", ""},
+		{fleetv1.DriverEtcd, "http://10.0.0.1:2379", "an Etcd endpoint is one or more https:// client URLs"},
+		{fleetv1.DriverEtcd, "10.0.0.1:2379", "an Etcd endpoint is one or more https:// client URLs"},
+	} {
+		t.Run(string(tc.driver)+" "+tc.endpoint, func(t *testing.T) {
+			bs := &fleetv1.BackingStore{
+				ObjectMeta: metav1.ObjectMeta{Name: uniqueName("endpoint")},
+				Spec: fleetv1.BackingStoreSpec{
+					Driver: tc.driver, Endpoint: tc.endpoint, Region: "eu-west",
+					AdminCredentials: fleetv1.SecretReference{Namespace: "vfleet-system", Name: "admin"},
+				},
+			}
+			err := k8s.Create(ctx, bs)
+			if tc.rejected == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			expectRejected(t, err, tc.rejected)
+		})
+	}
+}

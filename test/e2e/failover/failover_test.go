@@ -99,8 +99,8 @@ var _ = Describe("Failover", Ordered, func() {
 		controlPlaneGone(ctx, vc, old)
 
 		By("in the database: nothing written by epoch N after epoch N+1's first write")
-		e1 := postgres.EpochRole(virtualcluster.StoreDatabase(vc), vc.Status.Epoch)
-		e2 := postgres.EpochRole(virtualcluster.StoreDatabase(vc), moved.Status.Epoch)
+		e1 := postgres.EpochRole(virtualcluster.StoreSpace(vc, fleetv1.DriverPostgreSQL), vc.Status.Epoch)
+		e2 := postgres.EpochRole(virtualcluster.StoreSpace(vc, fleetv1.DriverPostgreSQL), moved.Status.Epoch)
 		var n1, n2, late int
 		Expect(conn.QueryRow(ctx, "SELECT count(*) FILTER (WHERE writer = $1), count(*) FILTER (WHERE writer = $2) FROM kine", e1, e2).Scan(&n1, &n2)).To(Succeed())
 		Expect(n1).To(BeNumerically(">", 0), "epoch %d wrote nothing: the check below would prove nothing", vc.Status.Epoch)
