@@ -10,14 +10,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controlplane"
 	"github.com/vfleet/vfleet/internal/postgres"
 )
 
 // errNoCredentials: the hub has not written this epoch's credentials yet.
 var errNoCredentials = errors.New("waiting for the store credentials of this epoch")
 
-// backendFor resolves the kine endpoint of the control plane's store from
-// its spec and this epoch's credentials Secret, in the agent's namespace.
+// backendFor resolves the control plane's store, a kine endpoint or an
+// etcd backend, from its spec and this epoch's credentials Secret, in the
+// agent's namespace.
 // Embedded stores have none: the control plane uses SQLite in its data
 // directory.
 func backendFor(ctx context.Context, c client.Client, cp *fleetv1.ControlPlane) (string, error) {
@@ -40,7 +42,13 @@ func backendFor(ctx context.Context, c client.Client, cp *fleetv1.ControlPlane) 
 			return "", fmt.Errorf("store credentials Secret %s has no %s", store.CredentialsSecret, fleetv1.SecretUsernameKey)
 		}
 		return postgres.URL(store.Endpoint, store.Database, user, pass, string(secret.Data[fleetv1.SecretSSLModeKey])), nil
+	case fleetv1.DriverEtcd:
+		cert, key := secret.Data[fleetv1.SecretTLSCertKey], secret.Data[fleetv1.SecretTLSKeyKey]
+		if len(cert) == 0 || len(key) == 0 {
+			return "", fmt.Errorf("store credentials Secret %s has no %s and %s", store.CredentialsSecret, fleetv1.SecretTLSCertKey, fleetv1.SecretTLSKeyKey)
+		}
+		return controlplane.EtcdBackend{Endpoints: store.Endpoint, Prefix: store.Database, CA: secret.Data[fleetv1.SecretCAKey], Cert: cert, Key: key}.String(), nil
 	default:
-		return "", fmt.Errorf("the agent cannot run control planes on %s stores yet", store.Driver)
+		return "", fmt.Errorf("the agent cannot run control planes on %s stores", store.Driver)
 	}
 }

@@ -67,7 +67,7 @@ func (c *Cluster) bootstrapManagement(ctx context.Context) error {
 	if err := c.bindClusterRole(ctx, role.Name, role.Name, hubUser); err != nil {
 		return err
 	}
-	if err := c.registerStore(ctx); err != nil {
+	if err := c.registerStores(ctx); err != nil {
 		return err
 	}
 	return c.ensureBootstrapToken(ctx)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/vfleet/vfleet/agent/runtime/process/record"
+	"github.com/vfleet/vfleet/internal/etcdstore"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/pki"
 	"github.com/vfleet/vfleet/internal/postgres"
@@ -60,9 +61,11 @@ type Cluster struct {
 	// PostgreSQL serves; pg is that server's cluster, once initialised.
 	storeRegions []string
 	pg           *postgres.Cluster
-	ports        Ports
-	progress     *progress
-	onChange     func() // the lab records pids in its state file
+	// storeEtcd is the etcd backing store's server, once initialised.
+	storeEtcd *etcdstore.Server
+	ports     Ports
+	progress  *progress
+	onChange  func() // the lab records pids in its state file
 
 	mu    sync.Mutex
 	procs map[Component]*procgroup.Process
@@ -267,8 +270,13 @@ func (c *Cluster) ensure(ctx context.Context, comp Component) error {
 				c.describe(comp), port, err)
 		}
 	}
-	if comp == Postgres {
+	switch comp {
+	case Postgres:
 		if _, err := c.initPostgres(); err != nil {
+			return err
+		}
+	case StoreEtcd:
+		if _, err := c.initStoreEtcd(); err != nil {
 			return err
 		}
 	}
@@ -284,6 +292,11 @@ func (c *Cluster) ensure(ctx context.Context, comp Component) error {
 
 	if err := c.waitHealthy(ctx, comp, p); err != nil {
 		return err
+	}
+	if comp == StoreEtcd {
+		if err := c.enableStoreEtcdAuth(ctx); err != nil {
+			return err
+		}
 	}
 	c.progress.printf("%s: %s healthy in %s", c.Name, comp, since(begin))
 	return nil
@@ -365,6 +378,13 @@ func (c *Cluster) buildClients() error {
 		Agent: httpProbe(plain, "http://"+port(c.ports.AgentHealth)+"/readyz"),
 		Postgres: func(ctx context.Context) error {
 			return postgres.Ping(ctx, c.PostgresEndpoint(), c.PostgresPassword())
+		},
+		StoreEtcd: func(ctx context.Context) error {
+			creds, err := c.StoreEtcdCredentials()
+			if err != nil {
+				return err
+			}
+			return etcdstore.Health(ctx, c.StoreEtcdEndpoint(), creds)
 		},
 	}
 	return nil

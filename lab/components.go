@@ -26,13 +26,17 @@ const (
 	// Postgres is the management cluster's PostgreSQL server: the lab's
 	// External backing store, from the distribution's binaries.
 	Postgres Component = "postgres"
+	// StoreEtcd is the management cluster's etcd backing store, apart
+	// from its own etcd: client certificates, auth on, a prefix per
+	// vcluster.
+	StoreEtcd Component = "store-etcd"
 )
 
 // In start order. The management cluster runs a controller-manager so that
 // namespace deletion and garbage collection work there as on any real
 // cluster; it has no nodes, so no scheduler or kwok.
 var (
-	managementComponents = []Component{Etcd, KubeAPIServer, KubeControllerManager, Postgres, Hub}
+	managementComponents = []Component{Etcd, KubeAPIServer, KubeControllerManager, Postgres, StoreEtcd, Hub}
 	hostComponents       = []Component{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kwok, Agent}
 )
 
@@ -52,6 +56,8 @@ type Ports struct {
 	HubMetrics        int `json:"hubMetrics,omitempty"`
 	AgentHealth       int `json:"agentHealth,omitempty"`
 	Postgres          int `json:"postgres,omitempty"`
+	StoreEtcdClient   int `json:"storeEtcdClient,omitempty"`
+	StoreEtcdPeer     int `json:"storeEtcdPeer,omitempty"`
 	// ControlPlanes is the first of controlPlanePorts ports the agent
 	// gives its vclusters' apiservers.
 	ControlPlanes int `json:"controlPlanes,omitempty"`
@@ -80,6 +86,8 @@ func (p Ports) of(c Component) []int {
 		return []int{p.AgentHealth}
 	case Postgres:
 		return []int{p.Postgres}
+	case StoreEtcd:
+		return []int{p.StoreEtcdClient, p.StoreEtcdPeer}
 	}
 	return nil
 }
@@ -102,6 +110,8 @@ func (p *Ports) assign(components []Component, next func() int) {
 			p.HubJoin, p.HubHealth, p.HubMetrics = next(), next(), next()
 		case Postgres:
 			p.Postgres = next()
+		case StoreEtcd:
+			p.StoreEtcdClient, p.StoreEtcdPeer = next(), next()
 		case Agent:
 			p.AgentHealth = next()
 			p.ControlPlanes = next()
@@ -133,8 +143,11 @@ func url(port int) string { return "https://127.0.0.1:" + strconv.Itoa(port) }
 // spec returns how to run component c of the cluster.
 func (c *Cluster) spec(comp Component) procgroup.Spec {
 	p := c.paths
-	if comp == Postgres {
+	switch comp {
+	case Postgres:
 		return c.pg.Spec(c.Name+"/"+string(comp), c.ports.Postgres, p.log(comp))
+	case StoreEtcd:
+		return c.storeEtcd.Spec(c.Name+"/"+string(comp), c.ports.StoreEtcdClient, c.ports.StoreEtcdPeer, p.log(comp))
 	}
 	var args, env []string
 	switch comp {

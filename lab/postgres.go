@@ -17,17 +17,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/backingstore"
 	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/internal/postgres"
 )
 
-// StoreName is the lab's BackingStore: its PostgreSQL server, where
-// External vclusters keep their state.
-const StoreName = "lab-postgres"
-
-// storeAdminSecret holds the superuser credentials the hub administers the
-// lab's store with, in the hub's namespace.
-const storeAdminSecret = "lab-postgres-admin"
+// The lab's BackingStores, where External vclusters keep their state:
+// StoreName is its PostgreSQL server, EtcdStoreName its etcd store. Their
+// admin credentials are the Secrets <name>-admin in the hub's namespace.
+const (
+	StoreName     = "lab-postgres"
+	EtcdStoreName = "lab-etcd"
+)
 
 // postgresFallbackRoot keeps the data of labs whose directory the postgres
 // user cannot reach (a lab in /root when running as root).
@@ -93,10 +94,14 @@ func (c *Cluster) PostgresPassword() string {
 	return c.pg.Password
 }
 
-// registerStore records the lab's PostgreSQL server as a BackingStore that
-// every host region of the lab can reach.
-func (c *Cluster) registerStore(ctx context.Context) error {
+// registerStores records the lab's PostgreSQL server and its etcd store
+// as BackingStores that every host region of the lab can reach.
+func (c *Cluster) registerStores(ctx context.Context) error {
 	pg, err := c.initPostgres()
+	if err != nil {
+		return err
+	}
+	etcd, err := c.StoreEtcdCredentials()
 	if err != nil {
 		return err
 	}
@@ -104,15 +109,45 @@ func (c *Cluster) registerStore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: hub.DefaultNamespace, Name: storeAdminSecret}}
-	if _, err := controllerutil.CreateOrUpdate(ctx, cl, secret, func() error {
-		secret.Data = map[string][]byte{
+	etcdAdmin, etcdCA := backingstore.EtcdSecrets(etcd)
+	for _, s := range []struct {
+		name, endpoint string
+		driver         fleetv1.BackingStoreDriver
+		admin, ca      map[string][]byte
+	}{
+		{StoreName, c.PostgresEndpoint(), fleetv1.DriverPostgreSQL, map[string][]byte{
 			fleetv1.SecretUsernameKey: []byte(postgres.AdminUser),
 			fleetv1.SecretPasswordKey: []byte(pg.Password),
+		}, nil},
+		{EtcdStoreName, c.StoreEtcdEndpoint(), fleetv1.DriverEtcd, etcdAdmin, etcdCA},
+	} {
+		if err := c.registerStore(ctx, cl, s.name, s.driver, s.endpoint, s.admin, s.ca); err != nil {
+			return fmt.Errorf("%s: BackingStore %s: %w", c.Name, s.name, err)
 		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("%s: store credentials: %w", c.Name, err)
+	}
+	return nil
+}
+
+// registerStore writes a BackingStore and its Secrets (admin credentials,
+// and a CA if ca is set), in the hub's namespace.
+func (c *Cluster) registerStore(ctx context.Context, cl client.Client, name string, driver fleetv1.BackingStoreDriver, endpoint string, admin, ca map[string][]byte) error {
+	secret := func(name string, data map[string][]byte) (*fleetv1.SecretReference, error) {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: hub.DefaultNamespace, Name: name}}
+		_, err := controllerutil.CreateOrUpdate(ctx, cl, s, func() error {
+			s.Data = data
+			return nil
+		})
+		return &fleetv1.SecretReference{Namespace: s.Namespace, Name: s.Name}, err
+	}
+	adminRef, err := secret(name+"-admin", admin)
+	if err != nil {
+		return err
+	}
+	var caRef *fleetv1.SecretReference
+	if ca != nil {
+		if caRef, err = secret(name+"-ca", ca); err != nil {
+			return err
+		}
 	}
 	regions := slices.Clone(c.storeRegions)
 	slices.Sort(regions)
@@ -121,16 +156,15 @@ func (c *Cluster) registerStore(ctx context.Context) error {
 	if len(regions) > 0 {
 		home = regions[0]
 	}
-	bs := &fleetv1.BackingStore{ObjectMeta: metav1.ObjectMeta{Name: StoreName}}
-	if _, err := controllerutil.CreateOrUpdate(ctx, cl, bs, func() error {
+	bs := &fleetv1.BackingStore{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	_, err = controllerutil.CreateOrUpdate(ctx, cl, bs, func() error {
 		bs.Spec = fleetv1.BackingStoreSpec{
-			Driver: fleetv1.DriverPostgreSQL, Endpoint: c.PostgresEndpoint(), Region: home,
+			Driver: driver, Endpoint: endpoint, Region: home,
 			ReachableFromRegions: slices.DeleteFunc(regions, func(r string) bool { return r == home }),
-			AdminCredentials:     fleetv1.SecretReference{Namespace: hub.DefaultNamespace, Name: storeAdminSecret},
+			AdminCredentials:     *adminRef,
+			CASecret:             caRef,
 		}
 		return nil
-	}); err != nil {
-		return fmt.Errorf("%s: BackingStore %s: %w", c.Name, StoreName, err)
-	}
-	return nil
+	})
+	return err
 }

@@ -61,7 +61,8 @@ type EpochCredentials struct {
 	ServerCA  []byte
 }
 
-func (c AdminCredentials) client(endpoint string) (*clientv3.Client, error) {
+// Client connects to the server at endpoint with the admin certificate.
+func (c AdminCredentials) Client(endpoint string) (*clientv3.Client, error) {
 	tlsCfg, err := tlsConfig(c.ServerCA, c.Cert, c.Key)
 	if err != nil {
 		return nil, err
@@ -87,7 +88,7 @@ func Endpoints(endpoint string) []string {
 }
 
 func (a Admin) do(f func(*clientv3.Client) error) error {
-	cli, err := a.Creds.client(a.Endpoint)
+	cli, err := a.Creds.Client(a.Endpoint)
 	if err != nil {
 		return err
 	}

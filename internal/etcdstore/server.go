@@ -137,7 +137,7 @@ func (s *Server) Credentials() (AdminCredentials, error) {
 // (certificate-only, no password) with the root role, and auth on. Done
 // already, it does nothing.
 func EnableAuth(ctx context.Context, endpoint string, creds AdminCredentials) error {
-	cli, err := creds.client(endpoint)
+	cli, err := creds.Client(endpoint)
 	if err != nil {
 		return err
 	}
@@ -161,24 +161,29 @@ func EnableAuth(ctx context.Context, endpoint string, creds AdminCredentials) er
 	return nil
 }
 
-// WaitReady polls the server at endpoint until it answers or ctx ends.
-func WaitReady(ctx context.Context, endpoint string, creds AdminCredentials, proc *procgroup.Process) error {
-	cli, err := creds.client(endpoint)
+// Health asks the server at endpoint once whether it serves.
+func Health(ctx context.Context, endpoint string, creds AdminCredentials) error {
+	cli, err := creds.Client(endpoint)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = cli.Close() }()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = cli.Get(ctx, "health")
+	return err
+}
+
+// WaitReady polls the server at endpoint until it answers, proc exits or
+// ctx ends.
+func WaitReady(ctx context.Context, endpoint string, creds AdminCredentials, proc *procgroup.Process) error {
 	for {
-		attempt, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := cli.Get(attempt, "health")
-		cancel()
+		err := Health(ctx, endpoint, creds)
 		if err == nil {
 			return nil
 		}
-		if proc != nil {
-			if exited, exitErr := proc.Exited(); exited {
-				return fmt.Errorf("etcd exited: %v\n%s", exitErr, proc.LogTail(10))
-			}
+		if exited, exitErr := proc.Exited(); exited {
+			return fmt.Errorf("etcd exited: %v\n%s", exitErr, proc.LogTail(10))
 		}
 		select {
 		case <-ctx.Done():

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/vfleet/vfleet/internal/etcdstore"
 	"github.com/vfleet/vfleet/internal/procgroup"
@@ -70,10 +69,4 @@ func Start(t testing.TB) *Server {
 }
 
 // RootClient connects as root, to look at what others wrote.
-func (s *Server) RootClient() (*clientv3.Client, error) {
-	cfg, err := etcdstore.EpochCredentials{Cert: s.Creds.Cert, Key: s.Creds.Key, ServerCA: s.Creds.ServerCA}.TLS()
-	if err != nil {
-		return nil, err
-	}
-	return clientv3.New(clientv3.Config{Endpoints: []string{s.Endpoint}, TLS: cfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-}
+func (s *Server) RootClient() (*clientv3.Client, error) { return s.Creds.Client(s.Endpoint) }

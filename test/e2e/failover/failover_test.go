@@ -25,38 +25,41 @@ import (
 )
 
 var _ = Describe("Failover", Ordered, func() {
-	It("brings a vcluster whose host is killed back on another host with every acknowledged write", func(ctx SpecContext) {
-		vc := createVCluster(ctx, "rpo", external)
-		lost := vc.Status.Host
-		w := &writer{}
-		wctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go w.run(wctx, vc)
-		Eventually(w.since).WithTimeout(30 * time.Second).Should(BeNumerically(">=", 20))
+	for _, store := range []struct{ name, vcluster string }{{lab.StoreName, "rpo"}, {lab.EtcdStoreName, "rpo-etcd"}} {
+		It("brings a vcluster whose host is killed back on another host with every acknowledged write ("+store.name+")", func(ctx SpecContext) {
+			vc := createVCluster(ctx, store.vcluster, fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreExternal, Name: store.name})
+			lost := vc.Status.Host
+			w := &writer{}
+			wctx, stop := context.WithCancel(ctx)
+			defer stop()
+			go w.run(wctx, vc)
+			Eventually(w.since).WithTimeout(30 * time.Second).Should(BeNumerically(">=", 20))
 
-		By("SIGKILL every process of host " + lost + ": its cluster, its agent and its control planes")
-		Expect(suite.Lab.Host(lost).Kill()).To(Succeed())
-		moved := waitMoved(ctx, vc)
-		Expect(moved.Status.PlacementHistory).To(ContainElement(And(
-			HaveField("Host", moved.Status.Host), HaveField("Epoch", moved.Status.Epoch), HaveField("Reason", fleetv1.PlacementFailover))))
-		Expect(moved.Status.FencedEpoch).To(Equal(vc.Status.Epoch))
+			By("SIGKILL every process of host " + lost + ": its cluster, its agent and its control planes")
+			Expect(suite.Lab.Host(lost).Kill()).To(Succeed())
+			moved := waitMoved(ctx, vc)
+			Expect(moved.Status.PlacementHistory).To(ContainElement(And(
+				HaveField("Host", moved.Status.Host), HaveField("Epoch", moved.Status.Epoch), HaveField("Reason", fleetv1.PlacementFailover))))
+			Expect(moved.Status.FencedEpoch).To(Equal(vc.Status.Epoch))
+			expectFenced(ctx, vc, store.name)
 
-		By("the writer goes on against the new host")
-		w.mark()
-		Eventually(w.since).WithTimeout(time.Minute).Should(BeNumerically(">=", 10))
-		stop()
-		expectAllThere(ctx, moved, w.all())
+			By("the writer goes on against the new host")
+			w.mark()
+			Eventually(w.since).WithTimeout(time.Minute).Should(BeNumerically(">=", 10))
+			stop()
+			expectAllThere(ctx, moved, w.all())
 
-		By("host " + lost + " comes back and tears down its control plane of the stale epoch")
-		Expect(suite.Lab.Host(lost).Start(ctx)).To(Succeed())
-		controlPlaneGone(ctx, vc, lost)
-		hostKube, err := suite.Lab.Host(lost).Client()
-		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() ([]corev1.Namespace, error) {
-			l, err := hostKube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: fleetv1.LabelVirtualClusterUID + "=" + string(vc.UID)})
-			return l.Items, err
-		}).WithContext(ctx).WithTimeout(time.Minute).Should(BeEmpty())
-	}, NodeTimeout(8*time.Minute))
+			By("host " + lost + " comes back and tears down its control plane of the stale epoch")
+			Expect(suite.Lab.Host(lost).Start(ctx)).To(Succeed())
+			controlPlaneGone(ctx, vc, lost)
+			hostKube, err := suite.Lab.Host(lost).Client()
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(func() ([]corev1.Namespace, error) {
+				l, err := hostKube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: fleetv1.LabelVirtualClusterUID + "=" + string(vc.UID)})
+				return l.Items, err
+			}).WithContext(ctx).WithTimeout(time.Minute).Should(BeEmpty())
+		}, NodeTimeout(8*time.Minute))
+	}
 
 	It("fences a partitioned control plane: none of its writes lands once the next epoch has begun", func(ctx SpecContext) {
 		vc := createVCluster(ctx, "partition", external)

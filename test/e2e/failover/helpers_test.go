@@ -19,6 +19,7 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
+	"github.com/vfleet/vfleet/internal/etcdstore"
 	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/lab"
@@ -162,6 +163,32 @@ func storeConn(ctx context.Context, vc *fleetv1.VirtualCluster) *pgx.Conn {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) { _ = conn.Close(ctx) })
 	return conn
+}
+
+// expectFenced checks, on the store itself, that the vcluster's epoch (the
+// one it had before it moved) can no longer log in.
+func expectFenced(ctx context.Context, vc *fleetv1.VirtualCluster, store string) {
+	m := suite.Lab.Management()
+	switch store {
+	case lab.StoreName:
+		conn := storeConn(ctx, vc)
+		var canLogin bool
+		Expect(conn.QueryRow(ctx, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1",
+			postgres.EpochRole(virtualcluster.StoreSpace(vc, fleetv1.DriverPostgreSQL), vc.Status.Epoch)).Scan(&canLogin)).To(Succeed())
+		Expect(canLogin).To(BeFalse(), "the fenced epoch's role still logs in")
+	case lab.EtcdStoreName:
+		creds, err := m.StoreEtcdCredentials()
+		Expect(err).NotTo(HaveOccurred())
+		root, err := creds.Client(m.StoreEtcdEndpoint())
+		Expect(err).NotTo(HaveOccurred())
+		defer func() { _ = root.Close() }()
+		users, err := root.UserList(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(users.Users).NotTo(ContainElement(etcdstore.EpochUser(virtualcluster.StoreSpace(vc, fleetv1.DriverEtcd), vc.Status.Epoch)),
+			"the fenced epoch's user is still there")
+	default:
+		Fail("no fencing check for store " + store)
+	}
 }
 
 // controlPlaneGone waits until the ControlPlane of the vcluster on host is

@@ -1,8 +1,8 @@
 // Package failover_test is the e2e suite of failover and disaster recovery
-// over a lab with a real PostgreSQL store: a host killed or partitioned, a
-// vcluster brought back elsewhere with every acknowledged write, never two
-// writers; planned migrations and drains; and the operations that must be
-// refused.
+// over a lab with real PostgreSQL and etcd stores: a host killed or
+// partitioned, a vcluster brought back elsewhere with every acknowledged
+// write, never two writers; planned migrations and drains; and the
+// operations that must be refused.
 package failover_test
 
 import (

@@ -38,7 +38,7 @@ var _ = AfterSuite(func(ctx SpecContext) {
 	if fleet == nil {
 		return
 	}
-	Expect(fleet.Pids()).To(HaveLen(5 + 3*6)) // management: 5 processes (PostgreSQL among them), each host: 6
+	Expect(fleet.Pids()).To(HaveLen(6 + 3*6)) // management: 6 processes (PostgreSQL and the etcd store among them), each host: 6
 	framework.StopLab(ctx, fleet)
 }, NodeTimeout(2*time.Minute))
 

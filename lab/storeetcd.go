@@ -1,0 +1,49 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/vfleet/vfleet/internal/etcdstore"
+)
+
+// initStoreEtcd writes the etcd store's PKI once, in the cluster's
+// directory.
+func (c *Cluster) initStoreEtcd() (*etcdstore.Server, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.storeEtcd != nil {
+		return c.storeEtcd, nil
+	}
+	s, err := etcdstore.Init(filepath.Join(c.paths.root, string(StoreEtcd)), filepath.Join(c.binDir, string(Etcd)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", c.Name, StoreEtcd, err)
+	}
+	c.storeEtcd = s
+	return s, nil
+}
+
+// enableStoreEtcdAuth turns auth on, once, so that epochs can be fenced.
+func (c *Cluster) enableStoreEtcdAuth(ctx context.Context) error {
+	creds, err := c.StoreEtcdCredentials()
+	if err != nil {
+		return err
+	}
+	if err := etcdstore.EnableAuth(ctx, c.StoreEtcdEndpoint(), creds); err != nil {
+		return fmt.Errorf("%s: %s: %w", c.Name, StoreEtcd, err)
+	}
+	return nil
+}
+
+// StoreEtcdEndpoint is the etcd store's client URL.
+func (c *Cluster) StoreEtcdEndpoint() string { return url(c.ports.StoreEtcdClient) }
+
+// StoreEtcdCredentials are the etcd store's root credentials and CAs.
+func (c *Cluster) StoreEtcdCredentials() (etcdstore.AdminCredentials, error) {
+	s, err := c.initStoreEtcd()
+	if err != nil {
+		return etcdstore.AdminCredentials{}, err
+	}
+	return s.Credentials()
+}
