@@ -191,6 +191,28 @@ func TestSync(t *testing.T) {
 			},
 		},
 		{
+			name: "a pod bound to a node the host does not have (the vcluster moved) is deleted, one on a host node stays",
+			virtual: func(w world) []client.Object {
+				return []client.Object{
+					pod(w.namespace, "lost", func(p *corev1.Pod) { p.Spec.NodeName = "other-host-node-1" }),
+					pod(w.namespace, "kept", func(p *corev1.Pod) { p.Spec.NodeName = w.vc.Name + "-node" }),
+				}
+			},
+			host: func(w world) []client.Object {
+				return []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: w.vc.Name + "-node"}}}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				err := virtualC.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: "lost"}, &corev1.Pod{})
+				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "the pod of the lost node is still there: %v", err)
+				g.Expect(events(g, w.namespace, "lost")).To(gomega.ContainSubstring("NodeLost: node other-host-node-1 is not on this host"))
+				g.Expect(virtualC.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: "kept"}, &corev1.Pod{})).To(gomega.Succeed())
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("kept")}, &corev1.Pod{})).To(gomega.Succeed())
+				err = hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("lost")}, &corev1.Pod{})
+				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "the lost pod has a host copy: %v", err)
+			},
+		},
+		{
 			name: "the service-account token comes from the vcluster, through a Secret, never an annotation",
 			virtual: func(w world) []client.Object {
 				return []client.Object{pod(w.namespace, "tokened", func(p *corev1.Pod) {

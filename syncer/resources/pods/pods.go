@@ -27,10 +27,53 @@ var (
 	_ syncer.Wanted   = (*Resource)(nil)
 )
 
+// ReasonNodeLost is the Event on a pod deleted because its node is not on
+// the host.
+const ReasonNodeLost = "NodeLost"
+
 // Wanted: a finished pod has nothing more to run on the host; its host copy
-// goes, and the virtual pod keeps the status it ended with.
-func (*Resource) Wanted(_ context.Context, _ *syncer.Context, obj client.Object) (bool, error) {
-	return !isTerminal(obj.(*corev1.Pod)), nil
+// goes, and the virtual pod keeps the status it ended with. A pod bound to
+// a node this host does not have ran elsewhere: the vcluster was failed
+// over or migrated from another host, or the host lost the node. It is
+// lost, as a pod of a lost node is, and goes now, so that its controller
+// makes a new one here at once rather than after the pod garbage
+// collector's quarantine.
+func (*Resource) Wanted(ctx context.Context, s *syncer.Context, obj client.Object) (bool, error) {
+	p := obj.(*corev1.Pod)
+	if isTerminal(p) {
+		return false, nil
+	}
+	lost, err := onLostNode(ctx, s, p)
+	if err != nil || !lost {
+		return !lost, err
+	}
+	s.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonNodeLost, "Delete",
+		"node %s is not on this host (the vcluster moved, or the host lost the node): the pod is deleted so that its controller makes a new one", p.Spec.NodeName)
+	return false, client.IgnoreNotFound(s.Virtual.Delete(ctx, p, client.GracePeriodSeconds(0), client.Preconditions{UID: ptr.To(p.UID)}))
+}
+
+// onLostNode reports whether the pod is bound to a node the host does not
+// have. A host copy on that node, or the node in the host's API though not
+// yet in the cache, says it is not lost: only the API server's word
+// deletes a pod.
+func onLostNode(ctx context.Context, s *syncer.Context, p *corev1.Pod) (bool, error) {
+	if p.Spec.NodeName == "" {
+		return false, nil
+	}
+	key := client.ObjectKey{Name: p.Spec.NodeName}
+	if err := s.Host.Get(ctx, key, &corev1.Node{}); !apierrors.IsNotFound(err) {
+		return false, err
+	}
+	host := &corev1.Pod{}
+	if err := s.Host.Get(ctx, client.ObjectKey{Namespace: s.HostNamespace, Name: s.HostName(p.Name, p.Namespace)}, host); err == nil && host.Spec.NodeName == p.Spec.NodeName {
+		return false, nil
+	} else if err != nil && !apierrors.IsNotFound(err) {
+		return false, err
+	}
+	if err := s.HostLive.Get(ctx, key, &corev1.Node{}); !apierrors.IsNotFound(err) {
+		return false, err
+	}
+	return true, nil
 }
 
 // New returns the pod resource.

@@ -33,6 +33,9 @@ var _ = Describe("Failover", Ordered, func() {
 			wctx, stop := context.WithCancel(ctx)
 			defer stop()
 			go w.run(wctx, vc)
+			kube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, vc))
+			framework.CreateDeployment(ctx, framework.CreateDeploymentInput{Client: kube, Namespace: "default", Name: "web", Replicas: 2})
+			framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: kube, Namespace: "default", Selector: "app=web", Count: 2})
 			Eventually(w.since).WithTimeout(30 * time.Second).Should(BeNumerically(">=", 20))
 
 			By("SIGKILL every process of host " + lost + ": its cluster, its agent and its control planes")
@@ -48,6 +51,17 @@ var _ = Describe("Failover", Ordered, func() {
 			Eventually(w.since).WithTimeout(time.Minute).Should(BeNumerically(">=", 10))
 			stop()
 			expectAllThere(ctx, moved, w.all())
+
+			By("the tenant's pods run again, on nodes of the new host")
+			kube, _ = framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, moved))
+			framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: kube, Namespace: "default", Selector: "app=web", Count: 2, Timeout: 2 * time.Minute})
+			Eventually(func(g Gomega) {
+				pods, err := kube.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+				g.Expect(err).NotTo(HaveOccurred())
+				for _, p := range pods.Items {
+					g.Expect(p.Spec.NodeName).To(HavePrefix(moved.Status.Host+"-node-"), "pod %s", p.Name)
+				}
+			}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
 
 			By("host " + lost + " comes back and tears down its control plane of the stale epoch")
 			Expect(suite.Lab.Host(lost).Start(ctx)).To(Succeed())
