@@ -73,7 +73,7 @@ bench-syncer: binaries ## Time 1,000 pods Running through a vcluster against the
 	go test -run '^$$' -bench BenchmarkSyncer -benchtime 1x -timeout 40m ./test/bench/
 
 .PHONY: bench-failover
-bench-failover: binaries postgresql ## Measure failover RTO (SIGKILL of a host to Ready elsewhere) over 5 runs and planned-migration downtime.
+bench-failover: binaries postgresql ## Measure failover RTO (SIGKILL of a host to Ready elsewhere) over 5 runs and planned-migration downtime, on the lab's PostgreSQL and etcd stores.
 	go test -run '^$$' -bench BenchmarkFailover -benchtime 1x -timeout 30m ./test/bench/
 
 .PHONY: bench-lab
