@@ -55,14 +55,7 @@ func BenchmarkControlPlane(b *testing.B) {
 		alone = append(alone, runStandalone(b, vfleet, binDir))
 	}
 
-	l, err := lab.New(lab.Config{Dir: b.TempDir(), Hosts: lab.DefaultHosts(1, 4), VfleetBin: vfleet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = l.Stop(ctx) }()
+	l := startLab(b, lab.DefaultHosts(1, 4), vfleet)
 	cfg, err := l.Management().RESTConfig()
 	if err != nil {
 		b.Fatal(err)
@@ -129,6 +122,28 @@ func summarize(s []sample) (time.Duration, memory) {
 	ready := s[len(s)/2].ready
 	sort.Slice(s, func(i, j int) bool { return s[i].mem.rss < s[j].mem.rss })
 	return ready, s[len(s)/2].mem
+}
+
+// startLab starts a lab of hosts in a temporary directory, and stops and
+// deletes it, with what it keeps outside that directory, when the
+// benchmark ends.
+func startLab(b *testing.B, hosts []lab.HostConfig, vfleet string) *lab.Lab {
+	ctx := context.Background()
+	dir := b.TempDir()
+	l, err := lab.New(lab.Config{Dir: dir, Hosts: hosts, VfleetBin: vfleet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = l.Stop(ctx)
+		// A lab in a directory the postgres user cannot reach keeps its
+		// PostgreSQL data elsewhere; Down deletes that too.
+		_ = lab.Down(ctx, dir)
+	})
+	if err := l.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return l
 }
 
 func goBuild(b *testing.B, dir, pkg string) string {

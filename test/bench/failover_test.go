@@ -27,16 +27,8 @@ const (
 // (detection included) to Ready on another host, over several failovers;
 // and the API downtime a tenant sees during planned migrations.
 func BenchmarkFailover(b *testing.B) {
-	ctx := context.Background()
 	vfleet := goBuild(b, b.TempDir(), "github.com/vfleet/vfleet/cmd/vfleet")
-	l, err := lab.New(lab.Config{Dir: b.TempDir(), Hosts: lab.DefaultHosts(3, 1), VfleetBin: vfleet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = l.Stop(ctx) }()
+	l := startLab(b, lab.DefaultHosts(3, 1), vfleet)
 	mgmtCfg, err := l.Management().RESTConfig()
 	if err != nil {
 		b.Fatal(err)

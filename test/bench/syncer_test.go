@@ -34,14 +34,7 @@ func BenchmarkSyncer(b *testing.B) {
 	vfleet := goBuild(b, b.TempDir(), "github.com/vfleet/vfleet/cmd/vfleet")
 	hosts := lab.DefaultHosts(1, 4)
 	hosts[0].Node = lab.NodeCapacity{CPU: resource.MustParse("64"), Memory: resource.MustParse("256Gi"), Pods: 300}
-	l, err := lab.New(lab.Config{Dir: b.TempDir(), Hosts: hosts, VfleetBin: vfleet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = l.Stop(ctx) }()
+	l := startLab(b, hosts, vfleet)
 	hostKube, err := l.Hosts()[0].Client()
 	if err != nil {
 		b.Fatal(err)
