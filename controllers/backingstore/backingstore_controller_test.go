@@ -134,16 +134,7 @@ func TestEtcdReadyCondition(t *testing.T) {
 		{name: "etcd-not-root", endpoint: s.Endpoint, secret: "not-root", reason: backingstore.ReasonAuthenticationFailed, message: `user "vfleet-x-e1"`},
 		{name: "etcd-no-ca-key", endpoint: s.Endpoint, secret: "no-ca-key", reason: backingstore.ReasonCredentialsMissing, message: `has no "client-ca.key"`},
 		{name: "etcd-down", endpoint: fmt.Sprintf("https://127.0.0.1:%d", ports[0]), secret: "root", reason: backingstore.ReasonUnreachable, message: "did not answer"},
-		{name: "etcd-auth-off", endpoint: s.Endpoint, secret: "root", reason: backingstore.ReasonAuthDisabled, message: "etcdctl auth enable", before: func() {
-			root, err := s.RootClient()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = root.Close() }()
-			if _, err := root.AuthDisable(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}},
+		{name: "etcd-auth-off", endpoint: s.Endpoint, secret: "root", reason: backingstore.ReasonAuthDisabled, message: "etcdctl auth enable", before: func() { s.DisableAuth(t) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.before != nil {

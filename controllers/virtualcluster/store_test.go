@@ -102,25 +102,8 @@ func TestProvisionsAndDropsTheExternalEtcdPrefix(t *testing.T) {
 	eventually(t, func(g gomega.Gomega) {
 		g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(vc), &fleetv1.VirtualCluster{}))).To(gomega.BeTrue())
 	})
-	root, err := s.RootClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = root.Close() }()
-	keys, err := root.Get(ctx, cp.Spec.Store.Database+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := root.UserList(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roles, err := root.RoleList(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if keys.Count != 0 || len(users.Users) != 1 || len(roles.Roles) != 0 {
-		t.Fatalf("after the vcluster: %d keys, users %v, roles %v", keys.Count, users.Users, roles.Roles)
+	if keys, users, roles := s.Leftovers(t, cp.Spec.Store.Database); keys != 0 || len(users) != 0 || len(roles) != 0 {
+		t.Fatalf("after the vcluster: %d keys, users %v, roles %v", keys, users, roles)
 	}
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(secret), secret); !apierrors.IsNotFound(err) {
 		t.Fatalf("the credentials Secret outlived its vcluster: %v", err)

@@ -7,6 +7,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -112,11 +115,37 @@ func (a Admin) Ping(ctx context.Context) error {
 		case is(err, rpctypes.ErrPermissionDenied), is(err, rpctypes.ErrUserNotFound):
 			return &AuthError{User: a.user(), Err: err}
 		case errors.Is(err, context.DeadlineExceeded):
-			// The client's own error names no endpoint.
-			return &UnreachableError{Endpoint: a.Endpoint, Err: err}
+			// The client's own error names neither the endpoint nor why.
+			return &UnreachableError{Endpoint: a.Endpoint, Err: a.why(err)}
 		}
 		return err
 	})
+}
+
+// why dials the first endpoint once to tell what kept the client from it
+// (nothing listening, a certificate the server or the hub rejects), or
+// returns err if the dial works.
+func (a Admin) why(err error) error {
+	tlsCfg, cfgErr := tlsConfig(a.Creds.ServerCA, a.Creds.Cert, a.Creds.Key)
+	eps := Endpoints(a.Endpoint)
+	if cfgErr != nil || len(eps) == 0 {
+		return err
+	}
+	u, parseErr := url.Parse(eps[0])
+	if parseErr != nil {
+		return err
+	}
+	conn, dialErr := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", u.Host, tlsCfg)
+	if dialErr != nil {
+		return dialErr
+	}
+	// The server may refuse the client certificate only once it reads.
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	if _, readErr := conn.Read(make([]byte, 1)); readErr != nil && !errors.Is(readErr, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w (TLS: %v)", err, readErr)
+	}
+	_ = conn.Close()
+	return err
 }
 
 // user is the common name of the admin certificate.

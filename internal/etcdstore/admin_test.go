@@ -3,6 +3,7 @@ package etcdstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vfleet/vfleet/internal/etcdstore"
+	"github.com/vfleet/vfleet/internal/pki"
 	"github.com/vfleet/vfleet/test/etcdtest"
 )
 
@@ -97,25 +99,8 @@ func TestFencing(t *testing.T) {
 	if err := admin.DropSpace(ctx, space); err != nil {
 		t.Fatal(err)
 	}
-	root, err := s.RootClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = root.Close() }()
-	keys, err := root.Get(ctx, etcdstore.Prefix(space)+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := root.UserList(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roles, err := root.RoleList(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if keys.Count != 0 || len(users.Users) != 1 || len(roles.Roles) != 0 {
-		t.Errorf("after the drop: %d keys, users %v, roles %v; want only the root user", keys.Count, users.Users, roles.Roles)
+	if keys, users, roles := s.Leftovers(t, etcdstore.Prefix(space)); keys != 0 || len(users) != 0 || len(roles) != 0 {
+		t.Errorf("after the drop: %d keys, users %v, roles %v; want nothing but root", keys, users, roles)
 	}
 }
 
@@ -140,16 +125,38 @@ func TestPingSaysWhatIsWrong(t *testing.T) {
 		t.Errorf("ping with an epoch's certificate: %v, want an AuthError naming vfleet-x-e1", err)
 	}
 
-	root, err := s.RootClient()
+	s.DisableAuth(t)
+	if err := admin.Ping(ctx); !errors.Is(err, etcdstore.ErrAuthDisabled) {
+		t.Errorf("ping with auth off: %v, want ErrAuthDisabled", err)
+	}
+
+	// Certificates from a CA the other side does not trust: the error
+	// says so, not only that the server did not answer.
+	other, err := pki.NewCA("other")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = root.Close() }()
-	if _, err := root.AuthDisable(ctx); err != nil {
+	stranger, err := other.Issue(pki.Request{CommonName: etcdstore.RootUser, Usage: pki.ClientAuth})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := admin.Ping(ctx); !errors.Is(err, etcdstore.ErrAuthDisabled) {
-		t.Errorf("ping with auth off: %v, want ErrAuthDisabled", err)
+	wrongCA, wrongCert := admin, admin
+	wrongCA.Creds.ServerCA = other.CertPEM()
+	wrongCert.Creds.Cert, wrongCert.Creds.Key = stranger.CertPEM, stranger.KeyPEM
+	for _, tc := range []struct {
+		name  string
+		admin etcdstore.Admin
+		says  string
+	}{
+		{"server CA", wrongCA, "certificate signed by unknown authority"},
+		{"client certificate", wrongCert, "remote error: tls"},
+	} {
+		short, cancelShort := context.WithTimeout(ctx, 3*time.Second)
+		var unreachable *etcdstore.UnreachableError
+		if err := tc.admin.Ping(short); !errors.As(err, &unreachable) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("ping with a wrong %s: %v, want an UnreachableError saying %q", tc.name, err, tc.says)
+		}
+		cancelShort()
 	}
 
 	down := admin

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -70,3 +71,44 @@ func Start(t testing.TB) *Server {
 
 // RootClient connects as root, to look at what others wrote.
 func (s *Server) RootClient() (*clientv3.Client, error) { return s.Creds.Client(s.Endpoint) }
+
+// Leftovers are what is left of a dropped space: the keys below prefix,
+// and the users and roles other than root.
+func (s *Server) Leftovers(t testing.TB, prefix string) (keys int64, users, roles []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root := s.root(t)
+	got, err := root.Get(ctx, prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := root.UserList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := root.RoleList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.Count, slices.DeleteFunc(u.Users, func(n string) bool { return n == etcdstore.RootUser }), r.Roles
+}
+
+// DisableAuth turns auth off, as an operator might by mistake.
+func (s *Server) DisableAuth(t testing.TB) {
+	t.Helper()
+	if _, err := s.root(t).AuthDisable(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// root is a root client closed when the test ends.
+func (s *Server) root(t testing.TB) *clientv3.Client {
+	t.Helper()
+	c, err := s.RootClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
