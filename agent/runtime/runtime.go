@@ -19,8 +19,9 @@ type Instance struct {
 	// failed control plane tries again only for a newer one.
 	Generation int64
 	Spec       fleetv1.ControlPlaneSpec
-	// Backend is kine's endpoint for an External store, with this epoch's
-	// credentials; empty for Embedded.
+	// Backend is the store of an External control plane, with this
+	// epoch's credentials: a kine endpoint (PostgreSQL) or an
+	// EtcdBackend's string; empty for Embedded.
 	Backend string
 	// Sync is what the control plane's syncer needs to reach the host.
 	Sync Sync
