@@ -69,10 +69,10 @@ func AdminFor(ctx context.Context, reader client.Reader, bs *fleetv1.BackingStor
 			return nil, err
 		}
 		sslmode := string(secret.Data[fleetv1.SecretSSLModeKey])
-		return pgAdmin{
-			Admin:   postgres.Admin{URL: postgres.URL(bs.Spec.Endpoint, "postgres", user, string(secret.Data[fleetv1.SecretPasswordKey]), sslmode)},
-			sslmode: sslmode,
-		}, nil
+		// A server that does not answer must not hold a reconcile for the
+		// system's TCP timeout.
+		url := postgres.URL(bs.Spec.Endpoint, "postgres", user, string(secret.Data[fleetv1.SecretPasswordKey]), sslmode) + "&connect_timeout=10"
+		return pgAdmin{Admin: postgres.Admin{URL: url}, sslmode: sslmode}, nil
 	case fleetv1.DriverEtcd:
 		if err := requireKeys(secret, ref, "admin credentials", fleetv1.SecretTLSCertKey, fleetv1.SecretTLSKeyKey,
 			fleetv1.SecretClientCACertKey, fleetv1.SecretClientCAKeyKey); err != nil {

@@ -90,19 +90,30 @@ func Endpoints(endpoint string) []string {
 	return out
 }
 
-func (a Admin) do(f func(*clientv3.Client) error) error {
+// opTimeout bounds an operation whose context has no deadline: the
+// client waits for a server that does not answer, and a caller (a
+// reconcile) must not wait with it for ever.
+const opTimeout = 30 * time.Second
+
+// do runs f with a client of the server, under ctx bounded by opTimeout.
+func (a Admin) do(ctx context.Context, f func(context.Context, *clientv3.Client) error) error {
 	cli, err := a.Creds.Client(a.Endpoint)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = cli.Close() }()
-	return f(cli)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+	}
+	return f(ctx, cli)
 }
 
 // Ping checks that the server answers, has auth on, and takes the admin
 // certificate as a root user.
 func (a Admin) Ping(ctx context.Context) error {
-	return a.do(func(cli *clientv3.Client) error {
+	return a.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
 		// Reading the auth status, then listing roles, are for root only.
 		st, err := cli.AuthStatus(ctx)
 		if err == nil {
@@ -188,7 +199,7 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // EnsureSpace creates the role that may read and write the space's keys,
 // if it is missing.
 func (a Admin) EnsureSpace(ctx context.Context, space string) error {
-	return a.do(func(cli *clientv3.Client) error {
+	return a.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
 		if _, err := cli.RoleAdd(ctx, space); err != nil && !is(err, rpctypes.ErrRoleAlreadyExist) {
 			return fmt.Errorf("add role %s: %w", space, err)
 		}
@@ -208,7 +219,7 @@ func (a Admin) EnsureEpochUser(ctx context.Context, space string, epoch int64) (
 	if err != nil {
 		return EpochCredentials{}, fmt.Errorf("client CA: %w", err)
 	}
-	err = a.do(func(cli *clientv3.Client) error {
+	err = a.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
 		if _, err := cli.UserAddWithOptions(ctx, user, "", &clientv3.UserAddOptions{NoPassword: true}); err != nil && !is(err, rpctypes.ErrUserAlreadyExist) {
 			return fmt.Errorf("add user %s: %w", user, err)
 		}
@@ -230,7 +241,7 @@ func (a Admin) EnsureEpochUser(ctx context.Context, space string, epoch int64) (
 // Fence deletes an epoch's user. Once it returns, etcd refuses every
 // request of that epoch, and every write it had in flight.
 func (a Admin) Fence(ctx context.Context, space string, epoch int64) error {
-	return a.do(func(cli *clientv3.Client) error {
+	return a.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
 		if _, err := cli.UserDelete(ctx, EpochUser(space, epoch)); err != nil && !is(err, rpctypes.ErrUserNotFound) {
 			return fmt.Errorf("fence %s: %w", EpochUser(space, epoch), err)
 		}
@@ -240,7 +251,7 @@ func (a Admin) Fence(ctx context.Context, space string, epoch int64) error {
 
 // DropSpace deletes a space's keys, its epochs' users and its role.
 func (a Admin) DropSpace(ctx context.Context, space string) error {
-	return a.do(func(cli *clientv3.Client) error {
+	return a.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
 		// Users first: nothing of the space may write while it goes.
 		users, err := cli.UserList(ctx)
 		if err != nil {
