@@ -56,14 +56,7 @@ func BenchmarkControlPlane(b *testing.B) {
 	}
 
 	l := startLab(b, lab.DefaultHosts(1, 4), vfleet)
-	cfg, err := l.Management().RESTConfig()
-	if err != nil {
-		b.Fatal(err)
-	}
-	mgmt, err := client.New(cfg, client.Options{Scheme: hub.Scheme()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	mgmt := hubClient(b, l)
 	if err := mgmt.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench"}}); err != nil {
 		b.Fatal(err)
 	}
@@ -144,6 +137,20 @@ func startLab(b *testing.B, hosts []lab.HostConfig, vfleet string) *lab.Lab {
 		b.Fatal(err)
 	}
 	return l
+}
+
+// hubClient is a client of the lab's management cluster, with the hub's
+// kinds.
+func hubClient(b *testing.B, l *lab.Lab) client.Client {
+	cfg, err := l.Management().RESTConfig()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: hub.Scheme()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
 }
 
 func goBuild(b *testing.B, dir, pkg string) string {

@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/internal/moves"
 	"github.com/vfleet/vfleet/lab"
@@ -29,14 +28,7 @@ const (
 func BenchmarkFailover(b *testing.B) {
 	vfleet := goBuild(b, b.TempDir(), "github.com/vfleet/vfleet/cmd/vfleet")
 	l := startLab(b, lab.DefaultHosts(3, 1), vfleet)
-	mgmtCfg, err := l.Management().RESTConfig()
-	if err != nil {
-		b.Fatal(err)
-	}
-	mgmt, err := client.New(mgmtCfg, client.Options{Scheme: hub.Scheme()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	mgmt := hubClient(b, l)
 	for _, store := range []string{lab.StoreName, lab.EtcdStoreName} {
 		b.Run(store, func(b *testing.B) { measureFailover(b, l, mgmt, store) })
 	}

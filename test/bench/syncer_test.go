@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/lab"
 )
@@ -39,14 +38,7 @@ func BenchmarkSyncer(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mgmtCfg, err := l.Management().RESTConfig()
-	if err != nil {
-		b.Fatal(err)
-	}
-	mgmt, err := client.New(mgmtCfg, client.Options{Scheme: hub.Scheme()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	mgmt := hubClient(b, l)
 	vc := builder.MakeVirtualCluster("default", "bench").CPU("60").Memory("200Gi").Obj()
 	vc.Spec.Resources.Pods = syncPods + 100
 	if err := mgmt.Create(ctx, vc); err != nil {
