@@ -2,8 +2,6 @@ package backingstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -130,7 +128,7 @@ func (a pgAdmin) Provision(ctx context.Context, space string, epoch int64) (map[
 	if err := a.EnsureDatabase(ctx, space); err != nil {
 		return nil, err
 	}
-	password := randomHex(24)
+	password := postgres.NewPassword()
 	role, err := a.EnsureEpochRole(ctx, space, epoch, password)
 	if err != nil {
 		return nil, err
@@ -164,12 +162,6 @@ func (a etcdAdmin) Provision(ctx context.Context, space string, epoch int64) (ma
 }
 
 func (a etcdAdmin) Drop(ctx context.Context, space string) error { return a.DropSpace(ctx, space) }
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // EtcdSecrets is the data of an etcd BackingStore's admin credentials
 // Secret and of its CA Secret, as AdminFor reads them.

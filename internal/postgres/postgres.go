@@ -96,7 +96,7 @@ func Init(dir string) (*Cluster, error) {
 	data := filepath.Join(dir, "data")
 	pwFile := filepath.Join(dir, "admin-password")
 	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
-		c.Password = randomHex(16)
+		c.Password = NewPassword()
 		if err := os.WriteFile(pwFile, []byte(c.Password), 0o600); err != nil {
 			return nil, err
 		}
@@ -285,8 +285,9 @@ func URL(hostport, database, user, password, sslmode string) string {
 	return u.String()
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
+// NewPassword is a random password for a login.
+func NewPassword() string {
+	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
