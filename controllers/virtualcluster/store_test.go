@@ -35,7 +35,7 @@ func TestProvisionsAndDropsTheExternalDatabase(t *testing.T) {
 
 	vc, cp, secret := placeOnStore(t, "pg-provision", fleetv1.BackingStoreSpec{Driver: fleetv1.DriverPostgreSQL, Endpoint: pg.Endpoint()},
 		map[string][]byte{"username": []byte(postgres.AdminUser), "password": []byte(pg.AdminPassword())}, nil)
-	if cp.Spec.Store.Database != virtualcluster.StoreSpace(vc, fleetv1.DriverPostgreSQL) {
+	if cp.Spec.Store.Database != backingstore.Space(fleetv1.DriverPostgreSQL, vc.UID) {
 		t.Fatalf("the ControlPlane names database %q", cp.Spec.Store.Database)
 	}
 	conn, err := pgx.Connect(ctx, postgres.URL(pg.Endpoint(), cp.Spec.Store.Database, string(secret.Data["username"]), string(secret.Data["password"]), ""))
@@ -59,7 +59,7 @@ func TestProvisionsAndDropsTheExternalDatabase(t *testing.T) {
 	}
 	defer func() { _ = c.Close(ctx) }()
 	var n int
-	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", virtualcluster.StoreSpace(vc, fleetv1.DriverPostgreSQL)).Scan(&n); err != nil || n != 0 {
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", backingstore.Space(fleetv1.DriverPostgreSQL, vc.UID)).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("the database outlived its vcluster: %d, %v", n, err)
 	}
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(secret), secret); !apierrors.IsNotFound(err) {

@@ -14,12 +14,6 @@ import (
 	"github.com/vfleet/vfleet/controllers/backingstore"
 )
 
-// StoreSpace is the space, on its BackingStore, that holds an External
-// vcluster's state: a PostgreSQL database, or an etcd key prefix.
-func StoreSpace(vc *fleetv1.VirtualCluster, driver fleetv1.BackingStoreDriver) string {
-	return backingstore.Space(driver, vc.UID)
-}
-
 // storeCredentialsSecret names the Secret, in the host's namespace, with
 // the credentials of the vcluster's current epoch.
 func storeCredentialsSecret(vc *fleetv1.VirtualCluster) string {
@@ -45,7 +39,7 @@ func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualClus
 	if err != nil {
 		return err
 	}
-	data, err := admin.Provision(ctx, StoreSpace(vc, bs.Spec.Driver), vc.Status.Epoch)
+	data, err := admin.Provision(ctx, backingstore.Space(bs.Spec.Driver, vc.UID), vc.Status.Epoch)
 	if err != nil {
 		return err
 	}
@@ -71,7 +65,7 @@ func (r *Reconciler) storeAdmin(ctx context.Context, vc *fleetv1.VirtualCluster)
 		return nil, "", fmt.Errorf("backing store %s: %w", vc.Spec.BackingStore.Name, err)
 	}
 	admin, err := backingstore.AdminFor(ctx, r.reader(), bs)
-	return admin, StoreSpace(vc, bs.Spec.Driver), err
+	return admin, backingstore.Space(bs.Spec.Driver, vc.UID), err
 }
 
 // dropStore removes an External vcluster's space, its logins, and the
