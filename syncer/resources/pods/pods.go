@@ -61,7 +61,8 @@ func onLostNode(ctx context.Context, s *syncer.Context, p *corev1.Pod) (bool, er
 		return false, nil
 	}
 	key := client.ObjectKey{Name: p.Spec.NodeName}
-	if err := s.Host.Get(ctx, key, &corev1.Node{}); !apierrors.IsNotFound(err) {
+	// Every pod's pass asks this: read-only, no copy.
+	if err := s.Host.Get(ctx, key, &corev1.Node{}, client.UnsafeDisableDeepCopy); !apierrors.IsNotFound(err) {
 		return false, err
 	}
 	host := &corev1.Pod{}
