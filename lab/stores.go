@@ -1,0 +1,100 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/backingstore"
+	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/internal/postgres"
+)
+
+// The lab's BackingStores, where External vclusters keep their state:
+// StoreName is its PostgreSQL server, EtcdStoreName its etcd store. Their
+// admin credentials are the Secrets <name>-admin in the hub's namespace.
+const (
+	StoreName     = "lab-postgres"
+	EtcdStoreName = "lab-etcd"
+)
+
+// registerStores records the lab's PostgreSQL server and its etcd store
+// as BackingStores that every host region of the lab can reach.
+func (c *Cluster) registerStores(ctx context.Context) error {
+	pg, err := c.initPostgres()
+	if err != nil {
+		return err
+	}
+	etcd, err := c.StoreEtcdCredentials()
+	if err != nil {
+		return err
+	}
+	cl, err := client.New(c.restConfig, client.Options{Scheme: hub.Scheme()})
+	if err != nil {
+		return err
+	}
+	etcdAdmin, etcdCA := backingstore.EtcdSecrets(etcd)
+	for _, s := range []struct {
+		name, endpoint string
+		driver         fleetv1.BackingStoreDriver
+		admin, ca      map[string][]byte
+	}{
+		{StoreName, c.PostgresEndpoint(), fleetv1.DriverPostgreSQL, map[string][]byte{
+			fleetv1.SecretUsernameKey: []byte(postgres.AdminUser),
+			fleetv1.SecretPasswordKey: []byte(pg.Password),
+		}, nil},
+		{EtcdStoreName, c.StoreEtcdEndpoint(), fleetv1.DriverEtcd, etcdAdmin, etcdCA},
+	} {
+		if err := c.registerStore(ctx, cl, s.name, s.driver, s.endpoint, s.admin, s.ca); err != nil {
+			return fmt.Errorf("%s: BackingStore %s: %w", c.Name, s.name, err)
+		}
+	}
+	return nil
+}
+
+// registerStore writes a BackingStore and its Secrets (admin credentials,
+// and a CA if ca is set), in the hub's namespace.
+func (c *Cluster) registerStore(ctx context.Context, cl client.Client, name string, driver fleetv1.BackingStoreDriver, endpoint string, admin, ca map[string][]byte) error {
+	secret := func(name string, data map[string][]byte) (*fleetv1.SecretReference, error) {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: hub.DefaultNamespace, Name: name}}
+		_, err := controllerutil.CreateOrUpdate(ctx, cl, s, func() error {
+			s.Data = data
+			return nil
+		})
+		return &fleetv1.SecretReference{Namespace: s.Namespace, Name: s.Name}, err
+	}
+	adminRef, err := secret(name+"-admin", admin)
+	if err != nil {
+		return err
+	}
+	var caRef *fleetv1.SecretReference
+	if ca != nil {
+		if caRef, err = secret(name+"-ca", ca); err != nil {
+			return err
+		}
+	}
+	regions := slices.Clone(c.storeRegions)
+	slices.Sort(regions)
+	regions = slices.Compact(regions)
+	home := "region-a"
+	if len(regions) > 0 {
+		home = regions[0]
+	}
+	bs := &fleetv1.BackingStore{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	_, err = controllerutil.CreateOrUpdate(ctx, cl, bs, func() error {
+		bs.Spec = fleetv1.BackingStoreSpec{
+			Driver: driver, Endpoint: endpoint, Region: home,
+			ReachableFromRegions: slices.DeleteFunc(regions, func(r string) bool { return r == home }),
+			AdminCredentials:     *adminRef,
+			CASecret:             caRef,
+		}
+		return nil
+	})
+	return err
+}
