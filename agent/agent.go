@@ -31,8 +31,8 @@ import (
 	"github.com/vfleet/vfleet/agent/runtime"
 	kuberuntime "github.com/vfleet/vfleet/agent/runtime/kubernetes"
 	"github.com/vfleet/vfleet/agent/runtime/process"
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 )
 
@@ -61,7 +61,7 @@ func Run(ctx context.Context, o *Options) error {
 
 	// On the management cluster the agent sees its own namespace only.
 	mgr, err := ctrl.NewManager(hubCfg, ctrl.Options{
-		Scheme:                 hub.Scheme(),
+		Scheme:                 apis.Scheme(),
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
 		HealthProbeBindAddress: o.HealthProbeBindAddress,
 		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},
@@ -71,7 +71,7 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	// On the host it sees nodes, and only the pods vfleet placed there.
 	host, err := cluster.New(hostCfg, func(co *cluster.Options) {
-		co.Scheme = hub.Scheme()
+		co.Scheme = apis.Scheme()
 		co.Cache = HostCacheOptions()
 	})
 	if err != nil {
@@ -98,7 +98,7 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 
-	hostDirect, err := client.New(hostCfg, client.Options{Scheme: hub.Scheme()})
+	hostDirect, err := client.New(hostCfg, client.Options{Scheme: apis.Scheme()})
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func stripMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
 }
 
 func newHubClient(cfg *rest.Config) (client.Client, error) {
-	return client.New(cfg, client.Options{Scheme: hub.Scheme()})
+	return client.New(cfg, client.Options{Scheme: apis.Scheme()})
 }
 
 func ctrlKey(name string) types.NamespacedName { return types.NamespacedName{Name: name} }

@@ -32,16 +32,6 @@ import (
 // its processes, data and host namespace.
 const Finalizer = "fleet.vfleet.dev/agent"
 
-// Condition reasons of a ControlPlane's Ready condition.
-const (
-	ReasonRunning  = "Running"
-	ReasonStarting = "Starting"
-	ReasonFailed   = "StartFailed"
-	ReasonSleeping = "Sleeping"
-	ReasonHostNS   = "HostNamespaceFailed"
-	ReasonStore    = "StoreNotReady"
-)
-
 // controlPlanes runs the ControlPlanes of the agent's namespace through a
 // runtime, and reports on them.
 type controlPlanes struct {
@@ -232,10 +222,10 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 	backend, err := backendFor(ctx, r.hub, cp)
 	if errors.Is(err, errNoCredentials) {
 		// The hub's store provisioning writes them; its event brings us back.
-		return reconcile.Result{RequeueAfter: 2 * time.Second}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, ReasonStore, nil)
+		return reconcile.Result{RequeueAfter: 2 * time.Second}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, fleetv1.ReasonStoreNotReady, nil)
 	}
 	if err != nil {
-		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, ReasonStore, nil)
+		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, fleetv1.ReasonStoreNotReady, nil)
 	}
 	// The control plane starts first: its apiserver takes seconds, and the
 	// rest of the host namespace, and the syncer's token, can be made
@@ -245,7 +235,7 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 	fresh := r.hostNamespaceFresh(cp)
 	if !fresh {
 		if err := ensureHostObjects(ctx, r.host, cp, objs[:1]); err != nil {
-			return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, ReasonHostNS, err)
+			return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, fleetv1.ReasonHostNamespaceFailed, err)
 		}
 	}
 	inst := instanceOf(cp)
@@ -253,26 +243,26 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 	inst.Sync = r.syncers.known(inst.Namespace)
 	state, err := r.runtime.Ensure(ctx, inst)
 	if err != nil {
-		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, ReasonFailed, err)
+		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, fleetv1.ReasonStartFailed, err)
 	}
 	if !fresh {
 		if err := ensureHostObjects(ctx, r.host, cp, objs[1:]); err != nil {
 			state.Message = err.Error()
-			return reconcile.Result{}, r.report(ctx, cp, state, ReasonHostNS, err)
+			return reconcile.Result{}, r.report(ctx, cp, state, fleetv1.ReasonHostNamespaceFailed, err)
 		}
 		r.markHostNamespace(cp)
 	}
 	access, err := r.syncers.sync(ctx, inst.Namespace)
 	if err != nil {
 		state.Message = err.Error()
-		return reconcile.Result{}, r.report(ctx, cp, state, ReasonHostNS, err)
+		return reconcile.Result{}, r.report(ctx, cp, state, fleetv1.ReasonHostNamespaceFailed, err)
 	}
 	if access.HostToken != inst.Sync.HostToken {
 		// A new token for the syncer: the runtime hands it over; the
 		// control plane keeps running.
 		inst.Sync = access
 		if state, err = r.runtime.Ensure(ctx, inst); err != nil {
-			return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, ReasonFailed, err)
+			return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, fleetv1.ReasonStartFailed, err)
 		}
 	}
 	if state.Kubeconfig != nil {
@@ -362,16 +352,16 @@ func (r *controlPlanes) report(ctx context.Context, cp *fleetv1.ControlPlane, s 
 	case reason != "":
 		cond.Reason = reason
 	case s.Phase == fleetv1.ControlPlaneRunning:
-		cond.Status, cond.Reason = metav1.ConditionTrue, ReasonRunning
+		cond.Status, cond.Reason = metav1.ConditionTrue, fleetv1.ReasonRunning
 		if cond.Message == "" {
 			cond.Message = "the apiserver answers at " + s.Endpoint
 		}
 	case s.Phase == fleetv1.ControlPlaneFailed:
-		cond.Reason = ReasonFailed
+		cond.Reason = fleetv1.ReasonStartFailed
 	case s.Phase == fleetv1.ControlPlaneSleeping:
-		cond.Reason = ReasonSleeping
+		cond.Reason = fleetv1.ReasonSleeping
 	default:
-		cond.Reason = ReasonStarting
+		cond.Reason = fleetv1.ReasonStarting
 		if cond.Message == "" {
 			cond.Message = "waiting for the apiserver to be ready"
 		}

@@ -19,8 +19,8 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/join"
 	"github.com/vfleet/vfleet/test/envtest"
 )
@@ -43,7 +43,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
-	if k8s, err = client.New(cfg, client.Options{Scheme: hub.Scheme()}); err != nil {
+	if k8s, err = client.New(cfg, client.Options{Scheme: apis.Scheme()}); err != nil {
 		return 1
 	}
 	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tokenNamespace}}); err != nil {
@@ -75,7 +75,7 @@ func storeToken(t *testing.T, expires time.Time, host string) join.Token {
 func clientFor(t *testing.T, resp *join.Response) client.Client {
 	t.Helper()
 	c, err := client.New(&rest.Config{Host: resp.Server, BearerToken: resp.Token, TLSClientConfig: rest.TLSClientConfig{CAData: resp.CAData}},
-		client.Options{Scheme: hub.Scheme()})
+		client.Options{Scheme: apis.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}

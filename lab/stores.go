@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/backingstore"
 	"github.com/vfleet/vfleet/hub"
@@ -35,7 +36,7 @@ func (c *Cluster) registerStores(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := client.New(c.restConfig, client.Options{Scheme: hub.Scheme()})
+	cl, err := client.New(c.restConfig, client.Options{Scheme: apis.Scheme()})
 	if err != nil {
 		return err
 	}

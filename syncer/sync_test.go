@@ -3,13 +3,14 @@ package syncer_test
 import (
 	"context"
 	"fmt"
-	"github.com/go-logr/logr"
 	"os"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -20,8 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/internal/names"
 	"github.com/vfleet/vfleet/syncer"
 	"github.com/vfleet/vfleet/syncer/resources"
@@ -51,10 +52,10 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = henv.Stop() }()
 	virtualCfg, hostCfg = vcfg, hcfg
-	if virtualC, err = client.New(vcfg, client.Options{Scheme: hub.Scheme()}); err != nil {
+	if virtualC, err = client.New(vcfg, client.Options{Scheme: apis.Scheme()}); err != nil {
 		return 1
 	}
-	if hostC, err = client.New(hcfg, client.Options{Scheme: hub.Scheme()}); err != nil {
+	if hostC, err = client.New(hcfg, client.Options{Scheme: apis.Scheme()}); err != nil {
 		return 1
 	}
 	return m.Run()

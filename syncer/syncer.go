@@ -17,8 +17,8 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/hub"
 )
 
 // Config is what a syncer needs to run.
@@ -72,7 +72,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Workers = 16
 	}
 	mgr, err := ctrl.NewManager(unlimited(cfg.Virtual), ctrl.Options{
-		Scheme:                 hub.Scheme(),
+		Scheme:                 apis.Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// One syncer per control plane, in its process.
@@ -83,7 +83,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	host, err := cluster.New(unlimited(cfg.Host), func(o *cluster.Options) {
-		o.Scheme = hub.Scheme()
+		o.Scheme = apis.Scheme()
 		o.Cache = HostCacheOptions(cfg.HostNamespace, cfg.VCluster.UID)
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/vfleet/vfleet/apis"
 	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/join"
@@ -83,7 +84,7 @@ func createToken(ctx context.Context, kc, namespace, host string, ttl time.Durat
 	if err != nil {
 		return "", err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: hub.Scheme()})
+	c, err := client.New(cfg, client.Options{Scheme: apis.Scheme()})
 	if err != nil {
 		return "", err
 	}

@@ -22,9 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controllers/virtualcluster"
-	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/lab"
 )
 
@@ -62,7 +61,7 @@ func (t *target) client() (client.Client, string, error) {
 			ns = "default"
 		}
 	}
-	c, err := client.New(cfg, client.Options{Scheme: hub.Scheme()})
+	c, err := client.New(cfg, client.Options{Scheme: apis.Scheme()})
 	return c, ns, err
 }
 
@@ -274,7 +273,7 @@ func phaseOf(vc *fleetv1.VirtualCluster) string {
 // summary is the condition a person should read now: the first that is
 // not True, else Ready's message.
 func summary(vc *fleetv1.VirtualCluster) string {
-	for _, t := range []string{virtualcluster.ConditionScheduled, virtualcluster.ConditionProvisioned, fleetv1.ConditionReady} {
+	for _, t := range []string{fleetv1.ConditionScheduled, fleetv1.ConditionProvisioned, fleetv1.ConditionReady} {
 		c := meta.FindStatusCondition(vc.Status.Conditions, t)
 		if c == nil {
 			return "waiting for the hub"
@@ -401,7 +400,7 @@ func describe(w io.Writer, vc *fleetv1.VirtualCluster, events []eventsv1.Event) 
 	if vc.Status.KubeconfigSecret != "" {
 		fmt.Fprintf(tw, "Kubeconfig:\tSecret %s (vfleet connect %s%s)\n", vc.Status.KubeconfigSecret, vc.Name, nsFlag(vc.Namespace))
 	}
-	if c := meta.FindStatusCondition(vc.Status.Conditions, virtualcluster.ConditionScheduled); c != nil {
+	if c := meta.FindStatusCondition(vc.Status.Conditions, fleetv1.ConditionScheduled); c != nil {
 		fmt.Fprintf(tw, "Placement:\t%s\n", c.Message)
 	}
 	fmt.Fprintln(tw, "Conditions:")

@@ -15,9 +15,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/backingstore"
-	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/envtest"
@@ -36,10 +36,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
-	if k8s, err = client.New(cfg, client.Options{Scheme: hub.Scheme()}); err != nil {
+	if k8s, err = client.New(cfg, client.Options{Scheme: apis.Scheme()}); err != nil {
 		return 1
 	}
-	_, stop, err := envtest.StartManager(cfg, ctrl.Options{Scheme: hub.Scheme()}, func(mgr ctrl.Manager) error {
+	_, stop, err := envtest.StartManager(cfg, ctrl.Options{Scheme: apis.Scheme()}, func(mgr ctrl.Manager) error {
 		return (&backingstore.Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}).SetupWithManager(mgr)
 	})
 	if err != nil {
@@ -77,10 +77,10 @@ func TestReadyCondition(t *testing.T) {
 		status                 metav1.ConditionStatus
 		reason, message        string
 	}{
-		{"pg-good", pg.Endpoint(), "good", metav1.ConditionTrue, backingstore.ReasonReady, "administers"},
-		{"pg-bad-password", pg.Endpoint(), "bad", metav1.ConditionFalse, backingstore.ReasonAuthenticationFailed, "password authentication failed"},
-		{"pg-down", fmt.Sprintf("127.0.0.1:%d", ports[0]), "good", metav1.ConditionFalse, backingstore.ReasonUnreachable, "connect"},
-		{"pg-no-secret", pg.Endpoint(), "missing", metav1.ConditionFalse, backingstore.ReasonCredentialsMissing, "stores/missing not found"},
+		{"pg-good", pg.Endpoint(), "good", metav1.ConditionTrue, fleetv1.ReasonReachable, "administers"},
+		{"pg-bad-password", pg.Endpoint(), "bad", metav1.ConditionFalse, fleetv1.ReasonAuthenticationFailed, "password authentication failed"},
+		{"pg-down", fmt.Sprintf("127.0.0.1:%d", ports[0]), "good", metav1.ConditionFalse, fleetv1.ReasonUnreachable, "connect"},
+		{"pg-no-secret", pg.Endpoint(), "missing", metav1.ConditionFalse, fleetv1.ReasonCredentialsMissing, "stores/missing not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bs := &fleetv1.BackingStore{ObjectMeta: metav1.ObjectMeta{Name: tc.name}, Spec: fleetv1.BackingStoreSpec{
@@ -130,11 +130,11 @@ func TestEtcdReadyCondition(t *testing.T) {
 		before                 func()
 		reason, message        string
 	}{
-		{name: "etcd-good", endpoint: s.Endpoint, secret: "root", reason: backingstore.ReasonReady, message: "administers"},
-		{name: "etcd-not-root", endpoint: s.Endpoint, secret: "not-root", reason: backingstore.ReasonAuthenticationFailed, message: `user "vfleet-x-e1"`},
-		{name: "etcd-no-ca-key", endpoint: s.Endpoint, secret: "no-ca-key", reason: backingstore.ReasonCredentialsMissing, message: `has no "client-ca.key"`},
-		{name: "etcd-down", endpoint: fmt.Sprintf("https://127.0.0.1:%d", ports[0]), secret: "root", reason: backingstore.ReasonUnreachable, message: "did not answer"},
-		{name: "etcd-auth-off", endpoint: s.Endpoint, secret: "root", reason: backingstore.ReasonAuthDisabled, message: "etcdctl auth enable", before: func() { s.DisableAuth(t) }},
+		{name: "etcd-good", endpoint: s.Endpoint, secret: "root", reason: fleetv1.ReasonReachable, message: "administers"},
+		{name: "etcd-not-root", endpoint: s.Endpoint, secret: "not-root", reason: fleetv1.ReasonAuthenticationFailed, message: `user "vfleet-x-e1"`},
+		{name: "etcd-no-ca-key", endpoint: s.Endpoint, secret: "no-ca-key", reason: fleetv1.ReasonCredentialsMissing, message: `has no "client-ca.key"`},
+		{name: "etcd-down", endpoint: fmt.Sprintf("https://127.0.0.1:%d", ports[0]), secret: "root", reason: fleetv1.ReasonUnreachable, message: "did not answer"},
+		{name: "etcd-auth-off", endpoint: s.Endpoint, secret: "root", reason: fleetv1.ReasonAuthDisabled, message: "etcdctl auth enable", before: func() { s.DisableAuth(t) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.before != nil {
@@ -146,7 +146,7 @@ func TestEtcdReadyCondition(t *testing.T) {
 				CASecret:         &fleetv1.SecretReference{Namespace: ns.Name, Name: "ca"},
 			}}
 			status := metav1.ConditionFalse
-			if tc.reason == backingstore.ReasonReady {
+			if tc.reason == fleetv1.ReasonReachable {
 				status = metav1.ConditionTrue
 			}
 			expectReady(t, bs, status, tc.reason, tc.message)

@@ -11,18 +11,6 @@ import (
 	"github.com/vfleet/vfleet/internal/etcdstore"
 )
 
-// Reasons of a BackingStore's Ready condition.
-const (
-	ReasonReady                = "Reachable"
-	ReasonCredentialsMissing   = "CredentialsMissing"
-	ReasonAuthenticationFailed = "AuthenticationFailed"
-	ReasonUnreachable          = "Unreachable"
-	// ReasonAuthDisabled is an etcd server without auth: no epoch could
-	// be fenced on it.
-	ReasonAuthDisabled = "AuthDisabled"
-	ReasonError        = "Error"
-)
-
 // readyCondition turns the outcome of a login into the Ready condition.
 func readyCondition(bs *fleetv1.BackingStore, err error) metav1.Condition {
 	c := metav1.Condition{Type: fleetv1.ConditionReady, ObservedGeneration: bs.Generation}
@@ -33,18 +21,18 @@ func readyCondition(bs *fleetv1.BackingStore, err error) metav1.Condition {
 	var etcdDown *etcdstore.UnreachableError
 	switch {
 	case err == nil:
-		c.Status, c.Reason, c.Message = metav1.ConditionTrue, ReasonReady, "the hub administers "+bs.Spec.Endpoint+" with the admin credentials"
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, fleetv1.ReasonReachable, "the hub administers "+bs.Spec.Endpoint+" with the admin credentials"
 		return c
 	case errors.As(err, &missing):
-		c.Reason = ReasonCredentialsMissing
+		c.Reason = fleetv1.ReasonCredentialsMissing
 	case errors.As(err, &pg) && (pg.Code == "28P01" || pg.Code == "28000"), errors.As(err, &etcdAuth):
-		c.Reason = ReasonAuthenticationFailed
+		c.Reason = fleetv1.ReasonAuthenticationFailed
 	case errors.Is(err, etcdstore.ErrAuthDisabled):
-		c.Reason = ReasonAuthDisabled
+		c.Reason = fleetv1.ReasonAuthDisabled
 	case errors.As(err, &netErr), isConnectError(err), errors.As(err, &etcdDown):
-		c.Reason = ReasonUnreachable
+		c.Reason = fleetv1.ReasonUnreachable
 	default:
-		c.Reason = ReasonError
+		c.Reason = fleetv1.ReasonError
 	}
 	c.Status, c.Message = metav1.ConditionFalse, err.Error()
 	return c

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/hostaccess"
 	"github.com/vfleet/vfleet/hub"
@@ -40,7 +41,7 @@ func run(m *testing.M) int {
 	}
 	restCfg = cfg
 	defer func() { _ = env.Stop() }()
-	_, stop, err := envtest.StartManager(cfg, ctrl.Options{Scheme: hub.Scheme(), Cache: hub.CacheOptions()}, func(mgr ctrl.Manager) error {
+	_, stop, err := envtest.StartManager(cfg, ctrl.Options{Scheme: apis.Scheme(), Cache: hub.CacheOptions()}, func(mgr ctrl.Manager) error {
 		return (&hostaccess.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)
 	})
 	if err != nil {
@@ -53,7 +54,7 @@ func run(m *testing.M) int {
 		}
 	}()
 	// Direct reads: the tests check what the API server holds.
-	k8s, err = client.New(restCfg, client.Options{Scheme: hub.Scheme()})
+	k8s, err = client.New(restCfg, client.Options{Scheme: apis.Scheme()})
 	if err != nil {
 		return 1
 	}
@@ -74,7 +75,7 @@ func asAgent(t *testing.T, host string) client.Client {
 		UserName: hostaccess.AgentUser(host),
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
 	}
-	c, err := client.New(cfg, client.Options{Scheme: hub.Scheme()})
+	c, err := client.New(cfg, client.Options{Scheme: apis.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}

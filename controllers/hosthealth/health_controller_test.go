@@ -18,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/hosthealth"
 	"github.com/vfleet/vfleet/hub"
@@ -45,7 +46,7 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = env.Stop() }()
 
-	mgr, stop, err := envtest.StartManager(cfg, ctrl.Options{Scheme: hub.Scheme(), Cache: hub.CacheOptions()}, func(mgr ctrl.Manager) error {
+	mgr, stop, err := envtest.StartManager(cfg, ctrl.Options{Scheme: apis.Scheme(), Cache: hub.CacheOptions()}, func(mgr ctrl.Manager) error {
 		reconciler = &hosthealth.Reconciler{Client: mgr.GetClient(), Clock: fakeClock, Recorder: mgr.GetEventRecorder("test")}
 		return reconciler.SetupWithManager(mgr)
 	})

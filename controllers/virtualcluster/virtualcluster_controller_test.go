@@ -21,9 +21,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
-	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/placement"
 	"github.com/vfleet/vfleet/test/envtest"
@@ -46,7 +46,7 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = env.Stop() }()
 	restCfg = cfg
-	if k8s, err = client.New(cfg, client.Options{Scheme: hub.Scheme()}); err != nil {
+	if k8s, err = client.New(cfg, client.Options{Scheme: apis.Scheme()}); err != nil {
 		return 1
 	}
 	if err := startHub(); err != nil {
@@ -64,7 +64,7 @@ func run(m *testing.M) int {
 // restarted hub would.
 func startHub() error {
 	// Restarting in one process registers the controller twice by name.
-	opts := ctrl.Options{Scheme: hub.Scheme(), Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)}}
+	opts := ctrl.Options{Scheme: apis.Scheme(), Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)}}
 	_, stop, err := envtest.StartManager(restCfg, opts, func(mgr ctrl.Manager) error {
 		reconciler = &virtualcluster.Reconciler{
 			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Engine: placement.NewEngine(placement.DefaultProfile(), fleetv1.StrategyBinPack),
@@ -140,7 +140,7 @@ func TestPlacesOnceAndCreatesTheControlPlane(t *testing.T) {
 	if vc.Status.Epoch != 1 || vc.Status.Phase != fleetv1.PhaseScheduled || len(vc.Status.PlacementHistory) != 1 {
 		t.Fatalf("status %+v", vc.Status)
 	}
-	cond := meta.FindStatusCondition(vc.Status.Conditions, virtualcluster.ConditionScheduled)
+	cond := meta.FindStatusCondition(vc.Status.Conditions, fleetv1.ConditionScheduled)
 	if cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, vc.Status.Host) {
 		t.Fatalf("Scheduled condition %+v", cond)
 	}
@@ -181,10 +181,10 @@ func TestUnschedulableExplainsAndWaitsForTheFleet(t *testing.T) {
 	vc := newVC(t, "too-big", "r-wait", "6")
 	eventually(t, func(g gomega.Gomega) {
 		got := get(t, vc)
-		c := meta.FindStatusCondition(got.Status.Conditions, virtualcluster.ConditionScheduled)
+		c := meta.FindStatusCondition(got.Status.Conditions, fleetv1.ConditionScheduled)
 		g.Expect(c).NotTo(gomega.BeNil())
 		g.Expect(c.Status).To(gomega.Equal(metav1.ConditionFalse))
-		g.Expect(c.Reason).To(gomega.Equal(virtualcluster.ReasonUnschedulable))
+		g.Expect(c.Reason).To(gomega.Equal(fleetv1.ReasonUnschedulable))
 		g.Expect(c.Message).To(gomega.MatchRegexp(`^0/\d+ hosts fit: (\d+ region not allowed, 2 insufficient cpu|2 insufficient cpu, \d+ region not allowed)$`))
 		g.Expect(got.Status.Phase).To(gomega.Equal(fleetv1.PhasePending))
 	})
@@ -220,7 +220,7 @@ func TestLedgerSurvivesAHubRestartAndDeletionFreesCapacity(t *testing.T) {
 	// be squeezed in beside it.
 	second := newVC(t, "second", "r-ledger", "3")
 	eventually(t, func(g gomega.Gomega) {
-		c := meta.FindStatusCondition(get(t, second).Status.Conditions, virtualcluster.ConditionScheduled)
+		c := meta.FindStatusCondition(get(t, second).Status.Conditions, fleetv1.ConditionScheduled)
 		g.Expect(c).NotTo(gomega.BeNil())
 		g.Expect(c.Message).To(gomega.ContainSubstring("1 insufficient cpu"))
 	})
@@ -264,7 +264,7 @@ func TestWaitsForItsBackingStore(t *testing.T) {
 	}
 	eventually(t, func(g gomega.Gomega) {
 		got := get(t, vc)
-		c := meta.FindStatusCondition(got.Status.Conditions, virtualcluster.ConditionScheduled)
+		c := meta.FindStatusCondition(got.Status.Conditions, fleetv1.ConditionScheduled)
 		g.Expect(c).NotTo(gomega.BeNil())
 		g.Expect(c.Message).To(gomega.ContainSubstring("backing store pg-store-test not ready: password authentication failed"))
 		g.Expect(got.Status.Phase).To(gomega.Equal(fleetv1.PhasePending))

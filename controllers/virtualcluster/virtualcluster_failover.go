@@ -33,24 +33,6 @@ import (
 //     recorded together; the usual path creates the new ControlPlane (and
 //     the new epoch's login) and retires the old one.
 
-// Condition types and reasons of failover.
-const (
-	// ConditionFailover says whether the vcluster can come back on another
-	// host, and what happens now if it is moving.
-	ConditionFailover = "Failover"
-
-	ReasonProtected     = "Protected"
-	ReasonManual        = "ManualFailover"
-	ReasonEmbeddedStore = "EmbeddedStore"
-	ReasonFailingOver   = "FailingOver"
-	ReasonFenceFailed   = "FenceFailed"
-	ReasonFenced        = "Fenced"
-	ReasonFailedOver    = "FailedOver"
-	ReasonMigrated      = "Migrated"
-	ReasonStopping      = "StoppingForMigration"
-	ReasonOperation     = "OperationRejected"
-)
-
 // reconcileMove runs the steps above. It returns done when the vcluster is
 // in the middle of a move and the usual path must wait, and a requeue for
 // when its silent host becomes due.
@@ -123,7 +105,7 @@ func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, why 
 	epoch := vc.Status.Epoch
 	if err := r.revoke(ctx, vc, epoch); err != nil {
 		msg := fmt.Sprintf("%s, but epoch %d's credentials cannot be revoked: %v; the vcluster does not start elsewhere until they are", why, epoch, err)
-		if serr := r.setFailoverCondition(ctx, vc, metav1.ConditionFalse, ReasonFenceFailed, msg, corev1.EventTypeWarning); serr != nil {
+		if serr := r.setFailoverCondition(ctx, vc, metav1.ConditionFalse, fleetv1.ReasonFenceFailed, msg, corev1.EventTypeWarning); serr != nil {
 			return serr
 		}
 		return fmt.Errorf("fence epoch %d: %w", epoch, err)
@@ -133,10 +115,10 @@ func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, why 
 	vc.Status.Phase = fleetv1.PhaseFailingOver
 	msg := fmt.Sprintf("%s: epoch %d on host %s is fenced (its store credentials are revoked); placing the vcluster again", why, epoch, vc.Status.Host)
 	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: ConditionFailover, Status: metav1.ConditionFalse, Reason: ReasonFenced, Message: msg, ObservedGeneration: vc.Generation,
+		Type: fleetv1.ConditionFailover, Status: metav1.ConditionFalse, Reason: fleetv1.ReasonFenced, Message: msg, ObservedGeneration: vc.Generation,
 	})
 	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonFailingOver, Message: msg, ObservedGeneration: vc.Generation,
+		Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, Reason: fleetv1.ReasonFailingOver, Message: msg, ObservedGeneration: vc.Generation,
 	})
 	if op := vc.Status.Operation; op != nil && op.Phase == fleetv1.OperationInProgress {
 		op.Message = msg
@@ -145,7 +127,7 @@ func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, why 
 		return err
 	}
 	ctrl.LoggerFrom(ctx).Info("Fenced", "virtualCluster", klog.KObj(vc), "host", vc.Status.Host, "epoch", epoch, "why", why)
-	r.eventf(vc, corev1.EventTypeWarning, ReasonFenced, "Fence", "%s", msg)
+	r.eventf(vc, corev1.EventTypeWarning, fleetv1.ReasonFenced, "Fence", "%s", msg)
 	return nil
 }
 
@@ -189,7 +171,7 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster) (c
 	if errors.As(err, &unschedulable) {
 		msg := fmt.Sprintf("epoch %d on host %s is fenced, and no other host fits: %s", vc.Status.Epoch, from, unschedulable.Error())
 		r.setPending(client.ObjectKeyFromObject(vc), true)
-		return ctrl.Result{}, true, r.setFailoverCondition(ctx, vc, metav1.ConditionFalse, ReasonFailingOver, msg, corev1.EventTypeWarning)
+		return ctrl.Result{}, true, r.setFailoverCondition(ctx, vc, metav1.ConditionFalse, fleetv1.ReasonFailingOver, msg, corev1.EventTypeWarning)
 	}
 	if err != nil {
 		return ctrl.Result{}, true, err
@@ -208,11 +190,11 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster) (c
 	}
 	msg := fmt.Sprintf("%s from host %s to host %s at epoch %d", reason, from, host, vc.Status.Epoch)
 	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: ConditionScheduled, Status: metav1.ConditionTrue, Reason: ReasonPlaced, ObservedGeneration: vc.Generation,
+		Type: fleetv1.ConditionScheduled, Status: metav1.ConditionTrue, Reason: fleetv1.ReasonPlaced, ObservedGeneration: vc.Generation,
 		Message: fmt.Sprintf("placed on host %s at epoch %d (%s from %s)", host, vc.Status.Epoch, reason, from),
 	})
 	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: ConditionFailover, Status: metav1.ConditionFalse, Reason: ReasonFailingOver, ObservedGeneration: vc.Generation,
+		Type: fleetv1.ConditionFailover, Status: metav1.ConditionFalse, Reason: fleetv1.ReasonFailingOver, ObservedGeneration: vc.Generation,
 		Message: msg + "; starting the control plane",
 	})
 	if moving && vc.Status.Operation.Phase == fleetv1.OperationInProgress {
@@ -222,7 +204,7 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster) (c
 		return ctrl.Result{}, true, err
 	}
 	ctrl.LoggerFrom(ctx).Info("Placed again", "virtualCluster", klog.KObj(vc), "from", from, "host", host, "epoch", vc.Status.Epoch, "reason", reason)
-	r.eventf(vc, corev1.EventTypeNormal, ReasonPlaced, "Place", "%s", msg)
+	r.eventf(vc, corev1.EventTypeNormal, fleetv1.ReasonPlaced, "Place", "%s", msg)
 	// The usual path goes on from the new status: ControlPlane, store login.
 	return ctrl.Result{}, false, nil
 }
@@ -259,7 +241,7 @@ func (r *Reconciler) startOperation(ctx context.Context, vc *fleetv1.VirtualClus
 		return false, err
 	}
 	if op.Phase == fleetv1.OperationFailed {
-		r.eventf(vc, corev1.EventTypeWarning, ReasonOperation, string(op.Type), "%s", op.Message)
+		r.eventf(vc, corev1.EventTypeWarning, fleetv1.ReasonOperationRejected, string(op.Type), "%s", op.Message)
 		return false, nil
 	}
 	ctrl.LoggerFrom(ctx).Info("Operation started", "virtualCluster", klog.KObj(vc), "operation", op.Type, "id", op.ID, "from", op.From, "to", op.To)
@@ -351,7 +333,7 @@ func (r *Reconciler) stopForMigration(ctx context.Context, vc *fleetv1.VirtualCl
 			return false, err
 		}
 		msg := fmt.Sprintf("migrating from host %s: stopping its control plane cleanly", vc.Status.Host)
-		return false, r.setFailoverCondition(ctx, vc, metav1.ConditionFalse, ReasonStopping, msg, corev1.EventTypeNormal)
+		return false, r.setFailoverCondition(ctx, vc, metav1.ConditionFalse, fleetv1.ReasonStoppingForMigration, msg, corev1.EventTypeNormal)
 	}
 	stopped := cp.Status.ObservedGeneration == cp.Generation && cp.Status.Phase == fleetv1.ControlPlaneSleeping
 	return stopped, nil
@@ -360,18 +342,18 @@ func (r *Reconciler) stopForMigration(ctx context.Context, vc *fleetv1.VirtualCl
 // setFailoverCondition records a step of a move, with an event when it is
 // news.
 func (r *Reconciler) setFailoverCondition(ctx context.Context, vc *fleetv1.VirtualCluster, status metav1.ConditionStatus, reason, msg, eventType string) error {
-	prev := meta.FindStatusCondition(vc.Status.Conditions, ConditionFailover)
+	prev := meta.FindStatusCondition(vc.Status.Conditions, fleetv1.ConditionFailover)
 	if prev != nil && prev.Status == status && prev.Reason == reason && prev.Message == msg {
 		return nil
 	}
 	before := vc.DeepCopy()
 	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: ConditionFailover, Status: status, Reason: reason, Message: msg, ObservedGeneration: vc.Generation,
+		Type: fleetv1.ConditionFailover, Status: status, Reason: reason, Message: msg, ObservedGeneration: vc.Generation,
 	})
-	if reason != ReasonProtected && reason != ReasonManual && reason != ReasonEmbeddedStore {
+	if reason != fleetv1.ReasonProtected && reason != fleetv1.ReasonManualFailover && reason != fleetv1.ReasonEmbeddedStore {
 		vc.Status.Phase = fleetv1.PhaseFailingOver
 	}
-	if op := vc.Status.Operation; op != nil && op.Phase == fleetv1.OperationInProgress && reason != ReasonProtected {
+	if op := vc.Status.Operation; op != nil && op.Phase == fleetv1.OperationInProgress && reason != fleetv1.ReasonProtected {
 		op.Message = msg
 	}
 	if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
@@ -384,16 +366,16 @@ func (r *Reconciler) setFailoverCondition(ctx context.Context, vc *fleetv1.Virtu
 // failoverCondition is the Failover condition of a vcluster that is not
 // moving: whether, and how, it would come back if its host were lost.
 func failoverCondition(vc *fleetv1.VirtualCluster) metav1.Condition {
-	c := metav1.Condition{Type: ConditionFailover, ObservedGeneration: vc.Generation}
+	c := metav1.Condition{Type: fleetv1.ConditionFailover, ObservedGeneration: vc.Generation}
 	switch {
 	case vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal:
-		c.Status, c.Reason = metav1.ConditionFalse, ReasonEmbeddedStore
+		c.Status, c.Reason = metav1.ConditionFalse, fleetv1.ReasonEmbeddedStore
 		c.Message = fmt.Sprintf("not failed over: its state is in SQLite on host %s (backingStore Embedded), so it comes back only with that host; use an External backing store to survive the host's loss", vc.Status.Host)
 	case vc.Spec.Failover.Mode == fleetv1.FailoverManual:
-		c.Status, c.Reason = metav1.ConditionTrue, ReasonManual
+		c.Status, c.Reason = metav1.ConditionTrue, fleetv1.ReasonManualFailover
 		c.Message = "fails over only when asked: vfleet failover " + vc.Name
 	default:
-		c.Status, c.Reason = metav1.ConditionTrue, ReasonProtected
+		c.Status, c.Reason = metav1.ConditionTrue, fleetv1.ReasonProtected
 		c.Message = fmt.Sprintf("fails over to another host once host %s has been silent for %ds", vc.Status.Host, int(placement.FailoverAfter(vc)/time.Second))
 	}
 	return c

@@ -20,15 +20,6 @@ import (
 	"github.com/vfleet/vfleet/placement"
 )
 
-// Condition types and reasons of a VirtualCluster's placement.
-const (
-	ConditionScheduled = "Scheduled"
-
-	ReasonPlaced           = "Placed"
-	ReasonUnschedulable    = "Unschedulable"
-	ReasonInvalidPlacement = "InvalidPlacement"
-)
-
 // maxHistory bounds status.placementHistory.
 const maxHistory = 10
 
@@ -41,12 +32,12 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster) (boo
 	req, err := placement.RequestFor(vc, r.Overhead)
 	if err != nil {
 		// The spec must change before anything else will help.
-		return false, errors.Join(r.setUnscheduled(ctx, vc, ReasonInvalidPlacement, err.Error()), reconcile.TerminalError(err))
+		return false, errors.Join(r.setUnscheduled(ctx, vc, fleetv1.ReasonInvalidPlacement, err.Error()), reconcile.TerminalError(err))
 	}
 	host, err := r.Engine.Schedule(req)
 	var unschedulable *placement.Unschedulable
 	if errors.As(err, &unschedulable) {
-		return false, r.setUnscheduled(ctx, vc, ReasonUnschedulable, unschedulable.Error())
+		return false, r.setUnscheduled(ctx, vc, fleetv1.ReasonUnschedulable, unschedulable.Error())
 	}
 	if err != nil {
 		return false, err
@@ -68,21 +59,21 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster) (boo
 		vc.Status.PlacementHistory = vc.Status.PlacementHistory[n-maxHistory:]
 	}
 	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: ConditionScheduled, Status: metav1.ConditionTrue, Reason: ReasonPlaced, ObservedGeneration: vc.Generation,
+		Type: fleetv1.ConditionScheduled, Status: metav1.ConditionTrue, Reason: fleetv1.ReasonPlaced, ObservedGeneration: vc.Generation,
 		Message: fmt.Sprintf("placed on host %s at epoch %d", host, vc.Status.Epoch),
 	})
 	if err := r.Client.Status().Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		return false, err
 	}
 	ctrl.LoggerFrom(ctx).Info("Placed", "virtualCluster", klog.KObj(vc), "host", host, "epoch", vc.Status.Epoch)
-	r.eventf(vc, corev1.EventTypeNormal, ReasonPlaced, "Place", "placed on host %s at epoch %d", host, vc.Status.Epoch)
+	r.eventf(vc, corev1.EventTypeNormal, fleetv1.ReasonPlaced, "Place", "placed on host %s at epoch %d", host, vc.Status.Epoch)
 	return true, nil
 }
 
 // setUnscheduled records why the vcluster waits, and tells once per new
 // reason: the same explanation again is not news.
 func (r *Reconciler) setUnscheduled(ctx context.Context, vc *fleetv1.VirtualCluster, reason, message string) error {
-	prev := meta.FindStatusCondition(vc.Status.Conditions, ConditionScheduled)
+	prev := meta.FindStatusCondition(vc.Status.Conditions, fleetv1.ConditionScheduled)
 	if prev != nil && prev.Status == metav1.ConditionFalse && prev.Reason == reason && prev.Message == message && vc.Status.Phase == fleetv1.PhasePending {
 		return nil
 	}
@@ -90,7 +81,7 @@ func (r *Reconciler) setUnscheduled(ctx context.Context, vc *fleetv1.VirtualClus
 	vc.Status.Phase = fleetv1.PhasePending
 	vc.Status.ObservedGeneration = vc.Generation
 	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: ConditionScheduled, Status: metav1.ConditionFalse, Reason: reason, Message: message, ObservedGeneration: vc.Generation,
+		Type: fleetv1.ConditionScheduled, Status: metav1.ConditionFalse, Reason: reason, Message: message, ObservedGeneration: vc.Generation,
 	})
 	if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
 		return err

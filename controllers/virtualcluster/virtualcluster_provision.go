@@ -15,21 +15,6 @@ import (
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 )
 
-// Condition types and reasons of a VirtualCluster's life after placement.
-const (
-	ConditionProvisioned = "Provisioned"
-
-	ReasonWaitingForAgent    = "WaitingForAgent"
-	ReasonStarting           = "ControlPlaneStarting"
-	ReasonRunning            = "ControlPlaneRunning"
-	ReasonControlPlaneFailed = "ControlPlaneFailed"
-	ReasonSleeping           = "Sleeping"
-	ReasonNotScheduled       = "NotScheduled"
-	ReasonKubeconfigIssued   = "KubeconfigIssued"
-	ReasonProvisioningFailed = "ProvisioningFailed"
-	ReasonHostUnreachable    = "HostUnreachable"
-)
-
 // KubeconfigSecretName names the Secret, next to the VirtualCluster, that
 // holds the tenant's kubeconfig.
 func KubeconfigSecretName(vc *fleetv1.VirtualCluster) string { return vc.Name + "-kubeconfig" }
@@ -46,7 +31,7 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster) er
 	}
 	before := vc.DeepCopy()
 	vc.Status.ObservedGeneration = vc.Generation
-	provisioned := metav1.Condition{Type: ConditionProvisioned, Status: metav1.ConditionFalse, ObservedGeneration: vc.Generation}
+	provisioned := metav1.Condition{Type: fleetv1.ConditionProvisioned, Status: metav1.ConditionFalse, ObservedGeneration: vc.Generation}
 	ready := metav1.Condition{Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: vc.Generation}
 	cpReady := meta.FindStatusCondition(cp.Status.Conditions, fleetv1.ConditionReady)
 	message := ""
@@ -58,17 +43,17 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster) er
 	switch {
 	case !current || cp.Status.Phase == "":
 		vc.Status.Phase = fleetv1.PhaseScheduled
-		provisioned.Reason = ReasonWaitingForAgent
+		provisioned.Reason = fleetv1.ReasonWaitingForAgent
 		provisioned.Message = fmt.Sprintf("waiting for the agent of host %s to take up epoch %d", vc.Status.Host, vc.Status.Epoch)
 	case cp.Status.Phase == fleetv1.ControlPlaneFailed:
 		vc.Status.Phase = fleetv1.PhaseFailed
-		provisioned.Reason = ReasonControlPlaneFailed
+		provisioned.Reason = fleetv1.ReasonControlPlaneFailed
 		provisioned.Message = fmt.Sprintf("the control plane on host %s failed to start: %s", vc.Status.Host, message)
 	case cp.Status.Phase == fleetv1.ControlPlaneSleeping:
 		vc.Status.Phase = fleetv1.PhaseSleeping
-		provisioned.Reason, provisioned.Message = ReasonSleeping, message
+		provisioned.Reason, provisioned.Message = fleetv1.ReasonSleeping, message
 	case cp.Status.Phase == fleetv1.ControlPlaneRunning:
-		provisioned.Status, provisioned.Reason = metav1.ConditionTrue, ReasonRunning
+		provisioned.Status, provisioned.Reason = metav1.ConditionTrue, fleetv1.ReasonControlPlaneRunning
 		provisioned.Message = fmt.Sprintf("the control plane runs on host %s at %s", vc.Status.Host, cp.Status.Endpoint)
 		issued, err := r.issueKubeconfig(ctx, vc, cp)
 		if err != nil {
@@ -78,14 +63,14 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster) er
 		if issued {
 			vc.Status.Phase = fleetv1.PhaseReady
 			vc.Status.KubeconfigSecret = KubeconfigSecretName(vc)
-			ready.Status, ready.Reason = metav1.ConditionTrue, ReasonKubeconfigIssued
+			ready.Status, ready.Reason = metav1.ConditionTrue, fleetv1.ReasonKubeconfigIssued
 			ready.Message = fmt.Sprintf("kubeconfig in Secret %s, key %s", vc.Status.KubeconfigSecret, fleetv1.KubeconfigKey)
 		} else {
 			vc.Status.Phase = fleetv1.PhaseProvisioning
 		}
 	default:
 		vc.Status.Phase = fleetv1.PhaseProvisioning
-		provisioned.Reason = ReasonStarting
+		provisioned.Reason = fleetv1.ReasonControlPlaneStarting
 		provisioned.Message = fmt.Sprintf("the control plane is starting on host %s: %s", vc.Status.Host, message)
 	}
 	if ready.Reason == "" {
@@ -97,7 +82,7 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster) er
 	}
 	if silent > 0 {
 		// What the agent last reported is stale.
-		ready.Status, ready.Reason = metav1.ConditionFalse, ReasonHostUnreachable
+		ready.Status, ready.Reason = metav1.ConditionFalse, fleetv1.ReasonHostUnreachable
 		ready.Message = fmt.Sprintf("host %s has not renewed its Lease for %s", vc.Status.Host, silent.Round(time.Second))
 		if vc.Status.Phase == fleetv1.PhaseReady {
 			vc.Status.Phase = fleetv1.PhaseProvisioning
@@ -110,7 +95,7 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster) er
 	// Until an External vcluster that moved is Ready again, the Failover
 	// condition tells the move; otherwise it says what a loss would do.
 	external := vc.Spec.BackingStore.Type == fleetv1.BackingStoreExternal
-	moving := external && vc.Status.Phase != fleetv1.PhaseReady && meta.FindStatusCondition(vc.Status.Conditions, ConditionFailover) != nil
+	moving := external && vc.Status.Phase != fleetv1.PhaseReady && meta.FindStatusCondition(vc.Status.Conditions, fleetv1.ConditionFailover) != nil
 	if !moving {
 		fc := failoverCondition(vc)
 		if silent > 0 && !external {
@@ -123,7 +108,7 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster) er
 	}
 	switch {
 	case vc.Status.Phase == fleetv1.PhaseFailed && !wasFailed:
-		r.eventf(vc, corev1.EventTypeWarning, ReasonControlPlaneFailed, "Provision", "%s", provisioned.Message)
+		r.eventf(vc, corev1.EventTypeWarning, fleetv1.ReasonControlPlaneFailed, "Provision", "%s", provisioned.Message)
 	case vc.Status.Phase == fleetv1.PhaseReady && before.Status.Phase != fleetv1.PhaseReady:
 		r.eventf(vc, corev1.EventTypeNormal, "Ready", "Provision", "ready at %s; %s", vc.Status.Endpoint, ready.Message)
 	}
@@ -148,28 +133,28 @@ func (r *Reconciler) completeOperation(vc *fleetv1.VirtualCluster) string {
 	}
 	op.Message = fmt.Sprintf("moved from host %s to host %s at epoch %d%s", op.From, vc.Status.Host, vc.Status.Epoch, took)
 	if op.Type == fleetv1.OperationMigration {
-		return ReasonMigrated
+		return fleetv1.ReasonMigrated
 	}
-	return ReasonFailedOver
+	return fleetv1.ReasonFailedOver
 }
 
 // setProvisioningFailed says in the Provisioned condition why the
 // vcluster's ControlPlane could not be made (its store could not be
 // provisioned, say); the reconcile is retried with backoff meanwhile.
 func (r *Reconciler) setProvisioningFailed(ctx context.Context, vc *fleetv1.VirtualCluster, cause error) error {
-	prev := meta.FindStatusCondition(vc.Status.Conditions, ConditionProvisioned)
-	if prev != nil && prev.Reason == ReasonProvisioningFailed && prev.Message == cause.Error() {
+	prev := meta.FindStatusCondition(vc.Status.Conditions, fleetv1.ConditionProvisioned)
+	if prev != nil && prev.Reason == fleetv1.ReasonProvisioningFailed && prev.Message == cause.Error() {
 		return nil
 	}
 	before := vc.DeepCopy()
 	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: ConditionProvisioned, Status: metav1.ConditionFalse, Reason: ReasonProvisioningFailed,
+		Type: fleetv1.ConditionProvisioned, Status: metav1.ConditionFalse, Reason: fleetv1.ReasonProvisioningFailed,
 		Message: cause.Error(), ObservedGeneration: vc.Generation,
 	})
 	if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
 		return err
 	}
-	r.eventf(vc, corev1.EventTypeWarning, ReasonProvisioningFailed, "Provision", "%s", cause.Error())
+	r.eventf(vc, corev1.EventTypeWarning, fleetv1.ReasonProvisioningFailed, "Provision", "%s", cause.Error())
 	return nil
 }
 

@@ -19,9 +19,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controlplane"
-	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/procgroup"
@@ -146,7 +146,7 @@ func hubClient(b *testing.B, l *lab.Lab) client.Client {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := client.New(cfg, client.Options{Scheme: hub.Scheme()})
+	c, err := client.New(cfg, client.Options{Scheme: apis.Scheme()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/apis"
 	"github.com/vfleet/vfleet/lab"
 )
 
@@ -60,7 +60,7 @@ func BuildVfleet() string {
 func ManagementClient(l *lab.Lab) client.Client {
 	cfg, err := l.Management().RESTConfig()
 	Expect(err).NotTo(HaveOccurred())
-	c, err := client.New(cfg, client.Options{Scheme: hub.Scheme()})
+	c, err := client.New(cfg, client.Options{Scheme: apis.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
 	return c
 }

@@ -16,8 +16,8 @@ import (
 
 	"github.com/vfleet/vfleet/agent/runtime"
 	kuberuntime "github.com/vfleet/vfleet/agent/runtime/kubernetes"
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/test/envtest"
 )
 
@@ -32,7 +32,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
-	if host, err = client.New(cfg, client.Options{Scheme: hub.Scheme()}); err != nil {
+	if host, err = client.New(cfg, client.Options{Scheme: apis.Scheme()}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -113,9 +113,3 @@ const (
 // management cluster, where the host's agent publishes a control plane's
 // admin kubeconfig for the hub to hand to the tenant.
 func PublishedKubeconfigSecret(controlPlane string) string { return controlPlane + "-kubeconfig" }
-
-// Condition types shared by the kinds.
-const (
-	// ConditionReady is the summary: the object does its job.
-	ConditionReady = "Ready"
-)

@@ -146,23 +146,6 @@ type HostClusterStatus struct {
 	LastReportTime *metav1.Time `json:"lastReportTime,omitempty"`
 }
 
-// HostCluster condition types and reasons.
-const (
-	// ConditionSchedulable is True when placement may put new virtual
-	// clusters on the host.
-	ConditionSchedulable = "Schedulable"
-
-	ReasonHeartbeating   = "AgentHeartbeating"
-	ReasonLeaseExpired   = "AgentLeaseExpired"
-	ReasonNeverConnected = "AgentNeverConnected"
-	ReasonCordoned       = "Cordoned"
-	ReasonUnreachable    = "Unreachable"
-	ReasonAcceptingWork  = "AcceptingVirtualClusters"
-
-	// TaintUnreachable is on a host while its agent is silent.
-	TaintUnreachable = "vfleet.dev/unreachable"
-)
-
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=host;hosts,categories=vfleet

@@ -19,7 +19,6 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/backingstore"
-	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/framework"
@@ -172,9 +171,9 @@ var _ = Describe("Failover", Ordered, func() {
 			s := vfleet("failover", vc.Name)
 			Expect(s).To(gexec.Exit(1))
 			Expect(s.Err).To(gbytes.Say("keeps its state in SQLite"))
-			c := framework.Condition(vc, virtualcluster.ConditionFailover)
+			c := framework.Condition(vc, fleetv1.ConditionFailover)
 			Expect(c).NotTo(BeNil())
-			Expect(c.Reason).To(Equal(virtualcluster.ReasonEmbeddedStore))
+			Expect(c.Reason).To(Equal(fleetv1.ReasonEmbeddedStore))
 		}, NodeTimeout(3*time.Minute))
 
 		It("does not migrate to an unknown host, nor to a full one, and stops nothing for it", func(ctx SpecContext) {

@@ -18,8 +18,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/internal/builder"
 )
 
@@ -33,7 +33,7 @@ func agentClient(host string) client.Client {
 		Host:            strings.TrimSpace(string(server)),
 		BearerTokenFile: filepath.Join(dir, "token"),
 		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(dir, "ca.crt")},
-	}, client.Options{Scheme: hub.Scheme()})
+	}, client.Options{Scheme: apis.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
 	return c
 }

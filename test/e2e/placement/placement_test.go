@@ -129,9 +129,9 @@ var _ = Describe("Placement", Ordered, func() {
 			got := &fleetv1.VirtualCluster{}
 			g.Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), got)).To(Succeed())
 			g.Expect(got.Status.Phase).To(Equal(fleetv1.PhasePending))
-			c := meta.FindStatusCondition(got.Status.Conditions, virtualcluster.ConditionScheduled)
+			c := meta.FindStatusCondition(got.Status.Conditions, fleetv1.ConditionScheduled)
 			g.Expect(c).NotTo(BeNil())
-			g.Expect(c.Reason).To(Equal(virtualcluster.ReasonUnschedulable))
+			g.Expect(c.Reason).To(Equal(fleetv1.ReasonUnschedulable))
 			g.Expect(c.Message).To(Equal("0/3 hosts fit: 3 insufficient cpu"))
 		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 		// It stays so: nothing retries it on a timer into a wrong place.
@@ -150,7 +150,7 @@ var _ = Describe("Placement", Ordered, func() {
 			got := &fleetv1.VirtualCluster{}
 			g.Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), got)).To(Succeed())
 			g.Expect(got.Status.Host).To(Equal("host-big"))
-			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, virtualcluster.ConditionScheduled)).To(BeTrue())
+			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, fleetv1.ConditionScheduled)).To(BeTrue())
 		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 		Eventually(func() error {
 			return suite.Mgmt.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace("host-big"), Name: virtualcluster.ControlPlaneName(vc)}, &fleetv1.ControlPlane{})

@@ -289,7 +289,7 @@ var _ = Describe("A bad request", func() {
 			DeferCleanup(func(ctx SpecContext) { Expect(client.IgnoreNotFound(suite.Mgmt.Delete(ctx, vc))).To(Succeed()) })
 			Eventually(func(g Gomega) {
 				g.Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), vc)).To(Succeed())
-				c := framework.Condition(vc, virtualcluster.ConditionScheduled)
+				c := framework.Condition(vc, fleetv1.ConditionScheduled)
 				g.Expect(c).NotTo(BeNil())
 				g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 				g.Expect(c.Message).To(ContainSubstring(want))

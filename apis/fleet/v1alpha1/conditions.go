@@ -1,0 +1,97 @@
+package v1alpha1
+
+// Condition types and reasons of every kind, in one place: the hub, the
+// agent and the CLI write and read them, and a reason is part of the API a
+// user scripts against.
+
+// Condition types shared by the kinds.
+const (
+	// ConditionReady is the summary: the object does its job.
+	ConditionReady = "Ready"
+)
+
+// HostCluster condition types and reasons.
+const (
+	// ConditionSchedulable is True when placement may put new virtual
+	// clusters on the host.
+	ConditionSchedulable = "Schedulable"
+
+	ReasonHeartbeating   = "AgentHeartbeating"
+	ReasonLeaseExpired   = "AgentLeaseExpired"
+	ReasonNeverConnected = "AgentNeverConnected"
+	ReasonCordoned       = "Cordoned"
+	// ReasonUnreachable is a host whose agent is silent, or a BackingStore
+	// that does not answer.
+	ReasonUnreachable   = "Unreachable"
+	ReasonAcceptingWork = "AcceptingVirtualClusters"
+
+	// TaintUnreachable is on a host while its agent is silent.
+	TaintUnreachable = "vfleet.dev/unreachable"
+)
+
+// VirtualCluster condition types.
+const (
+	// ConditionScheduled says whether placement found the vcluster a host.
+	ConditionScheduled = "Scheduled"
+	// ConditionProvisioned says whether the chosen host runs its control
+	// plane.
+	ConditionProvisioned = "Provisioned"
+	// ConditionFailover says whether the vcluster can come back on another
+	// host, and what happens now if it is moving.
+	ConditionFailover = "Failover"
+)
+
+// VirtualCluster reasons of placement (Scheduled).
+const (
+	ReasonPlaced           = "Placed"
+	ReasonUnschedulable    = "Unschedulable"
+	ReasonInvalidPlacement = "InvalidPlacement"
+)
+
+// VirtualCluster reasons of its life after placement (Provisioned, Ready).
+const (
+	ReasonWaitingForAgent      = "WaitingForAgent"
+	ReasonControlPlaneStarting = "ControlPlaneStarting"
+	ReasonControlPlaneRunning  = "ControlPlaneRunning"
+	ReasonControlPlaneFailed   = "ControlPlaneFailed"
+	// ReasonSleeping is a vcluster, or its ControlPlane, asked to sleep.
+	ReasonSleeping           = "Sleeping"
+	ReasonNotScheduled       = "NotScheduled"
+	ReasonKubeconfigIssued   = "KubeconfigIssued"
+	ReasonProvisioningFailed = "ProvisioningFailed"
+	ReasonHostUnreachable    = "HostUnreachable"
+)
+
+// VirtualCluster reasons of failover (Failover).
+const (
+	ReasonProtected            = "Protected"
+	ReasonManualFailover       = "ManualFailover"
+	ReasonEmbeddedStore        = "EmbeddedStore"
+	ReasonFailingOver          = "FailingOver"
+	ReasonFenceFailed          = "FenceFailed"
+	ReasonFenced               = "Fenced"
+	ReasonFailedOver           = "FailedOver"
+	ReasonMigrated             = "Migrated"
+	ReasonStoppingForMigration = "StoppingForMigration"
+	ReasonOperationRejected    = "OperationRejected"
+)
+
+// ControlPlane reasons of its Ready condition, written by the agent.
+const (
+	ReasonRunning             = "Running"
+	ReasonStarting            = "Starting"
+	ReasonStartFailed         = "StartFailed"
+	ReasonHostNamespaceFailed = "HostNamespaceFailed"
+	ReasonStoreNotReady       = "StoreNotReady"
+)
+
+// BackingStore reasons of its Ready condition.
+const (
+	ReasonReachable            = "Reachable"
+	ReasonCredentialsMissing   = "CredentialsMissing"
+	ReasonAuthenticationFailed = "AuthenticationFailed"
+	// ReasonAuthDisabled is an etcd server without auth: no epoch could
+	// be fenced on it.
+	ReasonAuthDisabled = "AuthDisabled"
+	ReasonError        = "Error"
+)
