@@ -99,7 +99,7 @@ lint: ## Run gofmt, go vet and golangci-lint.
 generate: controller-gen ## Generate deepcopy code, CRDs (config/crd) and the hub's RBAC (config/rbac).
 	$(BIN)/controller-gen object paths=./apis/...
 	$(BIN)/controller-gen crd paths=./apis/... output:crd:artifacts:config=config/crd
-	$(BIN)/controller-gen rbac:roleName=vfleet-hub paths=./controllers/... paths=./join/... paths=./hub/... output:rbac:artifacts:config=config/rbac
+	$(BIN)/controller-gen rbac:roleName=vfleet-hub paths=./controllers/... paths=./hub/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: controller-gen
 controller-gen: ## Install controller-gen into bin/.

@@ -30,8 +30,8 @@ import (
 	"github.com/vfleet/vfleet/controllers/hostaccess"
 	"github.com/vfleet/vfleet/controllers/hosthealth"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
+	"github.com/vfleet/vfleet/hub/joinserver"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
-	"github.com/vfleet/vfleet/join"
 	"github.com/vfleet/vfleet/placement"
 )
 
@@ -77,7 +77,7 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	js := &joinServer{
 		addr: o.JoinBindAddress, certFile: o.TLSCertFile, keyFile: o.TLSKeyFile,
-		handler: &join.Server{
+		handler: &joinserver.Server{
 			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: o.Namespace,
 			Clock: clock.RealClock{}, APIServer: apiServer, CAData: caData, TokenTTL: o.AgentTokenTTL,
 		},

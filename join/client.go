@@ -56,7 +56,7 @@ func Join(ctx context.Context, hubURL string, caPEM []byte, token string, req Re
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		var eb errorBody
+		var eb ErrorBody
 		if json.Unmarshal(data, &eb) != nil || eb.Message == "" {
 			eb.Message = strings.TrimSpace(string(data))
 		}

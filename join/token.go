@@ -87,9 +87,9 @@ func (t Token) StoredAs(namespace string, expires time.Time, host string) *corev
 	}
 }
 
-// verify checks t against the Secret stored for its id at now, and returns
+// Verify checks t against the Secret stored for its id at now, and returns
 // the host the token is limited to, if any.
-func verify(t Token, secret *corev1.Secret, now time.Time) (host string, err error) {
+func (t Token) Verify(secret *corev1.Secret, now time.Time) (host string, err error) {
 	if secret.Type != SecretType {
 		return "", fmt.Errorf("secret %s is of type %s", secret.Name, secret.Type)
 	}

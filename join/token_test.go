@@ -77,7 +77,7 @@ func TestVerify(t *testing.T) {
 		}(), tok, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			host, err := verify(tc.token, tc.secret, now)
+			host, err := tc.token.Verify(tc.secret, now)
 			if (err == nil) != tc.ok || host != tc.wantHost {
 				t.Fatalf("verify: host %q err %v; want host %q ok=%v", host, err, tc.wantHost, tc.ok)
 			}

@@ -1,4 +1,6 @@
-package join
+// Package joinserver is the hub's side of the join protocol: it trades a
+// bootstrap token for an agent's credentials on the management cluster.
+package joinserver
 
 import (
 	"context"
@@ -13,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -21,36 +22,8 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/hostaccess"
+	"github.com/vfleet/vfleet/join"
 )
-
-// Path is where the hub serves joins.
-const Path = "/v1/join"
-
-// Request is what an agent sends; its bootstrap token travels in the
-// Authorization header.
-type Request struct {
-	Host   string `json:"host"`
-	Region string `json:"region"`
-	Zone   string `json:"zone,omitempty"`
-}
-
-// Response carries the agent's credentials on the management cluster.
-type Response struct {
-	// Server and CAData say how to reach the management cluster.
-	Server string `json:"server"`
-	CAData []byte `json:"caData"`
-	// Namespace is the host's namespace, the only one the agent may use.
-	Namespace string `json:"namespace"`
-	// Token is a ServiceAccount token for the agent, valid until
-	// Expiration; the agent renews it itself.
-	Token      string    `json:"token"`
-	Expiration time.Time `json:"expiration"`
-}
-
-// errorBody is what the server answers with on failure.
-type errorBody struct {
-	Message string `json:"message"`
-}
 
 // Server is the hub's join endpoint.
 type Server struct {
@@ -86,13 +59,13 @@ var rejected = &httpError{http.StatusUnauthorized,
 
 // ServeHTTP handles POST /v1/join.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != Path || r.Method != http.MethodPost {
-		writeJSON(w, http.StatusNotFound, errorBody{Message: "POST " + Path + " is the only endpoint"})
+	if r.URL.Path != join.Path || r.Method != http.MethodPost {
+		writeJSON(w, http.StatusNotFound, join.ErrorBody{Message: "POST " + join.Path + " is the only endpoint"})
 		return
 	}
-	var req Request
+	var req join.Request
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{Message: "the request body is not a join request: " + err.Error()})
+		writeJSON(w, http.StatusBadRequest, join.ErrorBody{Message: "the request body is not a join request: " + err.Error()})
 		return
 	}
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -103,33 +76,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ctrl.LoggerFrom(r.Context()).Error(err, "Join failed", "host", req.Host)
 			he = &httpError{http.StatusInternalServerError, "the hub could not complete the join, try again: " + err.Error()}
 		}
-		writeJSON(w, he.code, errorBody{Message: he.msg})
+		writeJSON(w, he.code, join.ErrorBody{Message: he.msg})
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) join(ctx context.Context, raw string, req Request) (*Response, error) {
+func (s *Server) join(ctx context.Context, raw string, req join.Request) (*join.Response, error) {
 	log := ctrl.LoggerFrom(ctx).WithValues("host", req.Host)
-	token, err := ParseToken(raw)
+	token, err := join.ParseToken(raw)
 	if err != nil {
 		return nil, &httpError{http.StatusUnauthorized, "malformed bootstrap token: " + err.Error()}
 	}
 	secret := &corev1.Secret{}
-	if err := s.Reader.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: SecretName(token.ID)}, secret); err != nil {
+	if err := s.Reader.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: join.SecretName(token.ID)}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			log.Info("Join refused: unknown bootstrap token", "tokenID", token.ID)
 			return nil, rejected
 		}
 		return nil, err
 	}
-	onlyHost, err := verify(token, secret, s.Clock.Now())
+	onlyHost, err := token.Verify(secret, s.Clock.Now())
 	if err != nil {
 		log.Info("Join refused: bad bootstrap token", "tokenID", token.ID, "reason", err.Error())
 		return nil, rejected
 	}
-	if err := validateRequest(req); err != nil {
-		return nil, err
+	if err := req.Validate(); err != nil {
+		return nil, &httpError{http.StatusBadRequest, err.Error()}
 	}
 	if onlyHost != "" && onlyHost != req.Host {
 		return nil, &httpError{http.StatusForbidden, fmt.Sprintf("this bootstrap token may only join host %q", onlyHost)}
@@ -148,14 +121,14 @@ func (s *Server) join(ctx context.Context, raw string, req Request) (*Response, 
 		return nil, fmt.Errorf("issue a token for the agent: %w", err)
 	}
 	log.Info("Host joined", "region", req.Region, "zone", req.Zone, "tokenID", token.ID)
-	return &Response{
+	return &join.Response{
 		Server: s.APIServer, CAData: s.CAData, Namespace: sa.Namespace,
 		Token: tr.Status.Token, Expiration: tr.Status.ExpirationTimestamp.Time,
 	}, nil
 }
 
 // hostCluster returns the host's HostCluster, creating it on first join.
-func (s *Server) hostCluster(ctx context.Context, req Request) (*fleetv1.HostCluster, error) {
+func (s *Server) hostCluster(ctx context.Context, req join.Request) (*fleetv1.HostCluster, error) {
 	host := &fleetv1.HostCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: req.Host},
 		Spec:       fleetv1.HostClusterSpec{Region: req.Region, Zone: req.Zone},
@@ -179,22 +152,6 @@ func (s *Server) hostCluster(ctx context.Context, req Request) (*fleetv1.HostClu
 		return nil, &httpError{http.StatusBadRequest, err.Error()}
 	}
 	return host, err
-}
-
-func validateRequest(req Request) error {
-	var problems []string
-	if msgs := validation.IsDNS1123Label(req.Host); len(msgs) > 0 {
-		problems = append(problems, "host name: "+strings.Join(msgs, "; "))
-	} else if len(fleetv1.HostNamespace(req.Host)) > validation.DNS1123LabelMaxLength {
-		problems = append(problems, "host name: at most 51 characters")
-	}
-	if req.Region == "" {
-		problems = append(problems, "region is required")
-	}
-	if len(problems) > 0 {
-		return &httpError{http.StatusBadRequest, "invalid join request: " + strings.Join(problems, ", ")}
-	}
-	return nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, body any) {

@@ -1,4 +1,4 @@
-package join_test
+package joinserver_test
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/hub/joinserver"
 	"github.com/vfleet/vfleet/join"
 	"github.com/vfleet/vfleet/test/envtest"
 )
@@ -49,7 +50,7 @@ func run(m *testing.M) int {
 	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tokenNamespace}}); err != nil {
 		return 1
 	}
-	srv := httptest.NewTLSServer(&join.Server{
+	srv := httptest.NewTLSServer(&joinserver.Server{
 		Client: k8s, Reader: k8s, Namespace: tokenNamespace, Clock: clocktesting.NewFakePassiveClock(now),
 		APIServer: cfg.Host, CAData: cfg.CAData, TokenTTL: time.Hour,
 	})
