@@ -10,8 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controlplane"
-	"github.com/vfleet/vfleet/internal/postgres"
+	"github.com/vfleet/vfleet/stores"
 )
 
 // errNoCredentials: the hub has not written this epoch's credentials yet.
@@ -35,20 +34,5 @@ func backendFor(ctx context.Context, c client.Client, cp *fleetv1.ControlPlane) 
 	if err != nil {
 		return "", err
 	}
-	user, pass := string(secret.Data[fleetv1.SecretUsernameKey]), string(secret.Data[fleetv1.SecretPasswordKey])
-	switch store.Driver {
-	case fleetv1.DriverPostgreSQL:
-		if user == "" {
-			return "", fmt.Errorf("store credentials Secret %s has no %s", store.CredentialsSecret, fleetv1.SecretUsernameKey)
-		}
-		return postgres.URL(store.Endpoint, store.Database, user, pass, string(secret.Data[fleetv1.SecretSSLModeKey])), nil
-	case fleetv1.DriverEtcd:
-		cert, key := secret.Data[fleetv1.SecretTLSCertKey], secret.Data[fleetv1.SecretTLSKeyKey]
-		if len(cert) == 0 || len(key) == 0 {
-			return "", fmt.Errorf("store credentials Secret %s has no %s and %s", store.CredentialsSecret, fleetv1.SecretTLSCertKey, fleetv1.SecretTLSKeyKey)
-		}
-		return controlplane.EtcdBackend{Endpoints: store.Endpoint, Prefix: store.Database, CA: secret.Data[fleetv1.SecretCAKey], Cert: cert, Key: key}.String(), nil
-	default:
-		return "", fmt.Errorf("the agent cannot run control planes on %s stores", store.Driver)
-	}
+	return stores.Backend(store, secret.Data)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/stores"
 )
 
 // syncBuffer is a log the control plane writes from several goroutines.
@@ -45,7 +46,7 @@ func (b *syncBuffer) String() string {
 // returned stop is called.
 func start(t *testing.T, dir string, port int) (*ControlPlane, func(), *syncBuffer) {
 	t.Helper()
-	return startOn(t, dir, port, EmbeddedBackend(dir))
+	return startOn(t, dir, port, stores.EmbeddedBackend(dir))
 }
 
 // startOn runs a control plane over dir with its state in backend.
@@ -179,7 +180,7 @@ func TestAPIServerThatCannotStartIsGivenUpOn(t *testing.T) {
 	defer l.Close()
 
 	dir := t.TempDir()
-	cp, err := New(Config{Name: "taken", DataDir: dir, BinDir: lab.FindBinDir(), Backend: EmbeddedBackend(dir), Port: ports[0], MaxStartFailures: 2})
+	cp, err := New(Config{Name: "taken", DataDir: dir, BinDir: lab.FindBinDir(), Backend: stores.EmbeddedBackend(dir), Port: ports[0], MaxStartFailures: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestOrphanedControlPlaneStops(t *testing.T) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
-	cp, err := New(Config{Name: "orphan", DataDir: dir, BinDir: lab.FindBinDir(), Backend: EmbeddedBackend(dir), Port: ports[0],
+	cp, err := New(Config{Name: "orphan", DataDir: dir, BinDir: lab.FindBinDir(), Backend: stores.EmbeddedBackend(dir), Port: ports[0],
 		Lifeline: lifeline, OrphanGrace: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -9,8 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/vfleet/vfleet/internal/etcdstore"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/stores"
+	"github.com/vfleet/vfleet/stores/etcdstore"
 	"github.com/vfleet/vfleet/test/etcdtest"
 )
 
@@ -32,7 +33,7 @@ func TestExternalEtcdControlPlane(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return EtcdBackend{Endpoints: s.Endpoint, Prefix: etcdstore.Prefix(space), CA: creds.ServerCA, Cert: creds.Cert, Key: creds.Key}.String()
+		return stores.EtcdBackend{Endpoints: s.Endpoint, Prefix: etcdstore.Prefix(space), CA: creds.ServerCA, Cert: creds.Cert, Key: creds.Key}.String()
 	}
 	ports, release, err := lab.ClaimPorts(1)
 	if err != nil {

@@ -9,8 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/lab/pgserver"
+	"github.com/vfleet/vfleet/stores/postgres"
 	"github.com/vfleet/vfleet/test/pgtest"
 )
 
@@ -24,7 +25,7 @@ func TestExternalPostgresControlPlane(t *testing.T) {
 	if err := pg.CreateDatabase(ctx, "vc_one"); err != nil {
 		t.Fatal(err)
 	}
-	backend := postgres.URL(pg.Endpoint(), "vc_one", postgres.AdminUser, pg.AdminPassword(), "")
+	backend := postgres.URL(pg.Endpoint(), "vc_one", pgserver.AdminUser, pg.AdminPassword(), "")
 	ports, release, err := lab.ClaimPorts(1)
 	if err != nil {
 		t.Fatal(err)

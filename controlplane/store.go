@@ -2,23 +2,18 @@ package controlplane
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/k3s-io/kine/pkg/drivers/generic"
 	"github.com/k3s-io/kine/pkg/endpoint"
 	"github.com/prometheus/client_golang/prometheus"
-)
 
-// sqliteParams are kine's defaults for SQLite: WAL, a generous busy timeout.
-const sqliteParams = "_journal_mode=WAL&_busy_timeout=30000&_synchronous=NORMAL&_txlock=immediate&_stmt_cache_size=20&cache=shared"
+	"github.com/vfleet/vfleet/stores"
+)
 
 // StartStore gives the apiserver its store for backend until ctx ends,
 // and returns how the apiserver reaches it. An etcd backend it reaches
@@ -30,11 +25,11 @@ const sqliteParams = "_journal_mode=WAL&_busy_timeout=30000&_synchronous=NORMAL&
 // control plane restarted on the same directory must wait for it, or the
 // old kine's shutdown would unlink the new socket.
 func StartStore(ctx context.Context, wg *sync.WaitGroup, dir, backend string) (StoreEndpoint, error) {
-	if etcd, ok, err := ParseEtcdBackend(backend); ok {
+	if etcd, ok, err := stores.ParseEtcdBackend(backend); ok {
 		if err != nil {
 			return StoreEndpoint{}, err
 		}
-		return etcd.write(filepath.Join(dir, "pki"))
+		return writeEtcdCredentials(etcd, filepath.Join(dir, "pki"))
 	}
 	listener := "unix://" + filepath.Join(dir, "kine.sock")
 	// The values kine's own CLI defaults to: the library refuses to start
@@ -56,7 +51,7 @@ func StartStore(ctx context.Context, wg *sync.WaitGroup, dir, backend string) (S
 		PollBatchSize:       500,
 	})
 	if err != nil {
-		return StoreEndpoint{}, fmt.Errorf("start kine over %s: %w", redact(backend), err)
+		return StoreEndpoint{}, fmt.Errorf("start kine over %s: %w", stores.Redact(backend), err)
 	}
 	return StoreEndpoint{Servers: listener}, nil
 }
@@ -69,55 +64,10 @@ type StoreEndpoint struct {
 	Args []string
 }
 
-// etcdBackendScheme starts a backend that is an External etcd store.
-const etcdBackendScheme = "etcd+json:"
-
-// EtcdBackend is an External etcd store as a control plane reaches it:
-// its members, the vcluster's key prefix and the epoch's credentials. It
-// travels as one backend string, like a kine endpoint, so that the
-// runtimes pass either the same way.
-type EtcdBackend struct {
-	// Endpoints are the members' client URLs, comma-separated.
-	Endpoints string `json:"endpoints"`
-	// Prefix is the apiserver's --etcd-prefix.
-	Prefix string `json:"prefix"`
-	// CA verifies the server; Cert and Key are the epoch's client
-	// certificate. PEM.
-	CA   []byte `json:"ca,omitempty"`
-	Cert []byte `json:"cert"`
-	Key  []byte `json:"key"`
-}
-
-// String encodes the backend.
-func (b EtcdBackend) String() string {
-	data, _ := json.Marshal(b)
-	return etcdBackendScheme + base64.RawURLEncoding.EncodeToString(data)
-}
-
-// ParseEtcdBackend decodes a backend made by EtcdBackend.String; ok says
-// whether backend is one at all.
-func ParseEtcdBackend(backend string) (b EtcdBackend, ok bool, err error) {
-	enc, ok := strings.CutPrefix(backend, etcdBackendScheme)
-	if !ok {
-		return EtcdBackend{}, false, nil
-	}
-	data, err := base64.RawURLEncoding.DecodeString(enc)
-	if err == nil {
-		err = json.Unmarshal(data, &b)
-	}
-	if err == nil && (b.Endpoints == "" || b.Prefix == "" || len(b.Cert) == 0 || len(b.Key) == 0) {
-		err = errors.New("endpoints, prefix, certificate and key are required")
-	}
-	if err != nil {
-		return EtcdBackend{}, true, fmt.Errorf("etcd backend: %w", err)
-	}
-	return b, true, nil
-}
-
-// write puts the credentials in dir, and returns the apiserver's flags.
+// writeEtcdCredentials puts the credentials in dir, and returns the apiserver's flags.
 // etcd compacts on its own: the apiserver's user may touch only its prefix,
 // and compaction is the whole keyspace's.
-func (b EtcdBackend) write(dir string) (StoreEndpoint, error) {
+func writeEtcdCredentials(b stores.EtcdBackend, dir string) (StoreEndpoint, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return StoreEndpoint{}, err
 	}
@@ -138,20 +88,4 @@ func (b EtcdBackend) write(dir string) (StoreEndpoint, error) {
 		}
 	}
 	return StoreEndpoint{Servers: b.Endpoints, Args: args}, nil
-}
-
-// EmbeddedBackend is the SQLite database of an Embedded vcluster.
-func EmbeddedBackend(dataDir string) string {
-	return "sqlite://" + filepath.Join(dataDir, "state.db") + "?" + sqliteParams
-}
-
-// redact hides credentials in a backend URL for messages.
-func redact(backend string) string {
-	if b, ok, _ := ParseEtcdBackend(backend); ok {
-		return b.Endpoints + b.Prefix
-	}
-	if i := len("postgres://"); len(backend) > i && backend[:i] == "postgres://" {
-		return "postgres://…"
-	}
-	return backend
 }

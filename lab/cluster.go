@@ -19,11 +19,11 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/vfleet/vfleet/agent/runtime/process/record"
-	"github.com/vfleet/vfleet/internal/etcdstore"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/pki"
-	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/internal/procgroup"
+	"github.com/vfleet/vfleet/lab/etcdserver"
+	"github.com/vfleet/vfleet/lab/pgserver"
 )
 
 // Role tells a management cluster from a host cluster.
@@ -60,9 +60,9 @@ type Cluster struct {
 	// storeRegions are the host regions the management cluster's
 	// PostgreSQL serves; pg is that server's cluster, once initialised.
 	storeRegions []string
-	pg           *postgres.Cluster
+	pg           *pgserver.Cluster
 	// storeEtcd is the etcd backing store's server, once initialised.
-	storeEtcd *etcdstore.Server
+	storeEtcd *etcdserver.Server
 	ports     Ports
 	progress  *progress
 	onChange  func() // the lab records pids in its state file
@@ -377,14 +377,14 @@ func (c *Cluster) buildClients() error {
 		// Ready once it has joined and reported the host's capacity.
 		Agent: httpProbe(plain, "http://"+port(c.ports.AgentHealth)+"/readyz"),
 		Postgres: func(ctx context.Context) error {
-			return postgres.Ping(ctx, c.PostgresEndpoint(), c.PostgresPassword())
+			return pgserver.Ping(ctx, c.PostgresEndpoint(), c.PostgresPassword())
 		},
 		StoreEtcd: func(ctx context.Context) error {
 			creds, err := c.StoreEtcdCredentials()
 			if err != nil {
 				return err
 			}
-			return etcdstore.Health(ctx, c.StoreEtcdEndpoint(), creds)
+			return etcdserver.Health(ctx, c.StoreEtcdEndpoint(), creds)
 		},
 	}
 	return nil

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/vfleet/vfleet/internal/postgres"
+	"github.com/vfleet/vfleet/lab/pgserver"
 )
 
 // postgresFallbackRoot keeps the data of labs whose directory the postgres
@@ -22,7 +22,7 @@ const postgresFallbackRoot = "/var/lib/vfleet/lab-postgres"
 // with the lab.
 func postgresDir(root string) string {
 	in := filepath.Join(root, "postgres")
-	if postgres.Reachable(in) == nil {
+	if pgserver.Reachable(in) == nil {
 		return in
 	}
 	return postgresFallback(root)
@@ -35,7 +35,7 @@ func postgresFallback(root string) string {
 
 // initPostgres initialises the PostgreSQL cluster once; its password is
 // known from then on.
-func (c *Cluster) initPostgres() (*postgres.Cluster, error) {
+func (c *Cluster) initPostgres() (*pgserver.Cluster, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.pg != nil {
@@ -52,7 +52,7 @@ func (c *Cluster) initPostgres() (*postgres.Cluster, error) {
 			}
 		}
 	}
-	pg, err := postgres.Init(postgresDir(c.paths.root))
+	pg, err := pgserver.Init(postgresDir(c.paths.root))
 	if err != nil {
 		return nil, fmt.Errorf("%s: PostgreSQL: %w", c.Name, err)
 	}
@@ -66,7 +66,7 @@ func (c *Cluster) PostgresEndpoint() string {
 }
 
 // PostgresPassword is the lab PostgreSQL superuser's password; the user is
-// postgres.AdminUser.
+// pgserver.AdminUser.
 func (c *Cluster) PostgresPassword() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -5,18 +5,19 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/vfleet/vfleet/internal/etcdstore"
+	"github.com/vfleet/vfleet/lab/etcdserver"
+	"github.com/vfleet/vfleet/stores/etcdstore"
 )
 
 // initStoreEtcd writes the etcd store's PKI once, in the cluster's
 // directory.
-func (c *Cluster) initStoreEtcd() (*etcdstore.Server, error) {
+func (c *Cluster) initStoreEtcd() (*etcdserver.Server, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.storeEtcd != nil {
 		return c.storeEtcd, nil
 	}
-	s, err := etcdstore.Init(filepath.Join(c.paths.root, string(StoreEtcd)), filepath.Join(c.binDir, string(Etcd)))
+	s, err := etcdserver.Init(filepath.Join(c.paths.root, string(StoreEtcd)), filepath.Join(c.binDir, string(Etcd)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", c.Name, StoreEtcd, err)
 	}
@@ -30,7 +31,7 @@ func (c *Cluster) enableStoreEtcdAuth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := etcdstore.EnableAuth(ctx, c.StoreEtcdEndpoint(), creds); err != nil {
+	if err := etcdserver.EnableAuth(ctx, c.StoreEtcdEndpoint(), creds); err != nil {
 		return fmt.Errorf("%s: %s: %w", c.Name, StoreEtcd, err)
 	}
 	return nil

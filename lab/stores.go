@@ -12,9 +12,9 @@ import (
 
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controllers/backingstore"
 	"github.com/vfleet/vfleet/hub"
-	"github.com/vfleet/vfleet/internal/postgres"
+	"github.com/vfleet/vfleet/lab/pgserver"
+	"github.com/vfleet/vfleet/stores"
 )
 
 // The lab's BackingStores, where External vclusters keep their state:
@@ -40,14 +40,14 @@ func (c *Cluster) registerStores(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	etcdAdmin, etcdCA := backingstore.EtcdSecrets(etcd)
+	etcdAdmin, etcdCA := stores.EtcdSecrets(etcd)
 	for _, s := range []struct {
 		name, endpoint string
 		driver         fleetv1.BackingStoreDriver
 		admin, ca      map[string][]byte
 	}{
 		{StoreName, c.PostgresEndpoint(), fleetv1.DriverPostgreSQL, map[string][]byte{
-			fleetv1.SecretUsernameKey: []byte(postgres.AdminUser),
+			fleetv1.SecretUsernameKey: []byte(pgserver.AdminUser),
 			fleetv1.SecretPasswordKey: []byte(pg.Password),
 		}, nil},
 		{EtcdStoreName, c.StoreEtcdEndpoint(), fleetv1.DriverEtcd, etcdAdmin, etcdCA},

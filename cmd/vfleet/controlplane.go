@@ -13,6 +13,7 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controlplane"
+	"github.com/vfleet/vfleet/stores"
 )
 
 func newControlPlaneCommand() *cobra.Command {
@@ -51,7 +52,7 @@ admin kubeconfig it writes to <data-dir>/admin.kubeconfig once ready.`,
 			cfg.Backend = os.Getenv("VFLEET_BACKEND")
 		}
 		if cfg.Backend == "" {
-			cfg.Backend = controlplane.EmbeddedBackend(cfg.DataDir)
+			cfg.Backend = stores.EmbeddedBackend(cfg.DataDir)
 		}
 		cfg.Log = cmd.OutOrStdout()
 		// This process holds kine and the SQLite driver: most of its

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/stores"
 )
 
 // How often a store is checked again: soon while it is not ready, and now
@@ -46,7 +47,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, bs); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	admin, err := AdminFor(ctx, r.Reader, bs)
+	admin, err := stores.AdminFor(ctx, r.Reader, bs)
 	if err == nil {
 		login, cancel := context.WithTimeout(ctx, loginTimeout)
 		err = admin.Ping(login)

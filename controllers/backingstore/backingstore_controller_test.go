@@ -18,8 +18,9 @@ import (
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/backingstore"
-	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/lab/pgserver"
+	"github.com/vfleet/vfleet/stores"
 	"github.com/vfleet/vfleet/test/envtest"
 	"github.com/vfleet/vfleet/test/etcdtest"
 	"github.com/vfleet/vfleet/test/pgtest"
@@ -66,7 +67,7 @@ func TestReadyCondition(t *testing.T) {
 	}
 	for name, pw := range map[string]string{"good": pg.AdminPassword(), "bad": "wrong"} {
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "stores", Name: name}, StringData: map[string]string{
-			fleetv1.SecretUsernameKey: postgres.AdminUser, fleetv1.SecretPasswordKey: pw,
+			fleetv1.SecretUsernameKey: pgserver.AdminUser, fleetv1.SecretPasswordKey: pw,
 		}}
 		if err := k8s.Create(ctx, secret); err != nil {
 			t.Fatal(err)
@@ -115,7 +116,7 @@ func TestEtcdReadyCondition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, ca := backingstore.EtcdSecrets(s.Creds)
+	good, ca := stores.EtcdSecrets(s.Creds)
 	notRoot := maps.Clone(good)
 	notRoot["tls.crt"], notRoot["tls.key"] = epoch.Cert, epoch.Key
 	noCAKey := maps.Clone(good)

@@ -8,7 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/internal/etcdstore"
+	"github.com/vfleet/vfleet/stores"
+	"github.com/vfleet/vfleet/stores/etcdstore"
 )
 
 // readyCondition turns the outcome of a login into the Ready condition.
@@ -16,7 +17,7 @@ func readyCondition(bs *fleetv1.BackingStore, err error) metav1.Condition {
 	c := metav1.Condition{Type: fleetv1.ConditionReady, ObservedGeneration: bs.Generation}
 	var pg *pgconn.PgError
 	var netErr net.Error
-	var missing *credentialsError
+	var missing *stores.CredentialsError
 	var etcdAuth *etcdstore.AuthError
 	var etcdDown *etcdstore.UnreachableError
 	switch {
@@ -43,8 +44,3 @@ func isConnectError(err error) bool {
 	var ce *pgconn.ConnectError
 	return errors.As(err, &ce)
 }
-
-// credentialsError says what is wrong with the admin credentials Secret.
-type credentialsError struct{ msg string }
-
-func (e *credentialsError) Error() string { return e.msg }

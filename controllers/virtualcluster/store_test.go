@@ -16,11 +16,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controllers/backingstore"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/internal/builder"
-	"github.com/vfleet/vfleet/internal/etcdstore"
-	"github.com/vfleet/vfleet/internal/postgres"
+	"github.com/vfleet/vfleet/lab/pgserver"
+	"github.com/vfleet/vfleet/stores"
+	"github.com/vfleet/vfleet/stores/etcdstore"
+	"github.com/vfleet/vfleet/stores/postgres"
 	"github.com/vfleet/vfleet/test/etcdtest"
 	"github.com/vfleet/vfleet/test/pgtest"
 )
@@ -34,8 +35,8 @@ func TestProvisionsAndDropsTheExternalDatabase(t *testing.T) {
 	pg := pgtest.Start(t)
 
 	vc, cp, secret := placeOnStore(t, "pg-provision", fleetv1.BackingStoreSpec{Driver: fleetv1.DriverPostgreSQL, Endpoint: pg.Endpoint()},
-		map[string][]byte{"username": []byte(postgres.AdminUser), "password": []byte(pg.AdminPassword())}, nil)
-	if cp.Spec.Store.Database != backingstore.Space(fleetv1.DriverPostgreSQL, vc.UID) {
+		map[string][]byte{"username": []byte(pgserver.AdminUser), "password": []byte(pg.AdminPassword())}, nil)
+	if cp.Spec.Store.Database != stores.Space(fleetv1.DriverPostgreSQL, vc.UID) {
 		t.Fatalf("the ControlPlane names database %q", cp.Spec.Store.Database)
 	}
 	conn, err := pgx.Connect(ctx, postgres.URL(pg.Endpoint(), cp.Spec.Store.Database, string(secret.Data["username"]), string(secret.Data["password"]), ""))
@@ -59,7 +60,7 @@ func TestProvisionsAndDropsTheExternalDatabase(t *testing.T) {
 	}
 	defer func() { _ = c.Close(ctx) }()
 	var n int
-	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", backingstore.Space(fleetv1.DriverPostgreSQL, vc.UID)).Scan(&n); err != nil || n != 0 {
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", stores.Space(fleetv1.DriverPostgreSQL, vc.UID)).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("the database outlived its vcluster: %d, %v", n, err)
 	}
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(secret), secret); !apierrors.IsNotFound(err) {
@@ -75,7 +76,7 @@ func TestProvisionsAndDropsTheExternalDatabase(t *testing.T) {
 func TestProvisionsAndDropsTheExternalEtcdPrefix(t *testing.T) {
 	ctx := context.Background()
 	s := etcdtest.Start(t)
-	adminData, caData := backingstore.EtcdSecrets(s.Creds)
+	adminData, caData := stores.EtcdSecrets(s.Creds)
 	vc, cp, secret := placeOnStore(t, "etcd-provision", fleetv1.BackingStoreSpec{Driver: fleetv1.DriverEtcd, Endpoint: s.Endpoint}, adminData, caData)
 	if want := "/vfleet-" + string(vc.UID); cp.Spec.Store.Database != want {
 		t.Fatalf("the ControlPlane names prefix %q, want %q", cp.Spec.Store.Database, want)

@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controllers/backingstore"
 	"github.com/vfleet/vfleet/placement"
+	"github.com/vfleet/vfleet/stores"
 )
 
 // maxHistory bounds status.placementHistory.
@@ -157,7 +157,7 @@ func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCl
 		}
 		spec.Store.Driver = bs.Spec.Driver
 		spec.Store.Endpoint = bs.Spec.Endpoint
-		spec.Store.Database = backingstore.Location(bs.Spec.Driver, vc.UID)
+		spec.Store.Database = stores.Location(bs.Spec.Driver, vc.UID)
 		spec.Store.CredentialsSecret = storeCredentialsSecret(vc)
 		if err := r.provisionStore(ctx, vc, bs); err != nil {
 			return spec, fmt.Errorf("provision the vcluster's store on %s: %w", bs.Name, err)

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controllers/backingstore"
+	"github.com/vfleet/vfleet/stores"
 )
 
 // storeCredentialsSecret names the Secret, in the host's namespace, with
@@ -35,11 +35,11 @@ func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualClus
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}
-	admin, err := backingstore.AdminFor(ctx, r.reader(), bs)
+	admin, err := stores.AdminFor(ctx, r.reader(), bs)
 	if err != nil {
 		return err
 	}
-	data, err := admin.Provision(ctx, backingstore.Space(bs.Spec.Driver, vc.UID), vc.Status.Epoch)
+	data, err := admin.Provision(ctx, stores.Space(bs.Spec.Driver, vc.UID), vc.Status.Epoch)
 	if err != nil {
 		return err
 	}
@@ -59,13 +59,13 @@ func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualClus
 
 // storeAdmin administers the vcluster's BackingStore, and names the
 // vcluster's space there.
-func (r *Reconciler) storeAdmin(ctx context.Context, vc *fleetv1.VirtualCluster) (backingstore.Admin, string, error) {
+func (r *Reconciler) storeAdmin(ctx context.Context, vc *fleetv1.VirtualCluster) (stores.Admin, string, error) {
 	bs := &fleetv1.BackingStore{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: vc.Spec.BackingStore.Name}, bs); err != nil {
 		return nil, "", fmt.Errorf("backing store %s: %w", vc.Spec.BackingStore.Name, err)
 	}
-	admin, err := backingstore.AdminFor(ctx, r.reader(), bs)
-	return admin, backingstore.Space(bs.Spec.Driver, vc.UID), err
+	admin, err := stores.AdminFor(ctx, r.reader(), bs)
+	return admin, stores.Space(bs.Spec.Driver, vc.UID), err
 }
 
 // dropStore removes an External vcluster's space, its logins, and the

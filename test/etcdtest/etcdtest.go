@@ -13,9 +13,10 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/vfleet/vfleet/internal/etcdstore"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/lab/etcdserver"
+	"github.com/vfleet/vfleet/stores/etcdstore"
 	"github.com/vfleet/vfleet/test/envtest"
 )
 
@@ -40,7 +41,7 @@ func Start(t testing.TB) *Server {
 	}
 	t.Cleanup(release)
 	dir := t.TempDir()
-	srv, err := etcdstore.Init(dir, filepath.Join(envtest.AssetsDir(), "etcd"))
+	srv, err := etcdserver.Init(dir, filepath.Join(envtest.AssetsDir(), "etcd"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +61,10 @@ func Start(t testing.TB) *Server {
 	s := &Server{Endpoint: fmt.Sprintf("https://127.0.0.1:%d", ports[0]), Creds: creds, Proc: proc}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := etcdstore.WaitReady(ctx, s.Endpoint, creds, proc); err != nil {
+	if err := etcdserver.WaitReady(ctx, s.Endpoint, creds, proc); err != nil {
 		t.Fatal(err)
 	}
-	if err := etcdstore.EnableAuth(ctx, s.Endpoint, creds); err != nil {
+	if err := etcdserver.EnableAuth(ctx, s.Endpoint, creds); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -91,7 +92,7 @@ func (s *Server) Leftovers(t testing.TB, prefix string) (keys int64, users, role
 	if err != nil {
 		t.Fatal(err)
 	}
-	return got.Count, slices.DeleteFunc(u.Users, func(n string) bool { return n == etcdstore.RootUser }), r.Roles
+	return got.Count, slices.DeleteFunc(u.Users, func(n string) bool { return n == etcdserver.RootUser }), r.Roles
 }
 
 // DisableAuth turns auth off, as an operator might by mistake.

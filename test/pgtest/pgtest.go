@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/lab/pgserver"
 )
 
 // Start runs a server in a temporary directory on a port no lab holds.
-func Start(t testing.TB) *postgres.Server {
+func Start(t testing.TB) *pgserver.Server {
 	t.Helper()
-	if _, err := postgres.BinDir(); err != nil {
+	if _, err := pgserver.BinDir(); err != nil {
 		t.Fatal(err)
 	}
 	ports, release, err := lab.ClaimPorts(1)
@@ -34,7 +34,7 @@ func Start(t testing.TB) *postgres.Server {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := postgres.Start(ctx, filepath.Join(dir, "pg"), ports[0])
+	s, err := pgserver.Start(ctx, filepath.Join(dir, "pg"), ports[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/vfleet/vfleet/controlplane"
+	"github.com/vfleet/vfleet/stores"
 )
 
 func main() {
@@ -22,7 +23,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var wg sync.WaitGroup
-	listener, err := controlplane.StartStore(ctx, &wg, *dir, controlplane.EmbeddedBackend(*dir))
+	listener, err := controlplane.StartStore(ctx, &wg, *dir, stores.EmbeddedBackend(*dir))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -18,9 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controllers/backingstore"
-	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/stores"
+	"github.com/vfleet/vfleet/stores/postgres"
 	"github.com/vfleet/vfleet/test/framework"
 )
 
@@ -116,8 +116,8 @@ var _ = Describe("Failover", Ordered, func() {
 		controlPlaneGone(ctx, vc, old)
 
 		By("in the database: nothing written by epoch N after epoch N+1's first write")
-		e1 := postgres.EpochRole(backingstore.Space(fleetv1.DriverPostgreSQL, vc.UID), vc.Status.Epoch)
-		e2 := postgres.EpochRole(backingstore.Space(fleetv1.DriverPostgreSQL, vc.UID), moved.Status.Epoch)
+		e1 := postgres.EpochRole(stores.Space(fleetv1.DriverPostgreSQL, vc.UID), vc.Status.Epoch)
+		e2 := postgres.EpochRole(stores.Space(fleetv1.DriverPostgreSQL, vc.UID), moved.Status.Epoch)
 		var n1, n2, late int
 		Expect(conn.QueryRow(ctx, "SELECT count(*) FILTER (WHERE writer = $1), count(*) FILTER (WHERE writer = $2) FROM kine", e1, e2).Scan(&n1, &n2)).To(Succeed())
 		Expect(n1).To(BeNumerically(">", 0), "epoch %d wrote nothing: the check below would prove nothing", vc.Status.Epoch)

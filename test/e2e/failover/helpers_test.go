@@ -18,12 +18,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/controllers/backingstore"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
-	"github.com/vfleet/vfleet/internal/etcdstore"
-	"github.com/vfleet/vfleet/internal/postgres"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/lab/pgserver"
+	"github.com/vfleet/vfleet/stores"
+	"github.com/vfleet/vfleet/stores/etcdstore"
+	"github.com/vfleet/vfleet/stores/postgres"
 	"github.com/vfleet/vfleet/test/framework"
 )
 
@@ -160,7 +161,7 @@ func signalControlPlanes(host string, sig syscall.Signal) {
 // storeConn is an admin session on the vcluster's database.
 func storeConn(ctx context.Context, vc *fleetv1.VirtualCluster) *pgx.Conn {
 	m := suite.Lab.Management()
-	conn, err := pgx.Connect(ctx, postgres.URL(m.PostgresEndpoint(), backingstore.Space(fleetv1.DriverPostgreSQL, vc.UID), postgres.AdminUser, m.PostgresPassword(), "disable"))
+	conn, err := pgx.Connect(ctx, postgres.URL(m.PostgresEndpoint(), stores.Space(fleetv1.DriverPostgreSQL, vc.UID), pgserver.AdminUser, m.PostgresPassword(), "disable"))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) { _ = conn.Close(ctx) })
 	return conn
@@ -175,7 +176,7 @@ func expectFenced(ctx context.Context, vc *fleetv1.VirtualCluster, store string)
 		conn := storeConn(ctx, vc)
 		var canLogin bool
 		Expect(conn.QueryRow(ctx, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1",
-			postgres.EpochRole(backingstore.Space(fleetv1.DriverPostgreSQL, vc.UID), vc.Status.Epoch)).Scan(&canLogin)).To(Succeed())
+			postgres.EpochRole(stores.Space(fleetv1.DriverPostgreSQL, vc.UID), vc.Status.Epoch)).Scan(&canLogin)).To(Succeed())
 		Expect(canLogin).To(BeFalse(), "the fenced epoch's role still logs in")
 	case lab.EtcdStoreName:
 		creds, err := m.StoreEtcdCredentials()
@@ -185,7 +186,7 @@ func expectFenced(ctx context.Context, vc *fleetv1.VirtualCluster, store string)
 		defer func() { _ = root.Close() }()
 		users, err := root.UserList(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(users.Users).NotTo(ContainElement(etcdstore.EpochUser(backingstore.Space(fleetv1.DriverEtcd, vc.UID), vc.Status.Epoch)),
+		Expect(users.Users).NotTo(ContainElement(etcdstore.EpochUser(stores.Space(fleetv1.DriverEtcd, vc.UID), vc.Status.Epoch)),
 			"the fenced epoch's user is still there")
 	default:
 		Fail("no fencing check for store " + store)

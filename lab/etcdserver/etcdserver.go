@@ -1,17 +1,11 @@
-// Package etcdstore runs an etcd server fit to hold vclusters' state, and
-// administers one: a key prefix and a role per vcluster, and a user per
-// placement epoch. The lab's etcd backing store and the tests of control
-// planes over etcd use it; nothing here stands in for the server.
-//
-// Such a server authenticates clients by certificate only (the user is the
-// certificate's common name) and has auth enabled, so that taking an
-// epoch's user away fences it: etcd checks every request, and again when
-// it applies a write, against the users and roles of that moment.
-package etcdstore
+// Package etcdserver runs an etcd server fit to hold vclusters' state, as
+// stores/etcdstore expects one: clients authenticated by certificate only
+// (the user is the certificate's common name) and auth enabled. The lab's
+// etcd backing store and the tests of control planes over etcd use it.
+package etcdserver
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -25,6 +19,7 @@ import (
 
 	"github.com/vfleet/vfleet/internal/pki"
 	"github.com/vfleet/vfleet/internal/procgroup"
+	"github.com/vfleet/vfleet/stores/etcdstore"
 )
 
 // RootUser is etcd's superuser; the admin certificate names it.
@@ -119,8 +114,8 @@ func (s *Server) Spec(name string, clientPort, peerPort int, logFile string) pro
 
 // Credentials are what the hub needs to administer the server, in the
 // keys of a BackingStore's admin credentials Secret.
-func (s *Server) Credentials() (AdminCredentials, error) {
-	var c AdminCredentials
+func (s *Server) Credentials() (etcdstore.AdminCredentials, error) {
+	var c etcdstore.AdminCredentials
 	var err error
 	read := func(name string) []byte {
 		b, e := os.ReadFile(s.pki(name))
@@ -136,7 +131,7 @@ func (s *Server) Credentials() (AdminCredentials, error) {
 // EnableAuth makes the server at endpoint ready for vfleet: a root user
 // (certificate-only, no password) with the root role, and auth on. Done
 // already, it does nothing.
-func EnableAuth(ctx context.Context, endpoint string, creds AdminCredentials) error {
+func EnableAuth(ctx context.Context, endpoint string, creds etcdstore.AdminCredentials) error {
 	cli, err := creds.Client(endpoint)
 	if err != nil {
 		return err
@@ -149,7 +144,7 @@ func EnableAuth(ctx context.Context, endpoint string, creds AdminCredentials) er
 	if st.Enabled {
 		return nil
 	}
-	if _, err := cli.UserAddWithOptions(ctx, RootUser, "", &clientv3.UserAddOptions{NoPassword: true}); err != nil && !is(err, rpctypes.ErrUserAlreadyExist) {
+	if _, err := cli.UserAddWithOptions(ctx, RootUser, "", &clientv3.UserAddOptions{NoPassword: true}); err != nil && !errors.Is(rpctypes.Error(err), rpctypes.ErrUserAlreadyExist) {
 		return fmt.Errorf("add the root user: %w", err)
 	}
 	if _, err := cli.UserGrantRole(ctx, RootUser, "root"); err != nil {
@@ -162,7 +157,7 @@ func EnableAuth(ctx context.Context, endpoint string, creds AdminCredentials) er
 }
 
 // Health asks the server at endpoint once whether it serves.
-func Health(ctx context.Context, endpoint string, creds AdminCredentials) error {
+func Health(ctx context.Context, endpoint string, creds etcdstore.AdminCredentials) error {
 	cli, err := creds.Client(endpoint)
 	if err != nil {
 		return err
@@ -176,7 +171,7 @@ func Health(ctx context.Context, endpoint string, creds AdminCredentials) error 
 
 // WaitReady polls the server at endpoint until it answers, proc exits or
 // ctx ends.
-func WaitReady(ctx context.Context, endpoint string, creds AdminCredentials, proc *procgroup.Process) error {
+func WaitReady(ctx context.Context, endpoint string, creds etcdstore.AdminCredentials, proc *procgroup.Process) error {
 	for {
 		err := Health(ctx, endpoint, creds)
 		if err == nil {
@@ -191,22 +186,4 @@ func WaitReady(ctx context.Context, endpoint string, creds AdminCredentials, pro
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// tlsConfig is a client configuration trusting serverCA, presenting
-// cert and key.
-func tlsConfig(serverCA, cert, key []byte) (*tls.Config, error) {
-	pair, err := tls.X509KeyPair(cert, key)
-	if err != nil {
-		return nil, fmt.Errorf("client certificate: %w", err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
-	if len(serverCA) > 0 {
-		pool, err := pki.Pool(serverCA)
-		if err != nil {
-			return nil, fmt.Errorf("server CA: %w", err)
-		}
-		cfg.RootCAs = pool
-	}
-	return cfg, nil
 }

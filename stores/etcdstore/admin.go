@@ -1,3 +1,10 @@
+// Package etcdstore administers an etcd server for vfleet: a key prefix and
+// a role per vcluster, and a user per placement epoch.
+//
+// Such a server authenticates clients by certificate only (the user is the
+// certificate's common name) and has auth enabled, so that taking an
+// epoch's user away fences it: etcd checks every request, and again when
+// it applies a write, against the users and roles of that moment.
 package etcdstore
 
 import (
@@ -66,7 +73,7 @@ type EpochCredentials struct {
 
 // Client connects to the server at endpoint with the admin certificate.
 func (c AdminCredentials) Client(endpoint string) (*clientv3.Client, error) {
-	tlsCfg, err := tlsConfig(c.ServerCA, c.Cert, c.Key)
+	tlsCfg, err := TLSConfig(c.ServerCA, c.Cert, c.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +144,7 @@ func (a Admin) Ping(ctx context.Context) error {
 // (nothing listening, a certificate the server or the hub rejects), or
 // returns err if the dial works.
 func (a Admin) why(err error) error {
-	tlsCfg, cfgErr := tlsConfig(a.Creds.ServerCA, a.Creds.Cert, a.Creds.Key)
+	tlsCfg, cfgErr := TLSConfig(a.Creds.ServerCA, a.Creds.Cert, a.Creds.Key)
 	eps := Endpoints(a.Endpoint)
 	if cfgErr != nil || len(eps) == 0 {
 		return err
@@ -275,8 +282,26 @@ func (a Admin) DropSpace(ctx context.Context, space string) error {
 }
 
 // TLS is the client configuration of the epoch's user.
-func (c EpochCredentials) TLS() (*tls.Config, error) { return tlsConfig(c.ServerCA, c.Cert, c.Key) }
+func (c EpochCredentials) TLS() (*tls.Config, error) { return TLSConfig(c.ServerCA, c.Cert, c.Key) }
 
 // is compares an etcd client error with one of rpctypes' errors: the
 // auth API returns gRPC statuses the KV API would have converted.
 func is(err, target error) bool { return err != nil && errors.Is(rpctypes.Error(err), target) }
+
+// TLSConfig is a client configuration trusting serverCA, presenting
+// cert and key.
+func TLSConfig(serverCA, cert, key []byte) (*tls.Config, error) {
+	pair, err := tls.X509KeyPair(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("client certificate: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	if len(serverCA) > 0 {
+		pool, err := pki.Pool(serverCA)
+		if err != nil {
+			return nil, fmt.Errorf("server CA: %w", err)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}

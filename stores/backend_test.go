@@ -1,4 +1,4 @@
-package controlplane
+package stores
 
 import (
 	"reflect"
@@ -50,11 +50,11 @@ func TestParseEtcdBackend(t *testing.T) {
 // the password or the key.
 func TestRedactHidesCredentials(t *testing.T) {
 	etcd := EtcdBackend{Endpoints: "https://e:2379", Prefix: "/vfleet-x", Cert: []byte("CERT"), Key: []byte("SECRET-KEY")}.String()
-	if got := redact(etcd); got != "https://e:2379/vfleet-x" {
-		t.Errorf("redact(etcd) = %q", got)
+	if got := Redact(etcd); got != "https://e:2379/vfleet-x" {
+		t.Errorf("Redact(etcd) = %q", got)
 	}
-	if got := redact("postgres://u:hunter2@db:5432/x"); strings.Contains(got, "hunter2") {
-		t.Errorf("redact(postgres) = %q", got)
+	if got := Redact("postgres://u:hunter2@db:5432/x"); strings.Contains(got, "hunter2") {
+		t.Errorf("Redact(postgres) = %q", got)
 	}
 }
 

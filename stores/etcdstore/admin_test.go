@@ -11,8 +11,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/vfleet/vfleet/internal/etcdstore"
 	"github.com/vfleet/vfleet/internal/pki"
+	"github.com/vfleet/vfleet/lab/etcdserver"
+	"github.com/vfleet/vfleet/stores/etcdstore"
 	"github.com/vfleet/vfleet/test/etcdtest"
 )
 
@@ -136,7 +137,7 @@ func TestPingSaysWhatIsWrong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stranger, err := other.Issue(pki.Request{CommonName: etcdstore.RootUser, Usage: pki.ClientAuth})
+	stranger, err := other.Issue(pki.Request{CommonName: etcdserver.RootUser, Usage: pki.ClientAuth})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,14 @@
-// Package postgres runs a private PostgreSQL server in a directory from the
-// distribution's binaries (Debian's postgresql package), and administers
-// one: databases and login roles. The lab's External backing store and the
-// tests of control planes over PostgreSQL use it; nothing here stands in
-// for the server.
-package postgres
+// Package pgserver runs a private PostgreSQL server in a directory from the
+// distribution's binaries (Debian's postgresql package). The lab's External
+// backing store and the tests of control planes over PostgreSQL use it;
+// stores/postgres administers it like any other.
+package pgserver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -26,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vfleet/vfleet/internal/procgroup"
+	"github.com/vfleet/vfleet/stores/postgres"
 )
 
 // AdminUser is the superuser of a server this package starts.
@@ -96,7 +93,7 @@ func Init(dir string) (*Cluster, error) {
 	data := filepath.Join(dir, "data")
 	pwFile := filepath.Join(dir, "admin-password")
 	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
-		c.Password = NewPassword()
+		c.Password = postgres.NewPassword()
 		if err := os.WriteFile(pwFile, []byte(c.Password), 0o600); err != nil {
 			return nil, err
 		}
@@ -136,7 +133,7 @@ func (c *Cluster) Spec(name string, port int, logFile string) procgroup.Spec {
 
 // Ping connects to the server at hostport as the superuser.
 func Ping(ctx context.Context, hostport, password string) error {
-	conn, err := pgx.Connect(ctx, URL(hostport, "postgres", AdminUser, password, "disable"))
+	conn, err := pgx.Connect(ctx, postgres.URL(hostport, "postgres", AdminUser, password, "disable"))
 	if err != nil {
 		return err
 	}
@@ -258,7 +255,7 @@ func (s *Server) Pid() int { return s.proc.Pid() }
 
 // Connect opens a connection to database as the superuser.
 func (s *Server) Connect(ctx context.Context, database string) (*pgx.Conn, error) {
-	return pgx.Connect(ctx, URL(s.Endpoint(), database, AdminUser, s.password, "disable"))
+	return pgx.Connect(ctx, postgres.URL(s.Endpoint(), database, AdminUser, s.password, "disable"))
 }
 
 // CreateDatabase creates a database owned by the superuser.
@@ -274,20 +271,3 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) error {
 
 // Stop stops the server: a fast shutdown, then a kill after grace.
 func (s *Server) Stop(ctx context.Context) error { return s.proc.Stop(ctx, 20*time.Second) }
-
-// URL is a connection URL for database at hostport, which is also kine's
-// endpoint for it.
-func URL(hostport, database, user, password, sslmode string) string {
-	if sslmode == "" {
-		sslmode = "disable"
-	}
-	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: hostport, Path: "/" + database, RawQuery: "sslmode=" + sslmode}
-	return u.String()
-}
-
-// NewPassword is a random password for a login.
-func NewPassword() string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}

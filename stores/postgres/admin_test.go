@@ -6,7 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/vfleet/vfleet/internal/postgres"
+	"github.com/vfleet/vfleet/lab/pgserver"
+	"github.com/vfleet/vfleet/stores/postgres"
 	"github.com/vfleet/vfleet/test/pgtest"
 )
 
@@ -16,7 +17,7 @@ import (
 func TestFencing(t *testing.T) {
 	s := pgtest.Start(t)
 	ctx := context.Background()
-	admin := postgres.Admin{URL: postgres.URL(s.Endpoint(), "postgres", postgres.AdminUser, s.AdminPassword(), "")}
+	admin := postgres.Admin{URL: postgres.URL(s.Endpoint(), "postgres", pgserver.AdminUser, s.AdminPassword(), "")}
 	const db = "vfleet_test"
 	for range 2 { // twice: Ensure is idempotent
 		if err := admin.EnsureDatabase(ctx, db); err != nil {

@@ -1,4 +1,8 @@
-package backingstore
+// Package stores is what vfleet knows of backing stores: the Admin that
+// gives each vcluster a space and each epoch a login on a PostgreSQL or
+// etcd server, and the backend string a control plane's kine or
+// apiserver is given.
+package stores
 
 import (
 	"context"
@@ -11,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/internal/etcdstore"
-	"github.com/vfleet/vfleet/internal/postgres"
+	"github.com/vfleet/vfleet/stores/etcdstore"
+	"github.com/vfleet/vfleet/stores/postgres"
 )
 
 // Admin administers the vclusters' spaces on one BackingStore: a
@@ -98,7 +102,7 @@ func AdminFor(ctx context.Context, reader client.Reader, bs *fleetv1.BackingStor
 func readSecret(ctx context.Context, reader client.Reader, ref fleetv1.SecretReference, what string) (*corev1.Secret, error) {
 	secret := &corev1.Secret{}
 	if err := reader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, secret); apierrors.IsNotFound(err) {
-		return nil, &credentialsError{fmt.Sprintf("%s Secret %s/%s not found", what, ref.Namespace, ref.Name)}
+		return nil, &CredentialsError{fmt.Sprintf("%s Secret %s/%s not found", what, ref.Namespace, ref.Name)}
 	} else if err != nil {
 		return nil, err
 	}
@@ -113,7 +117,7 @@ func requireKeys(secret *corev1.Secret, ref fleetv1.SecretReference, what string
 		}
 	}
 	if len(missing) > 0 {
-		return &credentialsError{fmt.Sprintf("%s Secret %s/%s has no %s", what, ref.Namespace, ref.Name, strings.Join(missing, ", "))}
+		return &CredentialsError{fmt.Sprintf("%s Secret %s/%s has no %s", what, ref.Namespace, ref.Name, strings.Join(missing, ", "))}
 	}
 	return nil
 }
@@ -172,3 +176,9 @@ func EtcdSecrets(c etcdstore.AdminCredentials) (admin, ca map[string][]byte) {
 	}
 	return admin, map[string][]byte{fleetv1.SecretCAKey: c.ServerCA}
 }
+
+// CredentialsError says what is wrong with an admin credentials or CA
+// Secret.
+type CredentialsError struct{ msg string }
+
+func (e *CredentialsError) Error() string { return e.msg }

@@ -1,9 +1,15 @@
+// Package postgres administers a PostgreSQL server for vfleet: a database
+// and owner role per vcluster, a login role per placement epoch, and fencing
+// by taking an epoch's login away.
 package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -177,4 +183,21 @@ func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'
 func duplicate(err error) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && (pg.Code == "42710" || pg.Code == "42P04")
+}
+
+// URL is a connection URL for database at hostport, which is also kine's
+// endpoint for it.
+func URL(hostport, database, user, password, sslmode string) string {
+	if sslmode == "" {
+		sslmode = "disable"
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: hostport, Path: "/" + database, RawQuery: "sslmode=" + sslmode}
+	return u.String()
+}
+
+// NewPassword is a random password for a login.
+func NewPassword() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
