@@ -82,18 +82,7 @@ func Run(ctx context.Context, o *Options) error {
 	}
 
 	clk := clock.RealClock{}
-	rep := &reporter{
-		hub: mgr.GetClient(), host: host.GetClient(), hostName: o.HostName, region: o.Region, zone: o.Zone,
-		binRoot: o.BinRoot, overhead: o.overhead(), minInterval: o.ReportMinInterval, clock: clk,
-		selfFenceAfter: o.SelfFenceAfter,
-	}
-	toHost := func(context.Context, client.Object) []reconcile.Request { return rep.request() }
-	err = ctrl.NewControllerManagedBy(mgr).
-		Named("capacity").
-		WatchesRawSource(source.Kind(host.GetCache(), client.Object(&corev1.Node{}), handler.EnqueueRequestsFromMapFunc(toHost))).
-		WatchesRawSource(source.Kind(host.GetCache(), client.Object(&corev1.Pod{}), handler.EnqueueRequestsFromMapFunc(toHost))).
-		Watches(&fleetv1.ControlPlane{}, handler.EnqueueRequestsFromMapFunc(toHost)).
-		Complete(rep)
+	rep, err := setupReporter(mgr, host, o, clk)
 	if err != nil {
 		return err
 	}
@@ -138,6 +127,23 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	ctrl.LoggerFrom(ctx).Info("Starting the agent", "host", o.HostName, "region", o.Region, "zone", o.Zone)
 	return mgr.Start(ctx)
+}
+
+// setupReporter registers the controller that reports the host's capacity:
+// it runs again whenever a node, a vfleet pod or a ControlPlane changes.
+func setupReporter(mgr ctrl.Manager, host cluster.Cluster, o *Options, clk clock.Clock) (*reporter, error) {
+	rep := &reporter{
+		hub: mgr.GetClient(), host: host.GetClient(), hostName: o.HostName, region: o.Region, zone: o.Zone,
+		binRoot: o.BinRoot, overhead: o.overhead(), minInterval: o.ReportMinInterval, clock: clk,
+		selfFenceAfter: o.SelfFenceAfter,
+	}
+	toHost := func(context.Context, client.Object) []reconcile.Request { return rep.request() }
+	return rep, ctrl.NewControllerManagedBy(mgr).
+		Named("capacity").
+		WatchesRawSource(source.Kind(host.GetCache(), client.Object(&corev1.Node{}), handler.EnqueueRequestsFromMapFunc(toHost))).
+		WatchesRawSource(source.Kind(host.GetCache(), client.Object(&corev1.Pod{}), handler.EnqueueRequestsFromMapFunc(toHost))).
+		Watches(&fleetv1.ControlPlane{}, handler.EnqueueRequestsFromMapFunc(toHost)).
+		Complete(rep)
 }
 
 // newRuntime builds the runtime the options name.
