@@ -152,48 +152,9 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 	var args, env []string
 	switch comp {
 	case Etcd:
-		peer := url(c.ports.EtcdPeer)
-		args = []string{
-			"--name=" + c.Name,
-			"--data-dir=" + p.etcdData,
-			"--listen-client-urls=" + url(c.ports.EtcdClient),
-			"--advertise-client-urls=" + url(c.ports.EtcdClient),
-			"--listen-peer-urls=" + peer,
-			"--initial-advertise-peer-urls=" + peer,
-			"--initial-cluster=" + c.Name + "=" + peer,
-			"--initial-cluster-state=new",
-			"--client-cert-auth",
-			"--trusted-ca-file=" + p.pki("etcd-ca.crt"),
-			"--cert-file=" + p.pki("etcd-server.crt"),
-			"--key-file=" + p.pki("etcd-server.key"),
-			"--peer-client-cert-auth",
-			"--peer-trusted-ca-file=" + p.pki("etcd-ca.crt"),
-			"--peer-cert-file=" + p.pki("etcd-server.crt"),
-			"--peer-key-file=" + p.pki("etcd-server.key"),
-			"--log-level=warn",
-		}
+		args = c.etcdArgs()
 	case KubeAPIServer:
-		args = []string{
-			"--bind-address=127.0.0.1",
-			"--advertise-address=127.0.0.1",
-			"--secure-port=" + strconv.Itoa(c.ports.APIServer),
-			"--tls-cert-file=" + p.pki("apiserver.crt"),
-			"--tls-private-key-file=" + p.pki("apiserver.key"),
-			"--client-ca-file=" + p.pki("ca.crt"),
-			"--etcd-servers=" + url(c.ports.EtcdClient),
-			"--etcd-cafile=" + p.pki("etcd-ca.crt"),
-			"--etcd-certfile=" + p.pki("apiserver-etcd-client.crt"),
-			"--etcd-keyfile=" + p.pki("apiserver-etcd-client.key"),
-			"--service-account-issuer=" + url(c.ports.APIServer),
-			"--service-account-key-file=" + p.pki("sa.pub"),
-			"--service-account-signing-key-file=" + p.pki("sa.key"),
-			"--service-cluster-ip-range=" + serviceCIDR,
-			"--authorization-mode=RBAC",
-			// The endpoint reconciler refuses loopback addresses; nothing in
-			// the lab reaches the apiserver through the kubernetes Service.
-			"--endpoint-reconciler-type=none",
-			"--profiling=false",
-		}
+		args = c.apiServerArgs()
 	case KubeControllerManager:
 		args = append(c.componentServing(comp, c.ports.ControllerManager),
 			"--cluster-name="+c.Name,
@@ -252,6 +213,57 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 		Env:     env,
 		Dir:     c.paths.root,
 		LogFile: p.log(comp),
+	}
+}
+
+// etcdArgs run the cluster's etcd: mutual TLS to clients and peers.
+func (c *Cluster) etcdArgs() []string {
+	p := c.paths
+	peer := url(c.ports.EtcdPeer)
+	return []string{
+		"--name=" + c.Name,
+		"--data-dir=" + p.etcdData,
+		"--listen-client-urls=" + url(c.ports.EtcdClient),
+		"--advertise-client-urls=" + url(c.ports.EtcdClient),
+		"--listen-peer-urls=" + peer,
+		"--initial-advertise-peer-urls=" + peer,
+		"--initial-cluster=" + c.Name + "=" + peer,
+		"--initial-cluster-state=new",
+		"--client-cert-auth",
+		"--trusted-ca-file=" + p.pki("etcd-ca.crt"),
+		"--cert-file=" + p.pki("etcd-server.crt"),
+		"--key-file=" + p.pki("etcd-server.key"),
+		"--peer-client-cert-auth",
+		"--peer-trusted-ca-file=" + p.pki("etcd-ca.crt"),
+		"--peer-cert-file=" + p.pki("etcd-server.crt"),
+		"--peer-key-file=" + p.pki("etcd-server.key"),
+		"--log-level=warn",
+	}
+}
+
+// apiServerArgs run the cluster's kube-apiserver over its etcd.
+func (c *Cluster) apiServerArgs() []string {
+	p := c.paths
+	return []string{
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(c.ports.APIServer),
+		"--tls-cert-file=" + p.pki("apiserver.crt"),
+		"--tls-private-key-file=" + p.pki("apiserver.key"),
+		"--client-ca-file=" + p.pki("ca.crt"),
+		"--etcd-servers=" + url(c.ports.EtcdClient),
+		"--etcd-cafile=" + p.pki("etcd-ca.crt"),
+		"--etcd-certfile=" + p.pki("apiserver-etcd-client.crt"),
+		"--etcd-keyfile=" + p.pki("apiserver-etcd-client.key"),
+		"--service-account-issuer=" + url(c.ports.APIServer),
+		"--service-account-key-file=" + p.pki("sa.pub"),
+		"--service-account-signing-key-file=" + p.pki("sa.key"),
+		"--service-cluster-ip-range=" + serviceCIDR,
+		"--authorization-mode=RBAC",
+		// The endpoint reconciler refuses loopback addresses; nothing in
+		// the lab reaches the apiserver through the kubernetes Service.
+		"--endpoint-reconciler-type=none",
+		"--profiling=false",
 	}
 }
 
