@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -20,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -155,90 +150,6 @@ func newCreateCommand() *cobra.Command {
 	return cmd
 }
 
-func nsFlag(ns string) string {
-	if ns == "default" {
-		return ""
-	}
-	return " -n " + ns
-}
-
-// apiError turns an API error into what a person should read: the API
-// server's message says what to fix.
-func apiError(err error) error {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		return errors.New(status.Status().Message)
-	}
-	return err
-}
-
-func checkOutput(out string, extra ...string) error {
-	for _, ok := range append([]string{"", "json", "yaml"}, extra...) {
-		if out == ok {
-			return nil
-		}
-	}
-	return fmt.Errorf("--output %q: want %s", out, strings.Join(append([]string{"json", "yaml"}, extra...), ", "))
-}
-
-// printResult prints an object as kubectl does after a change.
-func printResult(w io.Writer, out string, vc *fleetv1.VirtualCluster, verb string) error {
-	switch out {
-	case "json", "yaml":
-		return printObject(w, out, vc)
-	case "name":
-		_, err := fmt.Fprintf(w, "virtualcluster.fleet.vfleet.dev/%s\n", vc.Name)
-		return err
-	}
-	_, err := fmt.Fprintf(w, "virtualcluster.fleet.vfleet.dev/%s %s\n", vc.Name, verb)
-	return err
-}
-
-func printObject(w io.Writer, out string, obj any) error {
-	if o, ok := obj.(client.Object); ok {
-		if l, isList := obj.(*fleetv1.VirtualClusterList); isList {
-			l.APIVersion, l.Kind = "v1", "List"
-			for i := range l.Items {
-				l.Items[i].APIVersion, l.Items[i].Kind = fleetv1.GroupVersion.String(), "VirtualCluster"
-				l.Items[i].ManagedFields = nil
-			}
-		} else {
-			o.GetObjectKind().SetGroupVersionKind(fleetv1.GroupVersion.WithKind("VirtualCluster"))
-			o.SetManagedFields(nil)
-		}
-	}
-	data, err := json.MarshalIndent(obj, "", "    ")
-	if err != nil {
-		return err
-	}
-	if out == "yaml" {
-		if data, err = yaml.JSONToYAML(data); err != nil {
-			return err
-		}
-	} else {
-		data = append(data, '\n')
-	}
-	_, err = w.Write(data)
-	return err
-}
-
-// progress shows what a wait is waiting for, one line per change.
-type progress struct {
-	w     io.Writer
-	start time.Time
-	last  string
-}
-
-func newProgress(w io.Writer) *progress { return &progress{w: w, start: time.Now()} }
-
-func (p *progress) show(line string) {
-	if line == p.last {
-		return
-	}
-	p.last = line
-	fmt.Fprintf(p.w, "  [%5.1fs] %s\n", time.Since(p.start).Seconds(), line)
-}
-
 // waitReady polls the vcluster until it is Ready, showing each new phase
 // and reason; a Failed vcluster ends the wait with its reason.
 func waitReady(ctx context.Context, c client.Client, key client.ObjectKey, p *progress) error {
@@ -360,87 +271,6 @@ func orNone(s string) string {
 		return "<none>"
 	}
 	return s
-}
-
-func newDescribeCommand() *cobra.Command {
-	var t target
-	cmd := &cobra.Command{
-		Use:   "describe NAME",
-		Short: "Show a virtual cluster: placement and its explanation, endpoint, epoch, conditions, events",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, vc, err := t.get(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			ns := vc.Namespace
-			events := &eventsv1.EventList{}
-			if err := c.List(cmd.Context(), events, client.InNamespace(ns)); err != nil {
-				return apiError(err)
-			}
-			describe(cmd.OutOrStdout(), vc, events.Items)
-			return nil
-		},
-	}
-	t.addFlags(cmd)
-	return cmd
-}
-
-func describe(w io.Writer, vc *fleetv1.VirtualCluster, events []eventsv1.Event) {
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	defer func() { _ = tw.Flush() }()
-	res := vc.Spec.Resources
-	fmt.Fprintf(tw, "Name:\t%s\nNamespace:\t%s\nPhase:\t%s\nKubernetes:\t%s\n", vc.Name, vc.Namespace, phaseOf(vc), vc.Spec.KubernetesVersion)
-	fmt.Fprintf(tw, "Resources:\tcpu %s, memory %s, pods %d\n", res.CPU.String(), res.Memory.String(), res.Pods)
-	store := string(vc.Spec.BackingStore.Type)
-	if vc.Spec.BackingStore.Name != "" {
-		store += " (" + vc.Spec.BackingStore.Name + ")"
-	}
-	fmt.Fprintf(tw, "Store:\t%s\nHost:\t%s\nEpoch:\t%d\nEndpoint:\t%s\n", store, orNone(vc.Status.Host), vc.Status.Epoch, orNone(vc.Status.Endpoint))
-	if vc.Status.KubeconfigSecret != "" {
-		fmt.Fprintf(tw, "Kubeconfig:\tSecret %s (vfleet connect %s%s)\n", vc.Status.KubeconfigSecret, vc.Name, nsFlag(vc.Namespace))
-	}
-	if c := meta.FindStatusCondition(vc.Status.Conditions, fleetv1.ConditionScheduled); c != nil {
-		fmt.Fprintf(tw, "Placement:\t%s\n", c.Message)
-	}
-	fmt.Fprintln(tw, "Conditions:")
-	fmt.Fprintln(tw, "  TYPE\tSTATUS\tREASON\tAGE\tMESSAGE")
-	for _, c := range vc.Status.Conditions {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.Type, c.Status, c.Reason, duration.HumanDuration(time.Since(c.LastTransitionTime.Time)), c.Message)
-	}
-	if len(vc.Status.PlacementHistory) > 0 {
-		fmt.Fprintln(tw, "Placement history:")
-		fmt.Fprintln(tw, "  EPOCH\tHOST\tREASON\tAGE")
-		for _, p := range vc.Status.PlacementHistory {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", p.Epoch, p.Host, p.Reason, duration.HumanDuration(time.Since(p.Time.Time)))
-		}
-	}
-	var mine []eventsv1.Event
-	for _, e := range events {
-		if e.Regarding.UID == vc.UID {
-			mine = append(mine, e)
-		}
-	}
-	sort.Slice(mine, func(i, j int) bool { return eventTime(mine[i]).Before(eventTime(mine[j])) })
-	if len(mine) == 0 {
-		fmt.Fprintln(tw, "Events:\t<none>")
-		return
-	}
-	fmt.Fprintln(tw, "Events:")
-	fmt.Fprintln(tw, "  TYPE\tREASON\tAGE\tFROM\tMESSAGE")
-	for _, e := range mine {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.Type, e.Reason, duration.HumanDuration(time.Since(eventTime(e))), e.ReportingController, e.Note)
-	}
-}
-
-func eventTime(e eventsv1.Event) time.Time {
-	if e.Series != nil {
-		return e.Series.LastObservedTime.Time
-	}
-	if !e.EventTime.IsZero() {
-		return e.EventTime.Time
-	}
-	return e.DeprecatedLastTimestamp.Time
 }
 
 func newConnectCommand() *cobra.Command {
