@@ -3,7 +3,6 @@ package syncer_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 
-	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/internal/names"
 	"github.com/vfleet/vfleet/syncer"
@@ -35,30 +33,18 @@ var (
 	virtualC, hostC     client.Client
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
+func TestMain(m *testing.M) {
 	ctrllog.SetLogger(logr.Discard())
-	venv, vcfg, err := envtest.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = venv.Stop() }()
-	henv, hcfg, err := envtest.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = henv.Stop() }()
-	virtualCfg, hostCfg = vcfg, hcfg
-	if virtualC, err = client.New(vcfg, client.Options{Scheme: apis.Scheme()}); err != nil {
-		return 1
-	}
-	if hostC, err = client.New(hcfg, client.Options{Scheme: apis.Scheme()}); err != nil {
-		return 1
-	}
-	return m.Run()
+	envtest.Main(m,
+		envtest.Suite{Setup: func(e envtest.Env) (func(), error) {
+			virtualCfg, virtualC = e.Config, e.Client
+			return nil, nil
+		}},
+		envtest.Suite{Setup: func(e envtest.Env) (func(), error) {
+			hostCfg, hostC = e.Config, e.Client
+			return nil, nil
+		}},
+	)
 }
 
 var cases atomic.Int32

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"testing"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/backingstore"
 	"github.com/vfleet/vfleet/lab"
@@ -28,27 +26,17 @@ import (
 
 var k8s client.Client
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	env, cfg, err := envtest.Start(envtest.CRDDir())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	if k8s, err = client.New(cfg, client.Options{Scheme: apis.Scheme()}); err != nil {
-		return 1
-	}
-	_, stop, err := envtest.StartManager(cfg, ctrl.Options{Scheme: apis.Scheme()}, func(mgr ctrl.Manager) error {
-		return (&backingstore.Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}).SetupWithManager(mgr)
+func TestMain(m *testing.M) {
+	envtest.Main(m, envtest.Suite{
+		CRDs: true,
+		Controllers: func(mgr ctrl.Manager) error {
+			return (&backingstore.Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}).SetupWithManager(mgr)
+		},
+		Setup: func(e envtest.Env) (func(), error) {
+			k8s = e.Client
+			return nil, nil
+		},
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = stop() }()
-	return m.Run()
 }
 
 // TestReadyCondition logs in to a real PostgreSQL server with good and bad

@@ -3,7 +3,6 @@ package hostaccess_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -31,34 +30,19 @@ var (
 	restCfg *rest.Config
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	env, cfg, err := envtest.Start(envtest.CRDDir())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	restCfg = cfg
-	defer func() { _ = env.Stop() }()
-	_, stop, err := envtest.StartManager(cfg, ctrl.Options{Scheme: apis.Scheme(), Cache: hub.CacheOptions()}, func(mgr ctrl.Manager) error {
-		return (&hostaccess.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)
+func TestMain(m *testing.M) {
+	envtest.Main(m, envtest.Suite{
+		CRDs:           true,
+		ManagerOptions: ctrl.Options{Cache: hub.CacheOptions()},
+		Controllers: func(mgr ctrl.Manager) error {
+			return (&hostaccess.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)
+		},
+		// Direct reads: the tests check what the API server holds.
+		Setup: func(e envtest.Env) (func(), error) {
+			restCfg, k8s = e.Config, e.Client
+			return nil, nil
+		},
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-	// Direct reads: the tests check what the API server holds.
-	k8s, err = client.New(restCfg, client.Options{Scheme: apis.Scheme()})
-	if err != nil {
-		return 1
-	}
-	return m.Run()
 }
 
 func eventually(t *testing.T, what string, cond func() error) {

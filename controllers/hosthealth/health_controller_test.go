@@ -3,7 +3,6 @@ package hosthealth_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/hosthealth"
 	"github.com/vfleet/vfleet/hub"
@@ -35,32 +33,18 @@ var (
 // TestMain runs the controller in a manager against a real API server, with
 // a clock the tests move by hand.
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	env, cfg, err := envtest.Start(envtest.CRDDir())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-
-	mgr, stop, err := envtest.StartManager(cfg, ctrl.Options{Scheme: apis.Scheme(), Cache: hub.CacheOptions()}, func(mgr ctrl.Manager) error {
-		reconciler = &hosthealth.Reconciler{Client: mgr.GetClient(), Clock: fakeClock, Recorder: mgr.GetEventRecorder("test")}
-		return reconciler.SetupWithManager(mgr)
+	envtest.Main(m, envtest.Suite{
+		CRDs:           true,
+		ManagerOptions: ctrl.Options{Cache: hub.CacheOptions()},
+		Controllers: func(mgr ctrl.Manager) error {
+			reconciler = &hosthealth.Reconciler{Client: mgr.GetClient(), Clock: fakeClock, Recorder: mgr.GetEventRecorder("test")}
+			return reconciler.SetupWithManager(mgr)
+		},
+		Setup: func(e envtest.Env) (func(), error) {
+			k8s = e.Manager.GetClient()
+			return nil, nil
+		},
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-	k8s = mgr.GetClient()
-	return m.Run()
 }
 
 func newHost(t *testing.T, name string) *fleetv1.HostCluster {

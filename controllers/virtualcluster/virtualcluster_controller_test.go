@@ -36,28 +36,19 @@ var (
 	stopHub    func() error
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	env, cfg, err := envtest.Start(envtest.CRDDir())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	restCfg = cfg
-	if k8s, err = client.New(cfg, client.Options{Scheme: apis.Scheme()}); err != nil {
-		return 1
-	}
-	if err := startHub(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	if err := stopHub(); err != nil {
-		fmt.Fprintln(os.Stderr, "manager:", err)
-	}
-	return code
+func TestMain(m *testing.M) {
+	envtest.Main(m, envtest.Suite{CRDs: true, Setup: func(e envtest.Env) (func(), error) {
+		restCfg, k8s = e.Config, e.Client
+		// Not the suite's manager: a test stops and restarts this one.
+		if err := startHub(); err != nil {
+			return nil, err
+		}
+		return func() {
+			if err := stopHub(); err != nil {
+				fmt.Fprintln(os.Stderr, "manager:", err)
+			}
+		}, nil
+	}})
 }
 
 // startHub runs the controller with a new, empty placement engine, as a

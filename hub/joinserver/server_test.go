@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -35,29 +33,24 @@ var (
 	now    = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
+func TestMain(m *testing.M) {
+	envtest.Main(m, envtest.Suite{CRDs: true, Setup: startServer})
+}
 
-func run(m *testing.M) int {
-	env, cfg, err := envtest.Start(envtest.CRDDir())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	if k8s, err = client.New(cfg, client.Options{Scheme: apis.Scheme()}); err != nil {
-		return 1
-	}
+// startServer serves join over TLS with a fake clock, its tokens in
+// tokenNamespace.
+func startServer(e envtest.Env) (func(), error) {
+	k8s = e.Client
 	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tokenNamespace}}); err != nil {
-		return 1
+		return nil, err
 	}
 	srv := httptest.NewTLSServer(&joinserver.Server{
 		Client: k8s, Reader: k8s, Namespace: tokenNamespace, Clock: clocktesting.NewFakePassiveClock(now),
-		APIServer: cfg.Host, CAData: cfg.CAData, TokenTTL: time.Hour,
+		APIServer: e.Config.Host, CAData: e.Config.CAData, TokenTTL: time.Hour,
 	})
-	defer srv.Close()
 	hubURL = srv.URL
 	hubCA = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	return m.Run()
+	return srv.Close, nil
 }
 
 func storeToken(t *testing.T, expires time.Time, host string) join.Token {

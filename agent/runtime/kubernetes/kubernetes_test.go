@@ -2,8 +2,6 @@ package kubernetes_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,27 +14,17 @@ import (
 
 	"github.com/vfleet/vfleet/agent/runtime"
 	kuberuntime "github.com/vfleet/vfleet/agent/runtime/kubernetes"
-	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/test/envtest"
 )
 
 var host client.Client
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	env, cfg, err := envtest.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	if host, err = client.New(cfg, client.Options{Scheme: apis.Scheme()}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	envtest.Main(m, envtest.Suite{Setup: func(e envtest.Env) (func(), error) {
+		host = e.Client
+		return nil, nil
+	}})
 }
 
 func instance(ns string) runtime.Instance {

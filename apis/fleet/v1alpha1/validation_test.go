@@ -3,11 +3,9 @@ package v1alpha1_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,23 +21,10 @@ var k8s client.Client
 // TestMain runs every test against one real API server with the CRDs from
 // config/crd: the rules under test are the ones the API server enforces.
 func TestMain(m *testing.M) {
-	env, cfg, err := envtest.Start(envtest.CRDDir())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	scheme := runtime.NewScheme()
-	_ = fleetv1.AddToScheme(scheme)
-	_ = corev1.AddToScheme(scheme)
-	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
-	code := 1
-	if err == nil {
-		code = m.Run()
-	} else {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	_ = env.Stop()
-	os.Exit(code)
+	envtest.Main(m, envtest.Suite{CRDs: true, Setup: func(e envtest.Env) (func(), error) {
+		k8s = e.Client
+		return nil, nil
+	}})
 }
 
 var names int
