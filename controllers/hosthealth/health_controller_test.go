@@ -20,7 +20,7 @@ import (
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/hosthealth"
 	"github.com/vfleet/vfleet/hub"
-	"github.com/vfleet/vfleet/internal/builder"
+	"github.com/vfleet/vfleet/test/builder"
 	"github.com/vfleet/vfleet/test/envtest"
 )
 

@@ -10,7 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/internal/builder"
+	"github.com/vfleet/vfleet/test/builder"
 )
 
 var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)

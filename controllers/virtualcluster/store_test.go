@@ -17,11 +17,11 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
-	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/lab/pgserver"
 	"github.com/vfleet/vfleet/stores"
 	"github.com/vfleet/vfleet/stores/etcdstore"
 	"github.com/vfleet/vfleet/stores/postgres"
+	"github.com/vfleet/vfleet/test/builder"
 	"github.com/vfleet/vfleet/test/etcdtest"
 	"github.com/vfleet/vfleet/test/pgtest"
 )

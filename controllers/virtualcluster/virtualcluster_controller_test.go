@@ -24,8 +24,8 @@ import (
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
-	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/placement"
+	"github.com/vfleet/vfleet/test/builder"
 	"github.com/vfleet/vfleet/test/envtest"
 )
 

@@ -22,10 +22,10 @@ import (
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controlplane"
-	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/builder"
 )
 
 // idle is how long a control plane sits before its memory is read: long

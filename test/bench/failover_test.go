@@ -10,9 +10,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/internal/moves"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/builder"
 )
 
 // failovers and migrations are how many of each one run measures.

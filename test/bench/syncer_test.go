@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/builder"
 )
 
 // syncPods is how many pods each side runs.

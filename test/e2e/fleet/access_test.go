@@ -20,7 +20,7 @@ import (
 
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/internal/builder"
+	"github.com/vfleet/vfleet/test/builder"
 )
 
 // agentClient authenticates as host's agent, with the credentials the

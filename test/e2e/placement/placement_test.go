@@ -15,8 +15,8 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
-	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/builder"
 )
 
 // Each lab host has 2 nodes of 8 CPU; a vcluster of 1 CPU commits 1.25

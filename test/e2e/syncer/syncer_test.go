@@ -14,9 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/internal/names"
 	"github.com/vfleet/vfleet/syncer"
+	"github.com/vfleet/vfleet/test/builder"
 	"github.com/vfleet/vfleet/test/framework"
 )
 

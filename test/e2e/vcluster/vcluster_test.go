@@ -24,9 +24,9 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
-	"github.com/vfleet/vfleet/internal/builder"
 	"github.com/vfleet/vfleet/internal/names"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/builder"
 	"github.com/vfleet/vfleet/test/framework"
 )
 
