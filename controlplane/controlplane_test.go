@@ -18,9 +18,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
+	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/internal/procgroup"
-	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/stores"
 )
 
@@ -53,7 +54,7 @@ func start(t *testing.T, dir string, port int) (*ControlPlane, func(), *syncBuff
 func startOn(t *testing.T, dir string, port int, backend string) (*ControlPlane, func(), *syncBuffer) {
 	t.Helper()
 	log := &syncBuffer{}
-	cp, err := New(Config{Name: "test-vc", DataDir: dir, BinDir: lab.FindBinDir(), Backend: backend, Port: port, Log: log})
+	cp, err := New(Config{Name: "test-vc", DataDir: dir, BinDir: k8sbin.Dir(), Backend: backend, Port: port, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func client(t *testing.T, cp *ControlPlane) kubernetes.Interface {
 // kine and SQLite, writes to it, stops it, and finds the write again after
 // a restart on the same data directory.
 func TestEmbeddedControlPlaneKeepsItsState(t *testing.T) {
-	ports, release, err := lab.ClaimPorts(1)
+	ports, release, err := portclaim.Ports(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,8 +119,8 @@ func TestEmbeddedControlPlaneKeepsItsState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.GitVersion != lab.KubernetesVersion {
-		t.Fatalf("vcluster serves %s, want %s", v.GitVersion, lab.KubernetesVersion)
+	if v.GitVersion != k8sbin.Version {
+		t.Fatalf("vcluster serves %s, want %s", v.GitVersion, k8sbin.Version)
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: "default"}, Data: map[string]string{"k": "v"}}
 	if _, err := client(t, cp).CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
@@ -137,7 +138,7 @@ func TestEmbeddedControlPlaneKeepsItsState(t *testing.T) {
 // TestCrashedAPIServerIsRestarted kills the apiserver and expects the
 // supervisor to bring it back and count the restart.
 func TestCrashedAPIServerIsRestarted(t *testing.T) {
-	ports, release, err := lab.ClaimPorts(1)
+	ports, release, err := portclaim.Ports(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +169,7 @@ func TestCrashedAPIServerIsRestarted(t *testing.T) {
 // first: the control plane must give up after a few attempts and report the
 // apiserver's own error, not retry for ever in silence.
 func TestAPIServerThatCannotStartIsGivenUpOn(t *testing.T) {
-	ports, release, err := lab.ClaimPorts(1)
+	ports, release, err := portclaim.Ports(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func TestAPIServerThatCannotStartIsGivenUpOn(t *testing.T) {
 	defer l.Close()
 
 	dir := t.TempDir()
-	cp, err := New(Config{Name: "taken", DataDir: dir, BinDir: lab.FindBinDir(), Backend: stores.EmbeddedBackend(dir), Port: ports[0], MaxStartFailures: 2})
+	cp, err := New(Config{Name: "taken", DataDir: dir, BinDir: k8sbin.Dir(), Backend: stores.EmbeddedBackend(dir), Port: ports[0], MaxStartFailures: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +208,7 @@ func TestAPIServerThatCannotStartIsGivenUpOn(t *testing.T) {
 // for the grace period stops by itself, and one whose agent holds the
 // lifeline keeps running.
 func TestOrphanedControlPlaneStops(t *testing.T) {
-	ports, release, err := lab.ClaimPorts(1)
+	ports, release, err := portclaim.Ports(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func TestOrphanedControlPlaneStops(t *testing.T) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
-	cp, err := New(Config{Name: "orphan", DataDir: dir, BinDir: lab.FindBinDir(), Backend: stores.EmbeddedBackend(dir), Port: ports[0],
+	cp, err := New(Config{Name: "orphan", DataDir: dir, BinDir: k8sbin.Dir(), Backend: stores.EmbeddedBackend(dir), Port: ports[0],
 		Lifeline: lifeline, OrphanGrace: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/stores"
 	"github.com/vfleet/vfleet/stores/etcdstore"
 	"github.com/vfleet/vfleet/test/etcdtest"
@@ -35,7 +35,7 @@ func TestExternalEtcdControlPlane(t *testing.T) {
 		}
 		return stores.EtcdBackend{Endpoints: s.Endpoint, Prefix: etcdstore.Prefix(space), CA: creds.ServerCA, Cert: creds.Cert, Key: creds.Key}.String()
 	}
-	ports, release, err := lab.ClaimPorts(1)
+	ports, release, err := portclaim.Ports(1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/lab/pgserver"
 	"github.com/vfleet/vfleet/stores/postgres"
 	"github.com/vfleet/vfleet/test/pgtest"
@@ -26,7 +26,7 @@ func TestExternalPostgresControlPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 	backend := postgres.URL(pg.Endpoint(), "vc_one", pgserver.AdminUser, pg.AdminPassword(), "")
-	ports, release, err := lab.ClaimPorts(1)
+	ports, release, err := portclaim.Ports(1)
 	if err != nil {
 		t.Fatal(err)
 	}

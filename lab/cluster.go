@@ -21,6 +21,7 @@ import (
 	"github.com/vfleet/vfleet/agent/runtime/process/record"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/pki"
+	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/lab/etcdserver"
 	"github.com/vfleet/vfleet/lab/pgserver"
@@ -265,7 +266,7 @@ func (c *Cluster) ensure(ctx context.Context, comp Component) error {
 		}
 	}
 	for _, port := range c.ports.of(comp) {
-		if err := portFree(port); err != nil {
+		if err := portclaim.CheckFree(port); err != nil {
 			return fmt.Errorf("%s: port 127.0.0.1:%d is already in use by another process: free it, or start the lab with another port base: %w",
 				c.describe(comp), port, err)
 		}

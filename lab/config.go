@@ -9,14 +9,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/vfleet/vfleet/internal/k8sbin"
 )
-
-// KubernetesVersion is the version of the binaries the lab runs; it matches
-// the k8s.io/kubernetes pin in hack/tools (a test keeps them in step).
-const KubernetesVersion = "v1.36.3"
-
-// BinDirEnv overrides where the lab looks for the Kubernetes binaries.
-const BinDirEnv = "VFLEET_K8S_BIN_DIR"
 
 // VfleetBinEnv overrides which vfleet binary runs the hub and the agents.
 const VfleetBinEnv = "VFLEET_BIN"
@@ -27,7 +22,7 @@ type Config struct {
 	// its state file. One lab at a time may use a directory.
 	Dir string
 	// BinDir holds etcd, kube-apiserver, kube-controller-manager,
-	// kube-scheduler and kwok. Empty means FindBinDir().
+	// kube-scheduler and kwok. Empty means k8sbin.Dir().
 	BinDir string
 	// VfleetBin is the vfleet binary that runs the hub and the agents.
 	// Empty means FindVfleetBin().
@@ -140,35 +135,6 @@ func (c *Config) portsNeeded() int {
 	return portCount(managementComponents) + len(c.Hosts)*portCount(hostComponents)
 }
 
-// FindBinDir returns where the Kubernetes binaries are: $VFLEET_K8S_BIN_DIR,
-// else bin/k8s/<version> beside the running executable (bin/vfleet), else the
-// first bin/k8s/<version> found walking up from the working directory (tests
-// run inside the source tree). If none exists it returns the path make
-// binaries would create, so the error names it.
-func FindBinDir() string {
-	if dir := os.Getenv(BinDirEnv); dir != "" {
-		return dir
-	}
-	rel := filepath.Join("k8s", KubernetesVersion)
-	if exe, err := os.Executable(); err == nil {
-		if dir := filepath.Join(filepath.Dir(exe), rel); isDir(dir) {
-			return dir
-		}
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return filepath.Join("bin", rel)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if cand := filepath.Join(dir, "bin", rel); isDir(cand) {
-			return cand
-		}
-		if filepath.Dir(dir) == dir {
-			return filepath.Join(wd, "bin", rel)
-		}
-	}
-}
-
 // FindVfleetBin returns the vfleet binary for the hub and the agents:
 // $VFLEET_BIN, else the running executable if it is vfleet, else the first
 // bin/vfleet walking up from the working directory.
@@ -198,11 +164,6 @@ func isFile(path string) bool {
 	return err == nil && !fi.IsDir()
 }
 
-func isDir(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.IsDir()
-}
-
 // checkBinaries says which binary is missing and how to get it.
 func checkBinaries(dir string, names []string) error {
 	for _, name := range names {
@@ -212,7 +173,7 @@ func checkBinaries(dir string, names []string) error {
 		case err != nil && name == "vfleet":
 			return fmt.Errorf("vfleet not found at %s: run \"make build\", or point %s at it", path, VfleetBinEnv)
 		case err != nil:
-			return fmt.Errorf("%s not found in %s: run \"make binaries\" to build the Kubernetes %s binaries", name, dir, KubernetesVersion)
+			return fmt.Errorf("%s not found in %s: run \"make binaries\" to build the Kubernetes %s binaries", name, dir, k8sbin.Version)
 		case fi.IsDir() || fi.Mode()&0o111 == 0:
 			return fmt.Errorf("%s is not an executable file: run \"make binaries\" to rebuild it", path)
 		}

@@ -86,38 +86,6 @@ func TestPortsNeeded(t *testing.T) {
 	}
 }
 
-func TestClaimPortsIsExclusive(t *testing.T) {
-	a, err := claimPorts(0, 40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.release()
-	b, err := claimPorts(0, 40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.release()
-	if len(a.ports) != 40 || len(b.ports) != 40 {
-		t.Fatalf("got %d and %d ports, want 40", len(a.ports), len(b.ports))
-	}
-	held := map[int]bool{}
-	for _, p := range a.ports {
-		if p < portRangeStart || p >= ephemeralStart() {
-			t.Fatalf("port %d outside [%d, %d)", p, portRangeStart, ephemeralStart())
-		}
-		held[p] = true
-	}
-	for _, p := range b.ports {
-		if held[p] {
-			t.Fatalf("port %d given to two labs", p)
-		}
-	}
-	ports, _ := claimPorts(20000, 3)
-	if ports.ports[0] != 20000 || ports.ports[2] != 20002 {
-		t.Fatalf("from base: %v", ports.ports)
-	}
-}
-
 func TestCheckBinariesSaysHowToFix(t *testing.T) {
 	dir := t.TempDir()
 	err := checkBinaries(dir, binaries)
@@ -129,22 +97,6 @@ func TestCheckBinariesSaysHowToFix(t *testing.T) {
 	}
 	if err := checkBinaries(dir, []string{"etcd"}); err == nil || !strings.Contains(err.Error(), "not an executable") {
 		t.Fatalf("non-executable: %v", err)
-	}
-}
-
-// TestKubernetesVersionMatchesTools keeps the lab's idea of its binaries'
-// version in step with what hack/tools builds.
-func TestKubernetesVersionMatchesTools(t *testing.T) {
-	mod, err := os.ReadFile("../hack/tools/go.mod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^\s*k8s\.io/kubernetes (v\S+)`).FindSubmatch(mod)
-	if m == nil {
-		t.Fatal("hack/tools/go.mod does not require k8s.io/kubernetes")
-	}
-	if string(m[1]) != KubernetesVersion {
-		t.Fatalf("hack/tools builds %s, lab.KubernetesVersion is %s", m[1], KubernetesVersion)
 	}
 }
 

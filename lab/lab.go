@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vfleet/vfleet/internal/k8sbin"
+	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/internal/procgroup"
 )
 
@@ -30,7 +32,7 @@ type Lab struct {
 	hosts    []*Cluster
 
 	lock       *os.File
-	portClaims []*portClaim
+	portClaims []*portclaim.Claim
 	stateMu    sync.Mutex
 	// hostsMu guards hosts, which AddHost grows while the lab runs.
 	hostsMu sync.RWMutex
@@ -40,7 +42,7 @@ type Lab struct {
 // New checks cfg and the binaries, and returns a lab ready to Start.
 func New(cfg Config) (*Lab, error) {
 	if cfg.BinDir == "" {
-		cfg.BinDir = FindBinDir()
+		cfg.BinDir = k8sbin.Dir()
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid lab configuration: %w", err)
@@ -238,7 +240,7 @@ func (l *Lab) claimDir() error {
 
 func (l *Lab) release() {
 	for _, c := range l.portClaims {
-		c.release()
+		c.Release()
 	}
 	l.portClaims = nil
 	if l.lock != nil {
@@ -250,12 +252,12 @@ func (l *Lab) release() {
 // assignPorts gives every cluster its ports, from PortBase or from a block
 // the lab holds for as long as it runs.
 func (l *Lab) assignPorts() error {
-	claim, err := claimPorts(l.cfg.PortBase, l.cfg.portsNeeded())
+	claim, err := portclaim.Take(l.cfg.PortBase, l.cfg.portsNeeded())
 	if err != nil {
 		return err
 	}
 	l.portClaims = append(l.portClaims, claim)
-	ports := claim.ports
+	ports := claim.Ports
 	next := func() int {
 		p := ports[0]
 		ports = ports[1:]
@@ -296,12 +298,12 @@ func (l *Lab) AddHost(ctx context.Context, h HostConfig) (*Cluster, error) {
 	if cfg.PortBase != 0 {
 		base = cfg.PortBase + l.cfg.portsNeeded()
 	}
-	claim, err := claimPorts(base, portCount(hostComponents))
+	claim, err := portclaim.Take(base, portCount(hostComponents))
 	if err != nil {
 		return nil, err
 	}
 	l.portClaims = append(l.portClaims, claim)
-	ports := claim.ports
+	ports := claim.Ports
 
 	l.hostsMu.Lock()
 	c := l.newCluster(h.Name, RoleHost, h, len(l.hosts)+1)

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/nodestate"
 )
 
@@ -96,7 +97,7 @@ func (c *Cluster) node(name string, i int) *corev1.Node {
 			},
 			Capacity:    capacity,
 			Allocatable: capacity,
-			NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: KubernetesVersion},
+			NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: k8sbin.Version},
 		},
 	}
 }

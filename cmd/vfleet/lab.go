@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/lab"
 )
 
@@ -86,7 +87,7 @@ until interrupted.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.dir, "dir", o.dir, "directory for the lab's data, logs and kubeconfigs (env VFLEET_LAB_DIR)")
-	f.StringVar(&o.binDir, "bin-dir", "", "directory with the Kubernetes binaries (default: bin/k8s/"+lab.KubernetesVersion+", env "+lab.BinDirEnv+")")
+	f.StringVar(&o.binDir, "bin-dir", "", "directory with the Kubernetes binaries (default: bin/k8s/"+k8sbin.Version+", env "+k8sbin.DirEnv+")")
 	f.IntVar(&o.hosts, "hosts", o.hosts, "number of host clusters")
 	f.IntVar(&o.nodes, "nodes", o.nodes, "kwok nodes per host")
 	f.StringVar(&o.nodeCPU, "node-cpu", o.nodeCPU, "allocatable cpu of each node")
@@ -122,7 +123,7 @@ func (o labUpOptions) config() (lab.Config, error) {
 	}
 	cfg := lab.Config{Dir: dir, BinDir: o.binDir, Hosts: hosts, PortBase: o.portBase}
 	if cfg.BinDir == "" {
-		cfg.BinDir = lab.FindBinDir()
+		cfg.BinDir = k8sbin.Dir()
 	}
 	return cfg, nil
 }
@@ -343,7 +344,7 @@ func dash(s string) string {
 }
 
 // defaultBinDir is where this vfleet finds the Kubernetes binaries.
-func defaultBinDir() string { return lab.FindBinDir() }
+func defaultBinDir() string { return k8sbin.Dir() }
 
 // createDemo creates a vcluster in the lab in dir, shows its progress, and
 // writes its kubeconfig next to the lab's.
@@ -354,7 +355,7 @@ func createDemo(ctx context.Context, dir, name string, out io.Writer) error {
 		return err
 	}
 	vc := &fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-	vc.Spec.KubernetesVersion = lab.KubernetesVersion
+	vc.Spec.KubernetesVersion = k8sbin.Version
 	vc.Spec.Resources = fleetv1.Resources{CPU: resource.MustParse("2"), Memory: resource.MustParse("4Gi"), Pods: 50}
 	if err := c.Create(ctx, vc); err != nil && !apierrors.IsAlreadyExists(err) {
 		return apiError(err)

@@ -19,7 +19,7 @@ import (
 
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/internal/k8sbin"
 )
 
 // target is how a tenant command reaches the management cluster: the
@@ -140,7 +140,7 @@ func newCreateCommand() *cobra.Command {
 	f.StringVar(&cpu, "cpu", "2", "CPU the vcluster's pods may request in total")
 	f.StringVar(&memory, "memory", "4Gi", "memory the vcluster's pods may request in total")
 	f.Int32Var(&pods, "pods", 110, "most pods the vcluster may run at once")
-	f.StringVar(&version, "version", lab.KubernetesVersion, "Kubernetes version of the vcluster")
+	f.StringVar(&version, "version", k8sbin.Version, "Kubernetes version of the vcluster")
 	f.StringSliceVar(&regions, "region", nil, "region the vcluster may run in (repeatable; default any)")
 	f.StringVar(&store, "store", "", "BackingStore to keep the vcluster's state in (default: Embedded SQLite on its host)")
 	f.StringVar(&strategy, "strategy", "", "placement strategy: BinPack, Spread or LowestCost (default: the hub's)")

@@ -16,7 +16,7 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/backingstore"
-	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/lab/pgserver"
 	"github.com/vfleet/vfleet/stores"
 	"github.com/vfleet/vfleet/test/envtest"
@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 func TestReadyCondition(t *testing.T) {
 	pg := pgtest.Start(t)
 	// A port no lab holds, where nothing listens.
-	ports, release, err := lab.ClaimPorts(1)
+	ports, release, err := portclaim.Ports(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestReadyCondition(t *testing.T) {
 // nothing listens, and once auth is off.
 func TestEtcdReadyCondition(t *testing.T) {
 	s := etcdtest.Start(t)
-	ports, release, err := lab.ClaimPorts(1)
+	ports, release, err := portclaim.Ports(1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,9 @@ import (
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controlplane"
+	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
+	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/builder"
@@ -46,7 +48,7 @@ func BenchmarkControlPlane(b *testing.B) {
 	bins := b.TempDir()
 	vfleet := goBuild(b, bins, "github.com/vfleet/vfleet/cmd/vfleet")
 	kine := goBuild(b, bins, "github.com/vfleet/vfleet/test/bench/kine")
-	binDir := lab.FindBinDir()
+	binDir := k8sbin.Dir()
 
 	// By hand and standalone first, on a quiet machine.
 	var bare, alone []sample
@@ -82,7 +84,7 @@ func BenchmarkControlPlane(b *testing.B) {
 
 	bareReady, bareRSS := summarize(bare)
 	aloneReady, aloneRSS := summarize(alone)
-	fmt.Printf("\n== control plane benchmark (%s, %d CPUs)\n", lab.KubernetesVersion, numCPU())
+	fmt.Printf("\n== control plane benchmark (%s, %d CPUs)\n", k8sbin.Version, numCPU())
 	fmt.Printf("create→Ready through the fleet, 1 at a time (%d):   p50 %s  p95 %s\n", len(single), pct(single, 50), pct(single, 95))
 	fmt.Printf("create→Ready through the fleet, 10 at once (%d):    p50 %s  p95 %s\n", len(ten), pct(ten, 50), pct(ten, 95))
 	fmt.Printf("start→ready, vfleet controlplane alone (3):         p50 %s\n", aloneReady)
@@ -214,7 +216,7 @@ func runStandalone(b *testing.B, vfleet, binDir string) sample {
 }
 
 func claimPort(b *testing.B) int {
-	ports, release, err := lab.ClaimPorts(1)
+	ports, release, err := portclaim.Ports(1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 // Package envtest starts controller-runtime's envtest control plane (etcd
 // and kube-apiserver) from the binaries built in hack/tools, never from a
-// download: KUBEBUILDER_ASSETS when set (make sets it), else the lab's bin
-// directory.
+// download: KUBEBUILDER_ASSETS when set (make sets it), else k8sbin.Dir().
+// Main is a package's whole TestMain over one or more of them.
 package envtest
 
 import (
@@ -17,7 +17,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/internal/k8sbin"
 )
 
 // AssetsDir is where envtest finds etcd and kube-apiserver.
@@ -25,7 +25,7 @@ func AssetsDir() string {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir
 	}
-	return lab.FindBinDir()
+	return k8sbin.Dir()
 }
 
 // Start starts an environment wired to the built binaries, with the CRDs

@@ -12,7 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/internal/k8sbin"
 )
 
 // TestEnvtestRunsTheBuiltBinaries checks the wiring every controller suite
@@ -35,8 +35,8 @@ func TestEnvtestRunsTheBuiltBinaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.GitVersion != lab.KubernetesVersion {
-		t.Fatalf("envtest runs %s, want %s", v.GitVersion, lab.KubernetesVersion)
+	if v.GitVersion != k8sbin.Version {
+		t.Fatalf("envtest runs %s, want %s", v.GitVersion, k8sbin.Version)
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "smoke"}}
 	if _, err := client.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {

@@ -13,8 +13,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/internal/procgroup"
-	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/lab/etcdserver"
 	"github.com/vfleet/vfleet/stores/etcdstore"
 	"github.com/vfleet/vfleet/test/envtest"
@@ -35,7 +35,7 @@ func (s *Server) Admin() etcdstore.Admin {
 // Start runs a server in a temporary directory on ports no lab holds.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	ports, release, err := lab.ClaimPorts(2)
+	ports, release, err := portclaim.Ports(2)
 	if err != nil {
 		t.Fatal(err)
 	}

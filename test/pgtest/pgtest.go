@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/lab/pgserver"
 )
 
@@ -19,7 +19,7 @@ func Start(t testing.TB) *pgserver.Server {
 	if _, err := pgserver.BinDir(); err != nil {
 		t.Fatal(err)
 	}
-	ports, release, err := lab.ClaimPorts(1)
+	ports, release, err := portclaim.Ports(1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
+	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/lab/pgserver"
@@ -42,7 +43,7 @@ func createSized(ctx context.Context, name string, store fleetv1.VirtualClusterS
 	vc := &fleetv1.VirtualCluster{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
 		Spec: fleetv1.VirtualClusterSpec{
-			KubernetesVersion: lab.KubernetesVersion,
+			KubernetesVersion: k8sbin.Version,
 			Resources:         res,
 			BackingStore:      store,
 		},

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/lab"
 )
@@ -74,7 +75,7 @@ var _ = Describe("Hosts", Ordered, func() {
 				g.Expect(host.Status.Allocatable.Memory().Cmp(resource.MustParse("64Gi"))).To(BeZero())
 				g.Expect(host.Status.Allocatable.Pods().Value()).To(BeEquivalentTo(220))
 				g.Expect(host.Status.Committed.Cpu().IsZero()).To(BeTrue())
-				g.Expect(host.Status.KubernetesVersions).To(Equal([]string{lab.KubernetesVersion}))
+				g.Expect(host.Status.KubernetesVersions).To(Equal([]string{k8sbin.Version}))
 			}).WithContext(ctx).WithTimeout(10 * time.Second).Should(Succeed())
 		}
 	})

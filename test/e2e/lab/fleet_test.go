@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/framework"
 )
@@ -43,7 +44,7 @@ var _ = Describe("A lab of 1 management cluster and 3 hosts", Ordered, func() {
 		By("serving the pinned Kubernetes version")
 		v, err := clientOf(fleet.Management()).Discovery().ServerVersion()
 		Expect(err).NotTo(HaveOccurred())
-		Expect(v.GitVersion).To(Equal(lab.KubernetesVersion))
+		Expect(v.GitVersion).To(Equal(k8sbin.Version))
 	})
 
 	It("runs a 20-replica Deployment to 20 Running pods on every host", func(ctx SpecContext) {

@@ -13,6 +13,7 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/framework"
 )
@@ -21,7 +22,7 @@ var _ = Describe("Bad input", func() {
 	It("refuses a port that is already taken, naming it, and leaves nothing running", func(ctx SpecContext) {
 		// A block of ports no other lab holds and below the ephemeral
 		// range, so that the only one in use is the one taken here.
-		ports, release, err := lab.ClaimPorts(32)
+		ports, release, err := portclaim.Ports(32)
 		Expect(err).NotTo(HaveOccurred())
 		defer release()
 		port := ports[0]

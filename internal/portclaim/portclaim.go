@@ -1,4 +1,4 @@
-package lab
+package portclaim
 
 import (
 	"errors"
@@ -15,36 +15,38 @@ import (
 // Ports the kernel picks (":0") come from the ephemeral range, which every
 // outgoing connection on the machine also draws from: a port picked now and
 // bound seconds later, when its process starts, may have been taken by a
-// client in between. The lab therefore takes its ports below that range, in
-// slots of slotSize, and holds a machine-wide flock on each slot for as
-// long as it runs, so that two labs never share a port.
+// client in between. A claim therefore takes its ports below that range, in
+// slots of slotSize, and holds a machine-wide flock on each slot until it is
+// released, so that two labs never share a port.
 const (
 	portRangeStart = 20000
 	slotSize       = 32
 )
 
-// portClaim is a set of ports a lab holds.
-type portClaim struct {
-	ports []int
+// Claim is a set of ports a lab or a test holds.
+type Claim struct {
+	Ports []int
 	locks []*os.File
 }
 
-func (p *portClaim) release() {
-	for _, l := range p.locks {
+// Release lets others take the ports.
+func (c *Claim) Release() {
+	for _, l := range c.locks {
 		l.Close()
 	}
-	p.locks = nil
+	c.locks = nil
 }
 
-// claimPorts returns n ports: consecutive from base if base is set, else a
-// block of free ports no other lab holds.
-func claimPorts(base, n int) (*portClaim, error) {
+// Take returns n ports: consecutive from base if base is set (locking
+// nothing: who names a base answers for it), else a block of free ports no
+// other lab holds.
+func Take(base, n int) (*Claim, error) {
 	if base != 0 {
 		ports := make([]int, n)
 		for i := range ports {
 			ports[i] = base + i
 		}
-		return &portClaim{ports: ports}, nil
+		return &Claim{Ports: ports}, nil
 	}
 	end := ephemeralStart()
 	slots := (n + slotSize - 1) / slotSize
@@ -65,28 +67,28 @@ func claimPorts(base, n int) (*portClaim, error) {
 		if claim == nil {
 			continue
 		}
-		if allFree(claim.ports[:n]) {
-			claim.ports = claim.ports[:n]
+		if allFree(claim.Ports[:n]) {
+			claim.Ports = claim.Ports[:n]
 			return claim, nil
 		}
-		claim.release()
+		claim.Release()
 	}
 	return nil, fmt.Errorf("found no %d free ports between %d and %d that no other lab holds: use a port base", n, portRangeStart, end-1)
 }
 
 // tryClaim locks slots first..first+count-1, or returns nil if another lab
 // holds one of them.
-func tryClaim(dir string, first, count int) (*portClaim, error) {
-	claim := &portClaim{}
+func tryClaim(dir string, first, count int) (*Claim, error) {
+	claim := &Claim{}
 	for s := first; s < first+count; s++ {
 		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(s)), os.O_CREATE|os.O_RDWR, 0o666)
 		if err != nil {
-			claim.release()
+			claim.Release()
 			return nil, err
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 			f.Close()
-			claim.release()
+			claim.Release()
 			if errors.Is(err, syscall.EWOULDBLOCK) {
 				return nil, nil
 			}
@@ -94,7 +96,7 @@ func tryClaim(dir string, first, count int) (*portClaim, error) {
 		}
 		claim.locks = append(claim.locks, f)
 		for p := range slotSize {
-			claim.ports = append(claim.ports, portRangeStart+s*slotSize+p)
+			claim.Ports = append(claim.Ports, portRangeStart+s*slotSize+p)
 		}
 	}
 	return claim, nil
@@ -102,7 +104,7 @@ func tryClaim(dir string, first, count int) (*portClaim, error) {
 
 func allFree(ports []int) bool {
 	for _, p := range ports {
-		if portFree(p) != nil {
+		if CheckFree(p) != nil {
 			return false
 		}
 	}
@@ -126,8 +128,8 @@ func ephemeralStart() int {
 	return start
 }
 
-// portFree reports an error if something already listens on the port.
-func portFree(port int) error {
+// CheckFree reports an error if something already listens on the port.
+func CheckFree(port int) error {
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return err
@@ -135,13 +137,13 @@ func portFree(port int) error {
 	return l.Close()
 }
 
-// ClaimPorts holds n free loopback ports below the ephemeral range for a
+// Ports holds n free loopback ports below the ephemeral range for a
 // process started outside a lab (a test's control plane, say) until release
 // is called; no lab and no outgoing connection will take them meanwhile.
-func ClaimPorts(n int) (ports []int, release func(), err error) {
-	c, err := claimPorts(0, n)
+func Ports(n int) (ports []int, release func(), err error) {
+	c, err := Take(0, n)
 	if err != nil {
 		return nil, nil, err
 	}
-	return c.ports, c.release, nil
+	return c.Ports, c.Release, nil
 }

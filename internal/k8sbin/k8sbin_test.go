@@ -1,0 +1,44 @@
+package k8sbin
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+// TestKubernetesVersionMatchesTools keeps the idea of the binaries' version
+// in step with what hack/tools builds.
+func TestKubernetesVersionMatchesTools(t *testing.T) {
+	mod, err := os.ReadFile("../../hack/tools/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*k8s\.io/kubernetes (v\S+)`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("hack/tools/go.mod does not require k8s.io/kubernetes")
+	}
+	if string(m[1]) != Version {
+		t.Fatalf("hack/tools builds %s, k8sbin.Version is %s", m[1], Version)
+	}
+}
+
+// TestDirFindsTheBuiltBinaries: the environment variable wins; without it a
+// test, run inside the source tree, finds bin/k8s/<version> above it.
+func TestDirFindsTheBuiltBinaries(t *testing.T) {
+	t.Setenv(DirEnv, "/elsewhere")
+	if got := Dir(); got != "/elsewhere" {
+		t.Fatalf("with %s set, Dir() = %s", DirEnv, got)
+	}
+	t.Setenv(DirEnv, "")
+	want, err := filepath.Abs(filepath.Join("..", "..", "bin", "k8s", Version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isDir(want) {
+		t.Skipf("%s is not built", want)
+	}
+	if got := Dir(); got != want {
+		t.Fatalf("Dir() = %s, want %s", got, want)
+	}
+}
