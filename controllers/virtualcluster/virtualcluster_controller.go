@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -135,15 +135,24 @@ func (r *Reconciler) setPending(key types.NamespacedName, pending bool) {
 }
 
 // Reconcile places the vcluster once and keeps its ControlPlane in place.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// What it finds out is written to the status in one patch when it ends
+// (patchStatus); the decisions a later step depends on are written as
+// they are made (writeDecision).
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
 	vc := &fleetv1.VirtualCluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, vc); err != nil {
 		r.setPending(req.NamespacedName, false)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	o := &observed{}
+	defer func() {
+		if err := r.patchStatus(ctx, vc, o); err != nil {
+			reterr = errors.Join(reterr, err)
+		}
+	}()
 	if !vc.DeletionTimestamp.IsZero() {
 		r.setPending(req.NamespacedName, false)
-		return ctrl.Result{}, r.reconcileDelete(ctx, vc)
+		return ctrl.Result{}, r.reconcileDelete(ctx, vc, o)
 	}
 	if !controllerutil.ContainsFinalizer(vc, Finalizer) {
 		before := vc.DeepCopy()
@@ -152,38 +161,51 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 	}
+	return r.reconcileNormal(ctx, vc, o)
+}
+
+// reconcileNormal places the vcluster, moves it when it must, and keeps
+// its ControlPlane, recording what it finds in o.
+func (r *Reconciler) reconcileNormal(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) (ctrl.Result, error) {
+	key := client.ObjectKeyFromObject(vc)
 	if vc.Status.Host == "" {
-		placed, err := r.place(ctx, vc)
-		r.setPending(req.NamespacedName, !placed && err == nil)
+		placed, err := r.place(ctx, vc, o)
+		r.setPending(key, !placed && err == nil)
 		if err != nil || !placed {
 			return ctrl.Result{}, err
 		}
 	}
-	res, moving, err := r.reconcileMove(ctx, vc)
+	res, moving, err := r.reconcileMove(ctx, vc, o)
 	if err != nil || moving {
 		return res, err
 	}
 	if vc.Status.FencedEpoch < vc.Status.Epoch {
-		r.setPending(req.NamespacedName, false)
+		r.setPending(key, false)
 	}
 	if err := r.ensureControlPlane(ctx, vc); err != nil {
-		return ctrl.Result{}, errors.Join(err, r.setProvisioningFailed(ctx, vc, err))
+		// Retried with backoff; the Provisioned condition says why meanwhile.
+		o.provisioningFailed = err.Error()
+		return ctrl.Result{}, err
 	}
 	if err := r.retire(ctx, vc); err != nil {
 		return ctrl.Result{}, err
 	}
-	return res, r.observe(ctx, vc)
+	return res, r.observe(ctx, vc, o)
 }
 
-func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualCluster) error {
+func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) error {
 	if !controllerutil.ContainsFinalizer(vc, Finalizer) {
 		return nil
 	}
 	gone, err := r.deleteControlPlanes(ctx, vc)
-	if err != nil || !gone {
+	if err != nil {
+		return err
+	}
+	if !gone {
 		// The agents clean their hosts first; the ControlPlanes' deletion
 		// brings the vcluster back here.
-		return err
+		o.deleting = true
+		return nil
 	}
 	if err := r.dropStore(ctx, vc); err != nil {
 		return err
@@ -192,6 +214,45 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualClu
 	before := vc.DeepCopy()
 	controllerutil.RemoveFinalizer(vc, Finalizer)
 	return r.Client.Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
+
+// patchStatus writes what the reconcile observed, computed by
+// computeStatus, in one patch over the object as last read or written,
+// when it changes anything; then it tells the news in events. An
+// unchanged status is not written again, so reconciling twice changes
+// nothing.
+func (r *Reconciler) patchStatus(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) error {
+	status := computeStatus(vc, *o, r.Clock.Now())
+	if equality.Semantic.DeepEqual(status, vc.Status) {
+		return nil
+	}
+	before := vc.DeepCopy()
+	vc.Status = status
+	if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
+		// A vcluster that is gone has nothing left to report on.
+		return client.IgnoreNotFound(err)
+	}
+	for _, e := range statusEvents(&before.Status, &vc.Status, *o) {
+		r.eventf(vc, e.eventType, e.reason, e.action, "%s", e.note)
+	}
+	return nil
+}
+
+// writeDecision writes status, a decision that a later step acts on, at
+// once, and only over the status it was made from: the optimistic lock
+// makes a reconcile that read an older status fail with a conflict, and
+// try again from the new one, rather than decide twice (bump the epoch
+// twice, fence or start an operation against a host the vcluster has
+// left). vc becomes the written object; it is left as it was if the
+// write fails.
+func (r *Reconciler) writeDecision(ctx context.Context, vc *fleetv1.VirtualCluster, status fleetv1.VirtualClusterStatus) error {
+	next := vc.DeepCopy()
+	next.Status = *status.DeepCopy()
+	if err := r.Client.Status().Patch(ctx, next, client.MergeFromWithOptions(vc, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	*vc = *next
+	return nil
 }
 
 // eventf records an event on the vcluster.

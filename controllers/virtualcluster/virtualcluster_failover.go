@@ -9,8 +9,6 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,21 +34,21 @@ import (
 // reconcileMove runs the steps above. It returns done when the vcluster is
 // in the middle of a move and the usual path must wait, and a requeue for
 // when its silent host becomes due.
-func (r *Reconciler) reconcileMove(ctx context.Context, vc *fleetv1.VirtualCluster) (ctrl.Result, bool, error) {
+func (r *Reconciler) reconcileMove(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) (ctrl.Result, bool, error) {
 	if vc.Status.FencedEpoch >= vc.Status.Epoch {
-		return r.replace(ctx, vc)
+		return r.replace(ctx, vc, o)
 	}
 	if started, err := r.startOperation(ctx, vc); err != nil || started {
 		return ctrl.Result{}, true, err
 	}
 	if op := vc.Status.Operation; op != nil && op.Phase == fleetv1.OperationInProgress && op.From == vc.Status.Host {
 		if op.Type == fleetv1.OperationMigration {
-			stopped, err := r.stopForMigration(ctx, vc)
+			stopped, err := r.stopForMigration(ctx, vc, o)
 			if err != nil || !stopped {
 				return ctrl.Result{}, true, err
 			}
 		}
-		return ctrl.Result{}, true, r.fence(ctx, vc, fmt.Sprintf("%s asked (operation %s)", op.Type, op.ID))
+		return ctrl.Result{}, true, r.fence(ctx, vc, o, fmt.Sprintf("%s asked (operation %s)", op.Type, op.ID))
 	}
 	if vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal || vc.Spec.Failover.Mode == fleetv1.FailoverManual {
 		return ctrl.Result{}, false, nil
@@ -67,7 +65,7 @@ func (r *Reconciler) reconcileMove(ctx context.Context, vc *fleetv1.VirtualClust
 	}
 	why := fmt.Sprintf("host %s has not renewed its Lease for %s (failover.afterSeconds %d)",
 		vc.Status.Host, silent.Round(time.Second), int(after/time.Second))
-	return ctrl.Result{}, true, r.fence(ctx, vc, why)
+	return ctrl.Result{}, true, r.fence(ctx, vc, o, why)
 }
 
 // silentFor is how long the host's agent has not renewed its Lease, or
@@ -101,29 +99,21 @@ const lostForGood = time.Duration(1<<63 - 1)
 // fence revokes the current epoch's store credentials and records it. Until
 // it succeeds, no later epoch is made: a store that is down keeps the
 // vcluster where it is, saying so.
-func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, why string) error {
+func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed, why string) error {
 	epoch := vc.Status.Epoch
 	if err := r.revoke(ctx, vc, epoch); err != nil {
 		msg := fmt.Sprintf("%s, but epoch %d's credentials cannot be revoked: %v; the vcluster does not start elsewhere until they are", why, epoch, err)
-		if serr := r.setFailoverCondition(ctx, vc, metav1.ConditionFalse, fleetv1.ReasonFenceFailed, msg, corev1.EventTypeWarning); serr != nil {
-			return serr
-		}
+		o.moveStep = &moveStep{reason: fleetv1.ReasonFenceFailed, message: msg, eventType: corev1.EventTypeWarning}
 		return fmt.Errorf("fence epoch %d: %w", epoch, err)
 	}
-	before := vc.DeepCopy()
-	vc.Status.FencedEpoch = epoch
-	vc.Status.Phase = fleetv1.PhaseFailingOver
-	msg := fmt.Sprintf("%s: epoch %d on host %s is fenced (its store credentials are revoked); placing the vcluster again", why, epoch, vc.Status.Host)
-	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: fleetv1.ConditionFailover, Status: metav1.ConditionFalse, Reason: fleetv1.ReasonFenced, Message: msg, ObservedGeneration: vc.Generation,
-	})
-	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, Reason: fleetv1.ReasonFailingOver, Message: msg, ObservedGeneration: vc.Generation,
-	})
-	if op := vc.Status.Operation; op != nil && op.Phase == fleetv1.OperationInProgress {
-		op.Message = msg
-	}
-	if err := r.Client.Status().Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+	// status.fencedEpoch is written at once, in a write of its own, and
+	// only over the status this fence was decided from (optimistic lock):
+	// replace, which makes the next epoch, runs only once it reads it
+	// back, so nothing of the next epoch exists before the fence is
+	// recorded, and a reconcile that read an older status cannot record
+	// a fence of an epoch the vcluster has already left.
+	status, msg := fencedStatus(vc, why, r.Clock.Now())
+	if err := r.writeDecision(ctx, vc, status); err != nil {
 		return err
 	}
 	ctrl.LoggerFrom(ctx).Info("Fenced", "virtualCluster", klog.KObj(vc), "host", vc.Status.Host, "epoch", epoch, "why", why)
@@ -141,7 +131,7 @@ func (r *Reconciler) revoke(ctx context.Context, vc *fleetv1.VirtualCluster, epo
 }
 
 // replace places a fenced vcluster on another host at the next epoch.
-func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster) (ctrl.Result, bool, error) {
+func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) (ctrl.Result, bool, error) {
 	if !r.feeder.wait(ctx) {
 		return ctrl.Result{}, true, ctx.Err()
 	}
@@ -152,9 +142,12 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster) (c
 	from := vc.Status.Host
 	req.Exclude = map[string]bool{from: true}
 	reason := fleetv1.PlacementFailover
-	op := vc.Status.Operation
+	// op is the operation this move carries out, if any, as it will stand.
+	op := vc.Status.Operation.DeepCopy()
 	moving := op != nil && op.Phase == fleetv1.OperationInProgress && op.From == from
-	if moving {
+	if !moving {
+		op = nil
+	} else {
 		req.Only = op.To
 		reason = operationReason(vc, op)
 	}
@@ -171,36 +164,21 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster) (c
 	if errors.As(err, &unschedulable) {
 		msg := fmt.Sprintf("epoch %d on host %s is fenced, and no other host fits: %s", vc.Status.Epoch, from, unschedulable.Error())
 		r.setPending(client.ObjectKeyFromObject(vc), true)
-		return ctrl.Result{}, true, r.setFailoverCondition(ctx, vc, metav1.ConditionFalse, fleetv1.ReasonFailingOver, msg, corev1.EventTypeWarning)
+		o.moveStep = &moveStep{reason: fleetv1.ReasonFailingOver, message: msg, eventType: corev1.EventTypeWarning}
+		return ctrl.Result{}, true, nil
 	}
 	if err != nil {
 		return ctrl.Result{}, true, err
 	}
 	r.setPending(client.ObjectKeyFromObject(vc), false)
 
-	before := vc.DeepCopy()
-	now := metav1.NewTime(r.Clock.Now())
-	vc.Status.Host = host
-	vc.Status.Epoch++
-	vc.Status.Phase = fleetv1.PhaseScheduled
-	vc.Status.Endpoint = ""
-	vc.Status.PlacementHistory = append(vc.Status.PlacementHistory, fleetv1.PlacementRecord{Host: host, Epoch: vc.Status.Epoch, Time: now, Reason: reason})
-	if n := len(vc.Status.PlacementHistory); n > maxHistory {
-		vc.Status.PlacementHistory = vc.Status.PlacementHistory[n-maxHistory:]
-	}
-	msg := fmt.Sprintf("%s from host %s to host %s at epoch %d", reason, from, host, vc.Status.Epoch)
-	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: fleetv1.ConditionScheduled, Status: metav1.ConditionTrue, Reason: fleetv1.ReasonPlaced, ObservedGeneration: vc.Generation,
-		Message: fmt.Sprintf("placed on host %s at epoch %d (%s from %s)", host, vc.Status.Epoch, reason, from),
-	})
-	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: fleetv1.ConditionFailover, Status: metav1.ConditionFalse, Reason: fleetv1.ReasonFailingOver, ObservedGeneration: vc.Generation,
-		Message: msg + "; starting the control plane",
-	})
-	if moving && vc.Status.Operation.Phase == fleetv1.OperationInProgress {
-		vc.Status.Operation.Message = msg + "; starting the control plane"
-	}
-	if err := r.Client.Status().Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+	// status.host and epoch+1 are recorded together, in a write of their
+	// own with the optimistic lock, before the usual path makes anything
+	// of the new epoch (its ControlPlane, its store login): a reconcile
+	// that read an older status gets a conflict rather than bump the
+	// epoch twice.
+	status, msg := replacedStatus(vc, host, reason, op, r.Clock.Now())
+	if err := r.writeDecision(ctx, vc, status); err != nil {
 		return ctrl.Result{}, true, err
 	}
 	ctrl.LoggerFrom(ctx).Info("Placed again", "virtualCluster", klog.KObj(vc), "from", from, "host", host, "epoch", vc.Status.Epoch, "reason", reason)
@@ -235,9 +213,13 @@ func (r *Reconciler) startOperation(ctx context.Context, vc *fleetv1.VirtualClus
 	} else {
 		op.Message = fmt.Sprintf("%s from host %s started", op.Type, op.From)
 	}
-	before := vc.DeepCopy()
-	vc.Status.Operation = op
-	if err := r.Client.Status().Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+	// The operation names the host it moves the vcluster from, as read:
+	// written at once, with the optimistic lock, so that it is taken up
+	// only if that is still the vcluster's host, and before anything is
+	// stopped or fenced for it (the next reconcile acts on it).
+	status := *vc.Status.DeepCopy()
+	status.Operation = op
+	if err := r.writeDecision(ctx, vc, status); err != nil {
 		return false, err
 	}
 	if op.Phase == fleetv1.OperationFailed {
@@ -317,7 +299,7 @@ func (r *Reconciler) checkStore(ctx context.Context, vc *fleetv1.VirtualCluster)
 
 // stopForMigration puts the old control plane to sleep through its
 // ControlPlane, and reports whether it has stopped.
-func (r *Reconciler) stopForMigration(ctx context.Context, vc *fleetv1.VirtualCluster) (bool, error) {
+func (r *Reconciler) stopForMigration(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) (bool, error) {
 	cp := &fleetv1.ControlPlane{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(vc.Status.Host), Name: ControlPlaneName(vc)}, cp)
 	if apierrors.IsNotFound(err) {
@@ -333,52 +315,11 @@ func (r *Reconciler) stopForMigration(ctx context.Context, vc *fleetv1.VirtualCl
 			return false, err
 		}
 		msg := fmt.Sprintf("migrating from host %s: stopping its control plane cleanly", vc.Status.Host)
-		return false, r.setFailoverCondition(ctx, vc, metav1.ConditionFalse, fleetv1.ReasonStoppingForMigration, msg, corev1.EventTypeNormal)
+		o.moveStep = &moveStep{reason: fleetv1.ReasonStoppingForMigration, message: msg, eventType: corev1.EventTypeNormal}
+		return false, nil
 	}
 	stopped := cp.Status.ObservedGeneration == cp.Generation && cp.Status.Phase == fleetv1.ControlPlaneSleeping
 	return stopped, nil
-}
-
-// setFailoverCondition records a step of a move, with an event when it is
-// news.
-func (r *Reconciler) setFailoverCondition(ctx context.Context, vc *fleetv1.VirtualCluster, status metav1.ConditionStatus, reason, msg, eventType string) error {
-	prev := meta.FindStatusCondition(vc.Status.Conditions, fleetv1.ConditionFailover)
-	if prev != nil && prev.Status == status && prev.Reason == reason && prev.Message == msg {
-		return nil
-	}
-	before := vc.DeepCopy()
-	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: fleetv1.ConditionFailover, Status: status, Reason: reason, Message: msg, ObservedGeneration: vc.Generation,
-	})
-	if reason != fleetv1.ReasonProtected && reason != fleetv1.ReasonManualFailover && reason != fleetv1.ReasonEmbeddedStore {
-		vc.Status.Phase = fleetv1.PhaseFailingOver
-	}
-	if op := vc.Status.Operation; op != nil && op.Phase == fleetv1.OperationInProgress && reason != fleetv1.ReasonProtected {
-		op.Message = msg
-	}
-	if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
-		return err
-	}
-	r.eventf(vc, eventType, reason, "Failover", "%s", msg)
-	return nil
-}
-
-// failoverCondition is the Failover condition of a vcluster that is not
-// moving: whether, and how, it would come back if its host were lost.
-func failoverCondition(vc *fleetv1.VirtualCluster) metav1.Condition {
-	c := metav1.Condition{Type: fleetv1.ConditionFailover, ObservedGeneration: vc.Generation}
-	switch {
-	case vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal:
-		c.Status, c.Reason = metav1.ConditionFalse, fleetv1.ReasonEmbeddedStore
-		c.Message = fmt.Sprintf("not failed over: its state is in SQLite on host %s (backingStore Embedded), so it comes back only with that host; use an External backing store to survive the host's loss", vc.Status.Host)
-	case vc.Spec.Failover.Mode == fleetv1.FailoverManual:
-		c.Status, c.Reason = metav1.ConditionTrue, fleetv1.ReasonManualFailover
-		c.Message = "fails over only when asked: vfleet failover " + vc.Name
-	default:
-		c.Status, c.Reason = metav1.ConditionTrue, fleetv1.ReasonProtected
-		c.Message = fmt.Sprintf("fails over to another host once host %s has been silent for %ds", vc.Status.Host, int(placement.FailoverAfter(vc)/time.Second))
-	}
-	return c
 }
 
 // retire deletes the ControlPlanes of earlier placements (their agents
@@ -422,9 +363,4 @@ func (r *Reconciler) retire(ctx context.Context, vc *fleetv1.VirtualCluster) err
 		}
 	}
 	return nil
-}
-
-func ptrTime(t time.Time) *metav1.Time {
-	mt := metav1.NewTime(t)
-	return &mt
 }

@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,20 +23,22 @@ import (
 const maxHistory = 10
 
 // place asks the engine for a host and records it. It returns false, with
-// the explanation in a condition and an event, when no host fits.
-func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster) (bool, error) {
+// the explanation in o, when no host fits.
+func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) (bool, error) {
 	if !r.feeder.wait(ctx) {
 		return false, ctx.Err()
 	}
 	req, err := placement.RequestFor(vc, r.Overhead)
 	if err != nil {
 		// The spec must change before anything else will help.
-		return false, errors.Join(r.setUnscheduled(ctx, vc, fleetv1.ReasonInvalidPlacement, err.Error()), reconcile.TerminalError(err))
+		o.unscheduled = &unscheduled{reason: fleetv1.ReasonInvalidPlacement, message: err.Error()}
+		return false, reconcile.TerminalError(err)
 	}
 	host, err := r.Engine.Schedule(req)
 	var unschedulable *placement.Unschedulable
 	if errors.As(err, &unschedulable) {
-		return false, r.setUnscheduled(ctx, vc, fleetv1.ReasonUnschedulable, unschedulable.Error())
+		o.unscheduled = &unscheduled{reason: fleetv1.ReasonUnschedulable, message: unschedulable.Error()}
+		return false, nil
 	}
 	if err != nil {
 		return false, err
@@ -45,49 +46,15 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster) (boo
 
 	// The reservation is made; recording it must not race another
 	// reconcile that read an older status, or the epoch would be bumped
-	// twice: hence the optimistic lock. On conflict the next attempt gets
-	// the same host back from the engine.
-	before := vc.DeepCopy()
-	now := metav1.NewTime(r.Clock.Now())
-	vc.Status.Host = host
-	vc.Status.Epoch++
-	vc.Status.FencedEpoch = 0
-	vc.Status.Phase = fleetv1.PhaseScheduled
-	vc.Status.ObservedGeneration = vc.Generation
-	vc.Status.PlacementHistory = append(vc.Status.PlacementHistory, fleetv1.PlacementRecord{Host: host, Epoch: vc.Status.Epoch, Time: now, Reason: fleetv1.PlacementInitial})
-	if n := len(vc.Status.PlacementHistory); n > maxHistory {
-		vc.Status.PlacementHistory = vc.Status.PlacementHistory[n-maxHistory:]
-	}
-	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: fleetv1.ConditionScheduled, Status: metav1.ConditionTrue, Reason: fleetv1.ReasonPlaced, ObservedGeneration: vc.Generation,
-		Message: fmt.Sprintf("placed on host %s at epoch %d", host, vc.Status.Epoch),
-	})
-	if err := r.Client.Status().Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+	// twice: hence a write of its own with the optimistic lock. It lands
+	// before the ControlPlane of the epoch is made. On conflict the next
+	// attempt gets the same host back from the engine.
+	if err := r.writeDecision(ctx, vc, placedStatus(vc, host, r.Clock.Now())); err != nil {
 		return false, err
 	}
 	ctrl.LoggerFrom(ctx).Info("Placed", "virtualCluster", klog.KObj(vc), "host", host, "epoch", vc.Status.Epoch)
 	r.eventf(vc, corev1.EventTypeNormal, fleetv1.ReasonPlaced, "Place", "placed on host %s at epoch %d", host, vc.Status.Epoch)
 	return true, nil
-}
-
-// setUnscheduled records why the vcluster waits, and tells once per new
-// reason: the same explanation again is not news.
-func (r *Reconciler) setUnscheduled(ctx context.Context, vc *fleetv1.VirtualCluster, reason, message string) error {
-	prev := meta.FindStatusCondition(vc.Status.Conditions, fleetv1.ConditionScheduled)
-	if prev != nil && prev.Status == metav1.ConditionFalse && prev.Reason == reason && prev.Message == message && vc.Status.Phase == fleetv1.PhasePending {
-		return nil
-	}
-	before := vc.DeepCopy()
-	vc.Status.Phase = fleetv1.PhasePending
-	vc.Status.ObservedGeneration = vc.Generation
-	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-		Type: fleetv1.ConditionScheduled, Status: metav1.ConditionFalse, Reason: reason, Message: message, ObservedGeneration: vc.Generation,
-	})
-	if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
-		return err
-	}
-	r.eventf(vc, corev1.EventTypeWarning, "FailedScheduling", "Place", "%s", message)
-	return nil
 }
 
 // ControlPlaneName is the name of a vcluster's ControlPlane in its host's
@@ -216,17 +183,6 @@ func (r *Reconciler) deleteControlPlanes(ctx context.Context, vc *fleetv1.Virtua
 			if err := r.Client.Patch(ctx, cp, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
 				return false, err
 			}
-		}
-	}
-	if !gone && vc.Status.Phase != fleetv1.PhaseDeleting {
-		before := vc.DeepCopy()
-		vc.Status.Phase = fleetv1.PhaseDeleting
-		meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{
-			Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, Reason: "Deleting", ObservedGeneration: vc.Generation,
-			Message: "the host's agent is removing the control plane, its data and its host namespace",
-		})
-		if err := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); err != nil {
-			return false, err
 		}
 	}
 	return gone, nil
