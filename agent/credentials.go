@@ -60,6 +60,13 @@ func (c credentials) save(resp *join.Response) error {
 	return c.saveToken(resp.Token)
 }
 
+// token is the stored ServiceAccount token, if any: the proof that this
+// agent is the host it says when it joins again.
+func (c credentials) token() string {
+	data, _ := os.ReadFile(c.path("token"))
+	return strings.TrimSpace(string(data))
+}
+
 func (c credentials) saveToken(token string) error {
 	return writeAtomic(c.path("token"), []byte(token), 0o600)
 }
@@ -107,7 +114,7 @@ func ensureCredentials(ctx context.Context, o *Options) (*rest.Config, error) {
 	var resp *join.Response
 	err = retry(ctx, "join the fleet", func() (bool, error) {
 		var err error
-		resp, err = join.Join(ctx, o.HubURL, ca, token, join.Request{Host: o.HostName, Region: o.Region, Zone: o.Zone})
+		resp, err = join.Join(ctx, o.HubURL, ca, token, join.Request{Host: o.HostName, Region: o.Region, Zone: o.Zone, Credential: creds.token()})
 		var refused *join.Refused
 		return err == nil || errors.As(err, &refused), err
 	})

@@ -19,6 +19,11 @@ type Request struct {
 	Host   string `json:"host"`
 	Region string `json:"region"`
 	Zone   string `json:"zone,omitempty"`
+	// Credential is the agent's current token on the management cluster,
+	// if it has one. A bootstrap token may register a new host; joining
+	// as a host that is already registered takes proof of being it: this
+	// credential, or a bootstrap token pinned to the host.
+	Credential string `json:"credential,omitempty"`
 }
 
 // Response carries the agent's credentials on the management cluster.

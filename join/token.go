@@ -30,7 +30,25 @@ const (
 	keySecret     = "token-secret"
 	keyExpiration = "expiration"
 	keyHost       = "host"
+	keyReusable   = "reusable"
 )
+
+// DefaultTTL is how long a token is valid unless its maker says otherwise:
+// long enough to start an agent, short enough that a token left in a
+// shell history or a ticket is dead by the time anyone finds it.
+const DefaultTTL = time.Hour
+
+// Grant is what a bootstrap token allows.
+type Grant struct {
+	// Expires is when the token stops working; zero for never.
+	Expires time.Time
+	// Host, if set, pins the token to that host: it may join only as that
+	// host, and it may join as that host even once it is registered. A
+	// token without a host may only register a new host.
+	Host string
+	// Reusable tokens survive a join; others are consumed by their first.
+	Reusable bool
+}
 
 var tokenPattern = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
 
@@ -66,15 +84,18 @@ func (t Token) String() string { return t.ID + "." + t.Secret }
 // SecretName is the name of the Secret that holds the token with this id.
 func SecretName(id string) string { return "bootstrap-token-" + id }
 
-// StoredAs returns the Secret that makes t valid in namespace. expires may be
-// zero (never); host, if set, limits the token to joining that host.
-func (t Token) StoredAs(namespace string, expires time.Time, host string) *corev1.Secret {
+// StoredAs returns the Secret that makes t valid in namespace with what g
+// allows.
+func (t Token) StoredAs(namespace string, g Grant) *corev1.Secret {
 	data := map[string]string{keyID: t.ID, keySecret: t.Secret}
-	if !expires.IsZero() {
-		data[keyExpiration] = expires.UTC().Format(time.RFC3339)
+	if !g.Expires.IsZero() {
+		data[keyExpiration] = g.Expires.UTC().Format(time.RFC3339)
 	}
-	if host != "" {
-		data[keyHost] = host
+	if g.Host != "" {
+		data[keyHost] = g.Host
+	}
+	if g.Reusable {
+		data[keyReusable] = "true"
 	}
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
@@ -88,22 +109,24 @@ func (t Token) StoredAs(namespace string, expires time.Time, host string) *corev
 }
 
 // Verify checks t against the Secret stored for its id at now, and returns
-// the host the token is limited to, if any.
-func (t Token) Verify(secret *corev1.Secret, now time.Time) (host string, err error) {
+// what the token allows.
+func (t Token) Verify(secret *corev1.Secret, now time.Time) (Grant, error) {
 	if secret.Type != SecretType {
-		return "", fmt.Errorf("secret %s is of type %s", secret.Name, secret.Type)
+		return Grant{}, fmt.Errorf("secret %s is of type %s", secret.Name, secret.Type)
 	}
 	if subtle.ConstantTimeCompare(secret.Data[keySecret], []byte(t.Secret)) != 1 || string(secret.Data[keyID]) != t.ID {
-		return "", errors.New("secret does not match")
+		return Grant{}, errors.New("secret does not match")
 	}
+	g := Grant{Host: string(secret.Data[keyHost]), Reusable: string(secret.Data[keyReusable]) == "true"}
 	if exp := string(secret.Data[keyExpiration]); exp != "" {
 		at, err := time.Parse(time.RFC3339, exp)
 		if err != nil {
-			return "", fmt.Errorf("expiration %q: %w", exp, err)
+			return Grant{}, fmt.Errorf("expiration %q: %w", exp, err)
 		}
 		if !now.Before(at) {
-			return "", fmt.Errorf("expired at %s", exp)
+			return Grant{}, fmt.Errorf("expired at %s", exp)
 		}
+		g.Expires = at
 	}
-	return string(secret.Data[keyHost]), nil
+	return g, nil
 }

@@ -56,30 +56,33 @@ func stored(s *corev1.Secret) *corev1.Secret {
 
 func TestVerify(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	later := now.Add(time.Hour)
 	tok := Token{ID: "abcdef", Secret: "0123456789abcdef"}
 	for _, tc := range []struct {
-		name     string
-		secret   *corev1.Secret
-		token    Token
-		wantHost string
-		ok       bool
+		name   string
+		secret *corev1.Secret
+		token  Token
+		want   Grant
+		ok     bool
 	}{
-		{"valid forever", stored(tok.StoredAs("ns", time.Time{}, "")), tok, "", true},
-		{"valid until later", stored(tok.StoredAs("ns", now.Add(time.Hour), "")), tok, "", true},
-		{"expired", stored(tok.StoredAs("ns", now.Add(-time.Second), "")), tok, "", false},
-		{"expires now", stored(tok.StoredAs("ns", now, "")), tok, "", false},
-		{"wrong secret", stored(tok.StoredAs("ns", time.Time{}, "")), Token{ID: "abcdef", Secret: "ffffffffffffffff"}, "", false},
-		{"limited to a host", stored(tok.StoredAs("ns", time.Time{}, "host-1")), tok, "host-1", true},
+		{"valid forever", stored(tok.StoredAs("ns", Grant{})), tok, Grant{}, true},
+		{"valid until later", stored(tok.StoredAs("ns", Grant{Expires: later})), tok, Grant{Expires: later}, true},
+		{"expired", stored(tok.StoredAs("ns", Grant{Expires: now.Add(-time.Second)})), tok, Grant{}, false},
+		{"expires now", stored(tok.StoredAs("ns", Grant{Expires: now})), tok, Grant{}, false},
+		{"wrong secret", stored(tok.StoredAs("ns", Grant{})), Token{ID: "abcdef", Secret: "ffffffffffffffff"}, Grant{}, false},
+		{"wrong id", stored(tok.StoredAs("ns", Grant{})), Token{ID: "abcdeg", Secret: "0123456789abcdef"}, Grant{}, false},
+		{"pinned to a host", stored(tok.StoredAs("ns", Grant{Host: "host-1"})), tok, Grant{Host: "host-1"}, true},
+		{"reusable", stored(tok.StoredAs("ns", Grant{Reusable: true, Expires: later})), tok, Grant{Reusable: true, Expires: later}, true},
 		{"not a token secret", func() *corev1.Secret {
-			s := stored(tok.StoredAs("ns", time.Time{}, ""))
+			s := stored(tok.StoredAs("ns", Grant{}))
 			s.Type = corev1.SecretTypeOpaque
 			return s
-		}(), tok, "", false},
+		}(), tok, Grant{}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			host, err := tc.token.Verify(tc.secret, now)
-			if (err == nil) != tc.ok || host != tc.wantHost {
-				t.Fatalf("verify: host %q err %v; want host %q ok=%v", host, err, tc.wantHost, tc.ok)
+			got, err := tc.token.Verify(tc.secret, now)
+			if (err == nil) != tc.ok || !got.Expires.Equal(tc.want.Expires) || got.Host != tc.want.Host || got.Reusable != tc.want.Reusable {
+				t.Fatalf("verify: %+v err %v; want %+v ok=%v", got, err, tc.want, tc.ok)
 			}
 		})
 	}

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
+	"path/filepath"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -40,8 +41,7 @@ func (c *Cluster) bootstrap(ctx context.Context) error {
 }
 
 // bootstrapManagement installs what a deployment of the hub would: the
-// CRDs, the hub's namespace and ClusterRole, and a bootstrap token for the
-// lab's agents.
+// CRDs, the hub's namespace and ClusterRole, and the lab's stores.
 func (c *Cluster) bootstrapManagement(ctx context.Context) error {
 	if err := config.InstallCRDs(ctx, c.restConfig); err != nil {
 		return fmt.Errorf("%s: %w", c.Name, err)
@@ -67,17 +67,27 @@ func (c *Cluster) bootstrapManagement(ctx context.Context) error {
 	if err := c.bindClusterRole(ctx, role.Name, role.Name, hubUser); err != nil {
 		return err
 	}
-	if err := c.registerStores(ctx); err != nil {
-		return err
-	}
-	return c.ensureBootstrapToken(ctx)
+	return c.registerStores(ctx)
 }
 
-// ensureBootstrapToken creates the lab's bootstrap token once and keeps it
-// in a file the agents read.
-func (c *Cluster) ensureBootstrapToken(ctx context.Context) error {
-	if _, err := os.Stat(c.paths.bootstrapToken); err == nil {
-		return nil
+// ensureBootstrapToken makes sure host's agent has a bootstrap token to
+// join with, in the file the agent reads, and returns that file. As an
+// admin would, the lab pins each host's token to it: a token of one host
+// can never join as another. The token is single-use, so a new one is made
+// whenever the last was used; an agent that joined keeps its own
+// credentials and does not need it again.
+func (c *Cluster) ensureBootstrapToken(ctx context.Context, host string) error {
+	file := c.paths.bootstrapToken(host)
+	if data, err := os.ReadFile(file); err == nil {
+		if tok, err := join.ParseToken(strings.TrimSpace(string(data))); err == nil {
+			_, err := c.kube.CoreV1().Secrets(hub.DefaultNamespace).Get(ctx, join.SecretName(tok.ID), metav1.GetOptions{})
+			if err == nil {
+				return nil
+			}
+			if !apierrors.IsNotFound(err) {
+				return fmt.Errorf("%s: read the bootstrap token of %s: %w", c.Name, host, err)
+			}
+		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
@@ -85,11 +95,16 @@ func (c *Cluster) ensureBootstrapToken(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// No expiry: the lab's token lasts as long as the lab.
-	if _, err := c.kube.CoreV1().Secrets(hub.DefaultNamespace).Create(ctx, tok.StoredAs(hub.DefaultNamespace, time.Time{}, ""), metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("%s: store the bootstrap token: %w", c.Name, err)
+	// No expiry: the lab starts its agents when it likes, and a pinned
+	// single-use token is of no use to anyone else.
+	secret := tok.StoredAs(hub.DefaultNamespace, join.Grant{Host: host})
+	if _, err := c.kube.CoreV1().Secrets(hub.DefaultNamespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("%s: store the bootstrap token of %s: %w", c.Name, host, err)
 	}
-	return os.WriteFile(c.paths.bootstrapToken, []byte(tok.String()+"\n"), 0o600)
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(file, []byte(tok.String()+"\n"), 0o600)
 }
 
 func (c *Cluster) bindClusterRole(ctx context.Context, name, role, user string) error {

@@ -83,8 +83,9 @@ type fleetLinks struct {
 	hubURL    string
 	hubCAFile string
 	tokenFile string
-	// hubReady waits until the hub answers; the agent starts after it.
-	hubReady func(context.Context) error
+	// joinReady waits until the hub answers and the agent has a token to
+	// join with; the agent starts after it.
+	joinReady func(context.Context) error
 }
 
 // Endpoint is the URL of the cluster's kube-apiserver.
@@ -260,8 +261,8 @@ func (c *Cluster) ensure(ctx context.Context, comp Component) error {
 			return c.waitHealthy(ctx, comp, p)
 		}
 	}
-	if comp == Agent && c.fleet.hubReady != nil {
-		if err := c.fleet.hubReady(ctx); err != nil {
+	if comp == Agent && c.fleet.joinReady != nil {
+		if err := c.fleet.joinReady(ctx); err != nil {
 			return fmt.Errorf("%s: waiting for the hub: %w", c.describe(comp), err)
 		}
 	}

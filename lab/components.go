@@ -294,12 +294,15 @@ type paths struct {
 	kubeconfig string // the admin kubeconfig, the one users get
 	kwokConfig string
 	kwokHome   string
-	// bootstrapToken is the file holding the lab's bootstrap token (on
-	// the management cluster).
-	bootstrapToken string
+	// bootstrapTokens is the directory holding each host's bootstrap
+	// token (on the management cluster).
+	bootstrapTokens string
 	// agentData is the agent's data directory (on a host).
 	agentData string
 }
+
+// bootstrapToken is the file holding host's bootstrap token.
+func (p paths) bootstrapToken(host string) string { return filepath.Join(p.bootstrapTokens, host) }
 
 func newPaths(root string) paths {
 	return paths{
@@ -309,8 +312,8 @@ func newPaths(root string) paths {
 		kwokConfig: filepath.Join(root, "kwok", "kwok.yaml"),
 		kwokHome:   filepath.Join(root, "kwok", "home"),
 
-		bootstrapToken: filepath.Join(root, "bootstrap-token"),
-		agentData:      filepath.Join(root, "agent"),
+		bootstrapTokens: filepath.Join(root, "bootstrap-tokens"),
+		agentData:       filepath.Join(root, "agent"),
 	}
 }
 

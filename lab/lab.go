@@ -267,18 +267,24 @@ func (l *Lab) assignPorts() error {
 		c.ports.assign(c.Components(), next)
 	}
 	for _, h := range l.hosts {
-		h.fleet = l.fleetLinks()
+		h.fleet = l.fleetLinks(h.Name)
 	}
 	return nil
 }
 
-// fleetLinks tell a host's agent where the hub is, once ports are known.
-func (l *Lab) fleetLinks() fleetLinks {
+// fleetLinks tell host's agent where the hub is, once ports are known, and
+// give it a token of its own to join with.
+func (l *Lab) fleetLinks(host string) fleetLinks {
 	return fleetLinks{
 		hubURL:    l.HubURL(),
 		hubCAFile: l.mgmt.paths.pki("ca.crt"),
-		tokenFile: l.mgmt.paths.bootstrapToken,
-		hubReady:  l.waitForHub,
+		tokenFile: l.mgmt.paths.bootstrapToken(host),
+		joinReady: func(ctx context.Context) error {
+			if err := l.waitForHub(ctx); err != nil {
+				return err
+			}
+			return l.mgmt.ensureBootstrapToken(ctx, host)
+		},
 	}
 }
 
@@ -307,7 +313,7 @@ func (l *Lab) AddHost(ctx context.Context, h HostConfig) (*Cluster, error) {
 
 	l.hostsMu.Lock()
 	c := l.newCluster(h.Name, RoleHost, h, len(l.hosts)+1)
-	c.fleet = l.fleetLinks()
+	c.fleet = l.fleetLinks(h.Name)
 	c.ports.assign(c.Components(), func() int { p := ports[0]; ports = ports[1:]; return p })
 	l.hosts = append(l.hosts, c)
 	l.cfg.Hosts = cfg.Hosts

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -52,15 +54,20 @@ func newHubTokenCommand() *cobra.Command {
 	var (
 		kc, namespace, host string
 		ttl                 time.Duration
+		reusable            bool
 	)
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a bootstrap token and print it",
 		Long: `Create a bootstrap token for "vfleet agent --bootstrap-token". The token
-is stored as a Secret in the hub's namespace; delete the Secret to revoke it.`,
+is stored as a Secret in the hub's namespace; delete the Secret to revoke it.
+
+A token registers new hosts only: it cannot join as a host that is already
+registered, unless it is pinned to that host with --host. By default it
+lets one host in and is valid for an hour.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tok, err := createToken(cmd.Context(), kc, namespace, host, ttl)
+			tok, err := createToken(cmd.Context(), kc, namespace, host, ttl, reusable)
 			if err != nil {
 				return err
 			}
@@ -70,15 +77,21 @@ is stored as a Secret in the hub's namespace; delete the Secret to revoke it.`,
 	}
 	create.Flags().StringVar(&kc, "kubeconfig", "", "kubeconfig of the management cluster (default: $KUBECONFIG or ~/.kube/config)")
 	create.Flags().StringVar(&namespace, "namespace", hub.DefaultNamespace, "the hub's namespace")
-	create.Flags().StringVar(&host, "host", "", "allow only this host to join with the token")
-	create.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid (0: until deleted)")
+	create.Flags().StringVar(&host, "host", "", "pin the token to this host: only it may join with the token, even once it is registered")
+	create.Flags().DurationVar(&ttl, "ttl", join.DefaultTTL, "how long the token is valid (0: until deleted)")
+	create.Flags().BoolVar(&reusable, "reusable", false, "let the token join more than one host (or the same host more than once) until it expires")
 	cmd.AddCommand(create)
 	return cmd
 }
 
-func createToken(ctx context.Context, kc, namespace, host string, ttl time.Duration) (string, error) {
+func createToken(ctx context.Context, kc, namespace, host string, ttl time.Duration, reusable bool) (string, error) {
 	if ttl < 0 {
 		return "", errors.New("--ttl must not be negative")
+	}
+	if host != "" {
+		if msgs := validation.IsDNS1123Label(host); len(msgs) > 0 {
+			return "", fmt.Errorf("--host %q is not a host name: %s", host, strings.Join(msgs, "; "))
+		}
 	}
 	cfg, err := kubeconfig.Load(kc)
 	if err != nil {
@@ -98,11 +111,11 @@ func createToken(ctx context.Context, kc, namespace, host string, ttl time.Durat
 	if err != nil {
 		return "", err
 	}
-	var expires time.Time
+	grant := join.Grant{Host: host, Reusable: reusable}
 	if ttl > 0 {
-		expires = time.Now().Add(ttl)
+		grant.Expires = time.Now().Add(ttl)
 	}
-	if err := c.Create(ctx, tok.StoredAs(namespace, expires, host)); err != nil {
+	if err := c.Create(ctx, tok.StoredAs(namespace, grant)); err != nil {
 		return "", err
 	}
 	return tok.String(), nil

@@ -42,8 +42,9 @@ type Server struct {
 	TokenTTL time.Duration
 }
 
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
-// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=hostclusters,verbs=get;create
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;delete
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=hostclusters,verbs=get;create;delete
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 
 type httpError struct {
 	code int
@@ -96,7 +97,7 @@ func (s *Server) join(ctx context.Context, raw string, req join.Request) (*join.
 		}
 		return nil, err
 	}
-	onlyHost, err := token.Verify(secret, s.Clock.Now())
+	grant, err := token.Verify(secret, s.Clock.Now())
 	if err != nil {
 		log.Info("Join refused: bad bootstrap token", "tokenID", token.ID, "reason", err.Error())
 		return nil, rejected
@@ -104,13 +105,58 @@ func (s *Server) join(ctx context.Context, raw string, req join.Request) (*join.
 	if err := req.Validate(); err != nil {
 		return nil, &httpError{http.StatusBadRequest, err.Error()}
 	}
-	if onlyHost != "" && onlyHost != req.Host {
-		return nil, &httpError{http.StatusForbidden, fmt.Sprintf("this bootstrap token may only join host %q", onlyHost)}
+	if grant.Host != "" && grant.Host != req.Host {
+		return nil, &httpError{http.StatusForbidden, fmt.Sprintf("this bootstrap token may only join host %q", grant.Host)}
 	}
+	// A single-use token is consumed before anything is granted, so that
+	// two joins racing with it cannot both succeed; it is put back if the
+	// join fails.
+	if !grant.Reusable {
+		if err := s.consume(ctx, secret); err != nil {
+			log.Info("Join refused: bootstrap token already used", "tokenID", token.ID, "reason", err.Error())
+			return nil, rejected
+		}
+	}
+	resp, err := s.admit(ctx, req, grant)
+	if err != nil && !grant.Reusable {
+		if rerr := s.restore(ctx, secret); rerr != nil {
+			log.Error(rerr, "Could not put back the bootstrap token of a failed join", "tokenID", token.ID)
+		}
+	}
+	if err == nil {
+		log.Info("Host joined", "region", req.Region, "zone", req.Zone, "tokenID", token.ID, "pinned", grant.Host != "", "reusable", grant.Reusable)
+	}
+	return resp, err
+}
 
-	host, err := s.hostCluster(ctx, req)
+// admit registers the host, or checks that the caller is the host already
+// registered under that name, and issues the agent its credentials. A host
+// it registered is deleted again if a later step fails, so that the next
+// attempt with the same token registers it afresh.
+func (s *Server) admit(ctx context.Context, req join.Request, grant join.Grant) (*join.Response, error) {
+	host, created, err := s.hostCluster(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	resp, err := s.credentials(ctx, host, req, grant, created)
+	if err != nil && created {
+		if derr := s.Client.Delete(ctx, host, client.Preconditions{UID: &host.UID}); client.IgnoreNotFound(derr) != nil {
+			ctrl.LoggerFrom(ctx).Error(derr, "Could not delete the host of a failed join", "host", req.Host)
+		}
+	}
+	return resp, err
+}
+
+func (s *Server) credentials(ctx context.Context, host *fleetv1.HostCluster, req join.Request, grant join.Grant, created bool) (*join.Response, error) {
+	if !created {
+		if grant.Host != host.Name {
+			if err := s.provesHost(ctx, req); err != nil {
+				return nil, err
+			}
+		}
+		if err := sameHost(host, req); err != nil {
+			return nil, err
+		}
 	}
 	if err := hostaccess.Ensure(ctx, s.Client, host); err != nil {
 		return nil, err
@@ -120,38 +166,84 @@ func (s *Server) join(ctx context.Context, raw string, req join.Request) (*join.
 	if err := s.Client.SubResource("token").Create(ctx, sa, tr); err != nil {
 		return nil, fmt.Errorf("issue a token for the agent: %w", err)
 	}
-	log.Info("Host joined", "region", req.Region, "zone", req.Zone, "tokenID", token.ID)
 	return &join.Response{
 		Server: s.APIServer, CAData: s.CAData, Namespace: sa.Namespace,
 		Token: tr.Status.Token, Expiration: tr.Status.ExpirationTimestamp.Time,
 	}, nil
 }
 
-// hostCluster returns the host's HostCluster, creating it on first join.
-func (s *Server) hostCluster(ctx context.Context, req join.Request) (*fleetv1.HostCluster, error) {
-	host := &fleetv1.HostCluster{
+// provesHost checks that the request carries the current credential of the
+// registered host's agent. The API server is asked, as it would be for any
+// request the agent makes: a token of a deleted or recreated ServiceAccount,
+// or an expired one, does not pass.
+func (s *Server) provesHost(ctx context.Context, req join.Request) error {
+	refused := &httpError{http.StatusForbidden, fmt.Sprintf(
+		"host %s is already registered, and a bootstrap token may only register a new host: to join as %s again, "+
+			"create a token pinned to it (vfleet hub token create --host %s), or delete the HostCluster to register it anew", req.Host, req.Host, req.Host)}
+	if req.Credential == "" {
+		return refused
+	}
+	review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: req.Credential}}
+	if err := s.Client.Create(ctx, review); err != nil {
+		return fmt.Errorf("check the agent's credential: %w", err)
+	}
+	if !review.Status.Authenticated || review.Status.User.Username != hostaccess.AgentUser(req.Host) {
+		return refused
+	}
+	return nil
+}
+
+// consume deletes a single-use token's Secret, as read: a token another
+// join consumed or changed meanwhile is not consumed twice.
+func (s *Server) consume(ctx context.Context, secret *corev1.Secret) error {
+	return s.Client.Delete(ctx, secret, client.Preconditions{UID: &secret.UID, ResourceVersion: &secret.ResourceVersion})
+}
+
+// restore puts back a token consumed by a join that failed.
+func (s *Server) restore(ctx context.Context, secret *corev1.Secret) error {
+	again := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: secret.Namespace, Name: secret.Name, Labels: secret.Labels},
+		Type:       secret.Type, Data: secret.Data,
+	}
+	return client.IgnoreAlreadyExists(s.Client.Create(ctx, again))
+}
+
+// hostCluster returns the host's HostCluster, creating it on first join;
+// created says whether this call created it.
+func (s *Server) hostCluster(ctx context.Context, req join.Request) (host *fleetv1.HostCluster, created bool, err error) {
+	host = &fleetv1.HostCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: req.Host},
 		Spec:       fleetv1.HostClusterSpec{Region: req.Region, Zone: req.Zone},
 	}
-	err := s.Client.Create(ctx, host)
-	if apierrors.IsAlreadyExists(err) {
-		if err := s.Client.Get(ctx, client.ObjectKey{Name: req.Host}, host); err != nil {
-			return nil, err
-		}
-		if host.Spec.Region != req.Region {
-			return nil, &httpError{http.StatusConflict, fmt.Sprintf(
-				"host %s is registered in region %q but the agent says %q: fix the agent's --region, or delete the HostCluster to register it again",
-				req.Host, host.Spec.Region, req.Region)}
-		}
-		if !host.DeletionTimestamp.IsZero() {
-			return nil, &httpError{http.StatusConflict, fmt.Sprintf("host %s is being deleted; join again once it is gone", req.Host)}
-		}
-		return host, nil
+	err = s.Client.Create(ctx, host)
+	if err == nil {
+		return host, true, nil
 	}
 	if apierrors.IsInvalid(err) {
-		return nil, &httpError{http.StatusBadRequest, err.Error()}
+		return nil, false, &httpError{http.StatusBadRequest, err.Error()}
 	}
-	return host, err
+	if !apierrors.IsAlreadyExists(err) {
+		return nil, false, err
+	}
+	if err := s.Client.Get(ctx, client.ObjectKey{Name: req.Host}, host); err != nil {
+		return nil, false, err
+	}
+	return host, false, nil
+}
+
+// sameHost checks a join as a registered host against what is registered.
+// It runs only once the caller has proven to be the host, so that nobody
+// else learns where it is.
+func sameHost(host *fleetv1.HostCluster, req join.Request) error {
+	if host.Spec.Region != req.Region {
+		return &httpError{http.StatusConflict, fmt.Sprintf(
+			"host %s is registered in region %q but the agent says %q: fix the agent's --region, or delete the HostCluster to register it again",
+			req.Host, host.Spec.Region, req.Region)}
+	}
+	if !host.DeletionTimestamp.IsZero() {
+		return &httpError{http.StatusConflict, fmt.Sprintf("host %s is being deleted; join again once it is gone", req.Host)}
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, body any) {

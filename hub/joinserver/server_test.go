@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -53,13 +54,13 @@ func startServer(e envtest.Env) (func(), error) {
 	return srv.Close, nil
 }
 
-func storeToken(t *testing.T, expires time.Time, host string) join.Token {
+func storeToken(t *testing.T, g join.Grant) join.Token {
 	t.Helper()
 	tok, err := join.NewToken()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := k8s.Create(context.Background(), tok.StoredAs(tokenNamespace, expires, host)); err != nil {
+	if err := k8s.Create(context.Background(), tok.StoredAs(tokenNamespace, g)); err != nil {
 		t.Fatal(err)
 	}
 	return tok
@@ -78,7 +79,7 @@ func clientFor(t *testing.T, resp *join.Response) client.Client {
 
 func TestJoinIssuesCredentialsForTheHostOnly(t *testing.T) {
 	ctx := context.Background()
-	tok := storeToken(t, time.Time{}, "")
+	tok := storeToken(t, join.Grant{Reusable: true})
 	resp, err := join.Join(ctx, hubURL, hubCA, tok.String(), join.Request{Host: "edge-1", Region: "eu-west", Zone: "eu-west-1a"})
 	if err != nil {
 		t.Fatal(err)
@@ -105,18 +106,14 @@ func TestJoinIssuesCredentialsForTheHostOnly(t *testing.T) {
 	if err := agent.Get(ctx, client.ObjectKey{Name: "edge-2"}, &fleetv1.HostCluster{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("reading another host: %v, want 403", err)
 	}
-
-	// Joining again (an agent that lost its credentials) works.
-	if _, err := join.Join(ctx, hubURL, hubCA, tok.String(), join.Request{Host: "edge-1", Region: "eu-west", Zone: "eu-west-1a"}); err != nil {
-		t.Fatalf("rejoin: %v", err)
-	}
 }
 
 func TestJoinRefusals(t *testing.T) {
 	ctx := context.Background()
-	good := storeToken(t, time.Time{}, "")
-	expired := storeToken(t, now.Add(-time.Minute), "")
-	pinned := storeToken(t, time.Time{}, "only-me")
+	good := storeToken(t, join.Grant{Reusable: true})
+	expired := storeToken(t, join.Grant{Expires: now.Add(-time.Minute)})
+	pinned := storeToken(t, join.Grant{Host: "only-me"})
+	settled := storeToken(t, join.Grant{Host: "settled"})
 	if _, err := join.Join(ctx, hubURL, hubCA, good.String(), join.Request{Host: "settled", Region: "us-east"}); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +133,8 @@ func TestJoinRefusals(t *testing.T) {
 		{"token for another host", pinned.String(), join.Request{Host: "someone-else", Region: "r"}, http.StatusForbidden, `may only join host "only-me"`},
 		{"bad host name", good.String(), join.Request{Host: "Bad_Name", Region: "r"}, http.StatusBadRequest, "host name"},
 		{"no region", good.String(), join.Request{Host: "h"}, http.StatusBadRequest, "region is required"},
-		{"other region", good.String(), join.Request{Host: "settled", Region: "eu-west"}, http.StatusConflict, `registered in region "us-east" but the agent says "eu-west"`},
+		{"registered host, unpinned token", good.String(), join.Request{Host: "settled", Region: "us-east"}, http.StatusForbidden, "vfleet hub token create --host settled"},
+		{"registered host, other region", settled.String(), join.Request{Host: "settled", Region: "eu-west"}, http.StatusConflict, `registered in region "us-east" but the agent says "eu-west"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := join.Join(ctx, hubURL, hubCA, tc.token, tc.req)
@@ -152,5 +150,114 @@ func TestJoinRefusals(t *testing.T) {
 	// A refused join registers nothing.
 	if err := k8s.Get(ctx, client.ObjectKey{Name: "h"}, &fleetv1.HostCluster{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("host h exists after refusals: %v", err)
+	}
+}
+
+// TestRegisteredHostTakesProof: a bootstrap token registers new hosts; it
+// does not let its holder become a host already registered, which would
+// hand over that host's namespace, its Secrets among them.
+func TestRegisteredHostTakesProof(t *testing.T) {
+	ctx := context.Background()
+	first := storeToken(t, join.Grant{})
+	resp, err := join.Join(ctx, hubURL, hubCA, first.String(), join.Request{Host: "owned", Region: "eu-west"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := storeToken(t, join.Grant{Reusable: true})
+	otherResp, err := join.Join(ctx, hubURL, hubCA, other.String(), join.Request{Host: "neighbour", Region: "eu-west"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name       string
+		credential string
+	}{
+		{"no credential", ""},
+		{"another host's credential", otherResp.Token},
+		{"a forged credential", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := join.Join(ctx, hubURL, hubCA, other.String(), join.Request{Host: "owned", Region: "eu-west", Credential: tc.credential})
+			var refused *join.Refused
+			if !errors.As(err, &refused) || refused.Status != http.StatusForbidden || !strings.Contains(refused.Message, "already registered") {
+				t.Fatalf("join as a registered host: %v, want 403 saying it is registered", err)
+			}
+		})
+	}
+
+	// The host's own agent, with its current credential, may join again.
+	if _, err := join.Join(ctx, hubURL, hubCA, other.String(), join.Request{Host: "owned", Region: "eu-west", Credential: resp.Token}); err != nil {
+		t.Fatalf("join with the host's credential: %v", err)
+	}
+	// So may anyone with a token the admin pinned to the host.
+	pinned := storeToken(t, join.Grant{Host: "owned"})
+	if _, err := join.Join(ctx, hubURL, hubCA, pinned.String(), join.Request{Host: "owned", Region: "eu-west"}); err != nil {
+		t.Fatalf("join with a pinned token: %v", err)
+	}
+}
+
+// TestTokensAreSingleUse: a token made without --reusable lets one host in;
+// of joins racing with it, exactly one wins.
+func TestTokensAreSingleUse(t *testing.T) {
+	ctx := context.Background()
+	tok := storeToken(t, join.Grant{})
+	const racers = 4
+	errs := make(chan error, racers)
+	for i := range racers {
+		go func() {
+			_, err := join.Join(ctx, hubURL, hubCA, tok.String(), join.Request{Host: fmt.Sprintf("racer-%d", i), Region: "eu-west"})
+			errs <- err
+		}()
+	}
+	joined := 0
+	for range racers {
+		err := <-errs
+		var refused *join.Refused
+		switch {
+		case err == nil:
+			joined++
+		case errors.As(err, &refused) && refused.Status == http.StatusUnauthorized:
+		default:
+			t.Errorf("join: %v, want success or 401", err)
+		}
+	}
+	if joined != 1 {
+		t.Fatalf("%d hosts joined with one single-use token, want 1", joined)
+	}
+	hosts := &fleetv1.HostClusterList{}
+	if err := k8s.List(ctx, hosts); err != nil {
+		t.Fatal(err)
+	}
+	registered := 0
+	for _, h := range hosts.Items {
+		if strings.HasPrefix(h.Name, "racer-") {
+			registered++
+		}
+	}
+	if registered != 1 {
+		t.Fatalf("%d racer hosts registered, want 1", registered)
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: tokenNamespace, Name: join.SecretName(tok.ID)}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the used token's Secret: %v, want it deleted", err)
+	}
+}
+
+// TestFailedJoinKeepsTheToken: a join refused after its single-use token
+// was consumed puts the token back, so the agent can try again once the
+// cause is fixed.
+func TestFailedJoinKeepsTheToken(t *testing.T) {
+	ctx := context.Background()
+	if _, err := join.Join(ctx, hubURL, hubCA, storeToken(t, join.Grant{}).String(), join.Request{Host: "moved", Region: "eu-west"}); err != nil {
+		t.Fatal(err)
+	}
+	pinned := storeToken(t, join.Grant{Host: "moved"})
+	_, err := join.Join(ctx, hubURL, hubCA, pinned.String(), join.Request{Host: "moved", Region: "us-east"})
+	var refused *join.Refused
+	if !errors.As(err, &refused) || refused.Status != http.StatusConflict {
+		t.Fatalf("join from the wrong region: %v, want 409", err)
+	}
+	if _, err := join.Join(ctx, hubURL, hubCA, pinned.String(), join.Request{Host: "moved", Region: "eu-west"}); err != nil {
+		t.Fatalf("join with the token put back: %v", err)
 	}
 }

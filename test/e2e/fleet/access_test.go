@@ -20,6 +20,8 @@ import (
 
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/join"
 	"github.com/vfleet/vfleet/test/builder"
 )
 
@@ -77,6 +79,33 @@ var _ = Describe("Bad input", func() {
 		Expect(session.Err).To(gbytes.Say(`the bootstrap token was rejected.*vfleet hub token create`))
 		err = suite.Mgmt.Get(ctx, client.ObjectKey{Name: "intruder"}, &fleetv1.HostCluster{})
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a refused agent registered a host: %v", err)
+	})
+
+	It("refuses a new host's bootstrap token that tries to join as a registered host, and issues nothing", func(ctx SpecContext) {
+		victim := suite.Lab.Hosts()[0]
+		out, err := exec.CommandContext(ctx, suite.VfleetBin, "hub", "token", "create", "--kubeconfig", suite.Lab.Management().Kubeconfig()).Output()
+		Expect(err).NotTo(HaveOccurred())
+		token := strings.TrimSpace(string(out))
+
+		dataDir := GinkgoT().TempDir()
+		cmd := exec.Command(suite.VfleetBin, "agent",
+			"--host-kubeconfig", victim.Kubeconfig(),
+			"--hub", suite.Lab.HubURL(),
+			"--hub-ca-file", filepath.Join(suite.Lab.Dir(), "management", "pki", "ca.crt"),
+			"--bootstrap-token", token,
+			"--host-name", victim.Name, "--region", victim.Host.Region,
+			"--data-dir", dataDir,
+			"--health-probe-bind-address", "127.0.0.1:0")
+		session, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(session).WithTimeout(30 * time.Second).Should(gexec.Exit(1))
+		Expect(session.Err).To(gbytes.Say(`already registered.*vfleet hub token create --host ` + victim.Name))
+		_, err = os.Stat(filepath.Join(dataDir, "hub", "token"))
+		Expect(os.IsNotExist(err)).To(BeTrue(), "the refused agent stored a token: %v", err)
+		// The token is put back, unused: it may still register a new host.
+		tok, err := join.ParseToken(token)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(suite.Mgmt.Get(ctx, client.ObjectKey{Namespace: hub.DefaultNamespace, Name: join.SecretName(tok.ID)}, &corev1.Secret{})).To(Succeed())
 	})
 
 	It("has the management cluster reject malformed VirtualClusters with messages that say what to fix", func(ctx SpecContext) {
