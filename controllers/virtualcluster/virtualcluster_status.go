@@ -105,7 +105,7 @@ func computeStatus(vc *fleetv1.VirtualCluster, o observed, now time.Time) fleetv
 			Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: gen,
 			// apis has no reason for it: the Ready condition's reason is
 			// spelled as the phase.
-			Reason:  string(fleetv1.PhaseDeleting),
+			Reason:  fleetv1.ReasonDeleting,
 			Message: "the host's agent is removing the control plane, its data and its host namespace",
 		})
 	}

@@ -60,6 +60,8 @@ const (
 	ReasonKubeconfigIssued   = "KubeconfigIssued"
 	ReasonProvisioningFailed = "ProvisioningFailed"
 	ReasonHostUnreachable    = "HostUnreachable"
+	// ReasonDeleting is a vcluster waiting for its hosts to stop it.
+	ReasonDeleting = "Deleting"
 )
 
 // VirtualCluster reasons of failover (Failover).
