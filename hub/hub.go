@@ -32,6 +32,7 @@ import (
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/hub/joinserver"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
+	"github.com/vfleet/vfleet/internal/liveness"
 	"github.com/vfleet/vfleet/placement"
 )
 
@@ -98,7 +99,10 @@ func Run(ctx context.Context, o *Options) error {
 // SetupControllers registers the hub's controllers with mgr.
 func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveClock, engine *placement.Engine, overhead placement.Overhead) error {
 	recorder := mgr.GetEventRecorder("vfleet-hub")
-	if err := (&hosthealth.Reconciler{Client: mgr.GetClient(), Clock: clk, Recorder: recorder}).SetupWithManager(mgr); err != nil {
+	// One judge of the hosts' heartbeats, so that a host's health and its
+	// vclusters' failover agree on when it went silent.
+	alive := liveness.NewTracker()
+	if err := (&hosthealth.Reconciler{Client: mgr.GetClient(), Clock: clk, Recorder: recorder, Liveness: alive}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&hostaccess.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
@@ -109,6 +113,7 @@ func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveCl
 	}
 	return (&virtualcluster.Reconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Engine: engine, Overhead: overhead, Recorder: recorder, Clock: clk,
+		Liveness: alive,
 	}).SetupWithManager(ctx, mgr)
 }
 

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/liveness"
 )
 
 // Reconciler sets a HostCluster's health from its agent's Lease.
@@ -26,6 +27,9 @@ type Reconciler struct {
 	Client   client.Client
 	Clock    clock.PassiveClock
 	Recorder events.EventRecorder
+	// Liveness judges the Lease by the hub's clock; the hub's controllers
+	// share one.
+	Liveness *liveness.Tracker
 }
 
 // +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=hostclusters,verbs=get;list;watch;update;patch
@@ -36,8 +40,8 @@ type Reconciler struct {
 // SetupWithManager registers the controller. The manager's cache should
 // hold only Leases labelled with fleet.vfleet.dev/host.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Client == nil || r.Clock == nil || r.Recorder == nil {
-		return errors.New("hosthealth: Client, Clock and Recorder are required")
+	if r.Client == nil || r.Clock == nil || r.Recorder == nil || r.Liveness == nil {
+		return errors.New("hosthealth: Client, Clock, Recorder and Liveness are required")
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("hosthealth").
@@ -58,7 +62,7 @@ func leaseToHost(_ context.Context, obj client.Object) []reconcile.Request {
 }
 
 // Reconcile makes the host's conditions and taint agree with its Lease, and
-// asks to be called again when the Lease would expire.
+// asks to be called again when the agent's last renewal would stop holding.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	host := &fleetv1.HostCluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, host); err != nil {
@@ -77,7 +81,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	now := r.Clock.Now()
-	health := Evaluate(lease, now)
+	health := Evaluate(r.Liveness.Observe(host.Name, lease, now), now)
 
 	if taints, changed := SetUnreachableTaint(host.Spec.Taints, !health.Reachable, now); changed {
 		before := host.DeepCopy()

@@ -20,6 +20,7 @@ import (
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/hosthealth"
 	"github.com/vfleet/vfleet/hub"
+	"github.com/vfleet/vfleet/internal/liveness"
 	"github.com/vfleet/vfleet/test/builder"
 	"github.com/vfleet/vfleet/test/envtest"
 )
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 		CRDs:           true,
 		ManagerOptions: ctrl.Options{Cache: hub.CacheOptions()},
 		Controllers: func(mgr ctrl.Manager) error {
-			reconciler = &hosthealth.Reconciler{Client: mgr.GetClient(), Clock: fakeClock, Recorder: mgr.GetEventRecorder("test")}
+			reconciler = &hosthealth.Reconciler{Client: mgr.GetClient(), Clock: fakeClock, Recorder: mgr.GetEventRecorder("test"), Liveness: liveness.NewTracker()}
 			return reconciler.SetupWithManager(mgr)
 		},
 		Setup: func(e envtest.Env) (func(), error) {
@@ -62,10 +63,13 @@ func newHost(t *testing.T, name string) *fleetv1.HostCluster {
 }
 
 // renew writes the agent's Lease as renewed at the fake clock's now.
-func renew(t *testing.T, host string) {
+func renew(t *testing.T, host string) { renewAt(t, host, fakeClock.Now()) }
+
+// renewAt writes the agent's Lease as an agent whose clock says wrote.
+func renewAt(t *testing.T, host string, wrote time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	now := metav1.NewMicroTime(fakeClock.Now())
+	now := metav1.NewMicroTime(wrote)
 	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{
 		Namespace: fleetv1.HostNamespace(host), Name: fleetv1.AgentLeaseName,
 		Labels: map[string]string{fleetv1.LabelHost: host},
@@ -194,4 +198,37 @@ func TestForeignLeaseIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectState(t, "victim", hostState{ready: metav1.ConditionUnknown, readyReason: fleetv1.ReasonNeverConnected, schedulable: metav1.ConditionFalse, tainted: true})
+}
+
+// TestFutureRenewTimeDoesNotHoldOffFailover: an agent that writes a renew
+// time a year ahead, then goes quiet, is judged silent a Lease duration
+// after the hub last saw it write, as any other.
+func TestFutureRenewTimeDoesNotHoldOffFailover(t *testing.T) {
+	ctx := context.Background()
+	newHost(t, "far-future")
+	renewAt(t, "far-future", fakeClock.Now().Add(365*24*time.Hour))
+	expectState(t, "far-future", heartbeating)
+
+	fakeClock.Step(10 * time.Second)
+	if _, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Name: "far-future"}}); err != nil {
+		t.Fatal(err)
+	}
+	expectState(t, "far-future", expired)
+}
+
+// TestSkewedClockIsNotSilence: an agent whose clock is an hour behind the
+// hub's is heartbeating as long as it renews.
+func TestSkewedClockIsNotSilence(t *testing.T) {
+	ctx := context.Background()
+	newHost(t, "skewed")
+	req := ctrl.Request{NamespacedName: types.NamespacedName{Name: "skewed"}}
+	for range 3 {
+		renewAt(t, "skewed", fakeClock.Now().Add(-time.Hour))
+		expectState(t, "skewed", heartbeating)
+		fakeClock.Step(5 * time.Second)
+		if _, err := reconciler.Reconcile(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		expectState(t, "skewed", heartbeating)
+	}
 }

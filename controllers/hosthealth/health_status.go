@@ -4,60 +4,56 @@ import (
 	"fmt"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/liveness"
 )
 
-// Health is what a host's Lease says at a moment.
+// Health is what a host's heartbeat says at a moment.
 type Health struct {
-	// Reachable is true while the Lease is current.
+	// Reachable is true while the agent's last renewal holds.
 	Reachable bool
 	// Reason and Message explain Ready.
 	Reason  string
 	Message string
-	// ExpiresIn is how long the Lease stays current; zero once it is not.
+	// ExpiresIn is how long the last renewal still holds; zero once it
+	// does not.
 	ExpiresIn time.Duration
 }
 
-// Evaluate reads a host's agent Lease at now. A Lease is current from its
-// renewTime for leaseDurationSeconds; at the expiry instant it no longer is.
-// lease is nil when the agent never created one.
-func Evaluate(lease *coordinationv1.Lease, now time.Time) Health {
-	if lease == nil {
+// Evaluate says what a host's heartbeat, as the hub has seen it, means at
+// now. A renewal holds for the Lease's duration from when the hub saw it;
+// at the expiry instant it no longer does.
+func Evaluate(hb liveness.Heartbeat, now time.Time) Health {
+	if !hb.Joined {
 		return Health{
 			Reason:  fleetv1.ReasonNeverConnected,
 			Message: "no agent has joined for this host yet: run vfleet agent on it with a bootstrap token",
 		}
 	}
-	renew := lease.Spec.RenewTime
-	if renew == nil {
-		renew = lease.Spec.AcquireTime
-	}
-	if renew == nil || lease.Spec.LeaseDurationSeconds == nil {
+	expiry := hb.Expiry()
+	if expiry.IsZero() {
 		return Health{
 			Reason:  fleetv1.ReasonLeaseExpired,
 			Message: "the agent's Lease has no renew time or duration",
 		}
 	}
-	duration := time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second
-	expiry := renew.Add(duration)
 	if now.Before(expiry) {
 		return Health{
 			Reachable: true,
 			Reason:    fleetv1.ReasonHeartbeating,
-			Message:   fmt.Sprintf("the agent renews its Lease (duration %s)", duration),
+			Message:   fmt.Sprintf("the agent renews its Lease (duration %s)", hb.Duration),
 			ExpiresIn: expiry.Sub(now),
 		}
 	}
-	// The message depends on the Lease only, not on now, so that status
-	// does not change on every look while the host stays silent.
+	// The message depends on the heartbeat only, not on now, so that
+	// status does not change on every look while the host stays silent.
 	return Health{
 		Reason: fleetv1.ReasonLeaseExpired,
-		Message: fmt.Sprintf("the agent last renewed its Lease at %s and it expired at %s: check that vfleet agent runs on the host and reaches the management cluster",
-			renew.UTC().Format(time.RFC3339), expiry.UTC().Format(time.RFC3339)),
+		Message: fmt.Sprintf("the hub last saw the agent renew its Lease at %s and has heard nothing for the %s a renewal holds: check that vfleet agent runs on the host and reaches the management cluster",
+			hb.Renewed.UTC().Format(time.RFC3339), hb.Duration),
 	}
 }
 

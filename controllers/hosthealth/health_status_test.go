@@ -4,41 +4,39 @@ import (
 	"testing"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/liveness"
 	"github.com/vfleet/vfleet/test/builder"
 )
 
 var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
-func lease(renew time.Time, seconds int32) *coordinationv1.Lease {
-	r := metav1.NewMicroTime(renew)
-	return &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{RenewTime: &r, LeaseDurationSeconds: ptr.To(seconds)}}
+func seen(renewed time.Time, d time.Duration) liveness.Heartbeat {
+	return liveness.Heartbeat{Joined: true, Renewed: renewed, Duration: d}
 }
 
 func TestEvaluate(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
-		lease     *coordinationv1.Lease
+		hb        liveness.Heartbeat
 		now       time.Time
 		reachable bool
 		reason    string
 		expiresIn time.Duration
 	}{
-		{"no lease", nil, t0, false, fleetv1.ReasonNeverConnected, 0},
-		{"just renewed", lease(t0, 10), t0, true, fleetv1.ReasonHeartbeating, 10 * time.Second},
-		{"mid lease", lease(t0, 10), t0.Add(3500 * time.Millisecond), true, fleetv1.ReasonHeartbeating, 6500 * time.Millisecond},
-		{"one instant before expiry", lease(t0, 10), t0.Add(10*time.Second - time.Nanosecond), true, fleetv1.ReasonHeartbeating, time.Nanosecond},
-		{"at expiry", lease(t0, 10), t0.Add(10 * time.Second), false, fleetv1.ReasonLeaseExpired, 0},
-		{"long expired", lease(t0, 10), t0.Add(time.Hour), false, fleetv1.ReasonLeaseExpired, 0},
-		{"no renew time", &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{LeaseDurationSeconds: ptr.To[int32](10)}}, t0, false, fleetv1.ReasonLeaseExpired, 0},
+		{"no lease", liveness.Heartbeat{}, t0, false, fleetv1.ReasonNeverConnected, 0},
+		{"just renewed", seen(t0, 10*time.Second), t0, true, fleetv1.ReasonHeartbeating, 10 * time.Second},
+		{"mid lease", seen(t0, 10*time.Second), t0.Add(3500 * time.Millisecond), true, fleetv1.ReasonHeartbeating, 6500 * time.Millisecond},
+		{"one instant before expiry", seen(t0, 10*time.Second), t0.Add(10*time.Second - time.Nanosecond), true, fleetv1.ReasonHeartbeating, time.Nanosecond},
+		{"at expiry", seen(t0, 10*time.Second), t0.Add(10 * time.Second), false, fleetv1.ReasonLeaseExpired, 0},
+		{"long expired", seen(t0, 10*time.Second), t0.Add(time.Hour), false, fleetv1.ReasonLeaseExpired, 0},
+		{"no renew time", liveness.Heartbeat{Joined: true, Duration: 10 * time.Second}, t0, false, fleetv1.ReasonLeaseExpired, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := Evaluate(tc.lease, tc.now)
+			h := Evaluate(tc.hb, tc.now)
 			if h.Reachable != tc.reachable || h.Reason != tc.reason || h.ExpiresIn != tc.expiresIn {
 				t.Fatalf("got reachable=%v reason=%s expiresIn=%s, want %v %s %s", h.Reachable, h.Reason, h.ExpiresIn, tc.reachable, tc.reason, tc.expiresIn)
 			}
@@ -51,8 +49,8 @@ func TestEvaluate(t *testing.T) {
 
 func TestExpiredMessageIsStable(t *testing.T) {
 	// Status must not churn while a host stays silent.
-	a := Evaluate(lease(t0, 10), t0.Add(time.Minute))
-	b := Evaluate(lease(t0, 10), t0.Add(time.Hour))
+	a := Evaluate(seen(t0, 10*time.Second), t0.Add(time.Minute))
+	b := Evaluate(seen(t0, 10*time.Second), t0.Add(time.Hour))
 	if a.Message != b.Message {
 		t.Fatalf("message changes with time:\n%s\n%s", a.Message, b.Message)
 	}

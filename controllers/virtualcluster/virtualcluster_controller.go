@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/liveness"
 	"github.com/vfleet/vfleet/placement"
 )
 
@@ -37,6 +38,9 @@ type Reconciler struct {
 	Overhead placement.Overhead
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
+	// Liveness judges hosts' Leases by the hub's clock; the hub's
+	// controllers share one.
+	Liveness *liveness.Tracker
 
 	feeder feeder
 	// pending are the VirtualClusters no host fits; a change to the fleet
@@ -56,8 +60,8 @@ type Reconciler struct {
 // SetupWithManager registers the controller and the placement snapshot's
 // event handlers.
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	if r.Client == nil || r.Engine == nil || r.Recorder == nil || r.Clock == nil {
-		return errors.New("virtualcluster: Client, Engine, Recorder and Clock are required")
+	if r.Client == nil || r.Engine == nil || r.Recorder == nil || r.Clock == nil || r.Liveness == nil {
+		return errors.New("virtualcluster: Client, Engine, Recorder, Clock and Liveness are required")
 	}
 	r.pending = map[types.NamespacedName]struct{}{}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &fleetv1.VirtualCluster{}, hostIndex, func(o client.Object) []string {

@@ -24,6 +24,7 @@ import (
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
+	"github.com/vfleet/vfleet/internal/liveness"
 	"github.com/vfleet/vfleet/placement"
 	"github.com/vfleet/vfleet/test/builder"
 	"github.com/vfleet/vfleet/test/envtest"
@@ -60,6 +61,7 @@ func startHub() error {
 		reconciler = &virtualcluster.Reconciler{
 			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Engine: placement.NewEngine(placement.DefaultProfile(), fleetv1.StrategyBinPack),
 			Overhead: placement.DefaultOverhead, Recorder: mgr.GetEventRecorder("test"), Clock: clock.RealClock{},
+			Liveness: liveness.NewTracker(),
 		}
 		return reconciler.SetupWithManager(context.Background(), mgr)
 	})

@@ -69,8 +69,10 @@ func (r *Reconciler) reconcileMove(ctx context.Context, vc *fleetv1.VirtualClust
 }
 
 // silentFor is how long the host's agent has not renewed its Lease, or
-// zero while its Lease is current. A host that left the fleet is silent
-// for good.
+// zero while its last renewal holds. Both are judged by the hub's clock,
+// from when it saw the renewal (liveness): what the agent writes in its
+// Lease can neither hasten nor hold off a failover. A host that left the
+// fleet is silent for good.
 func (r *Reconciler) silentFor(ctx context.Context, host string) (time.Duration, error) {
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: host}, &fleetv1.HostCluster{}); apierrors.IsNotFound(err) {
 		return lostForGood, nil
@@ -82,15 +84,12 @@ func (r *Reconciler) silentFor(ctx context.Context, host string) (time.Duration,
 		// No Lease: the agent never joined, so nothing ran there to lose.
 		return 0, client.IgnoreNotFound(err)
 	}
-	renew := lease.Spec.RenewTime
-	if renew == nil || lease.Spec.LeaseDurationSeconds == nil {
+	now := r.Clock.Now()
+	hb := r.Liveness.Observe(host, lease, now)
+	if hb.Renewed.IsZero() || hb.AliveAt(now) {
 		return 0, nil
 	}
-	silent := r.Clock.Since(renew.Time)
-	if silent < time.Duration(*lease.Spec.LeaseDurationSeconds)*time.Second {
-		return 0, nil
-	}
-	return silent, nil
+	return now.Sub(hb.Renewed), nil
 }
 
 // lostForGood is how long a host that left the fleet has been silent.
