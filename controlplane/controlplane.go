@@ -15,6 +15,7 @@ import (
 	"time"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controlplane/launch"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/syncer"
@@ -130,7 +131,7 @@ func (cp *ControlPlane) Endpoint() string {
 
 // Kubeconfig is the path of the admin kubeconfig, written once the
 // apiserver first answers ready.
-func (cp *ControlPlane) Kubeconfig() string { return filepath.Join(cp.cfg.DataDir, kubeconfigAdmin) }
+func (cp *ControlPlane) Kubeconfig() string { return launch.AdminKubeconfig(cp.cfg.DataDir) }
 
 // Ready is closed once the apiserver answers /readyz.
 func (cp *ControlPlane) Ready() <-chan struct{} { return cp.ready }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vfleet/vfleet/controlplane/launch"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/pki"
 )
@@ -15,7 +16,7 @@ const (
 	adminUser       = "vfleet:vcluster-admin"
 	frontProxyUser  = "front-proxy-client"
 	kcmUser         = "system:kube-controller-manager"
-	kubeconfigAdmin = "admin.kubeconfig"
+	kubeconfigAdmin = launch.AdminKubeconfigFile // in pki/ first, then beside it once ready
 	kubeconfigKCM   = "controller-manager.kubeconfig"
 )
 

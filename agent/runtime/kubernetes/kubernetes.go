@@ -25,6 +25,7 @@ import (
 
 	"github.com/vfleet/vfleet/agent/runtime"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controlplane/launch"
 )
 
 // Names of the objects in a vcluster's host namespace. One control plane
@@ -37,6 +38,7 @@ const (
 	KubeconfigSecretName = "vfleet-kubeconfig"
 	apiserverPort        = 6443
 	dataVolume           = "data"
+	dataMount            = "/data"
 )
 
 // Options configure the kubernetes runtime.
@@ -87,43 +89,9 @@ func (r *Runtime) objects(inst runtime.Instance) (*appsv1.StatefulSet, []client.
 	meta := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}
 	}
-	server := fmt.Sprintf("https://%s.%s.svc:443", ServiceName, ns)
 	replicas := int32(1)
 	if inst.Spec.Sleeping {
 		replicas = 0
-	}
-	args := []string{"controlplane",
-		"--name=" + inst.Spec.VirtualCluster.Name,
-		"--data-dir=/data",
-		"--address=$(POD_IP)",
-		"--port=" + strconv.Itoa(apiserverPort),
-		"--bin-root=" + r.opts.BinRoot,
-		"--kubernetes-version=" + inst.Spec.KubernetesVersion,
-		"--san=" + ServiceName + "." + ns + ".svc",
-		"--san=" + ServiceName + "." + ns + ".svc.cluster.local",
-		"--publish-kubeconfig-secret=" + KubeconfigSecretName,
-		"--publish-server=" + server,
-		// The syncer runs as the pod's own account, which the agent binds
-		// to the syncer's role in this namespace.
-		"--host-namespace=" + ns,
-		"--vcluster-namespace=" + inst.Spec.VirtualCluster.Namespace,
-		"--vcluster-uid=" + inst.Spec.VirtualCluster.UID,
-		"--allow-node-ports=" + strconv.FormatBool(inst.Spec.Isolation.AllowNodePorts),
-		"--allow-external-ips=" + strconv.FormatBool(inst.Spec.Isolation.AllowExternalIPs),
-	}
-	if inst.Spec.Isolation.PodSecurity != "" {
-		args = append(args, "--pod-security="+string(inst.Spec.Isolation.PodSecurity))
-	}
-	if inst.Sync.ServiceCIDR != "" {
-		args = append(args, "--service-cidr="+inst.Sync.ServiceCIDR)
-	}
-	env := []corev1.EnvVar{
-		{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
-		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
-		// The store's endpoint and credentials, never on the command line.
-		{Name: "VFLEET_BACKEND", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: BackendSecretName}, Key: "backend", Optional: ptr.To(true),
-		}}},
 	}
 	sts := &appsv1.StatefulSet{
 		ObjectMeta: meta(StatefulSetName),
@@ -147,20 +115,7 @@ func (r *Runtime) objects(inst runtime.Instance) (*appsv1.StatefulSet, []client.
 						RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(65532)), FSGroup: ptr.To(int64(65532)),
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					},
-					Containers: []corev1.Container{{
-						Name: "controlplane", Image: r.opts.Image, Args: args, Env: env,
-						Ports: []corev1.ContainerPort{{Name: "https", ContainerPort: apiserverPort}},
-						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-							Path: "/readyz", Port: intstr.FromInt32(apiserverPort), Scheme: corev1.URISchemeHTTPS,
-						}}, PeriodSeconds: 2},
-						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
-							corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("384Mi"),
-						}},
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: ptr.To(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-						},
-						VolumeMounts: []corev1.VolumeMount{{Name: dataVolume, MountPath: "/data"}},
-					}},
+					Containers: []corev1.Container{r.container(inst)},
 				},
 			},
 		},
@@ -200,6 +155,48 @@ func (r *Runtime) objects(inst runtime.Instance) (*appsv1.StatefulSet, []client.
 			Selector: selector,
 			Ports:    []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(apiserverPort)}},
 		}},
+	}
+}
+
+// container runs `vfleet controlplane` for inst in the pod.
+func (r *Runtime) container(inst runtime.Instance) corev1.Container {
+	ns := inst.Namespace
+	server := fmt.Sprintf("https://%s.%s.svc:443", ServiceName, ns)
+	cfg := launch.Config{
+		Name: inst.Spec.VirtualCluster.Name, DataDir: dataMount, Address: "$(POD_IP)", Port: apiserverPort,
+		BinRoot: r.opts.BinRoot, KubernetesVersion: inst.Spec.KubernetesVersion,
+		SANs:          []string{ServiceName + "." + ns + ".svc", ServiceName + "." + ns + ".svc.cluster.local"},
+		PublishSecret: KubeconfigSecretName, PublishServer: server,
+		// The syncer runs as the pod's own account, which the agent binds
+		// to the syncer's role in this namespace.
+		Syncer: launch.Syncer{
+			HostNamespace: ns, VClusterNamespace: inst.Spec.VirtualCluster.Namespace, VClusterUID: inst.Spec.VirtualCluster.UID,
+			Isolation: inst.Spec.Isolation,
+		},
+		ServiceCIDR: inst.Sync.ServiceCIDR,
+	}
+	env := []corev1.EnvVar{
+		{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+		{Name: launch.PodNamespaceEnv, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+		// The store's endpoint and credentials, from the Secret: neither
+		// on the command line nor in the pod spec.
+		{Name: launch.BackendEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: BackendSecretName}, Key: "backend", Optional: ptr.To(true),
+		}}},
+	}
+	return corev1.Container{
+		Name: "controlplane", Image: r.opts.Image, Args: append([]string{launch.Command}, cfg.Args()...), Env: env,
+		Ports: []corev1.ContainerPort{{Name: "https", ContainerPort: apiserverPort}},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path: "/readyz", Port: intstr.FromInt32(apiserverPort), Scheme: corev1.URISchemeHTTPS,
+		}}, PeriodSeconds: 2},
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("384Mi"),
+		}},
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
+		VolumeMounts: []corev1.VolumeMount{{Name: dataVolume, MountPath: dataMount}},
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/vfleet/vfleet/agent/runtime/process/record"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controlplane"
+	"github.com/vfleet/vfleet/controlplane/launch"
 	"github.com/vfleet/vfleet/internal/procgroup"
 )
 
@@ -124,8 +125,9 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 	if err := writeHostCredentials(dir, inst.Sync); err != nil {
 		return runtime.State{}, fmt.Errorf("control plane %s: host credentials: %w", inst.Name, err)
 	}
-	want := record.Launch{Version: inst.Spec.KubernetesVersion, Epoch: inst.Spec.Epoch, BackendHash: record.HashBackend(inst.Backend),
-		Options: strings.Join(syncArgs(inst, dir), " ")}
+	cfg := r.launchConfig(inst, dir, rec.Port)
+	want := record.Launch{Version: cfg.KubernetesVersion, Epoch: inst.Spec.Epoch, BackendHash: record.HashBackend(inst.Backend),
+		Options: syncerOptions(cfg)}
 	alive := record.IsControlPlane(rec.Pid, dir)
 
 	if inst.Spec.Sleeping {
@@ -159,7 +161,7 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 			r.opts.Log.Info("Control plane process is gone; starting it again", "controlPlane", inst.Name, "pid", rec.Pid, "restarts", rec.Restarts)
 		}
 	}
-	if err := r.start(inst, dir, &rec, want); err != nil {
+	if err := r.start(inst, cfg, &rec, want); err != nil {
 		return runtime.State{Phase: fleetv1.ControlPlaneFailed, Endpoint: endpoint, Restarts: rec.Restarts, Message: err.Error()}, nil
 	}
 	return runtime.State{Phase: fleetv1.ControlPlaneStarting, Endpoint: endpoint, Restarts: rec.Restarts}, nil
@@ -167,43 +169,22 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 
 // start runs `vfleet controlplane` for inst, detached so that it outlives
 // the agent, and records its pid before anything else can look.
-func (r *Runtime) start(inst runtime.Instance, dir string, rec *record.Record, want record.Launch) error {
-	if _, err := os.Stat(filepath.Join(r.opts.BinRoot, want.Version, "kube-apiserver")); err != nil {
-		return fmt.Errorf("this host has no Kubernetes %s binaries in %s", want.Version, r.opts.BinRoot)
+func (r *Runtime) start(inst runtime.Instance, cfg launch.Config, rec *record.Record, want record.Launch) error {
+	if _, err := os.Stat(filepath.Join(cfg.BinRoot, cfg.KubernetesVersion, "kube-apiserver")); err != nil {
+		return fmt.Errorf("this host has no Kubernetes %s binaries in %s", cfg.KubernetesVersion, cfg.BinRoot)
 	}
 	if inst.Spec.Store.Type == fleetv1.BackingStoreExternal && inst.Backend == "" {
 		return errors.New("the External store's endpoint and credentials are not resolved")
 	}
-	args := []string{"controlplane",
-		"--name=" + inst.Spec.VirtualCluster.Name,
-		"--data-dir=" + dir,
-		"--address=" + r.opts.Address,
-		"--port=" + strconv.Itoa(rec.Port),
-		"--bin-root=" + r.opts.BinRoot,
-		"--kubernetes-version=" + want.Version,
-	}
-	args = append(args, syncArgs(inst, dir)...)
-	if r.opts.Lifeline != "" {
-		args = append(args, "--lifeline="+r.opts.Lifeline)
-		if r.opts.OrphanGrace > 0 {
-			args = append(args, "--orphan-grace="+r.opts.OrphanGrace.String())
-		}
-	}
-	var env []string
-	if inst.Backend != "" {
-		// Not on the command line, where every user of the machine could
-		// read the store's password.
-		env = append(env, "VFLEET_BACKEND="+inst.Backend)
-	}
 	p, err := procgroup.Start(procgroup.Spec{
-		Name: inst.Name, Path: r.opts.Vfleet, Args: args, Env: env, Dir: dir,
-		LogFile: filepath.Join(dir, "controlplane.log"), Detached: true,
+		Name: inst.Name, Path: r.opts.Vfleet, Args: append([]string{launch.Command}, cfg.Args()...), Env: cfg.Env(), Dir: cfg.DataDir,
+		LogFile: filepath.Join(cfg.DataDir, "controlplane.log"), Detached: true,
 	})
 	if err != nil {
 		return err
 	}
 	rec.Pid, rec.Launch, rec.Generation = p.Pid(), want, inst.Generation
-	if err := record.Write(dir, *rec); err != nil {
+	if err := record.Write(cfg.DataDir, *rec); err != nil {
 		_ = p.Kill()
 		return err
 	}
@@ -216,28 +197,33 @@ func (r *Runtime) start(inst runtime.Instance, dir string, rec *record.Record, w
 	return nil
 }
 
-// syncArgs run the control plane's syncer into the vcluster's host
-// namespace, with the credentials writeHostCredentials keeps in dir.
-func syncArgs(inst runtime.Instance, dir string) []string {
-	if inst.Sync.HostServer == "" {
-		return nil
+// launchConfig is how inst runs from dir on port. Its store's credentials
+// travel in the environment, where no other user of the machine reads them.
+func (r *Runtime) launchConfig(inst runtime.Instance, dir string, port int) launch.Config {
+	cfg := launch.Config{
+		Name: inst.Spec.VirtualCluster.Name, DataDir: dir, Address: r.opts.Address, Port: port,
+		BinRoot: r.opts.BinRoot, KubernetesVersion: inst.Spec.KubernetesVersion,
+		Lifeline: r.opts.Lifeline, OrphanGrace: r.opts.OrphanGrace, Backend: inst.Backend,
 	}
-	ref, iso := inst.Spec.VirtualCluster, inst.Spec.Isolation
-	args := []string{
-		"--host-namespace=" + inst.Namespace,
-		"--host-kubeconfig=" + filepath.Join(dir, hostKubeconfig),
-		"--vcluster-namespace=" + ref.Namespace,
-		"--vcluster-uid=" + ref.UID,
-		"--allow-node-ports=" + strconv.FormatBool(iso.AllowNodePorts),
-		"--allow-external-ips=" + strconv.FormatBool(iso.AllowExternalIPs),
+	if inst.Sync.HostServer != "" {
+		// The syncer runs into the vcluster's host namespace, with the
+		// credentials writeHostCredentials keeps in dir.
+		ref := inst.Spec.VirtualCluster
+		cfg.Syncer = launch.Syncer{
+			HostNamespace: inst.Namespace, HostKubeconfig: filepath.Join(dir, hostKubeconfig),
+			VClusterNamespace: ref.Namespace, VClusterUID: ref.UID, Isolation: inst.Spec.Isolation,
+		}
+		cfg.ServiceCIDR = inst.Sync.ServiceCIDR
 	}
-	if iso.PodSecurity != "" {
-		args = append(args, "--pod-security="+string(iso.PodSecurity))
-	}
-	if inst.Sync.ServiceCIDR != "" {
-		args = append(args, "--service-cidr="+inst.Sync.ServiceCIDR)
-	}
-	return args
+	return cfg
+}
+
+// syncerOptions are what a record keeps of cfg beyond its version and
+// store: the syncer's settings, as the flags agents have always recorded,
+// so that an upgraded agent adopts what it finds. A change of them starts
+// the control plane again.
+func syncerOptions(cfg launch.Config) string {
+	return strings.Join(launch.Config{Syncer: cfg.Syncer, ServiceCIDR: cfg.ServiceCIDR}.Args(), " ")
 }
 
 // Files of the syncer's host credentials in a control plane's directory.
@@ -301,7 +287,7 @@ func (r *Runtime) observe(dir string, rec record.Record, endpoint string) runtim
 	s.Message = st.Message
 	switch st.Phase {
 	case controlplane.PhaseRunning:
-		kc, err := os.ReadFile(filepath.Join(dir, "admin.kubeconfig"))
+		kc, err := os.ReadFile(launch.AdminKubeconfig(dir))
 		if err != nil {
 			s.Message = "ready, but its kubeconfig cannot be read: " + err.Error()
 			return s

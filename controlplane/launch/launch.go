@@ -1,0 +1,214 @@
+package launch
+
+import (
+	"encoding/csv"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+)
+
+// Command is the vfleet subcommand that runs one control plane.
+const Command = "controlplane"
+
+// Variables of the command's environment.
+const (
+	// BackendEnv carries the store's endpoint and credentials, which must
+	// not be on the command line: any user of the machine can read that.
+	BackendEnv = "VFLEET_BACKEND"
+	// PodNamespaceEnv is the namespace of the pod the command runs in, as
+	// the downward API gives it.
+	PodNamespaceEnv = "POD_NAMESPACE"
+)
+
+// AdminKubeconfigFile is the admin kubeconfig's name in the data
+// directory, written once the apiserver is ready.
+const AdminKubeconfigFile = "admin.kubeconfig"
+
+// AdminKubeconfig is the path of the admin kubeconfig in dataDir.
+func AdminKubeconfig(dataDir string) string { return filepath.Join(dataDir, AdminKubeconfigFile) }
+
+// Config is every setting of `vfleet controlplane`. A zero field leaves
+// the command's default (NewConfig).
+type Config struct {
+	// Name of the vcluster, used in its certificates.
+	Name string
+	// DataDir keeps the vcluster's PKI, logs and Embedded database.
+	DataDir string
+	// Address is the IP the apiserver listens and is reached at; Port is
+	// its port there.
+	Address string
+	Port    int
+	// SANs are further names or addresses for the apiserver's certificate.
+	SANs []string
+	// BinRoot has one directory of Kubernetes binaries per version, of
+	// which KubernetesVersion picks one.
+	BinRoot           string
+	KubernetesVersion string
+	// ServiceCIDR is the vcluster's Service range; the host's, so that host
+	// ClusterIPs fit.
+	ServiceCIDR string
+	// Lifeline is a lock file the agent holds while it runs; the control
+	// plane stops once the agent is gone for OrphanGrace.
+	Lifeline    string
+	OrphanGrace time.Duration
+	// PublishSecret is, in a pod, the Secret of PodNamespace the admin
+	// kubeconfig is written into, with PublishServer as its address.
+	PublishSecret string
+	PublishServer string
+	PodNamespace  string
+	// Syncer, when its HostNamespace is set, runs the syncer into the host.
+	Syncer Syncer
+	// Backend is an External store's endpoint; empty means SQLite in
+	// DataDir. It travels in the environment (Env), never as a flag.
+	Backend string
+}
+
+// Syncer is what the control plane's syncer needs beyond the control plane.
+type Syncer struct {
+	HostNamespace string
+	// HostKubeconfig reaches the host; empty means in-cluster.
+	HostKubeconfig    string
+	VClusterNamespace string
+	// VClusterUID marks the host objects of the vcluster.
+	VClusterUID string
+	Isolation   fleetv1.IsolationPolicy
+	// SyncAllConfigMaps and SyncAllSecrets copy all to the host, not only
+	// those pods use.
+	SyncAllConfigMaps, SyncAllSecrets bool
+}
+
+// NewConfig returns the command's defaults. Those of BinRoot and
+// KubernetesVersion depend on where the vfleet binary finds Kubernetes, so
+// its caller sets them.
+func NewConfig() Config {
+	return Config{
+		Name:        "vcluster",
+		Address:     "127.0.0.1",
+		Port:        6443,
+		ServiceCIDR: "10.96.0.0/16",
+		OrphanGrace: time.Minute,
+		Syncer:      Syncer{Isolation: fleetv1.IsolationPolicy{PodSecurity: fleetv1.PodSecurityBaseline}},
+	}
+}
+
+// AddFlags binds c to the command's flags, with c's values as defaults.
+func (c *Config) AddFlags(f *pflag.FlagSet) {
+	s := &c.Syncer
+	f.StringVar(&c.Name, "name", c.Name, "name of the vcluster, used in its certificates")
+	f.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the vcluster's PKI, logs and Embedded database")
+	f.StringVar(&c.Address, "address", c.Address, "IP address the vcluster's apiserver listens and is reached at")
+	f.IntVar(&c.Port, "port", c.Port, "port of the vcluster's apiserver")
+	f.StringVar(&c.Lifeline, "lifeline", c.Lifeline, "lock file the agent holds while it runs; the control plane stops once the agent is gone for --orphan-grace")
+	f.DurationVar(&c.OrphanGrace, "orphan-grace", c.OrphanGrace, "how long the control plane outlives its agent")
+	f.StringVar(&c.Backend, "backend", c.Backend, "kine endpoint of an External store (default: SQLite in --data-dir)")
+	f.StringVar(&c.PublishSecret, "publish-kubeconfig-secret", c.PublishSecret, "in a pod: write the admin kubeconfig into this Secret of the pod's namespace ($"+PodNamespaceEnv+")")
+	f.StringVar(&c.PublishServer, "publish-server", c.PublishServer, "server address of the published kubeconfig, for example https://vfleet-apiserver.ns.svc")
+	f.StringVar(&c.ServiceCIDR, "service-cidr", c.ServiceCIDR, "the vcluster's Service range; the host's, so that host ClusterIPs fit")
+	f.StringVar(&s.HostNamespace, "host-namespace", s.HostNamespace, "run the syncer into this namespace of the host (off when empty)")
+	f.StringVar(&s.HostKubeconfig, "host-kubeconfig", s.HostKubeconfig, "kubeconfig of the host for the syncer (default: in-cluster)")
+	f.StringVar(&s.VClusterNamespace, "vcluster-namespace", s.VClusterNamespace, "namespace of the VirtualCluster on the management cluster")
+	f.StringVar(&s.VClusterUID, "vcluster-uid", s.VClusterUID, "UID of the VirtualCluster; host objects are marked with it")
+	f.StringVar((*string)(&s.Isolation.PodSecurity), "pod-security", string(s.Isolation.PodSecurity), "Pod Security level pods must meet to reach the host: Baseline or Restricted")
+	f.BoolVar(&s.Isolation.AllowNodePorts, "allow-node-ports", s.Isolation.AllowNodePorts, "let Services of type NodePort and LoadBalancer reach the host")
+	f.BoolVar(&s.Isolation.AllowExternalIPs, "allow-external-ips", s.Isolation.AllowExternalIPs, "let Services with externalIPs reach the host")
+	f.BoolVar(&s.SyncAllConfigMaps, "sync-all-configmaps", s.SyncAllConfigMaps, "copy every ConfigMap to the host, not only those pods use")
+	f.BoolVar(&s.SyncAllSecrets, "sync-all-secrets", s.SyncAllSecrets, "copy every Secret to the host, not only those pods use")
+	f.StringSliceVar(&c.SANs, "san", c.SANs, "further names or addresses for the apiserver's certificate")
+	f.StringVar(&c.BinRoot, "bin-root", c.BinRoot, "directory with one subdirectory of binaries per Kubernetes version")
+	f.StringVar(&c.KubernetesVersion, "kubernetes-version", c.KubernetesVersion, "Kubernetes version of the control plane")
+}
+
+// ReadEnv takes the settings the environment carries, unless c has them
+// already (--backend wins over BackendEnv).
+func (c *Config) ReadEnv(getenv func(string) string) {
+	if c.Backend == "" {
+		c.Backend = getenv(BackendEnv)
+	}
+	if c.PodNamespace == "" {
+		c.PodNamespace = getenv(PodNamespaceEnv)
+	}
+}
+
+// Env is the environment that carries c's settings, as NAME=value.
+func (c Config) Env() []string {
+	var env []string
+	if c.Backend != "" {
+		env = append(env, BackendEnv+"="+c.Backend)
+	}
+	if c.PodNamespace != "" {
+		env = append(env, PodNamespaceEnv+"="+c.PodNamespace)
+	}
+	return env
+}
+
+// Args are the command's flags for c, in a fixed order, without the
+// settings Env carries. A zero setting is left out, so that the command's
+// default holds.
+func (c Config) Args() []string {
+	var f flags
+	f.str("name", c.Name)
+	f.str("data-dir", c.DataDir)
+	f.str("address", c.Address)
+	f.add("port", strconv.Itoa(c.Port), c.Port != 0)
+	f.str("bin-root", c.BinRoot)
+	f.str("kubernetes-version", c.KubernetesVersion)
+	for _, san := range c.SANs {
+		f.add("san", csvField(san), true)
+	}
+	f.str("publish-kubeconfig-secret", c.PublishSecret)
+	f.str("publish-server", c.PublishServer)
+	f = append(f, c.Syncer.args()...)
+	f.str("service-cidr", c.ServiceCIDR)
+	f.str("lifeline", c.Lifeline)
+	f.add("orphan-grace", c.OrphanGrace.String(), c.OrphanGrace != 0)
+	return f
+}
+
+func (s Syncer) args() flags {
+	var f flags
+	f.str("host-namespace", s.HostNamespace)
+	f.str("host-kubeconfig", s.HostKubeconfig)
+	f.str("vcluster-namespace", s.VClusterNamespace)
+	f.str("vcluster-uid", s.VClusterUID)
+	// While the syncer runs, its isolation switches are stated even when
+	// off: the policy in force shows in the pod spec and the process list.
+	// Agents have always written them so, and a StatefulSet whose
+	// arguments change restarts its pod.
+	on := s.HostNamespace != ""
+	f.add("allow-node-ports", strconv.FormatBool(s.Isolation.AllowNodePorts), on || s.Isolation.AllowNodePorts)
+	f.add("allow-external-ips", strconv.FormatBool(s.Isolation.AllowExternalIPs), on || s.Isolation.AllowExternalIPs)
+	f.str("pod-security", string(s.Isolation.PodSecurity))
+	f.add("sync-all-configmaps", "true", s.SyncAllConfigMaps)
+	f.add("sync-all-secrets", "true", s.SyncAllSecrets)
+	return f
+}
+
+// flags is a command line under construction.
+type flags []string
+
+func (f *flags) add(name, value string, set bool) {
+	if set {
+		*f = append(*f, "--"+name+"="+value)
+	}
+}
+
+func (f *flags) str(name, value string) { f.add(name, value, value != "") }
+
+// csvField quotes s as --san's parser, a CSV reader, needs: a comma or
+// quote in a name would otherwise split or mangle it, and an empty one
+// would vanish.
+func csvField(s string) string {
+	if s == "" {
+		return `""`
+	}
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	_ = w.Write([]string{s}) // a strings.Builder does not fail
+	w.Flush()
+	return strings.TrimSuffix(b.String(), "\n")
+}
