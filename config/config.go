@@ -1,5 +1,6 @@
 // Package config ships vfleet's Kubernetes manifests: the CRDs generated
-// from apis/ and the hub's RBAC, embedded so the binary can install them.
+// from apis/, the hub's RBAC and the admission policies that hold what RBAC
+// cannot say, embedded so the binary can install them.
 package config
 
 import (
@@ -7,14 +8,17 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 )
@@ -24,6 +28,9 @@ var crdFiles embed.FS
 
 //go:embed rbac/role.yaml
 var hubRole []byte
+
+//go:embed policy/*.yaml
+var policyFiles embed.FS
 
 // HubClusterRole is the ClusterRole the hub runs with, generated from the
 // RBAC markers of its controllers.
@@ -99,4 +106,96 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
 		}
 	}
 	return nil
+}
+
+// Policies returns vfleet's admission policies and their bindings.
+func Policies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
+	paths, err := fs.Glob(policyFiles, "policy/*.yaml")
+	if err != nil {
+		return nil, nil, err
+	}
+	var policies []*admissionregistrationv1.ValidatingAdmissionPolicy
+	var bindings []*admissionregistrationv1.ValidatingAdmissionPolicyBinding
+	for _, p := range paths {
+		data, err := policyFiles.ReadFile(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, doc := range strings.Split(string(data), "\n---\n") {
+			var kind struct {
+				Kind string `json:"kind"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &kind); err != nil {
+				return nil, nil, fmt.Errorf("%s document %d: %w", p, i, err)
+			}
+			switch kind.Kind {
+			case "ValidatingAdmissionPolicy":
+				policy := &admissionregistrationv1.ValidatingAdmissionPolicy{}
+				err = yaml.UnmarshalStrict([]byte(doc), policy)
+				policies = append(policies, policy)
+			case "ValidatingAdmissionPolicyBinding":
+				binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
+				err = yaml.UnmarshalStrict([]byte(doc), binding)
+				bindings = append(bindings, binding)
+			default:
+				err = fmt.Errorf("kind %q is not an admission policy", kind.Kind)
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s document %d: %w", p, i, err)
+			}
+		}
+	}
+	return policies, bindings, nil
+}
+
+// InstallPolicies creates or updates vfleet's admission policies and their
+// bindings. The API server enforces a policy a moment after it is stored,
+// not at once.
+func InstallPolicies(ctx context.Context, cfg *rest.Config) error {
+	policies, bindings, err := Policies()
+	if err != nil {
+		return err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	api := kube.AdmissionregistrationV1()
+	for _, p := range policies {
+		if err := createOrUpdate(ctx, api.ValidatingAdmissionPolicies(), p); err != nil {
+			return fmt.Errorf("install admission policy %s: %w", p.Name, err)
+		}
+	}
+	for _, b := range bindings {
+		if err := createOrUpdate(ctx, api.ValidatingAdmissionPolicyBindings(), b); err != nil {
+			return fmt.Errorf("install admission policy binding %s: %w", b.Name, err)
+		}
+	}
+	return nil
+}
+
+// object is a cluster-scoped kind createOrUpdate handles.
+type object interface {
+	GetName() string
+	SetResourceVersion(string)
+	GetResourceVersion() string
+}
+
+// clusterAPI is the part of a typed client createOrUpdate uses.
+type clusterAPI[T object] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
+	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+}
+
+func createOrUpdate[T object](ctx context.Context, api clusterAPI[T], obj T) error {
+	existing, err := api.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		_, err = api.Create(ctx, obj, metav1.CreateOptions{})
+	case err == nil:
+		obj.SetResourceVersion(existing.GetResourceVersion())
+		_, err = api.Update(ctx, obj, metav1.UpdateOptions{})
+	}
+	return err
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/config"
 	"github.com/vfleet/vfleet/controllers/hostaccess"
 	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/test/builder"
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 		// Direct reads: the tests check what the API server holds.
 		Setup: func(e envtest.Env) (func(), error) {
 			restCfg, k8s = e.Config, e.Client
-			return nil, nil
+			return nil, config.InstallPolicies(context.Background(), e.Config)
 		},
 	})
 }
