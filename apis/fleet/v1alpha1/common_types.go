@@ -6,9 +6,15 @@ import (
 
 // Resources is what a virtual cluster may use on its host. It becomes the
 // ResourceQuota of the vcluster's host namespace, and placement reserves it.
+// Every quantity is bounded above as well as below: placement adds them up
+// in int64 milli-units, where "1E19" would round to almost nothing and
+// "9223372036854776" would overflow to a negative reservation.
 // +kubebuilder:validation:XValidation:rule="quantity(string(self.cpu)).isGreaterThan(quantity('0'))",message="cpu must be positive, for example 2 or 500m"
+// +kubebuilder:validation:XValidation:rule="!quantity(string(self.cpu)).isGreaterThan(quantity('10k'))",message="cpu must be at most 10000 (10k cores), for example 2 or 500m"
 // +kubebuilder:validation:XValidation:rule="quantity(string(self.memory)).isGreaterThan(quantity('0'))",message="memory must be positive, for example 4Gi or 512Mi"
+// +kubebuilder:validation:XValidation:rule="!quantity(string(self.memory)).isGreaterThan(quantity('1Pi'))",message="memory must be at most 1Pi, for example 4Gi or 512Mi"
 // +kubebuilder:validation:XValidation:rule="!has(self.storage) || !quantity(string(self.storage)).isLessThan(quantity('0'))",message="storage must not be negative, for example 10Gi"
+// +kubebuilder:validation:XValidation:rule="!has(self.storage) || !quantity(string(self.storage)).isGreaterThan(quantity('1Ei'))",message="storage must be at most 1Ei, for example 10Gi"
 type Resources struct {
 	// cpu is the CPU the vcluster's pods may request in total, for example 2
 	// or 500m.

@@ -75,6 +75,11 @@ func TestVirtualClusterRejectsBadInput(t *testing.T) {
 		{"zero memory", func(s map[string]any) { res(s)["memory"] = "0" }, []string{"memory must be positive"}},
 		{"malformed memory", func(s map[string]any) { res(s)["memory"] = "4 gigs" }, []string{"spec.resources.memory", "should match"}},
 		{"negative storage", func(s map[string]any) { res(s)["storage"] = "-1Gi" }, []string{"storage must not be negative"}},
+		// Both passed "positive" and reserved nothing, or a negative amount.
+		{"cpu beyond int64 milli-units", func(s map[string]any) { res(s)["cpu"] = "1E19" }, []string{"cpu must be at most 10000"}},
+		{"cpu that overflows to negative", func(s map[string]any) { res(s)["cpu"] = "9223372036854776" }, []string{"cpu must be at most 10000"}},
+		{"memory beyond int64", func(s map[string]any) { res(s)["memory"] = "1E19" }, []string{"memory must be at most 1Pi"}},
+		{"storage beyond int64", func(s map[string]any) { res(s)["storage"] = "9E18" }, []string{"storage must be at most 1Ei"}},
 		{"too few pods", func(s map[string]any) { res(s)["pods"] = int64(0) }, []string{"spec.resources.pods", "greater than or equal to 1"}},
 		{"unknown backing store type", func(s map[string]any) { s["backingStore"] = map[string]any{"type": "Postgres"} },
 			[]string{`spec.backingStore.type: Unsupported value: "Postgres"`, `"Embedded", "External"`}},
