@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -51,8 +50,9 @@ type Options struct {
 	// control planes of (BinRoot/v1.36.3/kube-apiserver).
 	BinRoot string
 
-	ControlPlaneOverheadCPU    string
-	ControlPlaneOverheadMemory string
+	// ControlPlaneOverhead is what a control plane costs the host beyond
+	// its vcluster's quota, counted in what the host has committed.
+	ControlPlaneOverhead fleetv1.ControlPlaneOverhead
 
 	// Runtime runs control planes: "process" (children of the agent's
 	// machine) or "kubernetes" (workloads of the host cluster).
@@ -79,21 +79,20 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		DataDir:                    "/var/lib/vfleet-agent",
-		LeaseRenewInterval:         2 * time.Second,
-		LeaseDuration:              10 * time.Second,
-		SelfFenceAfter:             10 * time.Second,
-		ReportMinInterval:          time.Second,
-		BinRoot:                    "/opt/vfleet/k8s",
-		ControlPlaneOverheadCPU:    "250m",
-		ControlPlaneOverheadMemory: "512Mi",
-		Runtime:                    RuntimeProcess,
-		ControlPlaneAddress:        "127.0.0.1",
-		ControlPlanePorts:          "16443-16942",
-		OrphanGrace:                time.Minute,
-		VClusterServiceCIDR:        "10.96.0.0/16",
-		HealthProbeBindAddress:     ":8091",
-		MetricsBindAddress:         "0",
+		DataDir:                "/var/lib/vfleet-agent",
+		LeaseRenewInterval:     2 * time.Second,
+		LeaseDuration:          10 * time.Second,
+		SelfFenceAfter:         10 * time.Second,
+		ReportMinInterval:      time.Second,
+		BinRoot:                "/opt/vfleet/k8s",
+		ControlPlaneOverhead:   fleetv1.DefaultControlPlaneOverhead(),
+		Runtime:                RuntimeProcess,
+		ControlPlaneAddress:    "127.0.0.1",
+		ControlPlanePorts:      "16443-16942",
+		OrphanGrace:            time.Minute,
+		VClusterServiceCIDR:    "10.96.0.0/16",
+		HealthProbeBindAddress: ":8091",
+		MetricsBindAddress:     "0",
 	}
 }
 
@@ -113,8 +112,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.SelfFenceAfter, "self-fence-after", o.SelfFenceAfter, "stop every control plane when the Lease has not been renewed for this long; vclusters that fail over are placed here only if it is below their failover.afterSeconds")
 	fs.DurationVar(&o.ReportMinInterval, "report-min-interval", o.ReportMinInterval, "least time between two capacity reports")
 	fs.StringVar(&o.BinRoot, "bin-root", o.BinRoot, "directory with one subdirectory of binaries per Kubernetes version")
-	fs.StringVar(&o.ControlPlaneOverheadCPU, "control-plane-overhead-cpu", o.ControlPlaneOverheadCPU, "CPU one control plane costs beyond its quota")
-	fs.StringVar(&o.ControlPlaneOverheadMemory, "control-plane-overhead-memory", o.ControlPlaneOverheadMemory, "memory one control plane costs beyond its quota")
+	o.ControlPlaneOverhead.AddFlags(fs)
 	fs.StringVar(&o.Runtime, "runtime", o.Runtime, "how control planes run: process (on this machine) or kubernetes (in the host cluster)")
 	fs.StringVar(&o.ControlPlaneAddress, "control-plane-address", o.ControlPlaneAddress, "IP address process control planes listen and are reached at")
 	fs.StringVar(&o.ControlPlanePorts, "control-plane-ports", o.ControlPlanePorts, "range of ports for process control planes' apiservers, first-last")
@@ -159,10 +157,8 @@ func (o *Options) Validate() error {
 	if o.ReportMinInterval < 0 {
 		errs = append(errs, errors.New("--report-min-interval must not be negative"))
 	}
-	for flag, v := range map[string]string{"--control-plane-overhead-cpu": o.ControlPlaneOverheadCPU, "--control-plane-overhead-memory": o.ControlPlaneOverheadMemory} {
-		if q, err := resource.ParseQuantity(v); err != nil || q.Sign() < 0 {
-			errs = append(errs, fmt.Errorf("%s %q: want a non-negative quantity such as 250m or 512Mi", flag, v))
-		}
+	if _, _, err := o.ControlPlaneOverhead.Parse(); err != nil {
+		errs = append(errs, err)
 	}
 	if _, _, err := net.ParseCIDR(o.VClusterServiceCIDR); err != nil {
 		errs = append(errs, fmt.Errorf("--vcluster-service-cidr %q: want a CIDR such as 10.96.0.0/16", o.VClusterServiceCIDR))
@@ -214,6 +210,8 @@ func (o *Options) bootstrapToken() (string, error) {
 	return strings.TrimSpace(string(data)), nil
 }
 
+// overhead is the parsed --control-plane-overhead-*; Validate checked it.
 func (o *Options) overhead() Overhead {
-	return Overhead{CPU: resource.MustParse(o.ControlPlaneOverheadCPU), Memory: resource.MustParse(o.ControlPlaneOverheadMemory)}
+	cpu, mem, _ := o.ControlPlaneOverhead.Parse()
+	return Overhead{CPU: cpu, Memory: mem}
 }

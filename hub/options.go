@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/placement"
@@ -34,11 +33,9 @@ type Options struct {
 
 	// DefaultStrategy places vclusters that name none.
 	DefaultStrategy string
-	// ControlPlaneOverheadCPU and ControlPlaneOverheadMemory are what a
-	// control plane costs a host beyond its vcluster's quota; placement
-	// reserves them.
-	ControlPlaneOverheadCPU    string
-	ControlPlaneOverheadMemory string
+	// ControlPlaneOverhead is what a control plane costs a host beyond its
+	// vcluster's quota; placement reserves it.
+	ControlPlaneOverhead fleetv1.ControlPlaneOverhead
 
 	HealthProbeBindAddress string
 	MetricsBindAddress     string
@@ -51,15 +48,14 @@ const DefaultNamespace = "vfleet-system"
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		Namespace:                  DefaultNamespace,
-		JoinBindAddress:            ":9443",
-		AgentTokenTTL:              24 * time.Hour,
-		DefaultStrategy:            string(fleetv1.StrategyBinPack),
-		ControlPlaneOverheadCPU:    "250m",
-		ControlPlaneOverheadMemory: "512Mi",
-		HealthProbeBindAddress:     ":8081",
-		MetricsBindAddress:         ":8080",
-		LeaderElect:                true,
+		Namespace:              DefaultNamespace,
+		JoinBindAddress:        ":9443",
+		AgentTokenTTL:          24 * time.Hour,
+		DefaultStrategy:        string(fleetv1.StrategyBinPack),
+		ControlPlaneOverhead:   fleetv1.DefaultControlPlaneOverhead(),
+		HealthProbeBindAddress: ":8081",
+		MetricsBindAddress:     ":8080",
+		LeaderElect:            true,
 	}
 }
 
@@ -73,8 +69,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.AgentAPIServer, "agent-api-server", o.AgentAPIServer, "management cluster URL handed to agents (default: the kubeconfig's)")
 	fs.DurationVar(&o.AgentTokenTTL, "agent-token-ttl", o.AgentTokenTTL, "lifetime of the tokens issued to agents")
 	fs.StringVar(&o.DefaultStrategy, "default-placement-strategy", o.DefaultStrategy, "placement strategy of vclusters that name none: BinPack, Spread or LowestCost")
-	fs.StringVar(&o.ControlPlaneOverheadCPU, "control-plane-overhead-cpu", o.ControlPlaneOverheadCPU, "CPU one control plane costs a host beyond its quota")
-	fs.StringVar(&o.ControlPlaneOverheadMemory, "control-plane-overhead-memory", o.ControlPlaneOverheadMemory, "memory one control plane costs a host beyond its quota")
+	o.ControlPlaneOverhead.AddFlags(fs)
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "address of /healthz and /readyz")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "address of /metrics (0 disables)")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect a leader among hub replicas")
@@ -104,13 +99,9 @@ func (o *Options) Validate() error {
 }
 
 func (o *Options) overhead() (placement.Overhead, error) {
-	cpu, err := resource.ParseQuantity(o.ControlPlaneOverheadCPU)
-	if err != nil || cpu.Sign() < 0 {
-		return placement.Overhead{}, fmt.Errorf("--control-plane-overhead-cpu %q: want a non-negative quantity such as 250m", o.ControlPlaneOverheadCPU)
-	}
-	mem, err := resource.ParseQuantity(o.ControlPlaneOverheadMemory)
-	if err != nil || mem.Sign() < 0 {
-		return placement.Overhead{}, fmt.Errorf("--control-plane-overhead-memory %q: want a non-negative quantity such as 512Mi", o.ControlPlaneOverheadMemory)
+	cpu, mem, err := o.ControlPlaneOverhead.Parse()
+	if err != nil {
+		return placement.Overhead{}, err
 	}
 	return placement.Overhead{MilliCPU: cpu.MilliValue(), Memory: mem.Value()}, nil
 }

@@ -23,6 +23,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"no TLS", func(o *Options) { o.TLSKeyFile = "" }, "agents join over HTTPS"},
 		{"no namespace", func(o *Options) { o.Namespace = "" }, "--namespace is required"},
 		{"short token TTL", func(o *Options) { o.AgentTokenTTL = time.Minute }, "--agent-token-ttl"},
+		{"negative overhead", func(o *Options) { o.ControlPlaneOverhead.CPU = "-1" }, "--control-plane-overhead-cpu"},
+		{"malformed overhead", func(o *Options) { o.ControlPlaneOverhead.Memory = "lots" }, "--control-plane-overhead-memory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := valid()

@@ -16,8 +16,11 @@ import (
 // vcluster's quota. The agent counts the same in HostCluster.status.committed.
 type Overhead = framework.Resources
 
-// DefaultOverhead is 250m CPU and 512Mi memory, as the agent's default.
-var DefaultOverhead = Overhead{MilliCPU: 250, Memory: 512 << 20}
+// DefaultOverhead is the hub's and the agent's default overhead.
+var DefaultOverhead = Overhead{
+	MilliCPU: quantity(resource.MustParse(fleetv1.DefaultControlPlaneOverheadCPU)).MilliValue(),
+	Memory:   quantity(resource.MustParse(fleetv1.DefaultControlPlaneOverheadMemory)).Value(),
+}
 
 // RequestFor resolves a VirtualCluster into a placement request.
 func RequestFor(vc *fleetv1.VirtualCluster, overhead Overhead) (*framework.Request, error) {
