@@ -63,8 +63,8 @@ func Run(ctx context.Context, o *Options) error {
 	mgr, err := ctrl.NewManager(hubCfg, ctrl.Options{
 		Scheme:                 apis.Scheme(),
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
-		HealthProbeBindAddress: o.HealthProbeBindAddress,
-		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		HealthProbeBindAddress: o.Serving.HealthProbe,
+		Metrics:                metricsserver.Options{BindAddress: o.Serving.Metrics},
 	})
 	if err != nil {
 		return err

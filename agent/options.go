@@ -10,6 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vfleet/vfleet/controlplane/launch"
+	"github.com/vfleet/vfleet/internal/serving"
+
+	"github.com/vfleet/vfleet/internal/overhead"
+
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -52,7 +57,7 @@ type Options struct {
 
 	// ControlPlaneOverhead is what a control plane costs the host beyond
 	// its vcluster's quota, counted in what the host has committed.
-	ControlPlaneOverhead fleetv1.ControlPlaneOverhead
+	ControlPlaneOverhead overhead.Flags
 
 	// Runtime runs control planes: "process" (children of the agent's
 	// machine) or "kubernetes" (workloads of the host cluster).
@@ -72,27 +77,25 @@ type Options struct {
 	// with BinRoot inside it.
 	ControlPlaneImage string
 
-	HealthProbeBindAddress string
-	MetricsBindAddress     string
+	Serving serving.Addresses
 }
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		DataDir:                "/var/lib/vfleet-agent",
-		LeaseRenewInterval:     2 * time.Second,
-		LeaseDuration:          10 * time.Second,
-		SelfFenceAfter:         10 * time.Second,
-		ReportMinInterval:      time.Second,
-		BinRoot:                "/opt/vfleet/k8s",
-		ControlPlaneOverhead:   fleetv1.DefaultControlPlaneOverhead(),
-		Runtime:                RuntimeProcess,
-		ControlPlaneAddress:    "127.0.0.1",
-		ControlPlanePorts:      "16443-16942",
-		OrphanGrace:            time.Minute,
-		VClusterServiceCIDR:    "10.96.0.0/16",
-		HealthProbeBindAddress: ":8091",
-		MetricsBindAddress:     "0",
+		DataDir:              "/var/lib/vfleet-agent",
+		LeaseRenewInterval:   2 * time.Second,
+		LeaseDuration:        10 * time.Second,
+		SelfFenceAfter:       10 * time.Second,
+		ReportMinInterval:    time.Second,
+		BinRoot:              "/opt/vfleet/k8s",
+		ControlPlaneOverhead: overhead.Default(),
+		Runtime:              RuntimeProcess,
+		ControlPlaneAddress:  "127.0.0.1",
+		ControlPlanePorts:    "16443-16942",
+		OrphanGrace:          launch.DefaultOrphanGrace,
+		VClusterServiceCIDR:  launch.DefaultServiceCIDR,
+		Serving:              serving.Addresses{HealthProbe: ":8091", Metrics: "0"},
 	}
 }
 
@@ -119,8 +122,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.VClusterServiceCIDR, "vcluster-service-cidr", o.VClusterServiceCIDR, "Service range of vclusters when the host has no ServiceCIDR object to read its own from")
 	fs.StringVar(&o.ControlPlaneImage, "control-plane-image", o.ControlPlaneImage, "vfleet image the kubernetes runtime runs control planes from (its --bin-root is inside the image)")
 	fs.DurationVar(&o.OrphanGrace, "orphan-grace", o.OrphanGrace, "how long a process control plane keeps running without its agent; a restarted agent adopts it meanwhile")
-	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "address of /healthz and /readyz")
-	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "address of /metrics (0 disables)")
+	o.Serving.AddFlags(fs)
 }
 
 // Validate reports every problem with the options.

@@ -53,7 +53,7 @@ type Config struct {
 	OrphanGrace time.Duration
 	// ServiceCIDR is the vcluster's Service range; it should be the
 	// host's, so that the ClusterIPs the host gives can be the vcluster's.
-	// Default 10.96.0.0/16.
+	// Default launch.DefaultServiceCIDR.
 	ServiceCIDR string
 	// Sync, when set, runs the syncer once the apiserver is ready.
 	Sync *SyncConfig
@@ -113,7 +113,7 @@ func New(cfg Config) (*ControlPlane, error) {
 		cfg.Address = "127.0.0.1"
 	}
 	if cfg.ServiceCIDR == "" {
-		cfg.ServiceCIDR = "10.96.0.0/16"
+		cfg.ServiceCIDR = launch.DefaultServiceCIDR
 	}
 	if cfg.MaxStartFailures <= 0 {
 		cfg.MaxStartFailures = 3

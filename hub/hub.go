@@ -54,8 +54,8 @@ func Run(ctx context.Context, o *Options) error {
 		LeaderElectionID:              "vfleet-hub",
 		LeaderElectionNamespace:       o.Namespace,
 		LeaderElectionReleaseOnCancel: true,
-		HealthProbeBindAddress:        o.HealthProbeBindAddress,
-		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		HealthProbeBindAddress:        o.Serving.HealthProbe,
+		Metrics:                       metricsserver.Options{BindAddress: o.Serving.Metrics},
 	})
 	if err != nil {
 		return err

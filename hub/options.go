@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vfleet/vfleet/internal/serving"
+
+	"github.com/vfleet/vfleet/internal/overhead"
+
 	"github.com/spf13/pflag"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -35,11 +39,10 @@ type Options struct {
 	DefaultStrategy string
 	// ControlPlaneOverhead is what a control plane costs a host beyond its
 	// vcluster's quota; placement reserves it.
-	ControlPlaneOverhead fleetv1.ControlPlaneOverhead
+	ControlPlaneOverhead overhead.Flags
 
-	HealthProbeBindAddress string
-	MetricsBindAddress     string
-	LeaderElect            bool
+	Serving     serving.Addresses
+	LeaderElect bool
 }
 
 // DefaultNamespace is where the hub keeps its own objects.
@@ -48,14 +51,13 @@ const DefaultNamespace = "vfleet-system"
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		Namespace:              DefaultNamespace,
-		JoinBindAddress:        ":9443",
-		AgentTokenTTL:          24 * time.Hour,
-		DefaultStrategy:        string(fleetv1.StrategyBinPack),
-		ControlPlaneOverhead:   fleetv1.DefaultControlPlaneOverhead(),
-		HealthProbeBindAddress: ":8081",
-		MetricsBindAddress:     ":8080",
-		LeaderElect:            true,
+		Namespace:            DefaultNamespace,
+		JoinBindAddress:      ":9443",
+		AgentTokenTTL:        24 * time.Hour,
+		DefaultStrategy:      string(fleetv1.StrategyBinPack),
+		ControlPlaneOverhead: overhead.Default(),
+		Serving:              serving.Addresses{HealthProbe: ":8081", Metrics: ":8080"},
+		LeaderElect:          true,
 	}
 }
 
@@ -70,8 +72,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.AgentTokenTTL, "agent-token-ttl", o.AgentTokenTTL, "lifetime of the tokens issued to agents")
 	fs.StringVar(&o.DefaultStrategy, "default-placement-strategy", o.DefaultStrategy, "placement strategy of vclusters that name none: BinPack, Spread or LowestCost")
 	o.ControlPlaneOverhead.AddFlags(fs)
-	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "address of /healthz and /readyz")
-	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "address of /metrics (0 disables)")
+	o.Serving.AddFlags(fs)
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect a leader among hub replicas")
 }
 

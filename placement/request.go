@@ -3,6 +3,8 @@ package placement
 import (
 	"time"
 
+	"github.com/vfleet/vfleet/internal/overhead"
+
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -18,8 +20,8 @@ type Overhead = framework.Resources
 
 // DefaultOverhead is the hub's and the agent's default overhead.
 var DefaultOverhead = Overhead{
-	MilliCPU: quantity(resource.MustParse(fleetv1.DefaultControlPlaneOverheadCPU)).MilliValue(),
-	Memory:   quantity(resource.MustParse(fleetv1.DefaultControlPlaneOverheadMemory)).Value(),
+	MilliCPU: quantity(resource.MustParse(overhead.DefaultCPU)).MilliValue(),
+	Memory:   quantity(resource.MustParse(overhead.DefaultMemory)).Value(),
 }
 
 // RequestFor resolves a VirtualCluster into a placement request.

@@ -25,6 +25,15 @@ const (
 	PodNamespaceEnv = "POD_NAMESPACE"
 )
 
+// DefaultServiceCIDR is a vcluster's Service range unless it is told the
+// host's: Kubernetes' usual one, so that the ClusterIPs the host hands out
+// fit the vcluster's range.
+const DefaultServiceCIDR = "10.96.0.0/16"
+
+// DefaultOrphanGrace is how long a control plane outlives its agent unless
+// told otherwise: long enough for an agent's restart to adopt it.
+const DefaultOrphanGrace = time.Minute
+
 // AdminKubeconfigFile is the admin kubeconfig's name in the data
 // directory, written once the apiserver is ready.
 const AdminKubeconfigFile = "admin.kubeconfig"
@@ -90,8 +99,8 @@ func NewConfig() Config {
 		Name:        "vcluster",
 		Address:     "127.0.0.1",
 		Port:        6443,
-		ServiceCIDR: "10.96.0.0/16",
-		OrphanGrace: time.Minute,
+		ServiceCIDR: DefaultServiceCIDR,
+		OrphanGrace: DefaultOrphanGrace,
 		Syncer:      Syncer{Isolation: fleetv1.IsolationPolicy{PodSecurity: fleetv1.PodSecurityBaseline}},
 	}
 }
