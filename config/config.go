@@ -32,6 +32,9 @@ var hubRole []byte
 //go:embed policy/*.yaml
 var policyFiles embed.FS
 
+//go:embed rbac/tenant.yaml
+var tenantRoles []byte
+
 // HubClusterRole is the ClusterRole the hub runs with, generated from the
 // RBAC markers of its controllers.
 func HubClusterRole() (*rbacv1.ClusterRole, error) {
@@ -40,6 +43,38 @@ func HubClusterRole() (*rbacv1.ClusterRole, error) {
 		return nil, fmt.Errorf("rbac/role.yaml: %w", err)
 	}
 	return role, nil
+}
+
+// TenantClusterRoles are the roles an admin binds tenants to: vfleet-tenant
+// in a tenant's namespace, vfleet-tenant-classes cluster-wide.
+func TenantClusterRoles() ([]*rbacv1.ClusterRole, error) {
+	var roles []*rbacv1.ClusterRole
+	for i, doc := range strings.Split(string(tenantRoles), "\n---\n") {
+		role := &rbacv1.ClusterRole{}
+		if err := yaml.UnmarshalStrict([]byte(doc), role); err != nil {
+			return nil, fmt.Errorf("rbac/tenant.yaml document %d: %w", i, err)
+		}
+		roles = append(roles, role)
+	}
+	return roles, nil
+}
+
+// InstallTenantRoles creates or updates the tenant ClusterRoles.
+func InstallTenantRoles(ctx context.Context, cfg *rest.Config) error {
+	roles, err := TenantClusterRoles()
+	if err != nil {
+		return err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	for _, role := range roles {
+		if err := createOrUpdate(ctx, kube.RbacV1().ClusterRoles(), role); err != nil {
+			return fmt.Errorf("install ClusterRole %s: %w", role.Name, err)
+		}
+	}
+	return nil
 }
 
 // CRDs returns vfleet's CustomResourceDefinitions.

@@ -41,13 +41,16 @@ func (c *Cluster) bootstrap(ctx context.Context) error {
 }
 
 // bootstrapManagement installs what a deployment of the hub would: the
-// CRDs and admission policies, the hub's namespace and ClusterRole, and the
-// lab's stores.
+// CRDs and admission policies, the tenant roles, the hub's namespace and
+// ClusterRole, and the lab's stores with a default class that opens them.
 func (c *Cluster) bootstrapManagement(ctx context.Context) error {
 	if err := config.InstallCRDs(ctx, c.restConfig); err != nil {
 		return fmt.Errorf("%s: %w", c.Name, err)
 	}
 	if err := config.InstallPolicies(ctx, c.restConfig); err != nil {
+		return fmt.Errorf("%s: %w", c.Name, err)
+	}
+	if err := config.InstallTenantRoles(ctx, c.restConfig); err != nil {
 		return fmt.Errorf("%s: %w", c.Name, err)
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hub.DefaultNamespace}}

@@ -56,6 +56,22 @@ func (c *Cluster) registerStores(ctx context.Context) error {
 			return fmt.Errorf("%s: BackingStore %s: %w", c.Name, s.name, err)
 		}
 	}
+	return ensureDefaultClass(ctx, cl)
+}
+
+// ensureDefaultClass makes the lab's default VirtualClusterClass, as an
+// admin would: the safest isolation, and the lab's stores open to every
+// vcluster, so that External vclusters work without naming a class.
+func ensureDefaultClass(ctx context.Context, cl client.Client) error {
+	class := &fleetv1.VirtualClusterClass{ObjectMeta: metav1.ObjectMeta{Name: fleetv1.DefaultClassName}}
+	_, err := controllerutil.CreateOrUpdate(ctx, cl, class, func() error {
+		class.Spec.Isolation = fleetv1.IsolationPolicy{PodSecurity: fleetv1.PodSecurityBaseline}
+		class.Spec.AllowedStores = []string{StoreName, EtcdStoreName}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("VirtualClusterClass %s: %w", class.Name, err)
+	}
 	return nil
 }
 

@@ -46,7 +46,11 @@ func describe(w io.Writer, vc *fleetv1.VirtualCluster, events []eventsv1.Event) 
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	defer func() { _ = tw.Flush() }()
 	res := vc.Spec.Resources
-	fmt.Fprintf(tw, "Name:\t%s\nNamespace:\t%s\nPhase:\t%s\nKubernetes:\t%s\n", vc.Name, vc.Namespace, phaseOf(vc), vc.Spec.KubernetesVersion)
+	class := vc.Spec.ClassName
+	if class == "" {
+		class = fleetv1.DefaultClassName + " (none named)"
+	}
+	fmt.Fprintf(tw, "Name:\t%s\nNamespace:\t%s\nClass:\t%s\nPhase:\t%s\nKubernetes:\t%s\n", vc.Name, vc.Namespace, class, phaseOf(vc), vc.Spec.KubernetesVersion)
 	fmt.Fprintf(tw, "Resources:\tcpu %s, memory %s, pods %d\n", res.CPU.String(), res.Memory.String(), res.Pods)
 	store := string(vc.Spec.BackingStore.Type)
 	if vc.Spec.BackingStore.Name != "" {

@@ -83,6 +83,7 @@ func newCreateCommand() *cobra.Command {
 		t                    target
 		cpu, memory, version string
 		store, strategy, out string
+		class                string
 		regions              []string
 		pods                 int32
 		wait                 bool
@@ -93,7 +94,7 @@ func newCreateCommand() *cobra.Command {
 		Short: "Create a virtual cluster",
 		Example: `  vfleet create demo --wait
   vfleet create ci-42 --cpu 4 --memory 8Gi --region region-a --wait
-  vfleet create prod --store pg-eu --version v1.36.3`,
+  vfleet create prod --class gold --store pg-eu --version v1.36.3`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(out, "name"); err != nil {
@@ -105,6 +106,7 @@ func newCreateCommand() *cobra.Command {
 			}
 			vc := &fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: ns}}
 			vc.Spec.KubernetesVersion = version
+			vc.Spec.ClassName = class
 			for flag, v := range map[string]string{"--cpu": cpu, "--memory": memory} {
 				if _, err := resource.ParseQuantity(v); err != nil {
 					return fmt.Errorf("%s %q: want a quantity such as 2, 500m or 4Gi", flag, v)
@@ -142,7 +144,8 @@ func newCreateCommand() *cobra.Command {
 	f.Int32Var(&pods, "pods", 110, "most pods the vcluster may run at once")
 	f.StringVar(&version, "version", k8sbin.Version, "Kubernetes version of the vcluster")
 	f.StringSliceVar(&regions, "region", nil, "region the vcluster may run in (repeatable; default any)")
-	f.StringVar(&store, "store", "", "BackingStore to keep the vcluster's state in (default: Embedded SQLite on its host)")
+	f.StringVar(&class, "class", "", "VirtualClusterClass whose policy the vcluster runs under (default: the class named default)")
+	f.StringVar(&store, "store", "", "BackingStore to keep the vcluster's state in, among those its class allows (default: Embedded SQLite on its host)")
 	f.StringVar(&strategy, "strategy", "", "placement strategy: BinPack, Spread or LowestCost (default: the hub's)")
 	f.BoolVar(&wait, "wait", false, "wait until the vcluster is Ready, showing progress")
 	f.DurationVar(&timeout, "timeout", 5*time.Minute, "how long --wait waits")
@@ -184,7 +187,7 @@ func phaseOf(vc *fleetv1.VirtualCluster) string {
 // summary is the condition a person should read now: the first that is
 // not True, else Ready's message.
 func summary(vc *fleetv1.VirtualCluster) string {
-	for _, t := range []string{fleetv1.ConditionScheduled, fleetv1.ConditionProvisioned, fleetv1.ConditionReady} {
+	for _, t := range []string{fleetv1.ConditionAdmitted, fleetv1.ConditionScheduled, fleetv1.ConditionProvisioned, fleetv1.ConditionReady} {
 		c := meta.FindStatusCondition(vc.Status.Conditions, t)
 		if c == nil {
 			return "waiting for the hub"

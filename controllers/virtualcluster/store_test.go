@@ -140,7 +140,7 @@ func placeOnStore(t *testing.T, name string, spec fleetv1.BackingStoreSpec, admi
 		t.Fatal(err)
 	}
 	addHost(t, host, region, "8")
-	vc := builder.MakeVirtualCluster("default", name).CPU("1").Regions(region).External(bs.Name).Obj()
+	vc := builder.MakeVirtualCluster("default", name).CPU("1").Regions(region).External(bs.Name).Class(classFor(t, bs.Name)).Obj()
 	if err := k8s.Create(ctx, vc); err != nil {
 		t.Fatal(err)
 	}

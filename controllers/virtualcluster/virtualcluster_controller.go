@@ -54,7 +54,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=virtualclusters/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=virtualclusters/finalizers,verbs=update
 // +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=controlplanes,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=hostclusters;backingstores,verbs=get;list;watch
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=hostclusters;backingstores;virtualclusterclasses,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 
 // SetupWithManager registers the controller and the placement snapshot's
@@ -67,6 +67,14 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &fleetv1.VirtualCluster{}, hostIndex, func(o client.Object) []string {
 		if vc, ok := o.(*fleetv1.VirtualCluster); ok && vc.Status.Host != "" {
 			return []string{vc.Status.Host}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &fleetv1.VirtualCluster{}, classIndex, func(o client.Object) []string {
+		if vc, ok := o.(*fleetv1.VirtualCluster); ok {
+			return []string{className(vc)}
 		}
 		return nil
 	}); err != nil {
@@ -91,11 +99,34 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(toVirtualCluster)).
 		// A host that goes silent (or comes back) concerns its vclusters.
 		Watches(&fleetv1.HostCluster{}, handler.EnqueueRequestsFromMapFunc(r.onHost)).
+		// A class made, changed or deleted changes what its vclusters may do.
+		Watches(&fleetv1.VirtualClusterClass{}, handler.EnqueueRequestsFromMapFunc(r.onClass)).
 		Complete(r)
 }
 
 // hostIndex indexes VirtualClusters by the host they run on.
 const hostIndex = "status.host"
+
+// classIndex indexes VirtualClusters by the class they run under.
+const classIndex = "spec.className"
+
+// onClass maps a class to the vclusters that run under it.
+func (r *Reconciler) onClass(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list fleetv1.VirtualClusterList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{classIndex: obj.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Cannot list the vclusters of a class", "class", obj.GetName())
+		return nil
+	}
+	return requestsOf(list.Items)
+}
+
+func requestsOf(vcs []fleetv1.VirtualCluster) []reconcile.Request {
+	reqs := make([]reconcile.Request, len(vcs))
+	for i := range vcs {
+		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&vcs[i])}
+	}
+	return reqs
+}
 
 // onHost maps a host to the vclusters placed on it.
 func (r *Reconciler) onHost(ctx context.Context, obj client.Object) []reconcile.Request {
@@ -104,11 +135,7 @@ func (r *Reconciler) onHost(ctx context.Context, obj client.Object) []reconcile.
 		ctrl.LoggerFrom(ctx).Error(err, "Cannot list the vclusters of a host", "host", obj.GetName())
 		return nil
 	}
-	reqs := make([]reconcile.Request, len(list.Items))
-	for i := range list.Items {
-		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
-	}
-	return reqs
+	return requestsOf(list.Items)
 }
 
 // toVirtualCluster maps an object the agent labelled for a vcluster to it.
@@ -172,6 +199,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 // its ControlPlane, recording what it finds in o.
 func (r *Reconciler) reconcileNormal(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) (ctrl.Result, error) {
 	key := client.ObjectKeyFromObject(vc)
+	class, err := r.classOf(ctx, vc)
+	if err == nil {
+		err = admit(vc, class)
+	}
+	o.admission = admissionOf(err)
+	var refused *classError
+	frozen := errors.As(err, &refused)
+	switch {
+	case frozen && vc.Status.Host == "":
+		// Nothing is placed until the spec or the class changes; both
+		// are watched.
+		o.unscheduled = &unscheduled{reason: refused.reason, message: refused.message}
+		r.setPending(key, false)
+		return ctrl.Result{}, nil
+	case err != nil && !frozen:
+		return ctrl.Result{}, err
+	}
 	if vc.Status.Host == "" {
 		placed, err := r.place(ctx, vc, o)
 		r.setPending(key, !placed && err == nil)
@@ -186,7 +230,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, vc *fleetv1.VirtualClu
 	if vc.Status.FencedEpoch < vc.Status.Epoch {
 		r.setPending(key, false)
 	}
-	if err := r.ensureControlPlane(ctx, vc); err != nil {
+	if err := r.ensureControlPlane(ctx, vc, class.Isolation, frozen); err != nil {
 		// Retried with backoff; the Provisioned condition says why meanwhile.
 		o.provisioningFailed = err.Error()
 		return ctrl.Result{}, err

@@ -72,6 +72,16 @@ func startHub() error {
 	return nil
 }
 
+// classFor makes a class that allows store and returns its name.
+func classFor(t *testing.T, store string) string {
+	t.Helper()
+	class := builder.MakeClass("with-"+store, store)
+	if err := k8s.Create(context.Background(), class); err != nil {
+		t.Fatal(err)
+	}
+	return class.Name
+}
+
 // addHost registers a healthy host with cpu CPUs in region, with its
 // namespace, as join and the agent would.
 func addHost(t *testing.T, name, region, cpu string) {
@@ -251,7 +261,7 @@ func TestWaitsForItsBackingStore(t *testing.T) {
 		}
 	}
 	setReady(metav1.ConditionFalse, "password authentication failed for user vfleet")
-	vc := builder.MakeVirtualCluster("default", "needs-store").CPU("1").Regions("r-store").External(bs.Name).Obj()
+	vc := builder.MakeVirtualCluster("default", "needs-store").CPU("1").Regions("r-store").External(bs.Name).Class(classFor(t, bs.Name)).Obj()
 	if err := k8s.Create(ctx, vc); err != nil {
 		t.Fatal(err)
 	}

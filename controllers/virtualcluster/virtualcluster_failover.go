@@ -134,7 +134,7 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 	if !r.feeder.wait(ctx) {
 		return ctrl.Result{}, true, ctx.Err()
 	}
-	req, err := placement.RequestFor(vc, r.Overhead)
+	req, err := r.requestFor(ctx, vc)
 	if err != nil {
 		return ctrl.Result{}, true, err
 	}
@@ -238,7 +238,7 @@ func (r *Reconciler) checkOperation(ctx context.Context, vc *fleetv1.VirtualClus
 	if err := CheckMove(ctx, r.Client, vc, op.To); err != nil {
 		return err.Error()
 	}
-	req, err := placement.RequestFor(vc, r.Overhead)
+	req, err := r.requestFor(ctx, vc)
 	if err != nil {
 		return err.Error()
 	}

@@ -28,7 +28,7 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 	if !r.feeder.wait(ctx) {
 		return false, ctx.Err()
 	}
-	req, err := placement.RequestFor(vc, r.Overhead)
+	req, err := r.requestFor(ctx, vc)
 	if err != nil {
 		// The spec must change before anything else will help.
 		o.unscheduled = &unscheduled{reason: fleetv1.ReasonInvalidPlacement, message: err.Error()}
@@ -62,9 +62,11 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 func ControlPlaneName(vc *fleetv1.VirtualCluster) string { return vc.Name + "." + vc.Namespace }
 
 // ensureControlPlane creates or updates the ControlPlane for the current
-// placement and epoch.
-func (r *Reconciler) ensureControlPlane(ctx context.Context, vc *fleetv1.VirtualCluster) error {
-	spec, err := r.controlPlaneSpec(ctx, vc)
+// placement and epoch, with the isolation of the vcluster's class. A frozen
+// one (its spec has left its class) is created if missing but not updated:
+// the vcluster keeps running as it was admitted.
+func (r *Reconciler) ensureControlPlane(ctx context.Context, vc *fleetv1.VirtualCluster, isolation fleetv1.IsolationPolicy, frozen bool) error {
+	spec, err := r.controlPlaneSpec(ctx, vc, isolation)
 	if err != nil {
 		return err
 	}
@@ -95,8 +97,9 @@ func (r *Reconciler) ensureControlPlane(ctx context.Context, vc *fleetv1.Virtual
 		// its removal brings the vcluster back here.
 		return fmt.Errorf("the ControlPlane of an earlier placement on host %s is still being removed", vc.Status.Host)
 	}
-	if cp.Spec.Epoch > spec.Epoch {
-		// Never move a host's instruction back to an older epoch.
+	if cp.Spec.Epoch > spec.Epoch || frozen && cp.Spec.Epoch == spec.Epoch {
+		// Never move a host's instruction back to an older epoch, nor
+		// forward to a spec the class does not admit.
 		return nil
 	}
 	if equality.Semantic.DeepEqual(cp.Spec, spec) {
@@ -107,14 +110,14 @@ func (r *Reconciler) ensureControlPlane(ctx context.Context, vc *fleetv1.Virtual
 	return r.Client.Patch(ctx, cp, client.MergeFrom(before))
 }
 
-func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCluster) (fleetv1.ControlPlaneSpec, error) {
+func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCluster, isolation fleetv1.IsolationPolicy) (fleetv1.ControlPlaneSpec, error) {
 	spec := fleetv1.ControlPlaneSpec{
 		VirtualCluster:    fleetv1.VirtualClusterReference{Namespace: vc.Namespace, Name: vc.Name, UID: string(vc.UID)},
 		Epoch:             vc.Status.Epoch,
 		KubernetesVersion: vc.Spec.KubernetesVersion,
 		Resources:         vc.Spec.Resources,
 		Store:             fleetv1.ControlPlaneStore{Type: vc.Spec.BackingStore.Type},
-		Isolation:         vc.Spec.Isolation,
+		Isolation:         isolation,
 		Sleeping:          vc.Spec.Sleep != nil && vc.Spec.Sleep.Sleeping || migratingFrom(vc, vc.Status.Host),
 	}
 	if spec.Store.Type == fleetv1.BackingStoreExternal {

@@ -1,6 +1,7 @@
 package virtualcluster
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,6 +30,8 @@ import (
 // leaves its share of the status as it was: the reconcile did not get that
 // far, or had nothing to say about it.
 type observed struct {
+	// admission is whether the vcluster's class admits its spec.
+	admission *admission
 	// unscheduled says why placement found no host.
 	unscheduled *unscheduled
 	// moveStep is the step of a move the vcluster waits in.
@@ -43,6 +46,25 @@ type observed struct {
 
 type unscheduled struct {
 	reason, message string
+}
+
+// admission is the verdict of the vcluster's class on its spec.
+type admission struct {
+	admitted        bool
+	reason, message string
+}
+
+// admissionOf is the admission a class check's error means; nil when the
+// check could not be made.
+func admissionOf(err error) *admission {
+	var refused *classError
+	switch {
+	case err == nil:
+		return &admission{admitted: true, reason: fleetv1.ReasonWithinClass, message: "the spec is within its VirtualClusterClass"}
+	case errors.As(err, &refused):
+		return &admission{reason: refused.reason, message: refused.message}
+	}
+	return nil
 }
 
 // moveStep is a step of a move, told in the Failover condition.
@@ -74,6 +96,16 @@ type controlPlaneReport struct {
 func computeStatus(vc *fleetv1.VirtualCluster, o observed, now time.Time) fleetv1.VirtualClusterStatus {
 	s := *vc.Status.DeepCopy()
 	gen := vc.Generation
+	if a := o.admission; a != nil {
+		c := metav1.Condition{Type: fleetv1.ConditionAdmitted, Status: metav1.ConditionTrue, Reason: a.reason, Message: a.message, ObservedGeneration: gen}
+		if !a.admitted {
+			c.Status = metav1.ConditionFalse
+			if vc.Status.Host != "" {
+				c.Message += "; until then the vcluster keeps running as it was admitted"
+			}
+		}
+		setCondition(&s.Conditions, now, c)
+	}
 	if u := o.unscheduled; u != nil {
 		s.Phase = fleetv1.PhasePending
 		s.ObservedGeneration = gen
@@ -103,8 +135,6 @@ func computeStatus(vc *fleetv1.VirtualCluster, o observed, now time.Time) fleetv
 		s.Phase = fleetv1.PhaseDeleting
 		setCondition(&s.Conditions, now, metav1.Condition{
 			Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: gen,
-			// apis has no reason for it: the Ready condition's reason is
-			// spelled as the phase.
 			Reason:  fleetv1.ReasonDeleting,
 			Message: "the host's agent is removing the control plane, its data and its host namespace",
 		})

@@ -53,6 +53,43 @@ func (w *VirtualClusterWrapper) External(store string) *VirtualClusterWrapper {
 	return w
 }
 
+// Pods sets the most pods the vcluster may run.
+func (w *VirtualClusterWrapper) Pods(n int32) *VirtualClusterWrapper {
+	w.Spec.Resources.Pods = n
+	return w
+}
+
+// Storage sets the vcluster's total of persistent volume claims.
+func (w *VirtualClusterWrapper) Storage(q string) *VirtualClusterWrapper {
+	s := resource.MustParse(q)
+	w.Spec.Resources.Storage = &s
+	return w
+}
+
+// Tolerate lets the vcluster run on hosts with the taint key:effect.
+func (w *VirtualClusterWrapper) Tolerate(key string, effect corev1.TaintEffect) *VirtualClusterWrapper {
+	w.Spec.Placement.Tolerations = append(w.Spec.Placement.Tolerations, corev1.Toleration{Key: key, Operator: corev1.TolerationOpExists, Effect: effect})
+	return w
+}
+
+// Class puts the vcluster under the named VirtualClusterClass.
+func (w *VirtualClusterWrapper) Class(name string) *VirtualClusterWrapper {
+	w.Spec.ClassName = name
+	return w
+}
+
+// MakeClass returns a VirtualClusterClass that allows stores and nothing
+// else beyond the safest policy.
+func MakeClass(name string, stores ...string) *fleetv1.VirtualClusterClass {
+	return &fleetv1.VirtualClusterClass{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: fleetv1.VirtualClusterClassSpec{
+			Isolation:     fleetv1.IsolationPolicy{PodSecurity: fleetv1.PodSecurityBaseline},
+			AllowedStores: stores,
+		},
+	}
+}
+
 // Regions restricts placement to regions.
 func (w *VirtualClusterWrapper) Regions(regions ...string) *VirtualClusterWrapper {
 	w.Spec.Placement.Regions = regions

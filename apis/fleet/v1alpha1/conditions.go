@@ -39,6 +39,17 @@ const (
 	// ConditionFailover says whether the vcluster can come back on another
 	// host, and what happens now if it is moving.
 	ConditionFailover = "Failover"
+	// ConditionAdmitted says whether the vcluster's spec is within its
+	// VirtualClusterClass.
+	ConditionAdmitted = "Admitted"
+)
+
+// VirtualCluster reasons of its class (Admitted, and Scheduled while it
+// keeps the vcluster from being placed).
+const (
+	ReasonWithinClass      = "WithinClass"
+	ReasonClassNotFound    = "ClassNotFound"
+	ReasonForbiddenByClass = "ForbiddenByClass"
 )
 
 // VirtualCluster reasons of placement (Scheduled).

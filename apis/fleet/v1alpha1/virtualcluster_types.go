@@ -7,6 +7,15 @@ import (
 
 // VirtualClusterSpec is a tenant's request for a cluster.
 type VirtualClusterSpec struct {
+	// className names the VirtualClusterClass whose policy the vcluster
+	// runs under: its isolation on the host, the stores, regions and
+	// taints open to it, its largest size. Empty means the class named
+	// "default"; without one, the safest policy (Baseline Pod Security, no
+	// NodePorts or externalIPs, Embedded state only, no tolerations).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ClassName string `json:"className,omitempty"`
+
 	// kubernetesVersion of the control plane, for example v1.36.3. Only
 	// hosts that have this version's binaries are considered.
 	// +required
@@ -31,9 +40,6 @@ type VirtualClusterSpec struct {
 	// +optional
 	Failover FailoverPolicy `json:"failover,omitempty"`
 
-	// isolation says what the vcluster's workloads may do on the host.
-	// +optional
-	Isolation IsolationPolicy `json:"isolation,omitempty"`
 
 	// sleep stops the control plane while the vcluster is unused; its state
 	// stays and it wakes on demand.
@@ -335,6 +341,7 @@ type PlacementRecord struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=vc;vcluster;vclusters,categories=vfleet
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Class",type=string,JSONPath=`.spec.className`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.kubernetesVersion`
 // +kubebuilder:printcolumn:name="Host",type=string,JSONPath=`.status.host`
 // +kubebuilder:printcolumn:name="Epoch",type=integer,JSONPath=`.status.epoch`

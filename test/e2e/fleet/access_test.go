@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -127,5 +128,36 @@ var _ = Describe("Bad input", func() {
 		// placing the vcluster meanwhile, so an Update could conflict.
 		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"backingStore":{"type":"External","name":"pg"}}}`))
 		Expect(suite.Mgmt.Patch(ctx, vc, patch)).To(MatchError(ContainSubstring("backingStore.type is immutable")))
+	})
+})
+
+var _ = Describe("A tenant's namespace", func() {
+	It("holds only as many VirtualClusters as Kubernetes' own quota allows", func(ctx SpecContext) {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "quota-tenant"}}
+		Expect(suite.Mgmt.Create(ctx, ns)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(client.IgnoreNotFound(suite.Mgmt.Delete(ctx, ns))).To(Succeed())
+		})
+		quota := &corev1.ResourceQuota{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "vclusters"},
+			Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/virtualclusters.fleet.vfleet.dev": resource.MustParse("1")}},
+		}
+		Expect(suite.Mgmt.Create(ctx, quota)).To(Succeed())
+		// The quota counts once the controller-manager has seen it.
+		Eventually(func(g Gomega) {
+			g.Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(quota), quota)).To(Succeed())
+			g.Expect(quota.Status.Hard).NotTo(BeEmpty())
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+
+		first := builder.MakeVirtualCluster(ns.Name, "first").CPU("1").Memory("1Gi").Obj()
+		Expect(suite.Mgmt.Create(ctx, first)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(client.IgnoreNotFound(suite.Mgmt.Delete(ctx, first))).To(Succeed())
+			Eventually(func() bool {
+				return apierrors.IsNotFound(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(first), &fleetv1.VirtualCluster{}))
+			}).WithContext(ctx).WithTimeout(30 * time.Second).Should(BeTrue())
+		})
+		second := builder.MakeVirtualCluster(ns.Name, "second").CPU("1").Memory("1Gi").Obj()
+		Expect(suite.Mgmt.Create(ctx, second)).To(MatchError(ContainSubstring("exceeded quota")))
 	})
 })
