@@ -6,7 +6,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -59,8 +61,6 @@ var agentNamespaceRules = []rbacv1.PolicyRule{
 func Ensure(ctx context.Context, c client.Client, host *fleetv1.HostCluster) error {
 	ns := fleetv1.HostNamespace(host.Name)
 	name := ClusterRoleName(host.Name)
-	subject := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: fleetv1.AgentServiceAccount}
-
 	objects := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fleetv1.AgentServiceAccount}},
@@ -70,39 +70,51 @@ func Ensure(ctx context.Context, c client.Client, host *fleetv1.HostCluster) err
 		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}},
 	}
 	for _, obj := range objects {
-		_, err := controllerutil.CreateOrUpdate(ctx, c, obj, func() error {
-			labels := obj.GetLabels()
-			if labels == nil {
-				labels = map[string]string{}
-			}
-			labels[fleetv1.LabelHost] = host.Name
-			labels[fleetv1.LabelManagedBy] = fleetv1.ManagedByValue
-			obj.SetLabels(labels)
-			switch o := obj.(type) {
-			case *rbacv1.Role:
-				o.Rules = agentNamespaceRules
-			case *rbacv1.RoleBinding:
-				o.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: agentRoleName}
-				o.Subjects = []rbacv1.Subject{subject}
-			case *rbacv1.ClusterRole:
-				o.Rules = []rbacv1.PolicyRule{
-					{APIGroups: []string{fleetv1.GroupVersion.Group}, Resources: []string{"hostclusters"}, Verbs: []string{"get"}, ResourceNames: []string{host.Name}},
-					{APIGroups: []string{fleetv1.GroupVersion.Group}, Resources: []string{"hostclusters/status"}, Verbs: []string{"get", "update", "patch"}, ResourceNames: []string{host.Name}},
-				}
-			case *rbacv1.ClusterRoleBinding:
-				o.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}
-				o.Subjects = []rbacv1.Subject{subject}
-			}
-			// Controlled by the host: the controller repairs what is
-			// changed or deleted, and garbage collection revokes what the
-			// finalizer might miss.
-			return controllerutil.SetControllerReference(host, obj, c.Scheme())
+		// The join server and this package's controller both ensure a new
+		// host's objects, so either may find one made since it looked.
+		err := retry.OnError(retry.DefaultRetry, func(err error) bool {
+			return apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err)
+		}, func() error {
+			_, err := controllerutil.CreateOrUpdate(ctx, c, obj, func() error { return grant(c, host, obj) })
+			return err
 		})
 		if err != nil {
 			return fmt.Errorf("host %s: ensure %T %s: %w", host.Name, obj, client.ObjectKeyFromObject(obj), err)
 		}
 	}
 	return nil
+}
+
+// grant makes obj, one of the objects of a host's access, what it must be.
+func grant(c client.Client, host *fleetv1.HostCluster, obj client.Object) error {
+	name := ClusterRoleName(host.Name)
+	agent := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: fleetv1.HostNamespace(host.Name), Name: fleetv1.AgentServiceAccount}
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[fleetv1.LabelHost] = host.Name
+	labels[fleetv1.LabelManagedBy] = fleetv1.ManagedByValue
+	obj.SetLabels(labels)
+	switch o := obj.(type) {
+	case *rbacv1.Role:
+		o.Rules = agentNamespaceRules
+	case *rbacv1.RoleBinding:
+		o.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: agentRoleName}
+		o.Subjects = []rbacv1.Subject{agent}
+	case *rbacv1.ClusterRole:
+		o.Rules = []rbacv1.PolicyRule{
+			{APIGroups: []string{fleetv1.GroupVersion.Group}, Resources: []string{"hostclusters"}, Verbs: []string{"get"}, ResourceNames: []string{host.Name}},
+			{APIGroups: []string{fleetv1.GroupVersion.Group}, Resources: []string{"hostclusters/status"}, Verbs: []string{"get", "update", "patch"}, ResourceNames: []string{host.Name}},
+		}
+	case *rbacv1.ClusterRoleBinding:
+		o.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}
+		o.Subjects = []rbacv1.Subject{agent}
+	}
+	// Controlled by the host: the controller repairs what is
+	// changed or deleted, and garbage collection revokes what the
+	// finalizer might miss.
+	return controllerutil.SetControllerReference(host, obj, c.Scheme())
 }
 
 // Revoke deletes the agent's credentials and rights. The ServiceAccount goes

@@ -21,8 +21,8 @@ import (
 // it to run, such as raising its epoch so that the hub never retires it.
 func TestAgentCannotRewriteItsControlPlane(t *testing.T) {
 	ctx := context.Background()
-	createHost(t, "delta")
-	ns := fleetv1.HostNamespace("delta")
+	createHost(t, "epsilon")
+	ns := fleetv1.HostNamespace("epsilon")
 	cp := &fleetv1.ControlPlane{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tenant-a-demo", Labels: map[string]string{fleetv1.LabelManagedBy: fleetv1.ManagedByValue}},
 		Spec: fleetv1.ControlPlaneSpec{
@@ -36,7 +36,7 @@ func TestAgentCannotRewriteItsControlPlane(t *testing.T) {
 	if err := k8s.Create(ctx, cp); err != nil {
 		t.Fatal(err)
 	}
-	agent := asAgent(t, "delta")
+	agent := asAgent(t, "epsilon")
 	patch := func(p string) error {
 		return agent.Patch(ctx, &fleetv1.ControlPlane{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: cp.Name}}, client.RawPatch(types.MergePatchType, []byte(p)))
 	}

@@ -43,7 +43,7 @@ type Server struct {
 }
 
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;delete
-// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=hostclusters,verbs=get;create;delete
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=hostclusters,verbs=get;create;patch
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 
 type httpError struct {
@@ -110,14 +110,14 @@ func (s *Server) join(ctx context.Context, raw string, req join.Request) (*join.
 	}
 	// A single-use token is consumed before anything is granted, so that
 	// two joins racing with it cannot both succeed; it is put back if the
-	// join fails.
+	// join fails, so that the agent can try again with it.
 	if !grant.Reusable {
 		if err := s.consume(ctx, secret); err != nil {
 			log.Info("Join refused: bootstrap token already used", "tokenID", token.ID, "reason", err.Error())
 			return nil, rejected
 		}
 	}
-	resp, err := s.admit(ctx, req, grant)
+	resp, err := s.admit(ctx, req, token.ID, grant)
 	if err != nil && !grant.Reusable {
 		if rerr := s.restore(ctx, secret); rerr != nil {
 			log.Error(rerr, "Could not put back the bootstrap token of a failed join", "tokenID", token.ID)
@@ -129,27 +129,20 @@ func (s *Server) join(ctx context.Context, raw string, req join.Request) (*join.
 	return resp, err
 }
 
+// annotationJoinToken marks a host registered by a join that has not
+// finished yet, with the id of the token it used: a retry with the same
+// token may finish it, since the token was put back when the join failed.
+const annotationJoinToken = "fleet.vfleet.dev/joining-with-token"
+
 // admit registers the host, or checks that the caller is the host already
-// registered under that name, and issues the agent its credentials. A host
-// it registered is deleted again if a later step fails, so that the next
-// attempt with the same token registers it afresh.
-func (s *Server) admit(ctx context.Context, req join.Request, grant join.Grant) (*join.Response, error) {
-	host, created, err := s.hostCluster(ctx, req)
+// registered under that name, and issues the agent its credentials.
+func (s *Server) admit(ctx context.Context, req join.Request, tokenID string, grant join.Grant) (*join.Response, error) {
+	host, created, err := s.hostCluster(ctx, req, tokenID)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.credentials(ctx, host, req, grant, created)
-	if err != nil && created {
-		if derr := s.Client.Delete(ctx, host, client.Preconditions{UID: &host.UID}); client.IgnoreNotFound(derr) != nil {
-			ctrl.LoggerFrom(ctx).Error(derr, "Could not delete the host of a failed join", "host", req.Host)
-		}
-	}
-	return resp, err
-}
-
-func (s *Server) credentials(ctx context.Context, host *fleetv1.HostCluster, req join.Request, grant join.Grant, created bool) (*join.Response, error) {
 	if !created {
-		if grant.Host != host.Name {
+		if grant.Host != host.Name && host.Annotations[annotationJoinToken] != tokenID {
 			if err := s.provesHost(ctx, req); err != nil {
 				return nil, err
 			}
@@ -165,6 +158,13 @@ func (s *Server) credentials(ctx context.Context, host *fleetv1.HostCluster, req
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1.HostNamespace(host.Name), Name: fleetv1.AgentServiceAccount}}
 	if err := s.Client.SubResource("token").Create(ctx, sa, tr); err != nil {
 		return nil, fmt.Errorf("issue a token for the agent: %w", err)
+	}
+	if _, ok := host.Annotations[annotationJoinToken]; ok {
+		before := host.DeepCopy()
+		delete(host.Annotations, annotationJoinToken)
+		if err := s.Client.Patch(ctx, host, client.MergeFrom(before)); err != nil {
+			return nil, fmt.Errorf("record the finished join: %w", err)
+		}
 	}
 	return &join.Response{
 		Server: s.APIServer, CAData: s.CAData, Namespace: sa.Namespace,
@@ -208,11 +208,11 @@ func (s *Server) restore(ctx context.Context, secret *corev1.Secret) error {
 	return client.IgnoreAlreadyExists(s.Client.Create(ctx, again))
 }
 
-// hostCluster returns the host's HostCluster, creating it on first join;
-// created says whether this call created it.
-func (s *Server) hostCluster(ctx context.Context, req join.Request) (host *fleetv1.HostCluster, created bool, err error) {
+// hostCluster returns the host's HostCluster, creating it, marked with the
+// join's token, on first join; created says whether this call created it.
+func (s *Server) hostCluster(ctx context.Context, req join.Request, tokenID string) (host *fleetv1.HostCluster, created bool, err error) {
 	host = &fleetv1.HostCluster{
-		ObjectMeta: metav1.ObjectMeta{Name: req.Host},
+		ObjectMeta: metav1.ObjectMeta{Name: req.Host, Annotations: map[string]string{annotationJoinToken: tokenID}},
 		Spec:       fleetv1.HostClusterSpec{Region: req.Region, Zone: req.Zone},
 	}
 	err = s.Client.Create(ctx, host)

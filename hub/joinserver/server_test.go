@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -259,5 +260,45 @@ func TestFailedJoinKeepsTheToken(t *testing.T) {
 	}
 	if _, err := join.Join(ctx, hubURL, hubCA, pinned.String(), join.Request{Host: "moved", Region: "eu-west"}); err != nil {
 		t.Fatalf("join with the token put back: %v", err)
+	}
+}
+
+// TestJoinThatFailedAfterRegisteringCanBeRetried: a join that registered
+// its host and then failed leaves the host registered; the agent's retry
+// with the same token, put back, finishes it, though the host is now
+// registered and the token is not pinned.
+func TestJoinThatFailedAfterRegisteringCanBeRetried(t *testing.T) {
+	ctx := context.Background()
+	// A binding in the host's name that cannot be made the host's: its
+	// roleRef is immutable, so the join fails once it registered the host.
+	squatter := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "vfleet:host:halfway"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+	}
+	if err := k8s.Create(ctx, squatter); err != nil {
+		t.Fatal(err)
+	}
+	tok := storeToken(t, join.Grant{})
+	req := join.Request{Host: "halfway", Region: "eu-west"}
+	if _, err := join.Join(ctx, hubURL, hubCA, tok.String(), req); err == nil {
+		t.Fatal("the join succeeded over a binding it cannot change")
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: "halfway"}, &fleetv1.HostCluster{}); err != nil {
+		t.Fatalf("the failed join did not leave its host registered: %v", err)
+	}
+	if err := k8s.Delete(ctx, squatter); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := join.Join(ctx, hubURL, hubCA, tok.String(), req); err != nil {
+		t.Fatalf("the retry with the same token: %v", err)
+	}
+	// Finished, the join no longer lets that token, or any unpinned one,
+	// in as the host.
+	host := &fleetv1.HostCluster{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: "halfway"}, host); err != nil {
+		t.Fatal(err)
+	}
+	if len(host.Annotations) != 0 {
+		t.Fatalf("annotations after the join: %v", host.Annotations)
 	}
 }
