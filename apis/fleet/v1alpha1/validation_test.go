@@ -6,9 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -56,12 +58,27 @@ func TestVirtualClusterDefaults(t *testing.T) {
 	if vc.Spec.BackingStore.Type != fleetv1.BackingStoreEmbedded {
 		t.Errorf("backingStore.type defaulted to %q", vc.Spec.BackingStore.Type)
 	}
-	if vc.Spec.Resources.Pods != 110 || vc.Spec.Isolation.PodSecurity != fleetv1.PodSecurityBaseline {
-		t.Errorf("defaults: pods %d, podSecurity %q", vc.Spec.Resources.Pods, vc.Spec.Isolation.PodSecurity)
+	if vc.Spec.Resources.Pods != 110 {
+		t.Errorf("defaults: pods %d", vc.Spec.Resources.Pods)
 	}
 	if vc.Spec.Failover.AfterSeconds != 15 || vc.Spec.Failover.Mode != fleetv1.FailoverAutomatic {
 		t.Errorf("failover defaults: %+v", vc.Spec.Failover)
 	}
+}
+
+// TestClassDefaults: a class that says nothing of isolation enforces
+// Baseline and opens nothing.
+func TestClassDefaults(t *testing.T) {
+	class := &fleetv1.VirtualClusterClass{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("empty")}}
+	if err := k8s.Create(context.Background(), class); err != nil {
+		t.Fatal(err)
+	}
+	if iso := class.Spec.Isolation; iso.PodSecurity != fleetv1.PodSecurityBaseline || iso.AllowNodePorts || iso.AllowExternalIPs {
+		t.Errorf("isolation defaults: %+v", iso)
+	}
+	bad := &fleetv1.VirtualClusterClass{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("bad")}}
+	bad.Spec.MaxResources.CPU = ptr.To(resource.MustParse("0"))
+	expectRejected(t, k8s.Create(context.Background(), bad), "maxResources.cpu must be positive")
 }
 
 func TestVirtualClusterRejectsBadInput(t *testing.T) {
