@@ -273,6 +273,79 @@ func TestSync(t *testing.T) {
 			},
 		},
 		{
+			name: "volumes that reach beyond the namespace (nfs, inline csi, an ephemeral claim) never reach the host, and the vcluster says why",
+			virtual: func(w world) []client.Object {
+				return []client.Object{
+					pod(w.namespace, "nfs", func(p *corev1.Pod) {
+						p.Spec.Volumes = []corev1.Volume{{Name: "share", VolumeSource: corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "10.0.0.9", Path: "/exports"}}}}
+					}),
+					pod(w.namespace, "csi", func(p *corev1.Pod) {
+						p.Spec.Volumes = []corev1.Volume{{Name: "inline", VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{Driver: "secrets-store.csi.k8s.io"}}}}
+					}),
+				}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				for name, typ := range map[string]string{"nfs": "nfs", "csi": "csi"} {
+					g.Expect(events(g, w.namespace, name)).To(gomega.ContainSubstring("ForbiddenVolumeType: the pod stays off the host: volume"))
+					g.Expect(events(g, w.namespace, name)).To(gomega.ContainSubstring("is of type " + typ))
+					err := hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host(name)}, &corev1.Pod{})
+					g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "pod %s reached the host", name)
+				}
+			},
+		},
+		{
+			name:      "a volume type the class allows reaches the host",
+			isolation: fleetv1.IsolationPolicy{PodSecurity: fleetv1.PodSecurityBaseline, AllowedVolumeTypes: []string{"nfs"}},
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "allowed-nfs", func(p *corev1.Pod) {
+					p.Spec.Volumes = []corev1.Volume{{Name: "share", VolumeSource: corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "10.0.0.9", Path: "/exports"}}}}
+				})}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				g.Expect(hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host("allowed-nfs")}, &corev1.Pod{})).To(gomega.Succeed())
+			},
+		},
+		{
+			name: "Endpoints of a Service without a selector that point at the host's API service never reach the host",
+			virtual: func(w world) []client.Object {
+				return []client.Object{
+					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "sneaky", Namespace: w.namespace},
+						Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 443}}}},
+					//nolint:staticcheck // Endpoints are what the attack writes.
+					&corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "sneaky", Namespace: w.namespace},
+						Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.96.0.1"}}, Ports: []corev1.EndpointPort{{Port: 443}}}}},
+				}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				g.Expect(events(g, w.namespace, "sneaky")).To(gomega.ContainSubstring("ForbiddenEndpointAddress: kept off the host: address 10.96.0.1"))
+				//nolint:staticcheck // see above
+				err := hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host("sneaky")}, &corev1.Endpoints{})
+				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "the Endpoints reached the host: %v", err)
+			},
+		},
+		{
+			name:      "Endpoints within a range the class allows reach the host",
+			isolation: fleetv1.IsolationPolicy{PodSecurity: fleetv1.PodSecurityBaseline, AllowedEndpointCIDRs: []string{"192.0.2.0/24"}},
+			virtual: func(w world) []client.Object {
+				return []client.Object{
+					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "external-db", Namespace: w.namespace},
+						Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 5432}}}},
+					//nolint:staticcheck // a selector-less Service's Endpoints
+					&corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "external-db", Namespace: w.namespace},
+						Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "192.0.2.10"}}, Ports: []corev1.EndpointPort{{Port: 5432}}}}},
+				}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				// The Service is made again with the host's ClusterIP; the
+				// tenant's Endpoints, which the API server deletes with it,
+				// are put back.
+				//nolint:staticcheck // see above
+				g.Expect(virtualC.Get(context.Background(), client.ObjectKey{Namespace: w.namespace, Name: "external-db"}, &corev1.Endpoints{})).To(gomega.Succeed())
+				//nolint:staticcheck // see above
+				g.Expect(hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host("external-db")}, &corev1.Endpoints{})).To(gomega.Succeed())
+			},
+		},
+		{
 			name:      "restricted refuses what baseline allows",
 			isolation: fleetv1.IsolationPolicy{PodSecurity: fleetv1.PodSecurityRestricted},
 			virtual: func(w world) []client.Object {

@@ -125,6 +125,8 @@ func (c *Config) AddFlags(f *pflag.FlagSet) {
 	f.StringVar((*string)(&s.Isolation.PodSecurity), "pod-security", string(s.Isolation.PodSecurity), "Pod Security level pods must meet to reach the host: Baseline or Restricted")
 	f.BoolVar(&s.Isolation.AllowNodePorts, "allow-node-ports", s.Isolation.AllowNodePorts, "let Services of type NodePort and LoadBalancer reach the host")
 	f.BoolVar(&s.Isolation.AllowExternalIPs, "allow-external-ips", s.Isolation.AllowExternalIPs, "let Services with externalIPs reach the host")
+	f.StringSliceVar(&s.Isolation.AllowedVolumeTypes, "allowed-volume-types", s.Isolation.AllowedVolumeTypes, "volume types pods may use beyond configMap, secret, emptyDir, persistentVolumeClaim, downwardAPI and projected")
+	f.StringSliceVar(&s.Isolation.AllowedEndpointCIDRs, "allowed-endpoint-cidrs", s.Isolation.AllowedEndpointCIDRs, "ranges Services without a selector may send traffic to, beyond the vcluster's own pods")
 	f.BoolVar(&s.SyncAllConfigMaps, "sync-all-configmaps", s.SyncAllConfigMaps, "copy every ConfigMap to the host, not only those pods use")
 	f.BoolVar(&s.SyncAllSecrets, "sync-all-secrets", s.SyncAllSecrets, "copy every Secret to the host, not only those pods use")
 	f.StringSliceVar(&c.SANs, "san", c.SANs, "further names or addresses for the apiserver's certificate")
@@ -192,6 +194,10 @@ func (s Syncer) args() flags {
 	f.add("allow-node-ports", strconv.FormatBool(s.Isolation.AllowNodePorts), on || s.Isolation.AllowNodePorts)
 	f.add("allow-external-ips", strconv.FormatBool(s.Isolation.AllowExternalIPs), on || s.Isolation.AllowExternalIPs)
 	f.str("pod-security", string(s.Isolation.PodSecurity))
+	// Only when set, so that the arguments of control planes started
+	// before these existed stay as they were.
+	f.str("allowed-volume-types", strings.Join(s.Isolation.AllowedVolumeTypes, ","))
+	f.str("allowed-endpoint-cidrs", strings.Join(s.Isolation.AllowedEndpointCIDRs, ","))
 	f.add("sync-all-configmaps", "true", s.SyncAllConfigMaps)
 	f.add("sync-all-secrets", "true", s.SyncAllSecrets)
 	return f

@@ -109,6 +109,14 @@ func TestRoundTrip(t *testing.T) {
 			"--host-namespace=vc-demo", "--vcluster-namespace=team-a", "--vcluster-uid=uid-1",
 			"--allow-node-ports=true", "--allow-external-ips=false", "--pod-security=Baseline", "--service-cidr=10.96.0.0/16",
 		}},
+		{name: "a class that opens volume types and endpoint ranges", cfg: launch.Config{
+			Syncer: launch.Syncer{HostNamespace: "vc-x", Isolation: fleetv1.IsolationPolicy{
+				PodSecurity: fleetv1.PodSecurityBaseline, AllowedVolumeTypes: []string{"nfs", "csi"}, AllowedEndpointCIDRs: []string{"192.0.2.0/24", "2001:db8::/32"},
+			}},
+		}, args: []string{
+			"--host-namespace=vc-x", "--allow-node-ports=false", "--allow-external-ips=false", "--pod-security=Baseline",
+			"--allowed-volume-types=nfs,csi", "--allowed-endpoint-cidrs=192.0.2.0/24,2001:db8::/32",
+		}},
 		{name: "every switch on, awkward names", cfg: launch.Config{
 			SANs:   []string{"a,b", `"quoted"`, " lead", "", "multi\nline"},
 			Syncer: launch.Syncer{Isolation: fleetv1.IsolationPolicy{AllowExternalIPs: true}, SyncAllConfigMaps: true, SyncAllSecrets: true},

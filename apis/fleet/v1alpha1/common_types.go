@@ -64,6 +64,28 @@ type IsolationPolicy struct {
 	// allowExternalIPs lets the vcluster's Services set externalIPs.
 	// +optional
 	AllowExternalIPs bool `json:"allowExternalIPs,omitempty"`
+
+	// allowedVolumeTypes are volume types pods may use beyond those that
+	// stay within the vcluster's namespace on the host (configMap, secret,
+	// emptyDir, persistentVolumeClaim, downwardAPI, projected), named as
+	// in a pod's volume: nfs, csi, ephemeral, hostPath. Each opens the host
+	// to the vcluster's pods in its own way.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:Enum=hostPath;gitRepo;nfs;iscsi;glusterfs;rbd;flexVolume;cinder;cephfs;flocker;fc;azureFile;vsphereVolume;quobyte;azureDisk;photonPersistentDisk;portworxVolume;scaleIO;storageos;csi;ephemeral;image;gcePersistentDisk;awsElasticBlockStore
+	AllowedVolumeTypes []string `json:"allowedVolumeTypes,omitempty"`
+
+	// allowedEndpointCIDRs are ranges a Service without a selector may send
+	// traffic to, beyond the vcluster's own pods. Empty allows none: an
+	// Endpoints address is the host network's to reach, and the host's API
+	// service among it.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self)",message="allowedEndpointCIDRs holds CIDRs such as 10.20.0.0/16"
+	AllowedEndpointCIDRs []string `json:"allowedEndpointCIDRs,omitempty"`
 }
 
 // BackingStoreType says where a vcluster keeps its state.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"maps"
 	"reflect"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -58,8 +59,17 @@ func (*Resource) Wanted(ctx context.Context, s *syncer.Context, obj client.Objec
 }
 
 //nolint:staticcheck // see NewObject
-func (*Resource) ToHost(_ context.Context, _ *syncer.Context, obj client.Object) (client.Object, error) {
+func (*Resource) ToHost(ctx context.Context, s *syncer.Context, obj client.Object) (client.Object, error) {
 	v := obj.(*corev1.Endpoints)
+	var addrs []string
+	for _, sub := range v.Subsets {
+		for _, a := range append(slices.Clone(sub.Addresses), sub.NotReadyAddresses...) {
+			addrs = append(addrs, a.IP)
+		}
+	}
+	if err := s.CheckAddresses(ctx, addrs); err != nil {
+		return nil, err
+	}
 	h := &corev1.Endpoints{Subsets: hostSubsets(v.Subsets)}
 	h.Labels = maps.Clone(v.Labels)
 	return h, nil

@@ -40,8 +40,15 @@ func (*Resource) Wanted(_ context.Context, _ *syncer.Context, obj client.Object)
 	return true, nil
 }
 
-func (*Resource) ToHost(_ context.Context, s *syncer.Context, obj client.Object) (client.Object, error) {
+func (*Resource) ToHost(ctx context.Context, s *syncer.Context, obj client.Object) (client.Object, error) {
 	v := obj.(*discoveryv1.EndpointSlice)
+	var addrs []string
+	for _, e := range v.Endpoints {
+		addrs = append(addrs, e.Addresses...)
+	}
+	if err := s.CheckAddresses(ctx, addrs); err != nil {
+		return nil, err
+	}
 	h := &discoveryv1.EndpointSlice{AddressType: v.AddressType, Ports: v.Ports, Endpoints: make([]discoveryv1.Endpoint, len(v.Endpoints))}
 	for i, e := range v.Endpoints {
 		h.Endpoints[i] = *e.DeepCopy()

@@ -5,12 +5,14 @@ package services
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -163,16 +165,38 @@ func recreate(ctx context.Context, s *syncer.Context, v, h *corev1.Service) erro
 	again.Spec.ClusterIP = h.Spec.ClusterIP
 	again.Spec.ClusterIPs = h.Spec.ClusterIPs
 	again.Spec.IPFamilies = h.Spec.IPFamilies
+	// The API server deletes a Service's Endpoints with it. Those of a
+	// Service without a selector are the tenant's, written by hand, and
+	// nothing would make them again: they are kept and put back.
+	var endpoints *corev1.Endpoints //nolint:staticcheck // what selector-less Services are given
+	if len(v.Spec.Selector) == 0 {
+		ep := &corev1.Endpoints{} //nolint:staticcheck // see above
+		switch err := s.VirtualLive.Get(ctx, client.ObjectKeyFromObject(v), ep); {
+		case err == nil:
+			endpoints = ep
+		case !apierrors.IsNotFound(err):
+			return err
+		}
+	}
 	if err := s.Virtual.Delete(ctx, v, client.Preconditions{UID: ptr.To(v.UID)}); client.IgnoreNotFound(err) != nil {
 		return err
 	}
-	if err := s.Virtual.Create(ctx, again); err != nil {
+	err := s.Virtual.Create(ctx, again)
+	if err != nil {
 		// Never lose the tenant's Service: make it again as it was.
 		again.Spec.ClusterIP, again.Spec.ClusterIPs = "", nil
 		if err2 := s.Virtual.Create(ctx, again); err2 != nil {
 			return fmt.Errorf("service %s/%s was deleted to take the host's ClusterIP and could not be made again: %w", v.Namespace, v.Name, err2)
 		}
-		return err
 	}
-	return nil
+	if endpoints != nil {
+		//nolint:staticcheck // see above
+		restored := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{
+			Name: endpoints.Name, Namespace: endpoints.Namespace, Labels: endpoints.Labels, Annotations: endpoints.Annotations,
+		}, Subsets: endpoints.Subsets}
+		if rerr := s.Virtual.Create(ctx, restored); client.IgnoreAlreadyExists(rerr) != nil {
+			return errors.Join(err, fmt.Errorf("the Endpoints of service %s/%s went with it and could not be made again: %w", v.Namespace, v.Name, rerr))
+		}
+	}
+	return err
 }
