@@ -30,7 +30,7 @@ admin kubeconfig it writes to <data-dir>/` + launch.AdminKubeconfigFile + ` once
 	setupLog := addLogFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		setupLog()
-		cfg.ReadEnv(os.Getenv)
+		cfg.TakeEnv()
 		cpCfg, err := controlPlaneConfig(cfg)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package launch
 
 import (
 	"encoding/csv"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -143,6 +144,15 @@ func (c *Config) ReadEnv(getenv func(string) string) {
 	if c.PodNamespace == "" {
 		c.PodNamespace = getenv(PodNamespaceEnv)
 	}
+}
+
+// TakeEnv reads the settings the process's environment carries, as
+// ReadEnv, and removes the store's credentials from it, so that the
+// apiserver and controller-manager, which inherit the environment, never
+// hold them, and nothing that reads their /proc/<pid>/environ finds them.
+func (c *Config) TakeEnv() {
+	c.ReadEnv(os.Getenv)
+	_ = os.Unsetenv(BackendEnv)
 }
 
 // Env is the environment that carries c's settings, as NAME=value.

@@ -1,6 +1,7 @@
 package launch_test
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -157,4 +158,18 @@ func FuzzRoundTrip(f *testing.F) {
 				Isolation: fleetv1.IsolationPolicy{PodSecurity: fleetv1.PodSecurityLevel(podSecurity), AllowNodePorts: nodePorts}},
 		})
 	})
+}
+
+// TestTakeEnvLeavesNoCredentials: once read, the store's credentials are
+// gone from the environment the control plane's children inherit.
+func TestTakeEnvLeavesNoCredentials(t *testing.T) {
+	t.Setenv(launch.BackendEnv, "postgres://epoch:hunter2@db:5432/vc")
+	var c launch.Config
+	c.TakeEnv()
+	if c.Backend != "postgres://epoch:hunter2@db:5432/vc" {
+		t.Fatalf("backend %q", c.Backend)
+	}
+	if v, ok := os.LookupEnv(launch.BackendEnv); ok {
+		t.Fatalf("%s is still in the environment: %q", launch.BackendEnv, v)
+	}
 }

@@ -29,6 +29,7 @@ var _ = Describe("Failover", Ordered, func() {
 		It("brings a vcluster whose host is killed back on another host with every acknowledged write ("+store.name+")", func(ctx SpecContext) {
 			vc := createVCluster(ctx, store.vcluster, fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreExternal, Name: store.name})
 			lost := vc.Status.Host
+			expectNoCredentialsInEnvironment(lost)
 			w := &writer{}
 			wctx, stop := context.WithCancel(ctx)
 			defer stop()

@@ -3,6 +3,9 @@ package failover_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -19,6 +22,7 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
+	"github.com/vfleet/vfleet/controlplane/launch"
 	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/lab"
@@ -203,4 +207,39 @@ func controlPlaneGone(ctx context.Context, vc *fleetv1.VirtualCluster, host stri
 		g.Expect(err).To(MatchError(ContainSubstring("not found")))
 		g.Expect(controlPlanePids(host)).To(BeEmpty())
 	}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+}
+
+// expectNoCredentialsInEnvironment checks that the kube-apiserver and
+// kube-controller-manager of host's control planes do not hold the store's
+// credentials in their environment, where anything that may read
+// /proc/<pid>/environ would find them. Only vfleet controlplane, which runs
+// kine, needs them.
+func expectNoCredentialsInEnvironment(host string) {
+	By("the store's credentials are in the environment of neither the apiserver nor the controller-manager on " + host)
+	var procs []int
+	for _, pid := range controlPlanePids(host) {
+		procs = append(procs, processTree(pid)[1:]...)
+	}
+	// The apiserver and the controller-manager at least: a check of fewer
+	// would pass for want of looking.
+	Expect(len(procs)).To(BeNumerically(">=", 2), "control-plane children on %s: %v", host, procs)
+	for _, pid := range procs {
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		Expect(err).NotTo(HaveOccurred())
+		for _, kv := range strings.Split(string(env), "\x00") {
+			Expect(kv).NotTo(HavePrefix(launch.BackendEnv+"="), "process %d", pid)
+		}
+	}
+}
+
+// processTree is pid and every process below it.
+func processTree(pid int) []int {
+	out := []int{pid}
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, f := range strings.Fields(string(data)) {
+		if child, err := strconv.Atoi(f); err == nil {
+			out = append(out, processTree(child)...)
+		}
+	}
+	return out
 }
