@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"fmt"
 	"strconv"
 	"sync"
 
@@ -229,6 +230,50 @@ func resize(s []int64, n int) []int64 {
 		return make([]int64, n)
 	}
 	return s[:n]
+}
+
+// ResizeRefused is a resize its host has no room for.
+type ResizeRefused struct {
+	Host       string
+	Want, Free framework.Resources
+	Short      string
+}
+
+func (e *ResizeRefused) Error() string {
+	return fmt.Sprintf("host %s has no room to grow the vcluster: insufficient %s (it asks for %v; the host has %v free for it)",
+		e.Host, e.Short, e.Want, e.Free)
+}
+
+// Resize changes the reservation of a vcluster placed on host to req's
+// resources, if the host holds them with the vcluster's current
+// reservation given back: a vcluster that grows passes the same capacity
+// check as a new one, and one that shrinks always fits. Nothing changes
+// when it does not fit.
+func (e *Engine) Resize(req *framework.Request, host string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h := e.hosts[host]
+	if h == nil {
+		return fmt.Errorf("host %s is not in the fleet", host)
+	}
+	var held framework.Resources
+	if r, ok := e.reservations[req.UID]; ok && r.host == host {
+		held = r.res
+	}
+	if !req.Resources.Fits(held) {
+		free := h.Free().Add(held)
+		switch {
+		case req.Resources.MilliCPU > free.MilliCPU:
+			return &ResizeRefused{Host: host, Want: req.Resources, Free: free, Short: "cpu"}
+		case req.Resources.Memory > free.Memory:
+			return &ResizeRefused{Host: host, Want: req.Resources, Free: free, Short: "memory"}
+		case req.Resources.Pods > free.Pods:
+			return &ResizeRefused{Host: host, Want: req.Resources, Free: free, Short: "pods"}
+		}
+	}
+	e.release(req.UID)
+	e.reserve(req.UID, host, req.Resources, req.Labels, req.Group)
+	return nil
 }
 
 // Release implements Scheduler.

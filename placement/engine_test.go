@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -307,5 +308,37 @@ func TestCheckAndOnly(t *testing.T) {
 	move.Only = to
 	if got, err := e.Schedule(&move); err != nil || got != to {
 		t.Fatalf("Schedule(Only=%s) = %q, %v", to, got, err)
+	}
+}
+
+// TestResize: a vcluster that grows on its host passes the capacity check
+// a new one would, with its own reservation given back; one that shrinks
+// always fits; a refusal changes nothing.
+func TestResize(t *testing.T) {
+	e := engine(host("a", "r1", "z1", 8, 32))
+	small := request("grower", 2, 4)
+	mustSchedule(t, e, small)
+	mustSchedule(t, e, request("neighbour", 4, 4))
+
+	var refused *ResizeRefused
+	if err := e.Resize(request("grower", 5, 4), "a"); !errors.As(err, &refused) || refused.Short != "cpu" {
+		t.Fatalf("growing past the host: %v, want a refusal for cpu", err)
+	}
+	if got := e.committed["a"].MilliCPU; got != 6000 {
+		t.Fatalf("committed cpu after a refused resize: %dm, want 6000m", got)
+	}
+	if err := e.Resize(request("grower", 4, 4), "a"); err != nil {
+		t.Fatalf("growing into the room there is: %v", err)
+	}
+	if got := e.committed["a"].MilliCPU; got != 8000 {
+		t.Fatalf("committed cpu: %dm, want 8000m", got)
+	}
+	// The host shrinks under its vclusters: a vcluster may still shrink.
+	e.UpsertHost(host("a", "r1", "z1", 4, 32))
+	if err := e.Resize(request("grower", 3, 4), "a"); err != nil {
+		t.Fatalf("shrinking on an overcommitted host: %v", err)
+	}
+	if err := e.Resize(request("grower", 1, 4), "nowhere"); err == nil {
+		t.Fatal("resized on a host the fleet does not have")
 	}
 }

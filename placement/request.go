@@ -1,16 +1,14 @@
 package placement
 
 import (
-	"time"
-
-	"github.com/vfleet/vfleet/internal/overhead"
-
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/overhead"
 	"github.com/vfleet/vfleet/placement/framework"
 )
 
@@ -26,6 +24,32 @@ var DefaultOverhead = Overhead{
 
 // RequestFor resolves a VirtualCluster into a placement request.
 func RequestFor(vc *fleetv1.VirtualCluster, overhead Overhead) (*framework.Request, error) {
+	req := baseRequest(vc, vc.Spec.Resources, overhead)
+	if sel := vc.Spec.Placement.HostSelector; sel != nil {
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil {
+			return nil, fmt.Errorf("placement.hostSelector: %w", err)
+		}
+		req.Selector = s
+	}
+	return req, nil
+}
+
+// ReservationFor is the ledger's entry of a placed vcluster: what its
+// host holds for it (status.reserved, or the spec's resources for one
+// placed before the hub recorded them). It never fails: a spec that no
+// longer makes a request must not drop a reservation of a vcluster that
+// runs.
+func ReservationFor(vc *fleetv1.VirtualCluster, overhead Overhead) *framework.Request {
+	res := vc.Spec.Resources
+	if vc.Status.Reserved != nil {
+		res = *vc.Status.Reserved
+	}
+	return baseRequest(vc, res, overhead)
+}
+
+// baseRequest is the request of vc for res, without its host selector.
+func baseRequest(vc *fleetv1.VirtualCluster, res fleetv1.Resources, overhead Overhead) *framework.Request {
 	spec := &vc.Spec
 	req := &framework.Request{
 		Key:         vc.Namespace + "/" + vc.Name,
@@ -38,9 +62,9 @@ func RequestFor(vc *fleetv1.VirtualCluster, overhead Overhead) (*framework.Reque
 		Strategy:    spec.Placement.Strategy,
 		CurrentHost: vc.Status.Host,
 		Resources: framework.Resources{
-			MilliCPU: quantity(spec.Resources.CPU).MilliValue(),
-			Memory:   quantity(spec.Resources.Memory).Value(),
-			Pods:     int64(spec.Resources.Pods),
+			MilliCPU: quantity(res.CPU).MilliValue(),
+			Memory:   quantity(res.Memory).Value(),
+			Pods:     int64(res.Pods),
 		}.Add(overhead),
 	}
 	if spec.BackingStore.Type == fleetv1.BackingStoreExternal {
@@ -49,20 +73,13 @@ func RequestFor(vc *fleetv1.VirtualCluster, overhead Overhead) (*framework.Reque
 			req.FailoverAfter = FailoverAfter(vc)
 		}
 	}
-	if sel := spec.Placement.HostSelector; sel != nil {
-		s, err := metav1.LabelSelectorAsSelector(sel)
-		if err != nil {
-			return nil, fmt.Errorf("placement.hostSelector: %w", err)
-		}
-		req.Selector = s
-	}
 	if aa := spec.Placement.AntiAffinity; aa != nil {
 		req.AntiAffinity = aa
 		if v, ok := vc.Labels[aa.LabelKey]; ok {
 			req.Group = aa.LabelKey + "=" + v
 		}
 	}
-	return req, nil
+	return req
 }
 
 // FailoverAfter is how long vc's host may be silent before the vcluster

@@ -68,9 +68,7 @@ func (f *feeder) register(ctx context.Context, mgr ctrl.Manager) error {
 			if !ok || vc.Status.Host == "" {
 				return
 			}
-			if req, err := placement.RequestFor(vc, f.overhead); err == nil {
-				f.engine.Reserve(req, vc.Status.Host)
-			}
+			f.engine.Reserve(placement.ReservationFor(vc, f.overhead), vc.Status.Host)
 		}, func(o any) {
 			if vc, ok := unwrap(o).(*fleetv1.VirtualCluster); ok {
 				f.engine.Release(vc.UID)

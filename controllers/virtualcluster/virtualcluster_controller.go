@@ -230,6 +230,11 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, vc *fleetv1.VirtualClu
 	if vc.Status.FencedEpoch < vc.Status.Epoch {
 		r.setPending(key, false)
 	}
+	if !frozen {
+		if err := r.reserve(ctx, vc, o); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	if err := r.ensureControlPlane(ctx, vc, class.Isolation, frozen); err != nil {
 		// Retried with backoff; the Provisioned condition says why meanwhile.
 		o.provisioningFailed = err.Error()

@@ -115,7 +115,7 @@ func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCl
 		VirtualCluster:    fleetv1.VirtualClusterReference{Namespace: vc.Namespace, Name: vc.Name, UID: string(vc.UID)},
 		Epoch:             vc.Status.Epoch,
 		KubernetesVersion: vc.Spec.KubernetesVersion,
-		Resources:         vc.Spec.Resources,
+		Resources:         reservedResources(vc),
 		Store:             fleetv1.ControlPlaneStore{Type: vc.Spec.BackingStore.Type},
 		Isolation:         isolation,
 		Sleeping:          vc.Spec.Sleep != nil && vc.Spec.Sleep.Sleeping || migratingFrom(vc, vc.Status.Host),

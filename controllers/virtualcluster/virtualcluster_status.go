@@ -34,6 +34,8 @@ type observed struct {
 	admission *admission
 	// unscheduled says why placement found no host.
 	unscheduled *unscheduled
+	// reservation says whether the host holds what the spec asks for.
+	reservation *reservation
 	// moveStep is the step of a move the vcluster waits in.
 	moveStep *moveStep
 	// provisioningFailed says why the ControlPlane could not be made.
@@ -46,6 +48,13 @@ type observed struct {
 
 type unscheduled struct {
 	reason, message string
+}
+
+// reservation is whether a placed vcluster's host holds its spec's
+// resources, and if not, why.
+type reservation struct {
+	held    bool
+	message string
 }
 
 // admission is the verdict of the vcluster's class on its spec.
@@ -103,6 +112,14 @@ func computeStatus(vc *fleetv1.VirtualCluster, o observed, now time.Time) fleetv
 			if vc.Status.Host != "" {
 				c.Message += "; until then the vcluster keeps running as it was admitted"
 			}
+		}
+		setCondition(&s.Conditions, now, c)
+	}
+	if rv := o.reservation; rv != nil {
+		c := metav1.Condition{Type: fleetv1.ConditionResourcesReserved, Status: metav1.ConditionTrue, Reason: fleetv1.ReasonReserved,
+			Message: "the host holds the resources the spec asks for", ObservedGeneration: gen}
+		if !rv.held {
+			c.Status, c.Reason, c.Message = metav1.ConditionFalse, fleetv1.ReasonInsufficientCapacity, rv.message
 		}
 		setCondition(&s.Conditions, now, c)
 	}
@@ -308,6 +325,7 @@ func placedStatus(vc *fleetv1.VirtualCluster, host string, now time.Time) fleetv
 	s.Host = host
 	s.Epoch++
 	s.FencedEpoch = 0
+	s.Reserved = vc.Spec.Resources.DeepCopy()
 	s.Phase = fleetv1.PhaseScheduled
 	s.ObservedGeneration = vc.Generation
 	s.PlacementHistory = appendPlacement(s.PlacementHistory, fleetv1.PlacementRecord{Host: host, Epoch: s.Epoch, Time: metav1.NewTime(now), Reason: fleetv1.PlacementInitial})
@@ -326,6 +344,7 @@ func replacedStatus(vc *fleetv1.VirtualCluster, host, reason string, op *fleetv1
 	from := s.Host
 	s.Host = host
 	s.Epoch++
+	s.Reserved = vc.Spec.Resources.DeepCopy()
 	s.Phase = fleetv1.PhaseScheduled
 	s.Endpoint = ""
 	s.PlacementHistory = appendPlacement(s.PlacementHistory, fleetv1.PlacementRecord{Host: host, Epoch: s.Epoch, Time: metav1.NewTime(now), Reason: reason})

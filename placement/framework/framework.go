@@ -3,9 +3,11 @@
 package framework
 
 import (
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -22,6 +24,12 @@ type Resources struct {
 // Add returns r + o.
 func (r Resources) Add(o Resources) Resources {
 	return Resources{r.MilliCPU + o.MilliCPU, r.Memory + o.Memory, r.Pods + o.Pods}
+}
+
+// String says r as a person reads it: cpu 1500m, memory 2Gi, 30 pods.
+func (r Resources) String() string {
+	return fmt.Sprintf("cpu %s, memory %s, %d pods",
+		resource.NewMilliQuantity(r.MilliCPU, resource.DecimalSI), resource.NewQuantity(r.Memory, resource.BinarySI), r.Pods)
 }
 
 // Sub returns r - o.

@@ -42,6 +42,15 @@ const (
 	// ConditionAdmitted says whether the vcluster's spec is within its
 	// VirtualClusterClass.
 	ConditionAdmitted = "Admitted"
+	// ConditionResourcesReserved says whether its host holds the
+	// resources the spec asks for, after a resize as well.
+	ConditionResourcesReserved = "ResourcesReserved"
+)
+
+// VirtualCluster reasons of ResourcesReserved.
+const (
+	ReasonReserved             = "Reserved"
+	ReasonInsufficientCapacity = "InsufficientCapacity"
 )
 
 // VirtualCluster reasons of its class (Admitted, and Scheduled while it

@@ -246,6 +246,12 @@ type VirtualClusterStatus struct {
 	// +optional
 	Operation *OperationStatus `json:"operation,omitempty"`
 
+	// reserved is what the hub holds for the vcluster on its host, and
+	// what its host namespace's quota is: spec.resources once the host had
+	// room for them. A resize takes effect when the host has room for it.
+	// +optional
+	Reserved *Resources `json:"reserved,omitempty"`
+
 	// placementHistory lists the latest placements, newest last.
 	// +optional
 	// +listType=atomic

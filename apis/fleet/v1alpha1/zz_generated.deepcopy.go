@@ -847,6 +847,11 @@ func (in *VirtualClusterStatus) DeepCopyInto(out *VirtualClusterStatus) {
 		*out = new(OperationStatus)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.Reserved != nil {
+		in, out := &in.Reserved, &out.Reserved
+		*out = new(Resources)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.PlacementHistory != nil {
 		in, out := &in.PlacementHistory, &out.PlacementHistory
 		*out = make([]PlacementRecord, len(*in))
