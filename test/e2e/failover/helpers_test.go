@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,13 +233,17 @@ func expectNoCredentialsInEnvironment(host string) {
 	}
 }
 
-// processTree is pid and every process below it.
+// processTree is pid and every process below it. A process's children
+// are listed per thread that forked them, and Go forks from any.
 func processTree(pid int) []int {
 	out := []int{pid}
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	for _, f := range strings.Fields(string(data)) {
-		if child, err := strconv.Atoi(f); err == nil {
-			out = append(out, processTree(child)...)
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, file := range files {
+		data, _ := os.ReadFile(file)
+		for _, f := range strings.Fields(string(data)) {
+			if child, err := strconv.Atoi(f); err == nil {
+				out = append(out, processTree(child)...)
+			}
 		}
 	}
 	return out
