@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -104,6 +105,7 @@ func hostNamespaceObjects(cp *fleetv1.ControlPlane) []client.Object {
 	if res.Storage != nil {
 		hard[corev1.ResourceRequestsStorage] = *res.Storage
 	}
+	maps.Copy(hard, objectCounts(res.Pods, cp.Spec.Isolation))
 	meta := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}
 	}
@@ -128,6 +130,30 @@ func hostNamespaceObjects(cp *fleetv1.ControlPlane) []client.Object {
 		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: nodeReaderBinding(ns), Labels: labels},
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: nodeReaderRole}, Subjects: syncerSubjects(ns)},
 	}
+}
+
+// objectCounts caps the objects the syncer makes in the host namespace,
+// so that a tenant cannot exhaust the host's API with them: a few of each
+// per pod the vcluster may run, as pods use them (a token Secret each, the
+// ConfigMaps and Secrets they mount, a Service or claim or two), and no
+// NodePort or LoadBalancer Service unless the class allows them.
+func objectCounts(pods int32, iso fleetv1.IsolationPolicy) corev1.ResourceList {
+	per := func(n int64, slack int64) resource.Quantity {
+		return *resource.NewQuantity(n*int64(pods)+slack, resource.DecimalSI)
+	}
+	counts := corev1.ResourceList{
+		corev1.ResourceServices:               per(1, 10),
+		corev1.ResourceConfigMaps:             per(2, 10),
+		corev1.ResourceSecrets:                per(4, 20),
+		corev1.ResourcePersistentVolumeClaims: per(1, 10),
+		corev1.ResourceServicesNodePorts:      resource.MustParse("0"),
+		corev1.ResourceServicesLoadBalancers:  resource.MustParse("0"),
+	}
+	if iso.AllowNodePorts {
+		counts[corev1.ResourceServicesNodePorts] = per(1, 10)
+		counts[corev1.ResourceServicesLoadBalancers] = per(1, 10)
+	}
+	return counts
 }
 
 // ensureHostObjects creates or repairs objects of the vcluster's host

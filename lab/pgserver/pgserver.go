@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vfleet/vfleet/internal/pki"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/stores/postgres"
 )
@@ -111,6 +112,9 @@ func Init(dir string) (*Cluster, error) {
 		}
 		c.Password = strings.TrimSpace(string(pw))
 	}
+	if err := c.ensureTLS(); err != nil {
+		return nil, err
+	}
 	sockets := filepath.Join(dir, "run")
 	if err := os.MkdirAll(sockets, 0o700); err != nil {
 		return nil, err
@@ -121,19 +125,60 @@ func Init(dir string) (*Cluster, error) {
 	return c, nil
 }
 
+// ensureTLS gives the server a certificate for 127.0.0.1 and localhost,
+// signed by a CA of its own (ca.crt in the cluster's directory, for clients
+// that verify), and lets clients in over TCP only with TLS: a store's
+// credentials and every vcluster's state never cross the network in the
+// clear.
+func (c *Cluster) ensureTLS() error {
+	data := filepath.Join(c.Dir, "data")
+	if _, err := os.Stat(filepath.Join(data, "server.key")); err == nil {
+		return nil
+	}
+	ca, err := pki.NewCA("vfleet-postgres-ca")
+	if err != nil {
+		return err
+	}
+	kp, err := ca.Issue(pki.Request{CommonName: "postgres", DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, Usage: pki.ServerAuth})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(c.Dir, "ca.crt"), ca.CertPEM(), 0o644); err != nil {
+		return err
+	}
+	hba := "# Written by vfleet: over TCP, TLS only.\n" +
+		"local all all scram-sha-256\n" +
+		"hostssl all all 127.0.0.1/32 scram-sha-256\n" +
+		"hostssl all all ::1/128 scram-sha-256\n"
+	for name, content := range map[string][]byte{"server.crt": kp.CertPEM, "pg_hba.conf": []byte(hba), "server.key": kp.KeyPEM} {
+		path := filepath.Join(data, name)
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			return err
+		}
+		if err := chown(path, c.cred); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CAFile is the CA certificate that verifies the server's.
+func (c *Cluster) CAFile() string { return filepath.Join(c.Dir, "ca.crt") }
+
 // Spec is how to run the cluster's server on 127.0.0.1:port, its log in
 // logFile.
 func (c *Cluster) Spec(name string, port int, logFile string) procgroup.Spec {
 	return procgroup.Spec{
 		Name: name, Path: filepath.Join(c.bin, "postgres"), Credential: c.cred, LogFile: logFile, StopSignal: syscall.SIGINT,
 		Args: []string{"-D", filepath.Join(c.Dir, "data"), "-p", strconv.Itoa(port), "-k", filepath.Join(c.Dir, "run"),
-			"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "shared_buffers=32MB"},
+			"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+			"-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key"},
 	}
 }
 
 // Ping connects to the server at hostport as the superuser.
 func Ping(ctx context.Context, hostport, password string) error {
-	conn, err := pgx.Connect(ctx, postgres.URL(hostport, "postgres", AdminUser, password, "disable"))
+	conn, err := pgx.Connect(ctx, postgres.URL(hostport, "postgres", AdminUser, password, ""))
 	if err != nil {
 		return err
 	}
@@ -255,7 +300,7 @@ func (s *Server) Pid() int { return s.proc.Pid() }
 
 // Connect opens a connection to database as the superuser.
 func (s *Server) Connect(ctx context.Context, database string) (*pgx.Conn, error) {
-	return pgx.Connect(ctx, postgres.URL(s.Endpoint(), database, AdminUser, s.password, "disable"))
+	return pgx.Connect(ctx, postgres.URL(s.Endpoint(), database, AdminUser, s.password, ""))
 }
 
 // CreateDatabase creates a database owned by the superuser.

@@ -185,11 +185,16 @@ func duplicate(err error) bool {
 	return errors.As(err, &pg) && (pg.Code == "42710" || pg.Code == "42P04")
 }
 
+// DefaultSSLMode is the sslmode of a store that names none: encrypted,
+// so that credentials and state never cross the network in the clear. A
+// store whose CA the admin gives may ask for verify-full.
+const DefaultSSLMode = "require"
+
 // URL is a connection URL for database at hostport, which is also kine's
 // endpoint for it.
 func URL(hostport, database, user, password, sslmode string) string {
 	if sslmode == "" {
-		sslmode = "disable"
+		sslmode = DefaultSSLMode
 	}
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: hostport, Path: "/" + database, RawQuery: "sslmode=" + sslmode}
 	return u.String()

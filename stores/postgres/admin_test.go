@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -82,5 +83,33 @@ func TestFencing(t *testing.T) {
 		if err := conn.QueryRow(ctx, q, db).Scan(&left); err != nil || left != 0 {
 			t.Fatalf("%s: %d left, %v", q, left, err)
 		}
+	}
+}
+
+// TestNothingInTheClear: connections are encrypted unless a store says
+// otherwise, and the lab's server, as a store should be, refuses any that
+// is not.
+func TestNothingInTheClear(t *testing.T) {
+	s := pgtest.Start(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, postgres.URL(s.Endpoint(), "postgres", pgserver.AdminUser, s.AdminPassword(), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	var ssl bool
+	if err := conn.QueryRow(ctx, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").Scan(&ssl); err != nil {
+		t.Fatal(err)
+	}
+	if !ssl {
+		t.Fatal("a connection with the default sslmode is not encrypted")
+	}
+	clear, err := pgx.Connect(ctx, postgres.URL(s.Endpoint(), "postgres", pgserver.AdminUser, s.AdminPassword(), "disable"))
+	if err == nil {
+		_ = clear.Close(ctx)
+		t.Fatal("the server let a client in without TLS")
+	}
+	if !strings.Contains(err.Error(), "no encryption") {
+		t.Errorf("refusal %q does not say it wants encryption", err)
 	}
 }

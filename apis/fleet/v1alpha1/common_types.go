@@ -123,7 +123,7 @@ const (
 	KubeconfigKey     = "kubeconfig"
 	SecretUsernameKey = "username"
 	SecretPasswordKey = "password"
-	// SecretSSLModeKey is PostgreSQL's sslmode; default disable.
+	// SecretSSLModeKey is PostgreSQL's sslmode; default require.
 	SecretSSLModeKey = "sslmode"
 	// SecretTLSCertKey and SecretTLSKeyKey are a client certificate and
 	// its key (etcd); SecretCAKey a CA certificate that verifies the server.

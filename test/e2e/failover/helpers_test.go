@@ -167,7 +167,7 @@ func signalControlPlanes(host string, sig syscall.Signal) {
 // storeConn is an admin session on the vcluster's database.
 func storeConn(ctx context.Context, vc *fleetv1.VirtualCluster) *pgx.Conn {
 	m := suite.Lab.Management()
-	conn, err := pgx.Connect(ctx, postgres.URL(m.PostgresEndpoint(), stores.Space(fleetv1.DriverPostgreSQL, vc.UID), pgserver.AdminUser, m.PostgresPassword(), "disable"))
+	conn, err := pgx.Connect(ctx, postgres.URL(m.PostgresEndpoint(), stores.Space(fleetv1.DriverPostgreSQL, vc.UID), pgserver.AdminUser, m.PostgresPassword(), ""))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) { _ = conn.Close(ctx) })
 	return conn
