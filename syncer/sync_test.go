@@ -346,6 +346,19 @@ func TestSync(t *testing.T) {
 			},
 		},
 		{
+			name: "privilege escalation never reaches the host, at baseline too",
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "escalates", func(p *corev1.Pod) {
+					p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(true)}
+				})}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				g.Expect(events(g, w.namespace, "escalates")).To(gomega.ContainSubstring("container main sets securityContext.allowPrivilegeEscalation=true"))
+				err := hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host("escalates")}, &corev1.Pod{})
+				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue())
+			},
+		},
+		{
 			name:      "restricted refuses what baseline allows",
 			isolation: fleetv1.IsolationPolicy{PodSecurity: fleetv1.PodSecurityRestricted},
 			virtual: func(w world) []client.Object {

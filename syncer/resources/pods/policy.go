@@ -2,6 +2,7 @@ package pods
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -41,9 +42,37 @@ func checkPolicy(policy fleetv1.IsolationPolicy, pod *corev1.Pod) error {
 	lv := psaapi.LevelVersion{Level: level, Version: psaapi.LatestVersion()}
 	result := psapolicy.AggregateCheckResults(evaluator.EvaluatePod(lv, &pod.ObjectMeta, &pod.Spec))
 	if result.Allowed {
-		return nil
+		return checkPrivilegeEscalation(pod)
 	}
 	return &syncer.Refusal{Reason: ReasonPolicy, Message: fmt.Sprintf(
 		"the pod stays off the host: it violates the vcluster's Pod Security level %q: %s (%s)",
 		strings.ToLower(string(level)), result.ForbiddenReason(), result.ForbiddenDetail())}
+}
+
+// checkPrivilegeEscalation refuses a container that asks to gain more
+// privileges than its process started with. Baseline lets that pass;
+// the Multi-Tenancy Benchmarks' first level, which every vcluster meets,
+// does not: a setuid binary must not take a tenant's process to root on
+// the host's kernel. Restricted refuses it already, with its own message.
+func checkPrivilegeEscalation(pod *corev1.Pod) error {
+	escalates := func(sc *corev1.SecurityContext) bool {
+		return sc != nil && sc.AllowPrivilegeEscalation != nil && *sc.AllowPrivilegeEscalation
+	}
+	var names []string
+	for _, c := range append(slices.Clone(pod.Spec.InitContainers), pod.Spec.Containers...) {
+		if escalates(c.SecurityContext) {
+			names = append(names, c.Name)
+		}
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		if escalates(c.SecurityContext) {
+			names = append(names, c.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return &syncer.Refusal{Reason: ReasonPolicy, Message: fmt.Sprintf(
+		"the pod stays off the host: container %s sets securityContext.allowPrivilegeEscalation=true, which no vcluster may: remove it or set it to false",
+		strings.Join(names, ", "))}
 }
