@@ -51,7 +51,7 @@ func New(crdPaths ...string) (*envtest.Environment, error) {
 	dir := AssetsDir()
 	for _, bin := range []string{"etcd", "kube-apiserver"} {
 		if _, err := os.Stat(dir + "/" + bin); err != nil {
-			return nil, fmt.Errorf("envtest: %s not found in %s: run \"make binaries\"", bin, dir)
+			return nil, fmt.Errorf("%s not found in %s: run \"make binaries\"", bin, dir)
 		}
 	}
 	return &envtest.Environment{
