@@ -40,7 +40,6 @@ type VirtualClusterSpec struct {
 	// +optional
 	Failover FailoverPolicy `json:"failover,omitempty"`
 
-
 	// sleep stops the control plane while the vcluster is unused; its state
 	// stays and it wakes on demand.
 	// +optional
