@@ -359,6 +359,26 @@ func TestSync(t *testing.T) {
 			},
 		},
 		{
+			name: "a pod that carries vfleet's labels, or the one that selects the control plane's pod, never reaches the host",
+			virtual: func(w world) []client.Object {
+				return []client.Object{
+					pod(w.namespace, "impostor", func(p *corev1.Pod) { p.Labels["app.kubernetes.io/name"] = "vfleet-controlplane" }),
+					pod(w.namespace, "other-vcluster", func(p *corev1.Pod) { p.Labels["fleet.vfleet.dev/virtualcluster-uid"] = "someone-else" }),
+					pod(w.namespace, "fine", func(p *corev1.Pod) { p.Labels["app.kubernetes.io/name"] = "web" }),
+				}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				g.Expect(events(g, w.namespace, "impostor")).To(gomega.ContainSubstring("ForbiddenLabel: the pod stays off the host: its labels app.kubernetes.io/name=vfleet-controlplane"))
+				g.Expect(events(g, w.namespace, "other-vcluster")).To(gomega.ContainSubstring("fleet.vfleet.dev/virtualcluster-uid=someone-else"))
+				for _, name := range []string{"impostor", "other-vcluster"} {
+					err := hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host(name)}, &corev1.Pod{})
+					g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "pod %s reached the host", name)
+				}
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("fine")}, &corev1.Pod{})).To(gomega.Succeed())
+			},
+		},
+		{
 			name:      "restricted refuses what baseline allows",
 			isolation: fleetv1.IsolationPolicy{PodSecurity: fleetv1.PodSecurityRestricted},
 			virtual: func(w world) []client.Object {

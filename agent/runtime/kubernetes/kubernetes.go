@@ -83,9 +83,9 @@ func (r *Runtime) objects(inst runtime.Instance) (*appsv1.StatefulSet, []client.
 		fleetv1.LabelManagedBy:         fleetv1.ManagedByValue,
 		fleetv1.LabelVirtualCluster:    inst.Spec.VirtualCluster.Name,
 		fleetv1.LabelVirtualClusterUID: inst.Spec.VirtualCluster.UID,
-		"app.kubernetes.io/name":       "vfleet-controlplane",
+		fleetv1.LabelControlPlaneApp:   fleetv1.ControlPlaneAppValue,
 	}
-	selector := map[string]string{"app.kubernetes.io/name": "vfleet-controlplane"}
+	selector := map[string]string{fleetv1.LabelControlPlaneApp: fleetv1.ControlPlaneAppValue}
 	meta := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}
 	}

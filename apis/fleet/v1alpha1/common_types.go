@@ -115,6 +115,12 @@ const (
 	LabelVirtualCluster          = "fleet.vfleet.dev/virtualcluster"
 	LabelVirtualClusterNamespace = "fleet.vfleet.dev/virtualcluster-namespace"
 	LabelVirtualClusterUID       = "fleet.vfleet.dev/virtualcluster-uid"
+
+	// LabelControlPlaneApp and ControlPlaneAppValue select the control
+	// plane's pod in the vcluster's host namespace (the kubernetes
+	// runtime): a label no tenant pod may carry there.
+	LabelControlPlaneApp = "app.kubernetes.io/name"
+	ControlPlaneAppValue = "vfleet-controlplane"
 )
 
 // Keys of the Secrets vfleet writes and reads: kubeconfigs, and

@@ -87,6 +87,9 @@ func (*Resource) NewObject() client.Object { return &corev1.Pod{} }
 // copy, with the token it needs from the virtual API.
 func (*Resource) ToHost(ctx context.Context, s *syncer.Context, obj client.Object) (client.Object, error) {
 	virtual := obj.(*corev1.Pod)
+	if err := checkLabels(virtual); err != nil {
+		return nil, err
+	}
 	if err := checkVolumes(s.Isolation, virtual); err != nil {
 		return nil, err
 	}
