@@ -45,11 +45,27 @@ func HubClusterRole() (*rbacv1.ClusterRole, error) {
 	return role, nil
 }
 
+// InstallHubClusterRole creates or updates the hub's ClusterRole.
+func InstallHubClusterRole(ctx context.Context, cfg *rest.Config) (*rbacv1.ClusterRole, error) {
+	role, err := HubClusterRole()
+	if err != nil {
+		return nil, err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := createOrUpdate(ctx, kube.RbacV1().ClusterRoles(), role); err != nil {
+		return nil, fmt.Errorf("install ClusterRole %s: %w", role.Name, err)
+	}
+	return role, nil
+}
+
 // TenantClusterRoles are the roles an admin binds tenants to: vfleet-tenant
 // in a tenant's namespace, vfleet-tenant-classes cluster-wide.
 func TenantClusterRoles() ([]*rbacv1.ClusterRole, error) {
 	var roles []*rbacv1.ClusterRole
-	for i, doc := range strings.Split(string(tenantRoles), "\n---\n") {
+	for i, doc := range documents(tenantRoles) {
 		role := &rbacv1.ClusterRole{}
 		if err := yaml.UnmarshalStrict([]byte(doc), role); err != nil {
 			return nil, fmt.Errorf("rbac/tenant.yaml document %d: %w", i, err)
@@ -111,15 +127,7 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
 	}
 	api := client.ApiextensionsV1().CustomResourceDefinitions()
 	for _, crd := range crds {
-		existing, err := api.Get(ctx, crd.Name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			_, err = api.Create(ctx, crd, metav1.CreateOptions{})
-		case err == nil:
-			crd.ResourceVersion = existing.ResourceVersion
-			_, err = api.Update(ctx, crd, metav1.UpdateOptions{})
-		}
-		if err != nil {
+		if err := createOrUpdate(ctx, api, crd); err != nil {
 			return fmt.Errorf("install CRD %s: %w", crd.Name, err)
 		}
 	}
@@ -156,7 +164,7 @@ func Policies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*admiss
 		if err != nil {
 			return nil, nil, err
 		}
-		for i, doc := range strings.Split(string(data), "\n---\n") {
+		for i, doc := range documents(data) {
 			var kind struct {
 				Kind string `json:"kind"`
 			}
@@ -208,6 +216,9 @@ func InstallPolicies(ctx context.Context, cfg *rest.Config) error {
 	}
 	return nil
 }
+
+// documents splits a multi-document YAML file.
+func documents(data []byte) []string { return strings.Split(string(data), "\n---\n") }
 
 // object is a cluster-scoped kind createOrUpdate handles.
 type object interface {

@@ -57,19 +57,9 @@ func (c *Cluster) bootstrapManagement(ctx context.Context) error {
 	if _, err := c.kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("%s: create namespace %s: %w", c.Name, ns.Name, err)
 	}
-	role, err := config.HubClusterRole()
+	role, err := config.InstallHubClusterRole(ctx, c.restConfig)
 	if err != nil {
-		return err
-	}
-	roles := c.kube.RbacV1().ClusterRoles()
-	if existing, err := roles.Get(ctx, role.Name, metav1.GetOptions{}); err == nil {
-		role.ResourceVersion = existing.ResourceVersion
-		_, err = roles.Update(ctx, role, metav1.UpdateOptions{})
-		if err != nil {
-			return fmt.Errorf("%s: update ClusterRole %s: %w", c.Name, role.Name, err)
-		}
-	} else if _, err := roles.Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("%s: create ClusterRole %s: %w", c.Name, role.Name, err)
+		return fmt.Errorf("%s: %w", c.Name, err)
 	}
 	if err := c.bindClusterRole(ctx, role.Name, role.Name, hubUser); err != nil {
 		return err
