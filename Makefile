@@ -64,6 +64,16 @@ test-unit: binaries controller-gen postgresql ## Run the unit and envtest tests 
 test-e2e: binaries postgresql ## Run the ginkgo e2e suites over real labs.
 	go test -count=1 -timeout 30m ./test/e2e/... -args -ginkgo.v
 
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz test for FUZZTIME (default 30s): pod translation, the control plane's arguments, host names, etcd backends.
+	go test -run '^$$' -fuzz '^FuzzHostPod$$' -fuzztime $(FUZZTIME) ./syncer/resources/pods/
+	go test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./controlplane/launch/
+	go test -run '^$$' -fuzz '^FuzzVClusterNamespace$$' -fuzztime $(FUZZTIME) ./internal/names/
+	go test -run '^$$' -fuzz '^FuzzHostName$$' -fuzztime $(FUZZTIME) ./internal/names/
+	go test -run '^$$' -fuzz '^FuzzParseEtcdBackend$$' -fuzztime $(FUZZTIME) ./stores/
+
 .PHONY: bench-controlplane
 bench-controlplane: binaries ## Measure vcluster create→Ready latency and idle memory against a bare apiserver over kine.
 	go test -run '^$$' -bench BenchmarkControlPlane -benchtime 1x -timeout 30m ./test/bench/

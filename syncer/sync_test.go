@@ -164,7 +164,7 @@ func TestSync(t *testing.T) {
 				g.Expect(hp.Spec.Containers[0].Env).To(gomega.ContainElement(gomega.HaveField("ValueFrom.SecretKeyRef.Name", w.host("creds"))))
 				g.Expect(hp.Spec.Containers[0].Env).To(gomega.ContainElement(corev1.EnvVar{Name: "KUBERNETES_SERVICE_HOST", Value: "10.1.2.3"}))
 				g.Expect(*hp.Spec.EnableServiceLinks).To(gomega.BeFalse())
-				g.Expect(hp.Labels).To(gomega.HaveKeyWithValue("app", "web"))
+				g.Expect(hp.Labels).To(gomega.HaveKeyWithValue(syncer.HostLabelKey("app"), "web"))
 				g.Expect(hp.Labels).To(gomega.HaveKeyWithValue(syncer.LabelVirtualNamespace, w.namespace))
 				g.Expect(hp.Annotations).To(gomega.HaveKeyWithValue(syncer.AnnotationVirtualName, "web"))
 				cm := &corev1.ConfigMap{}
@@ -359,23 +359,32 @@ func TestSync(t *testing.T) {
 			},
 		},
 		{
-			name: "a pod that carries vfleet's labels, or the one that selects the control plane's pod, never reaches the host",
+			name: "a pod's labels reach the host under vfleet's keys, so that one carrying vfleet's own or the control plane's selects nothing of the host's",
 			virtual: func(w world) []client.Object {
 				return []client.Object{
-					pod(w.namespace, "impostor", func(p *corev1.Pod) { p.Labels["app.kubernetes.io/name"] = "vfleet-controlplane" }),
-					pod(w.namespace, "other-vcluster", func(p *corev1.Pod) { p.Labels["fleet.vfleet.dev/virtualcluster-uid"] = "someone-else" }),
-					pod(w.namespace, "fine", func(p *corev1.Pod) { p.Labels["app.kubernetes.io/name"] = "web" }),
+					pod(w.namespace, "impostor", func(p *corev1.Pod) {
+						p.Labels["app.kubernetes.io/name"] = "vfleet-controlplane"
+						p.Labels["fleet.vfleet.dev/virtualcluster-uid"] = "someone-else"
+						p.Annotations = map[string]string{"k8s.v1.cni.cncf.io/networks": "host-network"}
+					}),
+					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: w.namespace},
+						Spec: corev1.ServiceSpec{Selector: map[string]string{"app.kubernetes.io/name": "vfleet-controlplane"}, Ports: []corev1.ServicePort{{Port: 80}}}},
 				}
 			},
 			expect: func(g gomega.Gomega, w world) {
 				ctx := context.Background()
-				g.Expect(events(g, w.namespace, "impostor")).To(gomega.ContainSubstring("ForbiddenLabel: the pod stays off the host: its labels app.kubernetes.io/name=vfleet-controlplane"))
-				g.Expect(events(g, w.namespace, "other-vcluster")).To(gomega.ContainSubstring("fleet.vfleet.dev/virtualcluster-uid=someone-else"))
-				for _, name := range []string{"impostor", "other-vcluster"} {
-					err := hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host(name)}, &corev1.Pod{})
-					g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "pod %s reached the host", name)
+				hp := &corev1.Pod{}
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("impostor")}, hp)).To(gomega.Succeed())
+				g.Expect(hp.Labels).NotTo(gomega.HaveKey("app.kubernetes.io/name"))
+				g.Expect(hp.Labels).To(gomega.HaveKeyWithValue(fleetv1.LabelVirtualClusterUID, w.vc.UID))
+				g.Expect(hp.Labels).To(gomega.HaveKeyWithValue(syncer.HostLabelKey("app.kubernetes.io/name"), "vfleet-controlplane"))
+				g.Expect(hp.Annotations).NotTo(gomega.HaveKey("k8s.v1.cni.cncf.io/networks"))
+				// The tenant's Service still selects the tenant's pod.
+				hs := &corev1.Service{}
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("web")}, hs)).To(gomega.Succeed())
+				for k, v := range hs.Spec.Selector {
+					g.Expect(hp.Labels).To(gomega.HaveKeyWithValue(k, v))
 				}
-				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("fine")}, &corev1.Pod{})).To(gomega.Succeed())
 			},
 		},
 		{
@@ -439,7 +448,7 @@ func TestSync(t *testing.T) {
 				ctx := context.Background()
 				hs := &corev1.Service{}
 				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("web")}, hs)).To(gomega.Succeed())
-				g.Expect(hs.Spec.Selector).To(gomega.Equal(map[string]string{"app": "web", syncer.LabelVirtualNamespace: w.namespace}))
+				g.Expect(hs.Spec.Selector).To(gomega.Equal(map[string]string{syncer.HostLabelKey("app"): "web", syncer.LabelVirtualNamespace: w.namespace}))
 				vs := &corev1.Service{}
 				g.Expect(virtualC.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: "web"}, vs)).To(gomega.Succeed())
 				g.Expect(vs.Spec.ClusterIP).To(gomega.Equal(hs.Spec.ClusterIP))

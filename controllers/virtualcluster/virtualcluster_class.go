@@ -83,23 +83,11 @@ func violations(spec fleetv1.VirtualClusterSpec, class fleetv1.VirtualClusterCla
 		}
 	}
 	for _, t := range spec.Placement.Tolerations {
-		if !tolerationAllowed(t.Key, string(t.Effect), class.AllowedTolerations) {
+		if !fleetv1.TolerationAllowed(t.Key, string(t.Effect), class.AllowedTolerations) {
 			v = append(v, fmt.Sprintf("a toleration of taint %q (allowed: %s)", taintName(t.Key, string(t.Effect)), allowedTaints(class.AllowedTolerations)))
 		}
 	}
 	return append(v, overCeiling(spec.Resources, class.MaxResources)...)
-}
-
-// tolerationAllowed says whether a toleration of key and effect is within
-// allowed. A toleration of every key (empty key, operator Exists) or of
-// every effect is allowed only by an entry as wide.
-func tolerationAllowed(key, effect string, allowed []fleetv1.AllowedToleration) bool {
-	for _, a := range allowed {
-		if a.Key == key && (a.Effect == "" || string(a.Effect) == effect) {
-			return true
-		}
-	}
-	return false
 }
 
 // overCeiling lists the resources above the class's ceiling.

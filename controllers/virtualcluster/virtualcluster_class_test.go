@@ -67,7 +67,7 @@ func TestTolerations(t *testing.T) {
 		{"", "", false},     // every taint
 		{"vfleet.dev/unreachable", "NoSchedule", false},
 	} {
-		if got := tolerationAllowed(tc.key, tc.effect, allowed); got != tc.want {
+		if got := fleetv1.TolerationAllowed(tc.key, tc.effect, allowed); got != tc.want {
 			t.Errorf("toleration of %s:%s allowed = %v, want %v", tc.key, tc.effect, got, tc.want)
 		}
 	}

@@ -123,11 +123,7 @@ func (c *Config) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&s.HostKubeconfig, "host-kubeconfig", s.HostKubeconfig, "kubeconfig of the host for the syncer (default: in-cluster)")
 	f.StringVar(&s.VClusterNamespace, "vcluster-namespace", s.VClusterNamespace, "namespace of the VirtualCluster on the management cluster")
 	f.StringVar(&s.VClusterUID, "vcluster-uid", s.VClusterUID, "UID of the VirtualCluster; host objects are marked with it")
-	f.StringVar((*string)(&s.Isolation.PodSecurity), "pod-security", string(s.Isolation.PodSecurity), "Pod Security level pods must meet to reach the host: Baseline or Restricted")
-	f.BoolVar(&s.Isolation.AllowNodePorts, "allow-node-ports", s.Isolation.AllowNodePorts, "let Services of type NodePort and LoadBalancer reach the host")
-	f.BoolVar(&s.Isolation.AllowExternalIPs, "allow-external-ips", s.Isolation.AllowExternalIPs, "let Services with externalIPs reach the host")
-	f.StringSliceVar(&s.Isolation.AllowedVolumeTypes, "allowed-volume-types", s.Isolation.AllowedVolumeTypes, "volume types pods may use beyond configMap, secret, emptyDir, persistentVolumeClaim, downwardAPI and projected")
-	f.StringSliceVar(&s.Isolation.AllowedEndpointCIDRs, "allowed-endpoint-cidrs", s.Isolation.AllowedEndpointCIDRs, "ranges Services without a selector may send traffic to, beyond the vcluster's own pods")
+	addIsolationFlags(f, &s.Isolation)
 	f.BoolVar(&s.SyncAllConfigMaps, "sync-all-configmaps", s.SyncAllConfigMaps, "copy every ConfigMap to the host, not only those pods use")
 	f.BoolVar(&s.SyncAllSecrets, "sync-all-secrets", s.SyncAllSecrets, "copy every Secret to the host, not only those pods use")
 	f.StringSliceVar(&c.SANs, "san", c.SANs, "further names or addresses for the apiserver's certificate")
@@ -196,18 +192,7 @@ func (s Syncer) args() flags {
 	f.str("host-kubeconfig", s.HostKubeconfig)
 	f.str("vcluster-namespace", s.VClusterNamespace)
 	f.str("vcluster-uid", s.VClusterUID)
-	// While the syncer runs, its isolation switches are stated even when
-	// off: the policy in force shows in the pod spec and the process list.
-	// Agents have always written them so, and a StatefulSet whose
-	// arguments change restarts its pod.
-	on := s.HostNamespace != ""
-	f.add("allow-node-ports", strconv.FormatBool(s.Isolation.AllowNodePorts), on || s.Isolation.AllowNodePorts)
-	f.add("allow-external-ips", strconv.FormatBool(s.Isolation.AllowExternalIPs), on || s.Isolation.AllowExternalIPs)
-	f.str("pod-security", string(s.Isolation.PodSecurity))
-	// Only when set, so that the arguments of control planes started
-	// before these existed stay as they were.
-	f.str("allowed-volume-types", strings.Join(s.Isolation.AllowedVolumeTypes, ","))
-	f.str("allowed-endpoint-cidrs", strings.Join(s.Isolation.AllowedEndpointCIDRs, ","))
+	f = append(f, isolationArgs(s.Isolation, s.HostNamespace != "")...)
 	f.add("sync-all-configmaps", "true", s.SyncAllConfigMaps)
 	f.add("sync-all-secrets", "true", s.SyncAllSecrets)
 	return f

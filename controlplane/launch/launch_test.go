@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controlplane/launch"
@@ -118,6 +119,17 @@ func TestRoundTrip(t *testing.T) {
 			"--host-namespace=vc-x", "--allow-node-ports=false", "--allow-external-ips=false", "--pod-security=Baseline",
 			"--allowed-volume-types=nfs,csi", "--allowed-endpoint-cidrs=192.0.2.0/24,2001:db8::/32",
 		}},
+		{name: "a class that steers pods and lets them run as root", cfg: launch.Config{
+			Syncer: launch.Syncer{HostNamespace: "vc-x", Isolation: fleetv1.IsolationPolicy{
+				PodSecurity: fleetv1.PodSecurityBaseline, AllowRunAsRoot: true, AllowedNodeLabels: []string{"example.com/gpu", "pool"},
+				NodeSelector:       map[string]string{"pool": "tenants", "example.com/tier": "b"},
+				AllowedTolerations: []fleetv1.AllowedToleration{{Key: "dedicated", Effect: corev1.TaintEffectNoSchedule}, {Key: "example.com/gpu"}},
+			}},
+		}, args: []string{
+			"--host-namespace=vc-x", "--allow-node-ports=false", "--allow-external-ips=false", "--pod-security=Baseline",
+			"--allow-run-as-root=true", "--allowed-node-labels=example.com/gpu,pool", "--node-selector=example.com/tier=b,pool=tenants",
+			"--allowed-tolerations=dedicated:NoSchedule,example.com/gpu",
+		}},
 		{name: "every switch on, awkward names", cfg: launch.Config{
 			SANs:   []string{"a,b", `"quoted"`, " lead", "", "multi\nline"},
 			Syncer: launch.Syncer{Isolation: fleetv1.IsolationPolicy{AllowExternalIPs: true}, SyncAllConfigMaps: true, SyncAllSecrets: true},
@@ -171,5 +183,18 @@ func TestTakeEnvLeavesNoCredentials(t *testing.T) {
 	}
 	if v, ok := os.LookupEnv(launch.BackendEnv); ok {
 		t.Fatalf("%s is still in the environment: %q", launch.BackendEnv, v)
+	}
+}
+
+// TestBadTolerationEffect: a toleration flag with an effect Kubernetes does
+// not have is refused, not read as a wider one.
+func TestBadTolerationEffect(t *testing.T) {
+	c := defaults()
+	fs := pflag.NewFlagSet(launch.Command, pflag.ContinueOnError)
+	fs.SetOutput(new(strings.Builder))
+	c.AddFlags(fs)
+	err := fs.Parse([]string{"--allowed-tolerations=dedicated:NoSchedul"})
+	if err == nil || !strings.Contains(err.Error(), "effect must be NoSchedule, PreferNoSchedule or NoExecute") {
+		t.Fatalf("got %v, want the effect refused", err)
 	}
 }

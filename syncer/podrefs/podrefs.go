@@ -32,6 +32,14 @@ func Walk(spec *corev1.PodSpec, f func(kind Kind, name *string)) {
 			f(Secret, &v.Secret.SecretName)
 		case v.PersistentVolumeClaim != nil:
 			f(PVC, &v.PersistentVolumeClaim.ClaimName)
+		case v.AzureFile != nil && v.AzureFile.SecretName != "":
+			f(Secret, &v.AzureFile.SecretName)
+		case volumeSecret(v) != nil:
+			// A driver's credentials: the name is the vcluster's, and
+			// must not name a host Secret.
+			if ref := volumeSecret(v); ref.Name != "" {
+				f(Secret, &ref.Name)
+			}
 		case v.Projected != nil && !ServiceAccountTokenVolume(v.Projected):
 			for j := range v.Projected.Sources {
 				src := &v.Projected.Sources[j]
@@ -58,6 +66,28 @@ func Walk(spec *corev1.PodSpec, f func(kind Kind, name *string)) {
 	for i := range spec.ImagePullSecrets {
 		f(Secret, &spec.ImagePullSecrets[i].Name)
 	}
+}
+
+// volumeSecret is the Secret a volume's driver reads its credentials
+// from, if its type has one and it is set.
+func volumeSecret(v *corev1.VolumeSource) *corev1.LocalObjectReference {
+	switch {
+	case v.CSI != nil:
+		return v.CSI.NodePublishSecretRef
+	case v.FlexVolume != nil:
+		return v.FlexVolume.SecretRef
+	case v.ISCSI != nil:
+		return v.ISCSI.SecretRef
+	case v.CephFS != nil:
+		return v.CephFS.SecretRef
+	case v.RBD != nil:
+		return v.RBD.SecretRef
+	case v.ScaleIO != nil:
+		return v.ScaleIO.SecretRef
+	case v.StorageOS != nil:
+		return v.StorageOS.SecretRef
+	}
+	return nil
 }
 
 // ServiceAccountTokenVolume reports whether a projected volume carries a

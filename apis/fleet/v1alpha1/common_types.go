@@ -86,6 +86,57 @@ type IsolationPolicy struct {
 	// +kubebuilder:validation:items:MaxLength=43
 	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self)",message="allowedEndpointCIDRs holds CIDRs such as 10.20.0.0/16"
 	AllowedEndpointCIDRs []string `json:"allowedEndpointCIDRs,omitempty"`
+
+	// allowRunAsRoot lets containers run as user 0. Without it a pod that
+	// asks for user 0 stays off the host, and every other runs with
+	// runAsNonRoot, so that the kubelet refuses an image whose user is
+	// root with a message that says so.
+	// +optional
+	AllowRunAsRoot bool `json:"allowRunAsRoot,omitempty"`
+
+	// allowedNodeLabels are the node label keys pods may choose nodes by
+	// (nodeSelector, node affinity), beyond those that say only where a
+	// node is and what it runs: kubernetes.io/hostname, kubernetes.io/os,
+	// kubernetes.io/arch, topology.kubernetes.io/zone,
+	// topology.kubernetes.io/region and node.kubernetes.io/instance-type.
+	// A pod that chooses by any other key stays off the host: the host's
+	// node labels are the admin's, and may name other tenants' nodes.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=317
+	AllowedNodeLabels []string `json:"allowedNodeLabels,omitempty"`
+
+	// nodeSelector keeps every pod of the vcluster on the host nodes with
+	// these labels, whatever the pod asks: a node pool of its own. A pod
+	// whose nodeSelector wants another value of one of these keys stays
+	// off the host.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=16
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// allowedTolerations are the node taints pods may tolerate. A pod's
+	// toleration passes if one of these has its key and, when set here,
+	// its effect; any other is dropped from the host's copy, so that a
+	// tainted node stays the admin's to hand out. Tolerations of
+	// node.kubernetes.io/not-ready and unreachable with NoExecute always
+	// pass: they only say how long a pod waits out a lost node.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	AllowedTolerations []AllowedToleration `json:"allowedTolerations,omitempty"`
+}
+
+// TolerationAllowed says whether a toleration of key and effect is within
+// allowed. A toleration of every key (empty key, operator Exists) or of
+// every effect is allowed only by an entry as wide.
+func TolerationAllowed(key, effect string, allowed []AllowedToleration) bool {
+	for _, a := range allowed {
+		if a.Key == key && (a.Effect == "" || string(a.Effect) == effect) {
+			return true
+		}
+	}
+	return false
 }
 
 // BackingStoreType says where a vcluster keeps its state.

@@ -6,7 +6,6 @@ package endpoints
 
 import (
 	"context"
-	"maps"
 	"reflect"
 	"slices"
 
@@ -71,7 +70,7 @@ func (*Resource) ToHost(ctx context.Context, s *syncer.Context, obj client.Objec
 		return nil, err
 	}
 	h := &corev1.Endpoints{Subsets: hostSubsets(v.Subsets)}
-	h.Labels = maps.Clone(v.Labels)
+	h.Labels = syncer.HostLabels(v.Labels)
 	return h, nil
 }
 

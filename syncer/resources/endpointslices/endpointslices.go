@@ -5,7 +5,6 @@ package endpointslices
 
 import (
 	"context"
-	"maps"
 	"reflect"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -54,7 +53,7 @@ func (*Resource) ToHost(ctx context.Context, s *syncer.Context, obj client.Objec
 		h.Endpoints[i] = *e.DeepCopy()
 		h.Endpoints[i].TargetRef, h.Endpoints[i].NodeName = nil, nil
 	}
-	h.Labels = maps.Clone(v.Labels)
+	h.Labels = syncer.HostLabels(v.Labels)
 	if h.Labels == nil {
 		h.Labels = map[string]string{}
 	}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/syncer"
 )
 
@@ -87,20 +88,21 @@ func (*Resource) NewObject() client.Object { return &corev1.Pod{} }
 // copy, with the token it needs from the virtual API.
 func (*Resource) ToHost(ctx context.Context, s *syncer.Context, obj client.Object) (client.Object, error) {
 	virtual := obj.(*corev1.Pod)
-	if err := checkLabels(virtual); err != nil {
+	if err := check(s.Isolation, virtual); err != nil {
 		return nil, err
 	}
-	if err := checkVolumes(s.Isolation, virtual); err != nil {
-		return nil, err
+	return translate(ctx, s, virtual)
+}
+
+// check holds a virtual pod to the vcluster's class: it reaches the host
+// only if nothing in it reaches beyond the vcluster there.
+func check(policy fleetv1.IsolationPolicy, pod *corev1.Pod) error {
+	for _, c := range []func(fleetv1.IsolationPolicy, *corev1.Pod) error{checkVolumes, checkResourceClaims, checkPolicy, checkUser, checkSteering} {
+		if err := c(policy, pod); err != nil {
+			return err
+		}
 	}
-	if err := checkPolicy(s.Isolation, virtual); err != nil {
-		return nil, err
-	}
-	host, err := translate(ctx, s, virtual)
-	if err != nil {
-		return nil, err
-	}
-	return host, nil
+	return nil
 }
 
 // UpdateHost carries what a pod may change after it was made: labels,

@@ -2,7 +2,6 @@ package pods
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -59,12 +58,7 @@ func checkPrivilegeEscalation(pod *corev1.Pod) error {
 		return sc != nil && sc.AllowPrivilegeEscalation != nil && *sc.AllowPrivilegeEscalation
 	}
 	var names []string
-	for _, c := range append(slices.Clone(pod.Spec.InitContainers), pod.Spec.Containers...) {
-		if escalates(c.SecurityContext) {
-			names = append(names, c.Name)
-		}
-	}
-	for _, c := range pod.Spec.EphemeralContainers {
+	for _, c := range allContainers(&pod.Spec) {
 		if escalates(c.SecurityContext) {
 			names = append(names, c.Name)
 		}

@@ -2,7 +2,6 @@ package pods
 
 import (
 	"context"
-	"maps"
 	"net"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,11 +15,31 @@ import (
 // Names the vcluster's API answers to inside the cluster.
 var apiServerNames = []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
 
-// translate builds the host copy of a virtual pod: the same containers
-// and scheduling constraints, with every name it refers to translated to
-// the host's, and what ties a pod to its cluster (service account, API
-// address, service links) pointed at the vcluster instead of the host.
+// translate builds the host copy of a virtual pod, with what it needs from
+// the virtual API: its Services' variables, and its service account's
+// token in a host Secret.
 func translate(ctx context.Context, s *syncer.Context, virtual *corev1.Pod) (*corev1.Pod, error) {
+	serviceEnv, err := serviceLinks(ctx, s, virtual)
+	if err != nil {
+		return nil, err
+	}
+	host, tokened := hostPod(s, virtual, serviceEnv)
+	if tokened {
+		if err := ensureToken(ctx, s, virtual); err != nil {
+			return nil, err
+		}
+	}
+	return host, nil
+}
+
+// hostPod is the host copy of a virtual pod that passed the checks: the
+// same containers and scheduling constraints, with every name it refers to
+// translated to the host's, what ties a pod to its cluster (service
+// account, API address, service links) pointed at the vcluster instead of
+// the host, and the class's scheduling and user rules applied. It reports
+// whether the pod mounts its service account's token. It reads nothing
+// but s's settings, so that a fuzz test can hold it to the policy.
+func hostPod(s *syncer.Context, virtual *corev1.Pod, serviceEnv []corev1.EnvVar) (*corev1.Pod, bool) {
 	spec := virtual.Spec.DeepCopy()
 
 	// The host schedules: the vcluster has no scheduler, and its priority
@@ -30,31 +49,28 @@ func translate(ctx context.Context, s *syncer.Context, virtual *corev1.Pod) (*co
 	spec.SchedulerName = ""
 	spec.PriorityClassName, spec.Priority, spec.PreemptionPolicy = "", nil, nil
 	spec.RuntimeClassName, spec.Overhead = nil, nil
+	// Every name is the vcluster's, even one that looks like a host
+	// name: the token's Secret is put in below, after the walk.
+	podrefs.Walk(spec, func(kind podrefs.Kind, name *string) {
+		// An empty name names nothing; the API server says so if it must.
+		if *name != "" {
+			*name = s.HostName(*name, virtual.Namespace)
+		}
+	})
 	// The host's default account, with no token: the pod's token is the
-	// vcluster's, mounted from a Secret below.
-	tokenVolume := ""
+	// vcluster's, mounted from the Secret ensureToken keeps.
+	tokened := false
 	for i, v := range spec.Volumes {
 		if v.Projected != nil && podrefs.ServiceAccountTokenVolume(v.Projected) {
-			tokenVolume = v.Name
+			tokened = true
 			spec.Volumes[i].VolumeSource = corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName: tokenSecretName(s, virtual), DefaultMode: v.Projected.DefaultMode,
 			}}
 		}
 	}
-	if tokenVolume != "" {
-		if err := ensureToken(ctx, s, virtual); err != nil {
-			return nil, err
-		}
-	}
 	spec.ServiceAccountName, spec.DeprecatedServiceAccount = "", ""
 	spec.AutomountServiceAccountToken = ptr.To(false)
 
-	podrefs.Walk(spec, func(kind podrefs.Kind, name *string) {
-		if *name == tokenSecretName(s, virtual) {
-			return
-		}
-		*name = s.HostName(*name, virtual.Namespace)
-	})
 	if spec.Subdomain != "" {
 		spec.Subdomain = s.HostName(spec.Subdomain, virtual.Namespace)
 	}
@@ -62,18 +78,11 @@ func translate(ctx context.Context, s *syncer.Context, virtual *corev1.Pod) (*co
 	if spec.Hostname == "" && len(validation.IsDNS1123Label(virtual.Name)) == 0 {
 		spec.Hostname = virtual.Name
 	}
-	for _, terms := range affinityTerms(spec.Affinity) {
-		for i := range terms {
-			// Namespaces are the vcluster's; on the host all its pods share one.
-			terms[i].Namespaces, terms[i].NamespaceSelector = nil, nil
-		}
-	}
+	hostVolumeClaimTemplates(spec)
+	hostScheduling(s.Isolation, spec, virtual.Namespace)
+	hostUser(s.Isolation, spec)
 
 	// The API and the Services the pod sees are the vcluster's.
-	serviceEnv, err := serviceLinks(ctx, s, virtual)
-	if err != nil {
-		return nil, err
-	}
 	spec.EnableServiceLinks = ptr.To(false)
 	apiEnv := apiServerEnv(s)
 	for i := range spec.InitContainers {
@@ -86,35 +95,22 @@ func translate(ctx context.Context, s *syncer.Context, virtual *corev1.Pod) (*co
 		spec.HostAliases = append(spec.HostAliases, corev1.HostAlias{IP: s.APIServerHost, Hostnames: apiServerNames})
 	}
 
+	// The tenant's labels are carried under vfleet's keys; its annotations
+	// stay in the vcluster. On the host either could mean something to
+	// whatever reads them there: a CNI, a mesh, a scraper, the runtime.
 	host := &corev1.Pod{Spec: *spec}
-	host.Labels = maps.Clone(virtual.Labels)
-	host.Annotations = maps.Clone(virtual.Annotations)
-	return host, nil
+	host.Labels = syncer.HostLabels(virtual.Labels)
+	return host, tokened
 }
 
-// affinityTerms returns the pod (anti-)affinity terms of a, to edit in place.
-func affinityTerms(a *corev1.Affinity) [][]corev1.PodAffinityTerm {
-	if a == nil {
-		return nil
-	}
-	var out [][]corev1.PodAffinityTerm
-	weighted := func(w []corev1.WeightedPodAffinityTerm) {
-		terms := make([]corev1.PodAffinityTerm, 0, len(w))
-		for i := range w {
-			terms = append(terms, w[i].PodAffinityTerm)
-		}
-		out = append(out, terms)
-		for i := range w {
-			w[i].PodAffinityTerm.Namespaces, w[i].PodAffinityTerm.NamespaceSelector = nil, nil
+// hostVolumeClaimTemplates carries the labels of generic ephemeral
+// volumes' claims under vfleet's keys, and drops their annotations: the
+// host's ephemeral volume controller copies both to the claims it makes.
+func hostVolumeClaimTemplates(spec *corev1.PodSpec) {
+	for _, v := range spec.Volumes {
+		if v.Ephemeral != nil && v.Ephemeral.VolumeClaimTemplate != nil {
+			meta := &v.Ephemeral.VolumeClaimTemplate.ObjectMeta
+			meta.Labels, meta.Annotations = syncer.HostLabels(meta.Labels), nil
 		}
 	}
-	if a.PodAffinity != nil {
-		out = append(out, a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution)
-		weighted(a.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution)
-	}
-	if a.PodAntiAffinity != nil {
-		out = append(out, a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution)
-		weighted(a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution)
-	}
-	return out
 }

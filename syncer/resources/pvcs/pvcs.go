@@ -4,7 +4,6 @@ package pvcs
 
 import (
 	"context"
-	"maps"
 	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,7 +33,7 @@ func (*Resource) ToHost(_ context.Context, _ *syncer.Context, obj client.Object)
 		StorageClassName: v.Spec.StorageClassName,
 		VolumeMode:       v.Spec.VolumeMode,
 	}}
-	h.Labels = maps.Clone(v.Labels)
+	h.Labels = syncer.HostLabels(v.Labels)
 	return h, nil
 }
 

@@ -75,7 +75,7 @@ func (*Resource) ToHost(_ context.Context, s *syncer.Context, obj client.Object)
 	if v.Spec.ClusterIP == corev1.ClusterIPNone {
 		h.Spec.ClusterIP = corev1.ClusterIPNone
 	}
-	h.Labels = maps.Clone(v.Labels)
+	h.Labels = syncer.HostLabels(v.Labels)
 	return h, nil
 }
 
@@ -86,9 +86,7 @@ func hostSelector(v *corev1.Service) map[string]string {
 	if len(v.Spec.Selector) == 0 {
 		return nil
 	}
-	sel := maps.Clone(v.Spec.Selector)
-	sel[syncer.LabelVirtualNamespace] = v.Namespace
-	return sel
+	return syncer.InVirtualNamespace(syncer.HostLabels(v.Spec.Selector), v.Namespace)
 }
 
 func hostPorts(ports []corev1.ServicePort, keepNodePorts bool) []corev1.ServicePort {

@@ -44,6 +44,10 @@ func newTenant(ctx context.Context, name string) tenant {
 	return tenant{vc: vc, kube: kube, host: host, hostNS: names.VClusterNamespace(vc.Namespace, vc.Name)}
 }
 
+// hostWeb selects on the host the copies of the pods labelled app=web: the
+// host carries the tenant's labels under vfleet's keys.
+var hostWeb = syncer.HostLabelKey("app") + "=web"
+
 func (t tenant) hostName(name, namespace string) string {
 	return names.HostName(name, namespace, t.vc.Name)
 }
@@ -56,7 +60,7 @@ var _ = Describe("A vcluster's workloads", Ordered, func() {
 	It("run on the host: a 50-replica Deployment becomes 50 Running pods in the vcluster", func(ctx SpecContext) {
 		framework.CreateDeployment(ctx, framework.CreateDeploymentInput{Client: a.kube, Namespace: "default", Name: "web", Replicas: 50})
 		framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: a.kube, Namespace: "default", Selector: "app=web", Count: 50, Timeout: 3 * time.Minute})
-		hostPods, err := a.host.CoreV1().Pods(a.hostNS).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		hostPods, err := a.host.CoreV1().Pods(a.hostNS).List(ctx, metav1.ListOptions{LabelSelector: hostWeb})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(hostPods.Items).To(HaveLen(50))
 	}, SpecTimeout(4*time.Minute))
@@ -144,7 +148,7 @@ var _ = Describe("A vcluster's workloads", Ordered, func() {
 		framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: b.kube, Namespace: "default", Selector: "app=web", Count: 2})
 		// Each host namespace holds its own vcluster's pods only.
 		for _, t := range []tenant{a, b} {
-			pods, err := t.host.CoreV1().Pods(t.hostNS).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+			pods, err := t.host.CoreV1().Pods(t.hostNS).List(ctx, metav1.ListOptions{LabelSelector: hostWeb})
 			Expect(err).NotTo(HaveOccurred())
 			for _, p := range pods.Items {
 				Expect(p.Labels).To(HaveKeyWithValue(fleetv1.LabelVirtualClusterUID, string(t.vc.UID)))
@@ -158,7 +162,7 @@ var _ = Describe("A vcluster's workloads", Ordered, func() {
 	It("removes the host pods when the Deployment is deleted", func(ctx SpecContext) {
 		Expect(a.kube.AppsV1().Deployments("default").Delete(ctx, "web", metav1.DeleteOptions{})).To(Succeed())
 		Eventually(func(g Gomega) {
-			hostPods, err := a.host.CoreV1().Pods(a.hostNS).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+			hostPods, err := a.host.CoreV1().Pods(a.hostNS).List(ctx, metav1.ListOptions{LabelSelector: hostWeb})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(hostPods.Items).To(BeEmpty())
 			pods, err := a.kube.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})

@@ -1,0 +1,183 @@
+package pods
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/syncer"
+)
+
+func testContext(policy fleetv1.IsolationPolicy) *syncer.Context {
+	return &syncer.Context{
+		HostNamespace: "vc-demo-x-team-a", VCluster: syncer.Identity{Name: "demo", Namespace: "team-a", UID: "uid-1"},
+		Isolation: policy, APIServerHost: "10.1.2.3", APIServerPort: 6443,
+	}
+}
+
+func testPod(edit ...func(*corev1.Pod)) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "app", Labels: map[string]string{"app": "web"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "web:1"}}},
+	}
+	for _, e := range edit {
+		e(p)
+	}
+	return p
+}
+
+// TestCheck: what keeps a pod off the host, and what its tenant is told.
+func TestCheck(t *testing.T) {
+	steering := fleetv1.IsolationPolicy{AllowedNodeLabels: []string{"example.com/gpu"}, NodeSelector: map[string]string{"pool": "tenants"}}
+	for _, tc := range []struct {
+		name   string
+		policy fleetv1.IsolationPolicy
+		pod    *corev1.Pod
+		reason string // empty: allowed
+		says   string
+	}{
+		{name: "a plain pod", pod: testPod()},
+		{name: "user 0", pod: testPod(func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To(int64(0))}
+		}), reason: ReasonPolicy, says: "container main sets runAsUser: 0"},
+		{name: "runAsNonRoot turned off for the pod", pod: testPod(func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(false)}
+		}), reason: ReasonPolicy, says: "the pod sets runAsNonRoot: false"},
+		{name: "user 0 where the class allows root", policy: fleetv1.IsolationPolicy{AllowRunAsRoot: true}, pod: testPod(func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To(int64(0))}
+		})},
+		{name: "a nodeSelector on a node's role", pod: testPod(func(p *corev1.Pod) {
+			p.Spec.NodeSelector = map[string]string{"node-role.kubernetes.io/control-plane": ""}
+		}), reason: ReasonSteering, says: "it chooses nodes by node-role.kubernetes.io/control-plane"},
+		{name: "a preferred node affinity on another tenant's pool", pod: testPod(func(p *corev1.Pod) {
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{{
+				Weight: 1, Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "tenant", Operator: corev1.NodeSelectorOpIn, Values: []string{"b"}}}},
+			}}}}
+		}), reason: ReasonSteering, says: "it chooses nodes by tenant"},
+		{name: "a topology key the class does not know", pod: testPod(func(p *corev1.Pod) {
+			p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "rack", WhenUnsatisfiable: corev1.DoNotSchedule}}
+		}), reason: ReasonSteering, says: "rack"},
+		{name: "where labels and the class's own", policy: steering, pod: testPod(func(p *corev1.Pod) {
+			p.Spec.NodeSelector = map[string]string{corev1.LabelTopologyZone: "a", "example.com/gpu": "true", "pool": "tenants"}
+		})},
+		{name: "another value of a pinned label", policy: steering, pod: testPod(func(p *corev1.Pod) {
+			p.Spec.NodeSelector = map[string]string{"pool": "system"}
+		}), reason: ReasonSteering, says: "pool=system (the class keeps its pods on pool=tenants)"},
+		{name: "an ephemeral claim that binds a host volume", policy: fleetv1.IsolationPolicy{AllowedVolumeTypes: []string{"ephemeral"}}, pod: testPod(func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
+				VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{
+					VolumeName: "pv-of-another-tenant", DataSource: &corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: "db"},
+				}},
+			}}}}
+		}), reason: ReasonVolume, says: `ephemeral volume "scratch" sets volumeName, dataSource`},
+		{name: "a plain ephemeral claim", policy: fleetv1.IsolationPolicy{AllowedVolumeTypes: []string{"ephemeral"}}, pod: testPod(func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
+				VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To("fast")}},
+			}}}}
+		})},
+		{name: "a volume with two sources, which the API server would refuse", pod: testPod(func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "both", VolumeSource: corev1.VolumeSource{
+				Secret: &corev1.SecretVolumeSource{SecretName: "s"}, HostPath: &corev1.HostPathVolumeSource{Path: "/"},
+			}}}
+		}), reason: ReasonVolume, says: "of type several"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := check(tc.policy, tc.pod)
+			var refusal *syncer.Refusal
+			switch {
+			case tc.reason == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.reason == "":
+			case !errors.As(err, &refusal):
+				t.Fatalf("got %v, want a refusal %s", err, tc.reason)
+			case refusal.Reason != tc.reason || !strings.Contains(refusal.Message, tc.says):
+				t.Fatalf("got %s: %s\nwant %s saying %q", refusal.Reason, refusal.Message, tc.reason, tc.says)
+			}
+		})
+	}
+}
+
+// TestHostPod: what of a pod that passed reaches the host, and how.
+func TestHostPod(t *testing.T) {
+	policy := fleetv1.IsolationPolicy{
+		NodeSelector:       map[string]string{"pool": "tenants"},
+		AllowedTolerations: []fleetv1.AllowedToleration{{Key: "dedicated", Effect: corev1.TaintEffectNoSchedule}},
+		AllowedVolumeTypes: []string{"csi"},
+	}
+	s := testContext(policy)
+	virtual := testPod(func(p *corev1.Pod) {
+		p.Labels["app.kubernetes.io/name"] = "vfleet-controlplane"
+		p.Labels["fleet.vfleet.dev/virtualcluster-uid"] = "someone-else"
+		p.Annotations = map[string]string{"k8s.v1.cni.cncf.io/networks": "host-net", "sidecar.istio.io/inject": "true"}
+		p.Spec.Tolerations = []corev1.Toleration{
+			{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "x", Effect: corev1.TaintEffectNoSchedule},
+			{Operator: corev1.TolerationOpExists},
+			{Key: "node.kubernetes.io/unschedulable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+			{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To(int64(300))},
+		}
+		p.Spec.Volumes = []corev1.Volume{{Name: "vault", VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{
+			Driver: "secrets-store.csi.k8s.io", NodePublishSecretRef: &corev1.LocalObjectReference{Name: "driver-creds"},
+		}}}}
+		p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{
+			{TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, MatchLabelKeys: []string{"pod-template-hash"}},
+			{TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}, Namespaces: []string{"data"}},
+			{TopologyKey: corev1.LabelHostname},
+		}}}
+	})
+	if err := check(policy, virtual); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := hostPod(s, virtual, nil)
+
+	for k := range host.Labels {
+		if !strings.HasPrefix(k, syncer.TenantLabelDomain+"/") {
+			t.Errorf("label %s reached the host as the tenant wrote it", k)
+		}
+	}
+	if got, want := host.Labels[syncer.HostLabelKey("app")], "web"; got != want {
+		t.Errorf("label app is %q on the host, want %q", got, want)
+	}
+	if len(host.Annotations) != 0 {
+		t.Errorf("annotations reached the host: %v", host.Annotations)
+	}
+	var tolerated []string
+	for _, tol := range host.Spec.Tolerations {
+		tolerated = append(tolerated, tol.Key)
+	}
+	if want := []string{"dedicated", corev1.TaintNodeNotReady}; strings.Join(tolerated, ",") != strings.Join(want, ",") {
+		t.Errorf("host tolerations %q, want %q", tolerated, want)
+	}
+	if host.Spec.NodeSelector["pool"] != "tenants" {
+		t.Errorf("the class's nodeSelector is not on the host copy: %v", host.Spec.NodeSelector)
+	}
+	if sc := host.Spec.SecurityContext; sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		t.Errorf("the host copy may run as root: %+v", sc)
+	}
+	if got, want := host.Spec.Volumes[0].CSI.NodePublishSecretRef.Name, s.HostName("driver-creds", "app"); got != want {
+		t.Errorf("the CSI driver's Secret is %q on the host, want the vcluster's %q", got, want)
+	}
+	terms := host.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	wantNS := func(term corev1.PodAffinityTerm, ns string) {
+		t.Helper()
+		if term.Namespaces != nil || term.NamespaceSelector != nil {
+			t.Errorf("a term names host namespaces: %+v", term)
+		}
+		last := term.LabelSelector.MatchExpressions[len(term.LabelSelector.MatchExpressions)-1]
+		if last.Key != syncer.LabelVirtualNamespace || strings.Join(last.Values, ",") != ns {
+			t.Errorf("term selects in %+v, want virtual namespace %s", last, ns)
+		}
+	}
+	wantNS(terms[0], "app")
+	wantNS(terms[1], "data")
+	if terms[0].MatchLabelKeys[0] != syncer.HostLabelKey("pod-template-hash") {
+		t.Errorf("matchLabelKeys not carried under the host's keys: %v", terms[0].MatchLabelKeys)
+	}
+	if terms[2].LabelSelector != nil {
+		t.Errorf("a term that selected no pod selects %v on the host", terms[2].LabelSelector)
+	}
+}
