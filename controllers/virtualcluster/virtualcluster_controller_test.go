@@ -54,12 +54,21 @@ func TestMain(m *testing.M) {
 
 // startHub runs the controller with a new, empty placement engine, as a
 // restarted hub would.
-func startHub() error {
+func startHub() error { return startHubWith(nil) }
+
+// startHubWith runs the controller as startHub does, with its client
+// wrapped by wrap, when given, to inject a fault into what the API server
+// answers.
+func startHubWith(wrap func(client.Client) client.Client) error {
 	// Restarting in one process registers the controller twice by name.
 	opts := ctrl.Options{Scheme: apis.Scheme(), Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)}}
 	_, stop, err := envtest.StartManager(restCfg, opts, func(mgr ctrl.Manager) error {
+		c := mgr.GetClient()
+		if wrap != nil {
+			c = wrap(c)
+		}
 		reconciler = &virtualcluster.Reconciler{
-			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Engine: placement.NewEngine(placement.DefaultProfile(), fleetv1.StrategyBinPack),
+			Client: c, Reader: mgr.GetAPIReader(), Engine: placement.NewEngine(placement.DefaultProfile(), fleetv1.StrategyBinPack),
 			Overhead: placement.DefaultOverhead, Recorder: mgr.GetEventRecorder("test"), Clock: clock.RealClock{},
 			Liveness: liveness.NewTracker(),
 		}

@@ -24,9 +24,10 @@ import (
 //  1. decide: the host has been silent for failover.afterSeconds, or a
 //     person asked (status.operation). A migration first puts the old
 //     control plane to sleep, and waits until it has stopped.
-//  2. fence: the BackingStore revokes the current epoch's credentials and
-//     ends its sessions; then status.fencedEpoch = epoch. Nothing of the
-//     next epoch exists before this is recorded.
+//  2. fence: status.fencingEpoch = epoch, so that the fence is carried
+//     through once begun; the BackingStore revokes the current epoch's
+//     credentials and ends its sessions; then status.fencedEpoch = epoch.
+//     Nothing of the next epoch exists before this is recorded.
 //  3. replace: placement chooses another host; status.host and epoch+1 are
 //     recorded together; the usual path creates the new ControlPlane (and
 //     the new epoch's login) and retires the old one.
@@ -37,6 +38,12 @@ import (
 func (r *Reconciler) reconcileMove(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) (ctrl.Result, bool, error) {
 	if vc.Status.FencedEpoch >= vc.Status.Epoch {
 		return r.replace(ctx, vc, o)
+	}
+	// A fence once begun is carried through: the epoch's credentials may
+	// be revoked already, though its end was never recorded (a conflict,
+	// a hub restart), and what began it may have passed since.
+	if vc.Status.FencingEpoch == vc.Status.Epoch {
+		return ctrl.Result{}, true, r.fence(ctx, vc, o, fmt.Sprintf("the fence of epoch %d, begun earlier, is carried through", vc.Status.Epoch))
 	}
 	if started, err := r.startOperation(ctx, vc); err != nil || started {
 		return ctrl.Result{}, true, err
@@ -100,6 +107,16 @@ const lostForGood = time.Duration(1<<63 - 1)
 // vcluster where it is, saying so.
 func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed, why string) error {
 	epoch := vc.Status.Epoch
+	if vc.Status.FencingEpoch != epoch {
+		// Recorded before anything is revoked, over the status the fence
+		// was decided from: from here on the fence is carried through,
+		// whatever happens before its end is recorded (reconcileMove).
+		begun := *vc.Status.DeepCopy()
+		begun.FencingEpoch = epoch
+		if err := r.writeDecision(ctx, vc, begun); err != nil {
+			return err
+		}
+	}
 	if err := r.revoke(ctx, vc, epoch); err != nil {
 		msg := fmt.Sprintf("%s, but epoch %d's credentials cannot be revoked: %v; the vcluster does not start elsewhere until they are", why, epoch, err)
 		o.moveStep = &moveStep{reason: fleetv1.ReasonFenceFailed, message: msg, eventType: corev1.EventTypeWarning}

@@ -239,6 +239,15 @@ type VirtualClusterStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	FencedEpoch int64 `json:"fencedEpoch,omitempty"`
 
+	// fencingEpoch is the epoch whose fence has begun. Its store
+	// credentials may be revoked already, so the fence is carried through
+	// and the vcluster placed again, even if what began it (a silent host)
+	// has passed: a control plane left on revoked credentials could never
+	// write.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	FencingEpoch int64 `json:"fencingEpoch,omitempty"`
+
 	// operation is the latest failover or migration asked for with the
 	// fleet.vfleet.dev/operation annotation (vfleet failover, migrate,
 	// drain), and how it went.

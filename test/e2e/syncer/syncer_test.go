@@ -1,7 +1,6 @@
 package syncer_test
 
 import (
-	"context"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -9,71 +8,39 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
-	"github.com/vfleet/vfleet/internal/names"
 	"github.com/vfleet/vfleet/syncer"
-	"github.com/vfleet/vfleet/test/builder"
 	"github.com/vfleet/vfleet/test/framework"
 )
-
-// tenant is a Ready vcluster and clients of it and of its host.
-type tenant struct {
-	vc     *fleetv1.VirtualCluster
-	kube   kubernetes.Interface
-	host   kubernetes.Interface
-	hostNS string
-}
-
-func newTenant(ctx context.Context, name string) tenant {
-	vc := builder.MakeVirtualCluster("default", name).CPU("6").Memory("8Gi").Obj()
-	Expect(suite.Mgmt.Create(ctx, vc)).To(Succeed())
-	vc = framework.WaitForVClusterReady(ctx, suite.Mgmt, client.ObjectKeyFromObject(vc), 2*time.Minute)
-	kube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, vc))
-	host, err := suite.Lab.Host(vc.Status.Host).Client()
-	Expect(err).NotTo(HaveOccurred())
-	// The vcluster's controller-manager makes the default account, which
-	// the API needs before it admits pods.
-	Eventually(func() error {
-		_, err := kube.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
-		return err
-	}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
-	return tenant{vc: vc, kube: kube, host: host, hostNS: names.VClusterNamespace(vc.Namespace, vc.Name)}
-}
 
 // hostWeb selects on the host the copies of the pods labelled app=web: the
 // host carries the tenant's labels under vfleet's keys.
 var hostWeb = syncer.HostLabelKey("app") + "=web"
 
-func (t tenant) hostName(name, namespace string) string {
-	return names.HostName(name, namespace, t.vc.Name)
-}
-
 var _ = Describe("A vcluster's workloads", Ordered, func() {
-	var a tenant
+	var a framework.Tenant
 
-	BeforeAll(func(ctx SpecContext) { a = newTenant(ctx, "alpha") }, NodeTimeout(3*time.Minute))
+	BeforeAll(func(ctx SpecContext) { a = suite.NewTenant(ctx, "alpha") }, NodeTimeout(3*time.Minute))
 
 	It("run on the host: a 50-replica Deployment becomes 50 Running pods in the vcluster", func(ctx SpecContext) {
-		framework.CreateDeployment(ctx, framework.CreateDeploymentInput{Client: a.kube, Namespace: "default", Name: "web", Replicas: 50})
-		framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: a.kube, Namespace: "default", Selector: "app=web", Count: 50, Timeout: 3 * time.Minute})
-		hostPods, err := a.host.CoreV1().Pods(a.hostNS).List(ctx, metav1.ListOptions{LabelSelector: hostWeb})
+		framework.CreateDeployment(ctx, framework.CreateDeploymentInput{Client: a.Kube, Namespace: "default", Name: "web", Replicas: 50})
+		framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: a.Kube, Namespace: "default", Selector: "app=web", Count: 50, Timeout: 3 * time.Minute})
+		hostPods, err := a.Host.CoreV1().Pods(a.HostNS).List(ctx, metav1.ListOptions{LabelSelector: hostWeb})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(hostPods.Items).To(HaveLen(50))
 	}, SpecTimeout(4*time.Minute))
 
 	It("shows the host nodes its pods run on, and no other", func(ctx SpecContext) {
-		pods, err := a.kube.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		pods, err := a.Kube.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
 		Expect(err).NotTo(HaveOccurred())
 		used := map[string]bool{}
 		for _, p := range pods.Items {
 			used[p.Spec.NodeName] = true
 		}
 		Eventually(func(g Gomega) {
-			nodes, err := a.kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			nodes, err := a.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
 			got := map[string]bool{}
 			for _, n := range nodes.Items {
@@ -88,12 +55,12 @@ var _ = Describe("A vcluster's workloads", Ordered, func() {
 		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: corev1.ServiceSpec{
 			Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}},
 		}}
-		_, err := a.kube.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
+		_, err := a.Kube.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func(g Gomega) {
-			host, err := a.host.CoreV1().Services(a.hostNS).Get(ctx, a.hostName("web", "default"), metav1.GetOptions{})
+			host, err := a.Host.CoreV1().Services(a.HostNS).Get(ctx, a.HostName("web", "default"), metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
-			virtual, err := a.kube.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+			virtual, err := a.Kube.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(virtual.Spec.ClusterIP).NotTo(BeEmpty())
 			g.Expect(virtual.Spec.ClusterIP).To(Equal(host.Spec.ClusterIP))
@@ -101,7 +68,7 @@ var _ = Describe("A vcluster's workloads", Ordered, func() {
 	}, SpecTimeout(time.Minute))
 
 	It("copies the ConfigMap a pod mounts to the host", func(ctx SpecContext) {
-		_, err := a.kube.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
+		_, err := a.Kube.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{Name: "settings"}, Data: map[string]string{"color": "blue"},
 		}, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
@@ -109,13 +76,13 @@ var _ = Describe("A vcluster's workloads", Ordered, func() {
 			Containers: []corev1.Container{{Name: "main", Image: "registry.k8s.io/pause:3.10", VolumeMounts: []corev1.VolumeMount{{Name: "cfg", MountPath: "/cfg"}}}},
 			Volumes:    []corev1.Volume{{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}}},
 		}}
-		_, err = a.kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+		_, err = a.Kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func(g Gomega) {
-			cm, err := a.host.CoreV1().ConfigMaps(a.hostNS).Get(ctx, a.hostName("settings", "default"), metav1.GetOptions{})
+			cm, err := a.Host.CoreV1().ConfigMaps(a.HostNS).Get(ctx, a.HostName("settings", "default"), metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(cm.Data).To(HaveKeyWithValue("color", "blue"))
-			p, err := a.kube.CoreV1().Pods("default").Get(ctx, "reader", metav1.GetOptions{})
+			p, err := a.Kube.CoreV1().Pods("default").Get(ctx, "reader", metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning))
 		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
@@ -125,47 +92,47 @@ var _ = Describe("A vcluster's workloads", Ordered, func() {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "root"}, Spec: corev1.PodSpec{
 			Containers: []corev1.Container{{Name: "main", Image: "registry.k8s.io/pause:3.10", SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}}},
 		}}
-		_, err := a.kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+		_, err := a.Kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func(g Gomega) {
-			events, err := a.kube.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=root"})
+			events, err := a.Kube.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=root"})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(events.Items).To(ContainElement(And(HaveField("Reason", "ForbiddenByIsolationPolicy"), HaveField("Message", ContainSubstring("privileged")))))
 		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 		Consistently(func(g Gomega) {
-			_, err := a.host.CoreV1().Pods(a.hostNS).Get(ctx, a.hostName("root", "default"), metav1.GetOptions{})
+			_, err := a.Host.CoreV1().Pods(a.HostNS).Get(ctx, a.HostName("root", "default"), metav1.GetOptions{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue())
-			p, err := a.kube.CoreV1().Pods("default").Get(ctx, "root", metav1.GetOptions{})
+			p, err := a.Kube.CoreV1().Pods("default").Get(ctx, "root", metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(p.Status.Phase).To(Equal(corev1.PodPending))
 		}).WithContext(ctx).WithTimeout(3 * time.Second).Should(Succeed())
 	}, SpecTimeout(time.Minute))
 
 	It("does not collide with another vcluster's objects of the same name on the same host", func(ctx SpecContext) {
-		b := newTenant(ctx, "beta")
-		Expect(b.vc.Status.Host).To(Equal(a.vc.Status.Host), "the lab has one host")
-		framework.CreateDeployment(ctx, framework.CreateDeploymentInput{Client: b.kube, Namespace: "default", Name: "web", Replicas: 2})
-		framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: b.kube, Namespace: "default", Selector: "app=web", Count: 2})
+		b := suite.NewTenant(ctx, "beta")
+		Expect(b.VC.Status.Host).To(Equal(a.VC.Status.Host), "the lab has one host")
+		framework.CreateDeployment(ctx, framework.CreateDeploymentInput{Client: b.Kube, Namespace: "default", Name: "web", Replicas: 2})
+		framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: b.Kube, Namespace: "default", Selector: "app=web", Count: 2})
 		// Each host namespace holds its own vcluster's pods only.
-		for _, t := range []tenant{a, b} {
-			pods, err := t.host.CoreV1().Pods(t.hostNS).List(ctx, metav1.ListOptions{LabelSelector: hostWeb})
+		for _, t := range []framework.Tenant{a, b} {
+			pods, err := t.Host.CoreV1().Pods(t.HostNS).List(ctx, metav1.ListOptions{LabelSelector: hostWeb})
 			Expect(err).NotTo(HaveOccurred())
 			for _, p := range pods.Items {
-				Expect(p.Labels).To(HaveKeyWithValue(fleetv1.LabelVirtualClusterUID, string(t.vc.UID)))
+				Expect(p.Labels).To(HaveKeyWithValue(fleetv1.LabelVirtualClusterUID, string(t.VC.UID)))
 				Expect(p.Annotations).To(HaveKeyWithValue(syncer.AnnotationVirtualNamespace, "default"))
 			}
 		}
-		framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: a.kube, Namespace: "default", Selector: "app=web", Count: 50})
-		Expect(suite.Mgmt.Delete(ctx, b.vc)).To(Succeed())
+		framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: a.Kube, Namespace: "default", Selector: "app=web", Count: 50})
+		Expect(suite.Mgmt.Delete(ctx, b.VC)).To(Succeed())
 	}, SpecTimeout(4*time.Minute))
 
 	It("removes the host pods when the Deployment is deleted", func(ctx SpecContext) {
-		Expect(a.kube.AppsV1().Deployments("default").Delete(ctx, "web", metav1.DeleteOptions{})).To(Succeed())
+		Expect(a.Kube.AppsV1().Deployments("default").Delete(ctx, "web", metav1.DeleteOptions{})).To(Succeed())
 		Eventually(func(g Gomega) {
-			hostPods, err := a.host.CoreV1().Pods(a.hostNS).List(ctx, metav1.ListOptions{LabelSelector: hostWeb})
+			hostPods, err := a.Host.CoreV1().Pods(a.HostNS).List(ctx, metav1.ListOptions{LabelSelector: hostWeb})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(hostPods.Items).To(BeEmpty())
-			pods, err := a.kube.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+			pods, err := a.Kube.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(pods.Items).To(BeEmpty())
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
