@@ -23,6 +23,9 @@ var env envtest.Env
 func TestMain(m *testing.M) {
 	envtest.Main(m, envtest.Suite{CRDs: true, Setup: func(e envtest.Env) (func(), error) {
 		env = e
+		if err := config.InstallPolicies(context.Background(), e.Config); err != nil {
+			return nil, err
+		}
 		return nil, config.InstallTenantRoles(context.Background(), e.Config)
 	}})
 }
