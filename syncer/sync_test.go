@@ -12,6 +12,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -225,6 +226,13 @@ func TestSync(t *testing.T) {
 						g.Expect(v).NotTo(gomega.ContainSubstring(string(sec.Data["token"])), "token in annotation %s", k)
 					}
 				}
+				// The token is the pod's own, and the host pod owns its Secret.
+				g.Expect(sec.Name).To(gomega.Equal(w.host("tokened") + "-token"))
+				g.Expect(sec.OwnerReferences).To(gomega.ContainElement(gomega.HaveField("UID", hp.UID)))
+				review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: string(sec.Data["token"])}}
+				g.Expect(virtualC.Create(ctx, review)).To(gomega.Succeed())
+				g.Expect(review.Status.Authenticated).To(gomega.BeTrue())
+				g.Expect(review.Status.User.Extra["authentication.kubernetes.io/pod-name"]).To(gomega.ConsistOf("tokened"))
 			},
 		},
 		{

@@ -124,6 +124,9 @@ func (*Resource) UpdateHost(desired, existing client.Object) bool {
 // the host's status into it.
 func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virtualObj client.Object) error {
 	host, virtual := hostObj.(*corev1.Pod), virtualObj.(*corev1.Pod)
+	if err := ownToken(ctx, s, host, virtual); err != nil {
+		return err
+	}
 	if host.Spec.NodeName != "" && virtual.Spec.NodeName == "" {
 		binding := &corev1.Binding{
 			ObjectMeta: metav1.ObjectMeta{Name: virtual.Name, Namespace: virtual.Namespace, UID: virtual.UID},
@@ -146,8 +149,12 @@ func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virt
 }
 
 // Finish removes a virtual pod that waits to be deleted once its host copy
-// is gone: no kubelet of the vcluster will ever confirm it.
+// is gone, with its token's Secret: no kubelet of the vcluster will ever
+// confirm it.
 func (*Resource) Finish(ctx context.Context, s *syncer.Context, obj client.Object) error {
+	if err := dropToken(ctx, s, obj.(*corev1.Pod)); err != nil {
+		return err
+	}
 	return client.IgnoreNotFound(s.Virtual.Delete(ctx, obj, client.GracePeriodSeconds(0), client.Preconditions{UID: ptr.To(obj.GetUID())}))
 }
 

@@ -7,6 +7,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -33,17 +34,18 @@ func serviceAccount(pod *corev1.Pod) string {
 	return pod.Spec.ServiceAccountName
 }
 
-// tokenSecretName is the host Secret that carries the token of the pod's
-// service account. One Secret serves every pod of the account: a thousand
-// pods need one token, not a thousand requests and Secrets.
+// tokenSecretName is the host Secret that carries the pod's token: one per
+// pod, as its token is bound to the pod.
 func tokenSecretName(s *syncer.Context, pod *corev1.Pod) string {
-	return s.HostName(serviceAccount(pod), pod.Namespace) + "-token"
+	return s.HostName(pod.Name, pod.Namespace) + "-token"
 }
 
 // ensureToken keeps, in a Secret in the host namespace, a token of the
-// pod's service account issued by the vcluster's API, with the vcluster's
-// CA and the pod's namespace: what the projected volume it replaces would
-// hold. The token is renewed when a fifth of its life is left.
+// pod's service account issued by the vcluster's API and bound to the pod,
+// with the vcluster's CA and the pod's namespace: what the projected
+// volume it replaces would hold. The vcluster's API stops accepting the
+// token once the pod is gone, as it does a kubelet's. The token is renewed
+// when a fifth of its life is left.
 func ensureToken(ctx context.Context, s *syncer.Context, pod *corev1.Pod) error {
 	secret := &corev1.Secret{}
 	key := client.ObjectKey{Namespace: s.HostNamespace, Name: tokenSecretName(s, pod)}
@@ -52,23 +54,26 @@ func ensureToken(ctx context.Context, s *syncer.Context, pod *corev1.Pod) error 
 		return err
 	}
 	exists := err == nil
-	account := &corev1.ServiceAccount{}
-	if err := s.Virtual.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: serviceAccount(pod)}, account); err != nil {
-		return err
-	}
-	if exists && secret.Annotations[syncer.AnnotationVirtualUID] == string(account.UID) {
+	if exists && secret.Annotations[syncer.AnnotationVirtualUID] == string(pod.UID) {
 		if expiry, err := time.Parse(time.RFC3339, secret.Annotations[annotationTokenExpiry]); err == nil && time.Until(expiry) > tokenLifetime-tokenRefresh {
 			return nil
 		}
 	}
-	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(tokenLifetime.Seconds()))}}
+	account := &corev1.ServiceAccount{}
+	if err := s.Virtual.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: serviceAccount(pod)}, account); err != nil {
+		return err
+	}
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: ptr.To(int64(tokenLifetime.Seconds())),
+		BoundObjectRef:    &authenticationv1.BoundObjectReference{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID},
+	}}
 	if err := s.Virtual.SubResource("token").Create(ctx, account, req); err != nil {
 		return err
 	}
 	secret.Name, secret.Namespace = key.Name, key.Namespace
-	// The Secret belongs to the account; deleting it there revokes nothing
-	// on its own, so the token is short-lived and renewed.
-	s.Mark(secret, account)
+	// The Secret belongs to the pod; the host pod owns it once it exists
+	// (ownToken), and it goes with the virtual pod otherwise (Finish).
+	s.Mark(secret, pod)
 	secret.Labels[fleetv1.LabelManagedBy] = fleetv1.ManagedByValue
 	secret.Annotations[annotationTokenExpiry] = req.Status.ExpirationTimestamp.UTC().Format(time.RFC3339)
 	secret.Type = corev1.SecretTypeOpaque
@@ -81,4 +86,36 @@ func ensureToken(ctx context.Context, s *syncer.Context, pod *corev1.Pod) error 
 		return s.Host.Update(ctx, secret)
 	}
 	return s.Host.Create(ctx, secret)
+}
+
+// ownToken makes the host pod the owner of its token's Secret, so that the
+// host's garbage collector removes the Secret with the pod, whoever
+// deletes the pod.
+func ownToken(ctx context.Context, s *syncer.Context, host, virtual *corev1.Pod) error {
+	name := tokenSecretName(s, virtual)
+	mounted := false
+	for _, v := range host.Spec.Volumes {
+		mounted = mounted || v.Secret != nil && v.Secret.SecretName == name
+	}
+	if !mounted || host.UID == "" {
+		return nil
+	}
+	secret := &corev1.Secret{}
+	if err := s.Host.Get(ctx, client.ObjectKey{Namespace: s.HostNamespace, Name: name}, secret); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	for _, o := range secret.OwnerReferences {
+		if o.UID == host.UID {
+			return nil
+		}
+	}
+	secret.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: host.Name, UID: host.UID}}
+	return s.Host.Update(ctx, secret)
+}
+
+// dropToken deletes the pod's token Secret, for a pod that goes before its
+// host copy was made, which would have owned it.
+func dropToken(ctx context.Context, s *syncer.Context, pod *corev1.Pod) error {
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.HostNamespace, Name: tokenSecretName(s, pod)}}
+	return client.IgnoreNotFound(s.Host.Delete(ctx, secret))
 }
