@@ -16,7 +16,7 @@ import (
 )
 
 // TestExternalPostgresControlPlane keeps a vcluster's state in a database
-// on a real PostgreSQL server: what is written is in the database's kine
+// on a real PostgreSQL server, over a connection that verifies it: what is written is in the database's kine
 // table, and a control plane started on a fresh data directory (another
 // host, say) finds it there.
 func TestExternalPostgresControlPlane(t *testing.T) {
@@ -25,7 +25,13 @@ func TestExternalPostgresControlPlane(t *testing.T) {
 	if err := pg.CreateDatabase(ctx, "vc_one"); err != nil {
 		t.Fatal(err)
 	}
-	backend := postgres.URL(pg.Endpoint(), "vc_one", pgserver.AdminUser, pg.AdminPassword(), "")
+	// As the agent hands it over: verified by the store's CA, which the
+	// backend carries and kine reads from a file.
+	ca, err := pg.CA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := postgres.WithCA(postgres.URL(pg.Endpoint(), "vc_one", pgserver.AdminUser, pg.AdminPassword(), postgres.VerifiedSSLMode), ca)
 	ports, release, err := portclaim.Ports(1)
 	if err != nil {
 		t.Fatal(err)

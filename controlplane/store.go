@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vfleet/vfleet/stores"
+	"github.com/vfleet/vfleet/stores/postgres"
 )
 
 // StartStore gives the apiserver its store for backend until ctx ends,
@@ -31,10 +33,14 @@ func StartStore(ctx context.Context, wg *sync.WaitGroup, dir, backend string) (S
 		}
 		return writeEtcdCredentials(etcd, filepath.Join(dir, "pki"))
 	}
+	backend, err := withStoreCA(backend, filepath.Join(dir, "pki"))
+	if err != nil {
+		return StoreEndpoint{}, err
+	}
 	listener := "unix://" + filepath.Join(dir, "kine.sock")
 	// The values kine's own CLI defaults to: the library refuses to start
 	// without some of them (CompactBatchSize, for one).
-	_, err := endpoint.Listen(ctx, endpoint.Config{
+	_, err = endpoint.Listen(ctx, endpoint.Config{
 		Listener:             listener,
 		WaitGroup:            wg,
 		Endpoint:             backend,
@@ -88,4 +94,21 @@ func writeEtcdCredentials(b stores.EtcdBackend, dir string) (StoreEndpoint, erro
 		}
 	}
 	return StoreEndpoint{Servers: b.Endpoints, Args: args}, nil
+}
+
+// withStoreCA writes the CA a PostgreSQL backend carries to dir, and points
+// the backend's sslrootcert at it: kine reads the CA from a file only.
+func withStoreCA(backend, dir string) (string, error) {
+	url, ca, err := postgres.TakeCA(backend)
+	if err != nil || ca == nil {
+		return url, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "store-ca.crt")
+	if err := os.WriteFile(path, ca, 0o600); err != nil {
+		return "", err
+	}
+	return url + "&sslrootcert=" + neturl.QueryEscape(path), nil
 }

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,6 +33,11 @@ func (c *Cluster) registerStores(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Its clients verify the server (verify-full) with the CA it made.
+	pgCA, err := os.ReadFile(pg.CAFile())
+	if err != nil {
+		return err
+	}
 	etcd, err := c.StoreEtcdCredentials()
 	if err != nil {
 		return err
@@ -49,7 +55,7 @@ func (c *Cluster) registerStores(ctx context.Context) error {
 		{StoreName, c.PostgresEndpoint(), fleetv1.DriverPostgreSQL, map[string][]byte{
 			fleetv1.SecretUsernameKey: []byte(pgserver.AdminUser),
 			fleetv1.SecretPasswordKey: []byte(pg.Password),
-		}, nil},
+		}, map[string][]byte{fleetv1.SecretCAKey: pgCA}},
 		{EtcdStoreName, c.StoreEtcdEndpoint(), fleetv1.DriverEtcd, etcdAdmin, etcdCA},
 	} {
 		if err := c.registerStore(ctx, cl, s.name, s.driver, s.endpoint, s.admin, s.ca); err != nil {

@@ -70,11 +70,18 @@ func AdminFor(ctx context.Context, reader client.Reader, bs *fleetv1.BackingStor
 		if err := requireKeys(secret, ref, "admin credentials", fleetv1.SecretUsernameKey); err != nil {
 			return nil, err
 		}
+		ca, err := storeCA(ctx, reader, bs)
+		if err != nil {
+			return nil, err
+		}
 		sslmode := string(secret.Data[fleetv1.SecretSSLModeKey])
+		if sslmode == "" && ca != nil {
+			sslmode = postgres.VerifiedSSLMode
+		}
 		// A server that does not answer must not hold a reconcile for the
 		// system's TCP timeout.
 		url := postgres.URL(bs.Spec.Endpoint, "postgres", user, string(secret.Data[fleetv1.SecretPasswordKey]), sslmode) + "&connect_timeout=10"
-		return pgAdmin{Admin: postgres.Admin{URL: url}, sslmode: sslmode}, nil
+		return pgAdmin{Admin: postgres.Admin{URL: url, CA: ca}, sslmode: sslmode}, nil
 	case fleetv1.DriverEtcd:
 		if err := requireKeys(secret, ref, "admin credentials", fleetv1.SecretTLSCertKey, fleetv1.SecretTLSKeyKey,
 			fleetv1.SecretClientCACertKey, fleetv1.SecretClientCAKeyKey); err != nil {
@@ -84,19 +91,31 @@ func AdminFor(ctx context.Context, reader client.Reader, bs *fleetv1.BackingStor
 			Cert: secret.Data[fleetv1.SecretTLSCertKey], Key: secret.Data[fleetv1.SecretTLSKeyKey],
 			ClientCACert: secret.Data[fleetv1.SecretClientCACertKey], ClientCAKey: secret.Data[fleetv1.SecretClientCAKeyKey],
 		}
-		if ref := bs.Spec.CASecret; ref != nil {
-			ca, err := readSecret(ctx, reader, *ref, "CA")
-			if err != nil {
-				return nil, err
-			}
-			if err := requireKeys(ca, *ref, "CA", fleetv1.SecretCAKey); err != nil {
-				return nil, err
-			}
-			creds.ServerCA = ca.Data[fleetv1.SecretCAKey]
+		ca, err := storeCA(ctx, reader, bs)
+		if err != nil {
+			return nil, err
 		}
+		creds.ServerCA = ca
 		return etcdAdmin{etcdstore.Admin{Endpoint: bs.Spec.Endpoint, Creds: creds}}, nil
 	}
 	return nil, fmt.Errorf("backing store %s: driver %q is not one this hub knows", bs.Name, bs.Spec.Driver)
+}
+
+// storeCA is the CA that verifies the store's server, from its CASecret;
+// nil when it has none.
+func storeCA(ctx context.Context, reader client.Reader, bs *fleetv1.BackingStore) ([]byte, error) {
+	ref := bs.Spec.CASecret
+	if ref == nil {
+		return nil, nil
+	}
+	ca, err := readSecret(ctx, reader, *ref, "CA")
+	if err != nil {
+		return nil, err
+	}
+	if err := requireKeys(ca, *ref, "CA", fleetv1.SecretCAKey); err != nil {
+		return nil, err
+	}
+	return ca.Data[fleetv1.SecretCAKey], nil
 }
 
 func readSecret(ctx context.Context, reader client.Reader, ref fleetv1.SecretReference, what string) (*corev1.Secret, error) {
@@ -140,6 +159,9 @@ func (a pgAdmin) Provision(ctx context.Context, space string, epoch int64) (map[
 	data := map[string][]byte{fleetv1.SecretUsernameKey: []byte(role), fleetv1.SecretPasswordKey: []byte(password)}
 	if a.sslmode != "" {
 		data[fleetv1.SecretSSLModeKey] = []byte(a.sslmode)
+	}
+	if len(a.CA) > 0 {
+		data[fleetv1.SecretCAKey] = a.CA
 	}
 	return data, nil
 }

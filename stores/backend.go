@@ -30,7 +30,8 @@ func Backend(store fleetv1.ControlPlaneStore, creds map[string][]byte) (string, 
 		if user == "" {
 			return "", fmt.Errorf("store credentials Secret %s has no %s", store.CredentialsSecret, fleetv1.SecretUsernameKey)
 		}
-		return postgres.URL(store.Endpoint, store.Database, user, string(creds[fleetv1.SecretPasswordKey]), string(creds[fleetv1.SecretSSLModeKey])), nil
+		url := postgres.URL(store.Endpoint, store.Database, user, string(creds[fleetv1.SecretPasswordKey]), string(creds[fleetv1.SecretSSLModeKey]))
+		return postgres.WithCA(url, creds[fleetv1.SecretCAKey]), nil
 	case fleetv1.DriverEtcd:
 		cert, key := creds[fleetv1.SecretTLSCertKey], creds[fleetv1.SecretTLSKeyKey]
 		if len(cert) == 0 || len(key) == 0 {

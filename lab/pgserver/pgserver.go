@@ -292,6 +292,10 @@ func (s *Server) waitReady(ctx context.Context) error {
 // Endpoint is host:port.
 func (s *Server) Endpoint() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
+// CA is the PEM of the CA that signed the server's certificate, which
+// clients verify it with.
+func (s *Server) CA() ([]byte, error) { return os.ReadFile(filepath.Join(s.dir, "ca.crt")) }
+
 // AdminPassword is the superuser's password.
 func (s *Server) AdminPassword() string { return s.password }
 

@@ -6,6 +6,9 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,6 +30,9 @@ import (
 type Admin struct {
 	// URL connects as the superuser to the server's "postgres" database.
 	URL string
+	// CA, PEM, verifies the server when the URL's sslmode asks to
+	// (verify-ca, verify-full); without it, the system's roots do.
+	CA []byte
 }
 
 // Owner is the owner role of a vcluster's database.
@@ -35,8 +41,37 @@ func Owner(database string) string { return database + "_owner" }
 // EpochRole is the login role of one epoch of a vcluster.
 func EpochRole(database string, epoch int64) string { return fmt.Sprintf("%s_e%d", database, epoch) }
 
+// connect opens a session as the superuser.
+func (a Admin) connect(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(a.URL)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.CA) > 0 {
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(a.CA) {
+			return nil, errors.New("the store's CA holds no PEM certificate")
+		}
+		// Every TLS attempt pgx would make: the first, and its fallbacks.
+		for _, tc := range append([]*tls.Config{cfg.TLSConfig}, fallbackTLS(cfg)...) {
+			if tc != nil {
+				tc.RootCAs = roots
+			}
+		}
+	}
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+func fallbackTLS(cfg *pgx.ConnConfig) []*tls.Config {
+	var out []*tls.Config
+	for _, f := range cfg.Fallbacks {
+		out = append(out, f.TLSConfig)
+	}
+	return out
+}
+
 func (a Admin) exec(ctx context.Context, sql string, args ...any) error {
-	conn, err := pgx.Connect(ctx, a.URL)
+	conn, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -46,7 +81,7 @@ func (a Admin) exec(ctx context.Context, sql string, args ...any) error {
 }
 
 func (a Admin) exists(ctx context.Context, query, name string) (bool, error) {
-	conn, err := pgx.Connect(ctx, a.URL)
+	conn, err := a.connect(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -60,7 +95,7 @@ func (a Admin) exists(ctx context.Context, query, name string) (bool, error) {
 
 // Ping checks that the server answers and the credentials work.
 func (a Admin) Ping(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, a.URL)
+	conn, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -149,7 +184,7 @@ func (a Admin) DropDatabase(ctx context.Context, database string) error {
 	if err := a.exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{database}.Sanitize()); err != nil {
 		return fmt.Errorf("drop database %s: %w", database, err)
 	}
-	conn, err := pgx.Connect(ctx, a.URL)
+	conn, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -186,9 +221,12 @@ func duplicate(err error) bool {
 }
 
 // DefaultSSLMode is the sslmode of a store that names none: encrypted,
-// so that credentials and state never cross the network in the clear. A
-// store whose CA the admin gives may ask for verify-full.
+// so that credentials and state never cross the network in the clear.
 const DefaultSSLMode = "require"
+
+// VerifiedSSLMode is the sslmode of a store whose CA the admin gives, unless
+// it names another: encrypted, and to the server the endpoint names only.
+const VerifiedSSLMode = "verify-full"
 
 // URL is a connection URL for database at hostport, which is also kine's
 // endpoint for it.
@@ -198,6 +236,37 @@ func URL(hostport, database, user, password, sslmode string) string {
 	}
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: hostport, Path: "/" + database, RawQuery: "sslmode=" + sslmode}
 	return u.String()
+}
+
+// caParam carries, in a control plane's backend URL, the CA that verifies
+// the server: PEM, base64url. The control plane writes it to a file for
+// kine (sslrootcert) and takes it out of the URL, which PostgreSQL would
+// otherwise read as a setting.
+const caParam = "vfleet-ca"
+
+// WithCA adds the server's CA to a backend URL.
+func WithCA(backend string, ca []byte) string {
+	if len(ca) == 0 {
+		return backend
+	}
+	return backend + "&" + caParam + "=" + base64.RawURLEncoding.EncodeToString(ca)
+}
+
+// TakeCA takes the CA WithCA added out of a backend URL; it returns the URL
+// as it was, and nil, when there is none.
+func TakeCA(backend string) (string, []byte, error) {
+	u, err := url.Parse(backend)
+	if err != nil || !u.Query().Has(caParam) {
+		return backend, nil, nil
+	}
+	q := u.Query()
+	ca, err := base64.RawURLEncoding.DecodeString(q.Get(caParam))
+	if err != nil {
+		return "", nil, fmt.Errorf("the backend's %s is not base64url: %w", caParam, err)
+	}
+	q.Del(caParam)
+	u.RawQuery = q.Encode()
+	return u.String(), ca, nil
 }
 
 // NewPassword is a random password for a login.

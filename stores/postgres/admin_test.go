@@ -2,11 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vfleet/vfleet/internal/pki"
 	"github.com/vfleet/vfleet/lab/pgserver"
 	"github.com/vfleet/vfleet/stores/postgres"
 	"github.com/vfleet/vfleet/test/pgtest"
@@ -111,5 +113,56 @@ func TestNothingInTheClear(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "no encryption") {
 		t.Errorf("refusal %q does not say it wants encryption", err)
+	}
+}
+
+// TestVerifiesTheServer: with the store's CA, the hub speaks only to the
+// server its certificate names (verify-full); a server of another CA is
+// refused.
+func TestVerifiesTheServer(t *testing.T) {
+	s := pgtest.Start(t)
+	ctx := context.Background()
+	ca, err := s.CA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := pki.NewCA("someone else")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(s.Endpoint())
+	for _, tc := range []struct {
+		name, host string
+		ca         []byte
+		refused    string
+	}{
+		{name: "the server's CA", host: "127.0.0.1", ca: ca},
+		{name: "another CA", host: "127.0.0.1", ca: other.CertPEM(), refused: "certificate signed by unknown authority"},
+		{name: "no CA: the system's roots", host: "127.0.0.1", refused: "certificate signed by unknown authority"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			admin := postgres.Admin{URL: postgres.URL(net.JoinHostPort(tc.host, port), "postgres", pgserver.AdminUser, s.AdminPassword(), postgres.VerifiedSSLMode), CA: tc.ca}
+			err := admin.Ping(ctx)
+			switch {
+			case tc.refused == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.refused != "" && (err == nil || !strings.Contains(err.Error(), tc.refused)):
+				t.Fatalf("got %v, want a refusal saying %q", err, tc.refused)
+			}
+		})
+	}
+}
+
+// TestBackendCarriesTheCA: the CA a backend URL carries comes out whole,
+// and leaves the URL as it was.
+func TestBackendCarriesTheCA(t *testing.T) {
+	url := postgres.URL("db:5432", "vc", "u", "p@ss", postgres.VerifiedSSLMode)
+	ca := []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	got, gotCA, err := postgres.TakeCA(postgres.WithCA(url, ca))
+	if err != nil || got != url || string(gotCA) != string(ca) {
+		t.Fatalf("TakeCA(WithCA) = %q, %q, %v; want %q, %q", got, gotCA, err, url, ca)
+	}
+	if got, gotCA, err := postgres.TakeCA(url); err != nil || got != url || gotCA != nil {
+		t.Fatalf("TakeCA of a URL without a CA = %q, %q, %v", got, gotCA, err)
 	}
 }
