@@ -81,9 +81,15 @@ type ControlPlane struct {
 	// failed receives the StartError once the apiserver gave up.
 	failed chan error
 
-	mu     sync.Mutex
-	procs  map[string]*procgroup.Process
-	status Status
+	// resync restarts the syncer (its credentials were renewed);
+	// kubeconfigChanged tells that the admin kubeconfig was.
+	resync, kubeconfigChanged chan struct{}
+
+	mu    sync.Mutex
+	procs map[string]*procgroup.Process
+	// planned marks the processes restart stopped, to start again at once.
+	planned map[string]bool
+	status  Status
 }
 
 // New checks cfg and the binaries.
@@ -121,7 +127,11 @@ func New(cfg Config) (*ControlPlane, error) {
 	if cfg.OrphanGrace <= 0 {
 		cfg.OrphanGrace = time.Minute
 	}
-	return &ControlPlane{cfg: cfg, ready: make(chan struct{}), failed: make(chan error, 1), procs: map[string]*procgroup.Process{}}, nil
+	return &ControlPlane{
+		cfg: cfg, ready: make(chan struct{}), failed: make(chan error, 1),
+		resync: make(chan struct{}, 1), kubeconfigChanged: make(chan struct{}, 1),
+		procs: map[string]*procgroup.Process{}, planned: map[string]bool{},
+	}, nil
 }
 
 // Endpoint is the apiserver's URL.
@@ -212,6 +222,11 @@ func (cp *ControlPlane) Run(ctx context.Context) (err error) {
 		// answers; started together, they would share the CPU the
 		// apiserver needs to get there.
 		run("kube-controller-manager")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cp.keepCertificates(ctx)
+		}()
 		if cp.cfg.Sync != nil {
 			wg.Add(1)
 			go func() {
@@ -313,6 +328,10 @@ func (cp *ControlPlane) supervise(ctx context.Context, name string, spec func() 
 				_ = p.Stop(context.WithoutCancel(ctx), 15*time.Second)
 				return
 			case <-p.Done():
+				if cp.takePlanned(name) {
+					fmt.Fprintf(cp.cfg.Log, "%s of %s restarted to take up renewed certificates\n", name, cp.cfg.Name)
+					continue
+				}
 				_, exitErr := p.Exited()
 				tail := p.LogTail(10)
 				reason = errorLine(tail)

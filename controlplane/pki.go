@@ -2,9 +2,13 @@ package controlplane
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/vfleet/vfleet/controlplane/launch"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
@@ -22,10 +26,44 @@ const (
 
 func (cp *ControlPlane) pki(name string) string { return filepath.Join(cp.cfg.DataDir, "pki", name) }
 
-// ensurePKI writes the vcluster's CA, serving certificate (covering every
-// address it is reached at), front-proxy CA and client, service-account key
-// and client identities, once: a restart keeps them, so kubeconfigs handed
-// out stay valid.
+// leaf is a certificate of the control plane's, issued again before it
+// expires. The CAs and the service-account key are not: they are the
+// vcluster's identity, and every kubeconfig handed out trusts them.
+type leaf struct {
+	// name: the pair is pki/<name>.crt and pki/<name>.key.
+	name string
+	// ca signs it: "ca" or "front-proxy-ca".
+	ca  string
+	req pki.Request
+	// kubeconfig, when set, is the kubeconfig in pki/ that carries the
+	// pair for its client.
+	kubeconfig string
+}
+
+// leaves are the control plane's certificates: the serving one (covering
+// every address it is reached at), the front-proxy client, and its
+// clients' identities.
+func (cp *ControlPlane) leaves() []leaf {
+	dns := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 96, 0, 1)}
+	for _, san := range append([]string{cp.cfg.Address}, cp.cfg.SANs...) {
+		if ip := net.ParseIP(san); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			dns = append(dns, san)
+		}
+	}
+	return []leaf{
+		{name: "apiserver", ca: "ca", req: pki.Request{CommonName: "kube-apiserver", DNSNames: dns, IPs: ips, Usage: pki.ServerAuth}},
+		{name: "front-proxy-client", ca: "front-proxy-ca", req: pki.Request{CommonName: frontProxyUser, Usage: pki.ClientAuth}},
+		{name: "admin", ca: "ca", req: pki.Request{CommonName: adminUser, Organization: []string{"system:masters"}, Usage: pki.ClientAuth}, kubeconfig: kubeconfigAdmin},
+		{name: "controller-manager", ca: "ca", req: pki.Request{CommonName: kcmUser, Usage: pki.ClientAuth}, kubeconfig: kubeconfigKCM},
+	}
+}
+
+// ensurePKI writes the vcluster's CA, front-proxy CA, service-account key
+// and every leaf, once: a restart keeps them, so kubeconfigs handed out
+// stay valid.
 func (cp *ControlPlane) ensurePKI() error {
 	dir := cp.pki("")
 	if _, err := os.Stat(cp.pki("ca.crt")); err == nil {
@@ -36,59 +74,92 @@ func (cp *ControlPlane) ensurePKI() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	ca, err := pki.NewCA(cp.cfg.Name + "-ca")
-	if err != nil {
-		return err
-	}
-	frontCA, err := pki.NewCA(cp.cfg.Name + "-front-proxy-ca")
-	if err != nil {
-		return err
-	}
-	for name, a := range map[string]*pki.CA{"ca": ca, "front-proxy-ca": frontCA} {
-		kp, err := a.KeyPair()
+	cas := map[string]*pki.CA{}
+	for name, cn := range map[string]string{"ca": cp.cfg.Name + "-ca", "front-proxy-ca": cp.cfg.Name + "-front-proxy-ca"} {
+		ca, err := pki.NewCA(cn)
+		if err != nil {
+			return err
+		}
+		kp, err := ca.KeyPair()
 		if err != nil {
 			return err
 		}
 		if _, _, err := kp.Write(dir, name); err != nil {
 			return err
 		}
+		cas[name] = ca
 	}
-	dns := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
-	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 96, 0, 1)}
-	for _, san := range append([]string{cp.cfg.Address}, cp.cfg.SANs...) {
-		if ip := net.ParseIP(san); ip != nil {
-			ips = append(ips, ip)
-		} else {
-			dns = append(dns, san)
-		}
-	}
-	issue := []pki.Issue{
-		{File: "apiserver", CA: ca, Request: pki.Request{CommonName: "kube-apiserver", DNSNames: dns, IPs: ips, Usage: pki.ServerAuth}},
-		{File: "front-proxy-client", CA: frontCA, Request: pki.Request{CommonName: frontProxyUser, Usage: pki.ClientAuth}},
-	}
-	if err := pki.IssueAll(dir, issue); err != nil {
-		return err
-	}
-	if err := pki.WriteSigningKey(dir); err != nil {
-		return err
-	}
-	for _, id := range []struct {
-		file, user string
-		org        []string
-	}{
-		{kubeconfigAdmin, adminUser, []string{"system:masters"}},
-		{kubeconfigKCM, kcmUser, nil},
-	} {
-		kp, err := ca.Issue(pki.Request{CommonName: id.user, Organization: id.org, Usage: pki.ClientAuth})
-		if err != nil {
-			return err
-		}
-		err = kubeconfig.Write(cp.pki(id.file), kubeconfig.Identity{
-			Cluster: cp.cfg.Name, Server: cp.Endpoint(), CAPEM: ca.CertPEM(), User: id.user, CertPEM: kp.CertPEM, KeyPEM: kp.KeyPEM,
-		})
-		if err != nil {
+	for _, l := range cp.leaves() {
+		if err := cp.issue(l, cas); err != nil {
 			return err
 		}
 	}
-	return nil
+	return pki.WriteSigningKey(dir)
+}
+
+// issue signs l with its CA and writes it, and its kubeconfig if it has one.
+func (cp *ControlPlane) issue(l leaf, cas map[string]*pki.CA) error {
+	ca := cas[l.ca]
+	kp, err := ca.Issue(l.req)
+	if err != nil {
+		return err
+	}
+	if _, _, err := kp.Write(cp.pki(""), l.name); err != nil {
+		return err
+	}
+	if l.kubeconfig == "" {
+		return nil
+	}
+	return kubeconfig.Write(cp.pki(l.kubeconfig), kubeconfig.Identity{
+		Cluster: cp.cfg.Name, Server: cp.Endpoint(), CAPEM: ca.CertPEM(), User: l.req.CommonName, CertPEM: kp.CertPEM, KeyPEM: kp.KeyPEM,
+	})
+}
+
+// renewCertificates issues again, from the same CAs, every leaf in the
+// last quarter of its life at now, and returns their names.
+func (cp *ControlPlane) renewCertificates(now time.Time) ([]string, error) {
+	cas := map[string]*pki.CA{}
+	for _, name := range []string{"ca", "front-proxy-ca"} {
+		ca, err := pki.LoadCA(cp.pki(name+".crt"), cp.pki(name+".key"))
+		if err != nil {
+			return nil, err
+		}
+		cas[name] = ca
+	}
+	var renewed []string
+	for _, l := range cp.leaves() {
+		cert, err := cp.leafCert(l)
+		if err != nil {
+			return renewed, err
+		}
+		due, _, err := pki.Expiring(cert, now)
+		if err != nil {
+			return renewed, fmt.Errorf("certificate %s: %w", l.name, err)
+		}
+		if !due {
+			continue
+		}
+		if err := cp.issue(l, cas); err != nil {
+			return renewed, fmt.Errorf("renew certificate %s: %w", l.name, err)
+		}
+		renewed = append(renewed, l.name)
+	}
+	return renewed, nil
+}
+
+// leafCert is l's certificate: its file, or, in a data directory made
+// before clients' pairs had files, the one its kubeconfig carries.
+func (cp *ControlPlane) leafCert(l leaf) ([]byte, error) {
+	cert, err := os.ReadFile(cp.pki(l.name + ".crt"))
+	if err == nil || l.kubeconfig == "" || !errors.Is(err, os.ErrNotExist) {
+		return cert, err
+	}
+	cfg, err := clientcmd.LoadFromFile(cp.pki(l.kubeconfig))
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range cfg.AuthInfos {
+		return a.ClientCertificateData, nil
+	}
+	return nil, fmt.Errorf("kubeconfig %s has no user", l.kubeconfig)
 }

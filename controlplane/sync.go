@@ -15,14 +15,33 @@ import (
 
 // runSyncer runs the vcluster's syncer in this process until ctx ends,
 // starting it again with backoff if it stops on an error (the host
-// unreachable when it started, say).
+// unreachable when it started, say), and at once when its credentials
+// were renewed.
 func (cp *ControlPlane) runSyncer(ctx context.Context) {
 	sc := cp.cfg.Sync
 	backoff := time.Second
 	for ctx.Err() == nil {
-		err := cp.syncOnce(ctx, sc)
+		run, stop := context.WithCancel(ctx)
+		renewed := make(chan struct{})
+		go func() {
+			select {
+			case <-cp.resync:
+				close(renewed)
+				stop()
+			case <-run.Done():
+			}
+		}()
+		err := cp.syncOnce(run, sc)
+		stop()
 		if ctx.Err() != nil {
 			return
+		}
+		select {
+		case <-renewed:
+			// Started again at once, on the renewed admin credentials.
+			fmt.Fprintf(cp.cfg.Log, "syncer of %s: starting again with renewed credentials\n", cp.cfg.Name)
+			continue
+		default:
 		}
 		fmt.Fprintf(cp.cfg.Log, "syncer of %s stopped: %v; starting it again in %s\n", cp.cfg.Name, err, backoff)
 		cp.setStatus(func(s *Status) { s.Message = "syncer: " + err.Error() })

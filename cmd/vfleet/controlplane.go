@@ -61,7 +61,15 @@ admin kubeconfig it writes to <data-dir>/` + launch.AdminKubeconfigFile + ` once
 					fmt.Fprintf(cpCfg.Log, "cannot publish the kubeconfig: %v\n", err)
 					return
 				}
-				_ = cp.Publish(cmd.Context(), host, cfg.PodNamespace, cfg.PublishSecret, cfg.PublishServer)
+				// Again each time its certificate is renewed.
+				for {
+					_ = cp.Publish(cmd.Context(), host, cfg.PodNamespace, cfg.PublishSecret, cfg.PublishServer)
+					select {
+					case <-cp.KubeconfigChanged():
+					case <-cmd.Context().Done():
+						return
+					}
+				}
 			}()
 		}
 		return cp.Run(cmd.Context())

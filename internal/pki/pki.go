@@ -169,17 +169,42 @@ func NewSigningKey() (privatePEM, publicPEM []byte, err error) {
 }
 
 // Write stores the pair as dir/name.crt and dir/name.key; the key is readable
-// by its owner only.
+// by its owner only. Each file is replaced whole (written aside, then
+// renamed), so that a process that reloads them never reads half of one.
 func (kp KeyPair) Write(dir, name string) (certPath, keyPath string, err error) {
 	certPath = filepath.Join(dir, name+".crt")
 	keyPath = filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certPath, kp.CertPEM, 0o644); err != nil {
+	if err := replaceFile(keyPath, kp.KeyPEM, 0o600); err != nil {
 		return "", "", err
 	}
-	if err := os.WriteFile(keyPath, kp.KeyPEM, 0o600); err != nil {
+	if err := replaceFile(certPath, kp.CertPEM, 0o644); err != nil {
 		return "", "", err
 	}
 	return certPath, keyPath, nil
+}
+
+func replaceFile(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Expiring reports whether the first certificate in certPEM is in the last
+// quarter of its life at now, when it is due to be issued again, and when
+// it expires.
+func Expiring(certPEM []byte, now time.Time) (bool, time.Time, error) {
+	block, _ := pem.Decode(certPEM)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return false, time.Time{}, errors.New("no PEM certificate")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	life := cert.NotAfter.Sub(cert.NotBefore)
+	return !now.Before(cert.NotAfter.Add(-life / 4)), cert.NotAfter, nil
 }
 
 // LoadCA reads a CA written by KeyPair.Write.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func parse(t *testing.T, certPEM []byte) *x509.Certificate {
@@ -154,5 +155,35 @@ func TestIssueAllAndWriteSigningKey(t *testing.T) {
 	}
 	if err := IssueAll(dir, []Issue{{File: "bad", CA: ca, Request: Request{Usage: ClientAuth}}}); err == nil {
 		t.Error("a request without a common name was issued")
+	}
+}
+
+// TestExpiring: a certificate is due in the last quarter of its life.
+func TestExpiring(t *testing.T) {
+	ca, err := NewCA("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := ca.Issue(Request{CommonName: "leaf", Usage: ClientAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{now, false},
+		{now.Add(270 * 24 * time.Hour), false},
+		{now.Add(275 * 24 * time.Hour), true},
+		{now.Add(400 * 24 * time.Hour), true},
+	} {
+		due, expires, err := Expiring(kp.CertPEM, tc.at)
+		if err != nil || due != tc.want {
+			t.Errorf("at %s: due %v (%v), want %v; expires %s", tc.at, due, err, tc.want, expires)
+		}
+	}
+	if _, _, err := Expiring([]byte("junk"), now); err == nil {
+		t.Error("junk was read as a certificate")
 	}
 }
