@@ -76,7 +76,7 @@ var _ = Describe("Tokens stolen from a host namespace", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		var token string
 		Eventually(func(g Gomega) {
-			sec, err := t.Host.CoreV1().Secrets(t.HostNS).Get(ctx, t.HostName("default", "default")+"-token", metav1.GetOptions{})
+			sec, err := t.Host.CoreV1().Secrets(t.HostNS).Get(ctx, t.HostName("tokened", "default")+"-token", metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
 			token = string(sec.Data["token"])
 			g.Expect(token).NotTo(BeEmpty())
