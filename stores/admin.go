@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/pki"
 	"github.com/vfleet/vfleet/stores/etcdstore"
 	"github.com/vfleet/vfleet/stores/postgres"
 )
@@ -36,6 +38,28 @@ type Admin interface {
 	Fence(ctx context.Context, space string, epoch int64) error
 	// Drop deletes the space and every login of it.
 	Drop(ctx context.Context, space string) error
+}
+
+// Renewer is an Admin whose epoch credentials expire (etcd's client
+// certificates; PostgreSQL's passwords do not).
+type Renewer interface {
+	// Renew issues an epoch's credentials again over the same login, and
+	// fails for an epoch whose login is fenced: renewing never brings a
+	// fenced epoch back.
+	Renew(ctx context.Context, space string, epoch int64) (map[string][]byte, error)
+}
+
+// RenewalDue reports whether the epoch credentials in data, a credentials
+// Secret's data as Provision made it, hold a certificate in the last
+// quarter of its life at now.
+func RenewalDue(data map[string][]byte, now time.Time) bool {
+	cert := data[fleetv1.SecretTLSCertKey]
+	if len(cert) == 0 {
+		return false
+	}
+	due, _, err := pki.Expiring(cert, now)
+	// A certificate that cannot be read is issued again too.
+	return due || err != nil
 }
 
 // Space names the database (PostgreSQL) or prefix (etcd, without its
@@ -180,11 +204,24 @@ func (a etcdAdmin) Provision(ctx context.Context, space string, epoch int64) (ma
 	if err != nil {
 		return nil, err
 	}
+	return epochData(c), nil
+}
+
+// Renew implements Renewer: the same user, a new certificate.
+func (a etcdAdmin) Renew(ctx context.Context, space string, epoch int64) (map[string][]byte, error) {
+	c, err := a.RenewEpochCert(ctx, space, epoch)
+	if err != nil {
+		return nil, err
+	}
+	return epochData(c), nil
+}
+
+func epochData(c etcdstore.EpochCredentials) map[string][]byte {
 	data := map[string][]byte{fleetv1.SecretUsernameKey: []byte(c.User), fleetv1.SecretTLSCertKey: c.Cert, fleetv1.SecretTLSKeyKey: c.Key}
 	if len(c.ServerCA) > 0 {
 		data[fleetv1.SecretCAKey] = c.ServerCA
 	}
-	return data, nil
+	return data
 }
 
 func (a etcdAdmin) Drop(ctx context.Context, space string) error { return a.DropSpace(ctx, space) }

@@ -2,6 +2,13 @@ package virtualcluster_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"testing"
 	"time"
 
@@ -17,6 +24,7 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
+	"github.com/vfleet/vfleet/internal/pki"
 	"github.com/vfleet/vfleet/lab/pgserver"
 	"github.com/vfleet/vfleet/stores"
 	"github.com/vfleet/vfleet/stores/etcdstore"
@@ -153,4 +161,80 @@ func placeOnStore(t *testing.T, name string, spec fleetv1.BackingStoreSpec, admi
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: cp.Spec.Store.CredentialsSecret}, secret)).To(gomega.Succeed())
 	})
 	return vc, cp, secret
+}
+
+// TestRenewsTheEtcdEpochCertificate: an epoch's client certificate in the
+// last quarter of its life is issued again by the hub, for the same user,
+// in the same Secret (where the agent reads it), and opens the same space.
+func TestRenewsTheEtcdEpochCertificate(t *testing.T) {
+	ctx := context.Background()
+	s := etcdtest.Start(t)
+	adminData, caData := stores.EtcdSecrets(s.Creds)
+	vc, cp, secret := placeOnStore(t, "etcd-renew", fleetv1.BackingStoreSpec{Driver: fleetv1.DriverEtcd, Endpoint: s.Endpoint}, adminData, caData)
+
+	// The epoch's certificate, as it would be 300 days after the hub
+	// issued it: from the same CA, for the same user, 65 days left.
+	user := string(secret.Data["username"])
+	old := agedCertificate(t, s.Creds, user, 300*24*time.Hour, 65*24*time.Hour)
+	secret.Data["tls.crt"], secret.Data["tls.key"] = old.CertPEM, old.KeyPEM
+	if err := k8s.Update(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	if !stores.RenewalDue(secret.Data, time.Now()) {
+		t.Fatal("the aged certificate is not due")
+	}
+	// The hub looks at the vcluster again (it resyncs every few hours).
+	if err := k8s.Patch(ctx, vc, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"annotations":{"test/poke":"1"}}}`))); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func(g gomega.Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(secret), secret)).To(gomega.Succeed())
+		g.Expect(stores.RenewalDue(secret.Data, time.Now())).To(gomega.BeFalse(), "the certificate was not renewed")
+	})
+	if got := string(secret.Data["username"]); got != user {
+		t.Fatalf("renewed for user %q, want %q", got, user)
+	}
+	tlsCfg, err := etcdstore.EpochCredentials{Cert: secret.Data["tls.crt"], Key: secret.Data["tls.key"], ServerCA: secret.Data["ca.crt"]}.TLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch, err := clientv3.New(clientv3.Config{Endpoints: []string{s.Endpoint}, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = epoch.Close() }()
+	if _, err := epoch.Put(ctx, cp.Spec.Store.Database+"/registry/probe", "x"); err != nil {
+		t.Fatalf("the renewed certificate cannot write below its prefix: %v", err)
+	}
+}
+
+// agedCertificate is a client certificate for user from the store's client
+// CA, issued age ago and valid for left more.
+func agedCertificate(t *testing.T, creds etcdstore.AdminCredentials, user string, age, left time.Duration) pki.KeyPair {
+	t.Helper()
+	ca, err := pki.ParseCA(creds.ClientCACert, creds.ClientCAKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: user},
+		NotBefore: now.Add(-age), NotAfter: now.Add(left),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, ca.Cert, key.Public(), ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pki.KeyPair{
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	}
 }

@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -28,10 +30,17 @@ func storeCredentialsSecretAt(vc *fleetv1.VirtualCluster, epoch int64) string {
 // login for the current epoch, whose credentials it puts where the host's
 // agent reads them. Each epoch gets its own login, so that an earlier one
 // can be fenced off without touching the current.
+//
+// Credentials that expire (etcd's client certificates) are issued again in
+// the last quarter of their life, over the same login; the agent restarts
+// the control plane on them. This runs only for an epoch that is not being
+// fenced (reconcileMove comes first), and renewal never brings a fenced
+// login back, so a reconcile that read an older status cannot undo a fence.
 func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualCluster, bs *fleetv1.BackingStore) error {
 	key := client.ObjectKey{Namespace: fleetv1.HostNamespace(vc.Status.Host), Name: storeCredentialsSecret(vc)}
-	if err := r.Client.Get(ctx, key, &corev1.Secret{}); err == nil {
-		return nil
+	existing := &corev1.Secret{}
+	if err := r.Client.Get(ctx, key, existing); err == nil {
+		return r.renewStoreCredentials(ctx, vc, bs, existing)
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}
@@ -54,6 +63,34 @@ func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualClus
 	if err := r.Client.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
+	return nil
+}
+
+// renewStoreCredentials issues the epoch's credentials in secret again
+// when they are due.
+func (r *Reconciler) renewStoreCredentials(ctx context.Context, vc *fleetv1.VirtualCluster, bs *fleetv1.BackingStore, secret *corev1.Secret) error {
+	if !stores.RenewalDue(secret.Data, r.Clock.Now()) {
+		return nil
+	}
+	admin, err := stores.AdminFor(ctx, r.reader(), bs)
+	if err != nil {
+		return err
+	}
+	renewer, ok := admin.(stores.Renewer)
+	if !ok {
+		return nil
+	}
+	data, err := renewer.Renew(ctx, stores.Space(bs.Spec.Driver, vc.UID), vc.Status.Epoch)
+	if err != nil {
+		return fmt.Errorf("renew the credentials of epoch %d: %w", vc.Status.Epoch, err)
+	}
+	before := secret.DeepCopy()
+	secret.Data = data
+	// Over the Secret read (optimistic lock): two renewals never race.
+	if err := r.Client.Patch(ctx, secret, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	ctrl.LoggerFrom(ctx).Info("Renewed the store credentials of the current epoch", "secret", klog.KObj(secret), "epoch", vc.Status.Epoch)
 	return nil
 }
 

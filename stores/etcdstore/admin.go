@@ -238,6 +238,34 @@ func (a Admin) EnsureEpochUser(ctx context.Context, space string, epoch int64) (
 	if err != nil {
 		return EpochCredentials{}, err
 	}
+	return a.issue(ca, user)
+}
+
+// RenewEpochCert issues the user of an epoch a new client certificate, for
+// one whose certificate is about to expire. It never adds the user: a
+// fenced epoch stays fenced, and a certificate naming a user etcd no longer
+// has opens nothing.
+func (a Admin) RenewEpochCert(ctx context.Context, space string, epoch int64) (EpochCredentials, error) {
+	user := EpochUser(space, epoch)
+	ca, err := pki.ParseCA(a.Creds.ClientCACert, a.Creds.ClientCAKey)
+	if err != nil {
+		return EpochCredentials{}, fmt.Errorf("client CA: %w", err)
+	}
+	err = a.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		if _, err := cli.UserGet(ctx, user); is(err, rpctypes.ErrUserNotFound) {
+			return fmt.Errorf("user %s is gone (its epoch was fenced): its certificate is not renewed", user)
+		} else if err != nil {
+			return fmt.Errorf("get user %s: %w", user, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return EpochCredentials{}, err
+	}
+	return a.issue(ca, user)
+}
+
+func (a Admin) issue(ca *pki.CA, user string) (EpochCredentials, error) {
 	kp, err := ca.Issue(pki.Request{CommonName: user, Usage: pki.ClientAuth})
 	if err != nil {
 		return EpochCredentials{}, err

@@ -67,6 +67,18 @@ func TestFencing(t *testing.T) {
 		}
 	}
 
+	// A renewed certificate is the same user's, with the same rights.
+	renewed, err := admin.RenewEpochCert(ctx, space, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(renewed.Cert) == string(e1.Cert) || renewed.User != e1.User {
+		t.Fatalf("renewal gave user %s the same certificate, or another user %s", e1.User, renewed.User)
+	}
+	if _, err := epochClient(t, s.Endpoint, renewed).Put(ctx, key, "epoch 1, renewed"); err != nil {
+		t.Fatalf("the renewed certificate does not write the epoch's space: %v", err)
+	}
+
 	if err := admin.Fence(ctx, space, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +88,13 @@ func TestFencing(t *testing.T) {
 	}
 	if _, err := cli1.Put(ctx, key, "late"); err == nil {
 		t.Error("the fenced epoch's open connection still writes")
+	}
+	// Renewal never brings a fenced epoch back.
+	if _, err := admin.RenewEpochCert(ctx, space, 1); err == nil || !strings.Contains(err.Error(), "fenced") {
+		t.Errorf("renewing a fenced epoch: got %v, want an error saying it was fenced", err)
+	}
+	if _, err := epochClient(t, s.Endpoint, renewed).Put(ctx, key, "late"); err == nil {
+		t.Error("the fenced epoch writes with its renewed certificate")
 	}
 	if _, err := epochClient(t, s.Endpoint, e1).Get(ctx, key); err == nil {
 		t.Error("the fenced epoch reads on a new connection")
@@ -90,7 +109,7 @@ func TestFencing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Kvs) != 1 || string(got.Kvs[0].Value) != "epoch 1" {
+	if len(got.Kvs) != 1 || string(got.Kvs[0].Value) != "epoch 1, renewed" {
 		t.Errorf("epoch 2 reads %v, want epoch 1's write", got.Kvs)
 	}
 	if _, err := cli2.Put(ctx, key, "epoch 2"); err != nil {
