@@ -15,6 +15,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -233,6 +234,36 @@ func TestSync(t *testing.T) {
 				g.Expect(virtualC.Create(ctx, review)).To(gomega.Succeed())
 				g.Expect(review.Status.Authenticated).To(gomega.BeTrue())
 				g.Expect(review.Status.User.Extra["authentication.kubernetes.io/pod-name"]).To(gomega.ConsistOf("tokened"))
+			},
+		},
+		{
+			name: "a pod the host refuses has no token Secret, nor once deleted",
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "refused", func(p *corev1.Pod) {
+					p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}
+					p.Spec.ServiceAccountName = "default"
+					p.Spec.Volumes = []corev1.Volume{{Name: "kube-api-access", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+						{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}},
+					}}}}}
+				})}
+			},
+			host: func(w world) []client.Object {
+				// The host's limits refuse the pod's memory.
+				return []client.Object{&corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Namespace: w.hostNS, Name: "small"},
+					Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer, Max: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Mi")}}}}}}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				g.Expect(events(g, w.namespace, "refused")).To(gomega.ContainSubstring("the host refused the Pod"))
+				// No Secret is made for a pod the host has not taken: one
+				// would have no owner to go with.
+				token := client.ObjectKey{Namespace: w.hostNS, Name: w.host("refused") + "-token"}
+				err := hostC.Get(ctx, token, &corev1.Secret{})
+				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "a token Secret with no host pod: %v", err)
+				// An unbound pod goes at once: nothing of the vcluster waits for it.
+				g.Expect(client.IgnoreNotFound(virtualC.Delete(ctx, pod(w.namespace, "refused")))).To(gomega.Succeed())
+				err = hostC.Get(ctx, token, &corev1.Secret{})
+				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "the token Secret is left on the host: %v", err)
 			},
 		},
 		{

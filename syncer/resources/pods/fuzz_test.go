@@ -66,7 +66,7 @@ func checkHostPod(t *testing.T, policy fleetv1.IsolationPolicy, virtual *corev1.
 		return
 	}
 	s := testContext(policy)
-	host, _ := hostPod(s, virtual, nil)
+	host := hostPod(s, virtual, nil)
 	if err := check(policy, host); err != nil {
 		t.Fatalf("a pod that passed has a host copy that breaks the class: %v\nvirtual: %+v\nhost: %+v", err, virtual.Spec, host.Spec)
 	}

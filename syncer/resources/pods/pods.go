@@ -124,7 +124,7 @@ func (*Resource) UpdateHost(desired, existing client.Object) bool {
 // the host's status into it.
 func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virtualObj client.Object) error {
 	host, virtual := hostObj.(*corev1.Pod), virtualObj.(*corev1.Pod)
-	if err := ownToken(ctx, s, host, virtual); err != nil {
+	if err := ensureToken(ctx, s, host, virtual); err != nil {
 		return err
 	}
 	if host.Spec.NodeName != "" && virtual.Spec.NodeName == "" {
@@ -149,12 +149,9 @@ func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virt
 }
 
 // Finish removes a virtual pod that waits to be deleted once its host copy
-// is gone, with its token's Secret: no kubelet of the vcluster will ever
-// confirm it.
+// is gone: no kubelet of the vcluster will ever confirm it. Its token's
+// Secret went with the host pod, its owner.
 func (*Resource) Finish(ctx context.Context, s *syncer.Context, obj client.Object) error {
-	if err := dropToken(ctx, s, obj.(*corev1.Pod)); err != nil {
-		return err
-	}
 	return client.IgnoreNotFound(s.Virtual.Delete(ctx, obj, client.GracePeriodSeconds(0), client.Preconditions{UID: ptr.To(obj.GetUID())}))
 }
 

@@ -46,15 +46,31 @@ func tokenSecretName(s *syncer.Context, pod *corev1.Pod) string {
 // volume it replaces would hold. The vcluster's API stops accepting the
 // token once the pod is gone, as it does a kubelet's. The token is renewed
 // when a fifth of its life is left.
-func ensureToken(ctx context.Context, s *syncer.Context, pod *corev1.Pod) error {
+//
+// The Secret is made once the host pod exists, owned by it from the
+// start, so the host's garbage collector removes it with the pod whoever
+// deletes the pod, and a pod the host refused, or one deleted before its
+// host copy was made, leaves no Secret behind. The kubelet waits for the
+// Secret to mount it, which it finds made by then: the pod is still being
+// scheduled.
+func ensureToken(ctx context.Context, s *syncer.Context, host, pod *corev1.Pod) error {
+	name := tokenSecretName(s, pod)
+	mounted := false
+	for _, v := range host.Spec.Volumes {
+		mounted = mounted || v.Secret != nil && v.Secret.SecretName == name
+	}
+	if !mounted || host.UID == "" {
+		return nil
+	}
 	secret := &corev1.Secret{}
-	key := client.ObjectKey{Namespace: s.HostNamespace, Name: tokenSecretName(s, pod)}
+	key := client.ObjectKey{Namespace: s.HostNamespace, Name: name}
 	err := s.Host.Get(ctx, key, secret)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
 	exists := err == nil
-	if exists && secret.Annotations[syncer.AnnotationVirtualUID] == string(pod.UID) {
+	owner := metav1.OwnerReference{APIVersion: "v1", Kind: "Pod", Name: host.Name, UID: host.UID}
+	if exists && secret.Annotations[syncer.AnnotationVirtualUID] == string(pod.UID) && len(secret.OwnerReferences) == 1 && secret.OwnerReferences[0] == owner {
 		if expiry, err := time.Parse(time.RFC3339, secret.Annotations[annotationTokenExpiry]); err == nil && time.Until(expiry) > tokenLifetime-tokenRefresh {
 			return nil
 		}
@@ -71,9 +87,8 @@ func ensureToken(ctx context.Context, s *syncer.Context, pod *corev1.Pod) error 
 		return err
 	}
 	secret.Name, secret.Namespace = key.Name, key.Namespace
-	// The Secret belongs to the pod; the host pod owns it once it exists
-	// (ownToken), and it goes with the virtual pod otherwise (Finish).
 	s.Mark(secret, pod)
+	secret.OwnerReferences = []metav1.OwnerReference{owner}
 	secret.Labels[fleetv1.LabelManagedBy] = fleetv1.ManagedByValue
 	secret.Annotations[annotationTokenExpiry] = req.Status.ExpirationTimestamp.UTC().Format(time.RFC3339)
 	secret.Type = corev1.SecretTypeOpaque
@@ -86,36 +101,4 @@ func ensureToken(ctx context.Context, s *syncer.Context, pod *corev1.Pod) error 
 		return s.Host.Update(ctx, secret)
 	}
 	return s.Host.Create(ctx, secret)
-}
-
-// ownToken makes the host pod the owner of its token's Secret, so that the
-// host's garbage collector removes the Secret with the pod, whoever
-// deletes the pod.
-func ownToken(ctx context.Context, s *syncer.Context, host, virtual *corev1.Pod) error {
-	name := tokenSecretName(s, virtual)
-	mounted := false
-	for _, v := range host.Spec.Volumes {
-		mounted = mounted || v.Secret != nil && v.Secret.SecretName == name
-	}
-	if !mounted || host.UID == "" {
-		return nil
-	}
-	secret := &corev1.Secret{}
-	if err := s.Host.Get(ctx, client.ObjectKey{Namespace: s.HostNamespace, Name: name}, secret); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	for _, o := range secret.OwnerReferences {
-		if o.UID == host.UID {
-			return nil
-		}
-	}
-	secret.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: host.Name, UID: host.UID}}
-	return s.Host.Update(ctx, secret)
-}
-
-// dropToken deletes the pod's token Secret, for a pod that goes before its
-// host copy was made, which would have owned it.
-func dropToken(ctx context.Context, s *syncer.Context, pod *corev1.Pod) error {
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.HostNamespace, Name: tokenSecretName(s, pod)}}
-	return client.IgnoreNotFound(s.Host.Delete(ctx, secret))
 }

@@ -16,30 +16,23 @@ import (
 var apiServerNames = []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
 
 // translate builds the host copy of a virtual pod, with what it needs from
-// the virtual API: its Services' variables, and its service account's
-// token in a host Secret.
+// the virtual API: its Services' variables. Its service account's token
+// is put in a host Secret once the host pod exists (ensureToken).
 func translate(ctx context.Context, s *syncer.Context, virtual *corev1.Pod) (*corev1.Pod, error) {
 	serviceEnv, err := serviceLinks(ctx, s, virtual)
 	if err != nil {
 		return nil, err
 	}
-	host, tokened := hostPod(s, virtual, serviceEnv)
-	if tokened {
-		if err := ensureToken(ctx, s, virtual); err != nil {
-			return nil, err
-		}
-	}
-	return host, nil
+	return hostPod(s, virtual, serviceEnv), nil
 }
 
 // hostPod is the host copy of a virtual pod that passed the checks: the
 // same containers and scheduling constraints, with every name it refers to
 // translated to the host's, what ties a pod to its cluster (service
 // account, API address, service links) pointed at the vcluster instead of
-// the host, and the class's scheduling and user rules applied. It reports
-// whether the pod mounts its service account's token. It reads nothing
-// but s's settings, so that a fuzz test can hold it to the policy.
-func hostPod(s *syncer.Context, virtual *corev1.Pod, serviceEnv []corev1.EnvVar) (*corev1.Pod, bool) {
+// the host, and the class's scheduling and user rules applied. It reads
+// nothing but s's settings, so that a fuzz test can hold it to the policy.
+func hostPod(s *syncer.Context, virtual *corev1.Pod, serviceEnv []corev1.EnvVar) *corev1.Pod {
 	spec := virtual.Spec.DeepCopy()
 
 	// The host schedules: the vcluster has no scheduler, and its priority
@@ -59,10 +52,8 @@ func hostPod(s *syncer.Context, virtual *corev1.Pod, serviceEnv []corev1.EnvVar)
 	})
 	// The host's default account, with no token: the pod's token is the
 	// vcluster's, mounted from the Secret ensureToken keeps.
-	tokened := false
 	for i, v := range spec.Volumes {
 		if v.Projected != nil && podrefs.ServiceAccountTokenVolume(v.Projected) {
-			tokened = true
 			spec.Volumes[i].VolumeSource = corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName: tokenSecretName(s, virtual), DefaultMode: v.Projected.DefaultMode,
 			}}
@@ -100,7 +91,7 @@ func hostPod(s *syncer.Context, virtual *corev1.Pod, serviceEnv []corev1.EnvVar)
 	// whatever reads them there: a CNI, a mesh, a scraper, the runtime.
 	host := &corev1.Pod{Spec: *spec}
 	host.Labels = syncer.HostLabels(virtual.Labels)
-	return host, tokened
+	return host
 }
 
 // hostVolumeClaimTemplates carries the labels of generic ephemeral

@@ -132,7 +132,7 @@ func TestHostPod(t *testing.T) {
 	if err := check(policy, virtual); err != nil {
 		t.Fatal(err)
 	}
-	host, _ := hostPod(s, virtual, nil)
+	host := hostPod(s, virtual, nil)
 
 	for k := range host.Labels {
 		if !strings.HasPrefix(k, syncer.TenantLabelDomain+"/") {
