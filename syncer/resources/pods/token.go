@@ -88,6 +88,10 @@ func ensureToken(ctx context.Context, s *syncer.Context, host, pod *corev1.Pod) 
 	}
 	secret.Name, secret.Namespace = key.Name, key.Namespace
 	s.Mark(secret, pod)
+	// It is the pod's, not a copy of a virtual Secret: without a virtual
+	// name, the Secrets controller does not look for one in the vcluster
+	// on each of its writes.
+	delete(secret.Annotations, syncer.AnnotationVirtualName)
 	secret.OwnerReferences = []metav1.OwnerReference{owner}
 	secret.Labels[fleetv1.LabelManagedBy] = fleetv1.ManagedByValue
 	secret.Annotations[annotationTokenExpiry] = req.Status.ExpirationTimestamp.UTC().Format(time.RFC3339)
