@@ -7,6 +7,9 @@ ROOT := $(abspath .)
 BIN := $(ROOT)/bin
 K8S_VERSION := $(shell sed -n 's|^[[:space:]]*k8s.io/kubernetes v\([^ ]*\).*|v\1|p' hack/tools/go.mod | head -1)
 K8S_BIN := $(BIN)/k8s/$(K8S_VERSION)
+CONTAINERD_VERSION := $(shell sed -n 's|^[[:space:]]*github.com/containerd/containerd/v2 \(v[^ ]*\).*|\1|p' hack/containerd/go.mod | head -1)
+CONTAINERD_BIN := $(BIN)/containerd/$(CONTAINERD_VERSION)
+IMAGES := $(BIN)/images
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/vfleet/vfleet/internal/version.Version=$(VERSION)
 
@@ -16,8 +19,10 @@ GOLANGCI_LINT_VERSION := v2.15.0
 
 # envtest runs etcd and kube-apiserver from here, not from a download.
 export KUBEBUILDER_ASSETS := $(K8S_BIN)
-# The lab finds its binaries here, wherever tests run from.
+# The lab finds its binaries and images here, wherever tests run from.
 export VFLEET_K8S_BIN_DIR := $(K8S_BIN)
+export VFLEET_CONTAINERD_BIN_DIR := $(CONTAINERD_BIN)
+export VFLEET_IMAGES_DIR := $(IMAGES)
 
 .PHONY: help
 help: ## Show this help.
@@ -40,8 +45,26 @@ build: ## Build bin/vfleet.
 	go build -ldflags '$(LDFLAGS)' -o $(BIN)/vfleet ./cmd/vfleet
 
 .PHONY: binaries
-binaries: ## Build the pinned Kubernetes binaries into bin/k8s/<version> (about 5 minutes the first time).
+binaries: ## Build the pinned Kubernetes binaries into bin/k8s/<version> and containerd into bin/containerd/<version> (about 8 minutes the first time).
 	bash hack/tools/build.sh
+	bash hack/containerd/build.sh
+
+# What a real node needs from the distribution: the OCI runtime, the CNI
+# plugins, the packet filter kube-proxy programs, and a static busybox for
+# the test images.
+NODE_PACKAGES := runc containernetworking-plugins iptables conntrack busybox-static
+
+.PHONY: node-packages
+node-packages: ## Install what real lab nodes need from Debian (runc, CNI plugins, iptables, conntrack, busybox-static) if missing.
+	@missing=$$(for p in $(NODE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "node-packages: installing" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+.PHONY: images
+images: binaries build node-packages ## Build the images real lab nodes run (pause, busybox, agnhost, vfleet) into bin/images, from local binaries.
+	go run ./hack/images -out $(IMAGES) -k8s-bin $(K8S_BIN) -vfleet $(BIN)/vfleet
 
 ##@ Test
 

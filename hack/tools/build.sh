@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds the pinned Kubernetes binaries into bin/k8s/<kubernetes version>/.
+# Builds the pinned Kubernetes binaries into bin/k8s/<kubernetes version>/
+# (the node's kubelet and kube-proxy, pause and agnhost among them).
+# containerd has its own module and script: ../containerd/build.sh.
 #
 # Idempotent: the directory carries a stamp holding every pin: the resolved
 # version of every module (replacements included), the Go toolchain, and
@@ -57,6 +59,15 @@ build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
 build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
 build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 build kwok sigs.k8s.io/kwok/cmd/kwok
+# The lab's real nodes, and the e2e tests' test server.
+build kubelet k8s.io/kubernetes/cmd/kubelet
+build kube-proxy k8s.io/kubernetes/cmd/kube-proxy
+build agnhost k8s.io/kubernetes/test/images/agnhost
+# The pod sandbox's pause, from the same sources, as Kubernetes builds it:
+# static, so that its image needs nothing else.
+echo "binaries:   pause (build/pause/linux/pause.c) ..."
+k8s_dir=$(go list -m -f '{{.Dir}}' k8s.io/kubernetes)
+gcc -Os -Wall -Werror -static -DVERSION="$k8s_version" -o "$out/pause" "$k8s_dir/build/pause/linux/pause.c"
 
 printf '%s\n' "$pins" >"$stamp"
 echo "binaries: ready in ${out#$root/}"

@@ -1,0 +1,35 @@
+// Command images builds the images the lab's real nodes run (pause,
+// busybox, agnhost and vfleet) into image archives, from binaries built on
+// this machine. `make images` runs it.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/vfleet/vfleet/lab/images"
+)
+
+func main() {
+	out := flag.String("out", "bin/images", "directory to write the image archives to")
+	k8sBin := flag.String("k8s-bin", "", "directory of the Kubernetes binaries (bin/k8s/<version>), with pause and agnhost")
+	busybox := flag.String("busybox", "/bin/busybox", "a statically linked busybox (Debian's busybox-static)")
+	vfleet := flag.String("vfleet", "", "the vfleet binary; empty leaves the vfleet image out")
+	flag.Parse()
+	if *k8sBin == "" {
+		fmt.Fprintln(os.Stderr, "images: -k8s-bin is required")
+		os.Exit(2)
+	}
+	files, err := images.Build(*out, images.Sources{
+		K8sBinDir: *k8sBin, KubernetesVersion: filepath.Base(*k8sBin), Busybox: *busybox, Vfleet: *vfleet,
+	})
+	for _, f := range files {
+		fmt.Println("images: wrote", f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "images:", err)
+		os.Exit(1)
+	}
+}
