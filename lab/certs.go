@@ -20,6 +20,8 @@ const (
 	// agentUser is the agent on its host cluster, where it installs
 	// control planes and their namespaces: cluster-admin there.
 	agentUser = "vfleet:agent"
+	// apiserverKubeletUser is the apiserver calling kubelets.
+	apiserverKubeletUser = "kube-apiserver-kubelet-client"
 )
 
 var loopback = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
@@ -65,6 +67,9 @@ func (c *Cluster) writePKI() error {
 		}},
 		// The controller-manager and scheduler serve /healthz with it.
 		{File: "serving", CA: ca, Request: pki.Request{CommonName: c.Name + "-components", DNSNames: []string{"localhost"}, IPs: loopback, Usage: pki.ServerAuth}},
+		// The apiserver's identity to kubelets, bound to
+		// system:kubelet-api-admin as kubeadm does.
+		{File: "apiserver-kubelet-client", CA: ca, Request: pki.Request{CommonName: apiserverKubeletUser, Usage: pki.ClientAuth}},
 	}
 	if c.Role == RoleManagement {
 		// Agents verify the hub's join endpoint with the management CA.

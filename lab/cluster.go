@@ -56,8 +56,11 @@ type Cluster struct {
 	index     int // position in the lab; 0 for the management cluster
 	binDir    string
 	vfleetBin string
-	fleet     fleetLinks
-	paths     paths
+	// containerdBinDir and imagesDir serve the host's real nodes.
+	containerdBinDir string
+	imagesDir        string
+	fleet            fleetLinks
+	paths            paths
 	// storeRegions are the host regions the management cluster's
 	// PostgreSQL serves; pg is that server's cluster, once initialised.
 	storeRegions []string
@@ -97,7 +100,7 @@ func (c *Cluster) Kubeconfig() string { return c.paths.kubeconfig }
 // Components lists the cluster's processes in start order.
 func (c *Cluster) Components() []Component {
 	if c.Role == RoleHost {
-		return hostComponents
+		return componentsOf(c.Host)
 	}
 	return managementComponents
 }
@@ -150,8 +153,15 @@ func (c *Cluster) Start(ctx context.Context) error {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	for _, comp := range c.Components()[2:] { // the rest need only the apiserver
-		g.Go(func() error { return c.ensure(gctx, comp) })
+	for _, group := range startGroups(c.Components()[2:]) { // the rest need only the apiserver
+		g.Go(func() error {
+			for _, comp := range group {
+				if err := c.ensure(gctx, comp); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -177,14 +187,37 @@ func (c *Cluster) Stop(ctx context.Context, comps ...Component) error {
 			errs = append(errs, procgroup.StopGroup(ctx, pid, stopGrace))
 		}
 	}
+	all := len(comps) == 0
 	comps = c.named(comps)
 	for i := len(comps) - 1; i >= 0; i-- {
 		if p := c.proc(comps[i]); p != nil {
 			errs = append(errs, p.Stop(ctx, stopGrace))
 		}
 	}
+	if all {
+		// The containers the real nodes ran outlive their kubelet and
+		// containerd, as on a real machine; a stopped lab leaves none.
+		errs = append(errs, c.cleanupRealNodes(ctx))
+	}
 	c.changed()
 	return errors.Join(errs...)
+}
+
+// startGroups splits comps into what may start side by side: each real
+// node's containerd, then its kubelet, in one group; every other component
+// alone.
+func startGroups(comps []Component) [][]Component {
+	var groups [][]Component
+	for _, comp := range comps {
+		if i, kubelet := realNodeOf(comp); kubelet && len(groups) > 0 {
+			if last := groups[len(groups)-1]; len(last) == 1 && last[0] == ContainerdOf(i) {
+				groups[len(groups)-1] = append(last, comp)
+				continue
+			}
+		}
+		groups = append(groups, []Component{comp})
+	}
+	return groups
 }
 
 // Kill sends SIGKILL to the given components (all when none are named, and
@@ -201,7 +234,12 @@ func (c *Cluster) Kill(comps ...Component) error {
 			errs = append(errs, procgroup.SignalGroup(pid, syscall.SIGKILL))
 		}
 	}
-	return errors.Join(append(errs, c.each(comps, (*procgroup.Process).Kill))...)
+	errs = append(errs, c.each(comps, (*procgroup.Process).Kill))
+	if len(comps) == 0 {
+		// A lost machine loses its containers too.
+		errs = append(errs, c.cleanupRealNodes(context.Background()))
+	}
+	return errors.Join(errs...)
 }
 
 // Pause freezes the given components (all when none are named) with SIGSTOP:
@@ -272,6 +310,9 @@ func (c *Cluster) ensure(ctx context.Context, comp Component) error {
 				c.describe(comp), port, err)
 		}
 	}
+	if err := c.prepareRealNode(comp); err != nil {
+		return fmt.Errorf("%s: %w", c.describe(comp), err)
+	}
 	switch comp {
 	case Postgres:
 		if _, err := c.initPostgres(); err != nil {
@@ -299,6 +340,9 @@ func (c *Cluster) ensure(ctx context.Context, comp Component) error {
 		if err := c.enableStoreEtcdAuth(ctx); err != nil {
 			return err
 		}
+	}
+	if err := c.afterContainerd(ctx, comp); err != nil {
+		return err
 	}
 	c.progress.printf("%s: %s healthy in %s", c.Name, comp, since(begin))
 	return nil
@@ -388,6 +432,11 @@ func (c *Cluster) buildClients() error {
 			}
 			return etcdserver.Health(ctx, c.StoreEtcdEndpoint(), creds)
 		},
+	}
+	for _, comp := range c.Components() {
+		if i, _ := realNodeOf(comp); i > 0 || comp == KubeProxy {
+			c.probe[comp] = c.realNodeProbe(comp)
+		}
 	}
 	return nil
 }

@@ -61,6 +61,11 @@ type Ports struct {
 	// ControlPlanes is the first of controlPlanePorts ports the agent
 	// gives its vclusters' apiservers.
 	ControlPlanes int `json:"controlPlanes,omitempty"`
+	// RealNodes are the ports of each real node's kubelet, and
+	// KubeProxy* the machine's kube-proxy's.
+	RealNodes        []NodePorts `json:"realNodes,omitempty"`
+	KubeProxyHealthz int         `json:"kubeProxyHealthz,omitempty"`
+	KubeProxyMetrics int         `json:"kubeProxyMetrics,omitempty"`
 }
 
 // controlPlanePorts is how many vcluster apiservers a lab host can run:
@@ -88,12 +93,18 @@ func (p Ports) of(c Component) []int {
 		return []int{p.Postgres}
 	case StoreEtcd:
 		return []int{p.StoreEtcdClient, p.StoreEtcdPeer}
+	case KubeProxy:
+		return []int{p.KubeProxyHealthz, p.KubeProxyMetrics}
+	}
+	if i, kubelet := realNodeOf(c); kubelet && i <= len(p.RealNodes) {
+		return []int{p.RealNodes[i-1].Kubelet, p.RealNodes[i-1].Healthz}
 	}
 	return nil
 }
 
 // assign fills the ports of components from next, in a fixed order.
 func (p *Ports) assign(components []Component, next func() int) {
+	p.RealNodes = nil
 	for _, c := range components {
 		switch c {
 		case Etcd:
@@ -112,12 +123,17 @@ func (p *Ports) assign(components []Component, next func() int) {
 			p.Postgres = next()
 		case StoreEtcd:
 			p.StoreEtcdClient, p.StoreEtcdPeer = next(), next()
+		case KubeProxy:
+			p.KubeProxyHealthz, p.KubeProxyMetrics = next(), next()
 		case Agent:
 			p.AgentHealth = next()
 			p.ControlPlanes = next()
 			for range controlPlanePorts - 1 {
 				next()
 			}
+		}
+		if _, kubelet := realNodeOf(c); kubelet {
+			p.RealNodes = append(p.RealNodes, NodePorts{Kubelet: next(), Healthz: next()})
 		}
 	}
 }
@@ -142,6 +158,9 @@ func url(port int) string { return "https://127.0.0.1:" + strconv.Itoa(port) }
 
 // spec returns how to run component c of the cluster.
 func (c *Cluster) spec(comp Component) procgroup.Spec {
+	if spec, ok := c.realNodeSpec(comp); ok {
+		return spec
+	}
 	p := c.paths
 	switch comp {
 	case Postgres:
@@ -259,7 +278,16 @@ func (c *Cluster) apiServerArgs() []string {
 		"--service-account-key-file=" + p.pki("sa.pub"),
 		"--service-account-signing-key-file=" + p.pki("sa.key"),
 		"--service-cluster-ip-range=" + serviceCIDR,
-		"--authorization-mode=RBAC",
+		// Kubelets of real nodes reach only their own node's objects.
+		"--authorization-mode=Node,RBAC",
+		"--enable-admission-plugins=NodeRestriction",
+		// The apiserver calls kubelets (logs, exec) as a client they
+		// authorize, verifies their serving certificates, and reaches them
+		// by address: node names do not resolve here.
+		"--kubelet-client-certificate=" + p.pki("apiserver-kubelet-client.crt"),
+		"--kubelet-client-key=" + p.pki("apiserver-kubelet-client.key"),
+		"--kubelet-certificate-authority=" + p.pki("ca.crt"),
+		"--kubelet-preferred-address-types=InternalIP,Hostname",
 		// The endpoint reconciler refuses loopback addresses; nothing in
 		// the lab reaches the apiserver through the kubernetes Service.
 		"--endpoint-reconciler-type=none",

@@ -22,8 +22,13 @@ type Config struct {
 	// its state file. One lab at a time may use a directory.
 	Dir string
 	// BinDir holds etcd, kube-apiserver, kube-controller-manager,
-	// kube-scheduler and kwok. Empty means k8sbin.Dir().
+	// kube-scheduler and kwok, and the kubelet and kube-proxy of real
+	// nodes. Empty means k8sbin.Dir().
 	BinDir string
+	// ContainerdBinDir holds containerd, its shim and ctr, and ImagesDir
+	// the image archives, for real nodes. Empty means k8sbin's.
+	ContainerdBinDir string
+	ImagesDir        string
 	// VfleetBin is the vfleet binary that runs the hub and the agents.
 	// Empty means FindVfleetBin().
 	VfleetBin string
@@ -43,6 +48,10 @@ type HostConfig struct {
 	Zone   string
 	// Nodes is how many kwok nodes the host has.
 	Nodes int
+	// RealNodes is how many real nodes (containerd, kubelet, runc) the
+	// host has beside them. One host of the lab at most may have any:
+	// their kube-proxy is the machine's.
+	RealNodes int
 	// Node is the allocatable capacity of each node.
 	Node NodeCapacity
 }
@@ -108,6 +117,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%d hosts: a lab has at most %d", len(c.Hosts), maxHosts))
 	}
 	seen := map[string]bool{managementName: true}
+	withReal := ""
 	for i, h := range c.Hosts {
 		at := fmt.Sprintf("host %d (%q)", i+1, h.Name)
 		for _, msg := range validation.IsDNS1123Label(h.Name) {
@@ -119,6 +129,15 @@ func (c *Config) Validate() error {
 		seen[h.Name] = true
 		if h.Region == "" || h.Zone == "" {
 			errs = append(errs, fmt.Errorf("%s: region and zone are required", at))
+		}
+		if h.RealNodes < 0 || h.RealNodes > maxRealNodes {
+			errs = append(errs, fmt.Errorf("%s: real nodes must be between 0 and %d, got %d", at, maxRealNodes, h.RealNodes))
+		}
+		if h.RealNodes > 0 {
+			if withReal != "" {
+				errs = append(errs, fmt.Errorf("%s: real nodes are on host %q already: one host of a lab may have them, as one kube-proxy serves the machine", at, withReal))
+			}
+			withReal = h.Name
 		}
 		if h.Nodes < 1 {
 			errs = append(errs, fmt.Errorf("%s: needs at least 1 node, got %d", at, h.Nodes))
@@ -132,8 +151,26 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) portsNeeded() int {
-	return portCount(managementComponents) + len(c.Hosts)*portCount(hostComponents)
+	n := portCount(managementComponents)
+	for _, h := range c.Hosts {
+		n += portCount(componentsOf(h))
+	}
+	return n
 }
+
+// hasRealNodes reports whether any host has real nodes.
+func (c *Config) hasRealNodes() bool {
+	for _, h := range c.Hosts {
+		if h.RealNodes > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// maxRealNodes keeps a host's real nodes few: each is a kubelet and a
+// containerd, about 140 MiB idle.
+const maxRealNodes = 8
 
 // FindVfleetBin returns the vfleet binary for the hub and the agents:
 // $VFLEET_BIN, else the running executable if it is vfleet, else the first

@@ -18,6 +18,7 @@ import (
 	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/internal/procgroup"
+	"github.com/vfleet/vfleet/lab/realnode"
 )
 
 //go:embed kwok.yaml
@@ -33,7 +34,10 @@ type Lab struct {
 
 	lock       *os.File
 	portClaims []*portclaim.Claim
-	stateMu    sync.Mutex
+	// machine is the lab's hold on this machine's real nodes, if it has
+	// any.
+	machine *realnode.Machine
+	stateMu sync.Mutex
 	// hostsMu guards hosts, which AddHost grows while the lab runs.
 	hostsMu sync.RWMutex
 	state   State
@@ -49,6 +53,17 @@ func New(cfg Config) (*Lab, error) {
 	}
 	if err := checkBinaries(cfg.BinDir, binaries); err != nil {
 		return nil, err
+	}
+	if cfg.ContainerdBinDir == "" {
+		cfg.ContainerdBinDir = k8sbin.ContainerdDir()
+	}
+	if cfg.ImagesDir == "" {
+		cfg.ImagesDir = k8sbin.ImagesDir()
+	}
+	if cfg.hasRealNodes() {
+		if err := checkRealNodes(cfg); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.VfleetBin == "" {
 		cfg.VfleetBin = FindVfleetBin()
@@ -85,10 +100,13 @@ func (l *Lab) newCluster(name string, role Role, host HostConfig, index int) *Cl
 		index:     index,
 		binDir:    l.cfg.BinDir,
 		vfleetBin: l.cfg.VfleetBin,
-		paths:     newPaths(filepath.Join(l.cfg.Dir, name)),
-		progress:  l.progress,
-		onChange:  l.saveState,
-		procs:     map[Component]*procgroup.Process{},
+
+		containerdBinDir: l.cfg.ContainerdBinDir,
+		imagesDir:        l.cfg.ImagesDir,
+		paths:            newPaths(filepath.Join(l.cfg.Dir, name)),
+		progress:         l.progress,
+		onChange:         l.saveState,
+		procs:            map[Component]*procgroup.Process{},
 	}
 }
 
@@ -148,6 +166,15 @@ func (l *Lab) Start(ctx context.Context) (err error) {
 
 	if err := l.assignPorts(); err != nil {
 		return err
+	}
+	if l.cfg.hasRealNodes() {
+		m, err := realnode.Lock(ctx, func() {
+			l.progress.printf("lab: waiting for another lab on this machine to stop its real nodes")
+		})
+		if err != nil {
+			return err
+		}
+		l.machine = m
 	}
 	l.progress.printf("lab: writing certificates and configuration to %s", l.cfg.Dir)
 	for _, c := range l.Clusters() {
@@ -239,6 +266,8 @@ func (l *Lab) claimDir() error {
 }
 
 func (l *Lab) release() {
+	l.machine.Unlock()
+	l.machine = nil
 	for _, c := range l.portClaims {
 		c.Release()
 	}
@@ -304,7 +333,7 @@ func (l *Lab) AddHost(ctx context.Context, h HostConfig) (*Cluster, error) {
 	if cfg.PortBase != 0 {
 		base = cfg.PortBase + l.cfg.portsNeeded()
 	}
-	claim, err := portclaim.Take(base, portCount(hostComponents))
+	claim, err := portclaim.Take(base, portCount(componentsOf(h)))
 	if err != nil {
 		return nil, err
 	}

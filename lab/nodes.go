@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/nodestate"
+	"github.com/vfleet/vfleet/lab/realnode"
 )
 
 // Labels and annotations on lab nodes.
@@ -85,6 +87,7 @@ func (c *Cluster) node(name string, i int) *corev1.Node {
 				LabelZone:              c.Host.Zone,
 				LabelLabHost:           c.Name,
 				"type":                 "kwok",
+				realnode.LabelKind:     realnode.KindKwok,
 			},
 			Annotations: map[string]string{kwokNodeAnnotation: "fake"},
 		},
@@ -108,7 +111,7 @@ func (c *Cluster) node(name string, i int) *corev1.Node {
 // created by the controller-manager.
 func (c *Cluster) waitWorkloadReady(ctx context.Context) error {
 	shown := -1
-	want := len(c.NodeNames())
+	want := len(c.NodeNames()) + len(c.RealNodeNames())
 	var last error
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, workloadTimeout, true, func(ctx context.Context) (bool, error) {
 		if want > 0 {
@@ -117,7 +120,7 @@ func (c *Cluster) waitWorkloadReady(ctx context.Context) error {
 				last = err
 				return false, nil
 			}
-			ready := CountSchedulable(nodes.Items)
+			ready := countReady(nodes.Items)
 			if ready != shown {
 				c.progress.printf("%s: %d/%d nodes Ready and schedulable", c.Name, ready, want)
 				shown = ready
@@ -137,6 +140,20 @@ func (c *Cluster) waitWorkloadReady(ctx context.Context) error {
 		return fmt.Errorf("%s: not ready for workloads after %s: %v (see %s)", c.Name, workloadTimeout, last, c.paths.log(KubeControllerManager))
 	}
 	return nil
+}
+
+// countReady counts the nodes that are Ready and accept new pods, a real
+// node's own taint aside: it accepts the pods that ask for it.
+func countReady(nodes []corev1.Node) int {
+	n := 0
+	for i := range nodes {
+		node := nodes[i].DeepCopy()
+		node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == TaintRealNode })
+		if Schedulable(node) {
+			n++
+		}
+	}
+	return n
 }
 
 // CountSchedulable counts the nodes that are Ready and accept new pods.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/procgroup"
+	"github.com/vfleet/vfleet/lab/realnode"
 )
 
 // Phase is where a lab is in its life.
@@ -130,6 +131,11 @@ func clearLab(dir string, st *State) error {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
+	}
+	// Its real nodes' containers, mounts, bridges and cgroups, before
+	// their directories go.
+	if err := realnode.Sweep(context.Background()); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(filepath.Dir(postgresFallback(filepath.Join(dir, managementName)))); err != nil {
 		return err

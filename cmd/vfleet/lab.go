@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,6 +44,7 @@ type labUpOptions struct {
 	binDir     string
 	hosts      int
 	nodes      int
+	realNodes  int
 	nodeCPU    string
 	nodeMemory string
 	nodePods   int64
@@ -90,6 +92,7 @@ until interrupted.`,
 	f.StringVar(&o.binDir, "bin-dir", "", "directory with the Kubernetes binaries (default: bin/k8s/"+k8sbin.Version+", env "+k8sbin.DirEnv+")")
 	f.IntVar(&o.hosts, "hosts", o.hosts, "number of host clusters")
 	f.IntVar(&o.nodes, "nodes", o.nodes, "kwok nodes per host")
+	f.IntVar(&o.realNodes, "real-nodes", o.realNodes, "real nodes (containerd, kubelet, runc) on the first host, beside its kwok nodes; they need root and \"make images node-packages\"")
 	f.StringVar(&o.nodeCPU, "node-cpu", o.nodeCPU, "allocatable cpu of each node")
 	f.StringVar(&o.nodeMemory, "node-memory", o.nodeMemory, "allocatable memory of each node")
 	f.Int64Var(&o.nodePods, "node-pods", o.nodePods, "allocatable pods of each node")
@@ -116,6 +119,12 @@ func (o labUpOptions) config() (lab.Config, error) {
 	hosts := lab.DefaultHosts(o.hosts, o.nodes)
 	for i := range hosts {
 		hosts[i].Node = lab.NodeCapacity{CPU: cpu, Memory: mem, Pods: o.nodePods}
+	}
+	if o.realNodes > 0 {
+		if len(hosts) == 0 {
+			return lab.Config{}, errors.New("--real-nodes needs at least one host")
+		}
+		hosts[0].RealNodes = o.realNodes
 	}
 	dir, err := filepath.Abs(o.dir)
 	if err != nil {
@@ -179,7 +188,7 @@ func startLabBackground(ctx context.Context, cfg lab.Config, o labUpOptions, out
 	}
 	args := []string{"lab", "up", "--foreground", "--detached",
 		"--dir", cfg.Dir, "--bin-dir", cfg.BinDir,
-		"--hosts", strconv.Itoa(o.hosts), "--nodes", strconv.Itoa(o.nodes),
+		"--hosts", strconv.Itoa(o.hosts), "--nodes", strconv.Itoa(o.nodes), "--real-nodes", strconv.Itoa(o.realNodes),
 		"--node-cpu", o.nodeCPU, "--node-memory", o.nodeMemory, "--node-pods", strconv.FormatInt(o.nodePods, 10),
 		"--port-base", strconv.Itoa(o.portBase),
 	}

@@ -12,16 +12,39 @@ const Version = "v1.36.3"
 // DirEnv overrides where the Kubernetes binaries are looked for.
 const DirEnv = "VFLEET_K8S_BIN_DIR"
 
+// ContainerdVersion is the version of the lab nodes' containerd; it
+// matches the pin in hack/containerd (a test keeps them in step).
+const ContainerdVersion = "v2.4.2"
+
+// ContainerdDirEnv and ImagesDirEnv override where containerd's binaries
+// and the lab's image archives are looked for.
+const (
+	ContainerdDirEnv = "VFLEET_CONTAINERD_BIN_DIR"
+	ImagesDirEnv     = "VFLEET_IMAGES_DIR"
+)
+
 // Dir returns where the Kubernetes binaries are: $VFLEET_K8S_BIN_DIR, else
 // bin/k8s/<version> beside the running executable (bin/vfleet), else the
 // first bin/k8s/<version> found walking up from the working directory
 // (tests run inside the source tree). If none exists it returns the path
 // make binaries would create, so the error names it.
-func Dir() string {
-	if dir := os.Getenv(DirEnv); dir != "" {
+func Dir() string { return find(DirEnv, filepath.Join("k8s", Version)) }
+
+// ContainerdDir returns where containerd, its shim and ctr are
+// (bin/containerd/<version>), found as Dir finds the Kubernetes binaries.
+func ContainerdDir() string { return find(ContainerdDirEnv, filepath.Join("containerd", ContainerdVersion)) }
+
+// ImagesDir returns where `make images` writes the image archives
+// (bin/images), found as Dir finds the Kubernetes binaries.
+func ImagesDir() string { return find(ImagesDirEnv, "images") }
+
+// find returns $env, else bin/rel beside the running executable, else the
+// first bin/rel walking up from the working directory, else the path under
+// the working directory that make would create.
+func find(env, rel string) string {
+	if dir := os.Getenv(env); dir != "" {
 		return dir
 	}
-	rel := filepath.Join("k8s", Version)
 	if exe, err := os.Executable(); err == nil {
 		if dir := filepath.Join(filepath.Dir(exe), rel); isDir(dir) {
 			return dir

@@ -23,6 +23,22 @@ func TestKubernetesVersionMatchesTools(t *testing.T) {
 	}
 }
 
+// TestContainerdVersionMatchesItsModule keeps ContainerdVersion in step
+// with what hack/containerd builds.
+func TestContainerdVersionMatchesItsModule(t *testing.T) {
+	mod, err := os.ReadFile("../../hack/containerd/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*github\.com/containerd/containerd/v2 (v\S+)`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("hack/containerd/go.mod does not require containerd")
+	}
+	if string(m[1]) != ContainerdVersion {
+		t.Fatalf("hack/containerd builds %s, k8sbin.ContainerdVersion is %s", m[1], ContainerdVersion)
+	}
+}
+
 // TestDirFindsTheBuiltBinaries: the environment variable wins; without it a
 // test, run inside the source tree, finds bin/k8s/<version> above it.
 func TestDirFindsTheBuiltBinaries(t *testing.T) {
