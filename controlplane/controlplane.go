@@ -228,10 +228,22 @@ func (cp *ControlPlane) Run(ctx context.Context) (err error) {
 			cp.keepCertificates(ctx)
 		}()
 		if cp.cfg.Sync != nil {
-			wg.Add(1)
+			// The kubelet proxy listens first: the syncer shows the
+			// vcluster its nodes at its port.
+			l, lerr := net.Listen("tcp", "127.0.0.1:0")
+			if lerr != nil {
+				fmt.Fprintf(cp.cfg.Log, "control plane %s: no kubelet proxy, so no logs or exec: %v\n", cp.cfg.Name, lerr)
+			}
+			wg.Add(2)
 			go func() {
 				defer wg.Done()
-				cp.runSyncer(ctx)
+				if l != nil {
+					cp.runKubeletProxy(ctx, l)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				cp.runSyncer(ctx, l)
 			}()
 		}
 		<-ctx.Done()
@@ -409,6 +421,13 @@ func (cp *ControlPlane) spec(name string, etcd StoreEndpoint) procgroup.Spec {
 			"--proxy-client-cert-file=" + p("front-proxy-client.crt"),
 			"--proxy-client-key-file=" + p("front-proxy-client.key"),
 			"--endpoint-reconciler-type=none",
+			// Its nodes' kubelet API is the syncer's proxy, on loopback
+			// (the nodes say so), serving with a certificate of the
+			// vcluster's CA.
+			"--kubelet-client-certificate=" + p("apiserver-kubelet-client.crt"),
+			"--kubelet-client-key=" + p("apiserver-kubelet-client.key"),
+			"--kubelet-certificate-authority=" + p("ca.crt"),
+			"--kubelet-preferred-address-types=InternalIP",
 			// The vcluster's API accepts privileged pods so that its syncer,
 			// which enforces the isolation policy, can keep them off the
 			// host with an Event saying why, rather than the API refusing

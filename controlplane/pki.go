@@ -17,11 +17,14 @@ import (
 
 // Identities of the control plane's clients.
 const (
-	adminUser       = "vfleet:vcluster-admin"
-	frontProxyUser  = "front-proxy-client"
-	kcmUser         = "system:kube-controller-manager"
-	kubeconfigAdmin = launch.AdminKubeconfigFile // in pki/ first, then beside it once ready
-	kubeconfigKCM   = "controller-manager.kubeconfig"
+	adminUser      = "vfleet:vcluster-admin"
+	frontProxyUser = "front-proxy-client"
+	kcmUser        = "system:kube-controller-manager"
+	// KubeletClientUser is the vcluster's apiserver calling its nodes'
+	// kubelet API, the only caller the syncer's kubelet proxy lets in.
+	KubeletClientUser = "kube-apiserver-kubelet-client"
+	kubeconfigAdmin   = launch.AdminKubeconfigFile // in pki/ first, then beside it once ready
+	kubeconfigKCM     = "controller-manager.kubeconfig"
 )
 
 func (cp *ControlPlane) pki(name string) string { return filepath.Join(cp.cfg.DataDir, "pki", name) }
@@ -58,24 +61,36 @@ func (cp *ControlPlane) leaves() []leaf {
 		{name: "front-proxy-client", ca: "front-proxy-ca", req: pki.Request{CommonName: frontProxyUser, Usage: pki.ClientAuth}},
 		{name: "admin", ca: "ca", req: pki.Request{CommonName: adminUser, Organization: []string{"system:masters"}, Usage: pki.ClientAuth}, kubeconfig: kubeconfigAdmin},
 		{name: "controller-manager", ca: "ca", req: pki.Request{CommonName: kcmUser, Usage: pki.ClientAuth}, kubeconfig: kubeconfigKCM},
+		// The apiserver calls its nodes' kubelet API (logs, exec) as this
+		// client, at the syncer's kubelet proxy, which serves with the
+		// other on loopback.
+		{name: "apiserver-kubelet-client", ca: "ca", req: pki.Request{CommonName: KubeletClientUser, Usage: pki.ClientAuth}},
+		{name: "kubelet-proxy", ca: "ca", req: pki.Request{CommonName: cp.cfg.Name + "-kubelet-proxy", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerAuth}},
 	}
 }
 
 // ensurePKI writes the vcluster's CA, front-proxy CA, service-account key
 // and every leaf, once: a restart keeps them, so kubeconfigs handed out
-// stay valid.
+// stay valid. A leaf this version added to a data directory made before
+// it is issued from the CAs already there.
 func (cp *ControlPlane) ensurePKI() error {
 	dir := cp.pki("")
-	if _, err := os.Stat(cp.pki("ca.crt")); err == nil {
-		return nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	cas := map[string]*pki.CA{}
+	fresh := false
 	for name, cn := range map[string]string{"ca": cp.cfg.Name + "-ca", "front-proxy-ca": cp.cfg.Name + "-front-proxy-ca"} {
+		if _, err := os.Stat(cp.pki(name + ".crt")); err == nil {
+			ca, err := pki.LoadCA(cp.pki(name+".crt"), cp.pki(name+".key"))
+			if err != nil {
+				return err
+			}
+			cas[name] = ca
+			continue
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 		ca, err := pki.NewCA(cn)
 		if err != nil {
 			return err
@@ -87,12 +102,22 @@ func (cp *ControlPlane) ensurePKI() error {
 		if _, _, err := kp.Write(dir, name); err != nil {
 			return err
 		}
-		cas[name] = ca
+		cas[name], fresh = ca, true
 	}
 	for _, l := range cp.leaves() {
+		if !fresh {
+			if _, err := cp.leafCert(l); err == nil {
+				continue
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
 		if err := cp.issue(l, cas); err != nil {
 			return err
 		}
+	}
+	if _, err := os.Stat(cp.pki("sa.key")); err == nil {
+		return nil
 	}
 	return pki.WriteSigningKey(dir)
 }

@@ -3,6 +3,8 @@ package controlplane
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/syncer"
+	"github.com/vfleet/vfleet/syncer/kubeletproxy"
 	"github.com/vfleet/vfleet/syncer/resources"
 )
 
@@ -17,7 +20,7 @@ import (
 // starting it again with backoff if it stops on an error (the host
 // unreachable when it started, say), and at once when its credentials
 // were renewed.
-func (cp *ControlPlane) runSyncer(ctx context.Context) {
+func (cp *ControlPlane) runSyncer(ctx context.Context, kubelet net.Listener) {
 	sc := cp.cfg.Sync
 	backoff := time.Second
 	for ctx.Err() == nil {
@@ -31,7 +34,7 @@ func (cp *ControlPlane) runSyncer(ctx context.Context) {
 			case <-run.Done():
 			}
 		}()
-		err := cp.syncOnce(run, sc)
+		err := cp.syncOnce(run, sc, kubelet)
 		stop()
 		if ctx.Err() != nil {
 			return
@@ -54,12 +57,33 @@ func (cp *ControlPlane) runSyncer(ctx context.Context) {
 	}
 }
 
-func (cp *ControlPlane) syncOnce(ctx context.Context, sc *SyncConfig) error {
+func (cp *ControlPlane) syncOnce(ctx context.Context, sc *SyncConfig, kubelet net.Listener) error {
 	virtual, err := kubeconfig.RESTConfig(cp.Kubeconfig())
 	if err != nil {
 		return err
 	}
+	host, err := hostConfig(sc)
+	if err != nil {
+		return err
+	}
+	var endpoint *syncer.KubeletEndpoint
+	if kubelet != nil {
+		addr := kubelet.Addr().(*net.TCPAddr)
+		endpoint = &syncer.KubeletEndpoint{Address: addr.IP.String(), Port: addr.Port}
+	}
+	fmt.Fprintf(cp.cfg.Log, "syncer of %s: syncing with host namespace %s\n", cp.cfg.Name, sc.HostNamespace)
+	return syncer.Run(ctrl.LoggerInto(ctx, ctrl.Log.WithName("syncer")), syncer.Config{
+		Virtual: virtual, Host: host, HostNamespace: sc.HostNamespace, VCluster: sc.VCluster, Isolation: sc.Isolation,
+		APIServerHost: cp.cfg.Address, APIServerPort: cp.cfg.Port, ServiceCIDR: cp.cfg.ServiceCIDR,
+		SyncAllConfigMaps: sc.SyncAllConfigMaps, SyncAllSecrets: sc.SyncAllSecrets, Kubelet: endpoint,
+		Resources: resources.All(), Controllers: resources.Controllers(),
+	})
+}
+
+// hostConfig reaches the host with the syncer's credentials.
+func hostConfig(sc *SyncConfig) (*rest.Config, error) {
 	var host *rest.Config
+	var err error
 	if sc.HostKubeconfig == "" {
 		host, err = rest.InClusterConfig()
 	} else {
@@ -68,13 +92,54 @@ func (cp *ControlPlane) syncOnce(ctx context.Context, sc *SyncConfig) error {
 		host, err = kubeconfig.RESTConfig(sc.HostKubeconfig)
 	}
 	if err != nil {
-		return fmt.Errorf("host credentials: %w", err)
+		return nil, fmt.Errorf("host credentials: %w", err)
 	}
-	fmt.Fprintf(cp.cfg.Log, "syncer of %s: syncing with host namespace %s\n", cp.cfg.Name, sc.HostNamespace)
-	return syncer.Run(ctrl.LoggerInto(ctx, ctrl.Log.WithName("syncer")), syncer.Config{
-		Virtual: virtual, Host: host, HostNamespace: sc.HostNamespace, VCluster: sc.VCluster, Isolation: sc.Isolation,
-		APIServerHost: cp.cfg.Address, APIServerPort: cp.cfg.Port, ServiceCIDR: cp.cfg.ServiceCIDR,
-		SyncAllConfigMaps: sc.SyncAllConfigMaps, SyncAllSecrets: sc.SyncAllSecrets,
-		Resources: resources.All(), Controllers: resources.Controllers(),
-	})
+	return host, nil
 }
+
+// runKubeletProxy serves the vcluster's nodes' kubelet API on l until ctx
+// ends (kubeletproxy), starting again with backoff if it fails.
+func (cp *ControlPlane) runKubeletProxy(ctx context.Context, l net.Listener) {
+	defer func() { _ = l.Close() }()
+	backoff := time.Second
+	for ctx.Err() == nil {
+		err := cp.serveKubeletProxy(ctx, l)
+		if ctx.Err() != nil {
+			return
+		}
+		fmt.Fprintf(cp.cfg.Log, "kubelet proxy of %s stopped: %v; starting it again in %s\n", cp.cfg.Name, err, backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+func (cp *ControlPlane) serveKubeletProxy(ctx context.Context, l net.Listener) error {
+	sc := cp.cfg.Sync
+	host, err := hostConfig(sc)
+	if err != nil {
+		return err
+	}
+	ca, err := os.ReadFile(cp.pki("ca.crt"))
+	if err != nil {
+		return err
+	}
+	srv, err := kubeletproxy.New(kubeletproxy.Config{
+		Host: host, HostNamespace: sc.HostNamespace, VCluster: sc.VCluster.Name,
+		ServingCert: cp.pki("kubelet-proxy.crt"), ServingKey: cp.pki("kubelet-proxy.key"),
+		ClientCA: ca, ClientName: KubeletClientUser,
+	})
+	if err != nil {
+		return err
+	}
+	return srv.Serve(ctx, noClose{l})
+}
+
+// noClose keeps the listener open when one server on it stops, for the
+// next.
+type noClose struct{ net.Listener }
+
+func (noClose) Close() error { return nil }

@@ -15,6 +15,7 @@ import (
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/hub"
 	"github.com/vfleet/vfleet/lab/pgserver"
+	"github.com/vfleet/vfleet/lab/realnode"
 	"github.com/vfleet/vfleet/stores"
 )
 
@@ -78,8 +79,26 @@ func ensureDefaultClass(ctx context.Context, cl client.Client) error {
 	if err != nil {
 		return fmt.Errorf("VirtualClusterClass %s: %w", class.Name, err)
 	}
+	// The class that hands out the lab's real nodes: the same, and its
+	// pods may tolerate their taint and choose them by their kind.
+	real := &fleetv1.VirtualClusterClass{ObjectMeta: metav1.ObjectMeta{Name: RealNodesClass}}
+	if _, err := controllerutil.CreateOrUpdate(ctx, cl, real, func() error {
+		real.Spec.Isolation = fleetv1.IsolationPolicy{
+			PodSecurity:        fleetv1.PodSecurityBaseline,
+			AllowedNodeLabels:  []string{realnode.LabelKind},
+			AllowedTolerations: []fleetv1.AllowedToleration{{Key: TaintRealNode, Effect: corev1.TaintEffectNoSchedule}},
+		}
+		real.Spec.AllowedStores = []string{StoreName, EtcdStoreName}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("VirtualClusterClass %s: %w", real.Name, err)
+	}
 	return nil
 }
+
+// RealNodesClass is the lab's class whose vclusters' pods may run on its
+// real nodes.
+const RealNodesClass = "real-nodes"
 
 // registerStore writes a BackingStore and its Secrets (admin credentials,
 // and a CA if ca is set), in the hub's namespace.

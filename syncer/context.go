@@ -67,6 +67,9 @@ type Context struct {
 	SyncAllSecrets    bool
 	// Recorder records Events on virtual objects.
 	Recorder events.EventRecorder
+	// Kubelet is where the vcluster's apiserver reaches its nodes' kubelet
+	// API; nil when none serves it.
+	Kubelet *KubeletEndpoint
 }
 
 // HostName is the host name of the virtual object name in namespace.

@@ -42,6 +42,10 @@ type Config struct {
 	ServiceCIDR string
 	// Workers is how many objects of one kind are synced at once.
 	Workers int
+	// Kubelet is where the vcluster's apiserver reaches its nodes' kubelet
+	// API (the control plane's kubelet proxy); nil shows the host nodes'
+	// own addresses, which it cannot use.
+	Kubelet *KubeletEndpoint
 
 	// Controller configures the controllers; tests that run several
 	// syncers in one process skip the check for unique names.
@@ -51,6 +55,12 @@ type Config struct {
 	// their own (nodes, events).
 	Resources   []Resource
 	Controllers []Controller
+}
+
+// KubeletEndpoint is an address and port serving the kubelet API.
+type KubeletEndpoint struct {
+	Address string
+	Port    int
 }
 
 // Controller is a part of the syncer with a controller of its own.
@@ -107,7 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 	s := &Context{
 		VirtualCA: ca, ServiceCIDR: cidr, VirtualLive: mgr.GetAPIReader(), HostLive: host.GetAPIReader(),
 		Virtual: mgr.GetClient(), Host: host.GetClient(), HostNamespace: cfg.HostNamespace, VCluster: cfg.VCluster,
-		Isolation: cfg.Isolation, APIServerHost: cfg.APIServerHost, APIServerPort: cfg.APIServerPort,
+		Isolation: cfg.Isolation, APIServerHost: cfg.APIServerHost, APIServerPort: cfg.APIServerPort, Kubelet: cfg.Kubelet,
 		SyncAllConfigMaps: cfg.SyncAllConfigMaps, SyncAllSecrets: cfg.SyncAllSecrets,
 		Recorder: mgr.GetEventRecorder("vfleet-syncer"),
 	}

@@ -114,6 +114,14 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		Conditions: host.Status.Conditions, Addresses: host.Status.Addresses, NodeInfo: host.Status.NodeInfo,
 		DaemonEndpoints: host.Status.DaemonEndpoints,
 	}
+	if k := s.Kubelet; k != nil {
+		// The vcluster's apiserver reaches every node's kubelet API at the
+		// kubelet proxy, which asks the host for the pods' host copies;
+		// the host's own addresses would lead it to a kubelet that knows
+		// none of its pods, and are the host's business.
+		status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: k.Address}, {Type: corev1.NodeHostName, Address: host.Name}}
+		status.DaemonEndpoints = corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(k.Port)}}
+	}
 	if reflect.DeepEqual(status, virtual.Status) {
 		return reconcile.Result{}, nil
 	}
