@@ -35,13 +35,23 @@ func StartLab(ctx context.Context, in StartLabInput) *lab.Lab {
 }
 
 // StopLab stops l, checks that none of its processes outlive it, by pid
-// and by directory, and deletes its directory unless VFLEET_E2E_KEEP is set.
+// and by directory, nor anything its real nodes made on the machine, and
+// deletes its directory unless VFLEET_E2E_KEEP is set.
 func StopLab(ctx context.Context, l *lab.Lab) {
 	pids := l.Pids()
+	real := false
+	for _, h := range l.Hosts() {
+		real = real || h.Host.RealNodes > 0
+	}
 	Expect(l.Stop(ctx)).To(Succeed())
 	Expect(Alive(pids)).To(BeEmpty(), "lab processes outlived the lab: %s", DescribeProcesses(Alive(pids)))
 	left := ProcessesUsing(l.Dir())
 	Expect(left).To(BeEmpty(), "processes still use the lab directory: %s", DescribeProcesses(left))
+	if real {
+		// Machine-wide: only one lab on the machine runs real nodes at a
+		// time, and labs of kwok nodes make none of these.
+		Expect(MachineLeftovers(l.Dir())).To(BeEmpty(), "the lab's real nodes left these on the machine")
+	}
 	if os.Getenv("VFLEET_E2E_KEEP") == "" {
 		Expect(os.RemoveAll(l.Dir())).To(Succeed())
 	}

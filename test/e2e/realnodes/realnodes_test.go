@@ -1,0 +1,128 @@
+package realnodes_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/utils/ptr"
+
+	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/lab/images"
+	"github.com/vfleet/vfleet/lab/realnode"
+	"github.com/vfleet/vfleet/test/framework"
+)
+
+// onRealNodes puts a pod on the lab's real nodes, as the real-nodes class
+// allows: their kind, their taint, and a user that is not root (the syncer
+// runs no host pod as root).
+func onRealNodes(spec *corev1.PodSpec) {
+	spec.NodeSelector = map[string]string{realnode.LabelKind: realnode.KindReal}
+	spec.Tolerations = []corev1.Toleration{lab.RealNodeToleration}
+	spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To(int64(1000))}
+}
+
+var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
+	var t framework.Tenant
+	var web *corev1.Pod
+
+	BeforeAll(func(ctx SpecContext) { t = suite.NewTenantOfClass(ctx, "real", lab.RealNodesClass) }, NodeTimeout(3*time.Minute))
+
+	It("run their containers for real: the log line of a Deployment's pod is read back through the vcluster", func(ctx SpecContext) {
+		d := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "web"},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: ptr.To(int32(1)),
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{
+						Name: "web", Image: images.Agnhost, Args: []string{"netexec", "--http-port=8080"},
+					}}},
+				},
+			},
+		}
+		onRealNodes(&d.Spec.Template.Spec)
+		_, err := t.Kube.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			pods, err := t.Kube.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(pods.Items).To(HaveLen(1))
+			g.Expect(pods.Items[0].Status.Phase).To(Equal(corev1.PodRunning), "status: %+v", pods.Items[0].Status)
+			web = &pods.Items[0]
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		Expect(web.Spec.NodeName).To(HavePrefix(suite.Lab.Hosts()[0].RealNodeNames()[0]))
+		Eventually(func(g Gomega) {
+			logs, err := t.Kube.CoreV1().Pods("default").GetLogs(web.Name, &corev1.PodLogOptions{Container: "web"}).DoRaw(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(string(logs)).To(ContainSubstring("Started HTTP server on port 8080"))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+	}, SpecTimeout(3*time.Minute))
+
+	It("can be exec'd into through the vcluster", func(ctx SpecContext) {
+		out := exec(ctx, t, web.Name, "web", "sh", "-c", "echo $((6*7)) > /tmp/answer && cat /tmp/answer && id -u")
+		Expect(strings.Fields(out)).To(Equal([]string{"42", "1000"}))
+	}, SpecTimeout(time.Minute))
+
+	It("are reached from another pod through a vcluster Service, by its ClusterIP", func(ctx SpecContext) {
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "web"},
+			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		}}
+		svc, err := t.Kube.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			svc, err = t.Kube.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(svc.Spec.ClusterIP).NotTo(BeEmpty())
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+
+		client := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "client"}, Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "client", Image: images.BusyBox, Command: []string{"sleep", "3600"}}},
+			// Gone at once when deleted: sleep ignores SIGTERM.
+			TerminationGracePeriodSeconds: ptr.To(int64(0)),
+		}}
+		onRealNodes(&client.Spec)
+		_, err = t.Kube.CoreV1().Pods("default").Create(ctx, client, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			p, err := t.Kube.CoreV1().Pods("default").Get(ctx, "client", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning))
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		// kube-proxy programs the Service once it sees its endpoints.
+		Eventually(func(g Gomega) {
+			out := exec(ctx, t, "client", "client", "sh", "-c", "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 "+svc.Spec.ClusterIP+" 80")
+			g.Expect(out).To(HaveSuffix(web.Name))
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	}, SpecTimeout(3*time.Minute))
+})
+
+// exec runs command in container of pod through the vcluster's API, as
+// kubectl exec does, and returns its output.
+func exec(ctx context.Context, t framework.Tenant, pod, container string, command ...string) string {
+	req := t.Kube.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name(pod).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: container, Command: command, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+	spdy, err := remotecommand.NewSPDYExecutor(t.Config, "POST", req.URL())
+	Expect(err).NotTo(HaveOccurred())
+	ws, err := remotecommand.NewWebSocketExecutor(t.Config, "GET", req.URL().String())
+	Expect(err).NotTo(HaveOccurred())
+	executor, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool { return true })
+	Expect(err).NotTo(HaveOccurred())
+	var stdout, stderr bytes.Buffer
+	err = executor.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr})
+	Expect(err).NotTo(HaveOccurred(), "stderr: %s", stderr.String())
+	_, _ = io.Copy(GinkgoWriter, &stderr)
+	return strings.TrimSpace(stdout.String())
+}

@@ -1,0 +1,27 @@
+// Package realnodes_test is the e2e suite of the lab's real nodes: a
+// vcluster's containers really run (containerd, kubelet, runc), and
+// `kubectl logs`, `exec` and Services work through the vcluster as on any
+// cluster. It needs root, `make images` and `make node-packages`.
+package realnodes_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/test/framework"
+)
+
+func TestRealNodes(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Real nodes suite")
+}
+
+// One host with a kwok node and a real one.
+var suite = framework.SetupLabSuite("realnodes", func() []lab.HostConfig {
+	hosts := lab.DefaultHosts(1, 1)
+	hosts[0].RealNodes = 1
+	return hosts
+}())
