@@ -31,8 +31,11 @@ help: ## Show this help.
 ##@ Run
 
 .PHONY: run
-run: binaries build ## Build everything, start the lab (1 management cluster, 3 hosts) and a demo vcluster.
-	$(BIN)/vfleet lab up --demo demo
+# Real nodes need root; REAL_NODES=0 starts a lab of kwok nodes only.
+REAL_NODES ?= 1
+
+run: binaries build $(if $(filter 0,$(REAL_NODES)),,images) ## Build everything, start the lab (1 management cluster, 3 hosts, a real node on the first) and a demo vcluster.
+	$(BIN)/vfleet lab up --demo demo --real-nodes $(REAL_NODES)
 
 .PHONY: down
 down: ## Stop the lab started by make run and delete its data.
@@ -84,7 +87,7 @@ test-unit: binaries controller-gen postgresql ## Run the unit and envtest tests 
 	go test -count=1 -race $(UNIT_PKGS)
 
 .PHONY: test-e2e
-test-e2e: binaries postgresql ## Run the ginkgo e2e suites over real labs.
+test-e2e: binaries postgresql images ## Run the ginkgo e2e suites over real labs (one with a real node).
 	go test -count=1 -timeout 30m ./test/e2e/... -args -ginkgo.v
 
 FUZZTIME ?= 30s
@@ -110,7 +113,7 @@ bench-failover: binaries postgresql ## Measure failover RTO (SIGKILL of a host t
 	go test -run '^$$' -bench BenchmarkFailover -benchtime 1x -timeout 30m ./test/bench/
 
 .PHONY: bench-lab
-bench-lab: binaries build ## Measure lab start time and memory per cluster.
+bench-lab: binaries build images ## Measure lab start time and memory per cluster, and a real node's Ready time, pod start and memory.
 	go test -run '^$$' -bench BenchmarkLab -benchtime 3x -timeout 20m ./lab/
 
 .PHONY: bench-placement

@@ -3,6 +3,7 @@ package lab_test
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -10,8 +11,14 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
+	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/lab/images"
+	"github.com/vfleet/vfleet/lab/realnode"
 	"github.com/vfleet/vfleet/test/framework"
 )
 
@@ -87,4 +94,39 @@ var _ = Describe("vfleet lab", func() {
 		_, err := os.Stat(dir)
 		Expect(os.IsNotExist(err)).To(BeTrue())
 	}, SpecTimeout(5*time.Minute))
+
+	It("leaves nothing of a real node on the machine once a killed lab is cleared with down", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir() + "/lab"
+		up := vfleet(append([]string{"lab", "up", "--foreground", "--dir", dir, "--real-nodes", "1"}, smallLab...)...)
+		DeferCleanup(func() { up.Kill() })
+		// Another suite's lab may hold the machine's real nodes for a while.
+		Eventually(up.Out).WithTimeout(4 * time.Minute).Should(gbytes.Say(`lab is up in`))
+
+		By("running a container on the real node")
+		cfg, err := kubeconfig.RESTConfig(filepath.Join(dir, "host-1", "kubeconfig"))
+		Expect(err).NotTo(HaveOccurred())
+		host, err := kubernetes.NewForConfig(cfg)
+		Expect(err).NotTo(HaveOccurred())
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "sleeper"}, Spec: corev1.PodSpec{
+			NodeSelector: map[string]string{realnode.LabelKind: realnode.KindReal},
+			Tolerations:  []corev1.Toleration{lab.RealNodeToleration},
+			Containers:   []corev1.Container{{Name: "sleep", Image: images.BusyBox, Command: []string{"sleep", "3600"}}},
+		}}
+		_, err = host.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			p, err := host.CoreV1().Pods("default").Get(ctx, "sleeper", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning))
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+
+		By("killing the lab: its container outlives it, as on a machine whose kubelet died")
+		Expect(up.Command.Process.Signal(syscall.SIGKILL)).To(Succeed())
+		Eventually(up).Should(gexec.Exit())
+		Expect(framework.MachineLeftovers(dir)).NotTo(BeEmpty())
+
+		Eventually(vfleet("lab", "down", "--dir", dir)).WithTimeout(time.Minute).Should(gexec.Exit(0))
+		Eventually(func() []string { return framework.MachineLeftovers(dir) }).WithTimeout(10 * time.Second).Should(BeEmpty())
+		Expect(framework.ProcessesUsing(dir)).To(BeEmpty())
+	}, SpecTimeout(6*time.Minute))
 })
