@@ -114,7 +114,7 @@ bench-failover: binaries postgresql ## Measure failover RTO (SIGKILL of a host t
 
 .PHONY: bench-lab
 bench-lab: binaries build images ## Measure lab start time and memory per cluster, and a real node's Ready time, pod start and memory.
-	go test -run '^$$' -bench BenchmarkLab -benchtime 3x -timeout 20m ./lab/
+	go test -run '^$$' -bench 'BenchmarkLab|BenchmarkRealNode' -benchtime 3x -timeout 20m ./lab/
 
 .PHONY: bench-placement
 bench-placement: ## Measure placement decisions over placement/testdata/scenario.json on one core.

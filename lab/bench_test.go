@@ -10,6 +10,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+
+	"github.com/vfleet/vfleet/lab/images"
+	"github.com/vfleet/vfleet/lab/realnode"
 )
 
 // settle is how long the lab idles before its memory is read: the figure
@@ -93,4 +101,109 @@ func rssMB(b *testing.B, pid int) float64 {
 	}
 	b.Fatalf("no VmRSS for pid %d", pid)
 	return 0
+}
+
+// BenchmarkRealNode measures a lab host's real node: how long the host
+// with it takes to be ready, how long its kubelet takes from start to a
+// Ready node, how long a pod takes from create to Running on it (its image
+// already imported), and the idle memory of its kubelet, containerd,
+// kube-proxy and each pod's shim. Run it with `make bench-lab`.
+func BenchmarkRealNode(b *testing.B) {
+	var startSecs, readySecs, podSecs, kubeletMB, containerdMB, proxyMB, shimMB float64
+	pods := 0
+	for i := 0; i < b.N; i++ {
+		hosts := DefaultHosts(1, 1)
+		hosts[0].RealNodes = 1
+		l, err := New(Config{Dir: b.TempDir(), Hosts: hosts})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		begin := time.Now()
+		if err := l.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		startSecs += time.Since(begin).Seconds()
+		h := l.Hosts()[0]
+		kube, err := h.Client()
+		if err != nil {
+			b.Fatal(err)
+		}
+		node := h.RealNodeNames()[0]
+
+		// The kubelet again from scratch: its node is registered anew.
+		if err := h.Stop(ctx, KubeletOf(1)); err != nil {
+			b.Fatal(err)
+		}
+		if err := kube.CoreV1().Nodes().Delete(ctx, node, metav1.DeleteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		begin = time.Now()
+		if err := h.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		readySecs += time.Since(begin).Seconds()
+
+		for j := range 3 {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%d", j)}, Spec: corev1.PodSpec{
+				NodeName:                      node,
+				Tolerations:                   []corev1.Toleration{RealNodeToleration},
+				TerminationGracePeriodSeconds: ptr.To(int64(0)),
+				Containers:                    []corev1.Container{{Name: "sleep", Image: images.BusyBox, Command: []string{"sleep", "3600"}}},
+			}}
+			begin = time.Now()
+			if _, err := kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+				p, err := kube.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
+				return err == nil && p.Status.Phase == corev1.PodRunning, nil
+			})
+			if err != nil {
+				b.Fatalf("pod %s not Running: %v", pod.Name, err)
+			}
+			podSecs += time.Since(begin).Seconds()
+			pods++
+		}
+
+		time.Sleep(settle)
+		pids := h.Pids()
+		kubeletMB += rssMB(b, pids[KubeletOf(1)])
+		containerdMB += rssMB(b, pids[ContainerdOf(1)])
+		proxyMB += rssMB(b, pids[KubeProxy])
+		shims := 0.0
+		n := h.realNode(1)
+		for _, pid := range shimsOf(n) {
+			shims += rssMB(b, pid)
+		}
+		shimMB += shims / 3
+		if err := l.Stop(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(startSecs/n, "s/host-start")
+	b.ReportMetric(readySecs/n, "s/node-ready")
+	b.ReportMetric(podSecs/float64(pods), "s/pod-running")
+	b.ReportMetric(kubeletMB/n, "MB/kubelet")
+	b.ReportMetric(containerdMB/n, "MB/containerd")
+	b.ReportMetric(proxyMB/n, "MB/kube-proxy")
+	b.ReportMetric(shimMB/n, "MB/pod-shim")
+	b.ReportMetric(0, "ns/op")
+}
+
+// shimsOf are the containerd shims of a real node: one per pod.
+func shimsOf(n realnode.Config) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || !strings.Contains(string(cmdline), "containerd-shim") || !strings.Contains(string(cmdline), n.Name+"/containerd.sock") {
+			continue
+		}
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
