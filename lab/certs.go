@@ -26,6 +26,16 @@ const (
 
 var loopback = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 
+// apiServerIPs are the addresses the apiserver's certificate covers: the
+// kubernetes Service's, loopback, and where pods reach it, if they do.
+func (c *Cluster) apiServerIPs() []net.IP {
+	ips := append([]net.IP{net.IPv4(10, 96, 0, 1)}, loopback...)
+	if addr := c.podReachableAddress(); addr != nil {
+		ips = append(ips, addr)
+	}
+	return ips
+}
+
 // writePKI creates the cluster's certificate authorities, every certificate
 // its processes use, the service-account key and the kubeconfigs. Each
 // cluster has its own CAs, as separate real clusters would.
@@ -62,7 +72,7 @@ func (c *Cluster) writePKI() error {
 		{File: "apiserver", CA: ca, Request: pki.Request{
 			CommonName: "kube-apiserver",
 			DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-			IPs:        append([]net.IP{net.IPv4(10, 96, 0, 1)}, loopback...),
+			IPs:        c.apiServerIPs(),
 			Usage:      pki.ServerAuth,
 		}},
 		// The controller-manager and scheduler serve /healthz with it.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -18,7 +17,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/vfleet/vfleet/agent/runtime/process/record"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/pki"
 	"github.com/vfleet/vfleet/internal/portclaim"
@@ -472,32 +470,3 @@ func certPool(path string) (*x509.CertPool, error) {
 }
 
 func since(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }
-
-// ControlPlanePids returns the pids of the vcluster control planes this
-// host's agent runs. They are not the lab's children: they outlive a
-// restart of the agent, which adopts them.
-func (c *Cluster) ControlPlanePids() []int {
-	if c.Role != RoleHost {
-		return nil
-	}
-	return controlPlanePids(c.paths.agentData)
-}
-
-func controlPlanePids(agentData string) []int {
-	var pids []int
-	for _, d := range record.Dirs(filepath.Join(agentData, "controlplanes")) {
-		if pid := record.Pid(d); pid != 0 {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// ControlPlaneDirs returns the data directories of the vcluster control
-// planes this host's agent keeps, running or not.
-func (c *Cluster) ControlPlaneDirs() []string {
-	if c.Role != RoleHost {
-		return nil
-	}
-	return record.Dirs(filepath.Join(c.paths.agentData, "controlplanes"))
-}

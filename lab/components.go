@@ -263,9 +263,16 @@ func (c *Cluster) etcdArgs() []string {
 // apiServerArgs run the cluster's kube-apiserver over its etcd.
 func (c *Cluster) apiServerArgs() []string {
 	p := c.paths
+	bind, advertise, reconciler := "127.0.0.1", "127.0.0.1", "none"
+	if addr := c.podReachableAddress(); addr != nil {
+		// Pods of real nodes reach it through the kubernetes Service, at
+		// the first real node's address: their gateway.
+		bind, advertise, reconciler = "0.0.0.0", addr.String(), "lease"
+	}
 	return []string{
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
+		"--bind-address=" + bind,
+		"--advertise-address=" + advertise,
+		"--endpoint-reconciler-type=" + reconciler,
 		"--secure-port=" + strconv.Itoa(c.ports.APIServer),
 		"--tls-cert-file=" + p.pki("apiserver.crt"),
 		"--tls-private-key-file=" + p.pki("apiserver.key"),
@@ -288,9 +295,6 @@ func (c *Cluster) apiServerArgs() []string {
 		"--kubelet-client-key=" + p.pki("apiserver-kubelet-client.key"),
 		"--kubelet-certificate-authority=" + p.pki("ca.crt"),
 		"--kubelet-preferred-address-types=InternalIP,Hostname",
-		// The endpoint reconciler refuses loopback addresses; nothing in
-		// the lab reaches the apiserver through the kubernetes Service.
-		"--endpoint-reconciler-type=none",
 		"--profiling=false",
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -122,6 +123,18 @@ func (c *Cluster) realNode(i int) realnode.Config {
 // realNodeImages are imported into every real node: the sandbox, and what
 // tests and the kubernetes runtime run.
 var realNodeImages = []string{images.Pause, images.BusyBox, images.Agnhost, images.Vfleet}
+
+// podReachableAddress is where pods of the host's real nodes reach its
+// apiserver (the kubernetes Service's endpoint): the first real node's
+// address, their gateway. Nil for a host without real nodes: there the
+// endpoint reconciler would refuse the loopback address the apiserver
+// listens on, and no pod needs it.
+func (c *Cluster) podReachableAddress() net.IP {
+	if c.Host.RealNodes == 0 {
+		return nil
+	}
+	return c.realNode(1).NodeIP()
+}
 
 // cniBinDir is where Debian's containernetworking-plugins puts the plugins.
 const cniBinDir = "/usr/lib/cni"

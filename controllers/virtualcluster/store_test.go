@@ -89,15 +89,7 @@ func TestProvisionsAndDropsTheExternalEtcdPrefix(t *testing.T) {
 	if want := "/vfleet-" + string(vc.UID); cp.Spec.Store.Database != want {
 		t.Fatalf("the ControlPlane names prefix %q, want %q", cp.Spec.Store.Database, want)
 	}
-	tlsCfg, err := etcdstore.EpochCredentials{Cert: secret.Data["tls.crt"], Key: secret.Data["tls.key"], ServerCA: secret.Data["ca.crt"]}.TLS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	epoch, err := clientv3.New(clientv3.Config{Endpoints: []string{s.Endpoint}, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = epoch.Close() }()
+	epoch := epochClient(t, s.Endpoint, secret)
 	if _, err := epoch.Put(ctx, cp.Spec.Store.Database+"/registry/probe", "x"); err != nil {
 		t.Fatalf("the epoch cannot write below its prefix: %v", err)
 	}
@@ -194,18 +186,26 @@ func TestRenewsTheEtcdEpochCertificate(t *testing.T) {
 	if got := string(secret.Data["username"]); got != user {
 		t.Fatalf("renewed for user %q, want %q", got, user)
 	}
+	epoch := epochClient(t, s.Endpoint, secret)
+	if _, err := epoch.Put(ctx, cp.Spec.Store.Database+"/registry/probe", "x"); err != nil {
+		t.Fatalf("the renewed certificate cannot write below its prefix: %v", err)
+	}
+}
+
+// epochClient connects to the etcd store at endpoint with the epoch
+// credentials in secret, until the test ends.
+func epochClient(t *testing.T, endpoint string, secret *corev1.Secret) *clientv3.Client {
+	t.Helper()
 	tlsCfg, err := etcdstore.EpochCredentials{Cert: secret.Data["tls.crt"], Key: secret.Data["tls.key"], ServerCA: secret.Data["ca.crt"]}.TLS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	epoch, err := clientv3.New(clientv3.Config{Endpoints: []string{s.Endpoint}, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = epoch.Close() }()
-	if _, err := epoch.Put(ctx, cp.Spec.Store.Database+"/registry/probe", "x"); err != nil {
-		t.Fatalf("the renewed certificate cannot write below its prefix: %v", err)
-	}
+	t.Cleanup(func() { _ = cli.Close() })
+	return cli
 }
 
 // agedCertificate is a client certificate for user from the store's client
