@@ -44,8 +44,8 @@ down: ## Stop the lab started by make run and delete its data.
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/vfleet.
-	go build -ldflags '$(LDFLAGS)' -o $(BIN)/vfleet ./cmd/vfleet
+build: ## Build bin/vfleet, static (pure Go throughout), so that the vfleet image needs nothing else.
+	CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o $(BIN)/vfleet ./cmd/vfleet
 
 .PHONY: binaries
 binaries: ## Build the pinned Kubernetes binaries into bin/k8s/<version> and containerd into bin/containerd/<version> (about 8 minutes the first time).

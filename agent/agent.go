@@ -137,6 +137,10 @@ func setupReporter(mgr ctrl.Manager, host cluster.Cluster, o *Options, clk clock
 		binRoot: o.BinRoot, overhead: o.overhead(), minInterval: o.ReportMinInterval, clock: clk,
 		selfFenceAfter: o.SelfFenceAfter,
 	}
+	if o.Runtime == RuntimeKubernetes {
+		// The binaries are in the image, not on this machine.
+		rep.versions = o.ControlPlaneVersions
+	}
 	toHost := func(context.Context, client.Object) []reconcile.Request { return rep.request() }
 	return rep, ctrl.NewControllerManagedBy(mgr).
 		Named("capacity").
@@ -149,7 +153,14 @@ func setupReporter(mgr ctrl.Manager, host cluster.Cluster, o *Options, clk clock
 // newRuntime builds the runtime the options name.
 func newRuntime(o *Options, host client.Client, log logr.Logger) (runtime.Runtime, error) {
 	if o.Runtime == RuntimeKubernetes {
-		return kuberuntime.New(host, kuberuntime.Options{Image: o.ControlPlaneImage, BinRoot: o.BinRoot})
+		tolerations, err := ParseTolerations(o.ControlPlaneTolerations)
+		if err != nil {
+			return nil, err
+		}
+		return kuberuntime.New(host, kuberuntime.Options{
+			Image: o.ControlPlaneImage, BinRoot: o.BinRoot, StorageClass: o.ControlPlaneStorageClass,
+			NodeSelector: o.ControlPlaneNodeSelector, Tolerations: tolerations,
+		})
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/vfleet/vfleet/controlplane/launch"
+	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/serving"
 
 	"github.com/vfleet/vfleet/internal/overhead"
@@ -76,6 +79,16 @@ type Options struct {
 	// ControlPlaneImage is the vfleet image the kubernetes runtime runs,
 	// with BinRoot inside it.
 	ControlPlaneImage string
+	// ControlPlaneNodeSelector and ControlPlaneTolerations put the
+	// kubernetes runtime's control plane pods on the host's nodes for
+	// them; ControlPlaneStorageClass gives their volumes (empty: the
+	// host's default class).
+	ControlPlaneNodeSelector map[string]string
+	ControlPlaneTolerations  []string
+	ControlPlaneStorageClass string
+	// ControlPlaneVersions are the Kubernetes versions the kubernetes
+	// runtime's image carries.
+	ControlPlaneVersions []string
 
 	Serving serving.Addresses
 }
@@ -95,6 +108,9 @@ func NewOptions() *Options {
 		ControlPlanePorts:    "16443-16942",
 		OrphanGrace:          launch.DefaultOrphanGrace,
 		VClusterServiceCIDR:  launch.DefaultServiceCIDR,
+		// The image built with this vfleet carries the binaries it was
+		// built with.
+		ControlPlaneVersions: []string{k8sbin.Version},
 		Serving:              serving.Addresses{HealthProbe: ":8091", Metrics: "0"},
 	}
 }
@@ -121,6 +137,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ControlPlanePorts, "control-plane-ports", o.ControlPlanePorts, "range of ports for process control planes' apiservers, first-last")
 	fs.StringVar(&o.VClusterServiceCIDR, "vcluster-service-cidr", o.VClusterServiceCIDR, "Service range of vclusters when the host has no ServiceCIDR object to read its own from")
 	fs.StringVar(&o.ControlPlaneImage, "control-plane-image", o.ControlPlaneImage, "vfleet image the kubernetes runtime runs control planes from (its --bin-root is inside the image)")
+	fs.StringToStringVar(&o.ControlPlaneNodeSelector, "control-plane-node-selector", o.ControlPlaneNodeSelector, "node labels the kubernetes runtime's control plane pods must match, key=value,...")
+	fs.StringSliceVar(&o.ControlPlaneTolerations, "control-plane-tolerations", o.ControlPlaneTolerations, "taints the kubernetes runtime's control plane pods tolerate, key[=value]:Effect,...")
+	fs.StringSliceVar(&o.ControlPlaneVersions, "control-plane-versions", o.ControlPlaneVersions, "Kubernetes versions the kubernetes runtime's image carries under its --bin-root")
+	fs.StringVar(&o.ControlPlaneStorageClass, "control-plane-storage-class", o.ControlPlaneStorageClass, "StorageClass of the kubernetes runtime's control plane volumes (default: the host's default class)")
 	fs.DurationVar(&o.OrphanGrace, "orphan-grace", o.OrphanGrace, "how long a process control plane keeps running without its agent; a restarted agent adopts it meanwhile")
 	o.Serving.AddFlags(fs)
 }
@@ -177,6 +197,9 @@ func (o *Options) Validate() error {
 		if o.ControlPlaneImage == "" {
 			errs = append(errs, errors.New("--runtime=kubernetes needs --control-plane-image"))
 		}
+		if _, err := ParseTolerations(o.ControlPlaneTolerations); err != nil {
+			errs = append(errs, err)
+		}
 	default:
 		errs = append(errs, fmt.Errorf("--runtime %q: want process or kubernetes", o.Runtime))
 	}
@@ -216,4 +239,23 @@ func (o *Options) bootstrapToken() (string, error) {
 func (o *Options) overhead() Overhead {
 	cpu, mem, _ := o.ControlPlaneOverhead.Parse()
 	return Overhead{CPU: cpu, Memory: mem}
+}
+
+// ParseTolerations reads --control-plane-tolerations: each "key:Effect"
+// (any value) or "key=value:Effect".
+func ParseTolerations(specs []string) ([]corev1.Toleration, error) {
+	var out []corev1.Toleration
+	for _, spec := range specs {
+		kv, effect, ok := strings.Cut(spec, ":")
+		e := corev1.TaintEffect(effect)
+		if !ok || kv == "" || (e != corev1.TaintEffectNoSchedule && e != corev1.TaintEffectPreferNoSchedule && e != corev1.TaintEffectNoExecute) {
+			return nil, fmt.Errorf("--control-plane-tolerations %q: want key[=value]:Effect, the effect NoSchedule, PreferNoSchedule or NoExecute", spec)
+		}
+		t := corev1.Toleration{Key: kv, Operator: corev1.TolerationOpExists, Effect: e}
+		if key, value, ok := strings.Cut(kv, "="); ok {
+			t = corev1.Toleration{Key: key, Operator: corev1.TolerationOpEqual, Value: value, Effect: e}
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }

@@ -32,6 +32,15 @@ func TestOptionsValidate(t *testing.T) {
 		{"malformed overhead", func(o *Options) { o.ControlPlaneOverhead.Memory = "lots" }, []string{"--control-plane-overhead-memory"}},
 		{"kubernetes runtime without an image", func(o *Options) { o.Runtime = RuntimeKubernetes }, []string{"--control-plane-image"}},
 		{"unknown runtime", func(o *Options) { o.Runtime = "docker" }, []string{"--runtime"}},
+		{"kubernetes runtime with tolerations", func(o *Options) {
+			o.Runtime, o.ControlPlaneImage, o.ControlPlaneTolerations = RuntimeKubernetes, "vfleet:dev", []string{"pool=cp:NoSchedule", "dedicated:NoExecute"}
+		}, nil},
+		{"a toleration without an effect", func(o *Options) {
+			o.Runtime, o.ControlPlaneImage, o.ControlPlaneTolerations = RuntimeKubernetes, "vfleet:dev", []string{"pool=cp"}
+		}, []string{"--control-plane-tolerations", "key[=value]:Effect"}},
+		{"a toleration with an unknown effect", func(o *Options) {
+			o.Runtime, o.ControlPlaneImage, o.ControlPlaneTolerations = RuntimeKubernetes, "vfleet:dev", []string{"pool:Never"}
+		}, []string{"--control-plane-tolerations"}},
 		{"reversed port range", func(o *Options) { o.ControlPlanePorts = "17000-16000" }, []string{"--control-plane-ports"}},
 		{"control-plane address not an IP", func(o *Options) { o.ControlPlaneAddress = "localhost" }, []string{"--control-plane-address"}},
 		{"everything wrong at once", func(o *Options) { o.Region, o.HubCAFile = "", "" }, []string{"--region", "--hub-ca-file"}},

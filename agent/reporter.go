@@ -31,6 +31,10 @@ type reporter struct {
 	region      string
 	zone        string
 	binRoot     string
+	// versions, when set, are the Kubernetes versions the host offers
+	// (the kubernetes runtime's image carries them); else those under
+	// binRoot.
+	versions []string
 	overhead    Overhead
 	minInterval time.Duration
 	clock       clock.Clock
@@ -103,7 +107,7 @@ func (r *reporter) compute(ctx context.Context) (Report, error) {
 		Used:               Used(pods.Items),
 		Nodes:              int32(len(nodes.Items)),
 		VirtualClusters:    int32(len(cps.Items)),
-		KubernetesVersions: Versions(r.binRoot),
+		KubernetesVersions: r.offered(),
 	}, nil
 }
 
@@ -131,4 +135,12 @@ func (r *reporter) send(ctx context.Context, report Report) error {
 		return fmt.Errorf("report capacity: %w", err)
 	}
 	return nil
+}
+
+// offered are the Kubernetes versions control planes can run here.
+func (r *reporter) offered() []string {
+	if r.versions != nil {
+		return r.versions
+	}
+	return Versions(r.binRoot)
 }

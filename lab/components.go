@@ -220,6 +220,9 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 			"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentHealth),
 			"--control-plane-ports=" + strconv.Itoa(c.ports.ControlPlanes) + "-" + strconv.Itoa(c.ports.ControlPlanes+controlPlanePorts-1),
 		}
+		if c.Host.Runtime == RuntimeKubernetes {
+			args = append(args, c.kubernetesRuntimeArgs()...)
+		}
 	}
 	path := filepath.Join(c.binDir, string(comp))
 	if comp == Hub || comp == Agent {

@@ -52,6 +52,10 @@ type HostConfig struct {
 	// host has beside them. One host of the lab at most may have any:
 	// their kube-proxy is the machine's.
 	RealNodes int
+	// Runtime is how the host's agent runs control planes: "" or
+	// "process" on this machine, "kubernetes" as pods on the host's real
+	// nodes, from the vfleet image.
+	Runtime string
 	// Node is the allocatable capacity of each node.
 	Node NodeCapacity
 }
@@ -138,6 +142,15 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s: real nodes are on host %q already: one host of a lab may have them, as one kube-proxy serves the machine", at, withReal))
 			}
 			withReal = h.Name
+		}
+		switch h.Runtime {
+		case "", RuntimeProcess:
+		case RuntimeKubernetes:
+			if h.RealNodes == 0 {
+				errs = append(errs, fmt.Errorf("%s: the kubernetes runtime runs control planes as pods, which need real nodes", at))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("%s: runtime %q: want %s or %s", at, h.Runtime, RuntimeProcess, RuntimeKubernetes))
 		}
 		if h.Nodes < 1 {
 			errs = append(errs, fmt.Errorf("%s: needs at least 1 node, got %d", at, h.Nodes))

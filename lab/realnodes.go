@@ -13,6 +13,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/pki"
@@ -256,4 +261,77 @@ func checkRealNodes(cfg Config) error {
 		errs = append(errs, errors.New("real nodes need root (they make bridges, mounts and cgroups)"))
 	}
 	return errors.Join(errs...)
+}
+
+// Runtimes a lab host's agent may run control planes with.
+const (
+	RuntimeProcess    = "process"
+	RuntimeKubernetes = "kubernetes"
+)
+
+// localStorageClass is the class of the real nodes' local volumes, which
+// the lab makes ahead: there is no provisioner.
+const localStorageClass = "lab-local"
+
+// localVolumes is how many local volumes the host's first real node
+// offers; each holds one control plane's data under the kubernetes
+// runtime.
+const localVolumes = 4
+
+// kubernetesRuntimeArgs run the agent's control planes as pods of the
+// vfleet image on the host's real nodes, with their data on its local
+// volumes.
+func (c *Cluster) kubernetesRuntimeArgs() []string {
+	return []string{
+		"--runtime=kubernetes",
+		"--control-plane-image=" + images.Vfleet,
+		"--bin-root=/opt/vfleet/k8s",
+		"--control-plane-node-selector=" + realnode.LabelKind + "=" + realnode.KindReal,
+		"--control-plane-tolerations=" + TaintRealNode + ":" + string(corev1.TaintEffectNoSchedule),
+		"--control-plane-storage-class=" + localStorageClass,
+	}
+}
+
+// ensureLocalVolumes makes the local StorageClass and the first real
+// node's volumes in it, each a directory of the node's, open to the
+// control plane's non-root user.
+func (c *Cluster) ensureLocalVolumes(ctx context.Context) error {
+	if c.Host.RealNodes == 0 {
+		return nil
+	}
+	sc := &storagev1.StorageClass{
+		ObjectMeta:        metav1.ObjectMeta{Name: localStorageClass},
+		Provisioner:       "kubernetes.io/no-provisioner",
+		VolumeBindingMode: ptr.To(storagev1.VolumeBindingWaitForFirstConsumer),
+	}
+	if _, err := c.kube.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("%s: StorageClass %s: %w", c.Name, sc.Name, err)
+	}
+	n := c.realNode(1)
+	for i := 1; i <= localVolumes; i++ {
+		dir := filepath.Join(n.Dir, "volumes", strconv.Itoa(i))
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return err
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return err
+		}
+		pv := &corev1.PersistentVolume{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-local-%d", n.Name, i)},
+			Spec: corev1.PersistentVolumeSpec{
+				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("2Gi")},
+				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+				StorageClassName:              localStorageClass,
+				PersistentVolumeSource:        corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: dir}},
+				NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+					MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{n.Name}}},
+				}}}},
+			},
+		}
+		if _, err := c.kube.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("%s: PersistentVolume %s: %w", c.Name, pv.Name, err)
+		}
+	}
+	return nil
 }

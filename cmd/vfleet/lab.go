@@ -45,6 +45,7 @@ type labUpOptions struct {
 	hosts      int
 	nodes      int
 	realNodes  int
+	runtime    string
 	nodeCPU    string
 	nodeMemory string
 	nodePods   int64
@@ -92,6 +93,7 @@ until interrupted.`,
 	f.StringVar(&o.binDir, "bin-dir", "", "directory with the Kubernetes binaries (default: bin/k8s/"+k8sbin.Version+", env "+k8sbin.DirEnv+")")
 	f.IntVar(&o.hosts, "hosts", o.hosts, "number of host clusters")
 	f.IntVar(&o.nodes, "nodes", o.nodes, "kwok nodes per host")
+	f.StringVar(&o.runtime, "runtime", o.runtime, "how the first host's agent runs control planes: process, or kubernetes (as pods on its real nodes, from the vfleet image)")
 	f.IntVar(&o.realNodes, "real-nodes", o.realNodes, "real nodes (containerd, kubelet, runc) on the first host, beside its kwok nodes; they need root and \"make images node-packages\"")
 	f.StringVar(&o.nodeCPU, "node-cpu", o.nodeCPU, "allocatable cpu of each node")
 	f.StringVar(&o.nodeMemory, "node-memory", o.nodeMemory, "allocatable memory of each node")
@@ -125,6 +127,9 @@ func (o labUpOptions) config() (lab.Config, error) {
 			return lab.Config{}, errors.New("--real-nodes needs at least one host")
 		}
 		hosts[0].RealNodes = o.realNodes
+	}
+	if o.runtime != "" && len(hosts) > 0 {
+		hosts[0].Runtime = o.runtime
 	}
 	dir, err := filepath.Abs(o.dir)
 	if err != nil {
@@ -188,7 +193,7 @@ func startLabBackground(ctx context.Context, cfg lab.Config, o labUpOptions, out
 	}
 	args := []string{"lab", "up", "--foreground", "--detached",
 		"--dir", cfg.Dir, "--bin-dir", cfg.BinDir,
-		"--hosts", strconv.Itoa(o.hosts), "--nodes", strconv.Itoa(o.nodes), "--real-nodes", strconv.Itoa(o.realNodes),
+		"--hosts", strconv.Itoa(o.hosts), "--nodes", strconv.Itoa(o.nodes), "--real-nodes", strconv.Itoa(o.realNodes), "--runtime", o.runtime,
 		"--node-cpu", o.nodeCPU, "--node-memory", o.nodeMemory, "--node-pods", strconv.FormatInt(o.nodePods, 10),
 		"--port-base", strconv.Itoa(o.portBase),
 	}

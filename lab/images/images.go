@@ -7,6 +7,7 @@ package images
 
 import (
 	"archive/tar"
+	"debug/elf"
 	"bytes"
 	"errors"
 	"fmt"
@@ -79,6 +80,15 @@ func Build(dir string, src Sources) ([]string, error) {
 	applets, err := busyboxApplets(src.Busybox)
 	if err != nil {
 		return nil, err
+	}
+	// The images hold nothing else: no C library for a binary to load.
+	for _, bin := range []string{src.Busybox, filepath.Join(src.K8sBinDir, "pause"), filepath.Join(src.K8sBinDir, "agnhost"), src.Vfleet} {
+		if bin == "" {
+			continue
+		}
+		if err := static(bin); err != nil {
+			return nil, err
+		}
 	}
 	busybox := append([]entry{{path: "bin/busybox", from: src.Busybox, mode: 0o755}, {path: "tmp", dir: true, mode: 0o1777}}, applets...)
 	contents := map[string]spec{
@@ -240,4 +250,20 @@ func write(file, ref string, s spec) error {
 		return err
 	}
 	return os.Rename(tmp, file)
+}
+
+// static checks that the ELF binary at path loads no shared library, which
+// the images do not have.
+func static(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w (run `make binaries build`)", path, err)
+	}
+	defer func() { _ = f.Close() }()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked, and the images have no C library: build it with CGO_ENABLED=0 (`make build` does)", path)
+		}
+	}
+	return nil
 }

@@ -51,6 +51,10 @@ type Options struct {
 	StorageSize resource.Quantity
 	// StorageClass of that volume; empty means the host's default.
 	StorageClass string
+	// NodeSelector and Tolerations put control plane pods on the nodes
+	// the host keeps for them.
+	NodeSelector map[string]string
+	Tolerations  []corev1.Toleration
 }
 
 // Runtime is the kubernetes runtime.
@@ -115,7 +119,9 @@ func (r *Runtime) objects(inst runtime.Instance) (*appsv1.StatefulSet, []client.
 						RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(65532)), FSGroup: ptr.To(int64(65532)),
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					},
-					Containers: []corev1.Container{r.container(inst)},
+					Containers:   []corev1.Container{r.container(inst)},
+					NodeSelector: r.opts.NodeSelector,
+					Tolerations:  r.opts.Tolerations,
 				},
 			},
 		},
