@@ -1,9 +1,6 @@
 package realnodes_test
 
 import (
-	"bytes"
-	"context"
-	"io"
 	"strings"
 	"time"
 
@@ -13,24 +10,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/utils/ptr"
 
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/lab/images"
-	"github.com/vfleet/vfleet/lab/realnode"
 	"github.com/vfleet/vfleet/test/framework"
 )
-
-// onRealNodes puts a pod on the lab's real nodes, as the real-nodes class
-// allows: their kind, their taint, and a user that is not root (the syncer
-// runs no host pod as root).
-func onRealNodes(spec *corev1.PodSpec) {
-	spec.NodeSelector = map[string]string{realnode.LabelKind: realnode.KindReal}
-	spec.Tolerations = []corev1.Toleration{lab.RealNodeToleration}
-	spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To(int64(1000))}
-}
 
 var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 	var t framework.Tenant
@@ -52,7 +37,7 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 				},
 			},
 		}
-		onRealNodes(&d.Spec.Template.Spec)
+		framework.OnRealNodes(&d.Spec.Template.Spec)
 		_, err := t.Kube.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func(g Gomega) {
@@ -71,7 +56,7 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 	}, SpecTimeout(3*time.Minute))
 
 	It("can be exec'd into through the vcluster", func(ctx SpecContext) {
-		out, err := exec(ctx, t, web.Name, "web", "sh", "-c", "echo $((6*7)) > /tmp/answer && cat /tmp/answer && id -u")
+		out, err := framework.Exec(ctx, t.Config, t.Kube, "default", web.Name, "web", "sh", "-c", "echo $((6*7)) > /tmp/answer && cat /tmp/answer && id -u")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.Fields(out)).To(Equal([]string{"42", "1000"}))
 	}, SpecTimeout(time.Minute))
@@ -98,7 +83,7 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 			// Gone at once when deleted: sleep ignores SIGTERM.
 			TerminationGracePeriodSeconds: ptr.To(int64(0)),
 		}}
-		onRealNodes(&client.Spec)
+		framework.OnRealNodes(&client.Spec)
 		_, err = t.Kube.CoreV1().Pods("default").Create(ctx, client, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func(g Gomega) {
@@ -108,26 +93,9 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 		// kube-proxy programs the Service once it sees its endpoints.
 		Eventually(func(g Gomega) {
-			out, err := exec(ctx, t, "client", "client", "sh", "-c", "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 "+svc.Spec.ClusterIP+" 80")
+			out, err := framework.Exec(ctx, t.Config, t.Kube, "default", "client", "client", "sh", "-c", "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 "+svc.Spec.ClusterIP+" 80")
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(out).To(HaveSuffix(web.Name))
 		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 	}, SpecTimeout(3*time.Minute))
 })
-
-// exec runs command in container of pod through the vcluster's API, as
-// kubectl exec does, and returns its output.
-func exec(ctx context.Context, t framework.Tenant, pod, container string, command ...string) (string, error) {
-	req := t.Kube.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name(pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: container, Command: command, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	spdy, err := remotecommand.NewSPDYExecutor(t.Config, "POST", req.URL())
-	Expect(err).NotTo(HaveOccurred())
-	ws, err := remotecommand.NewWebSocketExecutor(t.Config, "GET", req.URL().String())
-	Expect(err).NotTo(HaveOccurred())
-	executor, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool { return true })
-	Expect(err).NotTo(HaveOccurred())
-	var stdout, stderr bytes.Buffer
-	err = executor.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr})
-	_, _ = io.Copy(GinkgoWriter, &stderr)
-	return strings.TrimSpace(stdout.String()), err
-}
