@@ -9,6 +9,8 @@ K8S_VERSION := $(shell sed -n 's|^[[:space:]]*k8s.io/kubernetes v\([^ ]*\).*|v\1
 K8S_BIN := $(BIN)/k8s/$(K8S_VERSION)
 CONTAINERD_VERSION := $(shell sed -n 's|^[[:space:]]*github.com/containerd/containerd/v2 \(v[^ ]*\).*|\1|p' hack/containerd/go.mod | head -1)
 CONTAINERD_BIN := $(BIN)/containerd/$(CONTAINERD_VERSION)
+COREDNS_VERSION := $(shell sed -n 's|^[[:space:]]*github.com/coredns/coredns \(v[^ ]*\).*|\1|p' hack/coredns/go.mod | head -1)
+COREDNS_BIN := $(BIN)/coredns/$(COREDNS_VERSION)
 IMAGES := $(BIN)/images
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/vfleet/vfleet/internal/version.Version=$(VERSION)
@@ -48,9 +50,10 @@ build: ## Build bin/vfleet, static (pure Go throughout), so that the vfleet imag
 	CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o $(BIN)/vfleet ./cmd/vfleet
 
 .PHONY: binaries
-binaries: ## Build the pinned Kubernetes binaries into bin/k8s/<version> and containerd into bin/containerd/<version> (about 8 minutes the first time).
+binaries: ## Build the pinned Kubernetes binaries into bin/k8s/<version>, containerd and CoreDNS into bin/containerd, bin/coredns (about 10 minutes the first time).
 	bash hack/tools/build.sh
 	bash hack/containerd/build.sh
+	bash hack/coredns/build.sh
 
 # What a real node needs from the distribution: the OCI runtime, the CNI
 # plugins, the packet filter kube-proxy programs, and a static busybox for
@@ -66,8 +69,8 @@ node-packages: ## Install what real lab nodes need from Debian (runc, CNI plugin
 	fi
 
 .PHONY: images
-images: binaries build node-packages ## Build the images real lab nodes run (pause, busybox, agnhost, vfleet) into bin/images, from local binaries.
-	go run ./hack/images -out $(IMAGES) -k8s-bin $(K8S_BIN) -vfleet $(BIN)/vfleet
+images: binaries build node-packages ## Build the images real lab nodes run (pause, busybox, agnhost, CoreDNS, vfleet) into bin/images, from local binaries.
+	go run ./hack/images -out $(IMAGES) -k8s-bin $(K8S_BIN) -coredns $(COREDNS_BIN)/coredns -vfleet $(BIN)/vfleet
 
 ##@ Test
 

@@ -38,6 +38,9 @@ func (c *Cluster) bootstrap(ctx context.Context) error {
 	if err := c.ensureLocalVolumes(ctx); err != nil {
 		return err
 	}
+	if err := c.ensureDNS(ctx); err != nil {
+		return err
+	}
 	for i, name := range c.NodeNames() {
 		if _, err := c.kube.CoreV1().Nodes().Create(ctx, c.node(name, i), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("%s: create node %s: %w", c.Name, name, err)

@@ -167,6 +167,9 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err := c.waitWorkloadReady(ctx); err != nil {
 		return err
 	}
+	if err := c.waitDNS(ctx); err != nil {
+		return err
+	}
 	c.progress.printf("%s: ready in %s (%s)", c.Name, since(begin), c.Endpoint())
 	return nil
 }

@@ -115,6 +115,7 @@ func (c *Cluster) realNode(i int) realnode.Config {
 		Server:           c.Endpoint(),
 		KubeletPort:      ports.Kubelet,
 		HealthzPort:      ports.Healthz,
+		ClusterDNS:       ClusterDNS,
 		Labels: map[string]string{
 			realnode.LabelKind: realnode.KindReal,
 			LabelRegion:        c.Host.Region,
@@ -127,7 +128,7 @@ func (c *Cluster) realNode(i int) realnode.Config {
 
 // realNodeImages are imported into every real node: the sandbox, and what
 // tests and the kubernetes runtime run.
-var realNodeImages = []string{images.Pause, images.BusyBox, images.Agnhost, images.Vfleet}
+var realNodeImages = []string{images.Pause, images.BusyBox, images.Agnhost, images.CoreDNS, images.Vfleet}
 
 // podReachableAddress is where pods of the host's real nodes reach its
 // apiserver (the kubernetes Service's endpoint): the first real node's

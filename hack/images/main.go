@@ -1,5 +1,5 @@
 // Command images builds the images the lab's real nodes run (pause,
-// busybox, agnhost and vfleet) into image archives, from binaries built on
+// busybox, agnhost, CoreDNS and vfleet) into image archives, from binaries built on
 // this machine. `make images` runs it.
 package main
 
@@ -17,13 +17,14 @@ func main() {
 	k8sBin := flag.String("k8s-bin", "", "directory of the Kubernetes binaries (bin/k8s/<version>), with pause and agnhost")
 	busybox := flag.String("busybox", "/bin/busybox", "a statically linked busybox (Debian's busybox-static)")
 	vfleet := flag.String("vfleet", "", "the vfleet binary; empty leaves the vfleet image out")
+	coredns := flag.String("coredns", "", "the CoreDNS binary (bin/coredns/<version>/coredns)")
 	flag.Parse()
-	if *k8sBin == "" {
-		fmt.Fprintln(os.Stderr, "images: -k8s-bin is required")
+	if *k8sBin == "" || *coredns == "" {
+		fmt.Fprintln(os.Stderr, "images: -k8s-bin and -coredns are required")
 		os.Exit(2)
 	}
 	files, err := images.Build(*out, images.Sources{
-		K8sBinDir: *k8sBin, KubernetesVersion: filepath.Base(*k8sBin), Busybox: *busybox, Vfleet: *vfleet,
+		K8sBinDir: *k8sBin, KubernetesVersion: filepath.Base(*k8sBin), Busybox: *busybox, CoreDNS: *coredns, Vfleet: *vfleet,
 	})
 	for _, f := range files {
 		fmt.Println("images: wrote", f)

@@ -38,6 +38,8 @@ const (
 	// Agnhost is the e2e tests' test server, built from the pinned
 	// Kubernetes sources, with busybox beside it for `sh -c`.
 	Agnhost = "registry.k8s.io/e2e-test-images/agnhost:2.63.0"
+	// CoreDNS is the host clusters' DNS, built from its pinned module.
+	CoreDNS = "registry.k8s.io/coredns/coredns:v1.15.0"
 	// Vfleet is what the agent's kubernetes runtime runs control planes
 	// from: the vfleet binary and the apiserver and controller-manager.
 	Vfleet = "docker.io/vfleet/vfleet:dev"
@@ -53,6 +55,8 @@ type Sources struct {
 	KubernetesVersion string
 	// Busybox is a statically linked busybox (Debian's busybox-static).
 	Busybox string
+	// CoreDNS is the CoreDNS binary.
+	CoreDNS string
 	// Vfleet is the vfleet binary; empty leaves the vfleet image out.
 	Vfleet string
 }
@@ -65,7 +69,7 @@ func File(ref string) string {
 
 // All is every image Build makes from src.
 func All(src Sources) []string {
-	refs := []string{Pause, BusyBox, Agnhost}
+	refs := []string{Pause, BusyBox, Agnhost, CoreDNS}
 	if src.Vfleet != "" {
 		refs = append(refs, Vfleet)
 	}
@@ -82,7 +86,7 @@ func Build(dir string, src Sources) ([]string, error) {
 		return nil, err
 	}
 	// The images hold nothing else: no C library for a binary to load.
-	for _, bin := range []string{src.Busybox, filepath.Join(src.K8sBinDir, "pause"), filepath.Join(src.K8sBinDir, "agnhost"), src.Vfleet} {
+	for _, bin := range []string{src.Busybox, filepath.Join(src.K8sBinDir, "pause"), filepath.Join(src.K8sBinDir, "agnhost"), src.CoreDNS, src.Vfleet} {
 		if bin == "" {
 			continue
 		}
@@ -97,6 +101,8 @@ func Build(dir string, src Sources) ([]string, error) {
 		BusyBox: {entries: busybox, cmd: []string{"sh"}},
 		Agnhost: {entries: append([]entry{{path: "agnhost", from: filepath.Join(src.K8sBinDir, "agnhost"), mode: 0o755}}, busybox...),
 			entrypoint: []string{"/agnhost"}},
+		CoreDNS: {entries: []entry{{path: "coredns", from: src.CoreDNS, mode: 0o755}, {path: "tmp", dir: true, mode: 0o1777}},
+			entrypoint: []string{"/coredns"}},
 		Vfleet: {entries: []entry{
 			{path: "usr/local/bin/vfleet", from: src.Vfleet, mode: 0o755},
 			{path: "opt/vfleet/k8s/" + src.KubernetesVersion + "/kube-apiserver", from: filepath.Join(src.K8sBinDir, "kube-apiserver"), mode: 0o755},

@@ -99,3 +99,33 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 	}, SpecTimeout(3*time.Minute))
 })
+
+var _ = Describe("A host with a real node", func() {
+	It("has DNS, as a real cluster does: a pod there resolves the cluster's Service names", func(ctx SpecContext) {
+		h := suite.Lab.Hosts()[0]
+		cfg, err := h.RESTConfig()
+		Expect(err).NotTo(HaveOccurred())
+		host, err := h.Client()
+		Expect(err).NotTo(HaveOccurred())
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "resolver"}, Spec: corev1.PodSpec{
+			Containers:                    []corev1.Container{{Name: "resolver", Image: images.BusyBox, Command: []string{"sleep", "3600"}}},
+			TerminationGracePeriodSeconds: ptr.To(int64(0)),
+		}}
+		framework.OnRealNodes(&pod.Spec)
+		_, err = host.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			p, err := host.CoreV1().Pods("default").Get(ctx, "resolver", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning))
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		out, err := framework.Exec(ctx, cfg, host, "default", "resolver", "resolver", "nslookup", "kubernetes.default.svc.cluster.local")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("Address: 10.96.0.1"))
+		// A name outside the cluster does not exist (there is no upstream),
+		// so resolvers go on down their search list.
+		out, _ = framework.Exec(ctx, cfg, host, "default", "resolver", "resolver", "nslookup", "nowhere.example")
+		Expect(out).To(ContainSubstring("NXDOMAIN"))
+	}, SpecTimeout(2*time.Minute))
+})
+
