@@ -25,16 +25,16 @@ import (
 // request for this host; the reconcile computes the whole report from the
 // caches, so it is level-triggered and a repeat changes nothing.
 type reporter struct {
-	hub         client.Client // cached: ControlPlanes of the host's namespace
-	host        client.Reader // cached: nodes, and vfleet-managed pods
-	hostName    string
-	region      string
-	zone        string
-	binRoot     string
+	hub      client.Client // cached: ControlPlanes of the host's namespace
+	host     client.Reader // cached: nodes, and vfleet-managed pods
+	hostName string
+	region   string
+	zone     string
+	binRoot  string
 	// versions, when set, are the Kubernetes versions the host offers
 	// (the kubernetes runtime's image carries them); else those under
 	// binRoot.
-	versions []string
+	versions    []string
 	overhead    Overhead
 	minInterval time.Duration
 	clock       clock.Clock

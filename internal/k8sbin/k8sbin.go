@@ -32,7 +32,9 @@ func Dir() string { return find(DirEnv, filepath.Join("k8s", Version)) }
 
 // ContainerdDir returns where containerd, its shim and ctr are
 // (bin/containerd/<version>), found as Dir finds the Kubernetes binaries.
-func ContainerdDir() string { return find(ContainerdDirEnv, filepath.Join("containerd", ContainerdVersion)) }
+func ContainerdDir() string {
+	return find(ContainerdDirEnv, filepath.Join("containerd", ContainerdVersion))
+}
 
 // ImagesDir returns where `make images` writes the image archives
 // (bin/images), found as Dir finds the Kubernetes binaries.

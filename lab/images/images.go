@@ -7,8 +7,8 @@ package images
 
 import (
 	"archive/tar"
-	"debug/elf"
 	"bytes"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"

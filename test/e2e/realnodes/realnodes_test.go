@@ -128,4 +128,3 @@ var _ = Describe("A host with a real node", func() {
 		Expect(out).To(ContainSubstring("NXDOMAIN"))
 	}, SpecTimeout(2*time.Minute))
 })
-
