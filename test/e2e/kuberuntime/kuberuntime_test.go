@@ -98,7 +98,7 @@ func throughClusterIP(ctx SpecContext, host kubernetes.Interface, cfg *rest.Conf
 	svc, err := host.CoreV1().Services(parts[1]).Get(ctx, parts[0], metav1.GetOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	out := rest.CopyConfig(cfg)
-	out.TLSClientConfig.ServerName = u.Hostname()
+	out.ServerName = u.Hostname()
 	out.Host = "https://" + svc.Spec.ClusterIP + ":" + u.Port()
 	return out
 }

@@ -44,7 +44,7 @@ func hostService(c kubernetes.Interface, ns, name string) error {
 }
 
 func hostEndpoints(c kubernetes.Interface, ns, name string) error {
-	_, err := c.CoreV1().Endpoints(ns).Get(context.Background(), name, metav1.GetOptions{}) //nolint:staticcheck // Endpoints are what the attack writes.
+	_, err := c.CoreV1().Endpoints(ns).Get(context.Background(), name, metav1.GetOptions{})
 	return err
 }
 
