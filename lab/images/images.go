@@ -1,5 +1,5 @@
 // Package images builds the container images the lab's real nodes run,
-// from binaries built on this machine, into image archives that
+// from binaries built on this machine, into OCI image layouts in tars that
 // containerd imports: no registry, no Docker. The names are the ones
 // Kubernetes and its e2e tests ask for, so that a kubelet never pulls
 // (their pull policy is IfNotPresent and they are already there).
@@ -25,8 +25,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // The images, by the references pods name them with.
@@ -220,18 +222,22 @@ func layer(entries []entry) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// write builds the image ref from s and writes it as an image archive
-// (docker save's format, which `ctr images import` reads) to file.
+// write builds the image ref from s and writes it as an OCI image layout
+// in a tar (what `ctr images import` reads), naming it ref in the
+// annotation containerd takes the image's name from.
 func write(file, ref string, s spec) error {
 	data, err := layer(s.entries)
 	if err != nil {
 		return err
 	}
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
+		tarball.WithMediaType(types.OCILayer))
 	if err != nil {
 		return err
 	}
-	img, err := mutate.AppendLayers(empty.Image, l)
+	base := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
+	img, err := mutate.AppendLayers(base, l)
 	if err != nil {
 		return err
 	}
@@ -251,11 +257,64 @@ func write(file, ref string, s spec) error {
 	if err != nil {
 		return err
 	}
+	dir, err := os.MkdirTemp(filepath.Dir(file), ".oci-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{
+		"org.opencontainers.image.ref.name": tag.TagStr(),
+		"io.containerd.image.name":          tag.Name(),
+	})); err != nil {
+		return err
+	}
 	tmp := file + ".new"
-	if err := tarball.WriteToFile(tmp, tag, img); err != nil {
+	if err := tarDir(dir, tmp); err != nil {
 		return err
 	}
 	return os.Rename(tmp, file)
+}
+
+// tarDir writes the files under dir, by their paths below it and in a
+// fixed order, into a tar at file.
+func tarDir(dir, file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(f)
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: rel + "/", Mode: 0o755, ModTime: epoch})
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: rel, Mode: 0o644, Size: int64(len(data)), ModTime: epoch}); err != nil {
+			return err
+		}
+		_, err = tw.Write(data)
+		return err
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // static checks that the ELF binary at path loads no shared library, which
