@@ -268,7 +268,9 @@ func write(file, ref string, s spec) error {
 	}
 	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{
 		"org.opencontainers.image.ref.name": tag.TagStr(),
-		"io.containerd.image.name":          tag.Name(),
+		// As written: go-containerregistry would spell docker.io
+		// index.docker.io, a name no kubelet asks for.
+		"io.containerd.image.name": ref,
 	})); err != nil {
 		return err
 	}

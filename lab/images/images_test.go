@@ -1,7 +1,10 @@
 package images
 
 import (
+	"archive/tar"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,5 +35,44 @@ func TestFileNamesAreDistinct(t *testing.T) {
 			t.Fatalf("%s and %s share %s", ref, other, f)
 		}
 		seen[f] = ref
+	}
+}
+
+// TestArchiveNamesTheImageAsPodsDo: containerd takes the image's name from
+// the layout's annotation, which must be the reference as pods write it
+// (docker.io, not the index.docker.io a library may spell).
+func TestArchiveNamesTheImageAsPodsDo(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "x.tar")
+	if err := write(file, Vfleet, spec{entries: []entry{{path: "hello", data: []byte("hi"), mode: 0o644}}}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no index.json in the archive: %v", err)
+		}
+		if h.Name != "index.json" {
+			continue
+		}
+		var index struct {
+			Manifests []struct {
+				MediaType   string            `json:"mediaType"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"manifests"`
+		}
+		if err := json.NewDecoder(tr).Decode(&index); err != nil {
+			t.Fatal(err)
+		}
+		if len(index.Manifests) != 1 || index.Manifests[0].Annotations["io.containerd.image.name"] != Vfleet ||
+			index.Manifests[0].MediaType != "application/vnd.oci.image.manifest.v1+json" {
+			t.Fatalf("index: %+v", index)
+		}
+		return
 	}
 }
