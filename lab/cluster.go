@@ -150,8 +150,15 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err := c.bootstrap(ctx); err != nil {
 		return err
 	}
+	rest := c.Components()[2:] // the rest need only the apiserver
+	var last []Component
+	if c.Host.RealNodes > 0 {
+		// The agent's control planes listen on a real node's address:
+		// it starts once the node's bridge is there.
+		rest, last = rest[:len(rest)-1], rest[len(rest)-1:]
+	}
 	g, gctx := errgroup.WithContext(ctx)
-	for _, group := range startGroups(c.Components()[2:]) { // the rest need only the apiserver
+	for _, group := range startGroups(rest) {
 		g.Go(func() error {
 			for _, comp := range group {
 				if err := c.ensure(gctx, comp); err != nil {
@@ -163,6 +170,11 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	for _, comp := range last {
+		if err := c.ensure(ctx, comp); err != nil {
+			return err
+		}
 	}
 	if err := c.waitWorkloadReady(ctx); err != nil {
 		return err

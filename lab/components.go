@@ -222,6 +222,11 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 		}
 		if c.Host.Runtime == RuntimeKubernetes {
 			args = append(args, c.kubernetesRuntimeArgs()...)
+		} else if addr := c.podReachableAddress(); addr != nil {
+			// The vclusters' apiservers listen where pods of the real
+			// nodes reach them (their gateway), and the syncer points the
+			// pods there.
+			args = append(args, "--control-plane-address="+addr.String())
 		}
 	}
 	path := filepath.Join(c.binDir, string(comp))

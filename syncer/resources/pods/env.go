@@ -13,17 +13,27 @@ import (
 	"github.com/vfleet/vfleet/syncer"
 )
 
-// apiServerEnv points in-cluster clients at the vcluster's API server.
+// apiServerEnv points in-cluster clients at the vcluster's API server,
+// with every variable the host's kubelet gives each pod for the host's own
+// kubernetes Service (whatever the pod's enableServiceLinks): a variable
+// left out would still say the host's address. That Service's port is
+// 443 on every cluster, so the kubelet's names are known; their values are
+// the vcluster's.
 func apiServerEnv(s *syncer.Context) []corev1.EnvVar {
 	if s.APIServerHost == "" {
 		return nil
 	}
 	port := strconv.Itoa(s.APIServerPort)
+	url := "tcp://" + hostPort(s.APIServerHost, port)
 	return []corev1.EnvVar{
 		{Name: "KUBERNETES_SERVICE_HOST", Value: s.APIServerHost},
 		{Name: "KUBERNETES_SERVICE_PORT", Value: port},
 		{Name: "KUBERNETES_SERVICE_PORT_HTTPS", Value: port},
-		{Name: "KUBERNETES_PORT", Value: "tcp://" + hostPort(s.APIServerHost, port)},
+		{Name: "KUBERNETES_PORT", Value: url},
+		{Name: "KUBERNETES_PORT_443_TCP", Value: url},
+		{Name: "KUBERNETES_PORT_443_TCP_PROTO", Value: "tcp"},
+		{Name: "KUBERNETES_PORT_443_TCP_PORT", Value: port},
+		{Name: "KUBERNETES_PORT_443_TCP_ADDR", Value: s.APIServerHost},
 	}
 }
 

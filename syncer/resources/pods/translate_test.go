@@ -181,3 +181,33 @@ func TestHostPod(t *testing.T) {
 		t.Errorf("a term that selected no pod selects %v on the host", terms[2].LabelSelector)
 	}
 }
+
+// TestNoVariableNamesTheHostsAPI: the host's kubelet gives every pod the
+// variables of the host's kubernetes Service (port 443), service links on
+// or off; the host copy sets each of them, to the vcluster's API, so that
+// explicit variables win and none says the host's address.
+func TestNoVariableNamesTheHostsAPI(t *testing.T) {
+	hostAPI := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"}, Spec: corev1.ServiceSpec{
+		ClusterIP: "10.96.0.1", Ports: []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP}},
+	}}
+	s := testContext(fleetv1.IsolationPolicy{})
+	pod := hostPod(s, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}}}, nil)
+	set := map[string]string{}
+	for _, e := range pod.Spec.Containers[0].Env {
+		set[e.Name] = e.Value
+	}
+	for _, injected := range linkEnv(hostAPI) {
+		got, ok := set[injected.Name]
+		if !ok {
+			t.Errorf("%s is not set: the host's kubelet would set it to %s", injected.Name, injected.Value)
+			continue
+		}
+		if strings.Contains(got, "10.96.0.1") || (strings.HasSuffix(injected.Name, "_PORT") && got == "443") {
+			t.Errorf("%s = %s names the host's API", injected.Name, got)
+		}
+	}
+	if set["KUBERNETES_PORT_443_TCP"] != "tcp://10.1.2.3:6443" || set["KUBERNETES_SERVICE_HOST"] != "10.1.2.3" {
+		t.Errorf("the API variables: %v", set)
+	}
+}

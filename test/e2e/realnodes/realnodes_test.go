@@ -98,6 +98,27 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 			g.Expect(out).To(HaveSuffix(web.Name))
 		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 	}, SpecTimeout(3*time.Minute))
+
+	It("reach their vcluster's API from inside, with their own token, at the one address their environment gives", func(ctx SpecContext) {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "insider"}, Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "insider", Image: images.Agnhost, Args: []string{"inclusterclient", "--poll-interval=1"}}},
+		}}
+		framework.OnRealNodes(&pod.Spec)
+		_, err := t.Kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		// It calls /healthz every second with the in-cluster configuration
+		// (the variables, the mounted token and CA) and logs each failure.
+		Eventually(func(g Gomega) {
+			logs, err := t.Kube.CoreV1().Pods("default").GetLogs("insider", &corev1.PodLogOptions{}).DoRaw(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(strings.Count(string(logs), "calling /healthz")).To(BeNumerically(">=", 3))
+			g.Expect(string(logs)).NotTo(ContainSubstring("status=failed"))
+		}).WithContext(ctx).WithTimeout(90 * time.Second).WithPolling(2 * time.Second).Should(Succeed())
+		env, err := framework.Exec(ctx, t.Config, t.Kube, "default", "insider", "insider", "sh", "-c", "env | grep ^KUBERNETES_")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env).To(ContainSubstring("KUBERNETES_PORT_443_TCP_ADDR="))
+		Expect(env).NotTo(ContainSubstring("10.96.0.1"), "a variable names the host's API")
+	}, SpecTimeout(2*time.Minute))
 })
 
 var _ = Describe("A host with a real node", func() {
