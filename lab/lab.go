@@ -404,7 +404,7 @@ func (l *Lab) saveState() {
 			Role:       c.Role,
 			Region:     c.Host.Region,
 			Zone:       c.Host.Zone,
-			Nodes:      len(c.NodeNames()),
+			Nodes:      len(c.NodeNames()) + len(c.RealNodeNames()),
 			Endpoint:   c.Endpoint(),
 			Kubeconfig: c.Kubeconfig(),
 			Ports:      c.ports,

@@ -229,7 +229,7 @@ func clusterHealth(ctx context.Context, cs *ClusterStatus) error {
 	if err != nil {
 		return err
 	}
-	cs.NodesReady = CountSchedulable(nodes.Items)
+	cs.NodesReady = countReady(nodes.Items)
 	if cs.NodesReady < cs.Nodes {
 		return fmt.Errorf("%d of %d nodes not Ready and schedulable", cs.Nodes-cs.NodesReady, cs.Nodes)
 	}
