@@ -91,10 +91,18 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // translate is the virtual copy of a host Event: about the virtual object,
-// with host names in its message replaced by virtual ones.
+// with the host's names of it in its message replaced by the virtual ones,
+// in every form the host's components write them: "ns/name", the
+// kubelet's "name_ns(uid)", the name, the namespace and the UID alone.
 func translate(ev *corev1.Event, about client.Object, vkey client.ObjectKey, hostNamespace string) *corev1.Event {
-	msg := strings.ReplaceAll(ev.Message, hostNamespace+"/"+about.GetName(), vkey.Namespace+"/"+vkey.Name)
-	msg = strings.ReplaceAll(msg, about.GetName(), vkey.Name)
+	vuid := about.GetAnnotations()[syncer.AnnotationVirtualUID]
+	var pairs []string
+	if uid := string(about.GetUID()); uid != "" && vuid != "" {
+		pairs = append(pairs, about.GetName()+"_"+hostNamespace+"("+uid+")", vkey.Name+"_"+vkey.Namespace+"("+vuid+")", uid, vuid)
+	}
+	// Longer forms first: at one position, the first that matches wins.
+	pairs = append(pairs, hostNamespace+"/"+about.GetName(), vkey.Namespace+"/"+vkey.Name, about.GetName(), vkey.Name, hostNamespace, vkey.Namespace)
+	msg := strings.NewReplacer(pairs...).Replace(ev.Message)
 	return &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{syncer.LabelSyncedFrom: "true"}},
 		InvolvedObject: corev1.ObjectReference{
