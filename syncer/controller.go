@@ -96,9 +96,6 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{}, hostErr
 	}
 	hostExists := hostErr == nil
-	if hostExists && !s.Owns(host) {
-		return reconcile.Result{}, c.conflict(virtual, exists, hostKey)
-	}
 
 	wanted := exists && virtual.GetDeletionTimestamp().IsZero()
 	if wanted {
@@ -107,6 +104,15 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 				return reconcile.Result{}, err
 			}
 		}
+	}
+	if hostExists && !s.Owns(host) {
+		if !wanted {
+			// Not ours, and nothing of ours would take its name: the
+			// Endpoints the host's own controller makes for a synced
+			// Service with a selector, say. Nothing to report.
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, c.conflict(virtual, exists, hostKey)
 	}
 	// A host object made for an earlier virtual object of the same name is
 	// stale: it goes before the new one is made.
@@ -175,10 +181,10 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 // conflict reports a host object of the syncer's name for virtual that the
 // syncer did not make. It is never overwritten or deleted; nothing is
 // retried until something changes.
-func (c *controllerFor) conflict(virtual client.Object, exists bool, hostKey client.ObjectKey) error {
+func (c *controllerFor) conflict(virtual client.Object, exists bool, _ client.ObjectKey) error {
 	if exists {
 		c.s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonHostConflict, "Sync",
-			"%s %s/%s exists on the host and was not made by this vcluster's syncer; it is left alone", c.res.Kind(), hostKey.Namespace, hostKey.Name)
+			"a %s of this name exists on the host and was not made by this vcluster's syncer; it is left alone: rename this one", c.res.Kind())
 	}
 	return nil
 }

@@ -451,9 +451,35 @@ func TestSync(t *testing.T) {
 			},
 			expect: func(g gomega.Gomega, w world) {
 				g.Expect(events(g, w.namespace, "shared")).To(gomega.ContainSubstring(syncer.ReasonHostConflict))
+				// The tenant is told what to fix, not the host's names.
+				g.Expect(events(g, w.namespace, "shared")).NotTo(gomega.ContainSubstring(w.hostNS))
 				cm := &corev1.ConfigMap{}
 				g.Expect(hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host("shared")}, cm)).To(gomega.Succeed())
 				g.Expect(cm.Data).To(gomega.HaveKeyWithValue("k", "host"))
+			},
+		},
+		{
+			name: "the Endpoints the host makes for a synced Service with a selector are no conflict",
+			virtual: func(w world) []client.Object {
+				return []client.Object{
+					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "sel", Namespace: w.namespace}, Spec: corev1.ServiceSpec{
+						Selector: map[string]string{"app": "sel"}, Ports: []corev1.ServicePort{{Port: 80}}}},
+					// What the vcluster's endpoints controller would make.
+					&corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "sel", Namespace: w.namespace}},
+				}
+			},
+			host: func(w world) []client.Object {
+				// What the host's endpoints controller would make, with the
+				// labels it copies from the host Service the syncer marked.
+				return []client.Object{&corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: w.host("sel"), Namespace: w.hostNS, Labels: map[string]string{
+					fleetv1.LabelManagedBy: fleetv1.ManagedByValue, fleetv1.LabelVirtualClusterUID: w.vc.UID, syncer.LabelVirtualNamespace: w.namespace,
+				}}}}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				g.Expect(hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host("sel")}, &corev1.Service{})).To(gomega.Succeed())
+				g.Consistently(func(g gomega.Gomega) {
+					g.Expect(events(g, w.namespace, "sel")).NotTo(gomega.ContainSubstring(syncer.ReasonHostConflict))
+				}).WithTimeout(2 * time.Second).WithPolling(200 * time.Millisecond).Should(gomega.Succeed())
 			},
 		},
 		{
