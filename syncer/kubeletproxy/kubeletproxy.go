@@ -14,15 +14,18 @@
 package kubeletproxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -139,7 +142,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out := r.Clone(r.Context())
 	out.URL.Path, out.URL.RawPath, out.URL.RawQuery = target.Path, "", target.RawQuery
 	out.Header = keepHeaders(r.Header)
-	h := proxy.NewUpgradeAwareHandler(target, s.plain, false, false, responder{})
+	// The host's refusals (a container not started yet, say) name the
+	// pod's host copy and namespace; the tenant reads its own names.
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	hostPod := names.HostName(parts[2], parts[1], s.cfg.VCluster)
+	rt := &renaming{rt: s.plain, names: strings.NewReplacer(
+		s.cfg.HostNamespace+"/"+hostPod, parts[1]+"/"+parts[2], hostPod, parts[2], s.cfg.HostNamespace, parts[1])}
+	h := proxy.NewUpgradeAwareHandler(target, rt, false, false, responder{})
 	h.UpgradeTransport = s.upgrades
 	h.UseLocationHost = true
 	h.RejectForwardingRedirects = true
@@ -283,4 +292,31 @@ func (c *certFiles) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	}
 	c.loaded, c.modTime = &pair, fi.ModTime()
 	return c.loaded, nil
+}
+
+// renaming rewrites the host's names in the host's error responses.
+type renaming struct {
+	rt    http.RoundTripper
+	names *strings.Replacer
+}
+
+// maxErrorBody bounds an error response read whole to rewrite: they are a
+// Status of a line or two.
+const maxErrorBody = 64 << 10
+
+func (r *renaming) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.rt.RoundTrip(req)
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	out := []byte(r.names.Replace(string(body)))
+	resp.Body = io.NopCloser(bytes.NewReader(out))
+	resp.ContentLength = int64(len(out))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
+	return resp, nil
 }

@@ -152,3 +152,36 @@ func TestOnlyTheAPIServerIsLetIn(t *testing.T) {
 		t.Errorf("the apiserver: %d %q %v, want 502 from the host it tried", code, body, err)
 	}
 }
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestHostRefusalsNameTheTenantsPod: an error the host answers names the
+// pod's host copy and namespace; the tenant reads its own names. A stream
+// that works passes as it is.
+func TestHostRefusalsNameTheTenantsPod(t *testing.T) {
+	hostPod := names.HostName("web-1", "shop", "demo")
+	r := &renaming{names: strings.NewReplacer("vc-demo-x-team/"+hostPod, "shop/web-1", hostPod, "web-1", "vc-demo-x-team", "shop")}
+	for _, tc := range []struct {
+		status   int
+		in, want string
+	}{
+		{400, `{"message":"container \"web\" in pod \"` + hostPod + `\" is waiting to start: CreateContainerConfigError"}`,
+			`{"message":"container \"web\" in pod \"web-1\" is waiting to start: CreateContainerConfigError"}`},
+		{404, `pods "` + hostPod + `" not found in namespace vc-demo-x-team`, `pods "web-1" not found in namespace shop`},
+		{200, "a log line that says " + hostPod, "a log line that says " + hostPod},
+	} {
+		r.rt = roundTripperFunc(func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: tc.status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(tc.in))}, nil
+		})
+		resp, err := r.RoundTrip(&http.Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != tc.want {
+			t.Errorf("%d %q: got %q, want %q", tc.status, tc.in, body, tc.want)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package realnodes_test
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	"github.com/vfleet/vfleet/lab"
@@ -54,6 +57,37 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 			g.Expect(string(logs)).To(ContainSubstring("Started HTTP server on port 8080"))
 		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 	}, SpecTimeout(3*time.Minute))
+
+	It("says why a container cannot be read in the tenant's own names, not the host's", func(ctx SpecContext) {
+		// agnhost's user is root, which the syncer never lets run: the
+		// container waits, and its logs cannot be read.
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "rooted"}, Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "rooted", Image: images.Agnhost, Args: []string{"pause"}}},
+		}}
+		framework.OnRealNodes(&pod.Spec)
+		pod.Spec.SecurityContext = nil
+		_, err := t.Kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		// What the API answers, read whole (client-go's error would keep
+		// only part of it).
+		httpClient, err := rest.HTTPClientFor(t.Config)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.Config.Host+"/api/v1/namespaces/default/pods/rooted/log", nil)
+			g.Expect(err).NotTo(HaveOccurred())
+			resp, err := httpClient.Do(req)
+			g.Expect(err).NotTo(HaveOccurred())
+			defer func() { _ = resp.Body.Close() }()
+			body, err := io.ReadAll(resp.Body)
+			g.Expect(err).NotTo(HaveOccurred())
+			said := string(body)
+			g.Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), said)
+			g.Expect(said).To(ContainSubstring("is waiting to start"))
+			g.Expect(said).To(ContainSubstring("rooted"))
+			g.Expect(said).NotTo(ContainSubstring(t.HostNS))
+			g.Expect(said).NotTo(ContainSubstring(t.HostName("rooted", "default")))
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+	}, SpecTimeout(2*time.Minute))
 
 	It("can be exec'd into through the vcluster", func(ctx SpecContext) {
 		out, err := framework.Exec(ctx, t.Config, t.Kube, "default", web.Name, "web", "sh", "-c", "echo $((6*7)) > /tmp/answer && cat /tmp/answer && id -u")
