@@ -74,20 +74,9 @@ func (c *controllerFor) Reconcile(ctx context.Context, req reconcile.Request) (r
 func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	s, res := c.s, c.res
 	log := ctrl.LoggerFrom(ctx)
-	virtual := res.NewObject()
-	err := s.Virtual.Get(ctx, req.NamespacedName, virtual)
-	if err != nil && !apierrors.IsNotFound(err) {
+	virtual, exists, err := c.getVirtual(ctx, req.NamespacedName)
+	if err != nil {
 		return reconcile.Result{}, err
-	}
-	exists := err == nil
-	if !exists {
-		// The cache may be behind (an object the syncer itself just made
-		// again): only the API server's word deletes a host copy.
-		err = s.VirtualLive.Get(ctx, req.NamespacedName, virtual)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return reconcile.Result{}, err
-		}
-		exists = err == nil
 	}
 	host := res.NewObject()
 	hostKey := client.ObjectKey{Namespace: s.HostNamespace, Name: s.HostName(req.Name, req.Namespace)}
@@ -97,13 +86,9 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 	}
 	hostExists := hostErr == nil
 
-	wanted := exists && virtual.GetDeletionTimestamp().IsZero()
-	if wanted {
-		if w, ok := res.(Wanted); ok {
-			if wanted, err = w.Wanted(ctx, s, virtual); err != nil {
-				return reconcile.Result{}, err
-			}
-		}
+	wanted, err := c.wanted(ctx, virtual, exists)
+	if err != nil {
+		return reconcile.Result{}, err
 	}
 	if hostExists && !s.Owns(host) {
 		if !wanted {
@@ -176,6 +161,34 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{RequeueAfter: r.RequeueAfter(virtual)}, nil
 	}
 	return reconcile.Result{}, nil
+}
+
+// getVirtual reads the virtual object of key and whether it exists. The
+// cache may be behind (an object the syncer itself just made again): only
+// the API server's word that it is gone deletes a host copy.
+func (c *controllerFor) getVirtual(ctx context.Context, key client.ObjectKey) (client.Object, bool, error) {
+	virtual := c.res.NewObject()
+	err := c.s.Virtual.Get(ctx, key, virtual)
+	if err == nil || !apierrors.IsNotFound(err) {
+		return virtual, err == nil, err
+	}
+	err = c.s.VirtualLive.Get(ctx, key, virtual)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return virtual, false, err
+	}
+	return virtual, err == nil, nil
+}
+
+// wanted reports whether virtual should have a host copy: it exists, is
+// not being deleted, and its resource wants it.
+func (c *controllerFor) wanted(ctx context.Context, virtual client.Object, exists bool) (bool, error) {
+	if !exists || !virtual.GetDeletionTimestamp().IsZero() {
+		return false, nil
+	}
+	if w, ok := c.res.(Wanted); ok {
+		return w.Wanted(ctx, c.s, virtual)
+	}
+	return true, nil
 }
 
 // conflict reports a host object of the syncer's name for virtual that the
