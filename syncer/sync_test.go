@@ -465,13 +465,13 @@ func TestSync(t *testing.T) {
 					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "sel", Namespace: w.namespace}, Spec: corev1.ServiceSpec{
 						Selector: map[string]string{"app": "sel"}, Ports: []corev1.ServicePort{{Port: 80}}}},
 					// What the vcluster's endpoints controller would make.
-					&corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "sel", Namespace: w.namespace}},
+					&corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "sel", Namespace: w.namespace}}, //nolint:staticcheck // the kind the conflict was about
 				}
 			},
 			host: func(w world) []client.Object {
 				// What the host's endpoints controller would make, with the
 				// labels it copies from the host Service the syncer marked.
-				return []client.Object{&corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: w.host("sel"), Namespace: w.hostNS, Labels: map[string]string{
+				return []client.Object{&corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: w.host("sel"), Namespace: w.hostNS, Labels: map[string]string{ //nolint:staticcheck // the kind the conflict was about
 					fleetv1.LabelManagedBy: fleetv1.ManagedByValue, fleetv1.LabelVirtualClusterUID: w.vc.UID, syncer.LabelVirtualNamespace: w.namespace,
 				}}}}
 			},
