@@ -173,7 +173,7 @@ func BenchmarkRealNode(b *testing.B) {
 		proxyMB += rssMB(b, pids[KubeProxy])
 		shims := 0.0
 		n := h.realNode(1)
-		for _, pid := range shimsOf(n) {
+		for _, pid := range realnode.Shims(n) {
 			shims += rssMB(b, pid)
 		}
 		shimMB += shims / 3
@@ -190,20 +190,4 @@ func BenchmarkRealNode(b *testing.B) {
 	b.ReportMetric(proxyMB/n, "MB/kube-proxy")
 	b.ReportMetric(shimMB/n, "MB/pod-shim")
 	b.ReportMetric(0, "ns/op")
-}
-
-// shimsOf are the containerd shims of a real node: one per pod.
-func shimsOf(n realnode.Config) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil || !strings.Contains(string(cmdline), "containerd-shim") || !strings.Contains(string(cmdline), n.Name+"/containerd.sock") {
-			continue
-		}
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }

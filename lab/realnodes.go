@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/vfleet/vfleet/agent"
 	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/pki"
 	"github.com/vfleet/vfleet/internal/procgroup"
@@ -264,10 +265,10 @@ func checkRealNodes(cfg Config) error {
 	return errors.Join(errs...)
 }
 
-// Runtimes a lab host's agent may run control planes with.
+// Runtimes a lab host's agent may run control planes with: the agent's.
 const (
-	RuntimeProcess    = "process"
-	RuntimeKubernetes = "kubernetes"
+	RuntimeProcess    = agent.RuntimeProcess
+	RuntimeKubernetes = agent.RuntimeKubernetes
 )
 
 // localStorageClass is the class of the real nodes' local volumes, which

@@ -113,6 +113,9 @@ func killAll(c Config) error {
 	return fmt.Errorf("processes of node %s outlived SIGKILL: %v", c.Name, append(shims(c.socket()), cgroupPids(c.CgroupRoot())...))
 }
 
+// Shims are the node's containerd shims: one per pod.
+func Shims(c Config) []int { return shims(c.socket()) }
+
 // shims are the containerd shims serving the containerd at socket.
 func shims(socket string) []int {
 	entries, _ := os.ReadDir("/proc")

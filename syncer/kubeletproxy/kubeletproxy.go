@@ -134,21 +134,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "only the vcluster's apiserver may call this kubelet API", http.StatusForbidden)
 		return
 	}
-	target, err := s.translate(r.URL)
+	t, err := s.translate(r.URL)
 	if err != nil {
 		http.Error(w, err.Error(), statusOf(err))
 		return
 	}
 	out := r.Clone(r.Context())
-	out.URL.Path, out.URL.RawPath, out.URL.RawQuery = target.Path, "", target.RawQuery
+	out.URL.Path, out.URL.RawPath, out.URL.RawQuery = t.url.Path, "", t.url.RawQuery
 	out.Header = keepHeaders(r.Header)
 	// The host's refusals (a container not started yet, say) name the
 	// pod's host copy and namespace; the tenant reads its own names.
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	hostPod := names.HostName(parts[2], parts[1], s.cfg.VCluster)
 	rt := &renaming{rt: s.plain, names: strings.NewReplacer(
-		s.cfg.HostNamespace+"/"+hostPod, parts[1]+"/"+parts[2], hostPod, parts[2], s.cfg.HostNamespace, parts[1])}
-	h := proxy.NewUpgradeAwareHandler(target, rt, false, false, responder{})
+		s.cfg.HostNamespace+"/"+t.hostPod, t.namespace+"/"+t.pod, t.hostPod, t.pod, s.cfg.HostNamespace, t.namespace)}
+	h := proxy.NewUpgradeAwareHandler(t.url, rt, false, false, responder{})
 	h.UpgradeTransport = s.upgrades
 	h.UseLocationHost = true
 	h.RejectForwardingRedirects = true
@@ -214,29 +212,36 @@ var passed = map[string][]string{
 	"portforward": {"port"},
 }
 
+// target is where a kubelet request for a virtual pod goes on the host.
+type target struct {
+	url *url.URL
+	// namespace and pod name the virtual pod, hostPod its host copy.
+	namespace, pod, hostPod string
+}
+
 // translate turns a kubelet request for a virtual pod into the host
 // apiserver's URL for its host copy.
-func (s *Server) translate(in *url.URL) (*url.URL, error) {
+func (s *Server) translate(in *url.URL) (target, error) {
 	parts := strings.Split(strings.Trim(in.Path, "/"), "/")
 	kind, ok := subresources[parts[0]]
 	if !ok {
-		return nil, &requestError{http.StatusNotFound, fmt.Sprintf("%s is not served for a vcluster's nodes: logs, exec, attach and port-forward are", in.Path)}
+		return target{}, &requestError{http.StatusNotFound, fmt.Sprintf("%s is not served for a vcluster's nodes: logs, exec, attach and port-forward are", in.Path)}
 	}
 	want := 3
 	if kind.container {
 		want = 4
 	}
 	if len(parts) != want {
-		return nil, &requestError{http.StatusNotFound, fmt.Sprintf("%s: want /%s/<namespace>/<pod>%s", in.Path, parts[0], map[bool]string{true: "/<container>"}[kind.container])}
+		return target{}, &requestError{http.StatusNotFound, fmt.Sprintf("%s: want /%s/<namespace>/<pod>%s", in.Path, parts[0], map[bool]string{true: "/<container>"}[kind.container])}
 	}
 	namespace, pod := parts[1], parts[2]
 	if len(validation.IsDNS1123Label(namespace)) > 0 || len(validation.IsDNS1123Subdomain(pod)) > 0 {
-		return nil, &requestError{http.StatusBadRequest, fmt.Sprintf("%s: not a pod's namespace and name", in.Path)}
+		return target{}, &requestError{http.StatusBadRequest, fmt.Sprintf("%s: not a pod's namespace and name", in.Path)}
 	}
 	q := url.Values{}
 	if kind.container {
 		if len(validation.IsDNS1123Label(parts[3])) > 0 {
-			return nil, &requestError{http.StatusBadRequest, fmt.Sprintf("%s: not a container's name", in.Path)}
+			return target{}, &requestError{http.StatusBadRequest, fmt.Sprintf("%s: not a container's name", in.Path)}
 		}
 		q.Set("container", parts[3])
 	}
@@ -253,11 +258,11 @@ func (s *Server) translate(in *url.URL) (*url.URL, error) {
 			}
 		}
 	}
+	hostPod := names.HostName(pod, namespace, s.cfg.VCluster)
 	out := *s.base
-	out.Path = strings.TrimSuffix(s.base.Path, "/") + "/api/v1/namespaces/" + s.cfg.HostNamespace + "/pods/" +
-		names.HostName(pod, namespace, s.cfg.VCluster) + "/" + kind.sub
+	out.Path = strings.TrimSuffix(s.base.Path, "/") + "/api/v1/namespaces/" + s.cfg.HostNamespace + "/pods/" + hostPod + "/" + kind.sub
 	out.RawQuery = q.Encode()
-	return &out, nil
+	return target{url: &out, namespace: namespace, pod: pod, hostPod: hostPod}, nil
 }
 
 // responder reports a failure to reach the host.

@@ -56,16 +56,17 @@ func TestTranslate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := s.translate(in)
+			got, err := s.translate(in)
 			if tc.status != 0 {
 				if err == nil || statusOf(err) != tc.status {
-					t.Fatalf("got %v, %v; want status %d", out, err, tc.status)
+					t.Fatalf("got %v, %v; want status %d", got.url, err, tc.status)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
+			out := got.url
 			if out.Host != "127.0.0.1:6443" || out.Path != tc.path {
 				t.Errorf("got %s%s, want 127.0.0.1:6443%s", out.Host, out.Path, tc.path)
 			}
