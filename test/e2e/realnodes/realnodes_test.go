@@ -6,10 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vfleet/vfleet/syncer/resources/pods"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/rest"
@@ -182,4 +185,23 @@ var _ = Describe("A host with a real node", func() {
 		out, _ = framework.Exec(ctx, cfg, host, "default", "resolver", "resolver", "nslookup", "nowhere.example")
 		Expect(out).To(ContainSubstring("NXDOMAIN"))
 	}, SpecTimeout(2*time.Minute))
+})
+
+var _ = Describe("A vcluster whose class does not hand out the real nodes", func() {
+	It("cannot put a pod there: it stays off the host, with an Event saying why", func(ctx SpecContext) {
+		t := suite.NewTenant(ctx, "kwokonly")
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "sneaky"}, Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "sneaky", Image: images.BusyBox, Command: []string{"sleep", "3600"}}},
+		}}
+		framework.OnRealNodes(&pod.Spec)
+		_, err := t.Kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			evs, err := t.Kube.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=sneaky"})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(evs.Items).To(ContainElement(HaveField("Reason", pods.ReasonSteering)))
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		_, err = t.Host.CoreV1().Pods(t.HostNS).Get(ctx, t.HostName("sneaky", "default"), metav1.GetOptions{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the pod reached the host: %v", err)
+	}, SpecTimeout(4*time.Minute))
 })

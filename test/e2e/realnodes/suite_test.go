@@ -19,9 +19,9 @@ func TestRealNodes(t *testing.T) {
 	RunSpecs(t, "Real nodes suite")
 }
 
-// One host with a kwok node and a real one.
+// One host with two kwok nodes (room for two vclusters) and a real node.
 var suite = framework.SetupLabSuite("realnodes", func() []lab.HostConfig {
-	hosts := lab.DefaultHosts(1, 1)
+	hosts := lab.DefaultHosts(1, 2)
 	hosts[0].RealNodes = 1
 	return hosts
 }())
