@@ -24,6 +24,7 @@ export KUBEBUILDER_ASSETS := $(K8S_BIN)
 # The lab finds its binaries and images here, wherever tests run from.
 export VFLEET_K8S_BIN_DIR := $(K8S_BIN)
 export VFLEET_CONTAINERD_BIN_DIR := $(CONTAINERD_BIN)
+export VFLEET_COREDNS_BIN_DIR := $(COREDNS_BIN)
 export VFLEET_IMAGES_DIR := $(IMAGES)
 
 .PHONY: help

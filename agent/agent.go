@@ -160,6 +160,7 @@ func newRuntime(o *Options, host client.Client, log logr.Logger) (runtime.Runtim
 		return kuberuntime.New(host, kuberuntime.Options{
 			Image: o.ControlPlaneImage, BinRoot: o.BinRoot, StorageClass: o.ControlPlaneStorageClass,
 			NodeSelector: o.ControlPlaneNodeSelector, Tolerations: tolerations,
+			DNS: o.TenantDNS, DNSUpstreams: o.TenantDNSUpstreams,
 		})
 	}
 	self, err := os.Executable()
@@ -174,6 +175,7 @@ func newRuntime(o *Options, host client.Client, log logr.Logger) (runtime.Runtim
 		Root: filepath.Join(o.DataDir, "controlplanes"), Vfleet: self, BinRoot: o.BinRoot,
 		Address: o.ControlPlaneAddress, FirstPort: first, LastPort: last,
 		Lifeline: lifelinePath(o.DataDir), OrphanGrace: o.OrphanGrace, Log: log,
+		DNS: o.TenantDNS, DNSUpstreams: o.TenantDNSUpstreams,
 	})
 }
 

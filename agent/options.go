@@ -89,6 +89,13 @@ type Options struct {
 	// ControlPlaneVersions are the Kubernetes versions the kubernetes
 	// runtime's image carries.
 	ControlPlaneVersions []string
+	// TenantDNS is the CoreDNS binary each control plane serves its
+	// tenant's DNS with (for the kubernetes runtime, its path in the
+	// image); empty runs none, and tenants' pods resolve with the host's
+	// DNS, which knows nothing of their Services. TenantDNSUpstreams are
+	// the resolvers asked names outside a vcluster.
+	TenantDNS          string
+	TenantDNSUpstreams []string
 
 	Serving serving.Addresses
 }
@@ -111,7 +118,9 @@ func NewOptions() *Options {
 		// The image built with this vfleet carries the binaries it was
 		// built with.
 		ControlPlaneVersions: []string{k8sbin.Version},
-		Serving:              serving.Addresses{HealthProbe: ":8091", Metrics: "0"},
+		// Where the vfleet image has it.
+		TenantDNS: DefaultTenantDNS,
+		Serving:   serving.Addresses{HealthProbe: ":8091", Metrics: "0"},
 	}
 }
 
@@ -141,6 +150,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.ControlPlaneTolerations, "control-plane-tolerations", o.ControlPlaneTolerations, "taints the kubernetes runtime's control plane pods tolerate, key[=value]:Effect,...")
 	fs.StringSliceVar(&o.ControlPlaneVersions, "control-plane-versions", o.ControlPlaneVersions, "Kubernetes versions the kubernetes runtime's image carries under its --bin-root")
 	fs.StringVar(&o.ControlPlaneStorageClass, "control-plane-storage-class", o.ControlPlaneStorageClass, "StorageClass of the kubernetes runtime's control plane volumes (default: the host's default class)")
+	fs.StringVar(&o.TenantDNS, "tenant-dns", o.TenantDNS, "CoreDNS binary each vcluster's DNS runs from (with --runtime=kubernetes, its path in the image); empty runs none, and tenants' pods cannot resolve their Services")
+	fs.StringSliceVar(&o.TenantDNSUpstreams, "tenant-dns-upstream", o.TenantDNSUpstreams, "resolvers (IP or IP:port) vclusters' DNS asks names outside the vcluster (default: /etc/resolv.conf of the control plane)")
 	fs.DurationVar(&o.OrphanGrace, "orphan-grace", o.OrphanGrace, "how long a process control plane keeps running without its agent; a restarted agent adopts it meanwhile")
 	o.Serving.AddFlags(fs)
 }
@@ -185,6 +196,9 @@ func (o *Options) Validate() error {
 	if _, _, err := net.ParseCIDR(o.VClusterServiceCIDR); err != nil {
 		errs = append(errs, fmt.Errorf("--vcluster-service-cidr %q: want a CIDR such as 10.96.0.0/16", o.VClusterServiceCIDR))
 	}
+	if err := launch.CheckDNSUpstreams(o.TenantDNSUpstreams); err != nil {
+		errs = append(errs, fmt.Errorf("--tenant-dns-upstream: %w", err))
+	}
 	switch o.Runtime {
 	case RuntimeProcess:
 		if net.ParseIP(o.ControlPlaneAddress) == nil {
@@ -192,6 +206,9 @@ func (o *Options) Validate() error {
 		}
 		if _, _, err := o.portRange(); err != nil {
 			errs = append(errs, err)
+		}
+		if _, err := os.Stat(o.TenantDNS); o.TenantDNS != "" && err != nil {
+			errs = append(errs, fmt.Errorf("--tenant-dns %s: no CoreDNS there (make binaries builds one into bin/coredns); --tenant-dns= runs vclusters without DNS", o.TenantDNS))
 		}
 	case RuntimeKubernetes:
 		if o.ControlPlaneImage == "" {
@@ -208,7 +225,9 @@ func (o *Options) Validate() error {
 
 // Runtimes an agent can run control planes with.
 const (
-	RuntimeProcess    = "process"
+	RuntimeProcess = "process"
+	// DefaultTenantDNS is where the vfleet image has CoreDNS.
+	DefaultTenantDNS  = "/usr/local/bin/coredns"
 	RuntimeKubernetes = "kubernetes"
 )
 

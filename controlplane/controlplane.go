@@ -71,6 +71,12 @@ type SyncConfig struct {
 	// SyncAllConfigMaps and SyncAllSecrets copy all, not only those pods
 	// use.
 	SyncAllConfigMaps, SyncAllSecrets bool
+	// DNS is the CoreDNS binary that serves the tenant's DNS; empty runs
+	// none, and pods keep the host's resolver. DNSUpstreams are asked the
+	// names outside the vcluster the isolation policy lets pods resolve;
+	// empty means those of /etc/resolv.conf.
+	DNS          string
+	DNSUpstreams []string
 }
 
 // ControlPlane runs a vcluster's control plane.
@@ -108,6 +114,12 @@ func New(cfg Config) (*ControlPlane, error) {
 		if _, err := os.Stat(filepath.Join(cfg.BinDir, bin)); err != nil {
 			errs = append(errs, fmt.Errorf("%s not found in %s: this host has no binaries of that Kubernetes version", bin, cfg.BinDir))
 		}
+	}
+	if sc := cfg.Sync; sc != nil && sc.DNS != "" {
+		if _, err := os.Stat(sc.DNS); err != nil {
+			errs = append(errs, fmt.Errorf("the DNS server: %w", err))
+		}
+		errs = append(errs, launch.CheckDNSUpstreams(sc.DNSUpstreams))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -234,6 +246,7 @@ func (cp *ControlPlane) Run(ctx context.Context) (err error) {
 			if lerr != nil {
 				fmt.Fprintf(cp.cfg.Log, "control plane %s: no kubelet proxy, so no logs or exec: %v\n", cp.cfg.Name, lerr)
 			}
+			dns := cp.startDNS(ctx, &wg)
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
@@ -243,7 +256,7 @@ func (cp *ControlPlane) Run(ctx context.Context) (err error) {
 			}()
 			go func() {
 				defer wg.Done()
-				cp.runSyncer(ctx, l)
+				cp.runSyncer(ctx, l, dns)
 			}()
 		}
 		<-ctx.Done()

@@ -65,6 +65,7 @@ func (cp *ControlPlane) leaves() []leaf {
 		// client, at the syncer's kubelet proxy, which serves with the
 		// other on loopback.
 		{name: "apiserver-kubelet-client", ca: "ca", req: pki.Request{CommonName: KubeletClientUser, Usage: pki.ClientAuth}},
+		{name: "dns", ca: "ca", req: pki.Request{CommonName: dnsUser, Usage: pki.ClientAuth}, kubeconfig: kubeconfigDNS},
 		{name: "kubelet-proxy", ca: "ca", req: pki.Request{CommonName: cp.cfg.Name + "-kubelet-proxy", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerAuth}},
 	}
 }

@@ -57,6 +57,8 @@ func (cp *ControlPlane) renew(ctx context.Context, now time.Time) ([]string, err
 			signal(cp.resync)
 		case "controller-manager":
 			cp.restart(ctx, "kube-controller-manager")
+		case "dns":
+			cp.restart(ctx, dnsProcess)
 		}
 	}
 	return renewed, err

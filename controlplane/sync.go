@@ -20,7 +20,7 @@ import (
 // starting it again with backoff if it stops on an error (the host
 // unreachable when it started, say), and at once when its credentials
 // were renewed.
-func (cp *ControlPlane) runSyncer(ctx context.Context, kubelet net.Listener) {
+func (cp *ControlPlane) runSyncer(ctx context.Context, kubelet net.Listener, dns *syncer.Endpoint) {
 	sc := cp.cfg.Sync
 	backoff := time.Second
 	for ctx.Err() == nil {
@@ -34,7 +34,7 @@ func (cp *ControlPlane) runSyncer(ctx context.Context, kubelet net.Listener) {
 			case <-run.Done():
 			}
 		}()
-		err := cp.syncOnce(run, sc, kubelet)
+		err := cp.syncOnce(run, sc, kubelet, dns)
 		stop()
 		if ctx.Err() != nil {
 			return
@@ -57,7 +57,7 @@ func (cp *ControlPlane) runSyncer(ctx context.Context, kubelet net.Listener) {
 	}
 }
 
-func (cp *ControlPlane) syncOnce(ctx context.Context, sc *SyncConfig, kubelet net.Listener) error {
+func (cp *ControlPlane) syncOnce(ctx context.Context, sc *SyncConfig, kubelet net.Listener, dns *syncer.Endpoint) error {
 	virtual, err := kubeconfig.RESTConfig(cp.Kubeconfig())
 	if err != nil {
 		return err
@@ -66,16 +66,16 @@ func (cp *ControlPlane) syncOnce(ctx context.Context, sc *SyncConfig, kubelet ne
 	if err != nil {
 		return err
 	}
-	var endpoint *syncer.KubeletEndpoint
+	var endpoint *syncer.Endpoint
 	if kubelet != nil {
 		addr := kubelet.Addr().(*net.TCPAddr)
-		endpoint = &syncer.KubeletEndpoint{Address: addr.IP.String(), Port: addr.Port}
+		endpoint = &syncer.Endpoint{Address: addr.IP.String(), Port: addr.Port}
 	}
 	fmt.Fprintf(cp.cfg.Log, "syncer of %s: syncing with host namespace %s\n", cp.cfg.Name, sc.HostNamespace)
 	return syncer.Run(ctrl.LoggerInto(ctx, ctrl.Log.WithName("syncer")), syncer.Config{
 		Virtual: virtual, Host: host, HostNamespace: sc.HostNamespace, VCluster: sc.VCluster, Isolation: sc.Isolation,
 		APIServerHost: cp.cfg.Address, APIServerPort: cp.cfg.Port, ServiceCIDR: cp.cfg.ServiceCIDR,
-		SyncAllConfigMaps: sc.SyncAllConfigMaps, SyncAllSecrets: sc.SyncAllSecrets, Kubelet: endpoint,
+		SyncAllConfigMaps: sc.SyncAllConfigMaps, SyncAllSecrets: sc.SyncAllSecrets, Kubelet: endpoint, DNS: dns,
 		Resources: resources.All(), Controllers: resources.Controllers(),
 	})
 }

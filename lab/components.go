@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/procgroup"
 )
 
@@ -223,10 +224,15 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 		if c.Host.Runtime == RuntimeKubernetes {
 			args = append(args, c.kubernetesRuntimeArgs()...)
 		} else if addr := c.podReachableAddress(); addr != nil {
-			// The vclusters' apiservers listen where pods of the real
-			// nodes reach them (their gateway), and the syncer points the
-			// pods there.
-			args = append(args, "--control-plane-address="+addr.String())
+			// The vclusters' apiservers and DNS listen where pods of the
+			// real nodes reach them (their gateway), and the syncer points
+			// the pods there. Names outside a vcluster are the host's DNS
+			// to answer.
+			args = append(args, "--control-plane-address="+addr.String(), "--tenant-dns="+k8sbin.CoreDNS(), "--tenant-dns-upstream="+ClusterDNS)
+		} else {
+			// Pods of kwok nodes never run, so nothing would ask a DNS:
+			// a process less for each vcluster.
+			args = append(args, "--tenant-dns=")
 		}
 	}
 	path := filepath.Join(c.binDir, string(comp))

@@ -31,11 +31,27 @@ const (
 	dnsService = "kube-dns"
 )
 
-// corefile serves the cluster's names from the API, and answers every
-// other name that it does not exist: the lab has no upstream to forward
-// to, and an answer of failure would stop resolvers before they tried the
-// rest of their search list.
-const corefile = `cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
+// OutsideNames are names outside any cluster that the lab's DNS answers,
+// with OutsideAddress: the lab has no Internet, and they stand in for its
+// names, in two zones, so that a test can tell which zones a vcluster
+// resolves.
+var OutsideNames = []string{"www.vfleet.test", "www.elsewhere.test"}
+
+// OutsideAddress is the address of every name of OutsideNames (TEST-NET-1:
+// nothing answers there).
+const OutsideAddress = "192.0.2.53"
+
+// corefile serves the cluster's names from the API and OutsideNames, and
+// answers every other name that it does not exist: the lab has no upstream
+// to forward to, and an answer of failure would stop resolvers before they
+// tried the rest of their search list.
+const corefile = `vfleet.test:53 elsewhere.test:53 {
+    errors
+    hosts {
+        ` + OutsideAddress + ` www.vfleet.test www.elsewhere.test
+    }
+}
+cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
     errors
     health :8080
     ready :8181

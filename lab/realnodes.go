@@ -249,6 +249,9 @@ func checkRealNodes(cfg Config) error {
 			errs = append(errs, fmt.Errorf("%s not found in %s: run \"make binaries\" to build containerd %s", name, cfg.ContainerdBinDir, k8sbin.ContainerdVersion))
 		}
 	}
+	if _, err := os.Stat(k8sbin.CoreDNS()); err != nil {
+		errs = append(errs, fmt.Errorf("CoreDNS not found at %s, for the vclusters' DNS: run \"make binaries\" to build CoreDNS %s", k8sbin.CoreDNS(), k8sbin.CoreDNSVersion))
+	}
 	for _, ref := range realNodeImages {
 		if _, err := os.Stat(filepath.Join(cfg.ImagesDir, images.File(ref))); err != nil {
 			errs = append(errs, fmt.Errorf("image %s not found in %s: run \"make images\"", ref, cfg.ImagesDir))

@@ -69,7 +69,10 @@ type Context struct {
 	Recorder events.EventRecorder
 	// Kubelet is where the vcluster's apiserver reaches its nodes' kubelet
 	// API; nil when none serves it.
-	Kubelet *KubeletEndpoint
+	Kubelet *Endpoint
+	// DNSServer is the ClusterIP of the vcluster's DNS Service on the
+	// host, which pods resolve names with; empty leaves them the host's.
+	DNSServer string
 }
 
 // HostName is the host name of the virtual object name in namespace.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -45,7 +46,11 @@ type Config struct {
 	// Kubelet is where the vcluster's apiserver reaches its nodes' kubelet
 	// API (the control plane's kubelet proxy); nil shows the host nodes'
 	// own addresses, which it cannot use.
-	Kubelet *KubeletEndpoint
+	Kubelet *Endpoint
+	// DNS is where the vcluster's DNS server listens; the syncer puts a
+	// Service in the host namespace in front of it and points pods there.
+	// Nil leaves pods the host's resolver.
+	DNS *Endpoint
 
 	// Controller configures the controllers; tests that run several
 	// syncers in one process skip the check for unique names.
@@ -57,8 +62,8 @@ type Config struct {
 	Controllers []Controller
 }
 
-// KubeletEndpoint is an address and port serving the kubelet API.
-type KubeletEndpoint struct {
+// Endpoint is an address and port the control plane serves at.
+type Endpoint struct {
 	Address string
 	Port    int
 }
@@ -121,6 +126,9 @@ func Run(ctx context.Context, cfg Config) error {
 		SyncAllConfigMaps: cfg.SyncAllConfigMaps, SyncAllSecrets: cfg.SyncAllSecrets,
 		Recorder: mgr.GetEventRecorder("vfleet-syncer"),
 	}
+	if err := startDNS(ctx, mgr, cfg, s); err != nil {
+		return err
+	}
 	var parts []any
 	for _, r := range cfg.Resources {
 		parts = append(parts, r)
@@ -146,6 +154,28 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	return mgr.Start(ctx)
+}
+
+// startDNS puts the DNS Service in front of the vcluster's DNS server,
+// before any pod is synced: pods are pointed at its address when made.
+func startDNS(ctx context.Context, mgr ctrl.Manager, cfg Config, s *Context) error {
+	if cfg.DNS == nil {
+		return nil
+	}
+	log := ctrl.LoggerFrom(ctx)
+	if !dnsReachable(cfg.DNS.Address) {
+		log.Info("Pods keep the host's resolver: the vcluster's DNS server listens where no pod reaches it", "address", cfg.DNS.Address)
+		return nil
+	}
+	c, err := client.New(unlimited(cfg.Host), client.Options{Scheme: apis.Scheme()})
+	if err != nil {
+		return err
+	}
+	if s.DNSServer, err = ensureDNSService(ctx, c, s, *cfg.DNS, ""); err != nil {
+		return err
+	}
+	log.Info("Pods resolve names with the vcluster's DNS", "service", DNSServiceName, "clusterIP", s.DNSServer, "server", net.JoinHostPort(cfg.DNS.Address, strconv.Itoa(cfg.DNS.Port)))
+	return mgr.Add(&dnsKeeper{c: c, s: s, ep: *cfg.DNS})
 }
 
 // HostCacheOptions keep the syncer's view of the host narrow: its own

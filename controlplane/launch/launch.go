@@ -2,6 +2,9 @@ package launch
 
 import (
 	"encoding/csv"
+	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -73,6 +76,12 @@ type Config struct {
 	PodNamespace  string
 	// Syncer, when its HostNamespace is set, runs the syncer into the host.
 	Syncer Syncer
+	// DNS is the CoreDNS binary that serves the tenant's DNS, beside the
+	// syncer; empty runs none. DNSUpstreams are the resolvers names
+	// outside the vcluster are asked of; empty means those of
+	// /etc/resolv.conf.
+	DNS          string
+	DNSUpstreams []string
 	// Backend is an External store's endpoint; empty means SQLite in
 	// DataDir. It travels in the environment (Env), never as a flag.
 	Backend string
@@ -126,6 +135,8 @@ func (c *Config) AddFlags(f *pflag.FlagSet) {
 	addIsolationFlags(f, &s.Isolation)
 	f.BoolVar(&s.SyncAllConfigMaps, "sync-all-configmaps", s.SyncAllConfigMaps, "copy every ConfigMap to the host, not only those pods use")
 	f.BoolVar(&s.SyncAllSecrets, "sync-all-secrets", s.SyncAllSecrets, "copy every Secret to the host, not only those pods use")
+	f.StringVar(&c.DNS, "dns", c.DNS, "the CoreDNS binary that serves the tenant's DNS with the syncer (none when empty)")
+	f.StringSliceVar(&c.DNSUpstreams, "dns-upstream", c.DNSUpstreams, "resolvers (IP or IP:port) asked names outside the vcluster (default: those of /etc/resolv.conf)")
 	f.StringSliceVar(&c.SANs, "san", c.SANs, "further names or addresses for the apiserver's certificate")
 	f.StringVar(&c.BinRoot, "bin-root", c.BinRoot, "directory with one subdirectory of binaries per Kubernetes version")
 	f.StringVar(&c.KubernetesVersion, "kubernetes-version", c.KubernetesVersion, "Kubernetes version of the control plane")
@@ -180,6 +191,8 @@ func (c Config) Args() []string {
 	f.str("publish-kubeconfig-secret", c.PublishSecret)
 	f.str("publish-server", c.PublishServer)
 	f = append(f, c.Syncer.args()...)
+	f.str("dns", c.DNS)
+	f.str("dns-upstream", strings.Join(c.DNSUpstreams, ","))
 	f.str("service-cidr", c.ServiceCIDR)
 	f.str("lifeline", c.Lifeline)
 	f.add("orphan-grace", c.OrphanGrace.String(), c.OrphanGrace != 0)
@@ -221,4 +234,20 @@ func csvField(s string) string {
 	_ = w.Write([]string{s}) // a strings.Builder does not fail
 	w.Flush()
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// CheckDNSUpstreams refuses a resolver that is not an IP address, with or
+// without a port.
+func CheckDNSUpstreams(upstreams []string) error {
+	var errs []error
+	for _, u := range upstreams {
+		host, port, err := net.SplitHostPort(u)
+		if err != nil {
+			host, port = u, "53"
+		}
+		if p, perr := strconv.Atoi(port); net.ParseIP(host) == nil || perr != nil || p <= 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("DNS upstream %q: want an IP address, or IP:port", u))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -130,6 +130,16 @@ func TestRoundTrip(t *testing.T) {
 			"--allow-run-as-root=true", "--allowed-node-labels=example.com/gpu,pool", "--node-selector=example.com/tier=b,pool=tenants",
 			"--allowed-tolerations=dedicated:NoSchedule,example.com/gpu",
 		}},
+		{name: "a class that resolves only some names outside, a DNS server with its upstreams", cfg: launch.Config{
+			Syncer: launch.Syncer{HostNamespace: "vc-x", Isolation: fleetv1.IsolationPolicy{
+				PodSecurity: fleetv1.PodSecurityBaseline, ExternalNames: fleetv1.ExternalNamesZones, ExternalNameZones: []string{"example.com", "corp.example"},
+			}},
+			DNS: "/usr/local/bin/coredns", DNSUpstreams: []string{"10.96.0.10", "[2001:db8::53]:5353"},
+		}, args: []string{
+			"--host-namespace=vc-x", "--allow-node-ports=false", "--allow-external-ips=false", "--pod-security=Baseline",
+			"--external-names=Zones", "--external-name-zones=example.com,corp.example",
+			"--dns=/usr/local/bin/coredns", "--dns-upstream=10.96.0.10,[2001:db8::53]:5353",
+		}},
 		{name: "every switch on, awkward names", cfg: launch.Config{
 			SANs:   []string{"a,b", `"quoted"`, " lead", "", "multi\nline"},
 			Syncer: launch.Syncer{Isolation: fleetv1.IsolationPolicy{AllowExternalIPs: true}, SyncAllConfigMaps: true, SyncAllSecrets: true},
@@ -196,5 +206,25 @@ func TestBadTolerationEffect(t *testing.T) {
 	err := fs.Parse([]string{"--allowed-tolerations=dedicated:NoSchedul"})
 	if err == nil || !strings.Contains(err.Error(), "effect must be NoSchedule, PreferNoSchedule or NoExecute") {
 		t.Fatalf("got %v, want the effect refused", err)
+	}
+}
+
+// TestDNSUpstreams: a resolver is an IP address, with a port or without.
+func TestDNSUpstreams(t *testing.T) {
+	for _, tc := range []struct {
+		upstreams []string
+		ok        bool
+	}{
+		{nil, true},
+		{[]string{"10.96.0.10", "10.96.0.11:5353", "2001:db8::53", "[2001:db8::53]:53"}, true},
+		{[]string{"dns.example.com"}, false},
+		{[]string{"10.96.0.10:0"}, false},
+		{[]string{"10.96.0.10:99999"}, false},
+		{[]string{"/etc/resolv.conf"}, false},
+		{[]string{""}, false},
+	} {
+		if err := launch.CheckDNSUpstreams(tc.upstreams); (err == nil) != tc.ok {
+			t.Errorf("CheckDNSUpstreams(%q) = %v, want ok %v", tc.upstreams, err, tc.ok)
+		}
 	}
 }

@@ -16,10 +16,15 @@ const DirEnv = "VFLEET_K8S_BIN_DIR"
 // matches the pin in hack/containerd (a test keeps them in step).
 const ContainerdVersion = "v2.4.2"
 
-// ContainerdDirEnv and ImagesDirEnv override where containerd's binaries
+// CoreDNSVersion is the version of the tenants' and the lab's DNS server;
+// it matches the pin in hack/coredns (a test keeps them in step).
+const CoreDNSVersion = "v1.15.0"
+
+// ContainerdDirEnv, CoreDNSDirEnv and ImagesDirEnv override where containerd's binaries
 // and the lab's image archives are looked for.
 const (
 	ContainerdDirEnv = "VFLEET_CONTAINERD_BIN_DIR"
+	CoreDNSDirEnv    = "VFLEET_COREDNS_BIN_DIR"
 	ImagesDirEnv     = "VFLEET_IMAGES_DIR"
 )
 
@@ -34,6 +39,13 @@ func Dir() string { return find(DirEnv, filepath.Join("k8s", Version)) }
 // (bin/containerd/<version>), found as Dir finds the Kubernetes binaries.
 func ContainerdDir() string {
 	return find(ContainerdDirEnv, filepath.Join("containerd", ContainerdVersion))
+}
+
+// CoreDNS returns the path of the CoreDNS binary
+// (bin/coredns/<version>/coredns), found as Dir finds the Kubernetes
+// binaries.
+func CoreDNS() string {
+	return filepath.Join(find(CoreDNSDirEnv, filepath.Join("coredns", CoreDNSVersion)), "coredns")
 }
 
 // ImagesDir returns where `make images` writes the image archives

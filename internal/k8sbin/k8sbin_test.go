@@ -39,6 +39,22 @@ func TestContainerdVersionMatchesItsModule(t *testing.T) {
 	}
 }
 
+// TestCoreDNSVersionMatchesItsModule keeps CoreDNSVersion in step with
+// what hack/coredns builds.
+func TestCoreDNSVersionMatchesItsModule(t *testing.T) {
+	mod, err := os.ReadFile("../../hack/coredns/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*github\.com/coredns/coredns (v\S+)`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("hack/coredns/go.mod does not require CoreDNS")
+	}
+	if string(m[1]) != CoreDNSVersion {
+		t.Fatalf("hack/coredns builds %s, k8sbin.CoreDNSVersion is %s", m[1], CoreDNSVersion)
+	}
+}
+
 // TestDirFindsTheBuiltBinaries: the environment variable wins; without it a
 // test, run inside the source tree, finds bin/k8s/<version> above it.
 func TestDirFindsTheBuiltBinaries(t *testing.T) {

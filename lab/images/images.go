@@ -107,6 +107,8 @@ func Build(dir string, src Sources) ([]string, error) {
 			entrypoint: []string{"/coredns"}},
 		Vfleet: {entries: []entry{
 			{path: "usr/local/bin/vfleet", from: src.Vfleet, mode: 0o755},
+			// Each vcluster's DNS (the agent's --tenant-dns default).
+			{path: "usr/local/bin/coredns", from: src.CoreDNS, mode: 0o755},
 			{path: "opt/vfleet/k8s/" + src.KubernetesVersion + "/kube-apiserver", from: filepath.Join(src.K8sBinDir, "kube-apiserver"), mode: 0o755},
 			{path: "opt/vfleet/k8s/" + src.KubernetesVersion + "/kube-controller-manager", from: filepath.Join(src.K8sBinDir, "kube-controller-manager"), mode: 0o755},
 			{path: "tmp", dir: true, mode: 0o1777},

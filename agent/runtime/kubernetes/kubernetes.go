@@ -55,6 +55,11 @@ type Options struct {
 	// the host keeps for them.
 	NodeSelector map[string]string
 	Tolerations  []corev1.Toleration
+	// DNS is CoreDNS's path in Image, serving each tenant's DNS; empty
+	// runs none. DNSUpstreams are asked names outside the vcluster (empty:
+	// the pod's own resolver, the host's DNS).
+	DNS          string
+	DNSUpstreams []string
 }
 
 // Runtime is the kubernetes runtime.
@@ -180,6 +185,7 @@ func (r *Runtime) container(inst runtime.Instance) corev1.Container {
 			Isolation: inst.Spec.Isolation,
 		},
 		ServiceCIDR: inst.Sync.ServiceCIDR,
+		DNS:         r.opts.DNS, DNSUpstreams: r.opts.DNSUpstreams,
 	}
 	env := []corev1.EnvVar{
 		{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},

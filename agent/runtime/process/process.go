@@ -45,6 +45,11 @@ type Options struct {
 	// Lifeline is the lock file the agent holds; see controlplane.Config.
 	Lifeline    string
 	OrphanGrace time.Duration
+	// DNS is the CoreDNS binary control planes serve their tenant's DNS
+	// with; empty runs none. DNSUpstreams are asked names outside the
+	// vcluster (empty: those of /etc/resolv.conf).
+	DNS          string
+	DNSUpstreams []string
 	// StopGrace is how long a control plane may take to stop cleanly.
 	StopGrace time.Duration
 	Log       logr.Logger
@@ -214,6 +219,7 @@ func (r *Runtime) launchConfig(inst runtime.Instance, dir string, port int) laun
 			VClusterNamespace: ref.Namespace, VClusterUID: ref.UID, Isolation: inst.Spec.Isolation,
 		}
 		cfg.ServiceCIDR = inst.Sync.ServiceCIDR
+		cfg.DNS, cfg.DNSUpstreams = r.opts.DNS, r.opts.DNSUpstreams
 	}
 	return cfg
 }
@@ -223,7 +229,7 @@ func (r *Runtime) launchConfig(inst runtime.Instance, dir string, port int) laun
 // so that an upgraded agent adopts what it finds. A change of them starts
 // the control plane again.
 func syncerOptions(cfg launch.Config) string {
-	return strings.Join(launch.Config{Syncer: cfg.Syncer, ServiceCIDR: cfg.ServiceCIDR}.Args(), " ")
+	return strings.Join(launch.Config{Syncer: cfg.Syncer, ServiceCIDR: cfg.ServiceCIDR, DNS: cfg.DNS, DNSUpstreams: cfg.DNSUpstreams}.Args(), " ")
 }
 
 // Files of the syncer's host credentials in a control plane's directory.

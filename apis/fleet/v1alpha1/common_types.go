@@ -49,6 +49,7 @@ const (
 )
 
 // IsolationPolicy says what a vcluster's workloads may do on their host.
+// +kubebuilder:validation:XValidation:rule="(has(self.externalNames) && self.externalNames == 'Zones') == (has(self.externalNameZones) && size(self.externalNameZones) > 0)",message="externalNameZones lists the zones pods may resolve when externalNames is Zones, and is set only then"
 type IsolationPolicy struct {
 	// podSecurity is the Pod Security level enforced when pods are synced to
 	// the host. A pod that breaks it stays Pending in the vcluster with an
@@ -125,7 +126,37 @@ type IsolationPolicy struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
 	AllowedTolerations []AllowedToleration `json:"allowedTolerations,omitempty"`
+
+	// externalNames says which names outside the vcluster (outside
+	// cluster.local) its pods can resolve, through the host's resolver:
+	// All (the default), None, or Zones, the names within
+	// externalNameZones. Names inside cluster.local are always the
+	// vcluster's own, never the host's.
+	// +optional
+	ExternalNames ExternalNamesPolicy `json:"externalNames,omitempty"`
+
+	// externalNameZones are the zones whose names pods may resolve when
+	// externalNames is Zones, for example example.com (and every name
+	// below it).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.all(z, !(z in ['cluster.local', 'in-addr.arpa', 'ip6.arpa']) && !z.endsWith('.cluster.local') && !z.endsWith('.in-addr.arpa') && !z.endsWith('.ip6.arpa'))",message="externalNameZones cannot hold cluster.local, in-addr.arpa, ip6.arpa or a zone below them: the vcluster answers those names itself"
+	ExternalNameZones []string `json:"externalNameZones,omitempty"`
 }
+
+// ExternalNamesPolicy says which names outside a vcluster its pods resolve.
+// +kubebuilder:validation:Enum=All;None;Zones
+type ExternalNamesPolicy string
+
+// External name policies; the empty one is All.
+const (
+	ExternalNamesAll   ExternalNamesPolicy = "All"
+	ExternalNamesNone  ExternalNamesPolicy = "None"
+	ExternalNamesZones ExternalNamesPolicy = "Zones"
+)
 
 // TolerationAllowed says whether a toleration of key and effect is within
 // allowed. A toleration of every key (empty key, operator Exists) or of

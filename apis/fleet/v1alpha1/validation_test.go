@@ -81,6 +81,38 @@ func TestClassDefaults(t *testing.T) {
 	expectRejected(t, k8s.Create(context.Background(), bad), "maxResources.cpu must be positive")
 }
 
+// TestClassExternalNames: zones go with Zones, and only with it; none may
+// reach into the names the vcluster answers itself.
+func TestClassExternalNames(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy fleetv1.ExternalNamesPolicy
+		zones  []string
+		want   string
+	}{
+		{"zones without Zones", fleetv1.ExternalNamesAll, []string{"example.com"}, "externalNameZones lists the zones pods may resolve when externalNames is Zones"},
+		{"Zones without zones", fleetv1.ExternalNamesZones, nil, "externalNameZones lists the zones pods may resolve when externalNames is Zones"},
+		{"the vcluster's own names", fleetv1.ExternalNamesZones, []string{"example.com", "svc.cluster.local"}, "externalNameZones cannot hold cluster.local"},
+		{"not a zone", fleetv1.ExternalNamesZones, []string{"Example.com"}, "should match"},
+		{"an unknown policy", "Some", nil, `Unsupported value: "Some"`},
+		{"Zones with zones", fleetv1.ExternalNamesZones, []string{"example.com", "corp.example"}, ""},
+		{"None", fleetv1.ExternalNamesNone, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			class := &fleetv1.VirtualClusterClass{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("dns")}}
+			class.Spec.Isolation.ExternalNames, class.Spec.Isolation.ExternalNameZones = tc.policy, tc.zones
+			err := k8s.Create(context.Background(), class)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			expectRejected(t, err, tc.want)
+		})
+	}
+}
+
 func TestVirtualClusterRejectsBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		name string

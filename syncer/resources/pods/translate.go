@@ -85,6 +85,7 @@ func hostPod(s *syncer.Context, virtual *corev1.Pod, serviceEnv []corev1.EnvVar)
 	if ip := net.ParseIP(s.APIServerHost); ip != nil {
 		spec.HostAliases = append(spec.HostAliases, corev1.HostAlias{IP: s.APIServerHost, Hostnames: apiServerNames})
 	}
+	hostDNS(s.DNSServer, spec, virtual.Namespace)
 
 	// The tenant's labels are carried under vfleet's keys; its annotations
 	// stay in the vcluster. On the host either could mean something to
