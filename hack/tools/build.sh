@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the pinned Kubernetes binaries into bin/k8s/<kubernetes version>/
-# (the node's kubelet and kube-proxy, pause and agnhost among them).
+# (the node's kubelet and kube-proxy, pause, agnhost and kubectl among them).
 # containerd has its own module and script: ../containerd/build.sh.
 #
 # Idempotent: the directory carries a stamp holding every pin: the resolved
@@ -63,6 +63,9 @@ build kwok sigs.k8s.io/kwok/cmd/kwok
 build kubelet k8s.io/kubernetes/cmd/kubelet
 build kube-proxy k8s.io/kubernetes/cmd/kube-proxy
 build agnhost k8s.io/kubernetes/test/images/agnhost
+# What tenants and the e2e tests drive a cluster with (logs -f, cp,
+# port-forward are kubectl's own).
+build kubectl k8s.io/kubernetes/cmd/kubectl
 # The pod sandbox's pause, from the same sources, as Kubernetes builds it:
 # static, so that its image needs nothing else.
 echo "binaries:   pause (build/pause/linux/pause.c) ..."

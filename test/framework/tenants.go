@@ -2,15 +2,21 @@ package framework
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"time"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/names"
 	"github.com/vfleet/vfleet/test/builder"
 )
@@ -21,6 +27,8 @@ type Tenant struct {
 	// Kube is the vcluster's admin, from Config; Host is the host's.
 	Kube, Host kubernetes.Interface
 	Config     *rest.Config
+	// Kubeconfig is the one the hub handed out, which Config is read from.
+	Kubeconfig []byte
 	// HostNS is the vcluster's namespace on its host.
 	HostNS string
 }
@@ -41,7 +49,9 @@ func (s *LabSuite) NewTenantOfClass(ctx context.Context, name, class string) Ten
 	vc := w.Obj()
 	Expect(s.Mgmt.Create(ctx, vc)).To(Succeed())
 	vc = WaitForVClusterReady(ctx, s.Mgmt, client.ObjectKeyFromObject(vc), 2*time.Minute)
-	cfg := VClusterConfig(ctx, s.Mgmt, vc)
+	kc := VClusterKubeconfig(ctx, s.Mgmt, vc)
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(kc)
+	Expect(err).NotTo(HaveOccurred())
 	kube, _ := VClusterClients(cfg)
 	host, err := s.Lab.Host(vc.Status.Host).Client()
 	Expect(err).NotTo(HaveOccurred())
@@ -51,10 +61,22 @@ func (s *LabSuite) NewTenantOfClass(ctx context.Context, name, class string) Ten
 		_, err := kube.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err
 	}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
-	return Tenant{VC: vc, Kube: kube, Config: cfg, Host: host, HostNS: names.VClusterNamespace(vc.Namespace, vc.Name)}
+	return Tenant{VC: vc, Kube: kube, Config: cfg, Kubeconfig: kc, Host: host, HostNS: names.VClusterNamespace(vc.Namespace, vc.Name)}
 }
 
 // HostName is the name on the host of the tenant's object in namespace.
 func (t Tenant) HostName(name, namespace string) string {
 	return names.HostName(name, namespace, t.VC.Name)
+}
+
+// Kubectl is kubectl, from the lab's binaries, with the kubeconfig the
+// hub handed the tenant: what a tenant types. The kubeconfig is written
+// into the spec's temporary directory.
+func (t Tenant) Kubectl(ctx context.Context, args ...string) *exec.Cmd {
+	GinkgoHelper()
+	file := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+	Expect(os.WriteFile(file, t.Kubeconfig, 0o600)).To(Succeed())
+	kubectl := filepath.Join(k8sbin.Dir(), "kubectl")
+	Expect(kubectl).To(BeAnExistingFile(), "make binaries builds kubectl")
+	return exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig=" + file}, args...)...)
 }

@@ -49,11 +49,16 @@ func conditionsError(vc *fleetv1.VirtualCluster) error {
 
 // VClusterConfig reads the tenant's kubeconfig of a Ready vcluster.
 func VClusterConfig(ctx context.Context, mgmt client.Client, vc *fleetv1.VirtualCluster) *rest.Config {
-	secret := &corev1.Secret{}
-	Expect(mgmt.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: vc.Status.KubeconfigSecret}, secret)).To(Succeed())
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data[fleetv1.KubeconfigKey])
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(VClusterKubeconfig(ctx, mgmt, vc))
 	Expect(err).NotTo(HaveOccurred())
 	return cfg
+}
+
+// VClusterKubeconfig is the kubeconfig the hub hands the tenant of vc.
+func VClusterKubeconfig(ctx context.Context, mgmt client.Client, vc *fleetv1.VirtualCluster) []byte {
+	secret := &corev1.Secret{}
+	Expect(mgmt.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: vc.Status.KubeconfigSecret}, secret)).To(Succeed())
+	return secret.Data[fleetv1.KubeconfigKey]
 }
 
 // VClusterClients are a tenant's typed and dynamic clients.

@@ -3,6 +3,9 @@ package realnodes_test
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -10,6 +13,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +25,7 @@ import (
 
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/lab/images"
+	"github.com/vfleet/vfleet/syncer"
 	"github.com/vfleet/vfleet/test/framework"
 )
 
@@ -134,6 +140,89 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(out).To(HaveSuffix(web.Name))
 		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	}, SpecTimeout(3*time.Minute))
+
+	It("resolve their vcluster's names with its own DNS, and names outside it as their class allows", func(ctx SpecContext) {
+		svc, err := t.Kube.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		dns, err := t.Host.CoreV1().Services(t.HostNS).Get(ctx, syncer.DNSServiceName, metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred(), "the host has no Service in front of the vcluster's DNS")
+		sh := func(script string) (string, error) {
+			return framework.Exec(ctx, t.Config, t.Kube, "default", "client", "client", "sh", "-c", script)
+		}
+		out, err := sh("cat /etc/resolv.conf")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(ContainSubstring("nameserver " + dns.Spec.ClusterIP))
+		Expect(out).To(ContainSubstring("search default.svc.cluster.local svc.cluster.local cluster.local"))
+		Expect(out).NotTo(ContainSubstring(t.HostNS), "the pod's search path names the host namespace")
+
+		out, err = sh("nslookup web.default.svc.cluster.local")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("Address: " + svc.Spec.ClusterIP))
+		// By its short name, through the search path, and reached there.
+		Eventually(func(g Gomega) {
+			out, err := sh("printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 web 80")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(out).To(HaveSuffix(web.Name))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(2 * time.Second).Should(Succeed())
+		// The real-nodes class lets pods resolve every outside name; the
+		// lab's DNS stands in for the Internet's.
+		out, err = sh("nslookup " + lab.OutsideNames[0])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("Address: " + lab.OutsideAddress))
+		// The host's own names are not the tenant's: its DNS Service,
+		// which the host's pods resolve, does not exist here.
+		out, _ = sh("nslookup kube-dns.kube-system.svc.cluster.local")
+		Expect(out).To(ContainSubstring("NXDOMAIN"))
+	}, SpecTimeout(2*time.Minute))
+
+	It("are followed, copied to and from, and forwarded to with kubectl and the tenant's kubeconfig", func(ctx SpecContext) {
+		ticker := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "ticker"}, Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "ticker", Image: images.BusyBox,
+				Command: []string{"sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"}}},
+			TerminationGracePeriodSeconds: ptr.To(int64(0)),
+		}}
+		framework.OnRealNodes(&ticker.Spec)
+		_, err := t.Kube.CoreV1().Pods("default").Create(ctx, ticker, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			p, err := t.Kube.CoreV1().Pods("default").Get(ctx, "ticker", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning))
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+
+		By("logs -f: lines written after it started arrive while it runs")
+		session, err := gexec.Start(t.Kubectl(ctx, "logs", "-f", "ticker"), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(session.Out).WithTimeout(30 * time.Second).Should(gbytes.Say(`tick 1\n`))
+		Eventually(session.Out).WithTimeout(30 * time.Second).Should(gbytes.Say(`tick 30\n`))
+		Expect(session).NotTo(gexec.Exit(), "logs -f stopped")
+		session.Kill()
+
+		By("cp: a file goes into the pod and comes back the same")
+		dir := GinkgoT().TempDir()
+		Expect(os.WriteFile(filepath.Join(dir, "in.txt"), []byte("copied through the vcluster\n"), 0o644)).To(Succeed())
+		run := func(args ...string) {
+			GinkgoHelper()
+			out, err := t.Kubectl(ctx, args...).CombinedOutput()
+			Expect(err).NotTo(HaveOccurred(), string(out))
+		}
+		run("cp", filepath.Join(dir, "in.txt"), "default/client:/tmp/in.txt", "-c", "client")
+		run("cp", "default/client:/tmp/in.txt", filepath.Join(dir, "out.txt"), "-c", "client")
+		Expect(os.ReadFile(filepath.Join(dir, "out.txt"))).To(BeEquivalentTo("copied through the vcluster\n"))
+
+		By("port-forward: a local port reaches the pod's")
+		pf, err := gexec.Start(t.Kubectl(ctx, "port-forward", "pod/"+web.Name, ":8080"), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		defer pf.Kill()
+		Eventually(pf.Out).WithTimeout(30 * time.Second).Should(gbytes.Say(`Forwarding from 127\.0\.0\.1:(\d+) -> 8080`))
+		port := regexp.MustCompile(`127\.0\.0\.1:(\d+) -> 8080`).FindStringSubmatch(string(pf.Out.Contents()))[1]
+		resp, err := http.Get("http://127.0.0.1:" + port + "/hostname")
+		Expect(err).NotTo(HaveOccurred())
+		defer func() { _ = resp.Body.Close() }()
+		body, err := io.ReadAll(resp.Body)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(body)).To(Equal(web.Name))
 	}, SpecTimeout(3*time.Minute))
 
 	It("reach their vcluster's API from inside, with their own token, at the one address their environment gives", func(ctx SpecContext) {
