@@ -24,6 +24,7 @@ func addIsolationFlags(f *pflag.FlagSet, p *fleetv1.IsolationPolicy) {
 	f.StringSliceVar(&p.AllowedNodeLabels, "allowed-node-labels", p.AllowedNodeLabels, "node label keys pods may choose nodes by, beyond hostname, os, arch, zone, region and instance type")
 	f.StringToStringVar(&p.NodeSelector, "node-selector", p.NodeSelector, "labels of the host nodes every pod runs on, as key=value,...")
 	f.Var((*tolerations)(&p.AllowedTolerations), "allowed-tolerations", "node taints pods may tolerate, as key or key:Effect, comma-separated")
+	f.StringVar((*string)(&p.Nodes), "nodes", string(p.Nodes), "host nodes the vcluster shows: Schedulable (those its pods could run on) or Used (those they run on)")
 	f.StringVar((*string)(&p.ExternalNames), "external-names", string(p.ExternalNames), "names outside the vcluster its pods resolve: All, None, or Zones (those of --external-name-zones)")
 	f.StringSliceVar(&p.ExternalNameZones, "external-name-zones", p.ExternalNameZones, "zones whose names pods resolve with --external-names=Zones")
 }
@@ -49,6 +50,7 @@ func isolationArgs(p fleetv1.IsolationPolicy, on bool) flags {
 	}
 	f.str("node-selector", strings.Join(sel, ","))
 	f.str("allowed-tolerations", (*tolerations)(&p.AllowedTolerations).String())
+	f.str("nodes", string(p.Nodes))
 	f.str("external-names", string(p.ExternalNames))
 	f.str("external-name-zones", strings.Join(p.ExternalNameZones, ","))
 	return f

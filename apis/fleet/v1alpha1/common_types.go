@@ -127,6 +127,17 @@ type IsolationPolicy struct {
 	// +kubebuilder:validation:MaxItems=32
 	AllowedTolerations []AllowedToleration `json:"allowedTolerations,omitempty"`
 
+	// nodes says which of the host's nodes the vcluster shows: Schedulable
+	// (the default), each node its pods could be scheduled to (not
+	// cordoned, matching nodeSelector, with no NoSchedule or NoExecute
+	// taint that allowedTolerations leaves out), ready or not, from the
+	// start; or Used, only those its pods run on, while they do. Either
+	// way a node a pod of the vcluster runs on is shown. Tools that wait
+	// for schedulable nodes before they create anything (installers,
+	// autoscalers, the Kubernetes e2e framework) need Schedulable.
+	// +optional
+	Nodes NodeVisibility `json:"nodes,omitempty"`
+
 	// externalNames says which names outside the vcluster (outside
 	// cluster.local) its pods can resolve, through the host's resolver:
 	// All (the default), None, or Zones, the names within
@@ -146,6 +157,16 @@ type IsolationPolicy struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(z, !(z in ['cluster.local', 'in-addr.arpa', 'ip6.arpa']) && !z.endsWith('.cluster.local') && !z.endsWith('.in-addr.arpa') && !z.endsWith('.ip6.arpa'))",message="externalNameZones cannot hold cluster.local, in-addr.arpa, ip6.arpa or a zone below them: the vcluster answers those names itself"
 	ExternalNameZones []string `json:"externalNameZones,omitempty"`
 }
+
+// NodeVisibility says which host nodes a vcluster shows.
+// +kubebuilder:validation:Enum=Schedulable;Used
+type NodeVisibility string
+
+// Node visibilities; the empty one is Schedulable.
+const (
+	NodesSchedulable NodeVisibility = "Schedulable"
+	NodesUsed        NodeVisibility = "Used"
+)
 
 // ExternalNamesPolicy says which names outside a vcluster its pods resolve.
 // +kubebuilder:validation:Enum=All;None;Zones

@@ -1,12 +1,13 @@
-// Package nodes shows in the vcluster the host nodes that run its pods,
-// with their real capacity and conditions, and only those: a tenant sees
-// where its pods run, not the rest of the host.
+// Package nodes shows in the vcluster the host nodes its pods could run on,
+// or, as its class chooses, only those they run on: with their real
+// capacity and conditions, and none of the rest of the host.
 package nodes
 
 import (
 	"context"
 	"maps"
 	"reflect"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/syncer"
 )
 
@@ -61,8 +63,8 @@ func (c *Controller) SetupWithSyncer(mgr ctrl.Manager, host cluster.Cluster, s *
 		Complete(c)
 }
 
-// Reconcile shows the host node name in the vcluster while a pod of the
-// vcluster runs there, and removes it after.
+// Reconcile shows a host node in the vcluster while its class shows it or
+// a pod of the vcluster runs there, and removes it after.
 func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	s := c.s
 	virtual := &corev1.Node{}
@@ -75,19 +77,19 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		// Not ours: a node the tenant made itself.
 		return reconcile.Result{}, nil
 	}
-	used, err := c.used(ctx, req.Name)
-	if err != nil {
+	host := &corev1.Node{}
+	shown := true
+	if err := s.Host.Get(ctx, req.NamespacedName, host); apierrors.IsNotFound(err) {
+		shown = false
+	} else if err != nil {
 		return reconcile.Result{}, err
 	}
-	host := &corev1.Node{}
-	if used {
-		if err := s.Host.Get(ctx, req.NamespacedName, host); apierrors.IsNotFound(err) {
-			used = false
-		} else if err != nil {
+	if shown && !Visible(s.Isolation, host) {
+		if shown, err = c.used(ctx, req.Name); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
-	if !used {
+	if !shown {
 		if exists {
 			return reconcile.Result{}, client.IgnoreNotFound(s.Virtual.Delete(ctx, virtual))
 		}
@@ -131,6 +133,33 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{RequeueAfter: syncer.Retry}, nil
 	}
 	return reconcile.Result{}, err
+}
+
+// Visible says whether the class shows a host node whatever runs there:
+// with Schedulable, one the vcluster's pods could be scheduled to. A node
+// that is cordoned, outside the class's nodeSelector, or with a taint that
+// keeps pods off and that the class lets no pod tolerate, is not.
+func Visible(policy fleetv1.IsolationPolicy, node *corev1.Node) bool {
+	if policy.Nodes == fleetv1.NodesUsed || node.Spec.Unschedulable {
+		return false
+	}
+	for k, v := range policy.NodeSelector {
+		if got, ok := node.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	for _, t := range node.Spec.Taints {
+		// Kubernetes' own taints (not ready, unreachable, under pressure)
+		// say how the node is, for a while, not whose it is: the node is
+		// shown as it is, as on any cluster.
+		if strings.HasPrefix(t.Key, "node.kubernetes.io/") {
+			continue
+		}
+		if t.Effect != corev1.TaintEffectPreferNoSchedule && !fleetv1.TolerationAllowed(t.Key, string(t.Effect), policy.AllowedTolerations) {
+			return false
+		}
+	}
+	return true
 }
 
 // used reports whether a pod of the vcluster runs on the node.

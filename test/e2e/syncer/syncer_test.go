@@ -24,6 +24,34 @@ var _ = Describe("A vcluster's workloads", Ordered, func() {
 
 	BeforeAll(func(ctx SpecContext) { a = suite.NewTenant(ctx, "alpha") }, NodeTimeout(3*time.Minute))
 
+	It("shows, before any pod exists, ready and schedulable nodes: the host's, as the upstream e2e framework checks them", func(ctx SpecContext) {
+		pods, err := a.Kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(pods.Items).To(BeEmpty())
+		hostNodes, err := a.Host.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		var want []string
+		for _, n := range hostNodes.Items {
+			want = append(want, n.Name)
+		}
+		// What the framework's CheckReadyForTests asks of every node: Ready,
+		// not cordoned, no taint that keeps test pods off.
+		Eventually(func(g Gomega) {
+			nodes, err := a.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			var got []string
+			for _, n := range nodes.Items {
+				got = append(got, n.Name)
+				g.Expect(n.Spec.Unschedulable).To(BeFalse(), "node %s", n.Name)
+				g.Expect(n.Spec.Taints).To(BeEmpty(), "node %s", n.Name)
+				g.Expect(n.Status.Conditions).To(ContainElement(And(
+					HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue))), "node %s", n.Name)
+				g.Expect(n.Status.Allocatable.Cpu().IsZero()).To(BeFalse(), "node %s has no allocatable CPU", n.Name)
+			}
+			g.Expect(got).To(ConsistOf(want))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+	}, SpecTimeout(time.Minute))
+
 	It("run on the host: a 50-replica Deployment becomes 50 Running pods in the vcluster", func(ctx SpecContext) {
 		framework.CreateDeployment(ctx, framework.CreateDeploymentInput{Client: a.Kube, Namespace: "default", Name: "web", Replicas: 50})
 		framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: a.Kube, Namespace: "default", Selector: "app=web", Count: 50, Timeout: 3 * time.Minute})
@@ -32,7 +60,7 @@ var _ = Describe("A vcluster's workloads", Ordered, func() {
 		Expect(hostPods.Items).To(HaveLen(50))
 	}, SpecTimeout(4*time.Minute))
 
-	It("shows the host nodes its pods run on, and no other", func(ctx SpecContext) {
+	It("shows the host nodes its pods run on among them", func(ctx SpecContext) {
 		pods, err := a.Kube.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
 		Expect(err).NotTo(HaveOccurred())
 		used := map[string]bool{}
@@ -47,7 +75,9 @@ var _ = Describe("A vcluster's workloads", Ordered, func() {
 				got[n.Name] = true
 				g.Expect(n.Status.Allocatable.Cpu().String()).To(Equal("8"), "node %s carries the host's capacity", n.Name)
 			}
-			g.Expect(got).To(Equal(used))
+			for n := range used {
+				g.Expect(got).To(HaveKey(n))
+			}
 		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 	}, SpecTimeout(time.Minute))
 

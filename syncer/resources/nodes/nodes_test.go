@@ -1,0 +1,47 @@
+package nodes
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+)
+
+// TestVisible: a class shows the nodes its pods could be scheduled to,
+// and with Used none whatever runs there (the pods' own are added apart).
+func TestVisible(t *testing.T) {
+	pool := fleetv1.IsolationPolicy{
+		NodeSelector:       map[string]string{"pool": "tenants"},
+		AllowedTolerations: []fleetv1.AllowedToleration{{Key: "dedicated", Effect: corev1.TaintEffectNoSchedule}, {Key: "gpu"}},
+	}
+	node := func(labels map[string]string, unschedulable bool, taints ...corev1.Taint) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: labels}, Spec: corev1.NodeSpec{Unschedulable: unschedulable, Taints: taints}}
+	}
+	inPool := map[string]string{"pool": "tenants", "zone": "a"}
+	taint := func(key string, effect corev1.TaintEffect) corev1.Taint { return corev1.Taint{Key: key, Effect: effect} }
+	for _, tc := range []struct {
+		name   string
+		policy fleetv1.IsolationPolicy
+		node   *corev1.Node
+		want   bool
+	}{
+		{"any node, by default", fleetv1.IsolationPolicy{}, node(nil, false), true},
+		{"a node that is not ready is shown as it is", fleetv1.IsolationPolicy{}, node(nil, false, taint(corev1.TaintNodeNotReady, corev1.TaintEffectNoSchedule)), true},
+		{"Used shows none", fleetv1.IsolationPolicy{Nodes: fleetv1.NodesUsed}, node(nil, false), false},
+		{"a cordoned node", fleetv1.IsolationPolicy{}, node(nil, true), false},
+		{"in the class's pool", pool, node(inPool, false), true},
+		{"outside it", pool, node(map[string]string{"pool": "others"}, false), false},
+		{"without the label", pool, node(nil, false), false},
+		{"a taint pods may tolerate", pool, node(inPool, false, taint("dedicated", corev1.TaintEffectNoSchedule), taint("gpu", corev1.TaintEffectNoExecute)), true},
+		{"one they may not", pool, node(inPool, false, taint("dedicated", corev1.TaintEffectNoExecute)), false},
+		{"a preference only", fleetv1.IsolationPolicy{}, node(nil, false, taint("spot", corev1.TaintEffectPreferNoSchedule)), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Visible(tc.policy, tc.node); got != tc.want {
+				t.Errorf("Visible = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
