@@ -11,6 +11,8 @@ import (
 func validOptions() *Options {
 	o := NewOptions()
 	o.HubURL, o.HubCAFile, o.HostName, o.Region = "https://hub:9443", "/ca.crt", "host-1", "eu-west"
+	// A file where CoreDNS would be: only whether it is there is checked.
+	o.TenantDNS = os.Args[0]
 	return o
 }
 
@@ -43,6 +45,12 @@ func TestOptionsValidate(t *testing.T) {
 		}, []string{"--control-plane-tolerations"}},
 		{"reversed port range", func(o *Options) { o.ControlPlanePorts = "17000-16000" }, []string{"--control-plane-ports"}},
 		{"control-plane address not an IP", func(o *Options) { o.ControlPlaneAddress = "localhost" }, []string{"--control-plane-address"}},
+		{"no CoreDNS where it is looked for", func(o *Options) { o.TenantDNS = "/nowhere/coredns" }, []string{"--tenant-dns /nowhere/coredns: no CoreDNS there", "--tenant-dns= runs vclusters without DNS"}},
+		{"no DNS for tenants", func(o *Options) { o.TenantDNS = "" }, nil},
+		{"the kubernetes runtime looks in its image", func(o *Options) {
+			o.Runtime, o.ControlPlaneImage, o.TenantDNS = RuntimeKubernetes, "vfleet:dev", DefaultTenantDNS
+		}, nil},
+		{"an upstream that is not an address", func(o *Options) { o.TenantDNSUpstreams = []string{"10.96.0.10", "dns.example"} }, []string{"--tenant-dns-upstream", `"dns.example"`}},
 		{"everything wrong at once", func(o *Options) { o.Region, o.HubCAFile = "", "" }, []string{"--region", "--hub-ca-file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -57,7 +57,7 @@ func TestRenewsCertificatesBeforeTheyExpire(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
-	if want := []string{"apiserver", "front-proxy-client", "admin", "controller-manager", "apiserver-kubelet-client", "kubelet-proxy"}; !slices.Equal(renewed, want) {
+	if want := []string{"apiserver", "front-proxy-client", "admin", "controller-manager", "apiserver-kubelet-client", "dns", "kubelet-proxy"}; !slices.Equal(renewed, want) {
 		t.Fatalf("renewed %v, want %v", renewed, want)
 	}
 
