@@ -25,9 +25,12 @@ const (
 	limitRangeName    = "vfleet-defaults"
 	networkPolicyName = "vfleet-isolation"
 	// SyncerAccount is the syncer's identity on the host: it may manage
-	// the vcluster's objects in its namespace, and read nodes.
+	// the vcluster's objects in its namespace, and read what the vcluster
+	// shows of the rest (nodes, storage, priority classes).
 	SyncerAccount = "vfleet-syncer"
-	// nodeReaderRole is the ClusterRole every syncer is bound to.
+	// nodeReaderRole is the ClusterRole every syncer is bound to. It kept
+	// its first name when it came to read more than nodes: agents bind
+	// existing syncers to it by that name.
 	nodeReaderRole = "vfleet-syncer-nodes"
 )
 
@@ -36,6 +39,8 @@ var syncerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"pods", "services", "endpoints", "configmaps", "secrets", "persistentvolumeclaims"},
 		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies", "ingresses"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch"}},
 	// The kubelet proxy: logs, exec, attach and port-forward of the
 	// vcluster's pods, which are all in this namespace.
@@ -130,7 +135,11 @@ func hostNamespaceObjects(cp *fleetv1.ControlPlane) []client.Object {
 		&rbacv1.Role{ObjectMeta: meta(SyncerAccount), Rules: syncerRules},
 		&rbacv1.RoleBinding{ObjectMeta: meta(SyncerAccount), RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: SyncerAccount}, Subjects: syncerSubjects(ns)},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: nodeReaderRole, Labels: map[string]string{fleetv1.LabelManagedBy: fleetv1.ManagedByValue}},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}}}},
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{""}, Resources: []string{"nodes", "persistentvolumes"}, Verbs: []string{"get", "list", "watch"}},
+				{APIGroups: []string{"storage.k8s.io"}, Resources: []string{"storageclasses"}, Verbs: []string{"get", "list", "watch"}},
+				{APIGroups: []string{"scheduling.k8s.io"}, Resources: []string{"priorityclasses"}, Verbs: []string{"get", "list", "watch"}},
+			}},
 		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: nodeReaderBinding(ns), Labels: labels},
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: nodeReaderRole}, Subjects: syncerSubjects(ns)},
 	}
@@ -146,12 +155,15 @@ func objectCounts(pods int32, iso fleetv1.IsolationPolicy) corev1.ResourceList {
 		return *resource.NewQuantity(n*int64(pods)+slack, resource.DecimalSI)
 	}
 	counts := corev1.ResourceList{
-		corev1.ResourceServices:               per(1, 10),
-		corev1.ResourceConfigMaps:             per(2, 10),
-		corev1.ResourceSecrets:                per(4, 20),
-		corev1.ResourcePersistentVolumeClaims: per(1, 10),
-		corev1.ResourceServicesNodePorts:      resource.MustParse("0"),
-		corev1.ResourceServicesLoadBalancers:  resource.MustParse("0"),
+		corev1.ResourceServices:                   per(1, 10),
+		corev1.ResourceConfigMaps:                 per(2, 10),
+		corev1.ResourceSecrets:                    per(4, 20),
+		corev1.ResourcePersistentVolumeClaims:     per(1, 10),
+		"count/poddisruptionbudgets.policy":       per(1, 10),
+		"count/networkpolicies.networking.k8s.io": per(1, 10),
+		"count/ingresses.networking.k8s.io":       per(1, 10),
+		corev1.ResourceServicesNodePorts:          resource.MustParse("0"),
+		corev1.ResourceServicesLoadBalancers:      resource.MustParse("0"),
 	}
 	if iso.AllowNodePorts {
 		counts[corev1.ResourceServicesNodePorts] = per(1, 10)

@@ -72,7 +72,9 @@ type Context struct {
 	Kubelet *Endpoint
 	// DNSServer is the ClusterIP of the vcluster's DNS Service on the
 	// host, which pods resolve names with; empty leaves them the host's.
-	DNSServer string
+	// DNSEndpoint is where that server listens, behind the Service.
+	DNSServer   string
+	DNSEndpoint *Endpoint
 }
 
 // HostName is the host name of the virtual object name in namespace.

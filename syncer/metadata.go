@@ -54,6 +54,18 @@ func HostLabelSelector(sel *metav1.LabelSelector) *metav1.LabelSelector {
 	return out
 }
 
+// HostPodSelector is the host form of a selector of the pods of one virtual
+// namespace: over the host's keys, and only the copies of that namespace's
+// pods. A nil selector, which selects nothing, stays nil.
+func HostPodSelector(sel *metav1.LabelSelector, namespace string) *metav1.LabelSelector {
+	out := HostLabelSelector(sel)
+	if out == nil {
+		return nil
+	}
+	out.MatchLabels = InVirtualNamespace(out.MatchLabels, namespace)
+	return out
+}
+
 // HostLabelKeys is the host form of a list of virtual label keys, as in
 // matchLabelKeys.
 func HostLabelKeys(keys []string) []string {

@@ -138,13 +138,7 @@ func events(g gomega.Gomega, ns, name string) string {
 // TestSync gives, per case, the virtual cluster's and the host's objects
 // when the syncer starts, and what both sides must come to.
 func TestSync(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		isolation fleetv1.IsolationPolicy
-		virtual   func(w world) []client.Object
-		host      func(w world) []client.Object
-		expect    func(g gomega.Gomega, w world)
-	}{
+	runSyncCases(t, []syncCase{
 		{
 			name: "a pod reaches the host with its ConfigMap and Secret renamed, pointed at the vcluster's API",
 			virtual: func(w world) []client.Object {
@@ -540,7 +534,22 @@ func TestSync(t *testing.T) {
 				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "the host pod outlived its virtual pod")
 			},
 		},
-	} {
+	})
+}
+
+// syncCase is one case of a sync table: the virtual cluster's and the
+// host's objects when the syncer starts, with the class's isolation, and
+// what both sides must come to.
+type syncCase struct {
+	name      string
+	isolation fleetv1.IsolationPolicy
+	virtual   func(w world) []client.Object
+	host      func(w world) []client.Object
+	expect    func(g gomega.Gomega, w world)
+}
+
+func runSyncCases(t *testing.T, cases []syncCase) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
 			if tc.virtual != nil {

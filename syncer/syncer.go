@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -174,6 +176,7 @@ func startDNS(ctx context.Context, mgr ctrl.Manager, cfg Config, s *Context) err
 	if s.DNSServer, err = ensureDNSService(ctx, c, s, *cfg.DNS, ""); err != nil {
 		return err
 	}
+	s.DNSEndpoint = cfg.DNS
 	log.Info("Pods resolve names with the vcluster's DNS", "service", DNSServiceName, "clusterIP", s.DNSServer, "server", net.JoinHostPort(cfg.DNS.Address, strconv.Itoa(cfg.DNS.Port)))
 	return mgr.Add(&dnsKeeper{c: c, s: s, ep: *cfg.DNS})
 }
@@ -189,6 +192,11 @@ func HostCacheOptions(namespace, vclusterUID string) cache.Options {
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Event{}: {Label: labels.Everything()},
 			&corev1.Node{}:  {Label: labels.Everything()},
+			// What the vcluster shows of the host's storage, and the
+			// priority classes its class hands out.
+			&corev1.PersistentVolume{}:    {Label: labels.Everything()},
+			&storagev1.StorageClass{}:     {Label: labels.Everything()},
+			&schedulingv1.PriorityClass{}: {Label: labels.Everything()},
 		},
 	}
 }

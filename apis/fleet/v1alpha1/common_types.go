@@ -127,6 +127,39 @@ type IsolationPolicy struct {
 	// +kubebuilder:validation:MaxItems=32
 	AllowedTolerations []AllowedToleration `json:"allowedTolerations,omitempty"`
 
+	// allowedPriorityClasses are the host's PriorityClasses the
+	// vcluster's pods are given, by their priority in the vcluster: each
+	// pod gets the allowed class of the highest value at or below its own
+	// priority, or the lowest allowed class if none is. Empty gives every
+	// pod the host's default priority. Tenants' priorities never reach the
+	// host as they are: they would preempt other tenants' pods.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=253
+	AllowedPriorityClasses []string `json:"allowedPriorityClasses,omitempty"`
+
+	// allowedIngressClasses are the host's ingress classes the vcluster's
+	// Ingresses may use. Empty keeps every Ingress off the host. An
+	// Ingress that names no class gets the first.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=253
+	AllowedIngressClasses []string `json:"allowedIngressClasses,omitempty"`
+
+	// allowedIngressHosts are the host names the vcluster's Ingresses may
+	// claim on the host's ingress controllers, which other tenants share:
+	// a name, or *.suffix for every name under suffix. "*" allows every
+	// name, and Ingresses that claim all names (a rule without a host, a
+	// default backend). Empty allows none.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^(\*|(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?)$`
+	AllowedIngressHosts []string `json:"allowedIngressHosts,omitempty"`
+
 	// nodes says which of the host's nodes the vcluster shows: Schedulable
 	// (the default), each node its pods could be scheduled to (not
 	// cordoned, matching nodeSelector, with no NoSchedule or NoExecute

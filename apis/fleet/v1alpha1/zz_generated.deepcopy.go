@@ -446,6 +446,21 @@ func (in *IsolationPolicy) DeepCopyInto(out *IsolationPolicy) {
 		*out = make([]AllowedToleration, len(*in))
 		copy(*out, *in)
 	}
+	if in.AllowedPriorityClasses != nil {
+		in, out := &in.AllowedPriorityClasses, &out.AllowedPriorityClasses
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
+	if in.AllowedIngressClasses != nil {
+		in, out := &in.AllowedIngressClasses, &out.AllowedIngressClasses
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
+	if in.AllowedIngressHosts != nil {
+		in, out := &in.AllowedIngressHosts, &out.AllowedIngressHosts
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.ExternalNameZones != nil {
 		in, out := &in.ExternalNameZones, &out.ExternalNameZones
 		*out = make([]string, len(*in))

@@ -20,7 +20,9 @@ func TestVisible(t *testing.T) {
 		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: labels}, Spec: corev1.NodeSpec{Unschedulable: unschedulable, Taints: taints}}
 	}
 	inPool := map[string]string{"pool": "tenants", "zone": "a"}
-	taint := func(key string, effect corev1.TaintEffect) corev1.Taint { return corev1.Taint{Key: key, Effect: effect} }
+	taint := func(key string, effect corev1.TaintEffect) corev1.Taint {
+		return corev1.Taint{Key: key, Effect: effect}
+	}
 	for _, tc := range []struct {
 		name   string
 		policy fleetv1.IsolationPolicy

@@ -23,7 +23,13 @@ func translate(ctx context.Context, s *syncer.Context, virtual *corev1.Pod) (*co
 	if err != nil {
 		return nil, err
 	}
-	return hostPod(s, virtual, serviceEnv), nil
+	classes, err := hostPriorityClasses(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	host := hostPod(s, virtual, serviceEnv)
+	hostPriority(&host.Spec, virtual.Spec.Priority, classes)
+	return host, nil
 }
 
 // hostPod is the host copy of a virtual pod that passed the checks: the
@@ -37,7 +43,8 @@ func hostPod(s *syncer.Context, virtual *corev1.Pod, serviceEnv []corev1.EnvVar)
 
 	// The host schedules: the vcluster has no scheduler, and its priority
 	// classes mean nothing there (the host's admission would refuse a
-	// priority given without one of its own classes).
+	// priority given without one of its own classes); hostPriority gives
+	// one of the host's that the class allows.
 	spec.NodeName = ""
 	spec.SchedulerName = ""
 	spec.PriorityClassName, spec.Priority, spec.PreemptionPolicy = "", nil, nil

@@ -47,9 +47,20 @@ func (*Resource) UpdateHost(desired, existing client.Object) bool {
 	return true
 }
 
-// ToVirtual copies the claim's phase, capacity and conditions.
+// ToVirtual binds the virtual claim to the volume the host bound its copy
+// to (the vcluster shows that volume: package storage), and copies the
+// claim's phase, capacity and conditions.
 func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virtualObj client.Object) error {
 	h, v := hostObj.(*corev1.PersistentVolumeClaim), virtualObj.(*corev1.PersistentVolumeClaim)
+	if h.Spec.VolumeName != "" && v.Spec.VolumeName == "" {
+		// Once, as the host's binder does: it cannot change after.
+		bound := v.DeepCopy()
+		bound.Spec.VolumeName = h.Spec.VolumeName
+		if err := s.Virtual.Update(ctx, bound); err != nil {
+			return err
+		}
+		v = bound
+	}
 	if reflect.DeepEqual(h.Status, v.Status) {
 		return nil
 	}

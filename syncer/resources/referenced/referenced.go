@@ -26,6 +26,11 @@ type Resource struct {
 	Copy func(from, to client.Object)
 	// Equal compares what Copy copies.
 	Equal func(a, b client.Object) bool
+	// AlsoUsed, when set, says whether something other than a pod uses
+	// an object (an Ingress, its TLS Secret); AlsoWatched are the sources
+	// that tell when that changes.
+	AlsoUsed    func(ctx context.Context, s *syncer.Context, virtual client.Object) (bool, error)
+	AlsoWatched func(mgr ctrl.Manager, s *syncer.Context) []source.Source
 }
 
 var (
@@ -62,13 +67,22 @@ func (r *Resource) Wanted(ctx context.Context, s *syncer.Context, virtual client
 	if err != nil || used {
 		return used, err
 	}
+	if r.AlsoUsed != nil {
+		if used, err := r.AlsoUsed(ctx, s, virtual); err != nil || used {
+			return used, err
+		}
+	}
 	return r.All(s) && (r.Skip == nil || !r.Skip(virtual)), nil
 }
 
 // Watches virtual pods: a pod that starts or stops using an object decides
 // whether it is synced.
-func (r *Resource) Watches(mgr ctrl.Manager, _ *syncer.Context) []source.Source {
-	return []source.Source{source.Kind(mgr.GetCache(), client.Object(&corev1.Pod{}), syncer.EnqueueVirtual(podrefs.Users(r.Ref)))}
+func (r *Resource) Watches(mgr ctrl.Manager, s *syncer.Context) []source.Source {
+	sources := []source.Source{source.Kind(mgr.GetCache(), client.Object(&corev1.Pod{}), syncer.EnqueueVirtual(podrefs.Users(r.Ref)))}
+	if r.AlsoWatched != nil {
+		sources = append(sources, r.AlsoWatched(mgr, s)...)
+	}
+	return sources
 }
 
 func (r *Resource) IndexFields(ctx context.Context, indexer client.FieldIndexer) error {

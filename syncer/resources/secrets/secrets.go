@@ -1,8 +1,15 @@
-// Package secrets syncs the Secrets pods use to the host.
+// Package secrets syncs the Secrets pods use, and those Ingresses serve TLS
+// with, to the host.
 package secrets
 
 import (
+	"context"
 	"maps"
+	"slices"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,7 +40,45 @@ func New() syncer.Resource {
 			x, y := a.(*corev1.Secret), b.(*corev1.Secret)
 			return maps.EqualFunc(x.Data, y.Data, func(p, q []byte) bool { return string(p) == string(q) })
 		},
+		AlsoUsed:    usedForTLS,
+		AlsoWatched: tlsOfIngresses,
 	}
+}
+
+// usedForTLS says whether an Ingress of the Secret's namespace serves TLS
+// with it: the host's ingress controller reads it there.
+func usedForTLS(ctx context.Context, s *syncer.Context, secret client.Object) (bool, error) {
+	var list networkingv1.IngressList
+	if err := s.Virtual.List(ctx, &list, client.InNamespace(secret.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
+		return false, err
+	}
+	for _, ing := range list.Items {
+		if slices.Contains(tlsSecrets(&ing), secret.GetName()) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// tlsOfIngresses looks again at an Ingress's TLS Secrets when it changes.
+func tlsOfIngresses(mgr ctrl.Manager, _ *syncer.Context) []source.Source {
+	return []source.Source{source.Kind(mgr.GetCache(), client.Object(&networkingv1.Ingress{}), syncer.EnqueueVirtual(func(_ context.Context, obj client.Object) []client.ObjectKey {
+		var keys []client.ObjectKey
+		for _, name := range tlsSecrets(obj.(*networkingv1.Ingress)) {
+			keys = append(keys, client.ObjectKey{Namespace: obj.GetNamespace(), Name: name})
+		}
+		return keys
+	}))}
+}
+
+func tlsSecrets(ing *networkingv1.Ingress) []string {
+	var names []string
+	for _, t := range ing.Spec.TLS {
+		if t.SecretName != "" {
+			names = append(names, t.SecretName)
+		}
+	}
+	return names
 }
 
 // hostType: a service-account token Secret of the vcluster would be
