@@ -17,5 +17,6 @@ func TestSyncer(t *testing.T) {
 	RunSpecs(t, "Syncer suite")
 }
 
-// One host, so that both vclusters of the collision spec share it.
-var suite = framework.SetupLabSuite("syncer", lab.DefaultHosts(1, 2))
+// One host, so that both vclusters of the collision spec share it, with
+// room for the third of the other kinds.
+var suite = framework.SetupLabSuite("syncer", lab.DefaultHosts(1, 3))
