@@ -129,7 +129,7 @@ func (c *Cluster) realNode(i int) realnode.Config {
 
 // realNodeImages are imported into every real node: the sandbox, and what
 // tests and the kubernetes runtime run.
-var realNodeImages = []string{images.Pause, images.BusyBox, images.Agnhost, images.CoreDNS, images.Vfleet}
+var realNodeImages = []string{images.Pause, images.BusyBox, images.Agnhost, images.CoreDNS, images.Kubectl, images.Vfleet}
 
 // podReachableAddress is where pods of the host's real nodes reach its
 // apiserver (the kubernetes Service's endpoint): the first real node's

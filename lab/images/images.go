@@ -29,6 +29,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/vfleet/vfleet/internal/k8sbin"
 )
 
 // The images, by the references pods name them with.
@@ -42,6 +44,10 @@ const (
 	Agnhost = "registry.k8s.io/e2e-test-images/agnhost:2.63.0"
 	// CoreDNS is the host clusters' DNS, built from its pinned module.
 	CoreDNS = "registry.k8s.io/coredns/coredns:v1.15.0"
+	// Kubectl is kubectl of the pinned Kubernetes, as Kubernetes ships it
+	// in an image, with busybox beside it: what a pod's job or a test
+	// drives its own cluster's API with from inside.
+	Kubectl = "registry.k8s.io/kubectl:" + k8sbin.Version
 	// Vfleet is what the agent's kubernetes runtime runs control planes
 	// from: the vfleet binary and the apiserver and controller-manager.
 	Vfleet = "docker.io/vfleet/vfleet:dev"
@@ -49,7 +55,7 @@ const (
 
 // Sources says where the binaries the images carry are on this machine.
 type Sources struct {
-	// K8sBinDir holds pause, agnhost, kube-apiserver and
+	// K8sBinDir holds pause, agnhost, kubectl, kube-apiserver and
 	// kube-controller-manager (bin/k8s/<version>).
 	K8sBinDir string
 	// KubernetesVersion names K8sBinDir's version inside the vfleet image
@@ -71,7 +77,7 @@ func File(ref string) string {
 
 // All is every image Build makes from src.
 func All(src Sources) []string {
-	refs := []string{Pause, BusyBox, Agnhost, CoreDNS}
+	refs := []string{Pause, BusyBox, Agnhost, CoreDNS, Kubectl}
 	if src.Vfleet != "" {
 		refs = append(refs, Vfleet)
 	}
@@ -88,7 +94,7 @@ func Build(dir string, src Sources) ([]string, error) {
 		return nil, err
 	}
 	// The images hold nothing else: no C library for a binary to load.
-	for _, bin := range []string{src.Busybox, filepath.Join(src.K8sBinDir, "pause"), filepath.Join(src.K8sBinDir, "agnhost"), src.CoreDNS, src.Vfleet} {
+	for _, bin := range []string{src.Busybox, filepath.Join(src.K8sBinDir, "pause"), filepath.Join(src.K8sBinDir, "agnhost"), filepath.Join(src.K8sBinDir, "kubectl"), src.CoreDNS, src.Vfleet} {
 		if bin == "" {
 			continue
 		}
@@ -105,6 +111,8 @@ func Build(dir string, src Sources) ([]string, error) {
 			entrypoint: []string{"/agnhost"}},
 		CoreDNS: {entries: []entry{{path: "coredns", from: src.CoreDNS, mode: 0o755}, {path: "tmp", dir: true, mode: 0o1777}},
 			entrypoint: []string{"/coredns"}},
+		Kubectl: {entries: append([]entry{{path: "bin/kubectl", from: filepath.Join(src.K8sBinDir, "kubectl"), mode: 0o755}}, busybox...),
+			entrypoint: []string{"/bin/kubectl"}},
 		Vfleet: {entries: []entry{
 			{path: "usr/local/bin/vfleet", from: src.Vfleet, mode: 0o755},
 			// Each vcluster's DNS (the agent's --tenant-dns default).

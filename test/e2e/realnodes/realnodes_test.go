@@ -17,6 +17,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -244,6 +245,48 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(env).To(ContainSubstring("KUBERNETES_PORT_443_TCP_ADDR="))
 		Expect(env).NotTo(ContainSubstring("10.96.0.1"), "a variable names the host's API")
+	}, SpecTimeout(2*time.Minute))
+	It("list their own namespace's pods at kubernetes.default.svc with their mounted token, and are refused what RBAC refuses", func(ctx SpecContext) {
+		ns := "default"
+		_, err := t.Kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "lister"}}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = t.Kube.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "pod-lister"},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list"}}}}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = t.Kube.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "lister"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "pod-lister"},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "lister", Namespace: ns}}}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "lister"}, Spec: corev1.PodSpec{
+			ServiceAccountName:            "lister",
+			Containers:                    []corev1.Container{{Name: "lister", Image: images.Kubectl, Command: []string{"sleep", "3600"}}},
+			TerminationGracePeriodSeconds: ptr.To(int64(0)),
+		}}
+		framework.OnRealNodes(&pod.Spec)
+		_, err = t.Kube.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			p, err := t.Kube.CoreV1().Pods(ns).Get(ctx, "lister", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning))
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		// kubectl from inside, by the API's name, checking its certificate
+		// against the mounted CA, with the mounted token.
+		kubectl := func(args string) (string, error) {
+			sa := "/var/run/secrets/kubernetes.io/serviceaccount"
+			return framework.Exec(ctx, t.Config, t.Kube, ns, "lister", "lister", "sh", "-c",
+				`kubectl --server="https://kubernetes.default.svc:${KUBERNETES_SERVICE_PORT}" --certificate-authority=`+sa+`/ca.crt `+
+					`--token="$(cat `+sa+`/token)" `+args+` 2>&1`)
+		}
+		out, err := kubectl("get pods -n default -o name")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(strings.Fields(out)).To(ContainElement("pod/lister"))
+		for _, refused := range []string{"get pods -n kube-system", "get secrets -n default", "delete pod lister -n default"} {
+			out, err := kubectl(refused)
+			Expect(err).To(HaveOccurred(), "%q was allowed: %s", refused, out)
+			Expect(out).To(ContainSubstring(`cannot`), refused)
+			Expect(out).To(ContainSubstring(`"system:serviceaccount:default:lister"`), refused)
+		}
 	}, SpecTimeout(2*time.Minute))
 })
 
