@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // TenantLabelDomain holds the tenant's labels on host objects. A label
@@ -89,4 +90,19 @@ func InVirtualNamespace(sel map[string]string, namespace string) map[string]stri
 	}
 	out[LabelVirtualNamespace] = namespace
 	return out
+}
+
+// VirtualNames rewrites text the host's components wrote about host, the
+// copy of the virtual object vkey in hostNamespace, in the virtual names:
+// "ns/name", the kubelet's "name_ns(uid)", the name, the namespace and the
+// UID alone, longer forms first (at one position the first that matches
+// wins).
+func VirtualNames(host client.Object, vkey client.ObjectKey, hostNamespace string) *strings.Replacer {
+	vuid := host.GetAnnotations()[AnnotationVirtualUID]
+	var pairs []string
+	if uid := string(host.GetUID()); uid != "" && vuid != "" {
+		pairs = append(pairs, host.GetName()+"_"+hostNamespace+"("+uid+")", vkey.Name+"_"+vkey.Namespace+"("+vuid+")", uid, vuid)
+	}
+	pairs = append(pairs, hostNamespace+"/"+host.GetName(), vkey.Namespace+"/"+vkey.Name, host.GetName(), vkey.Name, hostNamespace, vkey.Namespace)
+	return strings.NewReplacer(pairs...)
 }

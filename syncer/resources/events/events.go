@@ -95,14 +95,7 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // in every form the host's components write them: "ns/name", the
 // kubelet's "name_ns(uid)", the name, the namespace and the UID alone.
 func translate(ev *corev1.Event, about client.Object, vkey client.ObjectKey, hostNamespace string) *corev1.Event {
-	vuid := about.GetAnnotations()[syncer.AnnotationVirtualUID]
-	var pairs []string
-	if uid := string(about.GetUID()); uid != "" && vuid != "" {
-		pairs = append(pairs, about.GetName()+"_"+hostNamespace+"("+uid+")", vkey.Name+"_"+vkey.Namespace+"("+vuid+")", uid, vuid)
-	}
-	// Longer forms first: at one position, the first that matches wins.
-	pairs = append(pairs, hostNamespace+"/"+about.GetName(), vkey.Namespace+"/"+vkey.Name, about.GetName(), vkey.Name, hostNamespace, vkey.Namespace)
-	msg := strings.NewReplacer(pairs...).Replace(ev.Message)
+	msg := syncer.VirtualNames(about, vkey, hostNamespace).Replace(ev.Message)
 	return &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{syncer.LabelSyncedFrom: "true"}},
 		InvolvedObject: corev1.ObjectReference{

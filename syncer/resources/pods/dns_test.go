@@ -2,12 +2,16 @@ package pods
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/syncer"
 )
 
 // TestHostDNS: a pod that resolves through its cluster resolves through
@@ -45,5 +49,31 @@ func TestHostDNS(t *testing.T) {
 				t.Errorf("dnsPolicy %q, dnsConfig %+v\nwant %q, %+v", host.Spec.DNSPolicy, host.Spec.DNSConfig, tc.want, tc.cfg)
 			}
 		})
+	}
+}
+
+// TestVirtualMessages: what the host's kubelet says of a host pod is told
+// the tenant of its own pod.
+func TestVirtualMessages(t *testing.T) {
+	host := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-x-app-x-demo", Namespace: "vc-demo-x-team-a", UID: "host-uid",
+		Annotations: map[string]string{"fleet.vfleet.dev/virtual-uid": "virtual-uid"}}}
+	names := syncer.VirtualNames(host, client.ObjectKey{Namespace: "app", Name: "web"}, "vc-demo-x-team-a")
+	status := corev1.PodStatus{
+		Message:    "Pod vc-demo-x-team-a/web-x-app-x-demo was evicted",
+		Conditions: []corev1.PodCondition{{Message: "web-x-app-x-demo is not ready"}},
+		ContainerStatuses: []corev1.ContainerStatus{{
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+				Message: `container has runAsNonRoot and image will run as root (pod: "web-x-app-x-demo_vc-demo-x-team-a(host-uid)", container: main)`}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: "killed in vc-demo-x-team-a"}},
+		}},
+	}
+	virtualMessages(&status, names)
+	for _, got := range []string{status.Message, status.Conditions[0].Message, status.ContainerStatuses[0].State.Waiting.Message, status.ContainerStatuses[0].LastTerminationState.Terminated.Message} {
+		if strings.Contains(got, "-x-") || strings.Contains(got, "host-uid") {
+			t.Errorf("the tenant is told %q", got)
+		}
+	}
+	if want := `(pod: "web_app(virtual-uid)", container: main)`; !strings.HasSuffix(status.ContainerStatuses[0].State.Waiting.Message, want) {
+		t.Errorf("message %q, want it to end %q", status.ContainerStatuses[0].State.Waiting.Message, want)
 	}
 }

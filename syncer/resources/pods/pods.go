@@ -6,6 +6,7 @@ package pods
 import (
 	"context"
 	"reflect"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -140,6 +141,7 @@ func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virt
 	// The vcluster computes its own QoS class from the pod it knows; the
 	// host's may differ by the defaults its LimitRange added.
 	status.QOSClass = virtual.Status.QOSClass
+	virtualMessages(&status, syncer.VirtualNames(host, client.ObjectKeyFromObject(virtual), s.HostNamespace))
 	if reflect.DeepEqual(status, virtual.Status) {
 		return nil
 	}
@@ -174,4 +176,26 @@ func merge(to *map[string]string, from map[string]string) bool {
 
 func isTerminal(p *corev1.Pod) bool {
 	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+// virtualMessages puts the messages the host's kubelet wrote, which name
+// the host pod ("container has runAsNonRoot ... (pod: \"name_ns(uid)\")"),
+// in the tenant's names.
+func virtualMessages(status *corev1.PodStatus, names *strings.Replacer) {
+	status.Message = names.Replace(status.Message)
+	for i := range status.Conditions {
+		status.Conditions[i].Message = names.Replace(status.Conditions[i].Message)
+	}
+	for _, list := range [][]corev1.ContainerStatus{status.InitContainerStatuses, status.ContainerStatuses, status.EphemeralContainerStatuses} {
+		for i := range list {
+			for _, st := range []*corev1.ContainerState{&list[i].State, &list[i].LastTerminationState} {
+				if st.Waiting != nil {
+					st.Waiting.Message = names.Replace(st.Waiting.Message)
+				}
+				if st.Terminated != nil {
+					st.Terminated.Message = names.Replace(st.Terminated.Message)
+				}
+			}
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package realnodes_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -288,6 +290,29 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 			Expect(out).To(ContainSubstring(`"system:serviceaccount:default:lister"`), refused)
 		}
 	}, SpecTimeout(2*time.Minute))
+	It("show the tenant nothing that names the host's namespace or its objects", func(ctx SpecContext) {
+		// Everything the specs above made the vcluster show: pods that ran,
+		// waited, were exec'd into, Services, Events from the host's
+		// kubelet and scheduler, nodes, DNS.
+		lists := map[string]func() (any, error){
+			"events":         func() (any, error) { return t.Kube.CoreV1().Events("").List(ctx, metav1.ListOptions{}) },
+			"pods":           func() (any, error) { return t.Kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{}) },
+			"services":       func() (any, error) { return t.Kube.CoreV1().Services("").List(ctx, metav1.ListOptions{}) },
+			"endpointslices": func() (any, error) { return t.Kube.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{}) },
+			"nodes":          func() (any, error) { return t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{}) },
+		}
+		for what, list := range lists {
+			obj, err := list()
+			Expect(err).NotTo(HaveOccurred())
+			data, err := json.Marshal(obj)
+			Expect(err).NotTo(HaveOccurred())
+			for _, host := range []string{t.HostNS, "-x-default-x-"} {
+				if i := strings.Index(string(data), host); i >= 0 {
+					Fail(fmt.Sprintf("%s name the host's %q: ...%s...", what, host, data[max(0, i-300):min(len(data), i+100)]))
+				}
+			}
+		}
+	}, SpecTimeout(time.Minute))
 })
 
 var _ = Describe("A host with a real node", func() {
