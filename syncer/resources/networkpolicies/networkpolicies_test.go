@@ -20,7 +20,9 @@ func TestHostSpec(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Name: "db", Labels: map[string]string{"team": "a"}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "ops", Labels: map[string]string{"team": "b"}}},
 	}
-	team := func(t string) *metav1.LabelSelector { return &metav1.LabelSelector{MatchLabels: map[string]string{"team": t}} }
+	team := func(t string) *metav1.LabelSelector {
+		return &metav1.LabelSelector{MatchLabels: map[string]string{"team": t}}
+	}
 	dns := DNSRule("10.245.1.1", 40053)
 	v := networkingv1.NetworkPolicySpec{
 		PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
