@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -86,3 +87,20 @@ type Refusal struct {
 }
 
 func (r *Refusal) Error() string { return fmt.Sprintf("%s: %s", r.Reason, r.Message) }
+
+// UpdateSpec makes existing's spec desired's and reports whether it
+// changed: UpdateHost for a kind whose whole spec is the virtual object's.
+func UpdateSpec[S any](desired, existing *S) bool {
+	if reflect.DeepEqual(*desired, *existing) {
+		return false
+	}
+	*existing = *desired
+	return true
+}
+
+// NoStatus is embedded by resources whose host object brings nothing back
+// to the virtual one.
+type NoStatus struct{}
+
+// ToVirtual does nothing.
+func (NoStatus) ToVirtual(context.Context, *Context, client.Object, client.Object) error { return nil }

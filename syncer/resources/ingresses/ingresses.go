@@ -150,12 +150,7 @@ func hostAllowed(host string, allowed []string) bool {
 }
 
 func (*Resource) UpdateHost(desired, existing client.Object) bool {
-	d, e := desired.(*networkingv1.Ingress), existing.(*networkingv1.Ingress)
-	if reflect.DeepEqual(d.Spec, e.Spec) {
-		return false
-	}
-	e.Spec = d.Spec
-	return true
+	return syncer.UpdateSpec(&desired.(*networkingv1.Ingress).Spec, &existing.(*networkingv1.Ingress).Spec)
 }
 
 // ToVirtual copies the addresses the host's controller gave the Ingress.

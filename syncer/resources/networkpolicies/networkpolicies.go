@@ -10,7 +10,6 @@ package networkpolicies
 import (
 	"context"
 	"net"
-	"reflect"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,7 +26,7 @@ import (
 )
 
 // Resource syncs NetworkPolicies.
-type Resource struct{}
+type Resource struct{ syncer.NoStatus }
 
 var (
 	_ syncer.Resource = (*Resource)(nil)
@@ -171,15 +170,5 @@ func DNSRule(address string, port int) *networkingv1.NetworkPolicyEgressRule {
 }
 
 func (*Resource) UpdateHost(desired, existing client.Object) bool {
-	d, e := desired.(*networkingv1.NetworkPolicy), existing.(*networkingv1.NetworkPolicy)
-	if reflect.DeepEqual(d.Spec, e.Spec) {
-		return false
-	}
-	e.Spec = d.Spec
-	return true
-}
-
-// ToVirtual brings nothing back: a policy has no status.
-func (*Resource) ToVirtual(context.Context, *syncer.Context, client.Object, client.Object) error {
-	return nil
+	return syncer.UpdateSpec(&desired.(*networkingv1.NetworkPolicy).Spec, &existing.(*networkingv1.NetworkPolicy).Spec)
 }

@@ -6,7 +6,6 @@ package pdbs
 
 import (
 	"context"
-	"reflect"
 
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,7 +14,7 @@ import (
 )
 
 // Resource syncs PodDisruptionBudgets.
-type Resource struct{}
+type Resource struct{ syncer.NoStatus }
 
 var _ syncer.Resource = (*Resource)(nil)
 
@@ -40,15 +39,5 @@ func (*Resource) ToHost(_ context.Context, _ *syncer.Context, obj client.Object)
 }
 
 func (*Resource) UpdateHost(desired, existing client.Object) bool {
-	d, e := desired.(*policyv1.PodDisruptionBudget), existing.(*policyv1.PodDisruptionBudget)
-	if reflect.DeepEqual(d.Spec, e.Spec) {
-		return false
-	}
-	e.Spec = d.Spec
-	return true
-}
-
-// ToVirtual brings nothing back: see the package comment.
-func (*Resource) ToVirtual(context.Context, *syncer.Context, client.Object, client.Object) error {
-	return nil
+	return syncer.UpdateSpec(&desired.(*policyv1.PodDisruptionBudget).Spec, &existing.(*policyv1.PodDisruptionBudget).Spec)
 }
