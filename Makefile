@@ -77,6 +77,11 @@ images: binaries build node-packages ## Build the images real lab nodes run (pau
 
 UNIT_PKGS = $$(go list ./... | grep -v /test/e2e/)
 
+.PHONY: conformance
+conformance: binaries build images ## Run upstream conformance (sig-apps, -network, -node, -cli) on a lab host and on a vcluster there; hours, not part of make test (CONFORMANCE_ARGS=-focus=... narrows it).
+	bash hack/conformance/build.sh
+	go run ./hack/conformance -out $(BIN)/conformance $(CONFORMANCE_ARGS)
+
 .PHONY: test
 test: binaries build test-unit test-e2e ## Run every test: unit, envtest and e2e over the lab.
 

@@ -152,6 +152,10 @@ func setupReporter(mgr ctrl.Manager, host cluster.Cluster, o *Options, clk clock
 
 // newRuntime builds the runtime the options name.
 func newRuntime(o *Options, host client.Client, log logr.Logger) (runtime.Runtime, error) {
+	dns, err := o.tenantDNS()
+	if err != nil {
+		return nil, err
+	}
 	if o.Runtime == RuntimeKubernetes {
 		tolerations, err := ParseTolerations(o.ControlPlaneTolerations)
 		if err != nil {
@@ -160,7 +164,7 @@ func newRuntime(o *Options, host client.Client, log logr.Logger) (runtime.Runtim
 		return kuberuntime.New(host, kuberuntime.Options{
 			Image: o.ControlPlaneImage, BinRoot: o.BinRoot, StorageClass: o.ControlPlaneStorageClass,
 			NodeSelector: o.ControlPlaneNodeSelector, Tolerations: tolerations,
-			DNS: o.TenantDNS, DNSUpstreams: o.TenantDNSUpstreams,
+			DNS: dns, DNSUpstreams: o.TenantDNSUpstreams,
 		})
 	}
 	self, err := os.Executable()
@@ -175,7 +179,7 @@ func newRuntime(o *Options, host client.Client, log logr.Logger) (runtime.Runtim
 		Root: filepath.Join(o.DataDir, "controlplanes"), Vfleet: self, BinRoot: o.BinRoot,
 		Address: o.ControlPlaneAddress, FirstPort: first, LastPort: last,
 		Lifeline: lifelinePath(o.DataDir), OrphanGrace: o.OrphanGrace, Log: log,
-		DNS: o.TenantDNS, DNSUpstreams: o.TenantDNSUpstreams,
+		DNS: dns, DNSUpstreams: o.TenantDNSUpstreams,
 	})
 }
 

@@ -118,8 +118,7 @@ func NewOptions() *Options {
 		// The image built with this vfleet carries the binaries it was
 		// built with.
 		ControlPlaneVersions: []string{k8sbin.Version},
-		// Where the vfleet image has it.
-		TenantDNS: DefaultTenantDNS,
+		TenantDNS: TenantDNSAuto,
 		Serving:   serving.Addresses{HealthProbe: ":8091", Metrics: "0"},
 	}
 }
@@ -150,7 +149,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.ControlPlaneTolerations, "control-plane-tolerations", o.ControlPlaneTolerations, "taints the kubernetes runtime's control plane pods tolerate, key[=value]:Effect,...")
 	fs.StringSliceVar(&o.ControlPlaneVersions, "control-plane-versions", o.ControlPlaneVersions, "Kubernetes versions the kubernetes runtime's image carries under its --bin-root")
 	fs.StringVar(&o.ControlPlaneStorageClass, "control-plane-storage-class", o.ControlPlaneStorageClass, "StorageClass of the kubernetes runtime's control plane volumes (default: the host's default class)")
-	fs.StringVar(&o.TenantDNS, "tenant-dns", o.TenantDNS, "CoreDNS binary each vcluster's DNS runs from (with --runtime=kubernetes, its path in the image); empty runs none, and tenants' pods cannot resolve their Services")
+	fs.StringVar(&o.TenantDNS, "tenant-dns", o.TenantDNS, "CoreDNS binary each vcluster's DNS runs from (with --runtime=kubernetes, its path in the image); auto: the one make binaries builds beside vfleet, else "+DefaultTenantDNS+"; empty runs none, and tenants' pods cannot resolve their Services")
 	fs.StringSliceVar(&o.TenantDNSUpstreams, "tenant-dns-upstream", o.TenantDNSUpstreams, "resolvers (IP or IP:port) vclusters' DNS asks names outside the vcluster (default: /etc/resolv.conf of the control plane)")
 	fs.DurationVar(&o.OrphanGrace, "orphan-grace", o.OrphanGrace, "how long a process control plane keeps running without its agent; a restarted agent adopts it meanwhile")
 	o.Serving.AddFlags(fs)
@@ -207,8 +206,8 @@ func (o *Options) Validate() error {
 		if _, _, err := o.portRange(); err != nil {
 			errs = append(errs, err)
 		}
-		if _, err := os.Stat(o.TenantDNS); o.TenantDNS != "" && err != nil {
-			errs = append(errs, fmt.Errorf("--tenant-dns %s: no CoreDNS there (make binaries builds one into bin/coredns); --tenant-dns= runs vclusters without DNS", o.TenantDNS))
+		if _, err := o.tenantDNS(); err != nil {
+			errs = append(errs, err)
 		}
 	case RuntimeKubernetes:
 		if o.ControlPlaneImage == "" {
@@ -225,10 +224,16 @@ func (o *Options) Validate() error {
 
 // Runtimes an agent can run control planes with.
 const (
-	RuntimeProcess = "process"
-	// DefaultTenantDNS is where the vfleet image has CoreDNS.
-	DefaultTenantDNS  = "/usr/local/bin/coredns"
+	RuntimeProcess    = "process"
 	RuntimeKubernetes = "kubernetes"
+)
+
+// Where --tenant-dns finds CoreDNS.
+const (
+	// DefaultTenantDNS is where the vfleet image has CoreDNS.
+	DefaultTenantDNS = "/usr/local/bin/coredns"
+	// TenantDNSAuto, the default, finds it: see tenantDNS.
+	TenantDNSAuto = "auto"
 )
 
 // portRange parses --control-plane-ports.
@@ -277,4 +282,27 @@ func ParseTolerations(specs []string) ([]corev1.Toleration, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// tenantDNS is the CoreDNS binary control planes run. With auto, the
+// process runtime takes the one built beside this vfleet
+// (bin/coredns/<version>/coredns), else DefaultTenantDNS; the kubernetes
+// runtime takes DefaultTenantDNS, in the image.
+func (o *Options) tenantDNS() (string, error) {
+	switch {
+	case o.TenantDNS == TenantDNSAuto && o.Runtime == RuntimeKubernetes:
+		return DefaultTenantDNS, nil
+	case o.TenantDNS == TenantDNSAuto:
+		for _, p := range []string{k8sbin.CoreDNS(), DefaultTenantDNS} {
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+		}
+		return "", fmt.Errorf("--tenant-dns: no CoreDNS at %s or %s (make binaries builds one); --tenant-dns=PATH names it, --tenant-dns= runs vclusters without DNS", k8sbin.CoreDNS(), DefaultTenantDNS)
+	case o.TenantDNS != "" && o.Runtime != RuntimeKubernetes:
+		if _, err := os.Stat(o.TenantDNS); err != nil {
+			return "", fmt.Errorf("--tenant-dns %s: no CoreDNS there (make binaries builds one into bin/coredns); --tenant-dns= runs vclusters without DNS", o.TenantDNS)
+		}
+	}
+	return o.TenantDNS, nil
 }

@@ -47,6 +47,16 @@ func TestOptionsValidate(t *testing.T) {
 		{"control-plane address not an IP", func(o *Options) { o.ControlPlaneAddress = "localhost" }, []string{"--control-plane-address"}},
 		{"no CoreDNS where it is looked for", func(o *Options) { o.TenantDNS = "/nowhere/coredns" }, []string{"--tenant-dns /nowhere/coredns: no CoreDNS there", "--tenant-dns= runs vclusters without DNS"}},
 		{"no DNS for tenants", func(o *Options) { o.TenantDNS = "" }, nil},
+		{"CoreDNS found nowhere", func(o *Options) { o.TenantDNS = TenantDNSAuto; t.Setenv("VFLEET_COREDNS_BIN_DIR", "/nowhere") },
+			[]string{"--tenant-dns: no CoreDNS at /nowhere/coredns or /usr/local/bin/coredns", "--tenant-dns= runs vclusters without DNS"}},
+		{"CoreDNS found where make binaries builds it", func(o *Options) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "coredns"), nil, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			o.TenantDNS = TenantDNSAuto
+			t.Setenv("VFLEET_COREDNS_BIN_DIR", dir)
+		}, nil},
 		{"the kubernetes runtime looks in its image", func(o *Options) {
 			o.Runtime, o.ControlPlaneImage, o.TenantDNS = RuntimeKubernetes, "vfleet:dev", DefaultTenantDNS
 		}, nil},

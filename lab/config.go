@@ -152,8 +152,8 @@ func (c *Config) Validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("%s: runtime %q: want %s or %s", at, h.Runtime, RuntimeProcess, RuntimeKubernetes))
 		}
-		if h.Nodes < 1 {
-			errs = append(errs, fmt.Errorf("%s: needs at least 1 node, got %d", at, h.Nodes))
+		if h.Nodes < 0 || h.Nodes+h.RealNodes < 1 {
+			errs = append(errs, fmt.Errorf("%s: needs at least 1 node, kwok or real, got %d kwok and %d real", at, h.Nodes, h.RealNodes))
 		}
 		if h.Node.CPU.Sign() <= 0 || h.Node.Memory.Sign() <= 0 || h.Node.Pods <= 0 {
 			errs = append(errs, fmt.Errorf("%s: node cpu, memory and pods must be positive, got cpu=%s memory=%s pods=%d",

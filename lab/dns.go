@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -175,10 +176,28 @@ func (c *Cluster) waitDNS(ctx context.Context) error {
 			last = fmt.Errorf("CoreDNS is not ready")
 			return false, nil
 		}
-		return err == nil, err
+		if err != nil {
+			return false, err
+		}
+		// Ready is not yet serving: kube-proxy must have programmed the
+		// Service, which pods, and the vclusters' DNS on this machine,
+		// reach it by.
+		if _, err := clusterResolver().LookupHost(ctx, "kubernetes.default.svc.cluster.local"); err != nil {
+			last = fmt.Errorf("CoreDNS does not answer at %s: %w", ClusterDNS, err)
+			return false, nil
+		}
+		return true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("%s: DNS: %v (%v)", c.Name, err, last)
 	}
 	return nil
+}
+
+// clusterResolver asks the host's DNS at ClusterDNS, as its pods do.
+func clusterResolver() *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		d := net.Dialer{Timeout: time.Second}
+		return d.DialContext(ctx, network, net.JoinHostPort(ClusterDNS, "53"))
+	}}
 }

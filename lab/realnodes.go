@@ -123,8 +123,19 @@ func (c *Cluster) realNode(i int) realnode.Config {
 			LabelZone:          c.Host.Zone,
 			LabelLabHost:       c.Name,
 		},
-		Taints: []corev1.Taint{{Key: TaintRealNode, Value: "true", Effect: corev1.TaintEffectNoSchedule}},
+		Taints: c.realNodeTaints(),
 	}
+}
+
+// realNodeTaints keep pods that do not ask for a real node off it, where
+// the host has kwok nodes too: most of the lab's pods are for kwok's. A
+// host of real nodes only taints none, as a real cluster's nodes are not:
+// the upstream conformance tests run there.
+func (c *Cluster) realNodeTaints() []corev1.Taint {
+	if c.Host.Nodes == 0 {
+		return nil
+	}
+	return []corev1.Taint{{Key: TaintRealNode, Value: "true", Effect: corev1.TaintEffectNoSchedule}}
 }
 
 // realNodeImages are imported into every real node: the sandbox, and what

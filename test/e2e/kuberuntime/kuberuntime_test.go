@@ -84,6 +84,32 @@ var _ = Describe("A vcluster whose control plane is a pod", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(Equal("1000"))
 	}, SpecTimeout(3*time.Minute))
+
+	It("gives that pod its own DNS and API, served from the control plane's pod", func(ctx SpecContext) {
+		svc, err := kube.CoreV1().Services("default").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "named"},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		// The Service takes its host copy's ClusterIP first.
+		Eventually(func(g Gomega) {
+			svc, err = kube.CoreV1().Services("default").Get(ctx, "named", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			host, err := host.CoreV1().Services(hostNS).Get(ctx, names.HostName("named", "default", vc.Name), metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(svc.Spec.ClusterIP).To(Equal(host.Spec.ClusterIP))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+		Eventually(func(g Gomega) {
+			out, err := framework.Exec(ctx, cfg, kube, "default", "hello", "hello", "nslookup", "named.default.svc.cluster.local")
+			g.Expect(err).NotTo(HaveOccurred(), out)
+			g.Expect(out).To(ContainSubstring("Address: " + svc.Spec.ClusterIP))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(2 * time.Second).Should(Succeed())
+		// The API at the address the pod is given, checked with its CA.
+		cp, err := host.CoreV1().Pods(hostNS).Get(ctx, kuberuntime.StatefulSetName+"-0", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		out, err := framework.Exec(ctx, cfg, kube, "default", "hello", "hello", "sh", "-c", "echo $KUBERNETES_SERVICE_HOST; nslookup kubernetes.default.svc.cluster.local")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(strings.Fields(out)[0]).To(Equal(cp.Status.PodIP))
+		Expect(out).To(ContainSubstring("Address: " + cp.Status.PodIP))
+	}, SpecTimeout(2*time.Minute))
 })
 
 // throughClusterIP points cfg, whose server is the control plane's Service

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// skip is an entry of the skip list: specs it matches, and why.
+type skip struct {
+	pattern *regexp.Regexp
+	reason  string
+}
+
+// readSkips reads the skip list: one regular expression per line, then
+// "#" and the reason, which is required. Blank lines and lines that start
+// with "#" are comments.
+func readSkips(path string) ([]skip, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []skip
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		expr, reason, ok := strings.Cut(line, " # ")
+		if !ok || strings.TrimSpace(reason) == "" {
+			return nil, fmt.Errorf("%s:%d: an entry needs its reason after \" # \"", path, n)
+		}
+		re, err := regexp.Compile(strings.TrimSpace(expr))
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		out = append(out, skip{pattern: re, reason: strings.TrimSpace(reason)})
+	}
+	return out, sc.Err()
+}
+
+// result is what one side's run said of each spec.
+type result struct {
+	passed, failed, skipped []string
+}
+
+// runSide runs the focused specs against kubeconfig, the skip list left
+// out, with the JUnit report in dir, and reads the report.
+func runSide(ctx context.Context, o options, side, kubeconfig string, skips []skip, dir string) (*result, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var skipExprs []string
+	for _, s := range skips {
+		skipExprs = append(skipExprs, s.pattern.String())
+	}
+	args := []string{
+		"--kubeconfig=" + kubeconfig,
+		"--kubectl-path=" + o.kubectl,
+		"--provider=local",
+		"--report-dir=" + dir,
+		"--allowed-not-ready-nodes=0",
+		"--dump-logs-on-failure=false",
+		"-ginkgo.focus=" + o.focus,
+		"-ginkgo.timeout=" + o.timeout.String(),
+		"-ginkgo.no-color",
+		"-ginkgo.v",
+	}
+	if len(skipExprs) > 0 {
+		args = append(args, "-ginkgo.skip="+strings.Join(skipExprs, "|"))
+	}
+	log, err := os.Create(filepath.Join(dir, "e2e.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	cmd := exec.CommandContext(ctx, o.e2e, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Dir = dir
+	fmt.Printf("conformance: %s: the e2e log is %s\n", side, log.Name())
+	runErr := cmd.Run()
+	r, err := readReport(filepath.Join(dir, "junit_01.xml"))
+	if err != nil {
+		// No report: the suite did not get to its specs.
+		return nil, errors.Join(fmt.Errorf("no report (see %s)", log.Name()), runErr, err)
+	}
+	return r, nil
+}
+
+type junitSuite struct {
+	Cases []struct {
+		Name    string    `xml:"name,attr"`
+		Skipped *struct{} `xml:"skipped"`
+		Failure *struct{} `xml:"failure"`
+		Error   *struct{} `xml:"error"`
+	} `xml:"testcase"`
+}
+
+// readReport reads a JUnit report of the e2e suite. Its setup and
+// teardown nodes ([SynchronizedBeforeSuite] and the like) are not specs.
+func readReport(path string) (*result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var suites struct {
+		Suites []junitSuite `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &suites); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	r := &result{}
+	for _, s := range suites.Suites {
+		for _, c := range s.Cases {
+			name := strings.TrimPrefix(c.Name, "[It] ")
+			switch {
+			case !strings.Contains(c.Name, "[It]"):
+			case c.Failure != nil || c.Error != nil:
+				r.failed = append(r.failed, name)
+			case c.Skipped != nil:
+				r.skipped = append(r.skipped, name)
+			default:
+				r.passed = append(r.passed, name)
+			}
+		}
+	}
+	return r, nil
+}
+
+// summarize says, in Markdown, how each side did and which specs pass on
+// the host but not on the vcluster.
+func summarize(focus string, skips []skip, order []string, results map[string]*result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Conformance: %s\n\n| side | passed | failed | skipped |\n|---|---|---|---|\n", focus)
+	for _, side := range order {
+		r := results[side]
+		fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", side, len(r.passed), len(r.failed), len(r.skipped))
+	}
+	host, vc := results["host"], results["vcluster"]
+	if host != nil && vc != nil {
+		var diff []string
+		for _, name := range host.passed {
+			if !slices.Contains(vc.passed, name) {
+				diff = append(diff, name)
+			}
+		}
+		sort.Strings(diff)
+		fmt.Fprintf(&b, "\n## Pass on the host, not on the vcluster (%d)\n\n", len(diff))
+		for _, name := range diff {
+			fmt.Fprintf(&b, "- %s\n", name)
+		}
+	}
+	for _, side := range order {
+		r := results[side]
+		failed := slices.Clone(r.failed)
+		sort.Strings(failed)
+		fmt.Fprintf(&b, "\n## Failed on the %s (%d)\n\n", side, len(failed))
+		for _, name := range failed {
+			fmt.Fprintf(&b, "- %s\n", name)
+		}
+	}
+	fmt.Fprintf(&b, "\n## Skipped (hack/conformance/skips.txt)\n\n")
+	for _, s := range skips {
+		fmt.Fprintf(&b, "- `%s`: %s\n", s.pattern, s.reason)
+	}
+	return b.String()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
