@@ -118,8 +118,8 @@ func NewOptions() *Options {
 		// The image built with this vfleet carries the binaries it was
 		// built with.
 		ControlPlaneVersions: []string{k8sbin.Version},
-		TenantDNS: TenantDNSAuto,
-		Serving:   serving.Addresses{HealthProbe: ":8091", Metrics: "0"},
+		TenantDNS:            TenantDNSAuto,
+		Serving:              serving.Addresses{HealthProbe: ":8091", Metrics: "0"},
 	}
 }
 
