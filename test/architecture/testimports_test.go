@@ -10,7 +10,7 @@ import (
 
 // labTesters may import the lab in their tests: they test the lab itself,
 // or drive one.
-var labTesters = []string{"lab", "cmd", "test/e2e", "test/bench", "test/framework"}
+var labTesters = []string{"lab", "cmd", "test/e2e", "test/bench", "test/framework", "hack/conformance"}
 
 // TestTestsBelowTheLabDoNotImportIt: a package's tests, and the test
 // helpers under test/, take port claims and the binaries' directory from
