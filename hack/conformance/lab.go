@@ -75,7 +75,7 @@ func startLab(ctx context.Context, dir string, realNodes int) (env *labEnv, err 
 	vc := &fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: vclusterName}}
 	vc.Spec.ClassName = className
 	vc.Spec.KubernetesVersion = k8sbin.Version
-	vc.Spec.Resources = fleetv1.Resources{CPU: resource.MustParse("1500m"), Memory: resource.MustParse("8Gi"), Pods: 200}
+	vc.Spec.Resources = fleetv1.Resources{CPU: resource.MustParse("3"), Memory: resource.MustParse("12Gi"), Pods: 200}
 	if err := client.IgnoreAlreadyExists(mgmt.Create(ctx, vc)); err != nil {
 		return nil, err
 	}
