@@ -37,7 +37,8 @@ func TestReadReport(t *testing.T) {
     <testcase name="[SynchronizedBeforeSuite]" status="passed"></testcase>
     <testcase name="[It] [sig-apps] Deployment works [Conformance]" status="passed"></testcase>
     <testcase name="[It] [sig-node] Pods fail [Conformance]" status="failed"><failure message="x">boom</failure></testcase>
-    <testcase name="[It] [sig-cli] Kubectl skipped [Conformance]" status="skipped"><skipped message="skipped"></skipped></testcase>
+    <testcase name="[It] [sig-cli] Kubectl skipped [Conformance]" status="skipped"><skipped message="skipped - needs two nodes"></skipped></testcase>
+    <testcase name="[It] [sig-storage] not in focus" status="skipped"><skipped message="skipped"></skipped></testcase>
   </testsuite>
 </testsuites>`
 	p := filepath.Join(t.TempDir(), "junit_01.xml")
