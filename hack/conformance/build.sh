@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the upstream Kubernetes e2e test binary, e2e.test, from the sources
+# Builds the upstream Kubernetes e2e test binary, e2e.test, and the ginkgo
+# CLI that runs it in parallel, from the sources
 # pinned in hack/tools (go test -c k8s.io/kubernetes/test/e2e), into
 # bin/k8s/<kubernetes version>/, beside the binaries it tests.
 #
@@ -22,7 +23,7 @@ pins=$(
 	sha256sum "$here/build.sh"
 )
 
-if [[ -f "$stamp" ]] && [[ "$(cat "$stamp")" == "$pins" ]] && [[ -x "$out/e2e.test" ]]; then
+if [[ -f "$stamp" ]] && [[ "$(cat "$stamp")" == "$pins" ]] && [[ -x "$out/e2e.test" ]] && [[ -x "$out/ginkgo" ]]; then
 	echo "conformance: e2e.test up to date in ${out#$root/}"
 	exit 0
 fi
@@ -43,5 +44,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 start=$SECONDS
 CGO_ENABLED=0 go test -c -trimpath -ldflags="-s -w $version_ldflags" -o "$out/e2e.test" k8s.io/kubernetes/test/e2e
+# The ginkgo CLI of the same version runs it in parallel processes.
+CGO_ENABLED=0 go build -trimpath -o "$out/ginkgo" github.com/onsi/ginkgo/v2/ginkgo
 printf '%s\n' "$pins" >"$stamp"
 echo "conformance: e2e.test ready in $((SECONDS - start))s"

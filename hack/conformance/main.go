@@ -32,6 +32,8 @@ func main() {
 	flag.StringVar(&o.sides, "sides", "host,vcluster", "which sides to run, in order")
 	flag.DurationVar(&o.timeout, "timeout", 6*time.Hour, "how long each side may take")
 	flag.IntVar(&o.realNodes, "real-nodes", 2, "real nodes of the lab host")
+	flag.StringVar(&o.ginkgo, "ginkgo", filepath.Join(k8sbin.Dir(), "ginkgo"), "the ginkgo CLI, which runs the suite in -procs processes")
+	flag.IntVar(&o.procs, "procs", 4, "processes the specs run in ([Serial] specs run alone, after the others); 1 runs e2e.test by itself")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -46,9 +48,9 @@ func main() {
 const DefaultFocus = `\[sig-(apps|network|node|cli)\].*\[Conformance\]`
 
 type options struct {
-	e2e, kubectl, focus, skips, out, sides string
-	timeout                                time.Duration
-	realNodes                              int
+	e2e, kubectl, ginkgo, focus, skips, out, sides string
+	timeout                                        time.Duration
+	realNodes, procs                               int
 }
 
 func run(ctx context.Context, o options) error {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -65,27 +66,35 @@ func runSide(ctx context.Context, o options, side, kubeconfig string, skips []sk
 	for _, s := range skips {
 		skipExprs = append(skipExprs, s.pattern.String())
 	}
-	args := []string{
+	suite := []string{
 		"--kubeconfig=" + kubeconfig,
 		"--kubectl-path=" + o.kubectl,
 		"--provider=local",
 		"--report-dir=" + dir,
 		"--allowed-not-ready-nodes=0",
 		"--dump-logs-on-failure=false",
-		"-ginkgo.focus=" + o.focus,
-		"-ginkgo.timeout=" + o.timeout.String(),
-		"-ginkgo.no-color",
-		"-ginkgo.v",
 	}
+	run := []string{"focus=" + o.focus, "timeout=" + o.timeout.String(), "no-color", "v"}
 	if len(skipExprs) > 0 {
-		args = append(args, "-ginkgo.skip="+strings.Join(skipExprs, "|"))
+		run = append(run, "skip="+strings.Join(skipExprs, "|"))
+	}
+	bin, args := o.e2e, suite
+	for _, r := range run {
+		args = append(args, "-ginkgo."+r)
+	}
+	if o.procs > 1 {
+		bin, args = o.ginkgo, []string{"--procs=" + strconv.Itoa(o.procs)}
+		for _, r := range run {
+			args = append(args, "--"+r)
+		}
+		args = append(append(args, o.e2e, "--"), suite...)
 	}
 	log, err := os.Create(filepath.Join(dir, "e2e.log"))
 	if err != nil {
 		return nil, err
 	}
 	defer log.Close()
-	cmd := exec.CommandContext(ctx, o.e2e, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Dir = dir
 	fmt.Printf("conformance: %s: the e2e log is %s\n", side, log.Name())
@@ -100,7 +109,7 @@ func runSide(ctx context.Context, o options, side, kubeconfig string, skips []sk
 
 type junitSuite struct {
 	Cases []struct {
-		Name    string    `xml:"name,attr"`
+		Name    string `xml:"name,attr"`
 		Skipped *struct {
 			Message string `xml:"message,attr"`
 		} `xml:"skipped"`
