@@ -12,6 +12,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root/hack/tools"
+# shellcheck source=../lib/k8s-version.sh
+source "$root/hack/lib/k8s-version.sh"
 
 k8s_version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
 out="${K8S_BIN_DIR:-$root/bin/k8s/$k8s_version}"
@@ -20,7 +22,7 @@ stamp="$out/.e2e-pins"
 pins=$(
 	go version
 	go list -m -f '{{.Path}} {{.Version}}{{with .Replace}} => {{.Path}} {{.Version}}{{end}}' all
-	sha256sum "$here/build.sh"
+	sha256sum "$here/build.sh" "$root/hack/lib/k8s-version.sh"
 )
 
 if [[ -f "$stamp" ]] && [[ "$(cat "$stamp")" == "$pins" ]] && [[ -x "$out/e2e.test" ]] && [[ -x "$out/ginkgo" ]]; then
@@ -33,15 +35,7 @@ rm -f "$stamp"
 echo "conformance: building e2e.test of Kubernetes $k8s_version into ${out#$root/}"
 echo "conformance: the first build takes 15 minutes or more on 2 cores; later builds reuse the Go cache"
 
-# The suite checks the cluster's version against its own: stamp it as
-# hack/tools stamps the binaries.
-minor=${k8s_version#v1.}
-minor=${minor%%.*}
-version_ldflags=""
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	version_ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-	version_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
+version_ldflags=$(k8s_version_ldflags "$k8s_version")
 start=$SECONDS
 CGO_ENABLED=0 go test -c -trimpath -ldflags="-s -w $version_ldflags" -o "$out/e2e.test" k8s.io/kubernetes/test/e2e
 # The ginkgo CLI of the same version runs it in parallel processes.

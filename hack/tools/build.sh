@@ -14,6 +14,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$here"
+# shellcheck source=../lib/k8s-version.sh
+source "$root/hack/lib/k8s-version.sh"
 
 k8s_version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
 out="${K8S_BIN_DIR:-$root/bin/k8s/$k8s_version}"
@@ -22,7 +24,7 @@ stamp="$out/.pins"
 pins=$(
 	go version
 	go list -m -f '{{.Path}} {{.Version}}{{with .Replace}} => {{.Path}} {{.Version}}{{end}}' all
-	sha256sum build.sh cmd/etcd/main.go
+	sha256sum build.sh cmd/etcd/main.go ../lib/k8s-version.sh
 )
 
 if [[ -f "$stamp" ]] && [[ "$(cat "$stamp")" == "$pins" ]]; then
@@ -35,15 +37,7 @@ rm -f "$stamp"
 echo "binaries: building Kubernetes $k8s_version, etcd and kwok into ${out#$root/}"
 echo "binaries: the first build takes about 5 minutes on 2 cores; later builds reuse the Go cache"
 
-# Kubernetes components report the version stamped at link time (/version,
-# version-skew checks); without it they say v0.0.0-master.
-minor=${k8s_version#v1.}
-minor=${minor%%.*}
-version_ldflags=""
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	version_ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-	version_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
+version_ldflags=$(k8s_version_ldflags "$k8s_version")
 
 build() {
 	local name=$1 pkg=$2 start=$SECONDS
