@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // skip is an entry of the skip list: specs it matches, and why.
@@ -97,8 +99,17 @@ func runSide(ctx context.Context, o options, side, kubeconfig string, skips []sk
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Dir = dir
+	// ginkgo and its e2e.test processes are a group of their own, told
+	// as one to stop (with their reports written), and killed as one
+	// after a grace: no suite outlives the run.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
+	cmd.WaitDelay = time.Minute
 	fmt.Printf("conformance: %s: the e2e log is %s\n", side, log.Name())
 	runErr := cmd.Run()
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	r, err := readReport(filepath.Join(dir, "junit_01.xml"))
 	if err != nil {
 		// No report: the suite did not get to its specs.
