@@ -33,6 +33,8 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 6*time.Hour, "how long each side may take")
 	flag.IntVar(&o.realNodes, "real-nodes", 2, "real nodes of the lab host")
 	flag.StringVar(&o.ginkgo, "ginkgo", filepath.Join(k8sbin.Dir(), "ginkgo"), "the ginkgo CLI, which runs the suite in -procs processes")
+	flag.Int64Var(&o.seed, "seed", time.Now().Unix(), "the order specs run in, the same on both sides (so that a time limit cuts both alike)")
+	flag.BoolVar(&o.summarizeOnly, "summarize", false, "start nothing: summarize the reports an earlier run left in -out")
 	flag.IntVar(&o.procs, "procs", 4, "processes the specs run in ([Serial] specs run alone, after the others); 1 runs e2e.test by itself")
 	flag.Parse()
 
@@ -51,6 +53,8 @@ type options struct {
 	e2e, kubectl, ginkgo, focus, skips, out, sides string
 	timeout                                        time.Duration
 	realNodes, procs                               int
+	seed                                           int64
+	summarizeOnly                                  bool
 }
 
 func run(ctx context.Context, o options) error {
@@ -66,6 +70,9 @@ func run(ctx context.Context, o options) error {
 	out, err := filepath.Abs(o.out)
 	if err != nil {
 		return err
+	}
+	if o.summarizeOnly {
+		return summarizeReports(o, skips, out)
 	}
 	env, err := startLab(ctx, filepath.Join(out, "lab"), o.realNodes)
 	if err != nil {
@@ -97,4 +104,21 @@ func run(ctx context.Context, o options) error {
 	summary := summarize(o.focus, skips, order, results)
 	fmt.Print(summary)
 	return errors.Join(os.WriteFile(filepath.Join(out, "summary.md"), []byte(summary), 0o644))
+}
+
+// summarizeReports summarizes the reports a run left in out.
+func summarizeReports(o options, skips []skip, out string) error {
+	results := map[string]*result{}
+	var order []string
+	for _, side := range splitList(o.sides) {
+		r, err := readReport(filepath.Join(out, side, "junit_01.xml"))
+		if err != nil {
+			return err
+		}
+		results[side] = r
+		order = append(order, side)
+	}
+	summary := summarize(o.focus, skips, order, results)
+	fmt.Print(summary)
+	return os.WriteFile(filepath.Join(out, "summary.md"), []byte(summary), 0o644)
 }

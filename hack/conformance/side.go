@@ -76,7 +76,7 @@ func runSide(ctx context.Context, o options, side, kubeconfig string, skips []sk
 		"--allowed-not-ready-nodes=0",
 		"--dump-logs-on-failure=false",
 	}
-	run := []string{"focus=" + o.focus, "timeout=" + o.timeout.String(), "no-color", "v"}
+	run := []string{"focus=" + o.focus, "timeout=" + o.timeout.String(), "seed=" + strconv.FormatInt(o.seed, 10), "no-color", "v"}
 	if len(skipExprs) > 0 {
 		run = append(run, "skip="+strings.Join(skipExprs, "|"))
 	}
@@ -173,16 +173,28 @@ func summarize(focus string, skips []skip, order []string, results map[string]*r
 	}
 	host, vc := results["host"], results["vcluster"]
 	if host != nil && vc != nil {
-		var diff []string
+		// A spec one side did not get to (its time ran out) is not a
+		// difference between them, and is listed apart.
+		var diff, unrun []string
 		for _, name := range host.passed {
-			if !slices.Contains(vc.passed, name) {
+			switch {
+			case slices.Contains(vc.failed, name):
 				diff = append(diff, name)
+			case !slices.Contains(vc.passed, name) && !slices.Contains(vc.skipped, name):
+				unrun = append(unrun, name)
 			}
 		}
 		sort.Strings(diff)
-		fmt.Fprintf(&b, "\n## Pass on the host, not on the vcluster (%d)\n\n", len(diff))
+		sort.Strings(unrun)
+		fmt.Fprintf(&b, "\n## Pass on the host, fail on the vcluster (%d)\n\n", len(diff))
 		for _, name := range diff {
 			fmt.Fprintf(&b, "- %s\n", name)
+		}
+		if len(unrun) > 0 {
+			fmt.Fprintf(&b, "\n## Pass on the host, not run on the vcluster (%d)\n\n", len(unrun))
+			for _, name := range unrun {
+				fmt.Fprintf(&b, "- %s\n", name)
+			}
 		}
 	}
 	for _, side := range order {

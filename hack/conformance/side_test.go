@@ -53,10 +53,10 @@ func TestReadReport(t *testing.T) {
 		t.Fatalf("readReport = %+v", r)
 	}
 	s := summarize("x", nil, []string{"host", "vcluster"}, map[string]*result{
-		"host":     {passed: []string{"a", "b"}},
+		"host":     {passed: []string{"a", "b", "c"}},
 		"vcluster": {passed: []string{"a"}, failed: []string{"b"}},
 	})
-	if !strings.Contains(s, "## Pass on the host, not on the vcluster (1)\n\n- b\n") {
+	if !strings.Contains(s, "## Pass on the host, fail on the vcluster (1)\n\n- b\n") || !strings.Contains(s, "## Pass on the host, not run on the vcluster (1)\n\n- c\n") {
 		t.Errorf("summary:\n%s", s)
 	}
 }
