@@ -133,7 +133,14 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 	desired.SetNamespace(hostKey.Namespace)
 	s.Mark(desired, virtual)
 	if !hostExists {
-		if err := s.Host.Create(ctx, desired); err != nil {
+		err := s.Host.Create(ctx, desired)
+		if fb, ok := res.(Fallback); ok && err != nil && !apierrors.IsAlreadyExists(err) {
+			if alt := fb.Fallback(desired, err); alt != nil {
+				log.V(1).Info("Host refused the object; creating its fallback", "kind", res.Kind(), "host", klog.KObj(desired), "refused", err.Error())
+				desired, err = alt, s.Host.Create(ctx, alt)
+			}
+		}
+		if err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				// Not in the cache, which holds only what the syncer
 				// marked: someone else's, or ours and the cache is behind.

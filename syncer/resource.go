@@ -57,6 +57,14 @@ type Requeuer interface {
 	RequeueAfter(virtual client.Object) time.Duration
 }
 
+// Fallback is implemented by resources whose host object asks for
+// something the host may have given away: a Service asks for its virtual
+// ClusterIP, which another vcluster's Service on the host may hold. On a
+// refusal, Fallback returns the object to create instead, or nil.
+type Fallback interface {
+	Fallback(desired client.Object, refused error) client.Object
+}
+
 // NameIdentity is implemented by resources whose virtual object the syncer
 // itself may recreate under the same name (a Service, to take the host's
 // ClusterIP): a host object of another virtual UID is then theirs, not

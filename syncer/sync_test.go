@@ -12,6 +12,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -514,6 +515,31 @@ func TestSync(t *testing.T) {
 				g.Expect(events(g, w.namespace, "open")).To(gomega.ContainSubstring("allowNodePorts"))
 				err := hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("open")}, &corev1.Service{})
 				g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue())
+			},
+		},
+		{
+			name: "the host Service takes the virtual one's ClusterIP, and only a clash makes the virtual one again",
+			virtual: func(w world) []client.Object {
+				port := []corev1.ServicePort{{Name: "http", Port: 80}}
+				return []client.Object{
+					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: w.namespace}, Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.201", Ports: port}},
+					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "clash", Namespace: w.namespace}, Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.202", Ports: port}},
+				}
+			},
+			host: func(w world) []client.Object {
+				// Another Service of the host holds the address first.
+				return []client.Object{&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "squatter", Namespace: w.hostNS},
+					Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.202", Ports: []corev1.ServicePort{{Port: 80}}}}}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				for name, want := range map[string]types.GomegaMatcher{"kept": gomega.Equal("10.0.0.201"), "clash": gomega.Not(gomega.Equal("10.0.0.202"))} {
+					hs, vs := &corev1.Service{}, &corev1.Service{}
+					g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host(name)}, hs)).To(gomega.Succeed())
+					g.Expect(virtualC.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: name}, vs)).To(gomega.Succeed())
+					g.Expect(hs.Spec.ClusterIP).To(want, name)
+					g.Expect(vs.Spec.ClusterIP).To(gomega.Equal(hs.Spec.ClusterIP), name)
+				}
 			},
 		},
 		{

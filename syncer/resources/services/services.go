@@ -1,6 +1,7 @@
-// Package services syncs the vcluster's Services to its host and brings
-// the host's ClusterIP back, so that the address a tenant reads is the
-// address its pods on the host can use.
+// Package services syncs the vcluster's Services to its host at the
+// ClusterIP the vcluster gave them, or, where the host has given that
+// address away, brings the host's back: either way the address a tenant
+// reads is the address its pods on the host can use.
 package services
 
 import (
@@ -31,6 +32,7 @@ var (
 	_ syncer.Resource     = (*Resource)(nil)
 	_ syncer.NameIdentity = (*Resource)(nil)
 	_ syncer.Wanted       = (*Resource)(nil)
+	_ syncer.Fallback     = (*Resource)(nil)
 )
 
 // Wanted: every Service but the vcluster's own API.
@@ -72,8 +74,15 @@ func (*Resource) ToHost(_ context.Context, s *syncer.Context, obj client.Object)
 		ExternalTrafficPolicy:    v.Spec.ExternalTrafficPolicy,
 		IPFamilyPolicy:           v.Spec.IPFamilyPolicy,
 	}}
-	if v.Spec.ClusterIP == corev1.ClusterIPNone {
-		h.Spec.ClusterIP = corev1.ClusterIPNone
+	// The host Service asks for the virtual one's address, so that the
+	// tenant's Service keeps the address it was given (Fallback covers the
+	// host having given it away).
+	h.Spec.ClusterIP, h.Spec.ClusterIPs = v.Spec.ClusterIP, v.Spec.ClusterIPs
+	if v.Spec.ClusterIP == corev1.ClusterIPNone || v.Spec.ClusterIP == "" || (s.ServiceCIDR != nil && !s.ServiceCIDR.Contains(net.ParseIP(v.Spec.ClusterIP))) {
+		h.Spec.ClusterIP, h.Spec.ClusterIPs = "", nil
+		if v.Spec.ClusterIP == corev1.ClusterIPNone {
+			h.Spec.ClusterIP = corev1.ClusterIPNone
+		}
 	}
 	h.Labels = syncer.HostLabels(v.Labels)
 	return h, nil
@@ -87,6 +96,19 @@ func hostSelector(v *corev1.Service) map[string]string {
 		return nil
 	}
 	return syncer.InVirtualNamespace(syncer.HostLabels(v.Spec.Selector), v.Namespace)
+}
+
+// Fallback: where the host refuses the virtual Service's ClusterIP (held
+// by another of its Services), the host picks one, and ToVirtual makes the
+// virtual Service again with it.
+func (*Resource) Fallback(desired client.Object, refused error) client.Object {
+	d := desired.(*corev1.Service)
+	if !apierrors.IsInvalid(refused) || d.Spec.ClusterIP == "" || d.Spec.ClusterIP == corev1.ClusterIPNone {
+		return nil
+	}
+	alt := d.DeepCopy()
+	alt.Spec.ClusterIP, alt.Spec.ClusterIPs = "", nil
+	return alt
 }
 
 func hostPorts(ports []corev1.ServicePort, keepNodePorts bool) []corev1.ServicePort {
@@ -133,9 +155,10 @@ func portsEqual(d, e []corev1.ServicePort) bool {
 	return true
 }
 
-// ToVirtual gives the virtual Service the host's ClusterIP. A ClusterIP
-// cannot change, so the virtual Service is made again with it, under the
-// same name; and the host's load balancer status is copied.
+// ToVirtual gives the virtual Service the host's ClusterIP where the host
+// could not give it the virtual one's. A ClusterIP cannot change, so the
+// virtual Service is made again with it, under the same name; and the
+// host's load balancer status is copied.
 func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virtualObj client.Object) error {
 	h, v := hostObj.(*corev1.Service), virtualObj.(*corev1.Service)
 	if h.Spec.ClusterIP != "" && h.Spec.ClusterIP != corev1.ClusterIPNone && v.Spec.ClusterIP != h.Spec.ClusterIP {
