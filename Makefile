@@ -57,21 +57,31 @@ binaries: ## Build the pinned Kubernetes binaries into bin/k8s/<version>, contai
 	bash hack/coredns/build.sh
 
 # What a real node needs from the distribution: the OCI runtime, the CNI
-# plugins, the packet filter kube-proxy programs, and a static busybox for
-# the test images.
-NODE_PACKAGES := runc containernetworking-plugins iptables conntrack busybox-static
+# plugins, the packet filter kube-proxy programs; and for the test images a
+# static busybox and the tools the e2e specs run in their pods.
+NODE_PACKAGES := runc containernetworking-plugins iptables conntrack busybox-static \
+	curl bind9-dnsutils bind9-host netcat-openbsd libpcre2-8-0 libssl3 zlib1g libcrypt1
 
 .PHONY: node-packages
-node-packages: ## Install what real lab nodes need from Debian (runc, CNI plugins, iptables, conntrack, busybox-static) if missing.
+node-packages: ## Install what real lab nodes and the test images need from Debian (runc, CNI plugins, iptables, conntrack, busybox-static, curl, dig, nc) if missing.
 	@missing=$$(for p in $(NODE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "node-packages: installing" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# Debian's nginx for the e2e suite's nginx images, unpacked from its
+# package rather than installed: installing it would start it on the machine.
+NGINX := $(BIN)/debian/nginx/usr/sbin/nginx
+$(NGINX):
+	@tmp=$$(mktemp -d) && cd $$tmp && \
+	  { apt-get download nginx 2>/dev/null || { apt-get update -qq && apt-get download nginx; }; } && \
+	  mkdir -p $(BIN)/debian/nginx && dpkg-deb -x nginx_*.deb $(BIN)/debian/nginx; \
+	  rc=$$?; rm -rf $$tmp; exit $$rc
+
 .PHONY: images
-images: binaries build node-packages ## Build the images real lab nodes run (pause, busybox, agnhost, CoreDNS, vfleet) into bin/images, from local binaries.
-	go run ./hack/images -out $(IMAGES) -k8s-bin $(K8S_BIN) -coredns $(COREDNS_BIN)/coredns -vfleet $(BIN)/vfleet
+images: binaries build node-packages $(NGINX) ## Build the images real lab nodes run (pause, busybox, agnhost, CoreDNS, kubectl, vfleet, and the e2e suite's) into bin/images, from local binaries.
+	go run ./hack/images -out $(IMAGES) -k8s-bin $(K8S_BIN) -coredns $(COREDNS_BIN)/coredns -vfleet $(BIN)/vfleet -nginx $(NGINX)
 
 ##@ Test
 

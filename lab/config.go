@@ -52,6 +52,10 @@ type HostConfig struct {
 	// host has beside them. One host of the lab at most may have any:
 	// their kube-proxy is the machine's.
 	RealNodes int
+	// MoreImages are references of images, built by `make images`, that
+	// the host's real nodes import beside the lab's own: the e2e suite's
+	// for `make conformance`.
+	MoreImages []string
 	// Runtime is how the host's agent runs control planes: "" or
 	// "process" on this machine, "kubernetes" as pods on the host's real
 	// nodes, from the vfleet image.

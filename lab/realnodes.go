@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,8 +100,8 @@ func (c *Cluster) realNode(i int) realnode.Config {
 	if i <= len(c.ports.RealNodes) {
 		ports = c.ports.RealNodes[i-1]
 	}
-	imgs := make([]string, 0, len(realNodeImages))
-	for _, ref := range realNodeImages {
+	imgs := make([]string, 0, len(realNodeImages)+len(c.Host.MoreImages))
+	for _, ref := range append(slices.Clone(realNodeImages), c.Host.MoreImages...) {
 		imgs = append(imgs, filepath.Join(c.imagesDir, images.File(ref)))
 	}
 	return realnode.Config{
@@ -263,7 +264,11 @@ func checkRealNodes(cfg Config) error {
 	if _, err := os.Stat(k8sbin.CoreDNS()); err != nil {
 		errs = append(errs, fmt.Errorf("CoreDNS not found at %s, for the vclusters' DNS: run \"make binaries\" to build CoreDNS %s", k8sbin.CoreDNS(), k8sbin.CoreDNSVersion))
 	}
-	for _, ref := range realNodeImages {
+	refs := slices.Clone(realNodeImages)
+	for _, h := range cfg.Hosts {
+		refs = append(refs, h.MoreImages...)
+	}
+	for _, ref := range refs {
 		if _, err := os.Stat(filepath.Join(cfg.ImagesDir, images.File(ref))); err != nil {
 			errs = append(errs, fmt.Errorf("image %s not found in %s: run \"make images\"", ref, cfg.ImagesDir))
 		}

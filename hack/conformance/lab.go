@@ -18,6 +18,7 @@ import (
 	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/lab/images"
 )
 
 // The vcluster under test, and its class: the most a class lets a tenant
@@ -41,6 +42,7 @@ func (e *labEnv) stop(ctx context.Context) error { return e.lab.Stop(ctx) }
 func startLab(ctx context.Context, dir string, realNodes int) (env *labEnv, err error) {
 	host := lab.DefaultHosts(1, 0)[0]
 	host.RealNodes = realNodes
+	host.MoreImages = []string{images.AgnhostPrev, images.GlibcDNSTesting, images.Nginx, images.NginxNew}
 	l, err := lab.New(lab.Config{Dir: dir, Hosts: []lab.HostConfig{host}, Progress: os.Stdout})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 // Command images builds the images the lab's real nodes run (pause,
-// busybox, agnhost, CoreDNS and vfleet) into image archives, from binaries built on
-// this machine. `make images` runs it.
+// busybox, agnhost, CoreDNS, kubectl and vfleet, and the e2e suite's
+// others) into image archives, from binaries built on this machine and
+// Debian's packages. `make images` runs it.
 package main
 
 import (
@@ -18,6 +19,7 @@ func main() {
 	busybox := flag.String("busybox", "/bin/busybox", "a statically linked busybox (Debian's busybox-static)")
 	vfleet := flag.String("vfleet", "", "the vfleet binary; empty leaves the vfleet image out")
 	coredns := flag.String("coredns", "", "the CoreDNS binary (bin/coredns/<version>/coredns)")
+	nginx := flag.String("nginx", "", "Debian's nginx binary, from its package; empty leaves the nginx images out")
 	flag.Parse()
 	if *k8sBin == "" || *coredns == "" {
 		fmt.Fprintln(os.Stderr, "images: -k8s-bin and -coredns are required")
@@ -25,6 +27,7 @@ func main() {
 	}
 	files, err := images.Build(*out, images.Sources{
 		K8sBinDir: *k8sBin, KubernetesVersion: filepath.Base(*k8sBin), Busybox: *busybox, CoreDNS: *coredns, Vfleet: *vfleet,
+		Nginx: *nginx,
 	})
 	for _, f := range files {
 		fmt.Println("images: wrote", f)

@@ -40,7 +40,8 @@ const (
 	// BusyBox is the e2e tests' busybox: Debian's static busybox.
 	BusyBox = "registry.k8s.io/e2e-test-images/busybox:1.37.0-1"
 	// Agnhost is the e2e tests' test server, built from the pinned
-	// Kubernetes sources, with busybox beside it for `sh -c`.
+	// Kubernetes sources, with busybox beside it for `sh -c` and the
+	// Debian tools its specs run (curl, dig, nc, getent, bash).
 	Agnhost = "registry.k8s.io/e2e-test-images/agnhost:2.63.0"
 	// CoreDNS is the host clusters' DNS, built from its pinned module.
 	CoreDNS = "registry.k8s.io/coredns/coredns:v1.15.0"
@@ -67,6 +68,10 @@ type Sources struct {
 	CoreDNS string
 	// Vfleet is the vfleet binary; empty leaves the vfleet image out.
 	Vfleet string
+	// Nginx is Debian's nginx binary, taken from its package without
+	// installing it (which would start it); empty leaves the nginx images
+	// out.
+	Nginx string
 }
 
 // File is the archive of an image, as Build writes it into its directory.
@@ -77,9 +82,12 @@ func File(ref string) string {
 
 // All is every image Build makes from src.
 func All(src Sources) []string {
-	refs := []string{Pause, BusyBox, Agnhost, CoreDNS, Kubectl}
+	refs := []string{Pause, BusyBox, Agnhost, AgnhostPrev, CoreDNS, Kubectl, GlibcDNSTesting}
 	if src.Vfleet != "" {
 		refs = append(refs, Vfleet)
+	}
+	if src.Nginx != "" {
+		refs = append(refs, Nginx, NginxNew)
 	}
 	return refs
 }
@@ -93,7 +101,8 @@ func Build(dir string, src Sources) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The images hold nothing else: no C library for a binary to load.
+	// These binaries go alone, with no C library for them to load; the
+	// Debian programs some images carry go with theirs.
 	for _, bin := range []string{src.Busybox, filepath.Join(src.K8sBinDir, "pause"), filepath.Join(src.K8sBinDir, "agnhost"), filepath.Join(src.K8sBinDir, "kubectl"), src.CoreDNS, src.Vfleet} {
 		if bin == "" {
 			continue
@@ -103,12 +112,17 @@ func Build(dir string, src Sources) ([]string, error) {
 		}
 	}
 	busybox := append([]entry{{path: "bin/busybox", from: src.Busybox, mode: 0o755}, {path: "tmp", dir: true, mode: 0o1777}}, applets...)
+	tools, err := tools()
+	if err != nil {
+		return nil, err
+	}
 	contents := map[string]spec{
 		Pause: {entries: []entry{{path: "pause", from: filepath.Join(src.K8sBinDir, "pause"), mode: 0o755}},
 			entrypoint: []string{"/pause"}, user: "65535:65535"},
-		BusyBox: {entries: busybox, cmd: []string{"sh"}},
-		Agnhost: {entries: append([]entry{{path: "agnhost", from: filepath.Join(src.K8sBinDir, "agnhost"), mode: 0o755}}, busybox...),
-			entrypoint: []string{"/agnhost"}},
+		BusyBox:         {entries: busybox, cmd: []string{"sh"}},
+		Agnhost:         agnhost(filepath.Join(src.K8sBinDir, "agnhost"), busybox, tools),
+		AgnhostPrev:     agnhost(filepath.Join(src.K8sBinDir, "agnhost"), busybox, tools),
+		GlibcDNSTesting: glibcDNSTesting(src.CoreDNS, busybox, tools),
 		CoreDNS: {entries: []entry{{path: "coredns", from: src.CoreDNS, mode: 0o755}, {path: "tmp", dir: true, mode: 0o1777}},
 			entrypoint: []string{"/coredns"}},
 		Kubectl: {entries: append([]entry{{path: "bin/kubectl", from: filepath.Join(src.K8sBinDir, "kubectl"), mode: 0o755}}, busybox...),
@@ -123,6 +137,13 @@ func Build(dir string, src Sources) ([]string, error) {
 			{path: "etc/passwd", data: []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"), mode: 0o644},
 			{path: "etc/group", data: []byte("root:x:0:\nnonroot:x:65532:\n"), mode: 0o644},
 		}, entrypoint: []string{"/usr/local/bin/vfleet"}, user: "65532:65532"},
+	}
+	if src.Nginx != "" {
+		n, err := nginx(src.Nginx, busybox)
+		if err != nil {
+			return nil, err
+		}
+		contents[Nginx], contents[NginxNew] = n, n
 	}
 	var out []string
 	for _, ref := range All(src) {
@@ -171,12 +192,31 @@ func busyboxApplets(busybox string) ([]entry, error) {
 	return entries, nil
 }
 
+// lastOfEachPath keeps, for each path, the last entry that has it, in the
+// order of the entries kept.
+func lastOfEachPath(entries []entry) []entry {
+	last := map[string]int{}
+	for i, e := range entries {
+		last[e.path] = i
+	}
+	var out []entry
+	for i, e := range entries {
+		if last[e.path] == i {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // epoch dates every file, so that the same inputs make the same layer.
 var epoch = time.Unix(0, 0)
 
 // layer is the tar of entries, with each parent directory before what it
-// holds.
+// holds. Where two entries have one path the later wins: a Debian tool
+// over the busybox applet of its name, one copy of a library two tools
+// need.
 func layer(entries []entry) ([]byte, error) {
+	entries = lastOfEachPath(entries)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	dirs := map[string]bool{}
