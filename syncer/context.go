@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"maps"
 	"net"
 
 	"k8s.io/client-go/tools/events"
@@ -130,4 +131,14 @@ func IsAPIService(obj client.Object) bool {
 		return false
 	}
 	return obj.GetName() == "kubernetes" || obj.GetLabels()["kubernetes.io/service-name"] == "kubernetes"
+}
+
+// SyncedFromHost is the labels of a virtual copy of a host object (a
+// node, a StorageClass, a PersistentVolume): the host's own, and
+// LabelSyncedFrom, which marks it the syncer's.
+func SyncedFromHost(host map[string]string) map[string]string {
+	out := make(map[string]string, len(host)+1)
+	maps.Copy(out, host)
+	out[LabelSyncedFrom] = "true"
+	return out
 }

@@ -95,11 +95,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 		return reconcile.Result{}, nil
 	}
-	labels := maps.Clone(host.Labels)
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels[syncer.LabelSyncedFrom] = "true"
+	labels := syncer.SyncedFromHost(host.Labels)
 	if !exists {
 		virtual = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: host.Name, Labels: labels}, Spec: corev1.NodeSpec{Taints: host.Spec.Taints, Unschedulable: host.Spec.Unschedulable}}
 		if err := s.Virtual.Create(ctx, virtual); err != nil {

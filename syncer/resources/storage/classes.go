@@ -73,7 +73,7 @@ func (c *Classes) Reconcile(ctx context.Context, req reconcile.Request) (reconci
 // parameters, which are the host's business.
 func VirtualClass(host *storagev1.StorageClass) *storagev1.StorageClass {
 	v := &storagev1.StorageClass{
-		ObjectMeta:           metav1.ObjectMeta{Name: host.Name, Labels: syncedLabels(host.Labels)},
+		ObjectMeta:           metav1.ObjectMeta{Name: host.Name, Labels: syncer.SyncedFromHost(host.Labels)},
 		Provisioner:          host.Provisioner,
 		ReclaimPolicy:        host.ReclaimPolicy,
 		VolumeBindingMode:    host.VolumeBindingMode,

@@ -68,13 +68,3 @@ func remove(ctx context.Context, s *syncer.Context, obj client.Object) error {
 	}
 	return client.IgnoreNotFound(s.Virtual.Delete(ctx, obj))
 }
-
-// syncedLabels are a host object's labels, marked as the syncer's copy.
-func syncedLabels(host map[string]string) map[string]string {
-	out := make(map[string]string, len(host)+1)
-	for k, v := range host {
-		out[k] = v
-	}
-	out[syncer.LabelSyncedFrom] = "true"
-	return out
-}

@@ -113,7 +113,7 @@ func (c *Volumes) virtualClaim(ctx context.Context, key client.ObjectKey) (*core
 // names the host volume and nothing of how the host reaches it.
 func VirtualVolume(host *corev1.PersistentVolume, claim *corev1.PersistentVolumeClaim) *corev1.PersistentVolume {
 	return &corev1.PersistentVolume{
-		ObjectMeta: metav1.ObjectMeta{Name: host.Name, Labels: syncedLabels(host.Labels)},
+		ObjectMeta: metav1.ObjectMeta{Name: host.Name, Labels: syncer.SyncedFromHost(host.Labels)},
 		Spec: corev1.PersistentVolumeSpec{
 			Capacity:                      host.Spec.Capacity,
 			AccessModes:                   host.Spec.AccessModes,
