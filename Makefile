@@ -60,7 +60,7 @@ binaries: ## Build the pinned Kubernetes binaries into bin/k8s/<version>, contai
 # plugins, the packet filter kube-proxy programs; and for the test images a
 # static busybox and the tools the e2e specs run in their pods.
 NODE_PACKAGES := runc containernetworking-plugins iptables conntrack busybox-static \
-	curl bind9-dnsutils bind9-host netcat-openbsd libpcre2-8-0 libssl3 zlib1g libcrypt1
+	dash bash curl bind9-dnsutils bind9-host netcat-openbsd libpcre2-8-0 libssl3 zlib1g libcrypt1
 
 .PHONY: node-packages
 node-packages: ## Install what real lab nodes and the test images need from Debian (runc, CNI plugins, iptables, conntrack, busybox-static, curl, dig, nc) if missing.
@@ -81,7 +81,8 @@ $(NGINX):
 
 .PHONY: images
 images: binaries build node-packages $(NGINX) ## Build the images real lab nodes run (pause, busybox, agnhost, CoreDNS, kubectl, vfleet, and the e2e suite's) into bin/images, from local binaries.
-	go run ./hack/images -out $(IMAGES) -k8s-bin $(K8S_BIN) -coredns $(COREDNS_BIN)/coredns -vfleet $(BIN)/vfleet -nginx $(NGINX)
+	go run ./hack/images -out $(IMAGES) -k8s-bin $(K8S_BIN) -coredns $(COREDNS_BIN)/coredns -vfleet $(BIN)/vfleet -nginx $(NGINX) \
+	  -k8s-source $$(cd hack/tools && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
 
 ##@ Test
 

@@ -19,6 +19,7 @@ func main() {
 	busybox := flag.String("busybox", "/bin/busybox", "a statically linked busybox (Debian's busybox-static)")
 	vfleet := flag.String("vfleet", "", "the vfleet binary; empty leaves the vfleet image out")
 	coredns := flag.String("coredns", "", "the CoreDNS binary (bin/coredns/<version>/coredns)")
+	k8sSource := flag.String("k8s-source", "", "the pinned Kubernetes sources (go list -m -f {{.Dir}} k8s.io/kubernetes in hack/tools), for the kitten and nautilus images; empty leaves them out")
 	nginx := flag.String("nginx", "", "Debian's nginx binary, from its package; empty leaves the nginx images out")
 	flag.Parse()
 	if *k8sBin == "" || *coredns == "" {
@@ -27,7 +28,7 @@ func main() {
 	}
 	files, err := images.Build(*out, images.Sources{
 		K8sBinDir: *k8sBin, KubernetesVersion: filepath.Base(*k8sBin), Busybox: *busybox, CoreDNS: *coredns, Vfleet: *vfleet,
-		Nginx: *nginx,
+		Nginx: *nginx, K8sSource: *k8sSource,
 	})
 	for _, f := range files {
 		fmt.Println("images: wrote", f)

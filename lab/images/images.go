@@ -68,6 +68,10 @@ type Sources struct {
 	CoreDNS string
 	// Vfleet is the vfleet binary; empty leaves the vfleet image out.
 	Vfleet string
+	// K8sSource is the pinned Kubernetes sources (the module's directory),
+	// whose test/images hold the kitten and nautilus pictures; empty
+	// leaves those images out.
+	K8sSource string
 	// Nginx is Debian's nginx binary, taken from its package without
 	// installing it (which would start it); empty leaves the nginx images
 	// out.
@@ -85,6 +89,9 @@ func All(src Sources) []string {
 	refs := []string{Pause, BusyBox, Agnhost, AgnhostPrev, CoreDNS, Kubectl, GlibcDNSTesting}
 	if src.Vfleet != "" {
 		refs = append(refs, Vfleet)
+	}
+	if src.K8sSource != "" {
+		refs = append(refs, Kitten, Nautilus)
 	}
 	if src.Nginx != "" {
 		refs = append(refs, Nginx, NginxNew)
@@ -138,6 +145,8 @@ func Build(dir string, src Sources) ([]string, error) {
 			{path: "etc/group", data: []byte("root:x:0:\nnonroot:x:65532:\n"), mode: 0o644},
 		}, entrypoint: []string{"/usr/local/bin/vfleet"}, user: "65532:65532"},
 	}
+	contents[Kitten] = picture(contents[Agnhost], src.K8sSource, "kitten")
+	contents[Nautilus] = picture(contents[Agnhost], src.K8sSource, "nautilus")
 	if src.Nginx != "" {
 		n, err := nginx(src.Nginx, busybox)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 )
 
 // The images of the Kubernetes e2e suite beyond agnhost and busybox, which
@@ -21,6 +23,11 @@ const (
 	// GlibcDNSTesting is the DNS specs' second prober: dig and getent of a
 	// glibc system, with CoreDNS at /coredns.
 	GlibcDNSTesting = "registry.k8s.io/e2e-test-images/glibc-dns-testing:2.0.0"
+	// Kitten and Nautilus are agnhost serving a picture and its data.json
+	// (kubectl's Update Demo rolls from one to the other), from the
+	// pinned Kubernetes sources' test/images.
+	Kitten   = "registry.k8s.io/e2e-test-images/kitten:1.8"
+	Nautilus = "registry.k8s.io/e2e-test-images/nautilus:1.8"
 	// Nginx and NginxNew are a web server on port 80, serving a page at /:
 	// Debian's nginx, with busybox.
 	Nginx    = "registry.k8s.io/e2e-test-images/nginx:1.15-4"
@@ -31,6 +38,10 @@ const (
 // Debian's packages on this machine (`make node-packages` installs them),
 // by where the image has them: the same names upstream's images have.
 var debianTools = []struct{ dest, from, pkg string }{
+	// Busybox's sh runs its own applet for a command of that name before
+	// looking at PATH (Debian builds it standalone), so `sh -c "nc ..."`
+	// would never reach the tools below: /bin/sh is dash, as on Debian.
+	{"/bin/sh", "/usr/bin/dash", "dash"},
 	{"/bin/bash", "/usr/bin/bash", "bash"},
 	{"/usr/bin/curl", "/usr/bin/curl", "curl"},
 	{"/usr/bin/dig", "/usr/bin/dig", "bind9-dnsutils"},
@@ -71,6 +82,16 @@ func agnhost(bin string, busybox, tools []entry) spec {
 	}
 	entries = append(append(entries, busybox...), tools...)
 	return spec{entries: entries, entrypoint: []string{"/agnhost"}, cmd: []string{"pause"}}
+}
+
+// picture is agnhost's test-webserver serving name.jpg and data.json, as
+// upstream's kitten and nautilus images do.
+func picture(agnhostImage spec, k8sSource, name string) spec {
+	html := filepath.Join(k8sSource, "test", "images", name, "html")
+	entries := append(slices.Clone(agnhostImage.entries),
+		entry{path: name + ".jpg", from: filepath.Join(html, name+".jpg"), mode: 0o644},
+		entry{path: "data.json", from: filepath.Join(html, "data.json"), mode: 0o644})
+	return spec{entries: entries, entrypoint: agnhostImage.entrypoint, cmd: []string{"test-webserver"}}
 }
 
 // glibcDNSTesting is the DNS specs' glibc prober.

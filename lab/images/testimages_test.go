@@ -71,7 +71,21 @@ func TestDebianToolsRunAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := unpack(t, append(es, entry{path: "etc/hosts", data: []byte("127.0.0.1 localhost\n192.0.2.7 lab-peer\n"), mode: 0o644}))
+	applets, err := busyboxApplets("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As agnhost has them: busybox, then the tools over its applets.
+	entries := append([]entry{{path: "bin/busybox", from: "/bin/busybox", mode: 0o755}}, applets...)
+	entries = append(append(entries, es...), entry{path: "etc/hosts", data: []byte("127.0.0.1 localhost\n192.0.2.7 lab-peer\n"), mode: 0o644})
+	root := unpack(t, entries)
+	// A spec's `sh -c` finds the tools, not busybox's applets of their
+	// names, and busybox's applets for the rest.
+	out, err := inRoot(t, root, "/bin/sh", "-c", "command -v nc; command -v seq; nc -h 2>&1 | head -1")
+	if lines := strings.Split(out, "\n"); err != nil || len(lines) < 3 || lines[0] != "/usr/bin/nc" ||
+		!strings.HasSuffix(lines[1], "/seq") || !strings.HasPrefix(lines[2], "OpenBSD netcat") {
+		t.Errorf("sh -c: %v\n%s", err, out)
+	}
 	for _, argv := range [][]string{
 		{"/bin/bash", "-c", "echo $((6*7))"},
 		{"/usr/bin/getent", "hosts", "lab-peer"},
