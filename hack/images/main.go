@@ -19,11 +19,11 @@ func main() {
 	busybox := flag.String("busybox", "/bin/busybox", "a statically linked busybox (Debian's busybox-static)")
 	vfleet := flag.String("vfleet", "", "the vfleet binary; empty leaves the vfleet image out")
 	coredns := flag.String("coredns", "", "the CoreDNS binary (bin/coredns/<version>/coredns)")
-	k8sSource := flag.String("k8s-source", "", "the pinned Kubernetes sources (go list -m -f {{.Dir}} k8s.io/kubernetes in hack/tools), for the kitten and nautilus images; empty leaves them out")
+	k8sSource := flag.String("k8s-source", "", "the pinned Kubernetes sources (go list -m -f {{.Dir}} k8s.io/kubernetes in hack/tools), for porter's certificate and the kitten and nautilus images")
 	nginx := flag.String("nginx", "", "Debian's nginx binary, from its package; empty leaves the nginx images out")
 	flag.Parse()
-	if *k8sBin == "" || *coredns == "" {
-		fmt.Fprintln(os.Stderr, "images: -k8s-bin and -coredns are required")
+	if *k8sBin == "" || *coredns == "" || *k8sSource == "" {
+		fmt.Fprintln(os.Stderr, "images: -k8s-bin, -coredns and -k8s-source are required")
 		os.Exit(2)
 	}
 	files, err := images.Build(*out, images.Sources{

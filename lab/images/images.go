@@ -69,8 +69,8 @@ type Sources struct {
 	// Vfleet is the vfleet binary; empty leaves the vfleet image out.
 	Vfleet string
 	// K8sSource is the pinned Kubernetes sources (the module's directory),
-	// whose test/images hold the kitten and nautilus pictures; empty
-	// leaves those images out.
+	// whose test/images hold porter's certificate and the kitten and
+	// nautilus pictures.
 	K8sSource string
 	// Nginx is Debian's nginx binary, taken from its package without
 	// installing it (which would start it); empty leaves the nginx images
@@ -86,12 +86,9 @@ func File(ref string) string {
 
 // All is every image Build makes from src.
 func All(src Sources) []string {
-	refs := []string{Pause, BusyBox, Agnhost, AgnhostPrev, CoreDNS, Kubectl, GlibcDNSTesting}
+	refs := []string{Pause, BusyBox, Agnhost, AgnhostPrev, CoreDNS, Kubectl, GlibcDNSTesting, Kitten, Nautilus}
 	if src.Vfleet != "" {
 		refs = append(refs, Vfleet)
-	}
-	if src.K8sSource != "" {
-		refs = append(refs, Kitten, Nautilus)
 	}
 	if src.Nginx != "" {
 		refs = append(refs, Nginx, NginxNew)
@@ -127,8 +124,8 @@ func Build(dir string, src Sources) ([]string, error) {
 		Pause: {entries: []entry{{path: "pause", from: filepath.Join(src.K8sBinDir, "pause"), mode: 0o755}},
 			entrypoint: []string{"/pause"}, user: "65535:65535"},
 		BusyBox:         {entries: busybox, cmd: []string{"sh"}},
-		Agnhost:         agnhost(filepath.Join(src.K8sBinDir, "agnhost"), busybox, tools),
-		AgnhostPrev:     agnhost(filepath.Join(src.K8sBinDir, "agnhost"), busybox, tools),
+		Agnhost:         agnhost(filepath.Join(src.K8sBinDir, "agnhost"), src.K8sSource, busybox, tools),
+		AgnhostPrev:     agnhost(filepath.Join(src.K8sBinDir, "agnhost"), src.K8sSource, busybox, tools),
 		GlibcDNSTesting: glibcDNSTesting(src.CoreDNS, busybox, tools),
 		CoreDNS: {entries: []entry{{path: "coredns", from: src.CoreDNS, mode: 0o755}, {path: "tmp", dir: true, mode: 0o1777}},
 			entrypoint: []string{"/coredns"}},

@@ -71,9 +71,13 @@ func tools() ([]entry, error) {
 
 // agnhost is an agnhost image of the binary at bin, laid out as upstream's:
 // /agnhost (and /agnhost-2, a link to it), /uploads, the user and group
-// its specs look for, busybox and the Debian tools.
-func agnhost(bin string, busybox, tools []entry) spec {
+// its specs look for, porter's TLS certificate and key from the Kubernetes
+// sources at k8sSource, busybox and the Debian tools.
+func agnhost(bin, k8sSource string, busybox, tools []entry) spec {
+	porter := filepath.Join(k8sSource, "test", "images", "agnhost", "porter")
 	entries := []entry{
+		{path: "localhost.crt", from: filepath.Join(porter, "localhost.crt"), mode: 0o644},
+		{path: "localhost.key", from: filepath.Join(porter, "localhost.key"), mode: 0o644},
 		{path: "agnhost", from: bin, mode: 0o755},
 		{path: "agnhost-2", symlink: "agnhost"},
 		{path: "uploads", dir: true, mode: 0o755},
@@ -84,8 +88,8 @@ func agnhost(bin string, busybox, tools []entry) spec {
 	return spec{entries: entries, entrypoint: []string{"/agnhost"}, cmd: []string{"pause"}}
 }
 
-// picture is agnhost's test-webserver serving name.jpg and data.json, as
-// upstream's kitten and nautilus images do.
+// picture is agnhost's test-webserver serving name.jpg and data.json from
+// the Kubernetes sources, as upstream's kitten and nautilus images do.
 func picture(agnhostImage spec, k8sSource, name string) spec {
 	html := filepath.Join(k8sSource, "test", "images", name, "html")
 	entries := append(slices.Clone(agnhostImage.entries),
