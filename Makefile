@@ -60,7 +60,7 @@ binaries: ## Build the pinned Kubernetes binaries into bin/k8s/<version>, contai
 # plugins, the packet filter kube-proxy programs; and for the test images a
 # static busybox and the tools the e2e specs run in their pods.
 NODE_PACKAGES := runc containernetworking-plugins iptables conntrack busybox-static \
-	dash bash curl bind9-dnsutils bind9-host netcat-openbsd libpcre2-8-0 libssl3 zlib1g libcrypt1
+	bash curl bind9-dnsutils bind9-host netcat-openbsd libpcre2-8-0 libssl3 zlib1g libcrypt1
 
 .PHONY: node-packages
 node-packages: ## Install what real lab nodes and the test images need from Debian (runc, CNI plugins, iptables, conntrack, busybox-static, curl, dig, nc) if missing.

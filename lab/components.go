@@ -302,6 +302,10 @@ func (c *Cluster) apiServerArgs() []string {
 		// Kubelets of real nodes reach only their own node's objects.
 		"--authorization-mode=Node,RBAC",
 		"--enable-admission-plugins=NodeRestriction",
+		// As a kubeadm cluster allows: a host's own infrastructure may run
+		// privileged pods. What a tenant's pods may do is its class's, and
+		// the syncer holds them to it whatever the host allows.
+		"--allow-privileged=true",
 		// The apiserver calls kubelets (logs, exec) as a client they
 		// authorize, verifies their serving certificates, and reaches them
 		// by address: node names do not resolve here.

@@ -37,7 +37,8 @@ import (
 const (
 	// Pause is the sandbox image containerd 2.4 and kubelet 1.36 use.
 	Pause = "registry.k8s.io/pause:3.10.2"
-	// BusyBox is the e2e tests' busybox: Debian's static busybox.
+	// BusyBox is the e2e tests' busybox: Debian's static busybox, with
+	// bash as /bin/sh (see shell).
 	BusyBox = "registry.k8s.io/e2e-test-images/busybox:1.37.0-1"
 	// Agnhost is the e2e tests' test server, built from the pinned
 	// Kubernetes sources, with busybox beside it for `sh -c` and the
@@ -115,7 +116,12 @@ func Build(dir string, src Sources) ([]string, error) {
 			return nil, err
 		}
 	}
+	sh, err := shell()
+	if err != nil {
+		return nil, err
+	}
 	busybox := append([]entry{{path: "bin/busybox", from: src.Busybox, mode: 0o755}, {path: "tmp", dir: true, mode: 0o1777}}, applets...)
+	busybox = append(busybox, sh...)
 	tools, err := tools()
 	if err != nil {
 		return nil, err

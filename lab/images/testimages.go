@@ -38,11 +38,6 @@ const (
 // Debian's packages on this machine (`make node-packages` installs them),
 // by where the image has them: the same names upstream's images have.
 var debianTools = []struct{ dest, from, pkg string }{
-	// Busybox's sh runs its own applet for a command of that name before
-	// looking at PATH (Debian builds it standalone), so `sh -c "nc ..."`
-	// would never reach the tools below: /bin/sh is dash, as on Debian.
-	{"/bin/sh", "/usr/bin/dash", "dash"},
-	{"/bin/bash", "/usr/bin/bash", "bash"},
 	{"/usr/bin/curl", "/usr/bin/curl", "curl"},
 	{"/usr/bin/dig", "/usr/bin/dig", "bind9-dnsutils"},
 	{"/usr/bin/nslookup", "/usr/bin/nslookup", "bind9-dnsutils"},
@@ -50,6 +45,22 @@ var debianTools = []struct{ dest, from, pkg string }{
 	// The specs run `nc -v -t -w 2 HOST PORT`, which busybox's nc lacks.
 	{"/usr/bin/nc", "/usr/bin/nc.openbsd", "netcat-openbsd"},
 	{"/usr/bin/getent", "/usr/bin/getent", "libc-bin"},
+}
+
+// shell is bash, as /bin/bash and /bin/sh. Debian's busybox sh will not
+// do for /bin/sh: it runs its own applet for a command of that name before
+// looking at PATH (Debian builds it standalone), so `sh -c "nc ..."` would
+// never reach the tools; and it drops environment variables whose names
+// are no shell identifiers ("data-1"), which a spec passes to `sh -c env`.
+func shell() ([]entry, error) {
+	if _, err := os.Stat("/usr/bin/bash"); errors.Is(err, fs.ErrNotExist) {
+		return nil, errors.New("/usr/bin/bash is missing: install Debian's bash (`make node-packages`)")
+	}
+	bash, err := program("/bin/bash", "/usr/bin/bash")
+	if err != nil {
+		return nil, err
+	}
+	return append(bash, entry{path: "bin/sh", symlink: "bash"}), nil
 }
 
 // tools is the entries of debianTools, with the files a glibc program

@@ -49,7 +49,9 @@ func unpack(t *testing.T, entries []entry) string {
 	}
 }
 
-// inRoot runs argv with root as its root directory, as a container would.
+// inRoot runs argv with root as its root directory, as a container would,
+// with PATH and a variable whose name is no shell identifier, as a spec
+// passes one.
 func inRoot(t *testing.T, root string, argv ...string) (string, error) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -58,7 +60,7 @@ func inRoot(t *testing.T, root string, argv ...string) (string, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
 	cmd.Dir = "/"
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "data-1=value-1"}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -75,15 +77,20 @@ func TestDebianToolsRunAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As agnhost has them: busybox, then the tools over its applets.
+	sh, err := shell()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As agnhost has them: busybox, its shell, then the tools over its
+	// applets.
 	entries := append([]entry{{path: "bin/busybox", from: "/bin/busybox", mode: 0o755}}, applets...)
-	entries = append(append(entries, es...), entry{path: "etc/hosts", data: []byte("127.0.0.1 localhost\n192.0.2.7 lab-peer\n"), mode: 0o644})
+	entries = append(append(append(entries, sh...), es...), entry{path: "etc/hosts", data: []byte("127.0.0.1 localhost\n192.0.2.7 lab-peer\n"), mode: 0o644})
 	root := unpack(t, entries)
 	// A spec's `sh -c` finds the tools, not busybox's applets of their
 	// names, and busybox's applets for the rest.
-	out, err := inRoot(t, root, "/bin/sh", "-c", "command -v nc; command -v seq; nc -h 2>&1 | head -1")
+	out, err := inRoot(t, root, "/bin/sh", "-c", "command -v nc; command -v seq; nc -h 2>&1 | head -1; env")
 	if lines := strings.Split(out, "\n"); err != nil || len(lines) < 3 || lines[0] != "/usr/bin/nc" ||
-		!strings.HasSuffix(lines[1], "/seq") || !strings.HasPrefix(lines[2], "OpenBSD netcat") {
+		!strings.HasSuffix(lines[1], "/seq") || !strings.HasPrefix(lines[2], "OpenBSD netcat") || !strings.Contains(out, "\ndata-1=value-1\n") {
 		t.Errorf("sh -c: %v\n%s", err, out)
 	}
 	for _, argv := range [][]string{
