@@ -81,8 +81,9 @@ $(NGINX):
 
 .PHONY: images
 images: binaries build node-packages $(NGINX) ## Build the images real lab nodes run (pause, busybox, agnhost, CoreDNS, kubectl, vfleet, and the e2e suite's) into bin/images, from local binaries.
+	cd hack/tools && CGO_ENABLED=0 go build -trimpath -o $(BIN)/test-images/nnp k8s.io/kubernetes/test/images/nonewprivs
 	go run ./hack/images -out $(IMAGES) -k8s-bin $(K8S_BIN) -coredns $(COREDNS_BIN)/coredns -vfleet $(BIN)/vfleet -nginx $(NGINX) \
-	  -k8s-source $$(cd hack/tools && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
+	  -nnp $(BIN)/test-images/nnp -k8s-source $$(cd hack/tools && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
 
 ##@ Test
 

@@ -42,7 +42,7 @@ func (e *labEnv) stop(ctx context.Context) error { return e.lab.Stop(ctx) }
 func startLab(ctx context.Context, dir string, realNodes int) (env *labEnv, err error) {
 	host := lab.DefaultHosts(1, 0)[0]
 	host.RealNodes = realNodes
-	host.MoreImages = []string{images.AgnhostPrev, images.GlibcDNSTesting, images.Kitten, images.Nautilus, images.Nginx, images.NginxNew}
+	host.MoreImages = []string{images.AgnhostPrev, images.GlibcDNSTesting, images.Kitten, images.Nautilus, images.Nonewprivs, images.Nginx, images.NginxNew}
 	l, err := lab.New(lab.Config{Dir: dir, Hosts: []lab.HostConfig{host}, Progress: os.Stdout})
 	if err != nil {
 		return nil, err

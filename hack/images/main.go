@@ -20,6 +20,7 @@ func main() {
 	vfleet := flag.String("vfleet", "", "the vfleet binary; empty leaves the vfleet image out")
 	coredns := flag.String("coredns", "", "the CoreDNS binary (bin/coredns/<version>/coredns)")
 	k8sSource := flag.String("k8s-source", "", "the pinned Kubernetes sources (go list -m -f {{.Dir}} k8s.io/kubernetes in hack/tools), for porter's certificate and the kitten and nautilus images")
+	nnp := flag.String("nnp", "", "the nonewprivs image's nnp binary (k8s.io/kubernetes/test/images/nonewprivs); empty leaves it out")
 	nginx := flag.String("nginx", "", "Debian's nginx binary, from its package; empty leaves the nginx images out")
 	flag.Parse()
 	if *k8sBin == "" || *coredns == "" || *k8sSource == "" {
@@ -28,7 +29,7 @@ func main() {
 	}
 	files, err := images.Build(*out, images.Sources{
 		K8sBinDir: *k8sBin, KubernetesVersion: filepath.Base(*k8sBin), Busybox: *busybox, CoreDNS: *coredns, Vfleet: *vfleet,
-		Nginx: *nginx, K8sSource: *k8sSource,
+		Nginx: *nginx, K8sSource: *k8sSource, Nnp: *nnp,
 	})
 	for _, f := range files {
 		fmt.Println("images: wrote", f)

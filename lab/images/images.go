@@ -73,6 +73,9 @@ type Sources struct {
 	// whose test/images hold porter's certificate and the kitten and
 	// nautilus pictures.
 	K8sSource string
+	// Nnp is the nonewprivs image's program, built from the Kubernetes
+	// sources' test/images/nonewprivs; empty leaves that image out.
+	Nnp string
 	// Nginx is Debian's nginx binary, taken from its package without
 	// installing it (which would start it); empty leaves the nginx images
 	// out.
@@ -91,6 +94,9 @@ func All(src Sources) []string {
 	if src.Vfleet != "" {
 		refs = append(refs, Vfleet)
 	}
+	if src.Nnp != "" {
+		refs = append(refs, Nonewprivs)
+	}
 	if src.Nginx != "" {
 		refs = append(refs, Nginx, NginxNew)
 	}
@@ -108,7 +114,7 @@ func Build(dir string, src Sources) ([]string, error) {
 	}
 	// These binaries go alone, with no C library for them to load; the
 	// Debian programs some images carry go with theirs.
-	for _, bin := range []string{src.Busybox, filepath.Join(src.K8sBinDir, "pause"), filepath.Join(src.K8sBinDir, "agnhost"), filepath.Join(src.K8sBinDir, "kubectl"), src.CoreDNS, src.Vfleet} {
+	for _, bin := range []string{src.Busybox, filepath.Join(src.K8sBinDir, "pause"), filepath.Join(src.K8sBinDir, "agnhost"), filepath.Join(src.K8sBinDir, "kubectl"), src.CoreDNS, src.Vfleet, src.Nnp} {
 		if bin == "" {
 			continue
 		}
@@ -121,6 +127,9 @@ func Build(dir string, src Sources) ([]string, error) {
 		return nil, err
 	}
 	busybox := append([]entry{{path: "bin/busybox", from: src.Busybox, mode: 0o755}, {path: "tmp", dir: true, mode: 0o1777}}, applets...)
+	// Alpine's busybox, which upstream's images have, has sysctl in /bin,
+	// where a spec runs it.
+	busybox = append(busybox, entry{path: "bin/sysctl", symlink: "/bin/busybox"})
 	busybox = append(busybox, sh...)
 	tools, err := tools()
 	if err != nil {
@@ -148,6 +157,7 @@ func Build(dir string, src Sources) ([]string, error) {
 			{path: "etc/group", data: []byte("root:x:0:\nnonroot:x:65532:\n"), mode: 0o644},
 		}, entrypoint: []string{"/usr/local/bin/vfleet"}, user: "65532:65532"},
 	}
+	contents[Nonewprivs] = nonewprivs(src.Nnp, busybox)
 	contents[Kitten] = picture(contents[Agnhost], src.K8sSource, "kitten")
 	contents[Nautilus] = picture(contents[Agnhost], src.K8sSource, "nautilus")
 	if src.Nginx != "" {

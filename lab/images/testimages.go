@@ -28,6 +28,9 @@ const (
 	// pinned Kubernetes sources' test/images.
 	Kitten   = "registry.k8s.io/e2e-test-images/kitten:1.8"
 	Nautilus = "registry.k8s.io/e2e-test-images/nautilus:1.8"
+	// Nonewprivs prints its effective uid from a setuid-root binary: the
+	// security-context specs see whether no_new_privs kept it from rising.
+	Nonewprivs = "registry.k8s.io/e2e-test-images/nonewprivs:1.4"
 	// Nginx and NginxNew are a web server on port 80, serving a page at /:
 	// Debian's nginx, with busybox.
 	Nginx    = "registry.k8s.io/e2e-test-images/nginx:1.15-4"
@@ -161,4 +164,11 @@ func nginx(bin string, busybox []entry) (spec, error) {
 		entry{path: "run", dir: true, mode: 0o755},
 	)
 	return spec{entries: append(entries, busybox...), cmd: []string{"/usr/sbin/nginx"}}, nil
+}
+
+// nonewprivs is the setuid nnp binary, built from the Kubernetes sources'
+// test/images/nonewprivs, with busybox.
+func nonewprivs(nnp string, busybox []entry) spec {
+	entries := append([]entry{{path: "usr/local/bin/nnp", from: nnp, mode: 0o4755}}, busybox...)
+	return spec{entries: entries, cmd: []string{"nnp"}}
 }
