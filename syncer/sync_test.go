@@ -294,6 +294,40 @@ func TestSync(t *testing.T) {
 			},
 		},
 		{
+			name: "a pod that finished on the host keeps its host copy, where its logs are, while the virtual pod lasts",
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "done")}
+			},
+			host: func(w world) []client.Object {
+				return []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + w.vc.Name}}}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				hp := &corev1.Pod{}
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("done")}, hp)).To(gomega.Succeed())
+				if hp.Spec.NodeName == "" {
+					g.Expect(hostC.SubResource("binding").Create(ctx, hp, &corev1.Binding{
+						ObjectMeta: metav1.ObjectMeta{Name: hp.Name, Namespace: hp.Namespace},
+						Target:     corev1.ObjectReference{Kind: "Node", Name: "node-" + w.vc.Name},
+					})).To(gomega.Succeed())
+					g.Expect(hostC.Get(ctx, client.ObjectKeyFromObject(hp), hp)).To(gomega.Succeed())
+					hp.Status.Phase = corev1.PodSucceeded
+					g.Expect(hostC.Status().Update(ctx, hp)).To(gomega.Succeed())
+				}
+				vp := &corev1.Pod{}
+				g.Expect(virtualC.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: "done"}, vp)).To(gomega.Succeed())
+				g.Expect(vp.Status.Phase).To(gomega.Equal(corev1.PodSucceeded))
+				// A change to the finished pod makes the syncer look at it
+				// again: the host copy is still there to take the label.
+				if vp.Labels["looked"] == "" {
+					vp.Labels["looked"] = "again"
+					g.Expect(virtualC.Update(ctx, vp)).To(gomega.Succeed())
+				}
+				g.Expect(hostC.Get(ctx, client.ObjectKeyFromObject(hp), hp)).To(gomega.Succeed())
+				g.Expect(hp.Labels).To(gomega.HaveKeyWithValue(syncer.HostLabelKey("looked"), "again"))
+			},
+		},
+		{
 			name: "a privileged pod never reaches the host, and the vcluster says why",
 			virtual: func(w world) []client.Object {
 				return []client.Object{pod(w.namespace, "root", func(p *corev1.Pod) {

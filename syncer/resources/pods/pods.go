@@ -33,8 +33,11 @@ var (
 // the host.
 const ReasonNodeLost = "NodeLost"
 
-// Wanted: a finished pod has nothing more to run on the host; its host copy
-// goes, and the virtual pod keeps the status it ended with. A pod bound to
+// Wanted: a pod that finished on the host keeps its host copy while the
+// virtual pod lasts, as a kubelet keeps a finished pod's containers: its
+// logs are read there (`kubectl logs` of a completed Job's pod). A pod the
+// vcluster ended while its host copy still runs has that copy go; one that
+// never had a copy gets none. A pod bound to
 // a node this host does not have ran elsewhere: the vcluster was failed
 // over or migrated from another host, or the host lost the node. It is
 // lost, as a pod of a lost node is, and goes now, so that its controller
@@ -43,7 +46,11 @@ const ReasonNodeLost = "NodeLost"
 func (*Resource) Wanted(ctx context.Context, s *syncer.Context, obj client.Object) (bool, error) {
 	p := obj.(*corev1.Pod)
 	if isTerminal(p) {
-		return false, nil
+		host := &corev1.Pod{}
+		if err := s.Host.Get(ctx, s.HostKey(p), host); err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		return isTerminal(host), nil
 	}
 	lost, err := onLostNode(ctx, s, p)
 	if err != nil || !lost {
