@@ -3,6 +3,7 @@ package syncer_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -325,6 +326,35 @@ func TestSync(t *testing.T) {
 				}
 				g.Expect(hostC.Get(ctx, client.ObjectKeyFromObject(hp), hp)).To(gomega.Succeed())
 				g.Expect(hp.Labels).To(gomega.HaveKeyWithValue(syncer.HostLabelKey("looked"), "again"))
+			},
+		},
+		{
+			name: "the downward API reads the virtual pod's name, namespace and annotations, and the host accepts what it reads them from",
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "downward", func(p *corev1.Pod) {
+					p.Annotations = map[string]string{"batch.kubernetes.io/job-completion-index": "3"}
+					for _, f := range []string{"metadata.name", "metadata.namespace", "metadata.annotations['batch.kubernetes.io/job-completion-index']", "metadata.labels['app']"} {
+						p.Spec.Containers[0].Env = append(p.Spec.Containers[0].Env, corev1.EnvVar{Name: fmt.Sprintf("V%d", len(p.Spec.Containers[0].Env)),
+							ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: f}}})
+					}
+				})}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				hp := &corev1.Pod{}
+				g.Expect(hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host("downward")}, hp)).To(gomega.Succeed())
+				values := map[string]string{}
+				for _, e := range hp.Spec.Containers[0].Env {
+					if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+						p := e.ValueFrom.FieldRef.FieldPath
+						if m := regexp.MustCompile(`^metadata\.(annotations|labels)\['(.*)'\]$`).FindStringSubmatch(p); m != nil && m[1] == "annotations" {
+							values[e.Name] = hp.Annotations[m[2]]
+						} else if m != nil {
+							values[e.Name] = hp.Labels[m[2]]
+						}
+					}
+				}
+				// What the host's kubelet will read for each.
+				g.Expect(values).To(gomega.Equal(map[string]string{"V0": "downward", "V1": w.namespace, "V2": "3", "V3": "downward"}))
 			},
 		},
 		{

@@ -66,6 +66,8 @@ func hostPod(s *syncer.Context, virtual *corev1.Pod, serviceEnv []corev1.EnvVar)
 			}}
 		}
 	}
+	// Read before the account goes: the downward API gives the tenant's.
+	downwardValues := downward(spec, virtual)
 	spec.ServiceAccountName, spec.DeprecatedServiceAccount = "", ""
 	spec.AutomountServiceAccountToken = ptr.To(false)
 
@@ -95,9 +97,13 @@ func hostPod(s *syncer.Context, virtual *corev1.Pod, serviceEnv []corev1.EnvVar)
 	hostDNS(s.DNSServer, spec, virtual.Namespace)
 
 	// The tenant's labels are carried under vfleet's keys; its annotations
-	// stay in the vcluster. On the host either could mean something to
+	// stay in the vcluster, but for the values its downward API fields
+	// read, under vfleet's. On the host either could mean something to
 	// whatever reads them there: a CNI, a mesh, a scraper, the runtime.
 	host := &corev1.Pod{Spec: *spec}
+	if len(downwardValues) > 0 {
+		host.Annotations = downwardValues
+	}
 	host.Labels = syncer.HostLabels(virtual.Labels)
 	return host
 }
