@@ -3,11 +3,13 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -88,30 +90,34 @@ func portsMatch(a, b []corev1.ServicePort) bool {
 // ensureDNSEndpoints writes the DNS Service's EndpointSlice: the server's
 // address, serving, on both protocols.
 func ensureDNSEndpoints(ctx context.Context, c client.Client, s *Context, ep Endpoint, labels map[string]string) error {
+	port := int32(ep.Port)
+	return ensureSlice(ctx, c, client.ObjectKey{Namespace: s.HostNamespace, Name: DNSServiceName}, ep.Address, []discoveryv1.EndpointPort{
+		{Name: ptr.To("dns"), Protocol: ptr.To(corev1.ProtocolUDP), Port: &port},
+		{Name: ptr.To("dns-tcp"), Protocol: ptr.To(corev1.ProtocolTCP), Port: &port},
+	}, labels)
+}
+
+// ensureSlice writes the EndpointSlice of the Service key names, of the
+// same name, marked as the syncer's so that EndpointSlice controllers
+// leave it alone: one serving address, with ports.
+func ensureSlice(ctx context.Context, c client.Client, key client.ObjectKey, address string, ports []discoveryv1.EndpointPort, labels map[string]string) error {
 	family := discoveryv1.AddressTypeIPv4
-	if net.ParseIP(ep.Address).To4() == nil {
+	if net.ParseIP(address).To4() == nil {
 		family = discoveryv1.AddressTypeIPv6
 	}
-	port := int32(ep.Port)
 	want := discoveryv1.EndpointSlice{
 		AddressType: family,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ep.Address}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
-		Ports: []discoveryv1.EndpointPort{
-			{Name: ptr.To("dns"), Protocol: ptr.To(corev1.ProtocolUDP), Port: &port},
-			{Name: ptr.To("dns-tcp"), Protocol: ptr.To(corev1.ProtocolTCP), Port: &port},
-		},
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{address}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       ports,
 	}
-	sliceLabels := map[string]string{discoveryv1.LabelServiceName: DNSServiceName, discoveryv1.LabelManagedBy: dnsManagedBy}
-	for k, v := range labels {
-		sliceLabels[k] = v
-	}
+	sliceLabels := map[string]string{discoveryv1.LabelServiceName: key.Name, discoveryv1.LabelManagedBy: dnsManagedBy}
+	maps.Copy(sliceLabels, labels)
 	slice := &discoveryv1.EndpointSlice{}
-	key := client.ObjectKey{Namespace: s.HostNamespace, Name: DNSServiceName}
 	switch err := c.Get(ctx, key, slice); {
 	case apierrors.IsNotFound(err):
 		want.ObjectMeta = metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: sliceLabels}
 		if err := c.Create(ctx, &want); err != nil {
-			return fmt.Errorf("DNS EndpointSlice: %w", err)
+			return fmt.Errorf("EndpointSlice %s: %w", key, err)
 		}
 		return nil
 	case err != nil:
@@ -122,14 +128,14 @@ func ensureDNSEndpoints(ctx context.Context, c client.Client, s *Context, ep End
 		if err := c.Delete(ctx, slice); client.IgnoreNotFound(err) != nil {
 			return err
 		}
-		return ensureDNSEndpoints(ctx, c, s, ep, labels)
+		return ensureSlice(ctx, c, key, address, ports, labels)
 	}
-	if len(slice.Endpoints) != 1 || len(slice.Endpoints[0].Addresses) != 1 || slice.Endpoints[0].Addresses[0] != ep.Address ||
-		len(slice.Ports) != 2 || *slice.Ports[0].Port != port || *slice.Ports[1].Port != port || slice.Labels[discoveryv1.LabelServiceName] != DNSServiceName {
+	if len(slice.Endpoints) != 1 || !equality.Semantic.DeepEqual(slice.Endpoints[0].Addresses, want.Endpoints[0].Addresses) ||
+		!equality.Semantic.DeepEqual(slice.Ports, ports) || slice.Labels[discoveryv1.LabelServiceName] != key.Name {
 		slice.Endpoints, slice.Ports = want.Endpoints, want.Ports
 		slice.Labels = sliceLabels
 		if err := c.Update(ctx, slice); err != nil {
-			return fmt.Errorf("DNS EndpointSlice: %w", err)
+			return fmt.Errorf("EndpointSlice %s: %w", key, err)
 		}
 	}
 	return nil

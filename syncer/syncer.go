@@ -131,6 +131,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := startDNS(ctx, mgr, cfg, s); err != nil {
 		return err
 	}
+	if err := startAPIEndpoints(mgr, s); err != nil {
+		return err
+	}
 	var parts []any
 	for _, r := range cfg.Resources {
 		parts = append(parts, r)

@@ -125,6 +125,11 @@ func (*Resource) UpdateHost(desired, existing client.Object) bool {
 			e.Spec.Containers[i].Image, changed = d.Spec.Containers[i].Image, true
 		}
 	}
+	// A deadline may be set or shortened on a running pod; the host's
+	// kubelet is what ends it.
+	if d.Spec.ActiveDeadlineSeconds != nil && !ptr.Equal(d.Spec.ActiveDeadlineSeconds, e.Spec.ActiveDeadlineSeconds) {
+		e.Spec.ActiveDeadlineSeconds, changed = d.Spec.ActiveDeadlineSeconds, true
+	}
 	return changed
 }
 

@@ -211,3 +211,29 @@ func TestNoVariableNamesTheHostsAPI(t *testing.T) {
 		t.Errorf("the API variables: %v", set)
 	}
 }
+
+// TestUpdateHostDeadline: a deadline set or shortened on the virtual pod
+// reaches its host copy, whose kubelet enforces it; none set leaves the
+// host's alone.
+func TestUpdateHostDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		desired, host *int64
+		want          *int64
+		wantChanged   bool
+	}{
+		{"set", ptr.To(int64(5)), nil, ptr.To(int64(5)), true},
+		{"shortened", ptr.To(int64(5)), ptr.To(int64(30)), ptr.To(int64(5)), true},
+		{"same", ptr.To(int64(5)), ptr.To(int64(5)), ptr.To(int64(5)), false},
+		{"none", nil, nil, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &corev1.Pod{Spec: corev1.PodSpec{ActiveDeadlineSeconds: tc.desired}}
+			e := &corev1.Pod{Spec: corev1.PodSpec{ActiveDeadlineSeconds: tc.host}}
+			changed := (&Resource{}).UpdateHost(d, e)
+			if changed != tc.wantChanged || !ptr.Equal(e.Spec.ActiveDeadlineSeconds, tc.want) {
+				t.Fatalf("changed %v, deadline %v", changed, e.Spec.ActiveDeadlineSeconds)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -230,7 +231,13 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 
 	It("reach their vcluster's API from inside, with their own token, at the one address their environment gives", func(ctx SpecContext) {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "insider"}, Spec: corev1.PodSpec{
-			Containers: []corev1.Container{{Name: "insider", Image: images.Agnhost, Args: []string{"inclusterclient", "--poll-interval=1"}}},
+			Containers: []corev1.Container{{Name: "insider", Image: images.Agnhost, Args: []string{"inclusterclient", "--poll-interval=1"},
+				// The downward API gives the pod's own names, not its
+				// host copy's.
+				Env: []corev1.EnvVar{
+					{Name: "MY_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+					{Name: "MY_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+				}}},
 		}}
 		framework.OnRealNodes(&pod.Spec)
 		_, err := t.Kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
@@ -243,10 +250,29 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 			g.Expect(strings.Count(string(logs), "calling /healthz")).To(BeNumerically(">=", 3))
 			g.Expect(string(logs)).NotTo(ContainSubstring("status=failed"))
 		}).WithContext(ctx).WithTimeout(90 * time.Second).WithPolling(2 * time.Second).Should(Succeed())
-		env, err := framework.Exec(ctx, t.Config, t.Kube, "default", "insider", "insider", "sh", "-c", "env | grep ^KUBERNETES_")
+		env, err := framework.Exec(ctx, t.Config, t.Kube, "default", "insider", "insider", "sh", "-c", "env | grep -E '^(KUBERNETES_|MY_)'")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(env).To(ContainSubstring("KUBERNETES_PORT_443_TCP_ADDR="))
 		Expect(env).NotTo(ContainSubstring("10.96.0.1"), "a variable names the host's API")
+		Expect(env).To(And(ContainSubstring("MY_NAME=insider\n"), ContainSubstring("MY_NAMESPACE=default\n")))
+		// The kubernetes Service's endpoints are that same address, as a
+		// cluster's apiserver writes them.
+		vars := map[string]string{}
+		for _, line := range strings.Split(env, "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				vars[k] = v
+			}
+		}
+		Eventually(func(g Gomega) {
+			ep, err := t.Kube.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(ep.Subsets).To(HaveLen(1))
+			g.Expect(ep.Subsets[0].Addresses).To(ConsistOf(HaveField("IP", vars["KUBERNETES_SERVICE_HOST"])))
+			g.Expect(ep.Subsets[0].Ports).To(ConsistOf(HaveField("Port", BeEquivalentTo(mustAtoi(vars["KUBERNETES_SERVICE_PORT"])))))
+			slices, err := t.Kube.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=kubernetes"})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(slices.Items).To(ConsistOf(HaveField("Endpoints", ConsistOf(HaveField("Addresses", ConsistOf(vars["KUBERNETES_SERVICE_HOST"]))))))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Succeed())
 	}, SpecTimeout(2*time.Minute))
 	It("list their own namespace's pods at kubernetes.default.svc with their mounted token, and are refused what RBAC refuses", func(ctx SpecContext) {
 		ns := "default"
@@ -362,3 +388,9 @@ var _ = Describe("A vcluster whose class does not hand out the real nodes", func
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the pod reached the host: %v", err)
 	}, SpecTimeout(4*time.Minute))
 })
+
+func mustAtoi(s string) int {
+	n, err := strconv.Atoi(s)
+	Expect(err).NotTo(HaveOccurred())
+	return n
+}
