@@ -120,11 +120,8 @@ func (*Resource) UpdateHost(desired, existing client.Object) bool {
 	// Only the keys the vcluster sets: the host may add its own.
 	changed := merge(&e.Labels, d.Labels)
 	changed = merge(&e.Annotations, d.Annotations) || changed
-	for i := range e.Spec.Containers {
-		if i < len(d.Spec.Containers) && e.Spec.Containers[i].Image != d.Spec.Containers[i].Image {
-			e.Spec.Containers[i].Image, changed = d.Spec.Containers[i].Image, true
-		}
-	}
+	changed = setImages(e.Spec.Containers, d.Spec.Containers) || changed
+	changed = setImages(e.Spec.InitContainers, d.Spec.InitContainers) || changed
 	// A deadline may be set or shortened on a running pod; the host's
 	// kubelet is what ends it.
 	if d.Spec.ActiveDeadlineSeconds != nil && !ptr.Equal(d.Spec.ActiveDeadlineSeconds, e.Spec.ActiveDeadlineSeconds) {
@@ -153,6 +150,7 @@ func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virt
 	// The vcluster computes its own QoS class from the pod it knows; the
 	// host's may differ by the defaults its LimitRange added.
 	status.QOSClass = virtual.Status.QOSClass
+	observedGenerations(&status, host, virtual)
 	virtualMessages(&status, syncer.VirtualNames(host, client.ObjectKeyFromObject(virtual), s.HostNamespace))
 	if reflect.DeepEqual(status, virtual.Status) {
 		return nil
@@ -188,6 +186,48 @@ func merge(to *map[string]string, from map[string]string) bool {
 
 func isTerminal(p *corev1.Pod) bool {
 	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+// setImages gives each container of to the image of the container in the
+// same place in from (an image is what a pod's containers may change), and
+// reports whether any changed.
+func setImages(to, from []corev1.Container) bool {
+	changed := false
+	for i := range to {
+		if i < len(from) && to[i].Image != from[i].Image {
+			to[i].Image, changed = from[i].Image, true
+		}
+	}
+	return changed
+}
+
+// observedGenerations puts the generations the host's kubelet observed in
+// the virtual pod's terms: the host copy's generation counts the syncer's
+// updates, not the tenant's. Once the kubelet has observed the copy's
+// current generation, it has seen the virtual pod's spec as UpdateHost
+// carried it over (just before), so the virtual pod's generation is the
+// one observed; until then the virtual pod keeps what it had.
+func observedGenerations(status *corev1.PodStatus, host, virtual *corev1.Pod) {
+	observed := func(byHost, had int64) int64 {
+		switch {
+		case byHost == 0:
+			return 0
+		case byHost >= host.Generation:
+			return virtual.Generation
+		default:
+			return had
+		}
+	}
+	status.ObservedGeneration = observed(status.ObservedGeneration, virtual.Status.ObservedGeneration)
+	for i := range status.Conditions {
+		var had int64
+		for _, c := range virtual.Status.Conditions {
+			if c.Type == status.Conditions[i].Type {
+				had = c.ObservedGeneration
+			}
+		}
+		status.Conditions[i].ObservedGeneration = observed(status.Conditions[i].ObservedGeneration, had)
+	}
 }
 
 // virtualMessages puts the messages the host's kubelet wrote, which name

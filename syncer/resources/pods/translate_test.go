@@ -237,3 +237,39 @@ func TestUpdateHostDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestObservedGenerations: the virtual pod shows its own generation as
+// observed once the host's kubelet has observed its copy's current one,
+// and keeps what it had while the kubelet lags.
+func TestObservedGenerations(t *testing.T) {
+	for _, tc := range []struct {
+		name                          string
+		hostGen, hostObserved, hadGen int64
+		want                          int64
+	}{
+		{"caught up", 3, 3, 1, 5},
+		{"lagging", 3, 2, 4, 4},
+		{"nothing observed yet", 1, 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			host := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Generation: tc.hostGen}}
+			virtual := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Generation: 5}, Status: corev1.PodStatus{ObservedGeneration: tc.hadGen,
+				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, ObservedGeneration: tc.hadGen}}}}
+			status := corev1.PodStatus{ObservedGeneration: tc.hostObserved, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, ObservedGeneration: tc.hostObserved}}}
+			observedGenerations(&status, host, virtual)
+			if status.ObservedGeneration != tc.want || status.Conditions[0].ObservedGeneration != tc.want {
+				t.Fatalf("observed %d, condition %d, want %d", status.ObservedGeneration, status.Conditions[0].ObservedGeneration, tc.want)
+			}
+		})
+	}
+}
+
+// TestUpdateHostImages: an image changed on a running pod's container or
+// init container reaches the host copy.
+func TestUpdateHostImages(t *testing.T) {
+	d := &corev1.Pod{Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i", Image: "new-init"}}, Containers: []corev1.Container{{Name: "c", Image: "new"}}}}
+	e := &corev1.Pod{Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i", Image: "old-init"}}, Containers: []corev1.Container{{Name: "c", Image: "old"}}}}
+	if !(&Resource{}).UpdateHost(d, e) || e.Spec.InitContainers[0].Image != "new-init" || e.Spec.Containers[0].Image != "new" {
+		t.Fatalf("host copy: %+v", e.Spec)
+	}
+}
