@@ -272,18 +272,7 @@ func TestSync(t *testing.T) {
 			},
 			expect: func(g gomega.Gomega, w world) {
 				ctx := context.Background()
-				hp := &corev1.Pod{}
-				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("runs")}, hp)).To(gomega.Succeed())
-				if hp.Spec.NodeName == "" {
-					// What the host's scheduler and kubelet would do.
-					g.Expect(hostC.SubResource("binding").Create(ctx, hp, &corev1.Binding{
-						ObjectMeta: metav1.ObjectMeta{Name: hp.Name, Namespace: hp.Namespace},
-						Target:     corev1.ObjectReference{Kind: "Node", Name: "node-" + w.vc.Name},
-					})).To(gomega.Succeed())
-					g.Expect(hostC.Get(ctx, client.ObjectKeyFromObject(hp), hp)).To(gomega.Succeed())
-					hp.Status.Phase, hp.Status.PodIP = corev1.PodRunning, "10.244.0.7"
-					g.Expect(hostC.Status().Update(ctx, hp)).To(gomega.Succeed())
-				}
+				runOnHost(g, w, "runs", func(st *corev1.PodStatus) { st.Phase, st.PodIP = corev1.PodRunning, "10.244.0.7" })
 				vp := &corev1.Pod{}
 				g.Expect(virtualC.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: "runs"}, vp)).To(gomega.Succeed())
 				g.Expect(vp.Spec.NodeName).To(gomega.Equal("node-" + w.vc.Name))
@@ -304,17 +293,7 @@ func TestSync(t *testing.T) {
 			},
 			expect: func(g gomega.Gomega, w world) {
 				ctx := context.Background()
-				hp := &corev1.Pod{}
-				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("done")}, hp)).To(gomega.Succeed())
-				if hp.Spec.NodeName == "" {
-					g.Expect(hostC.SubResource("binding").Create(ctx, hp, &corev1.Binding{
-						ObjectMeta: metav1.ObjectMeta{Name: hp.Name, Namespace: hp.Namespace},
-						Target:     corev1.ObjectReference{Kind: "Node", Name: "node-" + w.vc.Name},
-					})).To(gomega.Succeed())
-					g.Expect(hostC.Get(ctx, client.ObjectKeyFromObject(hp), hp)).To(gomega.Succeed())
-					hp.Status.Phase = corev1.PodSucceeded
-					g.Expect(hostC.Status().Update(ctx, hp)).To(gomega.Succeed())
-				}
+				hp := runOnHost(g, w, "done", func(st *corev1.PodStatus) { st.Phase = corev1.PodSucceeded })
 				vp := &corev1.Pod{}
 				g.Expect(virtualC.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: "done"}, vp)).To(gomega.Succeed())
 				g.Expect(vp.Status.Phase).To(gomega.Equal(corev1.PodSucceeded))
@@ -625,6 +604,25 @@ func TestSync(t *testing.T) {
 			},
 		},
 	})
+}
+
+// runOnHost does to the host copy of the virtual pod name what the host's
+// scheduler and kubelet would: binds it to the world's node, once, and
+// gives it the status set writes. It returns the host pod.
+func runOnHost(g gomega.Gomega, w world, name string, set func(*corev1.PodStatus)) *corev1.Pod {
+	ctx := context.Background()
+	hp := &corev1.Pod{}
+	g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host(name)}, hp)).To(gomega.Succeed())
+	if hp.Spec.NodeName == "" {
+		g.Expect(hostC.SubResource("binding").Create(ctx, hp, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: hp.Name, Namespace: hp.Namespace},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: "node-" + w.vc.Name},
+		})).To(gomega.Succeed())
+		g.Expect(hostC.Get(ctx, client.ObjectKeyFromObject(hp), hp)).To(gomega.Succeed())
+		set(&hp.Status)
+		g.Expect(hostC.Status().Update(ctx, hp)).To(gomega.Succeed())
+	}
+	return hp
 }
 
 // syncCase is one case of a sync table: the virtual cluster's and the
