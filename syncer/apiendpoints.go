@@ -14,6 +14,8 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vfleet/vfleet/apis"
 )
 
 // apiEndpointsKeeper writes the Endpoints and EndpointSlice of the
@@ -28,12 +30,18 @@ type apiEndpointsKeeper struct {
 }
 
 // startAPIEndpoints starts the keeper when pods are given an address for
-// the API.
-func startAPIEndpoints(mgr ctrl.Manager, s *Context) error {
+// the API. It reads the API server, not the manager's cache: a kind the
+// cache has no informer for yet would start one, which a syncer being
+// stopped might never see synced, and the stop would wait on it.
+func startAPIEndpoints(mgr ctrl.Manager, cfg Config, s *Context) error {
 	if net.ParseIP(s.APIServerHost) == nil || s.APIServerPort == 0 {
 		return nil
 	}
-	return mgr.Add(&apiEndpointsKeeper{c: mgr.GetClient(), ip: s.APIServerHost, port: int32(s.APIServerPort)})
+	c, err := client.New(unlimited(cfg.Virtual), client.Options{Scheme: apis.Scheme()})
+	if err != nil {
+		return err
+	}
+	return mgr.Add(&apiEndpointsKeeper{c: c, ip: s.APIServerHost, port: int32(s.APIServerPort)})
 }
 
 func (k *apiEndpointsKeeper) Start(ctx context.Context) error {

@@ -56,6 +56,7 @@ var cases atomic.Int32
 // world is one case's vcluster: its identity, its namespace in the virtual
 // cluster and its namespace on the host.
 type world struct {
+	n         int32
 	vc        syncer.Identity
 	namespace string // virtual
 	hostNS    string
@@ -64,6 +65,7 @@ type world struct {
 func newWorld(t *testing.T) world {
 	n := cases.Add(1)
 	w := world{
+		n:         n,
 		vc:        syncer.Identity{Name: fmt.Sprintf("vc%d", n), Namespace: "tenants", UID: fmt.Sprintf("uid-vc%d", n)},
 		namespace: fmt.Sprintf("app%d", n),
 		hostNS:    fmt.Sprintf("vc-vc%d-x-tenants", n),
@@ -565,18 +567,18 @@ func TestSync(t *testing.T) {
 			virtual: func(w world) []client.Object {
 				port := []corev1.ServicePort{{Name: "http", Port: 80}}
 				return []client.Object{
-					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: w.namespace}, Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.201", Ports: port}},
-					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "clash", Namespace: w.namespace}, Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.202", Ports: port}},
+					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: w.namespace}, Spec: corev1.ServiceSpec{ClusterIP: w.ip(0), Ports: port}},
+					&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "clash", Namespace: w.namespace}, Spec: corev1.ServiceSpec{ClusterIP: w.ip(1), Ports: port}},
 				}
 			},
 			host: func(w world) []client.Object {
 				// Another Service of the host holds the address first.
 				return []client.Object{&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "squatter", Namespace: w.hostNS},
-					Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.202", Ports: []corev1.ServicePort{{Port: 80}}}}}
+					Spec: corev1.ServiceSpec{ClusterIP: w.ip(1), Ports: []corev1.ServicePort{{Port: 80}}}}}
 			},
 			expect: func(g gomega.Gomega, w world) {
 				ctx := context.Background()
-				for name, want := range map[string]types.GomegaMatcher{"kept": gomega.Equal("10.0.0.201"), "clash": gomega.Not(gomega.Equal("10.0.0.202"))} {
+				for name, want := range map[string]types.GomegaMatcher{"kept": gomega.Equal(w.ip(0)), "clash": gomega.Not(gomega.Equal(w.ip(1)))} {
 					hs, vs := &corev1.Service{}, &corev1.Service{}
 					g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host(name)}, hs)).To(gomega.Succeed())
 					g.Expect(virtualC.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: name}, vs)).To(gomega.Succeed())
@@ -604,6 +606,15 @@ func TestSync(t *testing.T) {
 			},
 		},
 	})
+}
+
+// ip is the world's i-th address (0 or 1) in the Service range both test
+// API servers have (10.0.0.0/24), in the band below .16 that they hand
+// out only when asked for: no Service they gave an address takes it.
+// Each world has its own, so that a case run again in the same API
+// servers (go test -count) asks for addresses not yet taken.
+func (w world) ip(i int) string {
+	return fmt.Sprintf("10.0.0.%d", 2+(2*int(w.n)+i)%14)
 }
 
 // runOnHost does to the host copy of the virtual pod name what the host's

@@ -13,6 +13,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -94,7 +95,7 @@ func Run(ctx context.Context, cfg Config) error {
 		HealthProbeBindAddress: "0",
 		// One syncer per control plane, in its process.
 		LeaderElection: false,
-		Controller:     cfg.Controller,
+		Controller:     controllerConfig(cfg.Controller),
 	})
 	if err != nil {
 		return err
@@ -131,7 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := startDNS(ctx, mgr, cfg, s); err != nil {
 		return err
 	}
-	if err := startAPIEndpoints(mgr, s); err != nil {
+	if err := startAPIEndpoints(mgr, cfg, s); err != nil {
 		return err
 	}
 	var parts []any
@@ -213,4 +214,16 @@ func unlimited(cfg *rest.Config) *rest.Config {
 	// on every request is no news in its log.
 	cfg.WarningHandler = rest.NoWarnings{}
 	return cfg
+}
+
+// controllerConfig is c with controller-runtime's priority queue off
+// unless c asks for it: v0.24's can hang a stopping manager, handing an
+// item to a worker that has already left while it holds the lock the
+// other workers' Done needs (seen in the syncer's tests as a stop that
+// waited out its grace period).
+func controllerConfig(c ctrlconfig.Controller) ctrlconfig.Controller {
+	if c.UsePriorityQueue == nil {
+		c.UsePriorityQueue = ptr.To(false)
+	}
+	return c
 }
