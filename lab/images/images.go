@@ -140,7 +140,6 @@ func Build(dir string, src Sources) ([]string, error) {
 			entrypoint: []string{"/pause"}, user: "65535:65535"},
 		BusyBox:         {entries: busybox, cmd: []string{"sh"}},
 		Agnhost:         agnhost(filepath.Join(src.K8sBinDir, "agnhost"), src.K8sSource, busybox, tools),
-		AgnhostPrev:     agnhost(filepath.Join(src.K8sBinDir, "agnhost"), src.K8sSource, busybox, tools),
 		GlibcDNSTesting: glibcDNSTesting(src.CoreDNS, busybox, tools),
 		CoreDNS: {entries: []entry{{path: "coredns", from: src.CoreDNS, mode: 0o755}, {path: "tmp", dir: true, mode: 0o1777}},
 			entrypoint: []string{"/coredns"}},
@@ -157,6 +156,8 @@ func Build(dir string, src Sources) ([]string, error) {
 			{path: "etc/group", data: []byte("root:x:0:\nnonroot:x:65532:\n"), mode: 0o644},
 		}, entrypoint: []string{"/usr/local/bin/vfleet"}, user: "65532:65532"},
 	}
+	// The same image under the suite's "previous" tag (see AgnhostPrev).
+	contents[AgnhostPrev] = contents[Agnhost]
 	contents[Nonewprivs] = nonewprivs(src.Nnp, busybox)
 	contents[Kitten] = picture(contents[Agnhost], src.K8sSource, "kitten")
 	contents[Nautilus] = picture(contents[Agnhost], src.K8sSource, "nautilus")
