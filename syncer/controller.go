@@ -150,7 +150,8 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 				}
 				return reconcile.Result{RequeueAfter: Retry}, nil
 			}
-			s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonSyncFailed, "Sync", "the host refused the %s: %v", res.Kind(), err)
+			s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonSyncFailed, "Sync", "the host refused the %s: %s", res.Kind(),
+				VirtualNames(desired, client.ObjectKeyFromObject(virtual), s.HostNamespace).Replace(err.Error()))
 			return reconcile.Result{}, err
 		}
 		log.V(1).Info("Created host object", "kind", res.Kind(), "host", klog.KObj(desired))
@@ -159,6 +160,15 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 		s.Mark(host, virtual)
 		if err := s.Host.Update(ctx, host); err != nil {
 			return reconcile.Result{}, err
+		}
+	}
+	if su, ok := res.(SubresourceUpdater); ok && hostExists {
+		if sub := su.UpdateHostSubresource(desired, host); sub != "" {
+			if err := s.Host.SubResource(sub).Update(ctx, host); err != nil {
+				s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonSyncFailed, "Sync", "the host refused the %s's %s: %s", res.Kind(), sub,
+					VirtualNames(host, client.ObjectKeyFromObject(virtual), s.HostNamespace).Replace(err.Error()))
+				return reconcile.Result{}, err
+			}
 		}
 	}
 	if err := res.ToVirtual(ctx, s, host, virtual); err != nil {

@@ -65,6 +65,16 @@ type Fallback interface {
 	Fallback(desired client.Object, refused error) client.Object
 }
 
+// SubresourceUpdater is implemented by resources whose host objects take
+// some changes only through a subresource: a pod's requests and limits,
+// through resize.
+type SubresourceUpdater interface {
+	// UpdateHostSubresource changes existing (the host object) to agree
+	// with desired in what only the subresource takes, and names the
+	// subresource; "" when nothing changed.
+	UpdateHostSubresource(desired, existing client.Object) string
+}
+
 // NameIdentity is implemented by resources whose virtual object the syncer
 // itself may recreate under the same name (a Service, to take the host's
 // ClusterIP): a host object of another virtual UID is then theirs, not

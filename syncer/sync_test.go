@@ -310,6 +310,39 @@ func TestSync(t *testing.T) {
 			},
 		},
 		{
+			name: "an in-place resize of a running pod reaches its host copy, through the host's resize subresource",
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "grows", func(p *corev1.Pod) {
+					p.Spec.Containers[0].Resources = corev1.ResourceRequirements{
+						Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+						Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+					}
+				})}
+			},
+			host: func(w world) []client.Object {
+				// The vcluster's API server admits a resize the node has room for.
+				room := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("8Gi"), corev1.ResourcePods: resource.MustParse("110")}
+				return []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + w.vc.Name}, Status: corev1.NodeStatus{Capacity: room, Allocatable: room}}}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				hp := runOnHost(g, w, "grows", func(st *corev1.PodStatus) { st.Phase = corev1.PodRunning })
+				vp := &corev1.Pod{}
+				g.Expect(virtualC.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: "grows"}, vp)).To(gomega.Succeed())
+				want := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("64Mi")}
+				if !vp.Spec.Containers[0].Resources.Limits.Cpu().Equal(want[corev1.ResourceCPU]) {
+					vp.Spec.Containers[0].Resources.Limits[corev1.ResourceCPU] = want[corev1.ResourceCPU]
+					vp.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("500m")
+					g.Expect(virtualC.SubResource("resize").Update(ctx, vp)).To(gomega.Succeed())
+				}
+				g.Expect(hostC.Get(ctx, client.ObjectKeyFromObject(hp), hp)).To(gomega.Succeed())
+				res := hp.Spec.Containers[0].Resources
+				g.Expect(res.Limits.Cpu().String()).To(gomega.Equal("1"))
+				g.Expect(res.Requests.Cpu().String()).To(gomega.Equal("500m"))
+				g.Expect(res.Limits.Memory().String()).To(gomega.Equal("128Mi"))
+			},
+		},
+		{
 			name: "the downward API reads the virtual pod's name, namespace and annotations, and the host accepts what it reads them from",
 			virtual: func(w world) []client.Object {
 				return []client.Object{pod(w.namespace, "downward", func(p *corev1.Pod) {

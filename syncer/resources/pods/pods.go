@@ -130,6 +130,56 @@ func (*Resource) UpdateHost(desired, existing client.Object) bool {
 	return changed
 }
 
+// UpdateHostSubresource carries an in-place resize of the virtual pod to
+// its host copy: the requests and limits the tenant set, which only the
+// host pod's resize subresource takes. A resource only the host set (its
+// LimitRange's defaults) stays: the tenant never named it.
+func (*Resource) UpdateHostSubresource(desired, existing client.Object) string {
+	d, e := desired.(*corev1.Pod), existing.(*corev1.Pod)
+	changed := false
+	for _, c := range []struct{ to, from []corev1.Container }{
+		{e.Spec.Containers, d.Spec.Containers}, {e.Spec.InitContainers, d.Spec.InitContainers},
+	} {
+		for i := range c.to {
+			if i < len(c.from) {
+				changed = mergeResources(&c.to[i].Resources, c.from[i].Resources) || changed
+			}
+		}
+	}
+	if d.Spec.Resources != nil {
+		if e.Spec.Resources == nil {
+			e.Spec.Resources = &corev1.ResourceRequirements{}
+		}
+		changed = mergeResources(e.Spec.Resources, *d.Spec.Resources) || changed
+	}
+	if !changed {
+		return ""
+	}
+	return "resize"
+}
+
+// mergeResources sets in to the requests and limits of from, compared as
+// quantities ("1" and "1000m" are one CPU), and reports whether any
+// changed.
+func mergeResources(to *corev1.ResourceRequirements, from corev1.ResourceRequirements) bool {
+	changed := false
+	for _, l := range []struct {
+		to   *corev1.ResourceList
+		from corev1.ResourceList
+	}{{&to.Requests, from.Requests}, {&to.Limits, from.Limits}} {
+		for name, q := range l.from {
+			if cur, ok := (*l.to)[name]; ok && cur.Cmp(q) == 0 {
+				continue
+			}
+			if *l.to == nil {
+				*l.to = corev1.ResourceList{}
+			}
+			(*l.to)[name], changed = q, true
+		}
+	}
+	return changed
+}
+
 // ToVirtual binds the virtual pod to the node the host chose and copies
 // the host's status into it.
 func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virtualObj client.Object) error {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -271,5 +273,44 @@ func TestUpdateHostImages(t *testing.T) {
 	e := &corev1.Pod{Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i", Image: "old-init"}}, Containers: []corev1.Container{{Name: "c", Image: "old"}}}}
 	if !(&Resource{}).UpdateHost(d, e) || e.Spec.InitContainers[0].Image != "new-init" || e.Spec.Containers[0].Image != "new" {
 		t.Fatalf("host copy: %+v", e.Spec)
+	}
+}
+
+// TestUpdateHostResize: a resize of the virtual pod reaches the host copy
+// through the resize subresource; a request only the host set (its
+// LimitRange's default) stays, and an equal quantity written otherwise is
+// no change.
+func TestUpdateHostResize(t *testing.T) {
+	q := resource.MustParse
+	res := func(req, lim corev1.ResourceList) corev1.ResourceRequirements {
+		return corev1.ResourceRequirements{Requests: req, Limits: lim}
+	}
+	for _, tc := range []struct {
+		name                string
+		desired, host, want corev1.ResourceRequirements
+		sub                 string
+	}{
+		{name: "the same", desired: res(corev1.ResourceList{"cpu": q("100m")}, nil), host: res(corev1.ResourceList{"cpu": q("100m")}, nil),
+			want: res(corev1.ResourceList{"cpu": q("100m")}, nil)},
+		{name: "equivalent quantities", desired: res(corev1.ResourceList{"cpu": q("1")}, nil), host: res(corev1.ResourceList{"cpu": q("1000m")}, nil),
+			want: res(corev1.ResourceList{"cpu": q("1")}, nil)},
+		{name: "a larger request", desired: res(corev1.ResourceList{"cpu": q("200m")}, nil), host: res(corev1.ResourceList{"cpu": q("100m")}, nil),
+			want: res(corev1.ResourceList{"cpu": q("200m")}, nil), sub: "resize"},
+		{name: "the host's default request stays", desired: res(corev1.ResourceList{"cpu": q("300m")}, nil),
+			host: res(corev1.ResourceList{"cpu": q("100m"), "memory": q("128Mi")}, nil),
+			want: res(corev1.ResourceList{"cpu": q("300m"), "memory": q("128Mi")}, nil), sub: "resize"},
+		{name: "a limit added", desired: res(nil, corev1.ResourceList{"memory": q("1Gi")}), host: res(nil, nil),
+			want: res(nil, corev1.ResourceList{"memory": q("1Gi")}), sub: "resize"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Resources: tc.desired}}}}
+			e := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Resources: tc.host}}}}
+			if got := (&Resource{}).UpdateHostSubresource(d, e); got != tc.sub {
+				t.Fatalf("subresource %q, want %q", got, tc.sub)
+			}
+			if got := e.Spec.Containers[0].Resources; !apiequality.Semantic.DeepEqual(got, tc.want) {
+				t.Errorf("host resources %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
