@@ -391,12 +391,13 @@ func (cp *ControlPlane) spec(name string, etcd StoreEndpoint) procgroup.Spec {
 			"--proxy-client-key-file=" + p("front-proxy-client.key"),
 			"--endpoint-reconciler-type=none",
 			// Its nodes' kubelet API is the syncer's proxy, on loopback
-			// (the nodes say so), serving with a certificate of the
+			// (the nodes say so by an address type of vfleet's, beside the
+			// host nodes' own), serving with a certificate of the
 			// vcluster's CA.
 			"--kubelet-client-certificate=" + p("apiserver-kubelet-client.crt"),
 			"--kubelet-client-key=" + p("apiserver-kubelet-client.key"),
 			"--kubelet-certificate-authority=" + p("ca.crt"),
-			"--kubelet-preferred-address-types=InternalIP",
+			"--kubelet-preferred-address-types=" + string(syncer.KubeletAddressType),
 			// The vcluster's API accepts privileged pods so that its syncer,
 			// which enforces the isolation policy, can keep them off the
 			// host with an Event saying why, rather than the API refusing

@@ -69,7 +69,8 @@ type Context struct {
 	// Recorder records Events on virtual objects.
 	Recorder events.EventRecorder
 	// Kubelet is where the vcluster's apiserver reaches its nodes' kubelet
-	// API; nil when none serves it.
+	// API, shown on each node as a KubeletAddressType address; nil when
+	// none serves it.
 	Kubelet *Endpoint
 	// DNSServer is the ClusterIP of the vcluster's DNS Service on the
 	// host, which pods resolve names with; empty leaves them the host's.

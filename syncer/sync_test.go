@@ -94,6 +94,7 @@ func (w world) start(t *testing.T, isolation fleetv1.IsolationPolicy) {
 		done <- syncer.Run(ctx, syncer.Config{
 			Virtual: virtualCfg, Host: hostCfg, HostNamespace: w.hostNS, VCluster: w.vc, Isolation: isolation,
 			APIServerHost: "10.1.2.3", APIServerPort: 6443, ServiceCIDR: "10.0.0.0/24",
+			Kubelet:   &syncer.Endpoint{Address: "127.0.0.1", Port: 10250},
 			Resources: resources.All(), Controllers: resources.Controllers(),
 			// Every case starts a syncer in this one process.
 			Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
@@ -270,7 +271,8 @@ func TestSync(t *testing.T) {
 				return []client.Object{pod(w.namespace, "runs")}
 			},
 			host: func(w world) []client.Object {
-				return []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + w.vc.Name, Labels: map[string]string{"zone": "a"}}}}
+				return []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + w.vc.Name, Labels: map[string]string{"zone": "a"}},
+					Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.245.9.1"}}}}}
 			},
 			expect: func(g gomega.Gomega, w world) {
 				ctx := context.Background()
@@ -283,6 +285,11 @@ func TestSync(t *testing.T) {
 				vn := &corev1.Node{}
 				g.Expect(virtualC.Get(ctx, client.ObjectKey{Name: "node-" + w.vc.Name}, vn)).To(gomega.Succeed())
 				g.Expect(vn.Labels).To(gomega.HaveKeyWithValue("zone", "a"))
+				// The host node's address, which a NodePort is reached at,
+				// and the kubelet proxy's, which the API server takes.
+				g.Expect(vn.Status.Addresses).To(gomega.ConsistOf(
+					corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "10.245.9.1"},
+					corev1.NodeAddress{Type: syncer.KubeletAddressType, Address: "127.0.0.1"}))
 			},
 		},
 		{

@@ -47,8 +47,8 @@ type Config struct {
 	// Workers is how many objects of one kind are synced at once.
 	Workers int
 	// Kubelet is where the vcluster's apiserver reaches its nodes' kubelet
-	// API (the control plane's kubelet proxy); nil shows the host nodes'
-	// own addresses, which it cannot use.
+	// API (the control plane's kubelet proxy), which nodes show beside the
+	// host nodes' addresses; nil shows only those, which it cannot use.
 	Kubelet *Endpoint
 	// DNS is where the vcluster's DNS server listens; the syncer puts a
 	// Service in the host namespace in front of it and points pods there.
@@ -64,6 +64,12 @@ type Config struct {
 	Resources   []Resource
 	Controllers []Controller
 }
+
+// KubeletAddressType is the type of the address a vcluster's node shows
+// for the kubelet proxy, beside the host node's own addresses. The
+// vcluster's apiserver prefers it, and only it, for kubelet connections:
+// the host's kubelets know none of the vcluster's pods.
+const KubeletAddressType corev1.NodeAddressType = "VFleetKubeletProxy"
 
 // Endpoint is an address and port the control plane serves at.
 type Endpoint struct {

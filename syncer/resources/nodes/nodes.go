@@ -7,6 +7,7 @@ import (
 	"context"
 	"maps"
 	"reflect"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -107,19 +108,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, err
 		}
 	}
-	status := corev1.NodeStatus{
-		Capacity: host.Status.Capacity, Allocatable: host.Status.Allocatable, Phase: host.Status.Phase,
-		Conditions: host.Status.Conditions, Addresses: host.Status.Addresses, NodeInfo: host.Status.NodeInfo,
-		DaemonEndpoints: host.Status.DaemonEndpoints,
-	}
-	if k := s.Kubelet; k != nil {
-		// The vcluster's apiserver reaches every node's kubelet API at the
-		// kubelet proxy, which asks the host for the pods' host copies;
-		// the host's own addresses would lead it to a kubelet that knows
-		// none of its pods, and are the host's business.
-		status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: k.Address}, {Type: corev1.NodeHostName, Address: host.Name}}
-		status.DaemonEndpoints = corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(k.Port)}}
-	}
+	status := virtualStatus(host, s.Kubelet)
 	if reflect.DeepEqual(status, virtual.Status) {
 		return reconcile.Result{}, nil
 	}
@@ -129,6 +118,26 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{RequeueAfter: syncer.Retry}, nil
 	}
 	return reconcile.Result{}, err
+}
+
+// virtualStatus is what the vcluster shows of a host node: its capacity,
+// conditions and addresses, with the kubelet proxy, where the vcluster's
+// apiserver reaches every node's kubelet API, added under an address type
+// of its own (syncer.KubeletAddressType, the only one that apiserver
+// prefers). The host's kubelet knows none of the vcluster's pods; the
+// host's addresses stay what a pod reaching the node (a NodePort, its
+// hostIP) dials.
+func virtualStatus(host *corev1.Node, kubelet *syncer.Endpoint) corev1.NodeStatus {
+	status := corev1.NodeStatus{
+		Capacity: host.Status.Capacity, Allocatable: host.Status.Allocatable, Phase: host.Status.Phase,
+		Conditions: host.Status.Conditions, Addresses: host.Status.Addresses, NodeInfo: host.Status.NodeInfo,
+		DaemonEndpoints: host.Status.DaemonEndpoints,
+	}
+	if kubelet != nil {
+		status.Addresses = append(slices.Clone(host.Status.Addresses), corev1.NodeAddress{Type: syncer.KubeletAddressType, Address: kubelet.Address})
+		status.DaemonEndpoints = corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(kubelet.Port)}}
+	}
+	return status
 }
 
 // Visible says whether the class shows a host node whatever runs there:

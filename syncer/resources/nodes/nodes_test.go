@@ -1,12 +1,14 @@
 package nodes
 
 import (
+	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/syncer"
 )
 
 // TestVisible: a class shows the nodes its pods could be scheduled to,
@@ -45,5 +47,30 @@ func TestVisible(t *testing.T) {
 				t.Errorf("Visible = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestVirtualStatus: a vcluster's node shows the host node's addresses,
+// which its pods dial (a NodePort, their hostIP), and the kubelet proxy's
+// under an address type of its own, which the vcluster's apiserver alone
+// prefers; its kubelet port is the proxy's.
+func TestVirtualStatus(t *testing.T) {
+	host := &corev1.Node{Status: corev1.NodeStatus{
+		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.245.1.1"}, {Type: corev1.NodeHostName, Address: "node-1"}},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 10250}},
+	}}
+	got := virtualStatus(host, &syncer.Endpoint{Address: "127.0.0.1", Port: 41000})
+	want := []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.245.1.1"}, {Type: corev1.NodeHostName, Address: "node-1"}, {Type: syncer.KubeletAddressType, Address: "127.0.0.1"}}
+	if !reflect.DeepEqual(got.Addresses, want) {
+		t.Errorf("addresses %v, want %v", got.Addresses, want)
+	}
+	if got.DaemonEndpoints.KubeletEndpoint.Port != 41000 {
+		t.Errorf("kubelet port %d, want the proxy's 41000", got.DaemonEndpoints.KubeletEndpoint.Port)
+	}
+	if len(host.Status.Addresses) != 2 {
+		t.Errorf("the host node's own addresses changed: %v", host.Status.Addresses)
+	}
+	if got := virtualStatus(host, nil); !reflect.DeepEqual(got.Addresses, host.Status.Addresses) {
+		t.Errorf("without a proxy: addresses %v, want the host's", got.Addresses)
 	}
 }
