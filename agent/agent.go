@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -33,6 +34,7 @@ import (
 	"github.com/vfleet/vfleet/agent/runtime/process"
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/ctrlopts"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 )
 
@@ -65,6 +67,7 @@ func Run(ctx context.Context, o *Options) error {
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
 		HealthProbeBindAddress: o.Serving.HealthProbe,
 		Metrics:                metricsserver.Options{BindAddress: o.Serving.Metrics},
+		Controller:             ctrlopts.Controller(ctrlconfig.Controller{}),
 	})
 	if err != nil {
 		return err

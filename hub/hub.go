@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -31,6 +32,7 @@ import (
 	"github.com/vfleet/vfleet/controllers/hosthealth"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/hub/joinserver"
+	"github.com/vfleet/vfleet/internal/ctrlopts"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/liveness"
 	"github.com/vfleet/vfleet/placement"
@@ -56,6 +58,7 @@ func Run(ctx context.Context, o *Options) error {
 		LeaderElectionReleaseOnCancel: true,
 		HealthProbeBindAddress:        o.Serving.HealthProbe,
 		Metrics:                       metricsserver.Options{BindAddress: o.Serving.Metrics},
+		Controller:                    ctrlopts.Controller(ctrlconfig.Controller{}),
 	})
 	if err != nil {
 		return err

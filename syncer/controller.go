@@ -156,20 +156,8 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 		}
 		log.V(1).Info("Created host object", "kind", res.Kind(), "host", klog.KObj(desired))
 		host = desired
-	} else if res.UpdateHost(desired, host) || host.GetAnnotations()[AnnotationVirtualUID] != string(virtual.GetUID()) {
-		s.Mark(host, virtual)
-		if err := s.Host.Update(ctx, host); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
-	if su, ok := res.(SubresourceUpdater); ok && hostExists {
-		if sub := su.UpdateHostSubresource(desired, host); sub != "" {
-			if err := s.Host.SubResource(sub).Update(ctx, host); err != nil {
-				s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonSyncFailed, "Sync", "the host refused the %s's %s: %s", res.Kind(), sub,
-					VirtualNames(host, client.ObjectKeyFromObject(virtual), s.HostNamespace).Replace(err.Error()))
-				return reconcile.Result{}, err
-			}
-		}
+	} else if err := c.updateHost(ctx, desired, host, virtual); err != nil {
+		return reconcile.Result{}, err
 	}
 	if err := res.ToVirtual(ctx, s, host, virtual); err != nil {
 		return reconcile.Result{}, err
@@ -178,6 +166,33 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{RequeueAfter: r.RequeueAfter(virtual)}, nil
 	}
 	return reconcile.Result{}, nil
+}
+
+// updateHost brings the existing host object to agree with desired, the
+// virtual object's copy: by an update, and by the subresource that takes
+// what an update does not (a pod's resize).
+func (c *controllerFor) updateHost(ctx context.Context, desired, host, virtual client.Object) error {
+	s, res := c.s, c.res
+	if res.UpdateHost(desired, host) || host.GetAnnotations()[AnnotationVirtualUID] != string(virtual.GetUID()) {
+		s.Mark(host, virtual)
+		if err := s.Host.Update(ctx, host); err != nil {
+			return err
+		}
+	}
+	su, ok := res.(SubresourceUpdater)
+	if !ok {
+		return nil
+	}
+	sub := su.UpdateHostSubresource(desired, host)
+	if sub == "" {
+		return nil
+	}
+	err := s.Host.SubResource(sub).Update(ctx, host)
+	if err != nil {
+		s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonSyncFailed, "Sync", "the host refused the %s's %s: %s", res.Kind(), sub,
+			VirtualNames(host, client.ObjectKeyFromObject(virtual), s.HostNamespace).Replace(err.Error()))
+	}
+	return err
 }
 
 // getVirtual reads the virtual object of key and whether it exists. The

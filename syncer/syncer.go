@@ -13,7 +13,6 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/ctrlopts"
 )
 
 // Config is what a syncer needs to run.
@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg Config) error {
 		HealthProbeBindAddress: "0",
 		// One syncer per control plane, in its process.
 		LeaderElection: false,
-		Controller:     controllerConfig(cfg.Controller),
+		Controller:     ctrlopts.Controller(cfg.Controller),
 	})
 	if err != nil {
 		return err
@@ -220,16 +220,4 @@ func unlimited(cfg *rest.Config) *rest.Config {
 	// on every request is no news in its log.
 	cfg.WarningHandler = rest.NoWarnings{}
 	return cfg
-}
-
-// controllerConfig is c with controller-runtime's priority queue off
-// unless c asks for it: v0.24's can hang a stopping manager, handing an
-// item to a worker that has already left while it holds the lock the
-// other workers' Done needs (seen in the syncer's tests as a stop that
-// waited out its grace period).
-func controllerConfig(c ctrlconfig.Controller) ctrlconfig.Controller {
-	if c.UsePriorityQueue == nil {
-		c.UsePriorityQueue = ptr.To(false)
-	}
-	return c
 }

@@ -17,6 +17,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/vfleet/vfleet/internal/ctrlopts"
 	"github.com/vfleet/vfleet/internal/k8sbin"
 )
 
@@ -84,6 +85,7 @@ func CRDDir() string {
 func StartManager(cfg *rest.Config, opts ctrl.Options, setup func(ctrl.Manager) error) (mgr ctrl.Manager, stop func() error, err error) {
 	opts.Metrics = metricsserver.Options{BindAddress: "0"}
 	opts.HealthProbeBindAddress = "0"
+	opts.Controller = ctrlopts.Controller(opts.Controller)
 	mgr, err = ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return nil, nil, err
