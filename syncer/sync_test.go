@@ -317,6 +317,22 @@ func TestSync(t *testing.T) {
 			},
 		},
 		{
+			name: "a pod the tenant bound to a node itself is scheduled there by the host",
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "pinned", func(p *corev1.Pod) { p.Spec.NodeName = "node-" + w.vc.Name })}
+			},
+			host: func(w world) []client.Object {
+				return []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + w.vc.Name}}}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				hp := &corev1.Pod{}
+				g.Expect(hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host("pinned")}, hp)).To(gomega.Succeed())
+				g.Expect(hp.Spec.NodeName).To(gomega.BeEmpty(), "the host's scheduler places the copy, under the class's rules")
+				g.Expect(hp.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms).To(gomega.ConsistOf(corev1.NodeSelectorTerm{
+					MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-" + w.vc.Name}}}}))
+			},
+		},
+		{
 			name: "an in-place resize of a running pod reaches its host copy, through the host's resize subresource",
 			virtual: func(w world) []client.Object {
 				return []client.Object{pod(w.namespace, "grows", func(p *corev1.Pod) {

@@ -123,6 +123,34 @@ func hostScheduling(policy fleetv1.IsolationPolicy, spec *corev1.PodSpec, namesp
 	}
 }
 
+// pinToNode keeps a pod the tenant bound to a node itself (nodeName set
+// at create, as tests and some controllers do) on that node: by a required
+// term on the node's name, which the host's scheduler applies with the
+// class's other rules. The host copy's own nodeName would have the
+// kubelet take it unchecked, and none would let the host's scheduler put
+// it elsewhere than the vcluster says it is. The name is ANDed with each
+// term the pod already requires.
+func pinToNode(spec *corev1.PodSpec, node string) {
+	if node == "" {
+		return
+	}
+	on := corev1.NodeSelectorRequirement{Key: metav1.ObjectNameField, Operator: corev1.NodeSelectorOpIn, Values: []string{node}}
+	if spec.Affinity == nil {
+		spec.Affinity = &corev1.Affinity{}
+	}
+	if spec.Affinity.NodeAffinity == nil {
+		spec.Affinity.NodeAffinity = &corev1.NodeAffinity{}
+	}
+	na := spec.Affinity.NodeAffinity
+	if na.RequiredDuringSchedulingIgnoredDuringExecution == nil || len(na.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms) == 0 {
+		na.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{}}}
+	}
+	terms := na.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	for i := range terms {
+		terms[i].MatchFields = append(terms[i].MatchFields, on)
+	}
+}
+
 // inNamespaces narrows a host selector to the copies of pods of the
 // virtual namespaces. A nil selector selects nothing and stays so.
 func inNamespaces(sel *metav1.LabelSelector, namespaces []string, narrow bool) *metav1.LabelSelector {

@@ -41,10 +41,12 @@ func translate(ctx context.Context, s *syncer.Context, virtual *corev1.Pod) (*co
 func hostPod(s *syncer.Context, virtual *corev1.Pod, serviceEnv []corev1.EnvVar) *corev1.Pod {
 	spec := virtual.Spec.DeepCopy()
 
-	// The host schedules: the vcluster has no scheduler, and its priority
-	// classes mean nothing there (the host's admission would refuse a
-	// priority given without one of its own classes); hostPriority gives
-	// one of the host's that the class allows.
+	// The host schedules (onto the node the pod was bound to, if it was):
+	// the vcluster has no scheduler, and its priority classes mean nothing
+	// there (the host's admission would refuse a priority given without
+	// one of its own classes); hostPriority gives one of the host's that
+	// the class allows.
+	pinToNode(spec, spec.NodeName)
 	spec.NodeName = ""
 	spec.SchedulerName = ""
 	spec.PriorityClassName, spec.Priority, spec.PreemptionPolicy = "", nil, nil

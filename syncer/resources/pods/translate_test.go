@@ -314,3 +314,36 @@ func TestUpdateHostResize(t *testing.T) {
 		})
 	}
 }
+
+// TestPinToNode: a pod the tenant bound to a node itself is kept there by
+// the host's scheduler, with every term it required still required.
+func TestPinToNode(t *testing.T) {
+	on := corev1.NodeSelectorRequirement{Key: metav1.ObjectNameField, Operator: corev1.NodeSelectorOpIn, Values: []string{"node-1"}}
+	zone := corev1.NodeSelectorRequirement{Key: corev1.LabelTopologyZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}
+	required := func(terms ...corev1.NodeSelectorTerm) *corev1.Affinity {
+		return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms}}}
+	}
+	for _, tc := range []struct {
+		name           string
+		node           string
+		affinity, want *corev1.Affinity
+	}{
+		{name: "not bound", affinity: required(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{zone}}),
+			want: required(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{zone}})},
+		{name: "bound, no affinity", node: "node-1", want: required(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{on}})},
+		{name: "bound, with terms of its own", node: "node-1",
+			affinity: required(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{zone}}, corev1.NodeSelectorTerm{}),
+			want: required(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{zone}, MatchFields: []corev1.NodeSelectorRequirement{on}},
+				corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{on}})},
+		{name: "bound, pod affinity only", node: "node-1", affinity: &corev1.Affinity{PodAffinity: &corev1.PodAffinity{}},
+			want: &corev1.Affinity{PodAffinity: &corev1.PodAffinity{}, NodeAffinity: required(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{on}}).NodeAffinity}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := &corev1.PodSpec{Affinity: tc.affinity}
+			pinToNode(spec, tc.node)
+			if !apiequality.Semantic.DeepEqual(spec.Affinity, tc.want) {
+				t.Errorf("affinity %+v, want %+v", spec.Affinity, tc.want)
+			}
+		})
+	}
+}
