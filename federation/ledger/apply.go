@@ -1,0 +1,164 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Op names what a command does.
+type Op string
+
+const (
+	// OpReportRegion replaces a region's hosts with those its hub reports.
+	OpReportRegion Op = "ReportRegion"
+	// OpHome records a vcluster, at epoch 0 if new, with its home region
+	// and store.
+	OpHome Op = "Home"
+	// OpBumpEpoch moves a vcluster to its next epoch, on a host, if its
+	// epoch is still the one the proposer read and that epoch is fenced.
+	OpBumpEpoch Op = "BumpEpoch"
+	// OpFence records that a vcluster's epochs up to one are fenced on its
+	// store.
+	OpFence Op = "Fence"
+	// OpForget removes a vcluster that was deleted.
+	OpForget Op = "Forget"
+)
+
+// Command is one entry of the raft log. Which fields count depends on Op.
+type Command struct {
+	Op Op `json:"op"`
+	// ReportRegion: the region, its hub, when, and all its hosts.
+	Region *Region `json:"region,omitempty"`
+	Hosts  []Host  `json:"hosts,omitempty"`
+	// Home, BumpEpoch, Fence, Forget: the vcluster.
+	Key string `json:"key,omitempty"`
+	// Home: its home region and store.
+	Home  string `json:"home,omitempty"`
+	Store string `json:"store,omitempty"`
+	// BumpEpoch: the epoch the proposer read, and the host of the next.
+	From int64  `json:"from,omitempty"`
+	Host string `json:"host,omitempty"`
+	// Fence: the highest epoch fenced.
+	Epoch int64 `json:"epoch,omitempty"`
+}
+
+// ErrStaleEpoch is returned by a BumpEpoch whose proposer read an epoch
+// that is no longer the vcluster's: another hub moved it first.
+var ErrStaleEpoch = errors.New("the vcluster's epoch moved since it was read")
+
+// ErrNotFenced is returned by a BumpEpoch while the current epoch may
+// still write: a new epoch starts only after the old one is fenced.
+var ErrNotFenced = errors.New("the current epoch is not fenced on the store yet")
+
+// Apply applies c to s and returns the vcluster's epoch after it (for
+// Home, BumpEpoch and Fence). It changes nothing when it returns an error,
+// so every hub that applies the same log holds the same ledger whatever
+// its entries asked.
+func (s *State) Apply(c Command) (int64, error) {
+	switch c.Op {
+	case OpReportRegion:
+		return 0, s.reportRegion(c.Region, c.Hosts)
+	case OpHome, OpBumpEpoch, OpFence, OpForget:
+		if err := checkKey(c.Key); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, fmt.Errorf("unknown ledger operation %q", c.Op)
+	}
+	vc, known := s.VClusters[c.Key]
+	if !known && c.Op != OpHome {
+		if c.Op == OpForget {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("vcluster %s is not in the ledger", c.Key)
+	}
+	switch c.Op {
+	case OpHome:
+		if _, ok := s.Regions[c.Home]; !ok {
+			return 0, fmt.Errorf("vcluster %s: region %q is not in the federation", c.Key, c.Home)
+		}
+		vc.Key, vc.Region, vc.Store = c.Key, c.Home, c.Store
+	case OpBumpEpoch:
+		host, ok := s.Hosts[c.Host]
+		switch {
+		case c.From != vc.Epoch:
+			return vc.Epoch, fmt.Errorf("vcluster %s: moving from epoch %d: %w (it is %d)", c.Key, c.From, ErrStaleEpoch, vc.Epoch)
+		case vc.Epoch > 0 && vc.FencedEpoch < vc.Epoch:
+			return vc.Epoch, fmt.Errorf("vcluster %s: epoch %d: %w", c.Key, vc.Epoch, ErrNotFenced)
+		case !ok:
+			return vc.Epoch, fmt.Errorf("vcluster %s: host %q is not in the ledger", c.Key, c.Host)
+		}
+		vc.Epoch, vc.Host, vc.Region = vc.Epoch+1, host.Name, host.Region
+	case OpFence:
+		if c.Epoch < 0 || c.Epoch > vc.Epoch {
+			return vc.Epoch, fmt.Errorf("vcluster %s: cannot fence epoch %d: its epochs are 1 to %d", c.Key, c.Epoch, vc.Epoch)
+		}
+		vc.FencedEpoch = max(vc.FencedEpoch, c.Epoch)
+	case OpForget:
+		delete(s.VClusters, c.Key)
+		return 0, nil
+	}
+	s.VClusters[c.Key] = vc
+	return vc.Epoch, nil
+}
+
+// reportRegion replaces region's hosts with hosts, all of which must be
+// the region's: a hub reports for its own region only.
+func (s *State) reportRegion(region *Region, hosts []Host) error {
+	if region == nil {
+		return errors.New("a region report names no region")
+	}
+	if err := checkName("region", region.Name); err != nil {
+		return err
+	}
+	if err := checkName("hub", region.Hub); err != nil {
+		return err
+	}
+	if region.Reported.IsZero() {
+		return fmt.Errorf("region %s: the report has no time", region.Name)
+	}
+	seen := map[string]bool{}
+	for _, h := range hosts {
+		if err := checkName("host", h.Name); err != nil {
+			return err
+		}
+		if h.Region != region.Name {
+			return fmt.Errorf("region %s reports host %s of region %q", region.Name, h.Name, h.Region)
+		}
+		if other, ok := s.Hosts[h.Name]; ok && other.Region != region.Name {
+			return fmt.Errorf("region %s reports host %s, which is region %s's", region.Name, h.Name, other.Region)
+		}
+		if seen[h.Name] {
+			return fmt.Errorf("region %s reports host %s twice", region.Name, h.Name)
+		}
+		seen[h.Name] = true
+	}
+	// An older report, applied late, does not undo a newer one.
+	if prev, ok := s.Regions[region.Name]; ok && prev.Reported.After(region.Reported) {
+		return nil
+	}
+	for name, h := range s.Hosts {
+		if h.Region == region.Name && !seen[name] {
+			delete(s.Hosts, name)
+		}
+	}
+	for _, h := range hosts {
+		s.Hosts[h.Name] = h
+	}
+	s.Regions[region.Name] = Region{Name: region.Name, Hub: region.Hub, Reported: region.Reported.UTC().Round(time.Millisecond)}
+	return nil
+}
+
+// RegionHosts returns the names of region's hosts, sorted.
+func (s *State) RegionHosts(region string) []string {
+	var names []string
+	for name, h := range s.Hosts {
+		if h.Region == region {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}

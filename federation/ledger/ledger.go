@@ -1,0 +1,91 @@
+package ledger
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Region is one regional hub's part of the federation.
+type Region struct {
+	Name string `json:"name"`
+	// Hub is the raft server ID of the region's hub.
+	Hub string `json:"hub"`
+	// Reported is when the region's hub last reported its hosts, by the
+	// clock of the hub that proposed the report.
+	Reported time.Time `json:"reported"`
+}
+
+// Host is a host cluster as its region's hub last reported it.
+type Host struct {
+	Name   string `json:"name"`
+	Region string `json:"region"`
+	Ready  bool   `json:"ready"`
+	// Allocatable and Committed are in the units HostCluster's status
+	// uses: millicores for cpu, bytes for memory, a count for pods.
+	Allocatable map[string]int64 `json:"allocatable,omitempty"`
+	Committed   map[string]int64 `json:"committed,omitempty"`
+}
+
+// VCluster is one vcluster's place in the federation.
+type VCluster struct {
+	// Key is "namespace/name" in its home region's management cluster.
+	Key string `json:"key"`
+	// Region is its home region, Host the host that runs its current
+	// epoch.
+	Region string `json:"region"`
+	Host   string `json:"host,omitempty"`
+	// Epoch is the only epoch whose control plane may hold live
+	// credentials; every epoch at or below FencedEpoch has been fenced on
+	// the store.
+	Epoch       int64 `json:"epoch"`
+	FencedEpoch int64 `json:"fencedEpoch"`
+	// Store names the vcluster's backing store (never its credentials).
+	Store string `json:"store,omitempty"`
+}
+
+// State is the whole ledger.
+type State struct {
+	Regions   map[string]Region   `json:"regions"`
+	Hosts     map[string]Host     `json:"hosts"`
+	VClusters map[string]VCluster `json:"vclusters"`
+}
+
+// New returns an empty ledger.
+func New() *State {
+	return &State{Regions: map[string]Region{}, Hosts: map[string]Host{}, VClusters: map[string]VCluster{}}
+}
+
+// Clone returns a copy of s that shares nothing with it.
+func (s *State) Clone() *State {
+	c := &State{Regions: maps.Clone(s.Regions), Hosts: make(map[string]Host, len(s.Hosts)), VClusters: maps.Clone(s.VClusters)}
+	for k, h := range s.Hosts {
+		h.Allocatable, h.Committed = maps.Clone(h.Allocatable), maps.Clone(h.Committed)
+		c.Hosts[k] = h
+	}
+	return c
+}
+
+// checkName refuses a region, host or hub name that is not a DNS label,
+// so that nothing a peer writes can name something else in a key.
+func checkName(what, name string) error {
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		return fmt.Errorf("%s %q: %s", what, name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// checkKey refuses a vcluster key that is not "namespace/name".
+func checkKey(key string) error {
+	ns, name, ok := strings.Cut(key, "/")
+	if !ok {
+		return fmt.Errorf("vcluster key %q: want namespace/name", key)
+	}
+	if errs := append(validation.IsDNS1123Label(ns), validation.IsDNS1123Label(name)...); len(errs) > 0 {
+		return fmt.Errorf("vcluster key %q: %s", key, strings.Join(errs, "; "))
+	}
+	return nil
+}
