@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"strings"
 	"time"
@@ -88,4 +90,23 @@ func checkKey(key string) error {
 		return fmt.Errorf("vcluster key %q: %s", key, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// Decode reads a ledger written as JSON (a snapshot), with every map
+// present however it was written.
+func Decode(r io.Reader) (*State, error) {
+	s := New()
+	if err := json.NewDecoder(r).Decode(s); err != nil {
+		return nil, fmt.Errorf("ledger snapshot does not decode: %w", err)
+	}
+	if s.Regions == nil {
+		s.Regions = map[string]Region{}
+	}
+	if s.Hosts == nil {
+		s.Hosts = map[string]Host{}
+	}
+	if s.VClusters == nil {
+		s.VClusters = map[string]VCluster{}
+	}
+	return s, nil
 }
