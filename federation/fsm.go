@@ -31,7 +31,7 @@ type applied struct {
 func (f *fsm) Apply(l *raft.Log) any {
 	var c ledger.Command
 	if err := json.Unmarshal(l.Data, &c); err != nil {
-		return applied{err: fmt.Errorf("ledger entry %d does not decode: %w", l.Index, err)}
+		return applied{err: &ledger.Refusal{Err: fmt.Errorf("ledger entry %d does not decode: %w", l.Index, err)}}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,3 +145,17 @@ func (p *Peer) Remove(id string, timeout time.Duration) error {
 
 // IsLeader reports whether this peer leads the group now.
 func (p *Peer) IsLeader() bool { return p.raft.State() == raft.Leader }
+
+// Propose applies c through the group's leader, wherever it is: here if
+// this peer leads, through the leader's API if not. It is what a hub
+// calls; the errors are Apply's, across the wire too.
+func (p *Peer) Propose(ctx context.Context, c ledger.Command) (int64, error) {
+	if p.IsLeader() {
+		return p.Apply(c, opTimeout)
+	}
+	addr, id := p.raft.LeaderWithID()
+	if id == "" {
+		return 0, p.notLeader()
+	}
+	return p.client.Apply(ctx, string(addr), c)
+}

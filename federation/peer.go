@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -52,6 +53,8 @@ type Peer struct {
 	meta      *metadb.BoltMetaDB
 	transport *raft.NetworkTransport
 	stream    *tlsStream
+	api       *http.Server
+	client    *Client
 	existing  bool
 }
 
@@ -127,7 +130,9 @@ func Open(cfg Config) (*Peer, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("federation peer %s: %w", cfg.ID, err), transport.Close(), closeStore(log, meta))
 	}
-	return &Peer{id: cfg.ID, raft: r, fsm: f, wal: log, meta: meta, transport: transport, stream: stream, existing: existing}, nil
+	p := &Peer{id: cfg.ID, raft: r, fsm: f, wal: log, meta: meta, transport: transport, stream: stream, client: NewClient(client), existing: existing}
+	p.serveAPI()
+	return p, nil
 }
 
 // Bootstrap makes the peer a federation of one, which others then join.
@@ -145,7 +150,7 @@ func (p *Peer) Bootstrap() error {
 // Close stops the peer; its directory keeps its state.
 func (p *Peer) Close() error {
 	err := p.raft.Shutdown().Error()
-	return errors.Join(err, p.transport.Close(), closeStore(p.wal, p.meta))
+	return errors.Join(err, p.stopAPI(), p.transport.Close(), closeStore(p.wal, p.meta))
 }
 
 // closeStore closes the raft log and then its metadata database.

@@ -17,9 +17,18 @@ import (
 // that never speaks holds nothing.
 const handshakeTimeout = 10 * time.Second
 
+// The protocols one peer's port serves, told apart by TLS ALPN: raft's
+// own, and the federation's HTTPS API (join, remove, status, apply).
+const (
+	protoRaft = "vfleet-raft"
+	protoAPI  = "http/1.1"
+)
+
 // tlsStream is raft's stream layer over mutual TLS: every connection, in
 // or out, presents a certificate of the federation's CA, and a peer's
-// serving certificate must name the address it is dialed at.
+// serving certificate must name the address it is dialed at. The same
+// port serves the federation's API: a connection that negotiated it goes
+// to api instead, so that the leader's raft address is where its API is.
 type tlsStream struct {
 	ln        net.Listener
 	advertise net.Addr
@@ -30,15 +39,41 @@ type tlsStream struct {
 	refused func(remote net.Addr, err error)
 
 	conns chan net.Conn
+	api   *chanListener
 	done  chan struct{}
 	once  sync.Once
 }
 
+// chanListener is a net.Listener of the connections the stream hands it.
+type chanListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  <-chan struct{}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close does nothing: the stream closes the port.
+func (l *chanListener) Close() error   { return nil }
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
 var _ raft.StreamLayer = (*tlsStream)(nil)
 
 func newTLSStream(ln net.Listener, advertise net.Addr, server, client *tls.Config, refused func(net.Addr, error)) *tlsStream {
+	server = server.Clone()
+	server.NextProtos = []string{protoRaft, protoAPI}
+	client = client.Clone()
+	client.NextProtos = []string{protoRaft}
+	done := make(chan struct{})
 	s := &tlsStream{ln: ln, advertise: advertise, server: server, client: client, refused: refused,
-		conns: make(chan net.Conn), done: make(chan struct{})}
+		conns: make(chan net.Conn), done: done, api: &chanListener{addr: advertise, conns: make(chan net.Conn), done: done}}
 	go s.acceptLoop()
 	return s
 }
@@ -61,8 +96,12 @@ func (s *tlsStream) acceptLoop() {
 				return
 			}
 			_ = tc.SetDeadline(time.Time{})
+			to := s.conns
+			if tc.ConnectionState().NegotiatedProtocol != protoRaft {
+				to = s.api.conns
+			}
 			select {
-			case s.conns <- tc:
+			case to <- tc:
 			case <-s.done:
 				_ = tc.Close() // the peer is stopping
 			}

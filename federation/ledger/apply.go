@@ -52,11 +52,25 @@ var ErrStaleEpoch = errors.New("the vcluster's epoch moved since it was read")
 // still write: a new epoch starts only after the old one is fenced.
 var ErrNotFenced = errors.New("the current epoch is not fenced on the store yet")
 
+// Refusal is a command the ledger refused, and why: it changed nothing.
+type Refusal struct{ Err error }
+
+func (r *Refusal) Error() string { return r.Err.Error() }
+func (r *Refusal) Unwrap() error { return r.Err }
+
 // Apply applies c to s and returns the vcluster's epoch after it (for
 // Home, BumpEpoch and Fence). It changes nothing when it returns an error,
-// so every hub that applies the same log holds the same ledger whatever
-// its entries asked.
+// always a *Refusal, so every hub that applies the same log holds the same
+// ledger whatever its entries asked.
 func (s *State) Apply(c Command) (int64, error) {
+	epoch, err := s.apply(c)
+	if err != nil {
+		return epoch, &Refusal{Err: err}
+	}
+	return epoch, nil
+}
+
+func (s *State) apply(c Command) (int64, error) {
 	switch c.Op {
 	case OpReportRegion:
 		return 0, s.reportRegion(c.Region, c.Hosts)
