@@ -89,6 +89,11 @@ func Run(ctx context.Context, o *Options) error {
 	if err := mgr.Add(js); err != nil {
 		return err
 	}
+	if o.Federation.Enabled() {
+		if err := mgr.Add(&federationPeer{opts: o.Federation, reader: mgr.GetClient(), clock: clock.RealClock{}}); err != nil {
+			return err
+		}
+	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/federation"
 	"github.com/vfleet/vfleet/placement"
 )
 
@@ -43,6 +44,10 @@ type Options struct {
 
 	Serving     serving.Addresses
 	LeaderElect bool
+
+	// Federation joins this hub to the other regions' hubs; off without
+	// an ID.
+	Federation federation.Options
 }
 
 // DefaultNamespace is where the hub keeps its own objects.
@@ -58,6 +63,7 @@ func NewOptions() *Options {
 		ControlPlaneOverhead: overhead.Default(),
 		Serving:              serving.Addresses{HealthProbe: ":8081", Metrics: ":8080"},
 		LeaderElect:          true,
+		Federation:           federation.NewOptions(),
 	}
 }
 
@@ -74,6 +80,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	o.ControlPlaneOverhead.AddFlags(fs)
 	o.Serving.AddFlags(fs)
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect a leader among hub replicas")
+	o.Federation.AddFlags(fs)
 }
 
 // Validate reports every problem with the options.
@@ -96,6 +103,7 @@ func (o *Options) Validate() error {
 	if o.AgentTokenTTL < 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--agent-token-ttl %s is too short: at least 10m", o.AgentTokenTTL))
 	}
+	errs = append(errs, o.Federation.Validate())
 	return errors.Join(errs...)
 }
 

@@ -71,10 +71,15 @@ func (s *State) Clone() *State {
 	return c
 }
 
-// checkName refuses a region, host or hub name that is not a DNS label,
-// so that nothing a peer writes can name something else in a key.
+// checkName refuses a region or hub name that is not a DNS label, and a
+// host name that is not a DNS subdomain (a HostCluster's name), so that
+// nothing a peer writes can name something else in a key.
 func checkName(what, name string) error {
-	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+	check := validation.IsDNS1123Label
+	if what == "host" {
+		check = validation.IsDNS1123Subdomain
+	}
+	if errs := check(name); len(errs) > 0 {
 		return fmt.Errorf("%s %q: %s", what, name, strings.Join(errs, "; "))
 	}
 	return nil

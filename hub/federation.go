@@ -1,0 +1,92 @@
+package hub
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/federation"
+	"github.com/vfleet/vfleet/federation/ledger"
+)
+
+// federationPeer runs the hub's raft peer while this replica leads the
+// hub, and reports its region's hosts to the federation's ledger.
+type federationPeer struct {
+	opts   federation.Options
+	reader client.Reader
+	clock  clock.PassiveClock
+}
+
+func (f *federationPeer) NeedLeaderElection() bool { return true }
+
+// Start runs the peer until ctx ends; a peer that cannot start stops the
+// hub, with the reason.
+func (f *federationPeer) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("federation")
+	p, err := f.opts.Start(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("Federation peer started", "id", f.opts.ID, "region", f.opts.Region)
+	tick := time.NewTicker(f.opts.ReportEvery)
+	defer tick.Stop()
+	for {
+		if err := f.report(ctx, p); err != nil && ctx.Err() == nil {
+			log.Error(err, "Could not report the region's hosts to the federation")
+		}
+		select {
+		case <-ctx.Done():
+			return p.Close()
+		case <-tick.C:
+		}
+	}
+}
+
+func (f *federationPeer) report(ctx context.Context, p *federation.Peer) error {
+	var hosts fleetv1.HostClusterList
+	if err := f.reader.List(ctx, &hosts); err != nil {
+		return err
+	}
+	_, err := p.Propose(ctx, regionReport(f.opts.Region, f.opts.ID, hosts.Items, f.clock.Now()))
+	return err
+}
+
+// regionReport is the ledger's command for the region's hosts as the hub
+// sees them: those of the region, ready or not, with their capacity in
+// the ledger's units (millicores for cpu, whole units for the rest).
+func regionReport(region, hub string, hosts []fleetv1.HostCluster, now time.Time) ledger.Command {
+	cmd := ledger.Command{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: region, Hub: hub, Reported: now}}
+	for _, h := range hosts {
+		if h.Spec.Region != region {
+			continue
+		}
+		cmd.Hosts = append(cmd.Hosts, ledger.Host{
+			Name: h.Name, Region: region,
+			Ready:       meta.IsStatusConditionTrue(h.Status.Conditions, fleetv1.ConditionReady),
+			Allocatable: units(h.Status.Allocatable), Committed: units(h.Status.Committed),
+		})
+	}
+	return cmd
+}
+
+func units(l corev1.ResourceList) map[string]int64 {
+	if len(l) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, len(l))
+	for name, q := range l {
+		if name == corev1.ResourceCPU {
+			out[string(name)] = q.MilliValue()
+		} else {
+			out[string(name)] = q.Value()
+		}
+	}
+	return out
+}
+

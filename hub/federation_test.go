@@ -1,0 +1,41 @@
+package hub
+
+import (
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+)
+
+// TestRegionReport: the hub reports its own region's hosts, ready or not,
+// with capacity in the ledger's units.
+func TestRegionReport(t *testing.T) {
+	host := func(name, region string, ready bool) fleetv1.HostCluster {
+		h := fleetv1.HostCluster{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: fleetv1.HostClusterSpec{Region: region}}
+		status := metav1.ConditionFalse
+		if ready {
+			status = metav1.ConditionTrue
+		}
+		h.Status.Conditions = []metav1.Condition{{Type: fleetv1.ConditionReady, Status: status}}
+		h.Status.Allocatable = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3500m"), corev1.ResourceMemory: resource.MustParse("2Gi")}
+		return h
+	}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	cmd := regionReport("eu", "hub-eu", []fleetv1.HostCluster{host("eu-1", "eu", true), host("us-1", "us", true), host("eu-2", "eu", false)}, now)
+	if cmd.Region.Name != "eu" || cmd.Region.Hub != "hub-eu" || !cmd.Region.Reported.Equal(now) {
+		t.Errorf("region %+v", cmd.Region)
+	}
+	if len(cmd.Hosts) != 2 || cmd.Hosts[0].Name != "eu-1" || cmd.Hosts[1].Name != "eu-2" {
+		t.Fatalf("hosts %+v, want eu-1 and eu-2", cmd.Hosts)
+	}
+	if !cmd.Hosts[0].Ready || cmd.Hosts[1].Ready {
+		t.Errorf("readiness %v %v, want true false", cmd.Hosts[0].Ready, cmd.Hosts[1].Ready)
+	}
+	if got := cmd.Hosts[0].Allocatable; got["cpu"] != 3500 || got["memory"] != 2<<30 {
+		t.Errorf("allocatable %v, want cpu 3500 (millicores) and memory in bytes", got)
+	}
+}
