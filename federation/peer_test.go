@@ -160,6 +160,12 @@ func TestFederation(t *testing.T) {
 			return nil
 		})
 	}
+	eventually(t, "hub-b knows its leader", func() error {
+		if _, id := b.raft.LeaderWithID(); id != "hub-a" {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	if _, err := b.Apply(cmds[1], time.Second); !errors.Is(err, ErrNotLeader) || !strings.Contains(err.Error(), "follows hub-a") {
 		t.Errorf("apply on a follower: %v, want one naming the leader", err)
 	}
