@@ -133,6 +133,9 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 	desired.SetNamespace(hostKey.Namespace)
 	s.Mark(desired, virtual)
 	if !hostExists {
+		if su, ok := res.(SubresourceUpdater); ok {
+			desired = su.ForCreate(desired)
+		}
 		err := s.Host.Create(ctx, desired)
 		if fb, ok := res.(Fallback); ok && err != nil && !apierrors.IsAlreadyExists(err) {
 			if alt := fb.Fallback(desired, err); alt != nil {
@@ -183,17 +186,25 @@ func (c *controllerFor) updateHost(ctx context.Context, desired, host, virtual c
 	if !ok {
 		return nil
 	}
-	sub := su.UpdateHostSubresource(desired, host)
-	if sub == "" {
-		return nil
+	// Each subresource takes only its own part of what is sent, and
+	// answers with the object as it now stands: one at a time.
+	for range maxSubresources {
+		sub := su.UpdateHostSubresource(desired, host)
+		if sub == "" {
+			return nil
+		}
+		if err := s.Host.SubResource(sub).Update(ctx, host); err != nil {
+			s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonSyncFailed, "Sync", "the host refused the %s's %s: %s", res.Kind(), sub,
+				VirtualNames(host, client.ObjectKeyFromObject(virtual), s.HostNamespace).Replace(err.Error()))
+			return err
+		}
 	}
-	err := s.Host.SubResource(sub).Update(ctx, host)
-	if err != nil {
-		s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonSyncFailed, "Sync", "the host refused the %s's %s: %s", res.Kind(), sub,
-			VirtualNames(host, client.ObjectKeyFromObject(virtual), s.HostNamespace).Replace(err.Error()))
-	}
-	return err
+	return nil
 }
+
+// maxSubresources bounds the subresource updates of one pass: a resource
+// whose subresource takes nothing of a change must not loop.
+const maxSubresources = 4
 
 // getVirtual reads the virtual object of key and whether it exists. The
 // cache may be behind (an object the syncer itself just made again): only

@@ -67,11 +67,15 @@ type Fallback interface {
 
 // SubresourceUpdater is implemented by resources whose host objects take
 // some changes only through a subresource: a pod's requests and limits,
-// through resize.
+// through resize, and its ephemeral containers.
 type SubresourceUpdater interface {
+	// ForCreate is what of desired the host takes at create; the rest
+	// comes through the subresources after.
+	ForCreate(desired client.Object) client.Object
 	// UpdateHostSubresource changes existing (the host object) to agree
-	// with desired in what only the subresource takes, and names the
-	// subresource; "" when nothing changed.
+	// with desired in what one subresource takes, and names it; "" when
+	// nothing is left to change. Called again after each update, it moves
+	// on to the next subresource.
 	UpdateHostSubresource(desired, existing client.Object) string
 }
 

@@ -317,6 +317,31 @@ func TestSync(t *testing.T) {
 			},
 		},
 		{
+			name: "an ephemeral container added to a running pod (kubectl debug) reaches its host copy",
+			virtual: func(w world) []client.Object {
+				return []client.Object{pod(w.namespace, "debugged")}
+			},
+			host: func(w world) []client.Object {
+				return []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + w.vc.Name}}}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				hp := runOnHost(g, w, "debugged", func(st *corev1.PodStatus) { st.Phase = corev1.PodRunning })
+				vp := &corev1.Pod{}
+				g.Expect(virtualC.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: "debugged"}, vp)).To(gomega.Succeed())
+				if len(vp.Spec.EphemeralContainers) == 0 {
+					vp.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+						Name: "debugger", Image: "busybox", TerminationMessagePolicy: corev1.TerminationMessageReadFile, ImagePullPolicy: corev1.PullIfNotPresent}}}
+					g.Expect(virtualC.SubResource("ephemeralcontainers").Update(ctx, vp)).To(gomega.Succeed())
+				}
+				g.Expect(hostC.Get(ctx, client.ObjectKeyFromObject(hp), hp)).To(gomega.Succeed())
+				g.Expect(hp.Spec.EphemeralContainers).To(gomega.HaveLen(1))
+				g.Expect(hp.Spec.EphemeralContainers[0].Name).To(gomega.Equal("debugger"))
+				// It reaches the vcluster's API, as the pod's own containers do.
+				g.Expect(hp.Spec.EphemeralContainers[0].Env).To(gomega.ContainElement(corev1.EnvVar{Name: "KUBERNETES_SERVICE_HOST", Value: "10.1.2.3"}))
+			},
+		},
+		{
 			name: "a pod the tenant bound to a node itself is scheduled there by the host",
 			virtual: func(w world) []client.Object {
 				return []client.Object{pod(w.namespace, "pinned", func(p *corev1.Pod) { p.Spec.NodeName = "node-" + w.vc.Name })}

@@ -6,6 +6,7 @@ package pods
 import (
 	"context"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,7 +98,16 @@ func (*Resource) NewObject() client.Object { return &corev1.Pod{} }
 func (*Resource) ToHost(ctx context.Context, s *syncer.Context, obj client.Object) (client.Object, error) {
 	virtual := obj.(*corev1.Pod)
 	if err := check(s.Isolation, virtual); err != nil {
-		return nil, err
+		without := virtual.DeepCopy()
+		without.Spec.EphemeralContainers = nil
+		refusal, ok := err.(*syncer.Refusal)
+		if !ok || len(virtual.Spec.EphemeralContainers) == 0 || check(s.Isolation, without) != nil {
+			return nil, err
+		}
+		// Only an ephemeral container is refused: the pod runs on
+		// without it, rather than be taken off the host.
+		s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, refusal.Reason, "Sync", "an ephemeral container stays off the host: %s", refusal.Message)
+		virtual = without
 	}
 	return translate(ctx, s, virtual)
 }
@@ -130,12 +140,44 @@ func (*Resource) UpdateHost(desired, existing client.Object) bool {
 	return changed
 }
 
-// UpdateHostSubresource carries an in-place resize of the virtual pod to
-// its host copy: the requests and limits the tenant set, which only the
-// host pod's resize subresource takes. A resource only the host set (its
-// LimitRange's defaults) stays: the tenant never named it.
+// ForCreate leaves out the ephemeral containers, which no pod may have
+// when it is made (a host copy made again for a pod that has some): they
+// follow through the subresource.
+func (*Resource) ForCreate(desired client.Object) client.Object {
+	p := desired.(*corev1.Pod)
+	if len(p.Spec.EphemeralContainers) == 0 {
+		return p
+	}
+	p = p.DeepCopy()
+	p.Spec.EphemeralContainers = nil
+	return p
+}
+
+// UpdateHostSubresource carries to the host copy what only its
+// subresources take: first an in-place resize, then new ephemeral
+// containers (`kubectl debug`), which are only ever added.
 func (*Resource) UpdateHostSubresource(desired, existing client.Object) string {
 	d, e := desired.(*corev1.Pod), existing.(*corev1.Pod)
+	if resize(d, e) {
+		return "resize"
+	}
+	added := false
+	for _, c := range d.Spec.EphemeralContainers {
+		if !slices.ContainsFunc(e.Spec.EphemeralContainers, func(h corev1.EphemeralContainer) bool { return h.Name == c.Name }) {
+			e.Spec.EphemeralContainers, added = append(e.Spec.EphemeralContainers, c), true
+		}
+	}
+	if added {
+		return "ephemeralcontainers"
+	}
+	return ""
+}
+
+// resize gives e the requests and limits the tenant set on d, which only
+// the host pod's resize subresource takes, and reports whether any
+// changed. A resource only the host set (its LimitRange's defaults)
+// stays: the tenant never named it.
+func resize(d, e *corev1.Pod) bool {
 	changed := false
 	for _, c := range []struct{ to, from []corev1.Container }{
 		{e.Spec.Containers, d.Spec.Containers}, {e.Spec.InitContainers, d.Spec.InitContainers},
@@ -152,10 +194,7 @@ func (*Resource) UpdateHostSubresource(desired, existing client.Object) string {
 		}
 		changed = mergeResources(e.Spec.Resources, *d.Spec.Resources) || changed
 	}
-	if !changed {
-		return ""
-	}
-	return "resize"
+	return changed
 }
 
 // mergeResources sets in to the requests and limits of from, compared as

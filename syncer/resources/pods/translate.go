@@ -93,6 +93,9 @@ func hostPod(s *syncer.Context, virtual *corev1.Pod, serviceEnv []corev1.EnvVar)
 	for i := range spec.Containers {
 		spec.Containers[i].Env = withEnv(spec.Containers[i].Env, apiEnv, serviceEnv)
 	}
+	for i := range spec.EphemeralContainers {
+		spec.EphemeralContainers[i].Env = withEnv(spec.EphemeralContainers[i].Env, apiEnv, serviceEnv)
+	}
 	if ip := net.ParseIP(s.APIServerHost); ip != nil {
 		spec.HostAliases = append(spec.HostAliases, corev1.HostAlias{IP: s.APIServerHost, Hostnames: apiServerNames})
 	}

@@ -347,3 +347,25 @@ func TestPinToNode(t *testing.T) {
 		})
 	}
 }
+
+// TestEphemeralContainers: a pod's host copy is made without ephemeral
+// containers (no pod may have them at create), and gets each new one
+// through the subresource, after any resize.
+func TestEphemeralContainers(t *testing.T) {
+	debug := corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger", Image: "busybox"}}
+	desired := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}, EphemeralContainers: []corev1.EphemeralContainer{debug}}}
+	if created := (&Resource{}).ForCreate(desired).(*corev1.Pod); len(created.Spec.EphemeralContainers) != 0 || len(desired.Spec.EphemeralContainers) != 1 {
+		t.Errorf("for create: %v, and desired has %v", created.Spec.EphemeralContainers, desired.Spec.EphemeralContainers)
+	}
+	host := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}}}
+	desired.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}
+	r := &Resource{}
+	for _, want := range []string{"resize", "ephemeralcontainers", ""} {
+		if got := r.UpdateHostSubresource(desired, host); got != want {
+			t.Fatalf("subresource %q, want %q", got, want)
+		}
+	}
+	if len(host.Spec.EphemeralContainers) != 1 || host.Spec.EphemeralContainers[0].Name != "debugger" {
+		t.Errorf("host ephemeral containers %v", host.Spec.EphemeralContainers)
+	}
+}
