@@ -240,6 +240,7 @@ func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virt
 	// host's may differ by the defaults its LimitRange added.
 	status.QOSClass = virtual.Status.QOSClass
 	observedGenerations(&status, host, virtual)
+	tenantResources(&status, &virtual.Spec)
 	virtualMessages(&status, syncer.VirtualNames(host, client.ObjectKeyFromObject(virtual), s.HostNamespace))
 	if reflect.DeepEqual(status, virtual.Status) {
 		return nil
@@ -316,6 +317,44 @@ func observedGenerations(status *corev1.PodStatus, host, virtual *corev1.Pod) {
 			}
 		}
 		status.Conditions[i].ObservedGeneration = observed(status.Conditions[i].ObservedGeneration, had)
+	}
+}
+
+// tenantResources shows, of the resources the host's kubelet reports for
+// each container (allocated, and in effect), those the tenant's spec
+// names: the host's LimitRange gives a container that names no memory
+// request one, which the tenant never asked for and which its own
+// resize would not find.
+func tenantResources(status *corev1.PodStatus, spec *corev1.PodSpec) {
+	named := map[string]corev1.ResourceRequirements{}
+	for _, c := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
+		named[c.Name] = c.Resources
+	}
+	keep := func(l corev1.ResourceList, in corev1.ResourceList) corev1.ResourceList {
+		var out corev1.ResourceList
+		for name, q := range l {
+			if _, ok := in[name]; ok {
+				if out == nil {
+					out = corev1.ResourceList{}
+				}
+				out[name] = q
+			}
+		}
+		// None is nil, as the API gives it back: an empty list would
+		// differ from it on every pass.
+		return out
+	}
+	for _, list := range [][]corev1.ContainerStatus{status.InitContainerStatuses, status.ContainerStatuses} {
+		for i := range list {
+			want, ok := named[list[i].Name]
+			if !ok {
+				continue
+			}
+			list[i].AllocatedResources = keep(list[i].AllocatedResources, want.Requests)
+			if r := list[i].Resources; r != nil {
+				r.Requests, r.Limits = keep(r.Requests, want.Requests), keep(r.Limits, want.Limits)
+			}
+		}
 	}
 }
 

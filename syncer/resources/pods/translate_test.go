@@ -369,3 +369,29 @@ func TestEphemeralContainers(t *testing.T) {
 		t.Errorf("host ephemeral containers %v", host.Spec.EphemeralContainers)
 	}
 }
+
+// TestTenantResources: the container resources the host reports are
+// shown as far as the tenant's spec names them: a default the host's
+// LimitRange added is not.
+func TestTenantResources(t *testing.T) {
+	q := resource.MustParse
+	spec := &corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{"cpu": q("2m")}, Limits: corev1.ResourceList{"cpu": q("10m")}}}}}
+	status := &corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{
+		Name:               "c",
+		AllocatedResources: corev1.ResourceList{"cpu": q("2m"), "memory": q("128Mi")},
+		Resources: &corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{"cpu": q("2m"), "memory": q("128Mi")}, Limits: corev1.ResourceList{"cpu": q("10m")}},
+	}, {Name: "sidecar-of-the-host", AllocatedResources: corev1.ResourceList{"memory": q("1Mi")}}}}
+	tenantResources(status, spec)
+	got := status.ContainerStatuses[0]
+	if _, ok := got.AllocatedResources["memory"]; ok || len(got.AllocatedResources) != 1 {
+		t.Errorf("allocated %v, want cpu only", got.AllocatedResources)
+	}
+	if _, ok := got.Resources.Requests["memory"]; ok || got.Resources.Limits.Cpu().Cmp(q("10m")) != 0 {
+		t.Errorf("resources %+v, want the requests and limits the spec names", got.Resources)
+	}
+	if len(status.ContainerStatuses[1].AllocatedResources) != 1 {
+		t.Errorf("a container the spec does not have: %v", status.ContainerStatuses[1].AllocatedResources)
+	}
+}
