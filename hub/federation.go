@@ -89,4 +89,3 @@ func units(l corev1.ResourceList) map[string]int64 {
 	}
 	return out
 }
-
