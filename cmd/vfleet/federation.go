@@ -59,18 +59,16 @@ func newFederationStatusCommand() *cobra.Command {
 			if err := checkOutput(f.output); err != nil {
 				return err
 			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			st, err := c.Status(cmd.Context(), f.peer)
-			if err != nil {
-				return err
-			}
-			if f.output != "" {
-				return printObject(cmd.OutOrStdout(), f.output, st)
-			}
-			return printFederationStatus(cmd.OutOrStdout(), st)
+			return withClient(cmd.Context(), &f, func(ctx context.Context, c *federation.Client) error {
+				st, err := c.Status(ctx, f.peer)
+				if err != nil {
+					return err
+				}
+				if f.output != "" {
+					return printObject(cmd.OutOrStdout(), f.output, st)
+				}
+				return printFederationStatus(cmd.OutOrStdout(), st)
+			})
 		},
 	}
 	f.add(cmd)
