@@ -26,8 +26,38 @@ import (
 // TestSyncKinds: the kinds beyond pods and their Services, one case each.
 func TestSyncKinds(t *testing.T) {
 	web := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
-	edited := false // the tenant's change to a StorageClass, made once
+	edited := false  // the tenant's change to a StorageClass, made once
+	tainted := false // the tenant's taint on its node, and the host's change after, made once
 	runSyncCases(t, []syncCase{
+		{
+			name: "a taint the tenant puts on its node stays beside the host's, which follow the host",
+			host: func(w world) []client.Object {
+				return []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + w.vc.Name},
+					Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "spot", Effect: corev1.TaintEffectPreferNoSchedule}}}}}
+			},
+			expect: func(g gomega.Gomega, w world) {
+				ctx := context.Background()
+				key := client.ObjectKey{Name: "node-" + w.vc.Name}
+				tenant := corev1.Taint{Key: "tenant.example/evict", Value: "now", Effect: corev1.TaintEffectNoExecute}
+				vn := &corev1.Node{}
+				g.Expect(virtualC.Get(ctx, key, vn)).To(gomega.Succeed())
+				if !tainted {
+					g.Expect(vn.Spec.Taints).To(gomega.ContainElement(gomega.HaveField("Key", "spot")))
+					vn.Spec.Taints = append(vn.Spec.Taints, tenant)
+					g.Expect(virtualC.Update(ctx, vn)).To(gomega.Succeed())
+					// Then the host drops its taint and adds a label, which
+					// shows a pass of the syncer after the tenant's edit.
+					hn := &corev1.Node{}
+					g.Expect(hostC.Get(ctx, key, hn)).To(gomega.Succeed())
+					hn.Spec.Taints, hn.Labels = nil, map[string]string{"pass": "after"}
+					g.Expect(hostC.Update(ctx, hn)).To(gomega.Succeed())
+					tainted = true
+				}
+				g.Expect(virtualC.Get(ctx, key, vn)).To(gomega.Succeed())
+				g.Expect(vn.Labels).To(gomega.HaveKeyWithValue("pass", "after"))
+				g.Expect(vn.Spec.Taints).To(gomega.ConsistOf(gomega.And(gomega.HaveField("Key", tenant.Key), gomega.HaveField("Effect", tenant.Effect))))
+			},
+		},
 		{
 			name: "a PodDisruptionBudget selects on the host the copies of its own namespace's pods",
 			virtual: func(w world) []client.Object {

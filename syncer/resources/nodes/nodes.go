@@ -5,6 +5,7 @@ package nodes
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"reflect"
 	"slices"
@@ -97,13 +98,25 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, nil
 	}
 	labels := syncer.SyncedFromHost(host.Labels)
+	mirrored, err := json.Marshal(host.Spec.Taints)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	if !exists {
-		virtual = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: host.Name, Labels: labels}, Spec: corev1.NodeSpec{Taints: host.Spec.Taints, Unschedulable: host.Spec.Unschedulable}}
+		virtual = &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: host.Name, Labels: labels, Annotations: map[string]string{AnnotationHostTaints: string(mirrored)}},
+			Spec:       corev1.NodeSpec{Taints: host.Spec.Taints, Unschedulable: host.Spec.Unschedulable},
+		}
 		if err := s.Virtual.Create(ctx, virtual); err != nil {
 			return reconcile.Result{}, err
 		}
-	} else if !maps.Equal(virtual.Labels, labels) || !reflect.DeepEqual(virtual.Spec.Taints, host.Spec.Taints) || virtual.Spec.Unschedulable != host.Spec.Unschedulable {
-		virtual.Labels, virtual.Spec.Taints, virtual.Spec.Unschedulable = labels, host.Spec.Taints, host.Spec.Unschedulable
+	} else if taints := virtualTaints(host.Spec.Taints, virtual); !maps.Equal(virtual.Labels, labels) || !reflect.DeepEqual(virtual.Spec.Taints, taints) ||
+		virtual.Annotations[AnnotationHostTaints] != string(mirrored) || virtual.Spec.Unschedulable != host.Spec.Unschedulable {
+		virtual.Labels, virtual.Spec.Taints, virtual.Spec.Unschedulable = labels, taints, host.Spec.Unschedulable
+		if virtual.Annotations == nil {
+			virtual.Annotations = map[string]string{}
+		}
+		virtual.Annotations[AnnotationHostTaints] = string(mirrored)
 		if err := s.Virtual.Update(ctx, virtual); err != nil {
 			return reconcile.Result{}, err
 		}
@@ -118,6 +131,37 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{RequeueAfter: syncer.Retry}, nil
 	}
 	return reconcile.Result{}, err
+}
+
+// AnnotationHostTaints records on a virtual node the host node's taints
+// as the syncer last mirrored them: a taint beyond them is the tenant's.
+const AnnotationHostTaints = "fleet.vfleet.dev/host-taints"
+
+// virtualTaints are the host node's taints and, beside them, those the
+// tenant put on the virtual node itself: the taints it has beyond the
+// host's as last mirrored. A tenant's taint acts only in the vcluster
+// (its own eviction of its own pods, its DaemonSets' placement); where a
+// tenant's and the host's name the same key and effect, the host's wins.
+// A node mirrored before the record was kept counts all its taints as
+// the host's.
+func virtualTaints(host []corev1.Taint, virtual *corev1.Node) []corev1.Taint {
+	var mirrored []corev1.Taint
+	if rec, ok := virtual.Annotations[AnnotationHostTaints]; !ok || json.Unmarshal([]byte(rec), &mirrored) != nil {
+		mirrored = virtual.Spec.Taints
+	}
+	same := func(a, b corev1.Taint) bool { return a.Key == b.Key && a.Effect == b.Effect }
+	out := slices.Clone(host)
+	for _, t := range virtual.Spec.Taints {
+		if slices.ContainsFunc(mirrored, func(m corev1.Taint) bool { return same(m, t) && m.Value == t.Value }) ||
+			slices.ContainsFunc(out, func(h corev1.Taint) bool { return same(h, t) }) {
+			continue
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // virtualStatus is what the vcluster shows of a host node: its capacity,

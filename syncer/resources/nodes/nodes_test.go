@@ -74,3 +74,42 @@ func TestVirtualStatus(t *testing.T) {
 		t.Errorf("without a proxy: addresses %v, want the host's", got.Addresses)
 	}
 }
+
+// TestVirtualTaints: a virtual node has the host node's taints as they
+// are now, and keeps those the tenant added itself; a taint the host
+// dropped goes.
+func TestVirtualTaints(t *testing.T) {
+	taint := func(key, value string, effect corev1.TaintEffect) corev1.Taint {
+		return corev1.Taint{Key: key, Value: value, Effect: effect}
+	}
+	unreachable := taint(corev1.TaintNodeUnreachable, "", corev1.TaintEffectNoExecute)
+	gpu := taint("gpu", "a100", corev1.TaintEffectNoSchedule)
+	evict := taint("tenant/evict", "now", corev1.TaintEffectNoExecute)
+	node := func(mirrored string, taints ...corev1.Taint) *corev1.Node {
+		n := &corev1.Node{Spec: corev1.NodeSpec{Taints: taints}}
+		if mirrored != "-" {
+			n.Annotations = map[string]string{AnnotationHostTaints: mirrored}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name    string
+		host    []corev1.Taint
+		virtual *corev1.Node
+		want    []corev1.Taint
+	}{
+		{"as the host", []corev1.Taint{gpu}, node(`[{"key":"gpu","value":"a100","effect":"NoSchedule"}]`, gpu), []corev1.Taint{gpu}},
+		{"the tenant's taint stays", []corev1.Taint{gpu}, node(`[{"key":"gpu","value":"a100","effect":"NoSchedule"}]`, gpu, evict), []corev1.Taint{gpu, evict}},
+		{"one the host dropped goes", nil, node(`[{"key":"gpu","value":"a100","effect":"NoSchedule"}]`, gpu, evict), []corev1.Taint{evict}},
+		{"one the host added comes", []corev1.Taint{gpu, unreachable}, node(`[{"key":"gpu","value":"a100","effect":"NoSchedule"}]`, gpu), []corev1.Taint{gpu, unreachable}},
+		{"the host's value wins", []corev1.Taint{gpu}, node(`[]`, taint("gpu", "h100", corev1.TaintEffectNoSchedule)), []corev1.Taint{gpu}},
+		{"no record: every taint was the host's", nil, node("-", gpu), nil},
+		{"a record that does not decode: the same", nil, node("{", gpu), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := virtualTaints(tc.host, tc.virtual); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("taints %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
