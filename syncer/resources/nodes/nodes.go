@@ -152,7 +152,7 @@ func virtualTaints(host []corev1.Taint, virtual *corev1.Node) []corev1.Taint {
 	same := func(a, b corev1.Taint) bool { return a.Key == b.Key && a.Effect == b.Effect }
 	out := slices.Clone(host)
 	for _, t := range virtual.Spec.Taints {
-		if slices.ContainsFunc(mirrored, func(m corev1.Taint) bool { return same(m, t) && m.Value == t.Value }) ||
+		if kubernetesOwn(t.Key) || slices.ContainsFunc(mirrored, func(m corev1.Taint) bool { return same(m, t) && m.Value == t.Value }) ||
 			slices.ContainsFunc(out, func(h corev1.Taint) bool { return same(h, t) }) {
 			continue
 		}
@@ -162,6 +162,15 @@ func virtualTaints(host []corev1.Taint, virtual *corev1.Node) []corev1.Taint {
 		return nil
 	}
 	return out
+}
+
+// kubernetesOwn says whether a taint's key is one Kubernetes' own
+// components set (not-ready, unreachable, a condition's pressure, a cloud
+// node not yet initialized): the vcluster's admission and controllers add
+// those to its nodes too, from conditions only the host judges, so they
+// are never the tenant's and always the host's.
+func kubernetesOwn(key string) bool {
+	return strings.HasPrefix(key, "node.kubernetes.io/") || strings.HasPrefix(key, "node.cloudprovider.kubernetes.io/")
 }
 
 // virtualStatus is what the vcluster shows of a host node: its capacity,

@@ -104,6 +104,8 @@ func TestVirtualTaints(t *testing.T) {
 		{"one the host added comes", []corev1.Taint{gpu, unreachable}, node(`[{"key":"gpu","value":"a100","effect":"NoSchedule"}]`, gpu), []corev1.Taint{gpu, unreachable}},
 		{"the host's value wins", []corev1.Taint{gpu}, node(`[]`, taint("gpu", "h100", corev1.TaintEffectNoSchedule)), []corev1.Taint{gpu}},
 		{"no record: every taint was the host's", nil, node("-", gpu), nil},
+		// The vcluster's own admission taints a node it has just made.
+		{"Kubernetes' own taints follow the host", nil, node(`null`, taint(corev1.TaintNodeNotReady, "", corev1.TaintEffectNoSchedule), evict), []corev1.Taint{evict}},
 		{"a record that does not decode: the same", nil, node("{", gpu), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
