@@ -127,9 +127,12 @@ func get(t *testing.T, vc *fleetv1.VirtualCluster) *fleetv1.VirtualCluster {
 	return out
 }
 
+// eventually polls cond for up to a minute: `make test` runs this package
+// under the race detector beside others, where the first placement once
+// took more than 20 s.
 func eventually(t *testing.T, cond func(g gomega.Gomega)) {
 	t.Helper()
-	gomega.NewWithT(t).Eventually(cond).WithTimeout(20 * time.Second).WithPolling(50 * time.Millisecond).Should(gomega.Succeed())
+	gomega.NewWithT(t).Eventually(cond).WithTimeout(time.Minute).WithPolling(50 * time.Millisecond).Should(gomega.Succeed())
 }
 
 func placedOn(t *testing.T, vc *fleetv1.VirtualCluster, hosts ...string) *fleetv1.VirtualCluster {
