@@ -167,7 +167,7 @@ func newRuntime(o *Options, host client.Client, log logr.Logger) (runtime.Runtim
 		return kuberuntime.New(host, kuberuntime.Options{
 			Image: o.ControlPlaneImage, BinRoot: o.BinRoot, StorageClass: o.ControlPlaneStorageClass,
 			NodeSelector: o.ControlPlaneNodeSelector, Tolerations: tolerations,
-			DNS: dns, DNSUpstreams: o.TenantDNSUpstreams,
+			DNS: dns, DNSUpstreams: o.TenantDNSUpstreams, HostsFileImage: o.tenantHostsFileImage(),
 		})
 	}
 	self, err := os.Executable()
@@ -182,7 +182,7 @@ func newRuntime(o *Options, host client.Client, log logr.Logger) (runtime.Runtim
 		Root: filepath.Join(o.DataDir, "controlplanes"), Vfleet: self, BinRoot: o.BinRoot,
 		Address: o.ControlPlaneAddress, FirstPort: first, LastPort: last,
 		Lifeline: lifelinePath(o.DataDir), OrphanGrace: o.OrphanGrace, Log: log,
-		DNS: dns, DNSUpstreams: o.TenantDNSUpstreams,
+		DNS: dns, DNSUpstreams: o.TenantDNSUpstreams, HostsFileImage: o.tenantHostsFileImage(),
 	})
 }
 

@@ -96,6 +96,11 @@ type Options struct {
 	// the resolvers asked names outside a vcluster.
 	TenantDNS          string
 	TenantDNSUpstreams []string
+	// TenantHostsFileImage is the vfleet image that writes each tenant
+	// pod's /etc/hosts in its vcluster's names (see hostsfile); empty
+	// means ControlPlaneImage, and TenantHostsFileNone leaves the host
+	// kubelet's file, which names the host copy.
+	TenantHostsFileImage string
 
 	Serving serving.Addresses
 }
@@ -150,6 +155,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.ControlPlaneVersions, "control-plane-versions", o.ControlPlaneVersions, "Kubernetes versions the kubernetes runtime's image carries under its --bin-root")
 	fs.StringVar(&o.ControlPlaneStorageClass, "control-plane-storage-class", o.ControlPlaneStorageClass, "StorageClass of the kubernetes runtime's control plane volumes (default: the host's default class)")
 	fs.StringVar(&o.TenantDNS, "tenant-dns", o.TenantDNS, "CoreDNS binary each vcluster's DNS runs from (with --runtime=kubernetes, its path in the image); auto: the one make binaries builds beside vfleet, else "+DefaultTenantDNS+"; empty runs none, and tenants' pods cannot resolve their Services")
+	fs.StringVar(&o.TenantHostsFileImage, "tenant-hosts-file-image", o.TenantHostsFileImage, "vfleet image an init container of each tenant pod runs to write its /etc/hosts in the vcluster's names (default: --control-plane-image; "+TenantHostsFileNone+": the host kubelet's file, which names the host's copy of the pod)")
 	fs.StringSliceVar(&o.TenantDNSUpstreams, "tenant-dns-upstream", o.TenantDNSUpstreams, "resolvers (IP or IP:port) vclusters' DNS asks names outside the vcluster (default: /etc/resolv.conf of the control plane)")
 	fs.DurationVar(&o.OrphanGrace, "orphan-grace", o.OrphanGrace, "how long a process control plane keeps running without its agent; a restarted agent adopts it meanwhile")
 	o.Serving.AddFlags(fs)
@@ -230,6 +236,8 @@ const (
 
 // Where --tenant-dns finds CoreDNS.
 const (
+	// TenantHostsFileNone turns the hosts file's init container off.
+	TenantHostsFileNone = "none"
 	// DefaultTenantDNS is where the vfleet image has CoreDNS.
 	DefaultTenantDNS = "/usr/local/bin/coredns"
 	// TenantDNSAuto, the default, finds it: see tenantDNS.
@@ -305,4 +313,17 @@ func (o *Options) tenantDNS() (string, error) {
 		}
 	}
 	return o.TenantDNS, nil
+}
+
+// tenantHostsFileImage is the image tenant pods' /etc/hosts is written
+// with, if any: see TenantHostsFileImage.
+func (o *Options) tenantHostsFileImage() string {
+	switch o.TenantHostsFileImage {
+	case TenantHostsFileNone:
+		return ""
+	case "":
+		return o.ControlPlaneImage
+	default:
+		return o.TenantHostsFileImage
+	}
 }

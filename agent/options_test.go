@@ -110,3 +110,19 @@ func TestTokenLifetime(t *testing.T) {
 		}
 	}
 }
+
+// TestTenantHostsFileImage: the image that writes tenant pods' /etc/hosts
+// is the control plane's unless named, and none when turned off.
+func TestTenantHostsFileImage(t *testing.T) {
+	for _, tc := range []struct{ flag, controlPlane, want string }{
+		{"", "", ""},
+		{"", "vfleet:cp", "vfleet:cp"},
+		{"vfleet:hosts", "vfleet:cp", "vfleet:hosts"},
+		{TenantHostsFileNone, "vfleet:cp", ""},
+	} {
+		o := &Options{TenantHostsFileImage: tc.flag, ControlPlaneImage: tc.controlPlane}
+		if got := o.tenantHostsFileImage(); got != tc.want {
+			t.Errorf("--tenant-hosts-file-image=%q --control-plane-image=%q: %q, want %q", tc.flag, tc.controlPlane, got, tc.want)
+		}
+	}
+}

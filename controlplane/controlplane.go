@@ -76,6 +76,9 @@ type SyncConfig struct {
 	// empty means those of /etc/resolv.conf.
 	DNS          string
 	DNSUpstreams []string
+	// HostsFileImage is the vfleet image a pod's /etc/hosts is written
+	// with in the vcluster's names; empty leaves the host kubelet's.
+	HostsFileImage string
 }
 
 // ControlPlane runs a vcluster's control plane.

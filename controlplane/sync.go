@@ -76,7 +76,8 @@ func (cp *ControlPlane) syncOnce(ctx context.Context, sc *SyncConfig, kubelet ne
 		Virtual: virtual, Host: host, HostNamespace: sc.HostNamespace, VCluster: sc.VCluster, Isolation: sc.Isolation,
 		APIServerHost: cp.cfg.Address, APIServerPort: cp.cfg.Port, ServiceCIDR: cp.cfg.ServiceCIDR,
 		SyncAllConfigMaps: sc.SyncAllConfigMaps, SyncAllSecrets: sc.SyncAllSecrets, Kubelet: endpoint, DNS: dns,
-		Resources: resources.All(), Controllers: resources.Controllers(),
+		HostsFileImage: sc.HostsFileImage,
+		Resources:      resources.All(), Controllers: resources.Controllers(),
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vfleet/vfleet/internal/k8sbin"
 	"github.com/vfleet/vfleet/internal/procgroup"
+	"github.com/vfleet/vfleet/lab/images"
 )
 
 // Component is one process of a lab cluster.
@@ -228,7 +229,10 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 			// real nodes reach them (their gateway), and the syncer points
 			// the pods there. Names outside a vcluster are the host's DNS
 			// to answer.
-			args = append(args, "--control-plane-address="+addr.String(), "--tenant-dns="+k8sbin.CoreDNS(), "--tenant-dns-upstream="+ClusterDNS)
+			args = append(args, "--control-plane-address="+addr.String(), "--tenant-dns="+k8sbin.CoreDNS(), "--tenant-dns-upstream="+ClusterDNS,
+				// Every real node has the vfleet image: its init container
+				// writes the pods' /etc/hosts in their vcluster's names.
+				"--tenant-hosts-file-image="+images.Vfleet)
 		} else {
 			// Pods of kwok nodes never run, so nothing would ask a DNS:
 			// a process less for each vcluster.

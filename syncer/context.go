@@ -77,7 +77,15 @@ type Context struct {
 	// DNSEndpoint is where that server listens, behind the Service.
 	DNSServer   string
 	DNSEndpoint *Endpoint
+	// HostsFileImage is an image of the vfleet binary, which an init
+	// container of each host pod runs to write the pod's /etc/hosts in
+	// the vcluster's names (hostsfile); empty leaves the host kubelet's.
+	HostsFileImage string
 }
+
+// HostsFileContainer is the name of the init container that writes a
+// host pod's /etc/hosts: the tenant's pod has none of that name.
+const HostsFileContainer = "vfleet-hosts-file"
 
 // HostName is the host name of the virtual object name in namespace.
 func (s *Context) HostName(name, namespace string) string {

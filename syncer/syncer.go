@@ -54,6 +54,9 @@ type Config struct {
 	// Service in the host namespace in front of it and points pods there.
 	// Nil leaves pods the host's resolver.
 	DNS *Endpoint
+	// HostsFileImage, when set, writes each pod's /etc/hosts in the
+	// vcluster's names; see Context.
+	HostsFileImage string
 
 	// Controller configures the controllers; tests that run several
 	// syncers in one process skip the check for unique names.
@@ -132,7 +135,7 @@ func Run(ctx context.Context, cfg Config) error {
 		VirtualCA: ca, ServiceCIDR: cidr, VirtualLive: mgr.GetAPIReader(), HostLive: host.GetAPIReader(),
 		Virtual: mgr.GetClient(), Host: host.GetClient(), HostNamespace: cfg.HostNamespace, VCluster: cfg.VCluster,
 		Isolation: cfg.Isolation, APIServerHost: cfg.APIServerHost, APIServerPort: cfg.APIServerPort, Kubelet: cfg.Kubelet,
-		SyncAllConfigMaps: cfg.SyncAllConfigMaps, SyncAllSecrets: cfg.SyncAllSecrets,
+		SyncAllConfigMaps: cfg.SyncAllConfigMaps, SyncAllSecrets: cfg.SyncAllSecrets, HostsFileImage: cfg.HostsFileImage,
 		Recorder: mgr.GetEventRecorder("vfleet-syncer"),
 	}
 	if err := startDNS(ctx, mgr, cfg, s); err != nil {

@@ -102,7 +102,8 @@ func controlPlaneConfig(l launch.Config) (controlplane.Config, error) {
 			HostKubeconfig: s.HostKubeconfig, HostNamespace: s.HostNamespace,
 			VCluster:  syncer.Identity{Name: l.Name, Namespace: s.VClusterNamespace, UID: s.VClusterUID},
 			Isolation: s.Isolation, SyncAllConfigMaps: s.SyncAllConfigMaps, SyncAllSecrets: s.SyncAllSecrets,
-			DNS: l.DNS, DNSUpstreams: l.DNSUpstreams,
+			HostsFileImage: s.HostsFileImage,
+			DNS:            l.DNS, DNSUpstreams: l.DNSUpstreams,
 		}
 	} else if l.DNS != "" {
 		return controlplane.Config{}, errors.New("--dns needs --host-namespace: pods reach the DNS server through a Service the syncer makes on the host")

@@ -31,7 +31,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newLabCommand(), newHubCommand(), newAgentCommand(), newControlPlaneCommand(), newFederationCommand())
+	root.AddCommand(newVersionCommand(), newLabCommand(), newHubCommand(), newAgentCommand(), newControlPlaneCommand(), newFederationCommand(), newHostsFileCommand())
 	root.AddCommand(newVClusterCommands()...)
 	root.AddCommand(newMoveCommands()...)
 	return root

@@ -99,6 +99,10 @@ type Syncer struct {
 	// SyncAllConfigMaps and SyncAllSecrets copy all to the host, not only
 	// those pods use.
 	SyncAllConfigMaps, SyncAllSecrets bool
+	// HostsFileImage is the vfleet image each host pod's /etc/hosts is
+	// written with, in the vcluster's names; empty leaves the host
+	// kubelet's, which names the host copy.
+	HostsFileImage string
 }
 
 // NewConfig returns the command's defaults. Those of BinRoot and
@@ -135,6 +139,7 @@ func (c *Config) AddFlags(f *pflag.FlagSet) {
 	addIsolationFlags(f, &s.Isolation)
 	f.BoolVar(&s.SyncAllConfigMaps, "sync-all-configmaps", s.SyncAllConfigMaps, "copy every ConfigMap to the host, not only those pods use")
 	f.BoolVar(&s.SyncAllSecrets, "sync-all-secrets", s.SyncAllSecrets, "copy every Secret to the host, not only those pods use")
+	f.StringVar(&s.HostsFileImage, "hosts-file-image", s.HostsFileImage, "vfleet image an init container of each host pod runs to write its /etc/hosts in the vcluster's names (empty: the host kubelet's, which names the host copy)")
 	f.StringVar(&c.DNS, "dns", c.DNS, "the CoreDNS binary that serves the tenant's DNS with the syncer (none when empty)")
 	f.StringSliceVar(&c.DNSUpstreams, "dns-upstream", c.DNSUpstreams, "resolvers (IP or IP:port) asked names outside the vcluster (default: those of /etc/resolv.conf)")
 	f.StringSliceVar(&c.SANs, "san", c.SANs, "further names or addresses for the apiserver's certificate")
@@ -208,6 +213,7 @@ func (s Syncer) args() flags {
 	f = append(f, isolationArgs(s.Isolation, s.HostNamespace != "")...)
 	f.add("sync-all-configmaps", "true", s.SyncAllConfigMaps)
 	f.add("sync-all-secrets", "true", s.SyncAllSecrets)
+	f.str("hosts-file-image", s.HostsFileImage)
 	return f
 }
 

@@ -142,10 +142,11 @@ func TestRoundTrip(t *testing.T) {
 		}},
 		{name: "every switch on, awkward names", cfg: launch.Config{
 			SANs:   []string{"a,b", `"quoted"`, " lead", "", "multi\nline"},
-			Syncer: launch.Syncer{Isolation: fleetv1.IsolationPolicy{AllowExternalIPs: true}, SyncAllConfigMaps: true, SyncAllSecrets: true},
+			Syncer: launch.Syncer{Isolation: fleetv1.IsolationPolicy{AllowExternalIPs: true}, SyncAllConfigMaps: true, SyncAllSecrets: true,
+				HostsFileImage: "registry.example/vfleet:1.0"},
 		}, args: []string{
 			`--san="a,b"`, `--san="""quoted"""`, `--san=" lead"`, `--san=""`, "--san=\"multi\nline\"",
-			"--allow-external-ips=true", "--sync-all-configmaps=true", "--sync-all-secrets=true",
+			"--allow-external-ips=true", "--sync-all-configmaps=true", "--sync-all-secrets=true", "--hosts-file-image=registry.example/vfleet:1.0",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

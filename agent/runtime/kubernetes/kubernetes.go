@@ -60,6 +60,8 @@ type Options struct {
 	// the pod's own resolver, the host's DNS).
 	DNS          string
 	DNSUpstreams []string
+	// HostsFileImage writes tenant pods' /etc/hosts; see launch.Syncer.
+	HostsFileImage string
 }
 
 // Runtime is the kubernetes runtime.
@@ -182,7 +184,7 @@ func (r *Runtime) container(inst runtime.Instance) corev1.Container {
 		// to the syncer's role in this namespace.
 		Syncer: launch.Syncer{
 			HostNamespace: ns, VClusterNamespace: inst.Spec.VirtualCluster.Namespace, VClusterUID: inst.Spec.VirtualCluster.UID,
-			Isolation: inst.Spec.Isolation,
+			Isolation: inst.Spec.Isolation, HostsFileImage: r.opts.HostsFileImage,
 		},
 		ServiceCIDR: inst.Sync.ServiceCIDR,
 		DNS:         r.opts.DNS, DNSUpstreams: r.opts.DNSUpstreams,

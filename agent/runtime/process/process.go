@@ -50,6 +50,8 @@ type Options struct {
 	// vcluster (empty: those of /etc/resolv.conf).
 	DNS          string
 	DNSUpstreams []string
+	// HostsFileImage writes tenant pods' /etc/hosts; see launch.Syncer.
+	HostsFileImage string
 	// StopGrace is how long a control plane may take to stop cleanly.
 	StopGrace time.Duration
 	Log       logr.Logger
@@ -217,6 +219,7 @@ func (r *Runtime) launchConfig(inst runtime.Instance, dir string, port int) laun
 		cfg.Syncer = launch.Syncer{
 			HostNamespace: inst.Namespace, HostKubeconfig: filepath.Join(dir, hostKubeconfig),
 			VClusterNamespace: ref.Namespace, VClusterUID: ref.UID, Isolation: inst.Spec.Isolation,
+			HostsFileImage: r.opts.HostsFileImage,
 		}
 		cfg.ServiceCIDR = inst.Sync.ServiceCIDR
 		cfg.DNS, cfg.DNSUpstreams = r.opts.DNS, r.opts.DNSUpstreams

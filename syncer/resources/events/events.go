@@ -55,7 +55,7 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	newObj, ok := kinds[ev.InvolvedObject.Kind]
-	if !ok || ev.InvolvedObject.Namespace != s.HostNamespace {
+	if !ok || ev.InvolvedObject.Namespace != s.HostNamespace || hostOnly(ev) {
 		return ctrl.Result{}, nil
 	}
 	about := newObj()
@@ -107,4 +107,12 @@ func translate(ev *corev1.Event, about client.Object, vkey client.ObjectKey, hos
 		EventTime: ev.EventTime, Series: ev.Series, Action: ev.Action,
 		ReportingController: ev.ReportingController, ReportingInstance: ev.ReportingInstance,
 	}
+}
+
+// hostOnly reports whether ev is the routine news of what only the host
+// copy of a pod has, the init container that writes its hosts file (its
+// image pulled, its start): it would name a container the tenant's pod
+// does not have. Its warnings do reach the tenant, whose pod waits on it.
+func hostOnly(ev *corev1.Event) bool {
+	return ev.Type == corev1.EventTypeNormal && ev.InvolvedObject.FieldPath == "spec.initContainers{"+syncer.HostsFileContainer+"}"
 }

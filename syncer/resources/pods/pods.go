@@ -131,7 +131,7 @@ func (*Resource) UpdateHost(desired, existing client.Object) bool {
 	changed := merge(&e.Labels, d.Labels)
 	changed = merge(&e.Annotations, d.Annotations) || changed
 	changed = setImages(e.Spec.Containers, d.Spec.Containers) || changed
-	changed = setImages(e.Spec.InitContainers, d.Spec.InitContainers) || changed
+	changed = setImages(tenantInit(&e.Spec), tenantInit(&d.Spec)) || changed
 	// A deadline may be set or shortened on a running pod; the host's
 	// kubelet is what ends it.
 	if d.Spec.ActiveDeadlineSeconds != nil && !ptr.Equal(d.Spec.ActiveDeadlineSeconds, e.Spec.ActiveDeadlineSeconds) {
@@ -180,7 +180,7 @@ func (*Resource) UpdateHostSubresource(desired, existing client.Object) string {
 func resize(d, e *corev1.Pod) bool {
 	changed := false
 	for _, c := range []struct{ to, from []corev1.Container }{
-		{e.Spec.Containers, d.Spec.Containers}, {e.Spec.InitContainers, d.Spec.InitContainers},
+		{e.Spec.Containers, d.Spec.Containers}, {tenantInit(&e.Spec), tenantInit(&d.Spec)},
 	} {
 		for i := range c.to {
 			if i < len(c.from) {
@@ -239,6 +239,14 @@ func (*Resource) ToVirtual(ctx context.Context, s *syncer.Context, hostObj, virt
 	// The vcluster computes its own QoS class from the pod it knows; the
 	// host's may differ by the defaults its LimitRange added.
 	status.QOSClass = virtual.Status.QOSClass
+	// The hosts file's init container is the host copy's alone.
+	status.InitContainerStatuses = slices.DeleteFunc(status.InitContainerStatuses, func(c corev1.ContainerStatus) bool {
+		return c.Name == syncer.HostsFileContainer
+	})
+	if len(status.InitContainerStatuses) == 0 {
+		// As the API gives none back.
+		status.InitContainerStatuses = nil
+	}
 	observedGenerations(&status, host, virtual)
 	tenantResources(&status, &virtual.Spec)
 	virtualMessages(&status, syncer.VirtualNames(host, client.ObjectKeyFromObject(virtual), s.HostNamespace))

@@ -100,6 +100,7 @@ func hostPod(s *syncer.Context, virtual *corev1.Pod, serviceEnv []corev1.EnvVar)
 		spec.HostAliases = append(spec.HostAliases, corev1.HostAlias{IP: s.APIServerHost, Hostnames: apiServerNames})
 	}
 	hostDNS(s.DNSServer, spec, virtual.Namespace)
+	withHostsFile(s.HostsFileImage, spec, virtual, s.HostName(virtual.Name, virtual.Namespace))
 
 	// The tenant's labels are carried under vfleet's keys; its annotations
 	// stay in the vcluster, but for the values its downward API fields

@@ -18,7 +18,7 @@ import (
 func testContext(policy fleetv1.IsolationPolicy) *syncer.Context {
 	return &syncer.Context{
 		HostNamespace: "vc-demo-x-team-a", VCluster: syncer.Identity{Name: "demo", Namespace: "team-a", UID: "uid-1"},
-		Isolation: policy, APIServerHost: "10.1.2.3", APIServerPort: 6443,
+		Isolation: policy, APIServerHost: "10.1.2.3", APIServerPort: 6443, HostsFileImage: "vfleet:test",
 	}
 }
 

@@ -180,6 +180,31 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 		Expect(out).To(ContainSubstring("NXDOMAIN"))
 	}, SpecTimeout(2*time.Minute))
 
+	It("know themselves in /etc/hosts by their vcluster's names, as a kubelet of the vcluster would write them", func(ctx SpecContext) {
+		member := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "member"}, Spec: corev1.PodSpec{
+			Hostname: "member-0", Subdomain: "members",
+			Containers: []corev1.Container{{Name: "member", Image: images.BusyBox, Command: []string{"sleep", "3600"}}},
+		}}
+		framework.OnRealNodes(&member.Spec)
+		_, err := t.Kube.CoreV1().Pods("default").Create(ctx, member, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			member, err = t.Kube.CoreV1().Pods("default").Get(ctx, "member", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(member.Status.Phase).To(Equal(corev1.PodRunning), "status: %+v", member.Status)
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+		// The host copy's init container that wrote the file is not the
+		// tenant's to see.
+		Expect(member.Status.InitContainerStatuses).To(BeEmpty())
+		out, err := framework.Exec(ctx, t.Config, t.Kube, "default", "member", "member", "sh", "-c", "cat /etc/hosts; hostname")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(HavePrefix("# Kubernetes-managed hosts file."))
+		Expect(out).To(ContainSubstring(member.Status.PodIP+"\tmember-0.members.default.svc.cluster.local\tmember-0\n"))
+		Expect(out).To(ContainSubstring("kubernetes.default.svc"), "the vcluster's API is no longer named in the file")
+		Expect(out).NotTo(ContainSubstring(t.HostNS))
+		Expect(strings.TrimSpace(out)).To(HaveSuffix("\nmember-0"))
+	}, SpecTimeout(2*time.Minute))
+
 	It("are followed, copied to and from, and forwarded to with kubectl and the tenant's kubeconfig", func(ctx SpecContext) {
 		ticker := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "ticker"}, Spec: corev1.PodSpec{
 			Containers: []corev1.Container{{Name: "ticker", Image: images.BusyBox,
