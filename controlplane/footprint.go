@@ -22,10 +22,14 @@ var apiserverFootprint = []string{
 // controllerManagerFootprint runs only the controllers a vcluster needs.
 // Nodes, volumes and their attachment, IPAM and cloud load balancers
 // belong to the host: the syncer copies what the tenant asks for there.
+// The taint eviction controller runs: a NoExecute taint the tenant puts on
+// its node evicts its pods there, as on any cluster, and the host's own
+// taints, mirrored, evict the virtual pods as the host's evict their
+// copies, by the same tolerations.
 var controllerManagerFootprint = []string{
 	"--controllers=*,-nodeipam,-node-lifecycle-controller,-persistentvolume-binder-controller,-persistentvolume-attach-detach-controller," +
 		"-persistentvolume-expander-controller,-persistentvolume-protection-controller,-service-lb-controller,-node-route-controller," +
-		"-cloud-node-lifecycle-controller,-taint-eviction-controller,-ephemeral-volume-controller,-ttl-controller,-bootstrap-signer-controller,-token-cleaner-controller",
+		"-cloud-node-lifecycle-controller,-ephemeral-volume-controller,-ttl-controller,-bootstrap-signer-controller,-token-cleaner-controller",
 }
 
 // footprintEnv sets each child's Go garbage collector. The

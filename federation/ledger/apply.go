@@ -13,8 +13,11 @@ type Op string
 const (
 	// OpReportRegion replaces a region's hosts with those its hub reports.
 	OpReportRegion Op = "ReportRegion"
-	// OpHome records a vcluster, at epoch 0 if new, with its home region
-	// and store.
+	// OpHome records a vcluster with its home region and store: at epoch
+	// 0 if new, or, for one that ran before the federation knew it (its
+	// hub joined with it), at its epoch on its host, every earlier epoch
+	// fenced. A vcluster the ledger has keeps its epochs; one that lives
+	// in another region is refused (ErrElsewhere).
 	OpHome Op = "Home"
 	// OpBumpEpoch moves a vcluster to its next epoch, on a host, if its
 	// epoch is still the one the proposer read and that epoch is fenced.
@@ -38,9 +41,11 @@ type Command struct {
 	Home  string `json:"home,omitempty"`
 	Store string `json:"store,omitempty"`
 	// BumpEpoch: the epoch the proposer read, and the host of the next.
+	// Home: the host of a vcluster that already runs.
 	From int64  `json:"from,omitempty"`
 	Host string `json:"host,omitempty"`
-	// Fence: the highest epoch fenced.
+	// Fence: the highest epoch fenced. Home: the epoch of a vcluster that
+	// already runs.
 	Epoch int64 `json:"epoch,omitempty"`
 }
 
@@ -51,6 +56,11 @@ var ErrStaleEpoch = errors.New("the vcluster's epoch moved since it was read")
 // ErrNotFenced is returned by a BumpEpoch while the current epoch may
 // still write: a new epoch starts only after the old one is fenced.
 var ErrNotFenced = errors.New("the current epoch is not fenced on the store yet")
+
+// ErrElsewhere is returned by a Home of a vcluster that lives in another
+// region: a region lost it to a failover, or two regions have one of the
+// same name.
+var ErrElsewhere = errors.New("the vcluster lives in another region")
 
 // Refusal is a command the ledger refused, and why: it changed nothing.
 type Refusal struct{ Err error }
@@ -90,13 +100,16 @@ func (s *State) apply(c Command) (int64, error) {
 	}
 	switch c.Op {
 	case OpHome:
-		if _, ok := s.Regions[c.Home]; !ok {
-			return 0, fmt.Errorf("vcluster %s: region %q is not in the federation", c.Key, c.Home)
+		if err := s.home(&vc, known, c); err != nil {
+			return vc.Epoch, err
 		}
-		vc.Key, vc.Region, vc.Store = c.Key, c.Home, c.Store
 	case OpBumpEpoch:
 		host, ok := s.Hosts[c.Host]
 		switch {
+		case c.From+1 == vc.Epoch && c.Host == vc.Host:
+			// The same move proposed again (its proposer did not learn
+			// that it was committed): done already.
+			return vc.Epoch, nil
 		case c.From != vc.Epoch:
 			return vc.Epoch, fmt.Errorf("vcluster %s: moving from epoch %d: %w (it is %d)", c.Key, c.From, ErrStaleEpoch, vc.Epoch)
 		case vc.Epoch > 0 && vc.FencedEpoch < vc.Epoch:
@@ -116,6 +129,35 @@ func (s *State) apply(c Command) (int64, error) {
 	}
 	s.VClusters[c.Key] = vc
 	return vc.Epoch, nil
+}
+
+// home records c's vcluster in vc, new or known.
+func (s *State) home(vc *VCluster, known bool, c Command) error {
+	if _, ok := s.Regions[c.Home]; !ok {
+		return fmt.Errorf("vcluster %s: region %q is not in the federation", c.Key, c.Home)
+	}
+	if known {
+		if vc.Region != c.Home {
+			return fmt.Errorf("vcluster %s: %w, %s (epoch %d on host %s)", c.Key, ErrElsewhere, vc.Region, vc.Epoch, vc.Host)
+		}
+		vc.Store = c.Store
+		return nil
+	}
+	*vc = VCluster{Key: c.Key, Region: c.Home, Store: c.Store}
+	if c.Epoch == 0 && c.Host == "" {
+		return nil
+	}
+	host, ok := s.Hosts[c.Host]
+	switch {
+	case c.Epoch < 1:
+		return fmt.Errorf("vcluster %s: runs on host %s at epoch %d: epochs start at 1", c.Key, c.Host, c.Epoch)
+	case !ok:
+		return fmt.Errorf("vcluster %s: host %q is not in the ledger", c.Key, c.Host)
+	case host.Region != c.Home:
+		return fmt.Errorf("vcluster %s: homed in region %s, runs on host %s of region %s", c.Key, c.Home, c.Host, host.Region)
+	}
+	vc.Host, vc.Epoch, vc.FencedEpoch = c.Host, c.Epoch, c.Epoch-1
+	return nil
 }
 
 // reportRegion replaces region's hosts with hosts, all of which must be

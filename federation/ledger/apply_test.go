@@ -84,6 +84,44 @@ func TestApply(t *testing.T) {
 					t.Errorf("fenced epoch %d, want 1", vc.FencedEpoch)
 				}
 			}},
+		{name: "a move proposed again once committed is done, not refused",
+			cmds: []Command{
+				{Op: OpBumpEpoch, Key: "team/web", From: 0, Host: "a1"},
+				{Op: OpBumpEpoch, Key: "team/web", From: 0, Host: "a1"},
+			},
+			check: func(t *testing.T, s *State) {
+				if vc := s.VClusters["team/web"]; vc.Epoch != 1 || vc.Host != "a1" {
+					t.Errorf("got %+v", vc)
+				}
+			}},
+		{name: "a vcluster that already ran is homed at its epoch, the earlier ones fenced",
+			cmds: []Command{{Op: OpHome, Key: "team/db", Home: "b", Store: "pg-b", Host: "b2", Epoch: 4}},
+			check: func(t *testing.T, s *State) {
+				if vc := s.VClusters["team/db"]; vc.Epoch != 4 || vc.FencedEpoch != 3 || vc.Host != "b2" || vc.Region != "b" || vc.Store != "pg-b" {
+					t.Errorf("got %+v", vc)
+				}
+			}},
+		{name: "homed again, a vcluster keeps its epochs",
+			cmds: []Command{
+				{Op: OpBumpEpoch, Key: "team/web", From: 0, Host: "a1"},
+				{Op: OpHome, Key: "team/web", Home: "a", Store: "pg-a2", Host: "a2", Epoch: 7},
+			},
+			check: func(t *testing.T, s *State) {
+				if vc := s.VClusters["team/web"]; vc.Epoch != 1 || vc.Host != "a1" || vc.Store != "pg-a2" {
+					t.Errorf("got %+v", vc)
+				}
+			}},
+		{name: "homed by a region it no longer lives in",
+			cmds: []Command{
+				{Op: OpBumpEpoch, Key: "team/web", From: 0, Host: "a1"},
+				{Op: OpFence, Key: "team/web", Epoch: 1},
+				{Op: OpBumpEpoch, Key: "team/web", From: 1, Host: "b1"},
+				{Op: OpHome, Key: "team/web", Home: "a", Store: "pg-a"},
+			},
+			wantErr: ErrElsewhere},
+		{name: "homed on a host of another region", cmds: []Command{{Op: OpHome, Key: "team/db", Home: "a", Host: "b1", Epoch: 2}},
+			errText: "homed in region a, runs on host b1 of region b"},
+		{name: "homed on a host at epoch 0", cmds: []Command{{Op: OpHome, Key: "team/db", Home: "a", Host: "a1"}}, errText: "epochs start at 1"},
 		{name: "a host that is not in the ledger", cmds: []Command{{Op: OpBumpEpoch, Key: "team/web", Host: "c1"}}, errText: `host "c1" is not in the ledger`},
 		{name: "a home in no region", cmds: []Command{{Op: OpHome, Key: "team/db", Home: "c"}}, errText: `region "c" is not in the federation`},
 		{name: "a key that is no namespace/name", cmds: []Command{{Op: OpHome, Key: "team/web/x", Home: "a"}}, errText: "team/web/x"},

@@ -44,8 +44,8 @@ func FuzzApply(f *testing.F) {
 					t.Fatalf("%s: epochs %d to %d are all unfenced", key, vc.FencedEpoch+1, vc.Epoch)
 				case existed && (vc.Epoch < prev.Epoch || vc.Epoch > prev.Epoch+1 || vc.FencedEpoch < prev.FencedEpoch):
 					t.Fatalf("%s: went from %+v to %+v", key, prev, vc)
-				case !existed && vc.Epoch != 0:
-					t.Fatalf("%s: appeared at epoch %d", key, vc.Epoch)
+				case !existed && vc.Epoch != 0 && vc.FencedEpoch != vc.Epoch-1:
+					t.Fatalf("%s: appeared at epoch %d, with epoch %d fenced", key, vc.Epoch, vc.FencedEpoch)
 				}
 			}
 		}
