@@ -47,6 +47,8 @@ var reasons = map[string]error{
 	"NotLeader":     ErrNotLeader,
 	"StaleEpoch":    ledger.ErrStaleEpoch,
 	"NotFenced":     ledger.ErrNotFenced,
+	"Elsewhere":     ledger.ErrElsewhere,
+	"UnknownHost":   ledger.ErrUnknownHost,
 	"ExistingState": ErrExistingState,
 }
 
@@ -141,9 +143,9 @@ func reply(w http.ResponseWriter, v any, err error) {
 		status = http.StatusBadRequest
 	case body.Reason == "":
 		// The ledger's own refusals (a host it does not have, a key that
-		// is no namespace/name) are the caller's to fix.
-		var refused *ledger.Refusal
-		if errors.As(err, &refused) {
+		// is no namespace/name) are the caller's to fix; a follower
+		// passes on the leader's as they came.
+		if errors.Is(err, ledger.ErrRefused) {
 			status = http.StatusUnprocessableEntity
 		}
 	}

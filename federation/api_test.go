@@ -70,8 +70,15 @@ func TestAPI(t *testing.T) {
 	if _, err := c.Propose(ctx, ledger.Command{Op: ledger.OpBumpEpoch, Key: "team/web", From: 1, Host: "host-b1"}); !errors.Is(err, ledger.ErrNotFenced) {
 		t.Errorf("a bump before the fence, through a follower: %v, want %v", err, ledger.ErrNotFenced)
 	}
-	if _, err := operator.Apply(ctx, addr(c), ledger.Command{Op: ledger.OpBumpEpoch, Key: "team/web", From: 0, Host: "host-b1"}); !errors.Is(err, ledger.ErrStaleEpoch) {
-		t.Errorf("a stale bump: %v, want %v", err, ledger.ErrStaleEpoch)
+	if _, err := operator.Apply(ctx, addr(c), ledger.Command{Op: ledger.OpBumpEpoch, Key: "team/web", From: 0, Host: "host-b2"}); !errors.Is(err, ledger.ErrStaleEpoch) || !errors.Is(err, ledger.ErrRefused) {
+		t.Errorf("a stale bump: %v, want %v, a refusal", err, ledger.ErrStaleEpoch)
+	}
+	if _, err := operator.Apply(ctx, addr(c), ledger.Command{Op: ledger.OpFence, Key: "team/web", Epoch: 9}); !errors.Is(err, ledger.ErrRefused) {
+		t.Errorf("a fence of an epoch to come: %v, want a refusal", err)
+	}
+	// The move made again, by a hub that did not learn it was made.
+	if epoch, err := b.Propose(ctx, ledger.Command{Op: ledger.OpBumpEpoch, Key: "team/web", From: 0, Host: "host-b1"}); err != nil || epoch != 1 {
+		t.Errorf("the bump proposed again: epoch %d, %v; want 1, done", epoch, err)
 	}
 	if _, err := operator.Apply(ctx, addr(a), ledger.Command{Op: "Takeover"}); err == nil || !strings.Contains(err.Error(), "unknown ledger operation") {
 		t.Errorf("an unknown operation: %v", err)

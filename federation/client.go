@@ -94,10 +94,15 @@ func (c *Client) call(ctx context.Context, addr, path string, body, out any, for
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
 			return fmt.Errorf("federation peer at %s: %s", addr, resp.Status)
 		}
-		if known, ok := reasons[e.Reason]; ok {
-			return &remoteError{msg: e.Error, is: known}
+		// The ledger's refusals come back as 409 (those with a reason)
+		// or 422, and match ledger.ErrRefused, as they do in the leader.
+		refused := resp.StatusCode == http.StatusUnprocessableEntity ||
+			resp.StatusCode == http.StatusConflict && e.Reason != "ExistingState"
+		known, ok := reasons[e.Reason]
+		if !ok && !refused {
+			return errors.New(e.Error)
 		}
-		return errors.New(e.Error)
+		return &remoteError{msg: e.Error, is: known, refused: refused}
 	}
 	if out == nil {
 		return nil
@@ -112,9 +117,12 @@ func (c *Client) call(ctx context.Context, addr, path string, body, out any, for
 // remoteError is an error a peer answered with, which errors.Is matches
 // to the error its reason names.
 type remoteError struct {
-	msg string
-	is  error
+	msg     string
+	is      error
+	refused bool
 }
 
-func (e *remoteError) Error() string        { return e.msg }
-func (e *remoteError) Is(target error) bool { return target == e.is }
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Is(target error) bool {
+	return target != nil && target == e.is || e.refused && target == ledger.ErrRefused
+}

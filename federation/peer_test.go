@@ -149,7 +149,7 @@ func TestFederation(t *testing.T) {
 			t.Fatalf("%s: %v", cmd.Op, err)
 		}
 	}
-	if _, err := a.Apply(ledger.Command{Op: ledger.OpBumpEpoch, Key: "team/web", From: 0, Host: "host-1"}, 5*time.Second); !errors.Is(err, ledger.ErrStaleEpoch) {
+	if _, err := a.Apply(ledger.Command{Op: ledger.OpBumpEpoch, Key: "team/web", From: 0, Host: "host-2"}, 5*time.Second); !errors.Is(err, ledger.ErrStaleEpoch) {
 		t.Errorf("a second bump from epoch 0: %v, want %v", err, ledger.ErrStaleEpoch)
 	}
 	for _, p := range []*testPeer{b, c} {

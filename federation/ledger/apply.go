@@ -62,11 +62,20 @@ var ErrNotFenced = errors.New("the current epoch is not fenced on the store yet"
 // same name.
 var ErrElsewhere = errors.New("the vcluster lives in another region")
 
+// ErrUnknownHost is returned by a command that names a host its region
+// has not reported (yet).
+var ErrUnknownHost = errors.New("the host is not in the ledger")
+
+// ErrRefused matches every Refusal, whatever its reason: the command was
+// committed and changed nothing, which proposing it again will not change.
+var ErrRefused = errors.New("the ledger refused the command")
+
 // Refusal is a command the ledger refused, and why: it changed nothing.
 type Refusal struct{ Err error }
 
-func (r *Refusal) Error() string { return r.Err.Error() }
-func (r *Refusal) Unwrap() error { return r.Err }
+func (r *Refusal) Error() string        { return r.Err.Error() }
+func (r *Refusal) Unwrap() error        { return r.Err }
+func (r *Refusal) Is(target error) bool { return target == ErrRefused }
 
 // Apply applies c to s and returns the vcluster's epoch after it (for
 // Home, BumpEpoch and Fence). It changes nothing when it returns an error,
@@ -115,7 +124,7 @@ func (s *State) apply(c Command) (int64, error) {
 		case vc.Epoch > 0 && vc.FencedEpoch < vc.Epoch:
 			return vc.Epoch, fmt.Errorf("vcluster %s: epoch %d: %w", c.Key, vc.Epoch, ErrNotFenced)
 		case !ok:
-			return vc.Epoch, fmt.Errorf("vcluster %s: host %q is not in the ledger", c.Key, c.Host)
+			return vc.Epoch, fmt.Errorf("vcluster %s: host %q: %w", c.Key, c.Host, ErrUnknownHost)
 		}
 		vc.Epoch, vc.Host, vc.Region = vc.Epoch+1, host.Name, host.Region
 	case OpFence:
@@ -152,7 +161,7 @@ func (s *State) home(vc *VCluster, known bool, c Command) error {
 	case c.Epoch < 1:
 		return fmt.Errorf("vcluster %s: runs on host %s at epoch %d: epochs start at 1", c.Key, c.Host, c.Epoch)
 	case !ok:
-		return fmt.Errorf("vcluster %s: host %q is not in the ledger", c.Key, c.Host)
+		return fmt.Errorf("vcluster %s: host %q: %w", c.Key, c.Host, ErrUnknownHost)
 	case host.Region != c.Home:
 		return fmt.Errorf("vcluster %s: homed in region %s, runs on host %s of region %s", c.Key, c.Home, c.Host, host.Region)
 	}

@@ -122,7 +122,7 @@ func TestApply(t *testing.T) {
 		{name: "homed on a host of another region", cmds: []Command{{Op: OpHome, Key: "team/db", Home: "a", Host: "b1", Epoch: 2}},
 			errText: "homed in region a, runs on host b1 of region b"},
 		{name: "homed on a host at epoch 0", cmds: []Command{{Op: OpHome, Key: "team/db", Home: "a", Host: "a1"}}, errText: "epochs start at 1"},
-		{name: "a host that is not in the ledger", cmds: []Command{{Op: OpBumpEpoch, Key: "team/web", Host: "c1"}}, errText: `host "c1" is not in the ledger`},
+		{name: "a host that is not in the ledger", cmds: []Command{{Op: OpBumpEpoch, Key: "team/web", Host: "c1"}}, wantErr: ErrUnknownHost, errText: `host "c1"`},
 		{name: "a home in no region", cmds: []Command{{Op: OpHome, Key: "team/db", Home: "c"}}, errText: `region "c" is not in the federation`},
 		{name: "a key that is no namespace/name", cmds: []Command{{Op: OpHome, Key: "team/web/x", Home: "a"}}, errText: "team/web/x"},
 		{name: "an unknown operation", cmds: []Command{{Op: "Takeover", Key: "team/web"}}, errText: `unknown ledger operation "Takeover"`},
