@@ -2,6 +2,8 @@ package hub
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +23,39 @@ type federationPeer struct {
 	opts   federation.Options
 	reader client.Reader
 	clock  clock.PassiveClock
+	// live is the peer while it runs.
+	live livePeer
+}
+
+// errNoPeer is the ledger's answer while this replica runs no peer (it
+// does not lead the hub, or the peer is starting).
+var errNoPeer = errors.New("this hub's federation peer is not running")
+
+// livePeer proposes through the peer while it runs.
+type livePeer struct{ p atomic.Pointer[federation.Peer] }
+
+func (l *livePeer) Propose(ctx context.Context, c ledger.Command) (int64, error) {
+	p := l.p.Load()
+	if p == nil {
+		return 0, errNoPeer
+	}
+	return p.Propose(ctx, c)
+}
+
+func (l *livePeer) Ledger() *ledger.State {
+	if p := l.p.Load(); p != nil {
+		return p.Ledger()
+	}
+	return ledger.New()
+}
+
+// reportNow reports the region's hosts through the running peer.
+func (f *federationPeer) reportNow(ctx context.Context) error {
+	p := f.live.p.Load()
+	if p == nil {
+		return errNoPeer
+	}
+	return f.report(ctx, p)
 }
 
 func (f *federationPeer) NeedLeaderElection() bool { return true }
@@ -34,6 +69,8 @@ func (f *federationPeer) Start(ctx context.Context) error {
 		return err
 	}
 	log.Info("Federation peer started", "id", f.opts.ID, "region", f.opts.Region)
+	f.live.p.Store(p)
+	defer f.live.p.Store(nil)
 	tick := time.NewTicker(f.opts.ReportEvery)
 	defer tick.Stop()
 	for {

@@ -31,6 +31,7 @@ import (
 	"github.com/vfleet/vfleet/controllers/hostaccess"
 	"github.com/vfleet/vfleet/controllers/hosthealth"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
+	"github.com/vfleet/vfleet/federation"
 	"github.com/vfleet/vfleet/hub/joinserver"
 	"github.com/vfleet/vfleet/internal/ctrlopts"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
@@ -65,7 +66,15 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	overhead, _ := o.overhead() // validated above
 	engine := placement.NewEngine(placement.DefaultProfile(), fleetv1.PlacementStrategy(o.DefaultStrategy))
-	if err := SetupControllers(ctx, mgr, clock.RealClock{}, engine, overhead); err != nil {
+	// With a federation, the vclusters' epochs are committed to its
+	// ledger, through the peer this replica runs while it leads the hub.
+	var epochs virtualcluster.EpochLedger
+	var peer *federationPeer
+	if o.Federation.Enabled() {
+		peer = &federationPeer{opts: o.Federation, reader: mgr.GetClient(), clock: clock.RealClock{}}
+		epochs = &federation.Epochs{Region: o.Federation.Region, Proposer: &peer.live, Report: peer.reportNow}
+	}
+	if err := SetupControllers(ctx, mgr, clock.RealClock{}, engine, overhead, epochs); err != nil {
 		return err
 	}
 
@@ -89,8 +98,8 @@ func Run(ctx context.Context, o *Options) error {
 	if err := mgr.Add(js); err != nil {
 		return err
 	}
-	if o.Federation.Enabled() {
-		if err := mgr.Add(&federationPeer{opts: o.Federation, reader: mgr.GetClient(), clock: clock.RealClock{}}); err != nil {
+	if peer != nil {
+		if err := mgr.Add(peer); err != nil {
 			return err
 		}
 	}
@@ -105,7 +114,8 @@ func Run(ctx context.Context, o *Options) error {
 }
 
 // SetupControllers registers the hub's controllers with mgr.
-func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveClock, engine *placement.Engine, overhead placement.Overhead) error {
+// epochs is the federation's ledger, nil without one.
+func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveClock, engine *placement.Engine, overhead placement.Overhead, epochs virtualcluster.EpochLedger) error {
 	recorder := mgr.GetEventRecorder("vfleet-hub")
 	// One judge of the hosts' heartbeats, so that a host's health and its
 	// vclusters' failover agree on when it went silent.
@@ -121,7 +131,7 @@ func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveCl
 	}
 	return (&virtualcluster.Reconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Engine: engine, Overhead: overhead, Recorder: recorder, Clock: clk,
-		Liveness: alive,
+		Liveness: alive, Ledger: epochs,
 	}).SetupWithManager(ctx, mgr)
 }
 

@@ -3,6 +3,7 @@ package virtualcluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,6 +42,9 @@ type Reconciler struct {
 	// Liveness judges hosts' Leases by the hub's clock; the hub's
 	// controllers share one.
 	Liveness *liveness.Tracker
+	// Ledger is the federation's, when the hub is one of a federation's:
+	// see EpochLedger.
+	Ledger EpochLedger
 
 	feeder feeder
 	// pending are the VirtualClusters no host fits; a change to the fleet
@@ -262,6 +266,11 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualClu
 	}
 	if err := r.dropStore(ctx, vc); err != nil {
 		return err
+	}
+	if r.Ledger != nil {
+		if err := r.Ledger.Forget(ctx, vc); err != nil {
+			return fmt.Errorf("the federation's ledger still has the vcluster: %w", err)
+		}
 	}
 	r.Engine.Release(vc.UID)
 	before := vc.DeepCopy()

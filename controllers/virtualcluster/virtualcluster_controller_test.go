@@ -52,6 +52,9 @@ func TestMain(m *testing.M) {
 	}})
 }
 
+// hubLedger is the federation's ledger the hub starts with, if any.
+var hubLedger virtualcluster.EpochLedger
+
 // startHub runs the controller with a new, empty placement engine, as a
 // restarted hub would.
 func startHub() error { return startHubWith(nil) }
@@ -70,7 +73,7 @@ func startHubWith(wrap func(client.Client) client.Client) error {
 		reconciler = &virtualcluster.Reconciler{
 			Client: c, Reader: mgr.GetAPIReader(), Engine: placement.NewEngine(placement.DefaultProfile(), fleetv1.StrategyBinPack),
 			Overhead: placement.DefaultOverhead, Recorder: mgr.GetEventRecorder("test"), Clock: clock.RealClock{},
-			Liveness: liveness.NewTracker(),
+			Liveness: liveness.NewTracker(), Ledger: hubLedger,
 		}
 		return reconciler.SetupWithManager(context.Background(), mgr)
 	})

@@ -128,6 +128,10 @@ func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 	// back, so nothing of the next epoch exists before the fence is
 	// recorded, and a reconcile that read an older status cannot record
 	// a fence of an epoch the vcluster has already left.
+	if err := r.fenced(ctx, vc, epoch); err != nil {
+		o.moveStep = &moveStep{reason: ledgerReason(err), message: fmt.Sprintf("%s; %v", why, err), eventType: corev1.EventTypeWarning}
+		return err
+	}
 	status, msg := fencedStatus(vc, why, r.Clock.Now())
 	if err := r.writeDecision(ctx, vc, status); err != nil {
 		return err
@@ -193,6 +197,10 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 	// of the new epoch (its ControlPlane, its store login): a reconcile
 	// that read an older status gets a conflict rather than bump the
 	// epoch twice.
+	if err := r.advance(ctx, vc, host); err != nil {
+		o.moveStep = &moveStep{reason: ledgerReason(err), message: err.Error(), eventType: corev1.EventTypeWarning}
+		return ctrl.Result{}, true, err
+	}
 	status, msg := replacedStatus(vc, host, reason, op, r.Clock.Now())
 	if err := r.writeDecision(ctx, vc, status); err != nil {
 		return ctrl.Result{}, true, err

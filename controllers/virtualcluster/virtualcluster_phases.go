@@ -48,7 +48,12 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 	// reconcile that read an older status, or the epoch would be bumped
 	// twice: hence a write of its own with the optimistic lock. It lands
 	// before the ControlPlane of the epoch is made. On conflict the next
-	// attempt gets the same host back from the engine.
+	// attempt gets the same host back from the engine. A federation
+	// commits the epoch first: once committed, it is this hub's to make.
+	if err := r.advance(ctx, vc, host); err != nil {
+		o.unscheduled = &unscheduled{reason: ledgerReason(err), message: err.Error()}
+		return false, err
+	}
 	if err := r.writeDecision(ctx, vc, placedStatus(vc, host, r.Clock.Now())); err != nil {
 		return false, err
 	}

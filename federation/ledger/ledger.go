@@ -1,11 +1,13 @@
 package ledger
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -114,4 +116,28 @@ func Decode(r io.Reader) (*State, error) {
 		s.VClusters = map[string]VCluster{}
 	}
 	return s, nil
+}
+
+// Local is a ledger applied in this process alone, with no raft: what a
+// single hub's tests commit to, through the same commands.
+type Local struct {
+	mu sync.Mutex
+	s  *State
+}
+
+// NewLocal returns a Local over s.
+func NewLocal(s *State) *Local { return &Local{s: s} }
+
+// Propose applies c at once.
+func (l *Local) Propose(_ context.Context, c Command) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s.Apply(c)
+}
+
+// Ledger returns a copy of the ledger.
+func (l *Local) Ledger() *State {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s.Clone()
 }

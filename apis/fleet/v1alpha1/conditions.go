@@ -98,6 +98,17 @@ const (
 	ReasonOperationRejected    = "OperationRejected"
 )
 
+// VirtualCluster reasons of a federation's ledger (Scheduled, Failover).
+const (
+	// ReasonFederationUnavailable: the hub cannot commit to the
+	// federation's ledger (no quorum of hubs reaches it), so it neither
+	// places nor moves the vcluster; what runs keeps running.
+	ReasonFederationUnavailable = "FederationUnavailable"
+	// ReasonFederationRefused: the ledger refused the step, most often
+	// because another region's hub moved the vcluster first.
+	ReasonFederationRefused = "FederationRefused"
+)
+
 // ControlPlane reasons of its Ready condition, written by the agent.
 const (
 	ReasonRunning             = "Running"

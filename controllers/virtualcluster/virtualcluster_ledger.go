@@ -1,0 +1,62 @@
+package virtualcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/federation/ledger"
+)
+
+// EpochLedger is the federation's record of every vcluster's epochs
+// (federation/ledger), which the regions' hubs agree on through raft. A
+// hub of a federation commits each step there before it acts on it: a
+// new epoch, and the fence of the old one. The ledger lets only one hub
+// move a vcluster from an epoch, and none from an epoch not yet fenced,
+// so that no two control planes of a vcluster hold live credentials, even
+// with the hubs cut off from each other; a hub that cannot reach a
+// quorum commits nothing, and so places and fails over nothing, while
+// what runs keeps running.
+type EpochLedger interface {
+	// Advance commits vc's move from epoch from to from+1, on host. It is
+	// done, not refused, if that very move was committed already.
+	Advance(ctx context.Context, vc *fleetv1.VirtualCluster, from int64, host string) error
+	// Fenced commits that vc's epochs up to epoch are fenced on its store.
+	Fenced(ctx context.Context, vc *fleetv1.VirtualCluster, epoch int64) error
+	// Forget drops a deleted vc from the ledger.
+	Forget(ctx context.Context, vc *fleetv1.VirtualCluster) error
+}
+
+// ledgerReason is the condition reason of an error from the ledger: a
+// refusal, which the ledger will repeat until the vcluster's record
+// changes, or an unreachable federation.
+func ledgerReason(err error) string {
+	if errors.Is(err, ledger.ErrRefused) {
+		return fleetv1.ReasonFederationRefused
+	}
+	return fleetv1.ReasonFederationUnavailable
+}
+
+// advance commits a move to the next epoch in the ledger, if the hub has
+// one; the error says what waits, for the status.
+func (r *Reconciler) advance(ctx context.Context, vc *fleetv1.VirtualCluster, host string) error {
+	if r.Ledger == nil {
+		return nil
+	}
+	if err := r.Ledger.Advance(ctx, vc, vc.Status.Epoch, host); err != nil {
+		return fmt.Errorf("epoch %d on host %s waits for the federation to commit it: %w", vc.Status.Epoch+1, host, err)
+	}
+	return nil
+}
+
+// fenced commits a fence in the ledger, if the hub has one.
+func (r *Reconciler) fenced(ctx context.Context, vc *fleetv1.VirtualCluster, epoch int64) error {
+	if r.Ledger == nil {
+		return nil
+	}
+	if err := r.Ledger.Fenced(ctx, vc, epoch); err != nil {
+		return fmt.Errorf("epoch %d is fenced on the store, and waits for the federation to record it: %w", epoch, err)
+	}
+	return nil
+}

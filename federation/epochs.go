@@ -1,0 +1,110 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/federation/ledger"
+)
+
+// Proposer commits commands to the ledger and reads it: a Peer, or a
+// ledger.Local.
+type Proposer interface {
+	Propose(ctx context.Context, c ledger.Command) (int64, error)
+	// Ledger is the ledger as this proposer has applied it.
+	Ledger() *ledger.State
+}
+
+var (
+	_ Proposer = (*Peer)(nil)
+	_ Proposer = (*ledger.Local)(nil)
+)
+
+// Epochs keeps a region's vclusters' epochs in the federation's ledger:
+// the hub's virtualcluster controller commits each move and fence
+// through it before it acts on it.
+type Epochs struct {
+	Region   string
+	Proposer Proposer
+	// Report proposes the region's hosts now, for a host placed on before
+	// the periodic report named it; nil does not.
+	Report func(context.Context) error
+}
+
+func ledgerKey(vc *fleetv1.VirtualCluster) string { return vc.Namespace + "/" + vc.Name }
+
+// Advance homes vc in the ledger, records a fence the vcluster's status
+// holds and the ledger does not (a fence from before the federation),
+// and commits the move.
+func (l *Epochs) Advance(ctx context.Context, vc *fleetv1.VirtualCluster, from int64, host string) error {
+	p := l.Proposer
+	rec, err := l.home(ctx, p, vc)
+	if err != nil {
+		return err
+	}
+	if from > 0 && rec.FencedEpoch < from && vc.Status.FencedEpoch >= from {
+		if _, err := p.Propose(ctx, ledger.Command{Op: ledger.OpFence, Key: rec.Key, Epoch: from}); err != nil {
+			return err
+		}
+	}
+	bump := ledger.Command{Op: ledger.OpBumpEpoch, Key: rec.Key, From: from, Host: host}
+	_, err = p.Propose(ctx, bump)
+	if errors.Is(err, ledger.ErrUnknownHost) && l.Report != nil {
+		// A host that joined since the last report.
+		if err := l.Report(ctx); err != nil {
+			return err
+		}
+		_, err = p.Propose(ctx, bump)
+	}
+	return err
+}
+
+// Fenced homes vc in the ledger and records the fence.
+func (l *Epochs) Fenced(ctx context.Context, vc *fleetv1.VirtualCluster, epoch int64) error {
+	p := l.Proposer
+	rec, err := l.home(ctx, p, vc)
+	if err != nil {
+		return err
+	}
+	_, err = p.Propose(ctx, ledger.Command{Op: ledger.OpFence, Key: rec.Key, Epoch: epoch})
+	return err
+}
+
+// Forget drops vc, if the ledger has it as this region's. One another
+// region took over stays: its hub owns it now.
+func (l *Epochs) Forget(ctx context.Context, vc *fleetv1.VirtualCluster) error {
+	p := l.Proposer
+	rec, ok := p.Ledger().VClusters[ledgerKey(vc)]
+	if !ok || rec.Region != l.Region {
+		return nil
+	}
+	_, err := p.Propose(ctx, ledger.Command{Op: ledger.OpForget, Key: rec.Key})
+	return err
+}
+
+// home records vc in the ledger as this region's, unless this peer's copy
+// of the ledger has it so already, and returns its record. A vcluster
+// that ran before the federation knew it is homed at its epoch and host.
+func (l *Epochs) home(ctx context.Context, p Proposer, vc *fleetv1.VirtualCluster) (ledger.VCluster, error) {
+	key := ledgerKey(vc)
+	store := vc.Spec.BackingStore.Name
+	if rec, ok := p.Ledger().VClusters[key]; ok && rec.Region == l.Region && rec.Store == store {
+		return rec, nil
+	}
+	cmd := ledger.Command{Op: ledger.OpHome, Key: key, Home: l.Region, Store: store}
+	if vc.Status.Epoch > 0 && vc.Status.Host != "" {
+		cmd.Epoch, cmd.Host = vc.Status.Epoch, vc.Status.Host
+	}
+	if _, err := p.Propose(ctx, cmd); err != nil {
+		return ledger.VCluster{}, err
+	}
+	rec, ok := p.Ledger().VClusters[key]
+	if !ok {
+		// Committed, and not yet applied here (a follower): what the
+		// command made is what the ledger holds.
+		return ledger.VCluster{}, fmt.Errorf("vcluster %s: homed in the federation, not yet applied by this hub", key)
+	}
+	return rec, nil
+}
