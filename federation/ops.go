@@ -33,6 +33,10 @@ type Status struct {
 	Term         uint64   `json:"term"`
 	AppliedIndex uint64   `json:"appliedIndex"`
 	LastIndex    uint64   `json:"lastIndex"`
+	// Quorum says whether the peer can commit through the group now: it
+	// leads (a leader that loses its quorum steps down), or it heard from
+	// a leader within two heartbeat timeouts.
+	Quorum bool `json:"quorum"`
 }
 
 // Status reports the peer's view of the group.
@@ -41,6 +45,7 @@ func (p *Peer) Status() (Status, error) {
 	leaderAddr, leaderID := p.raft.LeaderWithID()
 	st.Leader = Member{ID: string(leaderID), Address: string(leaderAddr), Voter: leaderID != ""}
 	st.Term = p.raft.CurrentTerm()
+	st.Quorum = p.HasQuorum()
 	members, err := p.members()
 	st.Members = members
 	return st, err
@@ -141,6 +146,18 @@ func (p *Peer) Remove(id string, timeout time.Duration) error {
 		return p.notLeader()
 	}
 	return p.raft.RemoveServer(raft.ServerID(id), 0, timeout).Error()
+}
+
+// HasQuorum reports whether the peer can commit through the group now;
+// see Status.Quorum.
+func (p *Peer) HasQuorum() bool {
+	if p.raft.State() == raft.Leader {
+		return true
+	}
+	if _, id := p.raft.LeaderWithID(); id == "" {
+		return false
+	}
+	return time.Since(p.raft.LastContact()) < 2*p.heartbeat
 }
 
 // IsLeader reports whether this peer leads the group now.

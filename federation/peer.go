@@ -56,6 +56,9 @@ type Peer struct {
 	api       *http.Server
 	client    *Client
 	existing  bool
+	// heartbeat is the group's heartbeat timeout: a follower that has not
+	// heard from a leader in twice that is cut off from it.
+	heartbeat time.Duration
 }
 
 // ErrExistingState is returned by Bootstrap on a directory that already
@@ -130,7 +133,7 @@ func Open(cfg Config) (*Peer, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("federation peer %s: %w", cfg.ID, err), transport.Close(), closeStore(log, meta))
 	}
-	p := &Peer{id: cfg.ID, raft: r, fsm: f, wal: log, meta: meta, transport: transport, stream: stream, client: NewClient(client), existing: existing}
+	p := &Peer{id: cfg.ID, raft: r, fsm: f, wal: log, meta: meta, transport: transport, stream: stream, client: NewClient(client), existing: existing, heartbeat: rc.HeartbeatTimeout}
 	p.serveAPI()
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"context"
 	"bytes"
 	"crypto/tls"
 	"errors"
@@ -294,4 +295,54 @@ func closePeers(t *testing.T, peers ...*testPeer) {
 			t.Errorf("close %s: %v", p.id, err)
 		}
 	}
+}
+
+// TestQuorumLoss: a hub whose peers are gone says it has no quorum and
+// commits nothing; once one is back, a majority of the group is again and
+// so is the quorum.
+func TestQuorumLoss(t *testing.T) {
+	ca := newCA(t, "federation")
+	dir := t.TempDir()
+	open := func(id string) *testPeer {
+		return openPeer(t, Config{ID: id, Dir: filepath.Join(dir, id), Bind: "127.0.0.1:0", TLS: peerTLS(t, ca, ca, id)})
+	}
+	a, b, c := open("hub-a"), open("hub-b"), open("hub-c")
+	if err := a.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	leaderOf(t, a)
+	for _, p := range []*testPeer{b, c} {
+		if err := a.Join(p.id, string(p.transport.LocalAddr()), 5*time.Second); err != nil {
+			t.Fatalf("join %s: %v", p.id, err)
+		}
+	}
+	for _, p := range []*testPeer{a, b, c} {
+		eventually(t, p.id+" has a quorum", func() error {
+			if !p.HasQuorum() {
+				return errors.New("not yet")
+			}
+			return nil
+		})
+	}
+	closePeers(t, b, c)
+	eventually(t, "hub-a sees it has no quorum", func() error {
+		if st, _ := a.Status(); st.Quorum {
+			return errors.New("still says it has one")
+		}
+		return nil
+	})
+	report := ledger.Command{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: "region-a", Hub: "hub-a", Reported: time.Now()}}
+	if _, err := a.Propose(context.Background(), report); err == nil {
+		t.Fatal("a hub without a quorum committed a command")
+	}
+
+	b2 := openPeer(t, b.cfg)
+	t.Cleanup(func() { closePeers(t, a, b2) })
+	eventually(t, "the quorum back", func() error {
+		if !a.HasQuorum() || !b2.HasQuorum() {
+			return errors.New("not yet")
+		}
+		_, err := a.Propose(context.Background(), report)
+		return err
+	})
 }

@@ -71,16 +71,39 @@ func (f *federationPeer) Start(ctx context.Context) error {
 	log.Info("Federation peer started", "id", f.opts.ID, "region", f.opts.Region)
 	f.live.p.Store(p)
 	defer f.live.p.Store(nil)
+	defer clearPeerMetrics()
 	tick := time.NewTicker(f.opts.ReportEvery)
 	defer tick.Stop()
+	// The quorum is watched more often than hosts are reported: losing
+	// it stops every placement and failover of the region.
+	watch := time.NewTicker(time.Second)
+	defer watch.Stop()
+	quorum := true
 	for {
 		if err := f.report(ctx, p); err != nil && ctx.Err() == nil {
 			log.Error(err, "Could not report the region's hosts to the federation")
 		}
-		select {
-		case <-ctx.Done():
-			return p.Close()
-		case <-tick.C:
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return p.Close()
+			case <-tick.C:
+				waiting = false
+			case <-watch.C:
+			}
+			st, err := p.Status()
+			if err != nil {
+				continue
+			}
+			setPeerMetrics(st)
+			if st.Quorum != quorum {
+				quorum = st.Quorum
+				if quorum {
+					log.Info("The federation has a quorum again: placement and failover resume", "leader", st.Leader.ID)
+				} else {
+					log.Info("The federation lost its quorum: this hub places and fails over nothing until it is back; what runs keeps running", "state", st.State)
+				}
+			}
 		}
 	}
 }

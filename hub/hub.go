@@ -73,6 +73,8 @@ func Run(ctx context.Context, o *Options) error {
 	if o.Federation.Enabled() {
 		peer = &federationPeer{opts: o.Federation, reader: mgr.GetClient(), clock: clock.RealClock{}}
 		epochs = &federation.Epochs{Region: o.Federation.Region, Proposer: &peer.live, Report: peer.reportNow}
+		// Only a hub of a federation has a quorum to speak of.
+		registerFederationMetrics()
 	}
 	if err := SetupControllers(ctx, mgr, clock.RealClock{}, engine, overhead, epochs); err != nil {
 		return err

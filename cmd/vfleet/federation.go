@@ -81,7 +81,11 @@ func printFederationStatus(w io.Writer, st federation.Status) error {
 	if leader == "" {
 		leader = "none (no quorum?)"
 	}
-	fmt.Fprintf(w, "Peer:     %s (%s)\nLeader:   %s %s\nTerm:     %d\nApplied:  %d of %d\n\n", st.ID, st.State, leader, st.Leader.Address, st.Term, st.AppliedIndex, st.LastIndex)
+	quorum := "yes"
+	if !st.Quorum {
+		quorum = "NO: this hub places and fails over nothing until it reaches a quorum again"
+	}
+	fmt.Fprintf(w, "Peer:     %s (%s)\nLeader:   %s %s\nQuorum:   %s\nTerm:     %d\nApplied:  %d of %d\n\n", st.ID, st.State, leader, st.Leader.Address, quorum, st.Term, st.AppliedIndex, st.LastIndex)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEMBER\tADDRESS\tVOTER\tLEADER")
 	for _, m := range st.Members {
