@@ -32,7 +32,9 @@ type federationPeer struct {
 var errNoPeer = errors.New("this hub's federation peer is not running")
 
 // livePeer proposes through the peer while it runs.
-type livePeer struct{ p atomic.Pointer[federation.Peer] }
+type livePeer struct {
+	p atomic.Pointer[federation.Peer]
+}
 
 func (l *livePeer) Propose(ctx context.Context, c ledger.Command) (int64, error) {
 	p := l.p.Load()
