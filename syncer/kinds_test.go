@@ -30,7 +30,7 @@ func TestSyncKinds(t *testing.T) {
 	tainted := false // the tenant's taint on its node, and the host's change after, made once
 	runSyncCases(t, []syncCase{
 		{
-			name: "a taint the tenant puts on its node stays beside the host's, which follow the host",
+			name: "a taint and a label the tenant puts on its node stay beside the host's, which follow the host; a pod that chooses the label runs there",
 			host: func(w world) []client.Object {
 				return []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + w.vc.Name},
 					Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "spot", Effect: corev1.TaintEffectPreferNoSchedule}}}}}
@@ -44,6 +44,7 @@ func TestSyncKinds(t *testing.T) {
 				if !tainted {
 					g.Expect(vn.Spec.Taints).To(gomega.ContainElement(gomega.HaveField("Key", "spot")))
 					vn.Spec.Taints = append(vn.Spec.Taints, tenant)
+					vn.Labels["color"] = "blue"
 					g.Expect(virtualC.Update(ctx, vn)).To(gomega.Succeed())
 					// Then the host drops its taint and adds a label, which
 					// shows a pass of the syncer after the tenant's edit.
@@ -55,7 +56,22 @@ func TestSyncKinds(t *testing.T) {
 				}
 				g.Expect(virtualC.Get(ctx, key, vn)).To(gomega.Succeed())
 				g.Expect(vn.Labels).To(gomega.HaveKeyWithValue("pass", "after"))
+				g.Expect(vn.Labels).To(gomega.HaveKeyWithValue("color", "blue"))
 				g.Expect(vn.Spec.Taints).To(gomega.ConsistOf(gomega.And(gomega.HaveField("Key", tenant.Key), gomega.HaveField("Effect", tenant.Effect))))
+				// The host's nodes have no such label: the host copy
+				// asks for the vcluster's node that has it, by name.
+				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "blue", Namespace: w.namespace}, Spec: corev1.PodSpec{
+					NodeSelector: map[string]string{"color": "blue"},
+					Containers:   []corev1.Container{{Name: "c", Image: "busybox"}},
+				}}
+				if err := virtualC.Create(ctx, pod); !apierrors.IsAlreadyExists(err) {
+					g.Expect(err).NotTo(gomega.HaveOccurred())
+				}
+				hp := &corev1.Pod{}
+				g.Expect(hostC.Get(ctx, client.ObjectKey{Namespace: w.hostNS, Name: w.host("blue")}, hp)).To(gomega.Succeed())
+				g.Expect(hp.Spec.NodeSelector).NotTo(gomega.HaveKey("color"))
+				g.Expect(hp.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms).To(gomega.ConsistOf(
+					gomega.HaveField("MatchFields", gomega.ConsistOf(gomega.HaveField("Values", []string{key.Name})))))
 			},
 		},
 		{

@@ -97,26 +97,33 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 		return reconcile.Result{}, nil
 	}
-	labels := syncer.SyncedFromHost(host.Labels)
 	mirrored, err := json.Marshal(host.Spec.Taints)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	hostLabels, err := json.Marshal(host.Labels)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
 	if !exists {
 		virtual = &corev1.Node{
-			ObjectMeta: metav1.ObjectMeta{Name: host.Name, Labels: labels, Annotations: map[string]string{AnnotationHostTaints: string(mirrored)}},
-			Spec:       corev1.NodeSpec{Taints: host.Spec.Taints, Unschedulable: host.Spec.Unschedulable},
+			ObjectMeta: metav1.ObjectMeta{Name: host.Name, Labels: syncer.SyncedFromHost(host.Labels), Annotations: map[string]string{
+				AnnotationHostTaints: string(mirrored), AnnotationHostLabels: string(hostLabels),
+			}},
+			Spec: corev1.NodeSpec{Taints: host.Spec.Taints, Unschedulable: host.Spec.Unschedulable},
 		}
 		if err := s.Virtual.Create(ctx, virtual); err != nil {
 			return reconcile.Result{}, err
 		}
-	} else if taints := virtualTaints(host.Spec.Taints, virtual); !maps.Equal(virtual.Labels, labels) || !reflect.DeepEqual(virtual.Spec.Taints, taints) ||
-		virtual.Annotations[AnnotationHostTaints] != string(mirrored) || virtual.Spec.Unschedulable != host.Spec.Unschedulable {
+	} else if labels, taints := VirtualLabels(host.Labels, virtual), virtualTaints(host.Spec.Taints, virtual); !maps.Equal(virtual.Labels, labels) ||
+		!reflect.DeepEqual(virtual.Spec.Taints, taints) || virtual.Annotations[AnnotationHostTaints] != string(mirrored) ||
+		virtual.Annotations[AnnotationHostLabels] != string(hostLabels) || virtual.Spec.Unschedulable != host.Spec.Unschedulable {
 		virtual.Labels, virtual.Spec.Taints, virtual.Spec.Unschedulable = labels, taints, host.Spec.Unschedulable
 		if virtual.Annotations == nil {
 			virtual.Annotations = map[string]string{}
 		}
 		virtual.Annotations[AnnotationHostTaints] = string(mirrored)
+		virtual.Annotations[AnnotationHostLabels] = string(hostLabels)
 		if err := s.Virtual.Update(ctx, virtual); err != nil {
 			return reconcile.Result{}, err
 		}
@@ -131,6 +138,48 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{RequeueAfter: syncer.Retry}, nil
 	}
 	return reconcile.Result{}, err
+}
+
+// AnnotationHostLabels records on a virtual node the host node's labels as
+// the syncer last mirrored them: a label beyond them is the tenant's.
+const AnnotationHostLabels = "fleet.vfleet.dev/host-labels"
+
+// VirtualLabels are the host node's labels and, beside them, those the
+// tenant put on the virtual node itself: the keys it has beyond the host's
+// as last mirrored. A tenant's label acts only in the vcluster (its
+// DaemonSets' and its pods' choice of node, which the syncer carries to
+// the host as node names: see pods); where the tenant's and the host's
+// name the same key, the host's wins. A node mirrored before the record
+// was kept counts all its labels as the host's.
+func VirtualLabels(host map[string]string, virtual *corev1.Node) map[string]string {
+	out := syncer.SyncedFromHost(host)
+	for k, v := range TenantLabels(virtual) {
+		if _, ok := out[k]; !ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// TenantLabels are the labels the tenant put on a virtual node: those
+// beyond the host's as last mirrored.
+func TenantLabels(virtual *corev1.Node) map[string]string {
+	var mirrored map[string]string
+	rec, ok := virtual.Annotations[AnnotationHostLabels]
+	if !ok || json.Unmarshal([]byte(rec), &mirrored) != nil {
+		return nil
+	}
+	var out map[string]string
+	for k, v := range virtual.Labels {
+		if _, host := mirrored[k]; host || k == syncer.LabelSyncedFrom {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // AnnotationHostTaints records on a virtual node the host node's taints

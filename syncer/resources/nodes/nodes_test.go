@@ -115,3 +115,40 @@ func TestVirtualTaints(t *testing.T) {
 		})
 	}
 }
+
+// TestVirtualLabels: a label the tenant puts on its node stays beside the
+// host's; one the host has, or had when last mirrored, follows the host.
+func TestVirtualLabels(t *testing.T) {
+	virtual := func(labels map[string]string, record string) *corev1.Node {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Labels: labels}}
+		if record != "" {
+			n.Annotations = map[string]string{AnnotationHostLabels: record}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name string
+		host map[string]string
+		node *corev1.Node
+		want map[string]string
+	}{
+		{"the host's", map[string]string{"zone": "a"}, virtual(map[string]string{"zone": "a"}, `{"zone":"a"}`),
+			map[string]string{"zone": "a", syncer.LabelSyncedFrom: "true"}},
+		{"the tenant's stays", map[string]string{"zone": "a"}, virtual(map[string]string{"zone": "a", "color": "blue", syncer.LabelSyncedFrom: "true"}, `{"zone":"a"}`),
+			map[string]string{"zone": "a", "color": "blue", syncer.LabelSyncedFrom: "true"}},
+		{"the host changed a value the tenant changed too", map[string]string{"zone": "b"}, virtual(map[string]string{"zone": "x"}, `{"zone":"a"}`),
+			map[string]string{"zone": "b", syncer.LabelSyncedFrom: "true"}},
+		{"the host dropped one", nil, virtual(map[string]string{"zone": "a"}, `{"zone":"a"}`),
+			map[string]string{syncer.LabelSyncedFrom: "true"}},
+		{"the host's key wins", map[string]string{"color": "red"}, virtual(map[string]string{"color": "blue"}, `{}`),
+			map[string]string{"color": "red", syncer.LabelSyncedFrom: "true"}},
+		{"no record: all the host's", map[string]string{"zone": "a"}, virtual(map[string]string{"zone": "a", "color": "blue"}, ""),
+			map[string]string{"zone": "a", syncer.LabelSyncedFrom: "true"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := VirtualLabels(tc.host, tc.node); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("labels %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -96,7 +96,10 @@ func (*Resource) NewObject() client.Object { return &corev1.Pod{} }
 // ToHost checks the pod against the isolation policy and builds its host
 // copy, with the token it needs from the virtual API.
 func (*Resource) ToHost(ctx context.Context, s *syncer.Context, obj client.Object) (client.Object, error) {
-	virtual := obj.(*corev1.Pod)
+	virtual, err := byTenantLabels(ctx, s, obj.(*corev1.Pod))
+	if err != nil {
+		return nil, err
+	}
 	if err := check(s.Isolation, virtual); err != nil {
 		without := virtual.DeepCopy()
 		without.Spec.EphemeralContainers = nil
