@@ -1,7 +1,9 @@
 package federation
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -84,16 +86,21 @@ func (l *Epochs) Forget(ctx context.Context, vc *fleetv1.VirtualCluster) error {
 	return err
 }
 
-// home records vc in the ledger as this region's, unless this peer's copy
-// of the ledger has it so already, and returns its record. A vcluster
+// home records vc in the ledger as this region's, with its spec, unless
+// this peer's copy of the ledger has it so already, and returns its
+// record. A vcluster
 // that ran before the federation knew it is homed at its epoch and host.
 func (l *Epochs) home(ctx context.Context, p Proposer, vc *fleetv1.VirtualCluster) (ledger.VCluster, error) {
 	key := ledgerKey(vc)
 	store := vc.Spec.BackingStore.Name
-	if rec, ok := p.Ledger().VClusters[key]; ok && rec.Region == l.Region && rec.Store == store {
+	spec, err := json.Marshal(vc.Spec)
+	if err != nil {
+		return ledger.VCluster{}, err
+	}
+	if rec, ok := p.Ledger().VClusters[key]; ok && rec.Region == l.Region && rec.Store == store && bytes.Equal(rec.Spec, spec) {
 		return rec, nil
 	}
-	cmd := ledger.Command{Op: ledger.OpHome, Key: key, Home: l.Region, Store: store}
+	cmd := ledger.Command{Op: ledger.OpHome, Key: key, Home: l.Region, Store: store, Spec: spec}
 	if vc.Status.Epoch > 0 && vc.Status.Host != "" {
 		cmd.Epoch, cmd.Host = vc.Status.Epoch, vc.Status.Host
 	}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -27,6 +28,11 @@ const (
 	OpFence Op = "Fence"
 	// OpForget removes a vcluster that was deleted.
 	OpForget Op = "Forget"
+	// OpClaim makes a vcluster another region's, at the epoch the
+	// claimant read: a surviving region's hub takes over a vcluster of a
+	// region that stopped reporting. Its epoch moves on only through the
+	// claimant's fence and bump.
+	OpClaim Op = "Claim"
 )
 
 // Command is one entry of the raft log. Which fields count depends on Op.
@@ -37,11 +43,12 @@ type Command struct {
 	Hosts  []Host  `json:"hosts,omitempty"`
 	// Home, BumpEpoch, Fence, Forget: the vcluster.
 	Key string `json:"key,omitempty"`
-	// Home: its home region and store.
-	Home  string `json:"home,omitempty"`
-	Store string `json:"store,omitempty"`
-	// BumpEpoch: the epoch the proposer read, and the host of the next.
-	// Home: the host of a vcluster that already runs.
+	// Home: its home region, store and spec. Claim: the claiming region.
+	Home  string          `json:"home,omitempty"`
+	Store string          `json:"store,omitempty"`
+	Spec  json.RawMessage `json:"spec,omitempty"`
+	// BumpEpoch, Claim: the epoch the proposer read. BumpEpoch: the host
+	// of the next. Home: the host of a vcluster that already runs.
 	From int64  `json:"from,omitempty"`
 	Host string `json:"host,omitempty"`
 	// Fence: the highest epoch fenced. Home: the epoch of a vcluster that
@@ -93,7 +100,7 @@ func (s *State) apply(c Command) (int64, error) {
 	switch c.Op {
 	case OpReportRegion:
 		return 0, s.reportRegion(c.Region, c.Hosts)
-	case OpHome, OpBumpEpoch, OpFence, OpForget:
+	case OpHome, OpBumpEpoch, OpFence, OpForget, OpClaim:
 		if err := checkKey(c.Key); err != nil {
 			return 0, err
 		}
@@ -135,6 +142,16 @@ func (s *State) apply(c Command) (int64, error) {
 	case OpForget:
 		delete(s.VClusters, c.Key)
 		return 0, nil
+	case OpClaim:
+		switch _, ok := s.Regions[c.Home]; {
+		case c.From != vc.Epoch:
+			return vc.Epoch, fmt.Errorf("vcluster %s: claimed at epoch %d: %w (it is %d)", c.Key, c.From, ErrStaleEpoch, vc.Epoch)
+		case !ok:
+			return vc.Epoch, fmt.Errorf("vcluster %s: region %q is not in the federation", c.Key, c.Home)
+		case c.Home == vc.Region:
+			return vc.Epoch, fmt.Errorf("vcluster %s: region %s claims it from itself", c.Key, c.Home)
+		}
+		vc.Region = c.Home
 	}
 	s.VClusters[c.Key] = vc
 	return vc.Epoch, nil
@@ -149,10 +166,10 @@ func (s *State) home(vc *VCluster, known bool, c Command) error {
 		if vc.Region != c.Home {
 			return fmt.Errorf("vcluster %s: %w, %s (epoch %d on host %s)", c.Key, ErrElsewhere, vc.Region, vc.Epoch, vc.Host)
 		}
-		vc.Store = c.Store
+		vc.Store, vc.Spec = c.Store, c.Spec
 		return nil
 	}
-	*vc = VCluster{Key: c.Key, Region: c.Home, Store: c.Store}
+	*vc = VCluster{Key: c.Key, Region: c.Home, Store: c.Store, Spec: c.Spec}
 	if c.Epoch == 0 && c.Host == "" {
 		return nil
 	}
@@ -212,7 +229,7 @@ func (s *State) reportRegion(region *Region, hosts []Host) error {
 	for _, h := range hosts {
 		s.Hosts[h.Name] = h
 	}
-	s.Regions[region.Name] = Region{Name: region.Name, Hub: region.Hub, Reported: region.Reported.UTC().Round(time.Millisecond)}
+	s.Regions[region.Name] = Region{Name: region.Name, Hub: region.Hub, Reported: region.Reported.UTC().Truncate(time.Millisecond)}
 	return nil
 }
 

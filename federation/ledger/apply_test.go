@@ -119,6 +119,29 @@ func TestApply(t *testing.T) {
 				{Op: OpHome, Key: "team/web", Home: "a", Store: "pg-a"},
 			},
 			wantErr: ErrElsewhere},
+		{name: "a surviving region claims a vcluster, then fences and moves it",
+			cmds: []Command{
+				{Op: OpHome, Key: "team/web", Home: "a", Store: "pg-a", Spec: []byte(`{"cpu":"2"}`)},
+				{Op: OpBumpEpoch, Key: "team/web", From: 0, Host: "a1"},
+				{Op: OpClaim, Key: "team/web", From: 1, Home: "b"},
+				{Op: OpFence, Key: "team/web", Epoch: 1},
+				{Op: OpBumpEpoch, Key: "team/web", From: 1, Host: "b1"},
+			},
+			check: func(t *testing.T, s *State) {
+				if vc := s.VClusters["team/web"]; vc.Epoch != 2 || vc.Region != "b" || vc.Host != "b1" || string(vc.Spec) != `{"cpu":"2"}` {
+					t.Errorf("got %+v", vc)
+				}
+			}},
+		{name: "two regions claim at one epoch: the second loses",
+			cmds: []Command{
+				{Op: OpBumpEpoch, Key: "team/web", From: 0, Host: "a1"},
+				{Op: OpClaim, Key: "team/web", From: 1, Home: "b"},
+				{Op: OpFence, Key: "team/web", Epoch: 1},
+				{Op: OpBumpEpoch, Key: "team/web", From: 1, Host: "b1"},
+				{Op: OpClaim, Key: "team/web", From: 1, Home: "a"},
+			},
+			wantErr: ErrStaleEpoch},
+		{name: "a region claims its own", cmds: []Command{{Op: OpClaim, Key: "team/web", Home: "a"}}, errText: "claims it from itself"},
 		{name: "homed on a host of another region", cmds: []Command{{Op: OpHome, Key: "team/db", Home: "a", Host: "b1", Epoch: 2}},
 			errText: "homed in region a, runs on host b1 of region b"},
 		{name: "homed on a host at epoch 0", cmds: []Command{{Op: OpHome, Key: "team/db", Home: "a", Host: "a1"}}, errText: "epochs start at 1"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,10 @@ type VCluster struct {
 	FencedEpoch int64 `json:"fencedEpoch"`
 	// Store names the vcluster's backing store (never its credentials).
 	Store string `json:"store,omitempty"`
+	// Spec is the VirtualCluster's spec as its region's hub last homed
+	// it: what another region makes it again from, should this one be
+	// lost.
+	Spec json.RawMessage `json:"spec,omitempty"`
 }
 
 // State is the whole ledger.
@@ -65,7 +70,11 @@ func New() *State {
 
 // Clone returns a copy of s that shares nothing with it.
 func (s *State) Clone() *State {
-	c := &State{Regions: maps.Clone(s.Regions), Hosts: make(map[string]Host, len(s.Hosts)), VClusters: maps.Clone(s.VClusters)}
+	c := &State{Regions: maps.Clone(s.Regions), Hosts: make(map[string]Host, len(s.Hosts)), VClusters: make(map[string]VCluster, len(s.VClusters))}
+	for k, vc := range s.VClusters {
+		vc.Spec = slices.Clone(vc.Spec)
+		c.VClusters[k] = vc
+	}
 	for k, h := range s.Hosts {
 		h.Allocatable, h.Committed = maps.Clone(h.Allocatable), maps.Clone(h.Committed)
 		c.Hosts[k] = h
