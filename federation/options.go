@@ -31,11 +31,14 @@ type Options struct {
 	Join      string
 	// ReportEvery is how often the hub reports its region's hosts.
 	ReportEvery time.Duration
+	// RegionLossAfter is how long a region may not report before the
+	// surviving regions take its vclusters over.
+	RegionLossAfter time.Duration
 }
 
 // NewOptions returns the defaults: not federated.
 func NewOptions() Options {
-	return Options{Bind: ":7946", ReportEvery: 10 * time.Second}
+	return Options{Bind: ":7946", ReportEvery: 10 * time.Second, RegionLossAfter: 2 * time.Minute}
 }
 
 // AddFlags binds the options to flags.
@@ -51,6 +54,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Bootstrap, "federation-bootstrap", o.Bootstrap, "start a new federation of this hub alone (only over an empty --federation-dir)")
 	fs.StringVar(&o.Join, "federation-join", o.Join, "address of a member to ask to add this hub (only over an empty --federation-dir)")
 	fs.DurationVar(&o.ReportEvery, "federation-report-interval", o.ReportEvery, "how often the hub reports its region's hosts to the federation")
+	fs.DurationVar(&o.RegionLossAfter, "federation-region-loss-after", o.RegionLossAfter, "how long a region may not report before the surviving regions fail its External vclusters over (at least 3 report intervals)")
 }
 
 // Enabled reports whether the hub is federated.
@@ -76,6 +80,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Bootstrap && o.Join != "" {
 		errs = append(errs, errors.New("--federation-bootstrap and --federation-join exclude each other: a hub starts a federation or joins one"))
+	}
+	if o.RegionLossAfter < 3*o.ReportEvery {
+		errs = append(errs, fmt.Errorf("--federation-region-loss-after %s is shorter than 3 report intervals (--federation-report-interval %s): a region that missed one report would be taken for lost", o.RegionLossAfter, o.ReportEvery))
 	}
 	if o.ReportEvery < time.Second {
 		errs = append(errs, fmt.Errorf("--federation-report-interval %s is too short: at least 1s", o.ReportEvery))

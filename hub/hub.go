@@ -30,6 +30,7 @@ import (
 	"github.com/vfleet/vfleet/controllers/backingstore"
 	"github.com/vfleet/vfleet/controllers/hostaccess"
 	"github.com/vfleet/vfleet/controllers/hosthealth"
+	"github.com/vfleet/vfleet/controllers/takeover"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/federation"
 	"github.com/vfleet/vfleet/hub/joinserver"
@@ -102,6 +103,12 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	if peer != nil {
 		if err := mgr.Add(peer); err != nil {
+			return err
+		}
+		if err := mgr.Add(&takeover.Runner{
+			Client: mgr.GetClient(), Proposer: &peer.live, Clock: clock.RealClock{}, Region: o.Federation.Region,
+			After: o.Federation.RegionLossAfter, Every: o.Federation.ReportEvery,
+		}); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,190 @@
+// Package takeover fails over, from a surviving region, the vclusters of
+// a region whose hub stopped reporting to the federation: it claims each
+// in the federation's ledger and makes its VirtualCluster again here, at
+// its last epoch on its lost host, where the virtualcluster controller's
+// failover fences that epoch on the store and places the next on a host
+// of this region, as for any lost host.
+package takeover
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/federation"
+	"github.com/vfleet/vfleet/federation/ledger"
+)
+
+// AnnotationTakenOverFrom is set on a VirtualCluster made again here, to
+// the host of the lost region it ran on.
+const AnnotationTakenOverFrom = "fleet.vfleet.dev/taken-over-from"
+
+// Runner watches the ledger for lost regions while this replica leads the
+// hub.
+type Runner struct {
+	Client   client.Client
+	Proposer federation.Proposer
+	Clock    clock.PassiveClock
+	// Region is this hub's.
+	Region string
+	// After is how long a region must not have reported before its
+	// vclusters are taken over; Every how often the ledger is looked at.
+	After, Every time.Duration
+}
+
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=virtualclusters,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=virtualclusters/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;create
+
+func (r *Runner) NeedLeaderElection() bool { return true }
+
+// Start looks at the ledger every r.Every until ctx ends.
+func (r *Runner) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("takeover")
+	tick := time.NewTicker(r.Every)
+	defer tick.Stop()
+	for {
+		if err := r.Pass(ctrl.LoggerInto(ctx, log)); err != nil && ctx.Err() == nil {
+			log.Error(err, "Could not take over a lost region's vclusters")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// Pass claims what this region takes over of the lost regions'
+// vclusters, and makes the VirtualClusters the ledger has as this
+// region's and this management cluster lacks.
+func (r *Runner) Pass(ctx context.Context) error {
+	st := r.Proposer.Ledger()
+	now := r.Clock.Now()
+	if taker(st, now, r.After) != r.Region {
+		// Another surviving region takes over, or none reports at all
+		// (this hub's own reports fail too: it has no quorum).
+		return r.makeClaimed(ctx)
+	}
+	var errs []error
+	for _, key := range sortedKeys(st.VClusters) {
+		vc := st.VClusters[key]
+		if vc.Region == r.Region || !lost(st, vc.Region, now, r.After) {
+			continue
+		}
+		if !external(vc) {
+			ctrl.LoggerFrom(ctx).Info("A lost region's vcluster with its state on its host cannot move; it stays", "vcluster", key, "region", vc.Region)
+			continue
+		}
+		if _, err := r.Proposer.Propose(ctx, ledger.Command{Op: ledger.OpClaim, Key: key, From: vc.Epoch, Home: r.Region}); err != nil {
+			if !errors.Is(err, ledger.ErrRefused) {
+				errs = append(errs, fmt.Errorf("claim %s: %w", key, err))
+			}
+			continue
+		}
+		ctrl.LoggerFrom(ctx).Info("Claimed a lost region's vcluster", "vcluster", key, "from", vc.Region, "epoch", vc.Epoch, "host", vc.Host)
+	}
+	return errors.Join(append(errs, r.makeClaimed(ctx))...)
+}
+
+// makeClaimed makes here each vcluster the ledger has as this region's on
+// a host this fleet does not have: claimed now, or earlier by a pass
+// whose make failed.
+func (r *Runner) makeClaimed(ctx context.Context) error {
+	st := r.Proposer.Ledger()
+	var errs []error
+	for _, key := range sortedKeys(st.VClusters) {
+		if vc := st.VClusters[key]; vc.Region == r.Region && vc.Host != "" && !r.hasHost(ctx, vc.Host) {
+			if err := r.make(ctx, vc); err != nil {
+				errs = append(errs, fmt.Errorf("make %s again: %w", key, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// hasHost reports whether the host is this fleet's; a claimed vcluster
+// runs on a host of the lost region until it is placed here.
+func (r *Runner) hasHost(ctx context.Context, host string) bool {
+	return !apierrors.IsNotFound(r.Client.Get(ctx, client.ObjectKey{Name: host}, &fleetv1.HostCluster{}))
+}
+
+// make creates the VirtualCluster of vc here, unless it exists, with the
+// status of its last epoch on its lost host.
+func (r *Runner) make(ctx context.Context, rec ledger.VCluster) error {
+	ns, name, _ := strings.Cut(rec.Key, "/")
+	existing := &fleetv1.VirtualCluster{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, existing); err == nil {
+		return nil
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	}
+	vc := &fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{
+		AnnotationTakenOverFrom: rec.Host,
+	}}}
+	if err := json.Unmarshal(rec.Spec, &vc.Spec); err != nil {
+		return fmt.Errorf("its spec in the ledger does not decode: %w", err)
+	}
+	if err := r.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	if err := r.Client.Create(ctx, vc); err != nil {
+		return err
+	}
+	vc.Status = fleetv1.VirtualClusterStatus{Host: rec.Host, Epoch: rec.Epoch, FencedEpoch: rec.FencedEpoch, Phase: fleetv1.PhaseScheduled}
+	if err := r.Client.Status().Update(ctx, vc); err != nil {
+		return err
+	}
+	ctrl.LoggerFrom(ctx).Info("Made a lost region's vcluster again here; it fails over from its lost host", "vcluster", rec.Key, "host", rec.Host, "epoch", rec.Epoch)
+	return nil
+}
+
+// lost reports whether region has not reported for after.
+func lost(st *ledger.State, region string, now time.Time, after time.Duration) bool {
+	reg, ok := st.Regions[region]
+	return !ok || now.Sub(reg.Reported) >= after
+}
+
+// taker is the region that takes over lost regions' vclusters: the first
+// by name of those that report, so that every surviving hub agrees
+// without a word; "" when none does.
+func taker(st *ledger.State, now time.Time, after time.Duration) string {
+	var live []string
+	for name := range st.Regions {
+		if !lost(st, name, now, after) {
+			live = append(live, name)
+		}
+	}
+	if len(live) == 0 {
+		return ""
+	}
+	return slices.Min(live)
+}
+
+// external reports whether a vcluster's state is on an External store,
+// from which another host can bring it back.
+func external(vc ledger.VCluster) bool {
+	var spec fleetv1.VirtualClusterSpec
+	return json.Unmarshal(vc.Spec, &spec) == nil && spec.BackingStore.Type == fleetv1.BackingStoreExternal
+}
+
+func sortedKeys(m map[string]ledger.VCluster) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

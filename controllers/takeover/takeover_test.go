@@ -1,0 +1,132 @@
+package takeover_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/takeover"
+	"github.com/vfleet/vfleet/federation/ledger"
+	"github.com/vfleet/vfleet/test/builder"
+	"github.com/vfleet/vfleet/test/envtest"
+)
+
+var k8s client.Client
+
+func TestMain(m *testing.M) {
+	envtest.Main(m, envtest.Suite{CRDs: true, Setup: func(e envtest.Env) (func(), error) {
+		k8s = e.Client
+		return nil, nil
+	}})
+}
+
+var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+func report(t *testing.T, l *ledger.Local, region string, at time.Time, hosts ...string) {
+	t.Helper()
+	c := ledger.Command{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: region, Hub: "hub-" + region, Reported: at}}
+	for _, h := range hosts {
+		c.Hosts = append(c.Hosts, ledger.Host{Name: h, Region: region})
+	}
+	if _, err := l.Propose(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// place homes a vcluster of store type in region and runs it on host at
+// epoch 1.
+func place(t *testing.T, l *ledger.Local, key, region, host string, store fleetv1.BackingStoreType) {
+	t.Helper()
+	w := builder.MakeVirtualCluster("", "").CPU("2")
+	if store == fleetv1.BackingStoreExternal {
+		w = w.External("pg")
+	}
+	raw, err := json.Marshal(w.Obj().Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []ledger.Command{{Op: ledger.OpHome, Key: key, Home: region, Spec: raw}, {Op: ledger.OpBumpEpoch, Key: key, Host: host}} {
+		if _, err := l.Propose(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestTakesOverALostRegion: once a region has not reported for the set
+// time, the first surviving region by name claims its External vclusters
+// and makes each again at its last epoch on its lost host, for the
+// failover to carry on from; the other survivors and a region still
+// reporting take nothing, and a vcluster whose state is on its host stays.
+func TestTakesOverALostRegion(t *testing.T) {
+	ctx := context.Background()
+	l := ledger.NewLocal(ledger.New())
+	clk := clocktesting.NewFakePassiveClock(t0)
+	report(t, l, "r-a", t0, "a-1")
+	report(t, l, "r-b", t0, "b-1")
+	report(t, l, "r-c", t0, "c-1")
+	place(t, l, "shop/web", "r-c", "c-1", fleetv1.BackingStoreExternal)
+	place(t, l, "shop/cache", "r-c", "c-1", fleetv1.BackingStoreEmbedded)
+	runner := func(region string) *takeover.Runner {
+		return &takeover.Runner{Client: k8s, Proposer: l, Clock: clk, Region: region, After: time.Minute, Every: time.Second}
+	}
+	a, b := runner("r-a"), runner("r-b")
+
+	// Not silent long enough.
+	clk.SetTime(t0.Add(59 * time.Second))
+	if err := a.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rec := l.Ledger().VClusters["shop/web"]; rec.Region != "r-c" {
+		t.Fatalf("taken over before its region was lost: %+v", rec)
+	}
+
+	// r-c is lost; r-a and r-b still report.
+	clk.SetTime(t0.Add(2 * time.Minute))
+	report(t, l, "r-a", clk.Now(), "a-1")
+	report(t, l, "r-b", clk.Now(), "b-1")
+	for _, r := range []*takeover.Runner{b, a, b} {
+		if err := r.Pass(ctx); err != nil {
+			t.Fatalf("%s: %v", r.Region, err)
+		}
+	}
+	rec := l.Ledger().VClusters["shop/web"]
+	if rec.Region != "r-a" || rec.Epoch != 1 || rec.Host != "c-1" {
+		t.Fatalf("the ledger has %+v, want it claimed by r-a at epoch 1 on c-1", rec)
+	}
+	if cache := l.Ledger().VClusters["shop/cache"]; cache.Region != "r-c" {
+		t.Errorf("an Embedded vcluster was claimed: %+v", cache)
+	}
+	vc := &fleetv1.VirtualCluster{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, vc); err != nil {
+		t.Fatal(err)
+	}
+	if vc.Status.Host != "c-1" || vc.Status.Epoch != 1 || vc.Spec.BackingStore.Name != "pg" || vc.Spec.Resources.CPU.String() != "2" ||
+		vc.Annotations[takeover.AnnotationTakenOverFrom] != "c-1" {
+		t.Errorf("made again as %+v %+v", vc.Annotations, vc.Status)
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "cache"}, &fleetv1.VirtualCluster{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the Embedded vcluster was made again: %v", err)
+	}
+
+	// Made again if it went missing (a make that failed half way).
+	if err := k8s.Delete(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, vc); err != nil {
+		t.Fatalf("not made again: %v", err)
+	}
+	var ns corev1.Namespace
+	if err := k8s.Get(ctx, client.ObjectKey{Name: "shop"}, &ns); err != nil {
+		t.Fatal(err)
+	}
+}
