@@ -115,3 +115,13 @@ func (l *Epochs) home(ctx context.Context, p Proposer, vc *fleetv1.VirtualCluste
 	}
 	return rec, nil
 }
+
+// Elsewhere is the region the ledger has vc in, as this hub's peer has
+// applied it, when that is not this region.
+func (l *Epochs) Elsewhere(vc *fleetv1.VirtualCluster) (string, bool) {
+	rec, ok := l.Proposer.Ledger().VClusters[ledgerKey(vc)]
+	if !ok || rec.Region == l.Region {
+		return "", false
+	}
+	return rec.Region, true
+}

@@ -31,6 +31,12 @@ import (
 // the host of the lost region it ran on.
 const AnnotationTakenOverFrom = "fleet.vfleet.dev/taken-over-from"
 
+// AnnotationTakenOverBy is set on this region's VirtualCluster that
+// another region took over while this one was lost, to that region: it
+// tells the hub's virtualcluster controller, which watches the objects,
+// not the ledger, to retire its copy.
+const AnnotationTakenOverBy = "fleet.vfleet.dev/taken-over-by"
+
 // Runner watches the ledger for lost regions while this replica leads the
 // hub.
 type Runner struct {
@@ -76,7 +82,7 @@ func (r *Runner) Pass(ctx context.Context) error {
 	if taker(st, now, r.After) != r.Region {
 		// Another surviving region takes over, or none reports at all
 		// (this hub's own reports fail too: it has no quorum).
-		return r.makeClaimed(ctx)
+		return errors.Join(r.makeClaimed(ctx), r.markTaken(ctx))
 	}
 	var errs []error
 	for _, key := range sortedKeys(st.VClusters) {
@@ -96,17 +102,46 @@ func (r *Runner) Pass(ctx context.Context) error {
 		}
 		ctrl.LoggerFrom(ctx).Info("Claimed a lost region's vcluster", "vcluster", key, "from", vc.Region, "epoch", vc.Epoch, "host", vc.Host)
 	}
-	return errors.Join(append(errs, r.makeClaimed(ctx))...)
+	return errors.Join(append(errs, r.makeClaimed(ctx), r.markTaken(ctx))...)
 }
 
-// makeClaimed makes here each vcluster the ledger has as this region's on
-// a host this fleet does not have: claimed now, or earlier by a pass
-// whose make failed.
+// markTaken marks each VirtualCluster here that the ledger has in another
+// region, which took it over while this one was lost.
+func (r *Runner) markTaken(ctx context.Context) error {
+	st := r.Proposer.Ledger()
+	var list fleetv1.VirtualClusterList
+	if err := r.Client.List(ctx, &list); err != nil {
+		return err
+	}
+	var errs []error
+	for i := range list.Items {
+		vc := &list.Items[i]
+		rec, ok := st.VClusters[vc.Namespace+"/"+vc.Name]
+		if !ok || rec.Region == r.Region || vc.Status.Epoch == 0 || vc.Annotations[AnnotationTakenOverBy] == rec.Region {
+			continue
+		}
+		patch := client.MergeFrom(vc.DeepCopy())
+		if vc.Annotations == nil {
+			vc.Annotations = map[string]string{}
+		}
+		vc.Annotations[AnnotationTakenOverBy] = rec.Region
+		if err := r.Client.Patch(ctx, vc, patch); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ctrl.LoggerFrom(ctx).Info("Another region took this vcluster over while this one was lost; its copy here retires", "virtualCluster", rec.Key, "region", rec.Region)
+	}
+	return errors.Join(errs...)
+}
+
+// makeClaimed makes here each vcluster this region claimed and has not
+// moved yet (on a host this fleet does not have): claimed now, or earlier
+// by a pass whose make failed.
 func (r *Runner) makeClaimed(ctx context.Context) error {
 	st := r.Proposer.Ledger()
 	var errs []error
 	for _, key := range sortedKeys(st.VClusters) {
-		if vc := st.VClusters[key]; vc.Region == r.Region && vc.Host != "" && !r.hasHost(ctx, vc.Host) {
+		if vc := st.VClusters[key]; vc.Region == r.Region && vc.ClaimedFrom != "" && !r.hasHost(ctx, vc.Host) {
 			if err := r.make(ctx, vc); err != nil {
 				errs = append(errs, fmt.Errorf("make %s again: %w", key, err))
 			}

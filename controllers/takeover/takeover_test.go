@@ -129,4 +129,19 @@ func TestTakesOverALostRegion(t *testing.T) {
 	if err := k8s.Get(ctx, client.ObjectKey{Name: "shop"}, &ns); err != nil {
 		t.Fatal(err)
 	}
+
+	// Region r-c's hub, back, marks its copy for its virtualcluster
+	// controller to retire, and makes nothing.
+	if err := runner("r-c").Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, vc); err != nil {
+		t.Fatal(err)
+	}
+	if got := vc.Annotations[takeover.AnnotationTakenOverBy]; got != "r-a" {
+		t.Errorf("taken-over-by %q, want r-a", got)
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "cache"}, &fleetv1.VirtualCluster{}); !apierrors.IsNotFound(err) {
+		t.Errorf("region r-c made its own vcluster again: %v", err)
+	}
 }

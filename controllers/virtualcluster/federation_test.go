@@ -12,6 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/takeover"
+	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/federation"
 	"github.com/vfleet/vfleet/federation/ledger"
 )
@@ -79,6 +81,27 @@ func TestFederationCommitsEpochsFirst(t *testing.T) {
 		t.Fatalf("the other region's vcluster is now %+v", rec)
 	}
 
+	// Region r-other takes "fed" over (as it would were r-fed lost): once
+	// told, this hub retires its copy and stops its control plane.
+	if _, err := l.Propose(ctx, ledger.Command{Op: ledger.OpClaim, Key: "default/fed", From: vc.Status.Epoch, Home: "r-other"}); err != nil {
+		t.Fatal(err)
+	}
+	poke := get(t, vc)
+	poke.Annotations = map[string]string{takeover.AnnotationTakenOverBy: "r-other"}
+	if err := k8s.Update(ctx, poke); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func(g gomega.Gomega) {
+		got := get(t, vc)
+		g.Expect(got.Status.Phase).To(gomega.Equal(fleetv1.PhaseTakenOver))
+		c := meta.FindStatusCondition(got.Status.Conditions, fleetv1.ConditionReady)
+		g.Expect(c).NotTo(gomega.BeNil())
+		g.Expect(c.Reason).To(gomega.Equal(fleetv1.ReasonTakenOver))
+		g.Expect(c.Message).To(gomega.ContainSubstring("region r-other took this vcluster over"))
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace("fed-a"), Name: virtualcluster.ControlPlaneName(vc)}, &fleetv1.ControlPlane{})
+		g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "the retired copy's ControlPlane is still there")
+	})
+
 	for _, v := range []*fleetv1.VirtualCluster{vc, taken} {
 		if err := k8s.Delete(ctx, v); err != nil {
 			t.Fatal(err)
@@ -89,8 +112,8 @@ func TestFederationCommitsEpochsFirst(t *testing.T) {
 		g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(taken), &fleetv1.VirtualCluster{}))).To(gomega.BeTrue())
 	})
 	ledgerNow := l.Ledger()
-	if _, ok := ledgerNow.VClusters["default/fed"]; ok {
-		t.Error("the deleted vcluster is still in the ledger")
+	if rec, ok := ledgerNow.VClusters["default/fed"]; !ok || rec.Region != "r-other" {
+		t.Errorf("deleting the retired copy dropped what region r-other runs from the ledger: %+v", rec)
 	}
 	if _, ok := ledgerNow.VClusters["default/fed-taken"]; !ok {
 		t.Error("deleting this region's VirtualCluster dropped the other region's vcluster of that name from the ledger")

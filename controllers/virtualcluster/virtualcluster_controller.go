@@ -203,6 +203,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 // its ControlPlane, recording what it finds in o.
 func (r *Reconciler) reconcileNormal(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) (ctrl.Result, error) {
 	key := client.ObjectKeyFromObject(vc)
+	if taken, err := r.takenOver(ctx, vc, o); err != nil || taken {
+		r.setPending(key, false)
+		return ctrl.Result{}, err
+	}
 	class, err := r.classOf(ctx, vc)
 	if err == nil {
 		err = admit(vc, class)
@@ -264,8 +268,11 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualClu
 		o.deleting = true
 		return nil
 	}
-	if err := r.dropStore(ctx, vc); err != nil {
-		return err
+	// One another region took over keeps its store: that region runs it.
+	if _, elsewhere := r.elsewhere(vc); !elsewhere {
+		if err := r.dropStore(ctx, vc); err != nil {
+			return err
+		}
 	}
 	if r.Ledger != nil {
 		if err := r.Ledger.Forget(ctx, vc); err != nil {

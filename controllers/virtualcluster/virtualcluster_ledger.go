@@ -26,6 +26,9 @@ type EpochLedger interface {
 	Fenced(ctx context.Context, vc *fleetv1.VirtualCluster, epoch int64) error
 	// Forget drops a deleted vc from the ledger.
 	Forget(ctx context.Context, vc *fleetv1.VirtualCluster) error
+	// Elsewhere is the region the ledger has vc in, when that is not this
+	// hub's: another region took it over.
+	Elsewhere(vc *fleetv1.VirtualCluster) (region string, elsewhere bool)
 }
 
 // ledgerReason is the condition reason of an error from the ledger: a
@@ -59,4 +62,26 @@ func (r *Reconciler) fenced(ctx context.Context, vc *fleetv1.VirtualCluster, epo
 		return fmt.Errorf("epoch %d is fenced on the store, and waits for the federation to record it: %w", epoch, err)
 	}
 	return nil
+}
+
+// takenOver reports whether another region took vc over while this one
+// was lost (one that never ran here was refused, not taken), and if so
+// retires what runs of it here: every ControlPlane goes, so that the
+// agents stop them, and its store is left to the region that runs it.
+func (r *Reconciler) takenOver(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) (bool, error) {
+	region, elsewhere := r.elsewhere(vc)
+	if !elsewhere {
+		return false, nil
+	}
+	o.takenOver = region
+	_, err := r.deleteControlPlanes(ctx, vc)
+	return true, err
+}
+
+// elsewhere is the region that took vc over, if any.
+func (r *Reconciler) elsewhere(vc *fleetv1.VirtualCluster) (string, bool) {
+	if r.Ledger == nil || vc.Status.Epoch == 0 {
+		return "", false
+	}
+	return r.Ledger.Elsewhere(vc)
 }

@@ -44,6 +44,8 @@ type observed struct {
 	controlPlane *controlPlaneReport
 	// deleting is set while the agents still clean up after the vcluster.
 	deleting bool
+	// takenOver is the region that took the vcluster over.
+	takenOver string
 }
 
 type unscheduled struct {
@@ -147,6 +149,13 @@ func computeStatus(vc *fleetv1.VirtualCluster, o observed, now time.Time) fleetv
 	}
 	if o.controlPlane != nil {
 		reportControlPlane(&s, vc, *o.controlPlane, now)
+	}
+	if o.takenOver != "" {
+		s.Phase = fleetv1.PhaseTakenOver
+		setCondition(&s.Conditions, now, metav1.Condition{
+			Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: gen, Reason: fleetv1.ReasonTakenOver,
+			Message: fmt.Sprintf("region %s took this vcluster over while this region was lost, and runs it now: this copy is retired (its control planes stop, its store is region %s's)", o.takenOver, o.takenOver),
+		})
 	}
 	if o.deleting {
 		s.Phase = fleetv1.PhaseDeleting

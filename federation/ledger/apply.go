@@ -133,7 +133,7 @@ func (s *State) apply(c Command) (int64, error) {
 		case !ok:
 			return vc.Epoch, fmt.Errorf("vcluster %s: host %q: %w", c.Key, c.Host, ErrUnknownHost)
 		}
-		vc.Epoch, vc.Host, vc.Region = vc.Epoch+1, host.Name, host.Region
+		vc.Epoch, vc.Host, vc.Region, vc.ClaimedFrom = vc.Epoch+1, host.Name, host.Region, ""
 	case OpFence:
 		if c.Epoch < 0 || c.Epoch > vc.Epoch {
 			return vc.Epoch, fmt.Errorf("vcluster %s: cannot fence epoch %d: its epochs are 1 to %d", c.Key, c.Epoch, vc.Epoch)
@@ -151,7 +151,7 @@ func (s *State) apply(c Command) (int64, error) {
 		case c.Home == vc.Region:
 			return vc.Epoch, fmt.Errorf("vcluster %s: region %s claims it from itself", c.Key, c.Home)
 		}
-		vc.Region = c.Home
+		vc.Region, vc.ClaimedFrom = c.Home, vc.Region
 	}
 	s.VClusters[c.Key] = vc
 	return vc.Epoch, nil

@@ -128,7 +128,7 @@ func TestApply(t *testing.T) {
 				{Op: OpBumpEpoch, Key: "team/web", From: 1, Host: "b1"},
 			},
 			check: func(t *testing.T, s *State) {
-				if vc := s.VClusters["team/web"]; vc.Epoch != 2 || vc.Region != "b" || vc.Host != "b1" || string(vc.Spec) != `{"cpu":"2"}` {
+				if vc := s.VClusters["team/web"]; vc.Epoch != 2 || vc.Region != "b" || vc.Host != "b1" || string(vc.Spec) != `{"cpu":"2"}` || vc.ClaimedFrom != "" {
 					t.Errorf("got %+v", vc)
 				}
 			}},

@@ -107,6 +107,9 @@ const (
 	// ReasonFederationRefused: the ledger refused the step, most often
 	// because another region's hub moved the vcluster first.
 	ReasonFederationRefused = "FederationRefused"
+	// ReasonTakenOver: another region took the vcluster over while this
+	// one was lost; this region's copy is retired.
+	ReasonTakenOver = "TakenOver"
 )
 
 // ControlPlane reasons of its Ready condition, written by the agent.

@@ -181,7 +181,7 @@ type SleepPolicy struct {
 }
 
 // VirtualClusterPhase is where a vcluster is in its life.
-// +kubebuilder:validation:Enum=Pending;Scheduled;Provisioning;Ready;FailingOver;Sleeping;Deleting;Failed
+// +kubebuilder:validation:Enum=Pending;Scheduled;Provisioning;Ready;FailingOver;Sleeping;Deleting;Failed;TakenOver
 type VirtualClusterPhase string
 
 // VirtualCluster phases.
@@ -194,6 +194,9 @@ const (
 	PhaseSleeping     VirtualClusterPhase = "Sleeping"
 	PhaseDeleting     VirtualClusterPhase = "Deleting"
 	PhaseFailed       VirtualClusterPhase = "Failed"
+	// PhaseTakenOver is a federation's vcluster that another region took
+	// over while this one was lost: this copy is retired.
+	PhaseTakenOver VirtualClusterPhase = "TakenOver"
 )
 
 // VirtualClusterStatus is written by the hub.
