@@ -116,17 +116,16 @@ func leaderOf(t *testing.T, peers ...*testPeer) *testPeer {
 	return leader
 }
 
-// TestFederation: one hub bootstraps, two join; a command applied on the
-// leader reaches every ledger; a follower refuses to apply and names the
-// leader; a removed hub leaves the configuration; and the group, stopped
-// and started again over its directories, holds its ledger.
-func TestFederation(t *testing.T) {
+// threeHubs is a federation of three peers: hub-a bootstraps and leads,
+// hub-b and hub-c join. The caller closes them.
+func threeHubs(t *testing.T) (a, b, c *testPeer) {
+	t.Helper()
 	ca := newCA(t, "federation")
 	dir := t.TempDir()
 	open := func(id string) *testPeer {
 		return openPeer(t, Config{ID: id, Dir: filepath.Join(dir, id), Bind: "127.0.0.1:0", TLS: peerTLS(t, ca, ca, id)})
 	}
-	a, b, c := open("hub-a"), open("hub-b"), open("hub-c")
+	a, b, c = open("hub-a"), open("hub-b"), open("hub-c")
 	if err := a.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +135,15 @@ func TestFederation(t *testing.T) {
 			t.Fatalf("join %s: %v", p.id, err)
 		}
 	}
+	return a, b, c
+}
+
+// TestFederation: one hub bootstraps, two join; a command applied on the
+// leader reaches every ledger; a follower refuses to apply and names the
+// leader; a removed hub leaves the configuration; and the group, stopped
+// and started again over its directories, holds its ledger.
+func TestFederation(t *testing.T) {
+	a, b, c := threeHubs(t)
 	if err := a.Join(b.id, string(b.transport.LocalAddr()), 5*time.Second); err != nil {
 		t.Errorf("joining a member again at its own address: %v", err)
 	}
@@ -301,21 +309,7 @@ func closePeers(t *testing.T, peers ...*testPeer) {
 // commits nothing; once one is back, a majority of the group is again and
 // so is the quorum.
 func TestQuorumLoss(t *testing.T) {
-	ca := newCA(t, "federation")
-	dir := t.TempDir()
-	open := func(id string) *testPeer {
-		return openPeer(t, Config{ID: id, Dir: filepath.Join(dir, id), Bind: "127.0.0.1:0", TLS: peerTLS(t, ca, ca, id)})
-	}
-	a, b, c := open("hub-a"), open("hub-b"), open("hub-c")
-	if err := a.Bootstrap(); err != nil {
-		t.Fatal(err)
-	}
-	leaderOf(t, a)
-	for _, p := range []*testPeer{b, c} {
-		if err := a.Join(p.id, string(p.transport.LocalAddr()), 5*time.Second); err != nil {
-			t.Fatalf("join %s: %v", p.id, err)
-		}
-	}
+	a, b, c := threeHubs(t)
 	for _, p := range []*testPeer{a, b, c} {
 		eventually(t, p.id+" has a quorum", func() error {
 			if !p.HasQuorum() {
