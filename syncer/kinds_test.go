@@ -72,6 +72,14 @@ func TestSyncKinds(t *testing.T) {
 				g.Expect(hp.Spec.NodeSelector).NotTo(gomega.HaveKey("color"))
 				g.Expect(hp.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms).To(gomega.ConsistOf(
 					gomega.HaveField("MatchFields", gomega.ConsistOf(gomega.HaveField("Values", []string{key.Name})))))
+				// Once bound and running (as the host binds and runs it),
+				// the pod goes on syncing: bound to its node in the
+				// vcluster too, its class's check passes again.
+				runOnHost(g, w, "blue", func(st *corev1.PodStatus) { st.Phase = corev1.PodRunning })
+				vp := &corev1.Pod{}
+				g.Expect(virtualC.Get(ctx, client.ObjectKeyFromObject(pod), vp)).To(gomega.Succeed())
+				g.Expect(vp.Spec.NodeName).To(gomega.Equal(key.Name))
+				g.Expect(vp.Status.Phase).To(gomega.Equal(corev1.PodRunning))
 			},
 		},
 		{

@@ -25,10 +25,8 @@ const noNode = "no-node-has-these-labels.vfleet.invalid"
 // the nodes that meet them instead. Preferences on them are dropped. A pod
 // that names no tenant label is returned as it is; otherwise a copy.
 func byTenantLabels(ctx context.Context, s *syncer.Context, pod *corev1.Pod) (*corev1.Pod, error) {
-	if pod.Spec.NodeName != "" {
-		// Bound already, by the tenant: pinToNode keeps it there.
-		return pod, nil
-	}
+	// A bound pod too: the class's check runs on every pass, and the host
+	// copy made before the binding is the same.
 	var list corev1.NodeList
 	if err := s.Virtual.List(ctx, &list); err != nil {
 		return nil, err
