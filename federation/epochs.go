@@ -100,7 +100,11 @@ func (l *Epochs) home(ctx context.Context, p Proposer, vc *fleetv1.VirtualCluste
 	if rec, ok := p.Ledger().VClusters[key]; ok && rec.Region == l.Region && rec.Store == store && bytes.Equal(rec.Spec, spec) {
 		return rec, nil
 	}
-	cmd := ledger.Command{Op: ledger.OpHome, Key: key, Home: l.Region, Store: store, Spec: spec}
+	uid := vc.Status.StoreUID
+	if uid == "" {
+		uid = string(vc.UID)
+	}
+	cmd := ledger.Command{Op: ledger.OpHome, Key: key, Home: l.Region, Store: store, Spec: spec, UID: uid}
 	if vc.Status.Epoch > 0 && vc.Status.Host != "" {
 		cmd.Epoch, cmd.Host = vc.Status.Epoch, vc.Status.Host
 	}

@@ -178,7 +178,8 @@ func (r *Runner) make(ctx context.Context, rec ledger.VCluster) error {
 	if err := r.Client.Create(ctx, vc); err != nil {
 		return err
 	}
-	vc.Status = fleetv1.VirtualClusterStatus{Host: rec.Host, Epoch: rec.Epoch, FencedEpoch: rec.FencedEpoch, Phase: fleetv1.PhaseScheduled}
+	// Its first object's UID names its space on the store: its data.
+	vc.Status = fleetv1.VirtualClusterStatus{Host: rec.Host, Epoch: rec.Epoch, FencedEpoch: rec.FencedEpoch, Phase: fleetv1.PhaseScheduled, StoreUID: rec.UID}
 	if err := r.Client.Status().Update(ctx, vc); err != nil {
 		return err
 	}

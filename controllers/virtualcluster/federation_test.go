@@ -2,8 +2,13 @@ package virtualcluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
 
 	"github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,6 +21,11 @@ import (
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/federation"
 	"github.com/vfleet/vfleet/federation/ledger"
+	"github.com/vfleet/vfleet/lab/pgserver"
+	"github.com/vfleet/vfleet/stores"
+	"github.com/vfleet/vfleet/stores/postgres"
+	"github.com/vfleet/vfleet/test/builder"
+	"github.com/vfleet/vfleet/test/pgtest"
 )
 
 // restartHubWith runs the hub with epochs as its federation's ledger
@@ -117,5 +127,94 @@ func TestFederationCommitsEpochsFirst(t *testing.T) {
 	}
 	if _, ok := ledgerNow.VClusters["default/fed-taken"]; !ok {
 		t.Error("deleting this region's VirtualCluster dropped the other region's vcluster of that name from the ledger")
+	}
+}
+
+// TestTakeoverOfALostRegionKeepsTheData: a vcluster of a region that
+// stopped reporting is claimed by this one, made again at its last epoch,
+// fenced on its real PostgreSQL store, and placed here at the next epoch
+// through the ledger, on the same database: what its lost epoch wrote is
+// there, and the lost epoch's login is refused.
+func TestTakeoverOfALostRegionKeepsTheData(t *testing.T) {
+	ctx := context.Background()
+	pg := pgtest.Start(t)
+	bs := readyStore(t, "pg-tk", "r-tk", fleetv1.BackingStoreSpec{Driver: fleetv1.DriverPostgreSQL, Endpoint: pg.Endpoint()},
+		map[string][]byte{"username": []byte(pgserver.AdminUser), "password": []byte(pg.AdminPassword())}, nil)
+	spec := builder.MakeVirtualCluster("default", "tk").CPU("1").Regions("r-lost", "r-tk").External(bs.Name).Class(classFor(t, bs.Name)).Obj().Spec
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Region r-lost ran it at epoch 1 on its host, which wrote a row.
+	const lostUID = "4a1c2b3d-0000-4000-8000-00000000beef"
+	admin, err := stores.AdminFor(ctx, k8s, bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	space := stores.Space(fleetv1.DriverPostgreSQL, lostUID)
+	epoch1, err := admin.Provision(ctx, space, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(creds map[string][]byte) (*pgx.Conn, error) {
+		return pgx.Connect(ctx, postgres.URL(pg.Endpoint(), space, string(creds["username"]), string(creds["password"]), ""))
+	}
+	conn, err := login(epoch1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE acked (n int); INSERT INTO acked VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.Close(ctx)
+
+	lostAt := time.Now().Add(-10 * time.Minute)
+	l := ledger.NewLocal(ledger.New())
+	for _, c := range []ledger.Command{
+		{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: "r-lost", Hub: "hub-lost", Reported: lostAt}, Hosts: []ledger.Host{{Name: "lost-1", Region: "r-lost"}}},
+		{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: "r-tk", Hub: "hub-tk", Reported: time.Now()}, Hosts: []ledger.Host{{Name: "tk-a", Region: "r-tk"}}},
+		{Op: ledger.OpHome, Key: "default/tk", Home: "r-lost", Store: bs.Name, Spec: raw, UID: lostUID},
+		{Op: ledger.OpBumpEpoch, Key: "default/tk", Host: "lost-1"},
+	} {
+		if _, err := l.Propose(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restartHubWith(t, &federation.Epochs{Region: "r-tk", Proposer: l})
+	addHost(t, "tk-a", "r-tk", "8")
+
+	runner := &takeover.Runner{Client: k8s, Proposer: l, Clock: clock.RealClock{}, Region: "r-tk", After: time.Minute, Every: time.Second}
+	if err := runner.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vc := placedOn(t, &fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "tk"}}, "tk-a")
+	if vc.Status.Epoch != 2 || vc.Status.FencedEpoch != 1 || vc.Status.StoreUID != lostUID {
+		t.Fatalf("status %+v", vc.Status)
+	}
+	if rec := l.Ledger().VClusters["default/tk"]; rec.Epoch != 2 || rec.FencedEpoch != 1 || rec.Host != "tk-a" || rec.Region != "r-tk" || rec.ClaimedFrom != "" {
+		t.Fatalf("the ledger has %+v", rec)
+	}
+	if conn, err := login(epoch1); err == nil {
+		_ = conn.Close(ctx)
+		t.Fatal("the lost epoch can still log in to its store")
+	}
+	cp := &fleetv1.ControlPlane{}
+	secret := &corev1.Secret{}
+	eventually(t, func(g gomega.Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace("tk-a"), Name: virtualcluster.ControlPlaneName(vc)}, cp)).To(gomega.Succeed())
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: cp.Spec.Store.CredentialsSecret}, secret)).To(gomega.Succeed())
+	})
+	if cp.Spec.Store.Database != space {
+		t.Fatalf("the new epoch's database is %q, want the lost epoch's %q", cp.Spec.Store.Database, space)
+	}
+	conn, err = login(secret.Data)
+	if err != nil {
+		t.Fatalf("epoch 2 cannot log in: %v", err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT n FROM acked").Scan(&n); err != nil || n != 42 {
+		t.Fatalf("the lost epoch's write: %d, %v", n, err)
 	}
 }

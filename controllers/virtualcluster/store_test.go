@@ -118,6 +118,28 @@ func placeOnStore(t *testing.T, name string, spec fleetv1.BackingStoreSpec, admi
 	t.Helper()
 	ctx := context.Background()
 	region, host := "r-"+name, name+"-a"
+	bs := readyStore(t, name, region, spec, adminData, caData)
+	addHost(t, host, region, "8")
+	vc := builder.MakeVirtualCluster("default", name).CPU("1").Regions(region).External(bs.Name).Class(classFor(t, bs.Name)).Obj()
+	if err := k8s.Create(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	vc = placedOn(t, vc, host)
+
+	cp := &fleetv1.ControlPlane{}
+	secret := &corev1.Secret{}
+	eventually(t, func(g gomega.Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(host), Name: virtualcluster.ControlPlaneName(vc)}, cp)).To(gomega.Succeed())
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: cp.Spec.Store.CredentialsSecret}, secret)).To(gomega.Succeed())
+	})
+	return vc, cp, secret
+}
+
+// readyStore registers a Ready BackingStore of spec in region, with its
+// admin credentials (and CA, if given) in Secrets.
+func readyStore(t *testing.T, name, region string, spec fleetv1.BackingStoreSpec, adminData, caData map[string][]byte) *fleetv1.BackingStore {
+	t.Helper()
+	ctx := context.Background()
 	admin := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name + "-admin"}, Data: adminData}
 	if err := k8s.Create(ctx, admin); err != nil {
 		t.Fatal(err)
@@ -139,20 +161,7 @@ func placeOnStore(t *testing.T, name string, spec fleetv1.BackingStoreSpec, admi
 	if err := k8s.Status().Update(ctx, bs); err != nil {
 		t.Fatal(err)
 	}
-	addHost(t, host, region, "8")
-	vc := builder.MakeVirtualCluster("default", name).CPU("1").Regions(region).External(bs.Name).Class(classFor(t, bs.Name)).Obj()
-	if err := k8s.Create(ctx, vc); err != nil {
-		t.Fatal(err)
-	}
-	vc = placedOn(t, vc, host)
-
-	cp := &fleetv1.ControlPlane{}
-	secret := &corev1.Secret{}
-	eventually(t, func(g gomega.Gomega) {
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(host), Name: virtualcluster.ControlPlaneName(vc)}, cp)).To(gomega.Succeed())
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: cp.Spec.Store.CredentialsSecret}, secret)).To(gomega.Succeed())
-	})
-	return vc, cp, secret
+	return bs
 }
 
 // TestRenewsTheEtcdEpochCertificate: an epoch's client certificate in the

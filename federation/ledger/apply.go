@@ -43,7 +43,9 @@ type Command struct {
 	Hosts  []Host  `json:"hosts,omitempty"`
 	// Home, BumpEpoch, Fence, Forget: the vcluster.
 	Key string `json:"key,omitempty"`
-	// Home: its home region, store and spec. Claim: the claiming region.
+	// Home: its home region, store, spec and store UID. Claim: the
+	// claiming region.
+	UID   string          `json:"uid,omitempty"`
 	Home  string          `json:"home,omitempty"`
 	Store string          `json:"store,omitempty"`
 	Spec  json.RawMessage `json:"spec,omitempty"`
@@ -169,7 +171,7 @@ func (s *State) home(vc *VCluster, known bool, c Command) error {
 		vc.Store, vc.Spec = c.Store, c.Spec
 		return nil
 	}
-	*vc = VCluster{Key: c.Key, Region: c.Home, Store: c.Store, Spec: c.Spec}
+	*vc = VCluster{Key: c.Key, Region: c.Home, Store: c.Store, Spec: c.Spec, UID: c.UID}
 	if c.Epoch == 0 && c.Host == "" {
 		return nil
 	}

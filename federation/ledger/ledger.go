@@ -54,6 +54,9 @@ type VCluster struct {
 	// it: what another region makes it again from, should this one be
 	// lost.
 	Spec json.RawMessage `json:"spec,omitempty"`
+	// UID names the vcluster's space on its store: its first
+	// VirtualCluster's UID, which a region that makes it again keeps.
+	UID string `json:"uid,omitempty"`
 	// ClaimedFrom is the lost region a surviving one claimed the vcluster
 	// from, until the claimant moves it to its next epoch.
 	ClaimedFrom string `json:"claimedFrom,omitempty"`

@@ -251,6 +251,14 @@ type VirtualClusterStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	FencingEpoch int64 `json:"fencingEpoch,omitempty"`
 
+	// storeUID names the vcluster's space on its External store (its
+	// database, or its etcd prefix) when that is not this object's UID:
+	// a vcluster another region of a federation made again after losing
+	// its own keeps its first object's space, and so its data.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	StoreUID string `json:"storeUID,omitempty"`
+
 	// operation is the latest failover or migration asked for with the
 	// fleet.vfleet.dev/operation annotation (vfleet failover, migrate,
 	// drain), and how it went.
