@@ -133,6 +133,10 @@ bench-syncer: binaries ## Time 1,000 pods Running through a vcluster against the
 bench-failover: binaries postgresql ## Measure failover RTO (SIGKILL of a host to Ready elsewhere) over 5 runs and planned-migration downtime, on the lab's PostgreSQL and etcd stores.
 	go test -run '^$$' -bench BenchmarkFailover -benchtime 1x -timeout 30m ./test/bench/
 
+.PHONY: bench-federation
+bench-federation: ## Measure ledger commits (p50/p99) in a group of three hubs over mutual TLS, on the leader and through a follower.
+	go test -run '^$$' -bench BenchmarkApply -benchtime 1x -timeout 10m ./federation/
+
 .PHONY: bench-lab
 bench-lab: binaries build images ## Measure lab start time and memory per cluster, and a real node's Ready time, pod start and memory.
 	go test -run '^$$' -bench 'BenchmarkLab|BenchmarkRealNode' -benchtime 3x -timeout 20m ./lab/

@@ -40,7 +40,7 @@ func (l *logBuffer) String() string {
 
 // peerTLS is a hub's TLS configuration: a certificate of ca for 127.0.0.1,
 // and trust in trusted.
-func peerTLS(t *testing.T, ca, trusted *pki.CA, id string) *tls.Config {
+func peerTLS(t testing.TB, ca, trusted *pki.CA, id string) *tls.Config {
 	t.Helper()
 	kp, err := ca.Issue(pki.Request{CommonName: id, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.ServerAuth | pki.ClientAuth})
 	if err != nil {
@@ -63,7 +63,7 @@ type testPeer struct {
 	log *logBuffer
 }
 
-func openPeer(t *testing.T, cfg Config) *testPeer {
+func openPeer(t testing.TB, cfg Config) *testPeer {
 	t.Helper()
 	lb := &logBuffer{}
 	cfg.Log, cfg.Timing = lb, fast
@@ -76,7 +76,7 @@ func openPeer(t *testing.T, cfg Config) *testPeer {
 	return &testPeer{Peer: p, cfg: cfg, log: lb}
 }
 
-func newCA(t *testing.T, name string) *pki.CA {
+func newCA(t testing.TB, name string) *pki.CA {
 	t.Helper()
 	ca, err := pki.NewCA(name)
 	if err != nil {
@@ -86,7 +86,7 @@ func newCA(t *testing.T, name string) *pki.CA {
 }
 
 // eventually polls f until it returns nil or the deadline passes.
-func eventually(t *testing.T, what string, f func() error) {
+func eventually(t testing.TB, what string, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -101,7 +101,7 @@ func eventually(t *testing.T, what string, f func() error) {
 	}
 }
 
-func leaderOf(t *testing.T, peers ...*testPeer) *testPeer {
+func leaderOf(t testing.TB, peers ...*testPeer) *testPeer {
 	t.Helper()
 	var leader *testPeer
 	eventually(t, "a leader", func() error {
@@ -118,7 +118,7 @@ func leaderOf(t *testing.T, peers ...*testPeer) *testPeer {
 
 // threeHubs is a federation of three peers: hub-a bootstraps and leads,
 // hub-b and hub-c join. The caller closes them.
-func threeHubs(t *testing.T) (a, b, c *testPeer) {
+func threeHubs(t testing.TB) (a, b, c *testPeer) {
 	t.Helper()
 	ca := newCA(t, "federation")
 	dir := t.TempDir()
@@ -296,7 +296,7 @@ func TestOpenRefusals(t *testing.T) {
 	}
 }
 
-func closePeers(t *testing.T, peers ...*testPeer) {
+func closePeers(t testing.TB, peers ...*testPeer) {
 	t.Helper()
 	for _, p := range peers {
 		if err := p.Close(); err != nil {
