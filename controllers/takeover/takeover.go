@@ -90,8 +90,8 @@ func (r *Runner) Pass(ctx context.Context) error {
 		if vc.Region == r.Region || !lost(st, vc.Region, now, r.After) {
 			continue
 		}
-		if !external(vc) {
-			ctrl.LoggerFrom(ctx).Info("A lost region's vcluster with its state on its host cannot move; it stays", "vcluster", key, "region", vc.Region)
+		if why := stays(vc); why != "" {
+			ctrl.LoggerFrom(ctx).Info("A lost region's vcluster stays", "vcluster", key, "region", vc.Region, "why", why)
 			continue
 		}
 		if _, err := r.Proposer.Propose(ctx, ledger.Command{Op: ledger.OpClaim, Key: key, From: vc.Epoch, Home: r.Region}); err != nil {
@@ -209,11 +209,20 @@ func taker(st *ledger.State, now time.Time, after time.Duration) string {
 	return slices.Min(live)
 }
 
-// external reports whether a vcluster's state is on an External store,
-// from which another host can bring it back.
-func external(vc ledger.VCluster) bool {
+// stays says why a lost region's vcluster is not taken over, or "": its
+// state is on its host (an Embedded store), from which no other host can
+// bring it back, or its owner fails it over only by hand.
+func stays(vc ledger.VCluster) string {
 	var spec fleetv1.VirtualClusterSpec
-	return json.Unmarshal(vc.Spec, &spec) == nil && spec.BackingStore.Type == fleetv1.BackingStoreExternal
+	switch {
+	case json.Unmarshal(vc.Spec, &spec) != nil:
+		return "its spec in the ledger does not decode"
+	case spec.BackingStore.Type != fleetv1.BackingStoreExternal:
+		return "its state is on its lost host (an Embedded store)"
+	case spec.Failover.Mode == fleetv1.FailoverManual:
+		return "it fails over only by hand (failover.mode Manual)"
+	}
+	return ""
 }
 
 func sortedKeys(m map[string]ledger.VCluster) []string {

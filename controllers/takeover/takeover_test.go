@@ -42,13 +42,15 @@ func report(t *testing.T, l *ledger.Local, region string, at time.Time, hosts ..
 
 // place homes a vcluster of store type in region and runs it on host at
 // epoch 1.
-func place(t *testing.T, l *ledger.Local, key, region, host string, store fleetv1.BackingStoreType) {
+func place(t *testing.T, l *ledger.Local, key, region, host string, store fleetv1.BackingStoreType, failover fleetv1.FailoverMode) {
 	t.Helper()
 	w := builder.MakeVirtualCluster("", "").CPU("2")
 	if store == fleetv1.BackingStoreExternal {
 		w = w.External("pg")
 	}
-	raw, err := json.Marshal(w.Obj().Spec)
+	spec := w.Obj().Spec
+	spec.Failover.Mode = failover
+	raw, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +73,9 @@ func TestTakesOverALostRegion(t *testing.T) {
 	report(t, l, "r-a", t0, "a-1")
 	report(t, l, "r-b", t0, "b-1")
 	report(t, l, "r-c", t0, "c-1")
-	place(t, l, "shop/web", "r-c", "c-1", fleetv1.BackingStoreExternal)
-	place(t, l, "shop/cache", "r-c", "c-1", fleetv1.BackingStoreEmbedded)
+	place(t, l, "shop/web", "r-c", "c-1", fleetv1.BackingStoreExternal, "")
+	place(t, l, "shop/cache", "r-c", "c-1", fleetv1.BackingStoreEmbedded, "")
+	place(t, l, "shop/by-hand", "r-c", "c-1", fleetv1.BackingStoreExternal, fleetv1.FailoverManual)
 	runner := func(region string) *takeover.Runner {
 		return &takeover.Runner{Client: k8s, Proposer: l, Clock: clk, Region: region, After: time.Minute, Every: time.Second}
 	}
@@ -102,6 +105,9 @@ func TestTakesOverALostRegion(t *testing.T) {
 	}
 	if cache := l.Ledger().VClusters["shop/cache"]; cache.Region != "r-c" {
 		t.Errorf("an Embedded vcluster was claimed: %+v", cache)
+	}
+	if byHand := l.Ledger().VClusters["shop/by-hand"]; byHand.Region != "r-c" {
+		t.Errorf("a vcluster that fails over by hand was claimed: %+v", byHand)
 	}
 	vc := &fleetv1.VirtualCluster{}
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, vc); err != nil {
