@@ -76,7 +76,7 @@ func TestCRDsParse(t *testing.T) {
 	for _, c := range crds {
 		names[c.Spec.Names.Kind] = true
 	}
-	for _, kind := range []string{"HostCluster", "VirtualCluster", "VirtualClusterClass", "ControlPlane", "BackingStore"} {
+	for _, kind := range []string{"HostCluster", "VirtualCluster", "VirtualClusterClass", "ControlPlane", "BackingStore", "VirtualClusterMirror"} {
 		if !names[kind] {
 			t.Errorf("no CRD for %s", kind)
 		}

@@ -1,9 +1,11 @@
-// Package takeover fails over, from a surviving region, the vclusters of
-// a region whose hub stopped reporting to the federation: it claims each
-// in the federation's ledger and makes its VirtualCluster again here, at
-// its last epoch on its lost host, where the virtualcluster controller's
-// failover fences that epoch on the store and places the next on a host
-// of this region, as for any lost host.
+// Package takeover keeps what a region of a federation knows of the
+// others' vclusters. It fails over, from a surviving region, the
+// vclusters of a region whose hub stopped reporting: it claims each in the
+// federation's ledger and makes its VirtualCluster again here, at its last
+// epoch on its lost host, where the virtualcluster controller's failover
+// fences that epoch on the store and places the next on a host of this
+// region, as for any lost host. And it keeps a read-only mirror here of
+// every vcluster another region runs (mirrors.go).
 package takeover
 
 import (
@@ -82,7 +84,7 @@ func (r *Runner) Pass(ctx context.Context) error {
 	if taker(st, now, r.After) != r.Region {
 		// Another surviving region takes over, or none reports at all
 		// (this hub's own reports fail too: it has no quorum).
-		return errors.Join(r.makeClaimed(ctx), r.markTaken(ctx))
+		return errors.Join(r.makeClaimed(ctx), r.markTaken(ctx), r.mirror(ctx, r.Proposer.Ledger()))
 	}
 	var errs []error
 	for _, key := range sortedKeys(st.VClusters) {
@@ -102,7 +104,7 @@ func (r *Runner) Pass(ctx context.Context) error {
 		}
 		ctrl.LoggerFrom(ctx).Info("Claimed a lost region's vcluster", "vcluster", key, "from", vc.Region, "epoch", vc.Epoch, "host", vc.Host)
 	}
-	return errors.Join(append(errs, r.makeClaimed(ctx), r.markTaken(ctx))...)
+	return errors.Join(append(errs, r.makeClaimed(ctx), r.markTaken(ctx), r.mirror(ctx, r.Proposer.Ledger()))...)
 }
 
 // markTaken marks each VirtualCluster here that the ledger has in another

@@ -81,13 +81,20 @@ func TestTakesOverALostRegion(t *testing.T) {
 	}
 	a, b := runner("r-a"), runner("r-b")
 
-	// Not silent long enough.
+	// Not silent long enough: region r-a only mirrors what r-c runs.
 	clk.SetTime(t0.Add(59 * time.Second))
 	if err := a.Pass(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if rec := l.Ledger().VClusters["shop/web"]; rec.Region != "r-c" {
 		t.Fatalf("taken over before its region was lost: %+v", rec)
+	}
+	mirror := &fleetv1.VirtualClusterMirror{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, mirror); err != nil {
+		t.Fatalf("no mirror of region r-c's vcluster: %v", err)
+	}
+	if st := mirror.Status; st.Region != "r-c" || st.Host != "c-1" || st.Epoch != 1 || st.Store != "" || mirror.Spec.BackingStore.Name != "pg" || st.ObservedTime == nil {
+		t.Errorf("mirror %+v %+v", mirror.Spec.BackingStore, st)
 	}
 
 	// r-c is lost; r-a and r-b still report.
@@ -119,6 +126,23 @@ func TestTakesOverALostRegion(t *testing.T) {
 	}
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "cache"}, &fleetv1.VirtualCluster{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the Embedded vcluster was made again: %v", err)
+	}
+	// Made here, it is mirrored no more; what stays in r-c still is.
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, &fleetv1.VirtualClusterMirror{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the taken-over vcluster is still mirrored: %v", err)
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "cache"}, &fleetv1.VirtualClusterMirror{}); err != nil {
+		t.Errorf("the vcluster left in r-c is not mirrored: %v", err)
+	}
+	// Forgotten (deleted in its region), its mirror goes.
+	if _, err := l.Propose(ctx, ledger.Command{Op: ledger.OpForget, Key: "shop/by-hand"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "by-hand"}, &fleetv1.VirtualClusterMirror{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a forgotten vcluster is still mirrored: %v", err)
 	}
 
 	// Made again if it went missing (a make that failed half way).
