@@ -13,6 +13,10 @@ import (
 	"github.com/vfleet/vfleet/federation/ledger"
 )
 
+// ErrNoQuorum is returned by Propose while the peer cannot reach a quorum
+// of the group.
+var ErrNoQuorum = errors.New("the federation has no quorum this hub can reach: nothing commits until it has")
+
 // ErrNotLeader is returned by what only the leader does (apply, join,
 // remove) on a follower; the error names the leader.
 var ErrNotLeader = errors.New("not the federation's leader")
@@ -167,6 +171,11 @@ func (p *Peer) IsLeader() bool { return p.raft.State() == raft.Leader }
 // this peer leads, through the leader's API if not. It is what a hub
 // calls; the errors are Apply's, across the wire too.
 func (p *Peer) Propose(ctx context.Context, c ledger.Command) (int64, error) {
+	// Without a quorum nothing commits: say so at once, rather than hold
+	// the hub's reconcile for raft's timeout.
+	if !p.HasQuorum() {
+		return 0, fmt.Errorf("%w: hub %s", ErrNoQuorum, p.id)
+	}
 	if p.IsLeader() {
 		return p.Apply(c, opTimeout)
 	}

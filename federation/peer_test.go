@@ -326,8 +326,8 @@ func TestQuorumLoss(t *testing.T) {
 		return nil
 	})
 	report := ledger.Command{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: "region-a", Hub: "hub-a", Reported: time.Now()}}
-	if _, err := a.Propose(context.Background(), report); err == nil {
-		t.Fatal("a hub without a quorum committed a command")
+	if _, err := a.Propose(context.Background(), report); !errors.Is(err, ErrNoQuorum) {
+		t.Fatalf("a hub without a quorum proposed a command: %v, want %v", err, ErrNoQuorum)
 	}
 
 	b2 := openPeer(t, b.cfg)
