@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/federation/ledger"
@@ -33,6 +35,11 @@ type Epochs struct {
 	// Report proposes the region's hosts now, for a host placed on before
 	// the periodic report named it; nil does not.
 	Report func(context.Context) error
+	// LiveWithin is how recently a region must have reported for a
+	// vcluster to be handed to it (Spill); Now tells the time (nil: the
+	// machine's).
+	LiveWithin time.Duration
+	Now        func() time.Time
 }
 
 func ledgerKey(vc *fleetv1.VirtualCluster) string { return vc.Namespace + "/" + vc.Name }
@@ -100,11 +107,7 @@ func (l *Epochs) home(ctx context.Context, p Proposer, vc *fleetv1.VirtualCluste
 	if rec, ok := p.Ledger().VClusters[key]; ok && rec.Region == l.Region && rec.Store == store && bytes.Equal(rec.Spec, spec) {
 		return rec, nil
 	}
-	uid := vc.Status.StoreUID
-	if uid == "" {
-		uid = string(vc.UID)
-	}
-	cmd := ledger.Command{Op: ledger.OpHome, Key: key, Home: l.Region, Store: store, Spec: spec, UID: uid}
+	cmd := ledger.Command{Op: ledger.OpHome, Key: key, Home: l.Region, Store: store, Spec: spec, UID: storeUID(vc)}
 	if vc.Status.Epoch > 0 && vc.Status.Host != "" {
 		cmd.Epoch, cmd.Host = vc.Status.Epoch, vc.Status.Host
 	}
@@ -121,11 +124,70 @@ func (l *Epochs) home(ctx context.Context, p Proposer, vc *fleetv1.VirtualCluste
 }
 
 // Elsewhere is the region the ledger has vc in, as this hub's peer has
-// applied it, when that is not this region.
+// applied it, when that is not this region and the record is vc's own
+// (its store UID): one of the same name another region made is not.
 func (l *Epochs) Elsewhere(vc *fleetv1.VirtualCluster) (string, bool) {
 	rec, ok := l.Proposer.Ledger().VClusters[ledgerKey(vc)]
-	if !ok || rec.Region == l.Region {
+	if !ok || rec.Region == l.Region || rec.UID != storeUID(vc) {
 		return "", false
 	}
 	return rec.Region, true
+}
+
+// Spill claims vc, which no host of this region has room for, for the
+// first region by name that reported within LiveWithin, that vc's
+// placement allows, and that has a ready host with its CPU and memory
+// free, as its hub last reported; that region's hub makes it there and
+// places it (see controllers/takeover). "" when no region has room.
+func (l *Epochs) Spill(ctx context.Context, vc *fleetv1.VirtualCluster) (string, error) {
+	st := l.Proposer.Ledger()
+	now := time.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	want := map[string]int64{"cpu": vc.Spec.Resources.CPU.MilliValue(), "memory": vc.Spec.Resources.Memory.Value()}
+	var regions []string
+	for name, reg := range st.Regions {
+		allowed := len(vc.Spec.Placement.Regions) == 0 || slices.Contains(vc.Spec.Placement.Regions, name)
+		if name == l.Region || !allowed || (l.LiveWithin > 0 && now().Sub(reg.Reported) >= l.LiveWithin) {
+			continue
+		}
+		for _, h := range st.Hosts {
+			if h.Region == name && h.Ready && fits(h, want) {
+				regions = append(regions, name)
+				break
+			}
+		}
+	}
+	if len(regions) == 0 {
+		return "", nil
+	}
+	region := slices.Min(regions)
+	rec, err := l.home(ctx, l.Proposer, vc)
+	if err != nil {
+		return "", err
+	}
+	if _, err := l.Proposer.Propose(ctx, ledger.Command{Op: ledger.OpClaim, Key: rec.Key, From: rec.Epoch, Home: region}); err != nil {
+		return "", err
+	}
+	return region, nil
+}
+
+// fits reports whether h has want free, as its hub reported it.
+func fits(h ledger.Host, want map[string]int64) bool {
+	for name, q := range want {
+		if h.Allocatable[name]-h.Committed[name] < q {
+			return false
+		}
+	}
+	return true
+}
+
+// storeUID is what names vc's space on its store; see
+// virtualcluster.StoreUID, which this package cannot import.
+func storeUID(vc *fleetv1.VirtualCluster) string {
+	if vc.Status.StoreUID != "" {
+		return vc.Status.StoreUID
+	}
+	return string(vc.UID)
 }

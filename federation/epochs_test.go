@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -120,4 +121,58 @@ func TestEpochs(t *testing.T) {
 			t.Fatalf("region b's forget: %v, %+v", err, rec(l))
 		}
 	})
+}
+
+// TestSpill: a vcluster no host of its region has room for goes to the
+// first region by name that reports, that its placement allows, and that
+// has a ready host with its CPU and memory free.
+func TestSpill(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	l := ledger.NewLocal(ledger.New())
+	big := map[string]int64{"cpu": 16000, "memory": 64 << 30}
+	for _, r := range []struct {
+		region string
+		at     time.Time
+		host   ledger.Host
+	}{
+		{"a", now, ledger.Host{Name: "a1", Ready: true, Allocatable: big}},
+		{"b", now, ledger.Host{Name: "b1", Ready: true, Allocatable: big, Committed: map[string]int64{"cpu": 15000}}},
+		{"c", now, ledger.Host{Name: "c1", Ready: false, Allocatable: big}},
+		{"d", now.Add(-time.Hour), ledger.Host{Name: "d1", Ready: true, Allocatable: big}},
+		{"e", now, ledger.Host{Name: "e1", Ready: true, Allocatable: big}},
+		{"f", now, ledger.Host{Name: "f1", Ready: true, Allocatable: big}},
+	} {
+		r.host.Region = r.region
+		if _, err := l.Propose(ctx, ledger.Command{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: r.region, Hub: "hub-" + r.region, Reported: r.at}, Hosts: []ledger.Host{r.host}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := &Epochs{Region: "a", Proposer: l, LiveWithin: time.Minute, Now: func() time.Time { return now }}
+	vc := vcluster(0, 0, "")
+	vc.UID = "uid-web"
+	vc.Spec.Resources.CPU = resource.MustParse("2")
+	vc.Spec.Resources.Memory = resource.MustParse("4Gi")
+
+	vc.Spec.Placement.Regions = []string{"a", "b", "c", "d"}
+	if region, err := e.Spill(ctx, vc); err != nil || region != "" {
+		t.Fatalf("spilled to %q (%v): b is full, c not ready, d silent", region, err)
+	}
+	vc.Spec.Placement.Regions = nil
+	region, err := e.Spill(ctx, vc)
+	if err != nil || region != "e" {
+		t.Fatalf("spilled to %q (%v), want e", region, err)
+	}
+	if r := l.Ledger().VClusters["team/web"]; r.Region != "e" || r.ClaimedFrom != "a" || r.UID != "uid-web" || r.Epoch != 0 {
+		t.Errorf("ledger has %+v", r)
+	}
+	if got, ok := e.Elsewhere(vc); !ok || got != "e" {
+		t.Errorf("Elsewhere = %q, %v; want e", got, ok)
+	}
+	// Another region's vcluster of the same name is not this one.
+	other := vcluster(0, 0, "")
+	other.UID = "uid-other"
+	if got, ok := e.Elsewhere(other); ok {
+		t.Errorf("a vcluster of the same name is taken for the one region e runs: %q", got)
+	}
 }

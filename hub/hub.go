@@ -73,7 +73,7 @@ func Run(ctx context.Context, o *Options) error {
 	var peer *federationPeer
 	if o.Federation.Enabled() {
 		peer = &federationPeer{opts: o.Federation, reader: mgr.GetClient(), clock: clock.RealClock{}}
-		epochs = &federation.Epochs{Region: o.Federation.Region, Proposer: &peer.live, Report: peer.reportNow}
+		epochs = &federation.Epochs{Region: o.Federation.Region, Proposer: &peer.live, Report: peer.reportNow, LiveWithin: o.Federation.RegionLossAfter}
 		// Only a hub of a federation has a quorum to speak of.
 		registerFederationMetrics()
 	}

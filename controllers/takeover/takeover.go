@@ -29,8 +29,9 @@ import (
 	"github.com/vfleet/vfleet/federation/ledger"
 )
 
-// AnnotationTakenOverFrom is set on a VirtualCluster made again here, to
-// the host of the lost region it ran on.
+// AnnotationTakenOverFrom is set on a VirtualCluster made here from the
+// ledger, to the region it came from: one that was lost, or one that had
+// no room for it.
 const AnnotationTakenOverFrom = "fleet.vfleet.dev/taken-over-from"
 
 // AnnotationTakenOverBy is set on this region's VirtualCluster that
@@ -137,13 +138,14 @@ func (r *Runner) markTaken(ctx context.Context) error {
 }
 
 // makeClaimed makes here each vcluster this region claimed and has not
-// moved yet (on a host this fleet does not have): claimed now, or earlier
-// by a pass whose make failed.
+// moved yet (on a host this fleet does not have, or on none: handed over
+// by a region without room): claimed now, or earlier by a pass whose make
+// failed.
 func (r *Runner) makeClaimed(ctx context.Context) error {
 	st := r.Proposer.Ledger()
 	var errs []error
 	for _, key := range sortedKeys(st.VClusters) {
-		if vc := st.VClusters[key]; vc.Region == r.Region && vc.ClaimedFrom != "" && !r.hasHost(ctx, vc.Host) {
+		if vc := st.VClusters[key]; vc.Region == r.Region && vc.ClaimedFrom != "" && (vc.Host == "" || !r.hasHost(ctx, vc.Host)) {
 			if err := r.make(ctx, vc); err != nil {
 				errs = append(errs, fmt.Errorf("make %s again: %w", key, err))
 			}
@@ -169,7 +171,7 @@ func (r *Runner) make(ctx context.Context, rec ledger.VCluster) error {
 		return err
 	}
 	vc := &fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{
-		AnnotationTakenOverFrom: rec.Host,
+		AnnotationTakenOverFrom: rec.ClaimedFrom,
 	}}}
 	if err := json.Unmarshal(rec.Spec, &vc.Spec); err != nil {
 		return fmt.Errorf("its spec in the ledger does not decode: %w", err)
@@ -180,12 +182,17 @@ func (r *Runner) make(ctx context.Context, rec ledger.VCluster) error {
 	if err := r.Client.Create(ctx, vc); err != nil {
 		return err
 	}
-	// Its first object's UID names its space on the store: its data.
-	vc.Status = fleetv1.VirtualClusterStatus{Host: rec.Host, Epoch: rec.Epoch, FencedEpoch: rec.FencedEpoch, Phase: fleetv1.PhaseScheduled, StoreUID: rec.UID}
+	// Its first object's UID names its space on the store: its data. One
+	// that ran is at its last epoch on its lost host, from which it fails
+	// over; one handed over before it ran is placed here as a new one.
+	vc.Status = fleetv1.VirtualClusterStatus{StoreUID: rec.UID}
+	if rec.Host != "" {
+		vc.Status.Host, vc.Status.Epoch, vc.Status.FencedEpoch, vc.Status.Phase = rec.Host, rec.Epoch, rec.FencedEpoch, fleetv1.PhaseScheduled
+	}
 	if err := r.Client.Status().Update(ctx, vc); err != nil {
 		return err
 	}
-	ctrl.LoggerFrom(ctx).Info("Made a lost region's vcluster again here; it fails over from its lost host", "vcluster", rec.Key, "host", rec.Host, "epoch", rec.Epoch)
+	ctrl.LoggerFrom(ctx).Info("Made a vcluster of another region here", "vcluster", rec.Key, "from", rec.ClaimedFrom, "host", rec.Host, "epoch", rec.Epoch)
 	return nil
 }
 

@@ -44,6 +44,17 @@ func report(t *testing.T, l *ledger.Local, region string, at time.Time, hosts ..
 // epoch 1.
 func place(t *testing.T, l *ledger.Local, key, region, host string, store fleetv1.BackingStoreType, failover fleetv1.FailoverMode) {
 	t.Helper()
+	raw := specOf(t, store, failover)
+	for _, c := range []ledger.Command{{Op: ledger.OpHome, Key: key, Home: region, Spec: raw}, {Op: ledger.OpBumpEpoch, Key: key, Host: host}} {
+		if _, err := l.Propose(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// specOf is a vcluster's spec in the ledger.
+func specOf(t *testing.T, store fleetv1.BackingStoreType, failover fleetv1.FailoverMode) []byte {
+	t.Helper()
 	w := builder.MakeVirtualCluster("", "").CPU("2")
 	if store == fleetv1.BackingStoreExternal {
 		w = w.External("pg")
@@ -54,11 +65,7 @@ func place(t *testing.T, l *ledger.Local, key, region, host string, store fleetv
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []ledger.Command{{Op: ledger.OpHome, Key: key, Home: region, Spec: raw}, {Op: ledger.OpBumpEpoch, Key: key, Host: host}} {
-		if _, err := l.Propose(context.Background(), c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return raw
 }
 
 // TestTakesOverALostRegion: once a region has not reported for the set
@@ -121,7 +128,7 @@ func TestTakesOverALostRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	if vc.Status.Host != "c-1" || vc.Status.Epoch != 1 || vc.Spec.BackingStore.Name != "pg" || vc.Spec.Resources.CPU.String() != "2" ||
-		vc.Annotations[takeover.AnnotationTakenOverFrom] != "c-1" {
+		vc.Annotations[takeover.AnnotationTakenOverFrom] != "r-c" {
 		t.Errorf("made again as %+v %+v", vc.Annotations, vc.Status)
 	}
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "cache"}, &fleetv1.VirtualCluster{}); !apierrors.IsNotFound(err) {
@@ -158,6 +165,25 @@ func TestTakesOverALostRegion(t *testing.T) {
 	var ns corev1.Namespace
 	if err := k8s.Get(ctx, client.ObjectKey{Name: "shop"}, &ns); err != nil {
 		t.Fatal(err)
+	}
+
+	// A vcluster region r-b had no room for, handed to r-a before it ran,
+	// is made here as a new one, on its first object's store space.
+	if _, err := l.Propose(ctx, ledger.Command{Op: ledger.OpHome, Key: "shop/big", Home: "r-b", Spec: specOf(t, fleetv1.BackingStoreEmbedded, ""), UID: "uid-big"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Propose(ctx, ledger.Command{Op: ledger.OpClaim, Key: "shop/big", Home: "r-a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	big := &fleetv1.VirtualCluster{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "big"}, big); err != nil {
+		t.Fatalf("the handed-over vcluster was not made: %v", err)
+	}
+	if big.Status.Host != "" || big.Status.Epoch != 0 || big.Status.StoreUID != "uid-big" || big.Annotations[takeover.AnnotationTakenOverFrom] != "r-b" {
+		t.Errorf("made as %+v %+v", big.Annotations, big.Status)
 	}
 
 	// Region r-c's hub, back, marks its copy for its virtualcluster

@@ -103,7 +103,7 @@ func TestFederationCommitsEpochsFirst(t *testing.T) {
 	}
 	eventually(t, func(g gomega.Gomega) {
 		got := get(t, vc)
-		g.Expect(got.Status.Phase).To(gomega.Equal(fleetv1.PhaseTakenOver))
+		g.Expect(got.Status.Phase).To(gomega.Equal(fleetv1.PhaseElsewhere))
 		c := meta.FindStatusCondition(got.Status.Conditions, fleetv1.ConditionReady)
 		g.Expect(c).NotTo(gomega.BeNil())
 		g.Expect(c.Reason).To(gomega.Equal(fleetv1.ReasonTakenOver))
@@ -216,5 +216,41 @@ func TestTakeoverOfALostRegionKeepsTheData(t *testing.T) {
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT n FROM acked").Scan(&n); err != nil || n != 42 {
 		t.Fatalf("the lost epoch's write: %d, %v", n, err)
+	}
+}
+
+// TestSpillsToARegionWithRoom: a vcluster no host of this region has room
+// for is handed, through the ledger, to another region that has, and says
+// so; this region runs nothing of it.
+func TestSpillsToARegionWithRoom(t *testing.T) {
+	ctx := context.Background()
+	l := ledger.NewLocal(ledger.New())
+	for _, c := range []ledger.Command{
+		{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: "r-small", Hub: "hub-small", Reported: time.Now()}, Hosts: []ledger.Host{{Name: "small-a", Region: "r-small"}}},
+		{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: "r-roomy", Hub: "hub-roomy", Reported: time.Now()},
+			Hosts: []ledger.Host{{Name: "roomy-1", Region: "r-roomy", Ready: true, Allocatable: map[string]int64{"cpu": 64000, "memory": 256 << 30}}}},
+	} {
+		if _, err := l.Propose(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restartHubWith(t, &federation.Epochs{Region: "r-small", Proposer: l, LiveWithin: time.Minute})
+	addHost(t, "small-a", "r-small", "2")
+
+	vc := builder.MakeVirtualCluster("default", "spilled").CPU("6").Regions("r-small", "r-roomy").Obj()
+	if err := k8s.Create(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func(g gomega.Gomega) {
+		got := get(t, vc)
+		g.Expect(got.Status.Phase).To(gomega.Equal(fleetv1.PhaseElsewhere), "conditions %+v", got.Status.Conditions)
+		c := meta.FindStatusCondition(got.Status.Conditions, fleetv1.ConditionReady)
+		g.Expect(c).NotTo(gomega.BeNil())
+		g.Expect(c.Reason).To(gomega.Equal(fleetv1.ReasonSpilled))
+		g.Expect(c.Message).To(gomega.ContainSubstring("region r-roomy of the federation runs this vcluster"))
+		g.Expect(got.Status.Host).To(gomega.BeEmpty())
+	})
+	if rec := l.Ledger().VClusters["default/spilled"]; rec.Region != "r-roomy" || rec.ClaimedFrom != "r-small" || rec.UID != string(get(t, vc).UID) {
+		t.Fatalf("the ledger has %+v", rec)
 	}
 }

@@ -203,7 +203,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 // its ControlPlane, recording what it finds in o.
 func (r *Reconciler) reconcileNormal(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) (ctrl.Result, error) {
 	key := client.ObjectKeyFromObject(vc)
-	if taken, err := r.takenOver(ctx, vc, o); err != nil || taken {
+	if taken, err := r.runsElsewhere(ctx, vc, o); err != nil || taken {
 		r.setPending(key, false)
 		return ctrl.Result{}, err
 	}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/federation/ledger"
 )
@@ -27,8 +30,13 @@ type EpochLedger interface {
 	// Forget drops a deleted vc from the ledger.
 	Forget(ctx context.Context, vc *fleetv1.VirtualCluster) error
 	// Elsewhere is the region the ledger has vc in, when that is not this
-	// hub's: another region took it over.
+	// hub's: another region took it over, or runs it for want of room
+	// here. A vcluster of the same name another region made is not vc.
 	Elsewhere(vc *fleetv1.VirtualCluster) (region string, elsewhere bool)
+	// Spill hands vc, which no host of this region has room for, to
+	// another region of the federation that has, and its placement
+	// allows; "" when none has.
+	Spill(ctx context.Context, vc *fleetv1.VirtualCluster) (region string, err error)
 }
 
 // ledgerReason is the condition reason of an error from the ledger: a
@@ -64,23 +72,42 @@ func (r *Reconciler) fenced(ctx context.Context, vc *fleetv1.VirtualCluster, epo
 	return nil
 }
 
-// takenOver reports whether another region took vc over while this one
-// was lost (one that never ran here was refused, not taken), and if so
-// retires what runs of it here: every ControlPlane goes, so that the
-// agents stop them, and its store is left to the region that runs it.
-func (r *Reconciler) takenOver(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) (bool, error) {
+// runsElsewhere reports whether another region runs vc: it took it over
+// while this one was lost, or this one had no room. If so, it retires
+// what runs of it here: every ControlPlane goes, so that the agents stop
+// them, and its store is left to the region that runs it.
+func (r *Reconciler) runsElsewhere(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) (bool, error) {
 	region, elsewhere := r.elsewhere(vc)
 	if !elsewhere {
 		return false, nil
 	}
-	o.takenOver = region
+	o.elsewhere = &elsewhereStatus{region: region, spilled: vc.Status.Epoch == 0}
 	_, err := r.deleteControlPlanes(ctx, vc)
 	return true, err
 }
 
-// elsewhere is the region that took vc over, if any.
+// spill hands vc to another region when no host here fits it, if the hub
+// is one of a federation's; it reports whether it did.
+func (r *Reconciler) spill(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) bool {
+	if r.Ledger == nil {
+		return false
+	}
+	region, err := r.Ledger.Spill(ctx, vc)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Info("Could not hand the vcluster to another region", "virtualCluster", klog.KObj(vc), "error", err.Error())
+		return false
+	}
+	if region == "" {
+		return false
+	}
+	ctrl.LoggerFrom(ctx).Info("No host of this region has room: another region runs the vcluster", "virtualCluster", klog.KObj(vc), "region", region)
+	o.elsewhere = &elsewhereStatus{region: region, spilled: true}
+	return true
+}
+
+// elsewhere is the region that runs vc instead of this one, if any.
 func (r *Reconciler) elsewhere(vc *fleetv1.VirtualCluster) (string, bool) {
-	if r.Ledger == nil || vc.Status.Epoch == 0 {
+	if r.Ledger == nil {
 		return "", false
 	}
 	return r.Ledger.Elsewhere(vc)

@@ -37,6 +37,9 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 	host, err := r.Engine.Schedule(req)
 	var unschedulable *placement.Unschedulable
 	if errors.As(err, &unschedulable) {
+		if r.spill(ctx, vc, o) {
+			return false, nil
+		}
 		o.unscheduled = &unscheduled{reason: fleetv1.ReasonUnschedulable, message: unschedulable.Error()}
 		return false, nil
 	}

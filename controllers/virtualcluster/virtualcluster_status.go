@@ -44,8 +44,15 @@ type observed struct {
 	controlPlane *controlPlaneReport
 	// deleting is set while the agents still clean up after the vcluster.
 	deleting bool
-	// takenOver is the region that took the vcluster over.
-	takenOver string
+	// elsewhere is the region that runs the vcluster instead of this one,
+	// and why.
+	elsewhere *elsewhereStatus
+}
+
+type elsewhereStatus struct {
+	region string
+	// spilled: this region had no room; else it took the vcluster over.
+	spilled bool
 }
 
 type unscheduled struct {
@@ -150,12 +157,17 @@ func computeStatus(vc *fleetv1.VirtualCluster, o observed, now time.Time) fleetv
 	if o.controlPlane != nil {
 		reportControlPlane(&s, vc, *o.controlPlane, now)
 	}
-	if o.takenOver != "" {
-		s.Phase = fleetv1.PhaseTakenOver
-		setCondition(&s.Conditions, now, metav1.Condition{
+	if e := o.elsewhere; e != nil {
+		s.Phase = fleetv1.PhaseElsewhere
+		cond := metav1.Condition{
 			Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: gen, Reason: fleetv1.ReasonTakenOver,
-			Message: fmt.Sprintf("region %s took this vcluster over while this region was lost, and runs it now: this copy is retired (its control planes stop, its store is region %s's)", o.takenOver, o.takenOver),
-		})
+			Message: fmt.Sprintf("region %s took this vcluster over while this region was lost, and runs it now: this copy is retired (its control planes stop, its store is region %s's)", e.region, e.region),
+		}
+		if e.spilled {
+			cond.Reason = fleetv1.ReasonSpilled
+			cond.Message = fmt.Sprintf("no host of this region has room: region %s of the federation runs this vcluster (its VirtualCluster there has its kubeconfig); this copy runs nothing", e.region)
+		}
+		setCondition(&s.Conditions, now, cond)
 	}
 	if o.deleting {
 		s.Phase = fleetv1.PhaseDeleting

@@ -110,6 +110,9 @@ const (
 	// ReasonTakenOver: another region took the vcluster over while this
 	// one was lost; this region's copy is retired.
 	ReasonTakenOver = "TakenOver"
+	// ReasonSpilled: no host of this region had room, and another region
+	// of the federation runs the vcluster.
+	ReasonSpilled = "SpilledToRegion"
 )
 
 // ControlPlane reasons of its Ready condition, written by the agent.

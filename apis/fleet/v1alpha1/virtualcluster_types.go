@@ -181,7 +181,7 @@ type SleepPolicy struct {
 }
 
 // VirtualClusterPhase is where a vcluster is in its life.
-// +kubebuilder:validation:Enum=Pending;Scheduled;Provisioning;Ready;FailingOver;Sleeping;Deleting;Failed;TakenOver
+// +kubebuilder:validation:Enum=Pending;Scheduled;Provisioning;Ready;FailingOver;Sleeping;Deleting;Failed;Elsewhere
 type VirtualClusterPhase string
 
 // VirtualCluster phases.
@@ -194,9 +194,10 @@ const (
 	PhaseSleeping     VirtualClusterPhase = "Sleeping"
 	PhaseDeleting     VirtualClusterPhase = "Deleting"
 	PhaseFailed       VirtualClusterPhase = "Failed"
-	// PhaseTakenOver is a federation's vcluster that another region took
-	// over while this one was lost: this copy is retired.
-	PhaseTakenOver VirtualClusterPhase = "TakenOver"
+	// PhaseElsewhere is a federation's vcluster that another region runs:
+	// it took it over while this one was lost, or this one had no room.
+	// This copy runs nothing.
+	PhaseElsewhere VirtualClusterPhase = "Elsewhere"
 )
 
 // VirtualClusterStatus is written by the hub.
