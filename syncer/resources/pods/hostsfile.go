@@ -27,7 +27,8 @@ const (
 // first of all, that writes the pod's /etc/hosts as a kubelet of the
 // vcluster would (hostsfile), and mounts that file in each container that
 // does not mount its own /etc/hosts, as the kubelet mounts its: the host's
-// kubelet would name the host copy there. hostName is the host copy's
+// kubelet would name the host copy there. Ephemeral containers are left
+// the kubelet's: the API refuses them a subPath. hostName is the host copy's
 // name. With no image, a Windows pod, or a tenant container or volume of
 // the helper's name, the host's kubelet writes the file.
 func withHostsFile(image string, spec *corev1.PodSpec, virtual *corev1.Pod, hostName string) {
@@ -54,9 +55,8 @@ func withHostsFile(image string, spec *corev1.PodSpec, virtual *corev1.Pod, host
 	for i := range spec.Containers {
 		spec.Containers[i].VolumeMounts = mountIn(spec.Containers[i].VolumeMounts)
 	}
-	for i := range spec.EphemeralContainers {
-		spec.EphemeralContainers[i].VolumeMounts = mountIn(spec.EphemeralContainers[i].VolumeMounts)
-	}
+	// An ephemeral container may not mount a subPath: it keeps the
+	// kubelet's file, which names the host copy (`kubectl debug` only).
 	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: hostsFileVolume, VolumeSource: corev1.VolumeSource{
 		EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("1Mi"))},
 	}})

@@ -49,6 +49,12 @@ func TestHostsFile(t *testing.T) {
 			}),
 			args:   []string{"--out=/vfleet-hosts-file/hosts", "--hostname=web", "--alias=10.1.2.3=" + strings.Join(apiServerNames, ",")},
 			mounts: []string{"main"}},
+		{name: "an ephemeral container keeps the kubelet's", image: "vfleet:test", helper: true,
+			pod: testPod(func(p *corev1.Pod) {
+				p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}}
+			}),
+			args:   []string{"--out=/vfleet-hosts-file/hosts", "--hostname=web", "--alias=10.1.2.3=" + strings.Join(apiServerNames, ",")},
+			mounts: []string{"main"}},
 		{name: "a name not a label", image: "vfleet:test", helper: true, pod: testPod(func(p *corev1.Pod) { p.Name = "web.v1" }),
 			args:   []string{"--out=/vfleet-hosts-file/hosts", "--hostname=" + testContext(fleetv1.IsolationPolicy{}).HostName("web.v1", "app"), "--alias=10.1.2.3=" + strings.Join(apiServerNames, ",")},
 			mounts: []string{"main"}},
