@@ -94,8 +94,11 @@ func (w world) start(t *testing.T, isolation fleetv1.IsolationPolicy) {
 		done <- syncer.Run(ctx, syncer.Config{
 			Virtual: virtualCfg, Host: hostCfg, HostNamespace: w.hostNS, VCluster: w.vc, Isolation: isolation,
 			APIServerHost: "10.1.2.3", APIServerPort: 6443, ServiceCIDR: "10.0.0.0/24",
-			Kubelet:   &syncer.Endpoint{Address: "127.0.0.1", Port: 10250},
-			Resources: resources.All(), Controllers: resources.Controllers(),
+			Kubelet: &syncer.Endpoint{Address: "127.0.0.1", Port: 10250},
+			// Every host pod gets the hosts file's init container, so
+			// that the host's API server judges it with each pod.
+			HostsFileImage: "registry.example/vfleet:test",
+			Resources:      resources.All(), Controllers: resources.Controllers(),
 			// Every case starts a syncer in this one process.
 			Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
 		})
