@@ -1,8 +1,8 @@
 package federation
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"

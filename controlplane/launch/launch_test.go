@@ -141,7 +141,7 @@ func TestRoundTrip(t *testing.T) {
 			"--dns=/usr/local/bin/coredns", "--dns-upstream=10.96.0.10,[2001:db8::53]:5353",
 		}},
 		{name: "every switch on, awkward names", cfg: launch.Config{
-			SANs:   []string{"a,b", `"quoted"`, " lead", "", "multi\nline"},
+			SANs: []string{"a,b", `"quoted"`, " lead", "", "multi\nline"},
 			Syncer: launch.Syncer{Isolation: fleetv1.IsolationPolicy{AllowExternalIPs: true}, SyncAllConfigMaps: true, SyncAllSecrets: true,
 				HostsFileImage: "registry.example/vfleet:1.0"},
 		}, args: []string{

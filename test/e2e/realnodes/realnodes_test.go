@@ -199,7 +199,7 @@ var _ = Describe("A vcluster's pods on a real node", Ordered, func() {
 		out, err := framework.Exec(ctx, t.Config, t.Kube, "default", "member", "member", "sh", "-c", "cat /etc/hosts; hostname")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(HavePrefix("# Kubernetes-managed hosts file."))
-		Expect(out).To(ContainSubstring(member.Status.PodIP+"\tmember-0.members.default.svc.cluster.local\tmember-0\n"))
+		Expect(out).To(ContainSubstring(member.Status.PodIP + "\tmember-0.members.default.svc.cluster.local\tmember-0\n"))
 		Expect(out).To(ContainSubstring("kubernetes.default.svc"), "the vcluster's API is no longer named in the file")
 		Expect(out).NotTo(ContainSubstring(t.HostNS))
 		Expect(strings.TrimSpace(out)).To(HaveSuffix("\nmember-0"))
