@@ -115,8 +115,31 @@ func (f *federationPeer) report(ctx context.Context, p *federation.Peer) error {
 	if err := f.reader.List(ctx, &hosts); err != nil {
 		return err
 	}
-	_, err := p.Propose(ctx, regionReport(f.opts.Region, f.opts.ID, hosts.Items, f.clock.Now()))
+	var vcs fleetv1.VirtualClusterList
+	if err := f.reader.List(ctx, &vcs); err != nil {
+		return err
+	}
+	cmd := regionReport(f.opts.Region, f.opts.ID, hosts.Items, f.clock.Now())
+	cmd.VClusters = vclusterStates(vcs.Items)
+	_, err := p.Propose(ctx, cmd)
 	return err
+}
+
+// vclusterStates are the phase and readiness of the vclusters this region
+// runs, for the other regions' mirrors: those placed here, not a copy
+// another region runs.
+func vclusterStates(vcs []fleetv1.VirtualCluster) []ledger.VClusterState {
+	var out []ledger.VClusterState
+	for _, vc := range vcs {
+		if vc.Status.Epoch == 0 || vc.Status.Phase == fleetv1.PhaseElsewhere {
+			continue
+		}
+		out = append(out, ledger.VClusterState{
+			Key: vc.Namespace + "/" + vc.Name, Phase: string(vc.Status.Phase),
+			Ready: meta.IsStatusConditionTrue(vc.Status.Conditions, fleetv1.ConditionReady),
+		})
+	}
+	return out
 }
 
 // regionReport is the ledger's command for the region's hosts as the hub

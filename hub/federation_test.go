@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/federation/ledger"
 )
 
 // TestRegionReport: the hub reports its own region's hosts, ready or not,
@@ -37,5 +39,27 @@ func TestRegionReport(t *testing.T) {
 	}
 	if got := cmd.Hosts[0].Allocatable; got["cpu"] != 3500 || got["memory"] != 2<<30 {
 		t.Errorf("allocatable %v, want cpu 3500 (millicores) and memory in bytes", got)
+	}
+}
+
+// TestVClusterStates: a region reports the vclusters it runs, with their
+// phase and readiness; not one never placed, nor a copy another region
+// runs.
+func TestVClusterStates(t *testing.T) {
+	vc := func(name string, epoch int64, phase fleetv1.VirtualClusterPhase, ready bool) fleetv1.VirtualCluster {
+		v := fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name}}
+		v.Status.Epoch, v.Status.Phase = epoch, phase
+		if ready {
+			v.Status.Conditions = []metav1.Condition{{Type: fleetv1.ConditionReady, Status: metav1.ConditionTrue}}
+		}
+		return v
+	}
+	got := vclusterStates([]fleetv1.VirtualCluster{
+		vc("web", 2, fleetv1.PhaseReady, true), vc("new", 0, fleetv1.PhasePending, false),
+		vc("moved", 3, fleetv1.PhaseElsewhere, false), vc("db", 1, fleetv1.PhaseFailingOver, false),
+	})
+	want := []ledger.VClusterState{{Key: "team/web", Phase: "Ready", Ready: true}, {Key: "team/db", Phase: "FailingOver"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("states %+v, want %+v", got, want)
 	}
 }

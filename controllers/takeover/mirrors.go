@@ -64,7 +64,9 @@ func (r *Runner) keepMirror(ctx context.Context, rec ledger.VCluster, ns, name s
 	if err := json.Unmarshal(rec.Spec, &spec); err != nil {
 		return err
 	}
-	status := fleetv1.VirtualClusterMirrorStatus{Region: rec.Region, Host: rec.Host, Epoch: rec.Epoch, FencedEpoch: rec.FencedEpoch, Store: rec.Store}
+	status := fleetv1.VirtualClusterMirrorStatus{
+		Region: rec.Region, Host: rec.Host, Epoch: rec.Epoch, FencedEpoch: rec.FencedEpoch, Store: rec.Store, Phase: rec.Phase, Ready: rec.Ready,
+	}
 	m := &fleetv1.VirtualClusterMirror{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, m)
 	switch {

@@ -88,7 +88,13 @@ func TestTakesOverALostRegion(t *testing.T) {
 	}
 	a, b := runner("r-a"), runner("r-b")
 
-	// Not silent long enough: region r-a only mirrors what r-c runs.
+	// Not silent long enough: region r-a only mirrors what r-c runs, as
+	// r-c reports it.
+	rc := ledger.Command{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: "r-c", Hub: "hub-r-c", Reported: t0.Add(time.Second)},
+		Hosts: []ledger.Host{{Name: "c-1", Region: "r-c"}}, VClusters: []ledger.VClusterState{{Key: "shop/web", Phase: "Ready", Ready: true}}}
+	if _, err := l.Propose(ctx, rc); err != nil {
+		t.Fatal(err)
+	}
 	clk.SetTime(t0.Add(59 * time.Second))
 	if err := a.Pass(ctx); err != nil {
 		t.Fatal(err)
@@ -100,7 +106,7 @@ func TestTakesOverALostRegion(t *testing.T) {
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, mirror); err != nil {
 		t.Fatalf("no mirror of region r-c's vcluster: %v", err)
 	}
-	if st := mirror.Status; st.Region != "r-c" || st.Host != "c-1" || st.Epoch != 1 || st.Store != "" || mirror.Spec.BackingStore.Name != "pg" || st.ObservedTime == nil {
+	if st := mirror.Status; st.Region != "r-c" || st.Host != "c-1" || st.Epoch != 1 || st.Phase != "Ready" || !st.Ready || mirror.Spec.BackingStore.Name != "pg" || st.ObservedTime == nil {
 		t.Errorf("mirror %+v %+v", mirror.Spec.BackingStore, st)
 	}
 

@@ -38,9 +38,11 @@ const (
 // Command is one entry of the raft log. Which fields count depends on Op.
 type Command struct {
 	Op Op `json:"op"`
-	// ReportRegion: the region, its hub, when, and all its hosts.
-	Region *Region `json:"region,omitempty"`
-	Hosts  []Host  `json:"hosts,omitempty"`
+	// ReportRegion: the region, its hub, when, all its hosts, and the
+	// phase of the vclusters it runs.
+	Region    *Region         `json:"region,omitempty"`
+	Hosts     []Host          `json:"hosts,omitempty"`
+	VClusters []VClusterState `json:"vclusters,omitempty"`
 	// Home, BumpEpoch, Fence, Forget: the vcluster.
 	Key string `json:"key,omitempty"`
 	// Home: its home region, store, spec and store UID. Claim: the
@@ -57,6 +59,17 @@ type Command struct {
 	// already runs.
 	Epoch int64 `json:"epoch,omitempty"`
 }
+
+// VClusterState is what a region's report says of one of its vclusters.
+type VClusterState struct {
+	Key   string `json:"key"`
+	Phase string `json:"phase,omitempty"`
+	Ready bool   `json:"ready,omitempty"`
+}
+
+// maxPhase bounds a reported phase: a VirtualCluster's phases are short
+// words.
+const maxPhase = 32
 
 // ErrStaleEpoch is returned by a BumpEpoch whose proposer read an epoch
 // that is no longer the vcluster's: another hub moved it first.
@@ -101,7 +114,7 @@ func (s *State) Apply(c Command) (int64, error) {
 func (s *State) apply(c Command) (int64, error) {
 	switch c.Op {
 	case OpReportRegion:
-		return 0, s.reportRegion(c.Region, c.Hosts)
+		return 0, s.reportRegion(c.Region, c.Hosts, c.VClusters)
 	case OpHome, OpBumpEpoch, OpFence, OpForget, OpClaim:
 		if err := checkKey(c.Key); err != nil {
 			return 0, err
@@ -190,7 +203,7 @@ func (s *State) home(vc *VCluster, known bool, c Command) error {
 
 // reportRegion replaces region's hosts with hosts, all of which must be
 // the region's: a hub reports for its own region only.
-func (s *State) reportRegion(region *Region, hosts []Host) error {
+func (s *State) reportRegion(region *Region, hosts []Host, vclusters []VClusterState) error {
 	if region == nil {
 		return errors.New("a region report names no region")
 	}
@@ -219,6 +232,14 @@ func (s *State) reportRegion(region *Region, hosts []Host) error {
 		}
 		seen[h.Name] = true
 	}
+	for _, v := range vclusters {
+		if err := checkKey(v.Key); err != nil {
+			return err
+		}
+		if len(v.Phase) > maxPhase {
+			return fmt.Errorf("region %s reports vcluster %s in a phase of %d characters: at most %d", region.Name, v.Key, len(v.Phase), maxPhase)
+		}
+	}
 	// An older report, applied late, does not undo a newer one.
 	if prev, ok := s.Regions[region.Name]; ok && prev.Reported.After(region.Reported) {
 		return nil
@@ -230,6 +251,14 @@ func (s *State) reportRegion(region *Region, hosts []Host) error {
 	}
 	for _, h := range hosts {
 		s.Hosts[h.Name] = h
+	}
+	// Only what the region runs: one it reports that another region took
+	// over (its stale view) changes nothing.
+	for _, v := range vclusters {
+		if vc, ok := s.VClusters[v.Key]; ok && vc.Region == region.Name {
+			vc.Phase, vc.Ready = v.Phase, v.Ready
+			s.VClusters[v.Key] = vc
+		}
 	}
 	s.Regions[region.Name] = Region{Name: region.Name, Hub: region.Hub, Reported: region.Reported.UTC().Truncate(time.Millisecond)}
 	return nil

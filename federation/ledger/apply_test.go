@@ -160,6 +160,28 @@ func TestApply(t *testing.T) {
 					t.Errorf("region a's hosts %v, want [a2]", got)
 				}
 			}},
+		{name: "a report carries the phase of the region's vclusters, not of another's",
+			cmds: []Command{
+				{Op: OpHome, Key: "team/db", Home: "b"},
+				func() Command {
+					c := report("a", "hub-a", t0.Add(time.Second), "a1", "a2")
+					c.VClusters = []VClusterState{{Key: "team/web", Phase: "Ready", Ready: true}, {Key: "team/db", Phase: "Failed"}}
+					return c
+				}(),
+			},
+			check: func(t *testing.T, s *State) {
+				if vc := s.VClusters["team/web"]; vc.Phase != "Ready" || !vc.Ready {
+					t.Errorf("team/web %+v", vc)
+				}
+				if vc := s.VClusters["team/db"]; vc.Phase != "" {
+					t.Errorf("region a reported region b's vcluster: %+v", vc)
+				}
+			}},
+		{name: "a phase too long", cmds: []Command{func() Command {
+			c := report("a", "hub-a", t0.Add(time.Second), "a1")
+			c.VClusters = []VClusterState{{Key: "team/web", Phase: strings.Repeat("x", 33)}}
+			return c
+		}()}, errText: "at most 32"},
 		{name: "an older report applied late changes nothing",
 			cmds: []Command{report("a", "hub-a", t0.Add(-time.Minute), "a9")},
 			check: func(t *testing.T, s *State) {

@@ -57,6 +57,10 @@ type VCluster struct {
 	// UID names the vcluster's space on its store: its first
 	// VirtualCluster's UID, which a region that makes it again keeps.
 	UID string `json:"uid,omitempty"`
+	// Phase and Ready are the vcluster's as its region's hub last
+	// reported them.
+	Phase string `json:"phase,omitempty"`
+	Ready bool   `json:"ready,omitempty"`
 	// ClaimedFrom is the lost region a surviving one claimed the vcluster
 	// from, until the claimant moves it to its next epoch.
 	ClaimedFrom string `json:"claimedFrom,omitempty"`

@@ -20,6 +20,13 @@ type VirtualClusterMirrorStatus struct {
 	Epoch int64 `json:"epoch,omitempty"`
 	// +optional
 	FencedEpoch int64 `json:"fencedEpoch,omitempty"`
+	// phase is the vcluster's, and ready whether it is Ready, as its
+	// region last reported them.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	Phase string `json:"phase,omitempty"`
+	// +optional
+	Ready bool `json:"ready,omitempty"`
 	// store names its BackingStore.
 	// +optional
 	Store string `json:"store,omitempty"`
@@ -32,6 +39,7 @@ type VirtualClusterMirrorStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=vcm,categories=vfleet
 // +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.status.region`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Host",type=string,JSONPath=`.status.host`
 // +kubebuilder:printcolumn:name="Epoch",type=integer,JSONPath=`.status.epoch`
 // +kubebuilder:printcolumn:name="Store",type=string,JSONPath=`.status.store`
