@@ -107,7 +107,7 @@ func (l *Epochs) home(ctx context.Context, p Proposer, vc *fleetv1.VirtualCluste
 	if rec, ok := p.Ledger().VClusters[key]; ok && rec.Region == l.Region && rec.Store == store && bytes.Equal(rec.Spec, spec) {
 		return rec, nil
 	}
-	cmd := ledger.Command{Op: ledger.OpHome, Key: key, Home: l.Region, Store: store, Spec: spec, UID: storeUID(vc)}
+	cmd := ledger.Command{Op: ledger.OpHome, Key: key, Home: l.Region, Store: store, Spec: spec, UID: string(vc.StoreUID())}
 	if vc.Status.Epoch > 0 && vc.Status.Host != "" {
 		cmd.Epoch, cmd.Host = vc.Status.Epoch, vc.Status.Host
 	}
@@ -128,7 +128,7 @@ func (l *Epochs) home(ctx context.Context, p Proposer, vc *fleetv1.VirtualCluste
 // (its store UID): one of the same name another region made is not.
 func (l *Epochs) Elsewhere(vc *fleetv1.VirtualCluster) (string, bool) {
 	rec, ok := l.Proposer.Ledger().VClusters[ledgerKey(vc)]
-	if !ok || rec.Region == l.Region || rec.UID != storeUID(vc) {
+	if !ok || rec.Region == l.Region || rec.UID != string(vc.StoreUID()) {
 		return "", false
 	}
 	return rec.Region, true
@@ -181,13 +181,4 @@ func fits(h ledger.Host, want map[string]int64) bool {
 		}
 	}
 	return true
-}
-
-// storeUID is what names vc's space on its store; see
-// virtualcluster.StoreUID, which this package cannot import.
-func storeUID(vc *fleetv1.VirtualCluster) string {
-	if vc.Status.StoreUID != "" {
-		return vc.Status.StoreUID
-	}
-	return string(vc.UID)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,7 +32,7 @@ func (r *Runner) mirror(ctx context.Context, st *ledger.State) error {
 	}
 	var errs []error
 	kept := map[string]bool{}
-	for _, key := range sortedKeys(st.VClusters) {
+	for _, key := range slices.Sorted(maps.Keys(st.VClusters)) {
 		rec := st.VClusters[key]
 		if rec.Region == r.Region {
 			continue

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -85,10 +86,10 @@ func (r *Runner) Pass(ctx context.Context) error {
 	if taker(st, now, r.After) != r.Region {
 		// Another surviving region takes over, or none reports at all
 		// (this hub's own reports fail too: it has no quorum).
-		return errors.Join(r.makeClaimed(ctx), r.markTaken(ctx), r.mirror(ctx, r.Proposer.Ledger()))
+		return r.keep(ctx)
 	}
 	var errs []error
-	for _, key := range sortedKeys(st.VClusters) {
+	for _, key := range slices.Sorted(maps.Keys(st.VClusters)) {
 		vc := st.VClusters[key]
 		if vc.Region == r.Region || !lost(st, vc.Region, now, r.After) {
 			continue
@@ -105,13 +106,20 @@ func (r *Runner) Pass(ctx context.Context) error {
 		}
 		ctrl.LoggerFrom(ctx).Info("Claimed a lost region's vcluster", "vcluster", key, "from", vc.Region, "epoch", vc.Epoch, "host", vc.Host)
 	}
-	return errors.Join(append(errs, r.makeClaimed(ctx), r.markTaken(ctx), r.mirror(ctx, r.Proposer.Ledger()))...)
+	return errors.Join(append(errs, r.keep(ctx))...)
+}
+
+// keep brings this region's objects in line with the ledger as it stands
+// (after any claims): what it claimed is made here, its copies of what
+// others took are marked, and the others' vclusters are mirrored.
+func (r *Runner) keep(ctx context.Context) error {
+	st := r.Proposer.Ledger()
+	return errors.Join(r.makeClaimed(ctx, st), r.markTaken(ctx, st), r.mirror(ctx, st))
 }
 
 // markTaken marks each VirtualCluster here that the ledger has in another
 // region, which took it over while this one was lost.
-func (r *Runner) markTaken(ctx context.Context) error {
-	st := r.Proposer.Ledger()
+func (r *Runner) markTaken(ctx context.Context, st *ledger.State) error {
 	var list fleetv1.VirtualClusterList
 	if err := r.Client.List(ctx, &list); err != nil {
 		return err
@@ -141,10 +149,9 @@ func (r *Runner) markTaken(ctx context.Context) error {
 // moved yet (on a host this fleet does not have, or on none: handed over
 // by a region without room): claimed now, or earlier by a pass whose make
 // failed.
-func (r *Runner) makeClaimed(ctx context.Context) error {
-	st := r.Proposer.Ledger()
+func (r *Runner) makeClaimed(ctx context.Context, st *ledger.State) error {
 	var errs []error
-	for _, key := range sortedKeys(st.VClusters) {
+	for _, key := range slices.Sorted(maps.Keys(st.VClusters)) {
 		if vc := st.VClusters[key]; vc.Region == r.Region && vc.ClaimedFrom != "" && (vc.Host == "" || !r.hasHost(ctx, vc.Host)) {
 			if err := r.make(ctx, vc); err != nil {
 				errs = append(errs, fmt.Errorf("make %s again: %w", key, err))
@@ -232,13 +239,4 @@ func stays(vc ledger.VCluster) string {
 		return "it fails over only by hand (failover.mode Manual)"
 	}
 	return ""
-}
-
-func sortedKeys(m map[string]ledger.VCluster) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

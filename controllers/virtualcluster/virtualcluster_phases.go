@@ -135,7 +135,7 @@ func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCl
 		}
 		spec.Store.Driver = bs.Spec.Driver
 		spec.Store.Endpoint = bs.Spec.Endpoint
-		spec.Store.Database = stores.Location(bs.Spec.Driver, StoreUID(vc))
+		spec.Store.Database = stores.Location(bs.Spec.Driver, vc.StoreUID())
 		spec.Store.CredentialsSecret = storeCredentialsSecret(vc)
 		if err := r.provisionStore(ctx, vc, bs); err != nil {
 			return spec, fmt.Errorf("provision the vcluster's store on %s: %w", bs.Name, err)

@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,7 +48,7 @@ func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualClus
 	if err != nil {
 		return err
 	}
-	data, err := admin.Provision(ctx, stores.Space(bs.Spec.Driver, StoreUID(vc)), vc.Status.Epoch)
+	data, err := admin.Provision(ctx, stores.Space(bs.Spec.Driver, vc.StoreUID()), vc.Status.Epoch)
 	if err != nil {
 		return err
 	}
@@ -81,7 +80,7 @@ func (r *Reconciler) renewStoreCredentials(ctx context.Context, vc *fleetv1.Virt
 	if !ok {
 		return nil
 	}
-	data, err := renewer.Renew(ctx, stores.Space(bs.Spec.Driver, StoreUID(vc)), vc.Status.Epoch)
+	data, err := renewer.Renew(ctx, stores.Space(bs.Spec.Driver, vc.StoreUID()), vc.Status.Epoch)
 	if err != nil {
 		return fmt.Errorf("renew the credentials of epoch %d: %w", vc.Status.Epoch, err)
 	}
@@ -103,7 +102,7 @@ func (r *Reconciler) storeAdmin(ctx context.Context, vc *fleetv1.VirtualCluster)
 		return nil, "", fmt.Errorf("backing store %s: %w", vc.Spec.BackingStore.Name, err)
 	}
 	admin, err := stores.AdminFor(ctx, r.reader(), bs)
-	return admin, stores.Space(bs.Spec.Driver, StoreUID(vc)), err
+	return admin, stores.Space(bs.Spec.Driver, vc.StoreUID()), err
 }
 
 // dropStore removes an External vcluster's space, its logins, and the
@@ -144,14 +143,4 @@ func (r *Reconciler) reader() client.Reader {
 		return r.Reader
 	}
 	return r.Client
-}
-
-// StoreUID is what names vc's space on its store: its first
-// VirtualCluster's UID, which status.storeUID keeps for one made again in
-// another region, else its own.
-func StoreUID(vc *fleetv1.VirtualCluster) types.UID {
-	if vc.Status.StoreUID != "" {
-		return types.UID(vc.Status.StoreUID)
-	}
-	return vc.UID
 }

@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // VirtualClusterSpec is a tenant's request for a cluster.
@@ -399,4 +400,14 @@ type VirtualClusterList struct {
 
 func init() {
 	objectTypes = append(objectTypes, &VirtualCluster{}, &VirtualClusterList{})
+}
+
+// StoreUID is what names the vcluster's space on its store: its first
+// VirtualCluster's UID, which status.storeUID keeps for one made again in
+// another region, else its own.
+func (vc *VirtualCluster) StoreUID() types.UID {
+	if vc.Status.StoreUID != "" {
+		return types.UID(vc.Status.StoreUID)
+	}
+	return vc.UID
 }
