@@ -130,10 +130,14 @@ func threeHubs(t testing.TB) (a, b, c *testPeer) {
 		t.Fatal(err)
 	}
 	leaderOf(t, a)
+	members := []*testPeer{a}
 	for _, p := range []*testPeer{b, c} {
-		if err := a.Join(p.id, string(p.transport.LocalAddr()), 5*time.Second); err != nil {
-			t.Fatalf("join %s: %v", p.id, err)
-		}
+		// Asked of whichever member leads: with the tests' fast timings
+		// a loaded machine may move the leadership for a moment.
+		eventually(t, "join "+p.id, func() error {
+			return leaderOf(t, members...).Join(p.id, string(p.transport.LocalAddr()), 5*time.Second)
+		})
+		members = append(members, p)
 	}
 	return a, b, c
 }
