@@ -33,6 +33,9 @@ func (c *Cluster) apiServerIPs() []net.IP {
 	if addr := c.podReachableAddress(); addr != nil {
 		ips = append(ips, addr)
 	}
+	if c.region != nil {
+		ips = append(ips, c.region.Bridge.IP)
+	}
 	return ips
 }
 
@@ -83,7 +86,11 @@ func (c *Cluster) writePKI() error {
 	}
 	if c.Role == RoleManagement {
 		// Agents verify the hub's join endpoint with the management CA.
-		issue = append(issue, pki.Issue{File: "hub-serving", CA: ca, Request: pki.Request{CommonName: "vfleet-hub", DNSNames: []string{"localhost"}, IPs: loopback, Usage: pki.ServerAuth}})
+		hubIPs := loopback
+		if c.region != nil {
+			hubIPs = append(slices.Clone(loopback), c.region.HubIP)
+		}
+		issue = append(issue, pki.Issue{File: "hub-serving", CA: ca, Request: pki.Request{CommonName: "vfleet-hub", DNSNames: []string{"localhost"}, IPs: hubIPs, Usage: pki.ServerAuth}})
 	}
 	if err := pki.IssueAll(dir, issue); err != nil {
 		return err

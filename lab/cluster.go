@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -59,6 +61,8 @@ type Cluster struct {
 	imagesDir        string
 	fleet            fleetLinks
 	paths            paths
+	// region is the federation region of a management cluster, if any.
+	region *RegionConfig
 	// storeRegions are the host regions the management cluster's
 	// PostgreSQL serves; pg is that server's cluster, once initialised.
 	storeRegions []string
@@ -90,7 +94,9 @@ type fleetLinks struct {
 }
 
 // Endpoint is the URL of the cluster's kube-apiserver.
-func (c *Cluster) Endpoint() string { return url(c.ports.APIServer) }
+func (c *Cluster) Endpoint() string {
+	return "https://" + net.JoinHostPort(c.apiAddress().String(), strconv.Itoa(c.ports.APIServer))
+}
 
 // Kubeconfig is the path of the cluster's admin kubeconfig.
 func (c *Cluster) Kubeconfig() string { return c.paths.kubeconfig }
@@ -99,6 +105,10 @@ func (c *Cluster) Kubeconfig() string { return c.paths.kubeconfig }
 func (c *Cluster) Components() []Component {
 	if c.Role == RoleHost {
 		return componentsOf(c.Host)
+	}
+	if c.region != nil && c.region.Stores != nil {
+		// Another region's lab runs the stores.
+		return slices.DeleteFunc(slices.Clone(managementComponents), func(comp Component) bool { return comp == Postgres || comp == StoreEtcd })
 	}
 	return managementComponents
 }
@@ -432,7 +442,7 @@ func (c *Cluster) buildClients() error {
 		KubeScheduler:         httpProbe(components, "https://"+port(c.ports.Scheduler)+"/healthz"),
 		Kwok:                  httpProbe(plain, "http://"+port(c.ports.Kwok)+"/healthz"),
 		// Ready once the join endpoint listens.
-		Hub: httpProbe(plain, "http://"+port(c.ports.HubHealth)+"/readyz"),
+		Hub: httpProbe(plain, "http://"+c.hubHostPort(c.ports.HubHealth)+"/readyz"),
 		// Ready once it has joined and reported the host's capacity.
 		Agent: httpProbe(plain, "http://"+port(c.ports.AgentHealth)+"/readyz"),
 		Postgres: func(ctx context.Context) error {

@@ -201,11 +201,14 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 	case Hub:
 		args = []string{"hub",
 			"--kubeconfig=" + p.kubeconfigFor(Hub),
-			"--join-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.HubJoin),
+			"--join-bind-address=" + c.hubHostPort(c.ports.HubJoin),
 			"--tls-cert-file=" + p.pki("hub-serving.crt"),
 			"--tls-private-key-file=" + p.pki("hub-serving.key"),
-			"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.HubHealth),
-			"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.HubMetrics),
+			"--health-probe-bind-address=" + c.hubHostPort(c.ports.HubHealth),
+			"--metrics-bind-address=" + c.hubHostPort(c.ports.HubMetrics),
+		}
+		if c.region != nil {
+			args = append(args, c.region.HubArgs...)
 		}
 	case Agent:
 		args = []string{"agent",
@@ -242,6 +245,9 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 	path := filepath.Join(c.binDir, string(comp))
 	if comp == Hub || comp == Agent {
 		path = c.vfleetBin
+	}
+	if comp == Hub {
+		path, args = c.inRegionNetNS(path, args)
 	}
 	return procgroup.Spec{
 		Name:    c.Name + "/" + string(comp),
@@ -281,7 +287,7 @@ func (c *Cluster) etcdArgs() []string {
 // apiServerArgs run the cluster's kube-apiserver over its etcd.
 func (c *Cluster) apiServerArgs() []string {
 	p := c.paths
-	bind, advertise, reconciler := "127.0.0.1", "127.0.0.1", "none"
+	bind, advertise, reconciler := c.apiAddress().String(), c.apiAddress().String(), "none"
 	if addr := c.podReachableAddress(); addr != nil {
 		// Pods of real nodes reach it through the kubernetes Service, at
 		// the first real node's address: their gateway.

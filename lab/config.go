@@ -39,6 +39,8 @@ type Config struct {
 	PortBase int
 	// Progress receives one line per step while the lab starts and stops.
 	Progress io.Writer
+	// Region, when set, makes the lab one region of a federation of labs.
+	Region *RegionConfig
 }
 
 // HostConfig describes one host cluster.
@@ -163,6 +165,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: node cpu, memory and pods must be positive, got cpu=%s memory=%s pods=%d",
 				at, h.Node.CPU.String(), h.Node.Memory.String(), h.Node.Pods))
 		}
+	}
+	if c.Region != nil {
+		errs = append(errs, c.Region.validate(c.Hosts)...)
 	}
 	return errors.Join(errs...)
 }

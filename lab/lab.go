@@ -83,10 +83,15 @@ func New(cfg Config) (*Lab, error) {
 
 	l := &Lab{cfg: cfg, progress: newProgress(cfg.Progress)}
 	l.mgmt = l.newCluster(managementName, RoleManagement, HostConfig{}, 0)
+	l.mgmt.region = cfg.Region
 	for i, h := range cfg.Hosts {
 		host := l.newCluster(h.Name, RoleHost, h, i+1)
 		l.hosts = append(l.hosts, host)
 		l.mgmt.storeRegions = append(l.mgmt.storeRegions, h.Region)
+	}
+	if cfg.Region != nil {
+		// The stores serve every region of the federation.
+		l.mgmt.storeRegions = slices.Clone(cfg.Region.Regions)
 	}
 	return l, nil
 }
@@ -362,7 +367,7 @@ func (l *Lab) AddHost(ctx context.Context, h HostConfig) (*Cluster, error) {
 }
 
 // HubURL is the hub's join endpoint.
-func (l *Lab) HubURL() string { return url(l.mgmt.ports.HubJoin) }
+func (l *Lab) HubURL() string { return "https://" + l.mgmt.hubHostPort(l.mgmt.ports.HubJoin) }
 
 // waitForHub returns once the hub's join endpoint is up.
 func (l *Lab) waitForHub(ctx context.Context) error {

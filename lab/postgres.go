@@ -52,7 +52,11 @@ func (c *Cluster) initPostgres() (*pgserver.Cluster, error) {
 			}
 		}
 	}
-	pg, err := pgserver.Init(postgresDir(c.paths.root))
+	var also []net.IPNet
+	if c.region != nil {
+		also = append(also, c.region.Bridge)
+	}
+	pg, err := pgserver.Init(postgresDir(c.paths.root), also...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: PostgreSQL: %w", c.Name, err)
 	}
@@ -62,7 +66,7 @@ func (c *Cluster) initPostgres() (*pgserver.Cluster, error) {
 
 // PostgresEndpoint is the lab's PostgreSQL server, host:port.
 func (c *Cluster) PostgresEndpoint() string {
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.ports.Postgres))
+	return net.JoinHostPort(c.apiAddress().String(), strconv.Itoa(c.ports.Postgres))
 }
 
 // PostgresPassword is the lab PostgreSQL superuser's password; the user is

@@ -3,7 +3,9 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
+	"strconv"
 
 	"github.com/vfleet/vfleet/lab/etcdserver"
 	"github.com/vfleet/vfleet/stores/etcdstore"
@@ -17,7 +19,11 @@ func (c *Cluster) initStoreEtcd() (*etcdserver.Server, error) {
 	if c.storeEtcd != nil {
 		return c.storeEtcd, nil
 	}
-	s, err := etcdserver.Init(filepath.Join(c.paths.root, string(StoreEtcd)), filepath.Join(c.binDir, string(Etcd)))
+	var also []net.IP
+	if c.region != nil {
+		also = append(also, c.region.Bridge.IP)
+	}
+	s, err := etcdserver.Init(filepath.Join(c.paths.root, string(StoreEtcd)), filepath.Join(c.binDir, string(Etcd)), also...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", c.Name, StoreEtcd, err)
 	}
@@ -38,7 +44,9 @@ func (c *Cluster) enableStoreEtcdAuth(ctx context.Context) error {
 }
 
 // StoreEtcdEndpoint is the etcd store's client URL.
-func (c *Cluster) StoreEtcdEndpoint() string { return url(c.ports.StoreEtcdClient) }
+func (c *Cluster) StoreEtcdEndpoint() string {
+	return "https://" + net.JoinHostPort(c.apiAddress().String(), strconv.Itoa(c.ports.StoreEtcdClient))
+}
 
 // StoreEtcdCredentials are the etcd store's root credentials and CAs.
 func (c *Cluster) StoreEtcdCredentials() (etcdstore.AdminCredentials, error) {

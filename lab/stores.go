@@ -30,7 +30,12 @@ const (
 // registerStores records the lab's PostgreSQL server and its etcd store
 // as BackingStores that every host region of the lab can reach.
 func (c *Cluster) registerStores(ctx context.Context) error {
-	pg, err := c.initPostgres()
+	// A region of a federation may use another region's stores.
+	owner := c
+	if c.region != nil && c.region.Stores != nil {
+		owner = c.region.Stores.Management()
+	}
+	pg, err := owner.initPostgres()
 	if err != nil {
 		return err
 	}
@@ -39,7 +44,7 @@ func (c *Cluster) registerStores(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	etcd, err := c.StoreEtcdCredentials()
+	etcd, err := owner.StoreEtcdCredentials()
 	if err != nil {
 		return err
 	}
@@ -53,11 +58,11 @@ func (c *Cluster) registerStores(ctx context.Context) error {
 		driver         fleetv1.BackingStoreDriver
 		admin, ca      map[string][]byte
 	}{
-		{StoreName, c.PostgresEndpoint(), fleetv1.DriverPostgreSQL, map[string][]byte{
+		{StoreName, owner.PostgresEndpoint(), fleetv1.DriverPostgreSQL, map[string][]byte{
 			fleetv1.SecretUsernameKey: []byte(pgserver.AdminUser),
 			fleetv1.SecretPasswordKey: []byte(pg.Password),
 		}, map[string][]byte{fleetv1.SecretCAKey: pgCA}},
-		{EtcdStoreName, c.StoreEtcdEndpoint(), fleetv1.DriverEtcd, etcdAdmin, etcdCA},
+		{EtcdStoreName, owner.StoreEtcdEndpoint(), fleetv1.DriverEtcd, etcdAdmin, etcdCA},
 	} {
 		if err := c.registerStore(ctx, cl, s.name, s.driver, s.endpoint, s.admin, s.ca); err != nil {
 			return fmt.Errorf("%s: BackingStore %s: %w", c.Name, s.name, err)

@@ -40,16 +40,18 @@ type Server struct {
 	Dir string
 	// Binary is the etcd executable.
 	Binary string
+	// Also are addresses the server serves clients at besides loopback.
+	Also []net.IP
 }
 
 // Init writes the PKI in dir unless it is there: a CA, a serving
-// certificate for the loopback addresses, and a client certificate for the
-// root user.
-func Init(dir, binary string) (*Server, error) {
+// certificate for the loopback addresses and also, and a client certificate
+// for the root user. The server serves clients on loopback and at also.
+func Init(dir, binary string, also ...net.IP) (*Server, error) {
 	if _, err := os.Stat(binary); err != nil {
 		return nil, fmt.Errorf("etcd binary: %w", err)
 	}
-	s := &Server{Dir: dir, Binary: binary}
+	s := &Server{Dir: dir, Binary: binary, Also: also}
 	if _, err := os.Stat(s.pki(caFile + ".crt")); err == nil {
 		return s, nil
 	}
@@ -60,9 +62,9 @@ func Init(dir, binary string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	loopback := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	ips := append([]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, also...)
 	if err := pki.IssueAll(s.pki(""), []pki.Issue{
-		{File: serverFile, CA: ca, Request: pki.Request{CommonName: "vfleet-store-etcd", DNSNames: []string{"localhost"}, IPs: loopback, Usage: pki.ServerAuth | pki.ClientAuth}},
+		{File: serverFile, CA: ca, Request: pki.Request{CommonName: "vfleet-store-etcd", DNSNames: []string{"localhost"}, IPs: ips, Usage: pki.ServerAuth | pki.ClientAuth}},
 		{File: rootFile, CA: ca, Request: pki.Request{CommonName: RootUser, Usage: pki.ClientAuth}},
 	}); err != nil {
 		return nil, err
@@ -86,13 +88,17 @@ func (s *Server) pki(name string) string { return filepath.Join(s.Dir, "pki", na
 // prefixes and compaction is the whole keyspace's.
 func (s *Server) Spec(name string, clientPort, peerPort int, logFile string) procgroup.Spec {
 	client, peer := "https://127.0.0.1:"+strconv.Itoa(clientPort), "https://127.0.0.1:"+strconv.Itoa(peerPort)
+	clients := client
+	for _, ip := range s.Also {
+		clients += ",https://" + net.JoinHostPort(ip.String(), strconv.Itoa(clientPort))
+	}
 	return procgroup.Spec{
 		Name: name, Path: s.Binary, LogFile: logFile,
 		Args: []string{
 			"--name=store",
 			"--data-dir=" + filepath.Join(s.Dir, "data"),
-			"--listen-client-urls=" + client,
-			"--advertise-client-urls=" + client,
+			"--listen-client-urls=" + clients,
+			"--advertise-client-urls=" + clients,
 			"--listen-peer-urls=" + peer,
 			"--initial-advertise-peer-urls=" + peer,
 			"--initial-cluster=store=" + peer,

@@ -69,12 +69,17 @@ type Cluster struct {
 	Password string
 	bin      string
 	cred     *syscall.Credential
+	// also are networks the server serves besides loopback: it listens at
+	// each one's address and lets its clients in (over TLS).
+	also []net.IPNet
 }
 
 // Init initialises a cluster in dir unless one is there. Running as root,
 // the server will run as the postgres user, which must be able to reach
-// dir.
-func Init(dir string) (*Cluster, error) {
+// dir. The server listens on loopback and on the address of each network
+// in also, whose clients it lets in: a store other network namespaces
+// reach. Networks count only when the cluster is first initialised.
+func Init(dir string, also ...net.IPNet) (*Cluster, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -90,7 +95,7 @@ func Init(dir string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: dir, bin: bin, cred: cred}
+	c := &Cluster{Dir: dir, bin: bin, cred: cred, also: also}
 	data := filepath.Join(dir, "data")
 	pwFile := filepath.Join(dir, "admin-password")
 	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
@@ -139,7 +144,11 @@ func (c *Cluster) ensureTLS() error {
 	if err != nil {
 		return err
 	}
-	kp, err := ca.Issue(pki.Request{CommonName: "postgres", DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, Usage: pki.ServerAuth})
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	for _, n := range c.also {
+		ips = append(ips, n.IP)
+	}
+	kp, err := ca.Issue(pki.Request{CommonName: "postgres", DNSNames: []string{"localhost"}, IPs: ips, Usage: pki.ServerAuth})
 	if err != nil {
 		return err
 	}
@@ -150,6 +159,10 @@ func (c *Cluster) ensureTLS() error {
 		"local all all scram-sha-256\n" +
 		"hostssl all all 127.0.0.1/32 scram-sha-256\n" +
 		"hostssl all all ::1/128 scram-sha-256\n"
+	for _, n := range c.also {
+		clients := net.IPNet{IP: n.IP.Mask(n.Mask), Mask: n.Mask}
+		hba += "hostssl all all " + clients.String() + " scram-sha-256\n"
+	}
 	for name, content := range map[string][]byte{"server.crt": kp.CertPEM, "pg_hba.conf": []byte(hba), "server.key": kp.KeyPEM} {
 		path := filepath.Join(data, name)
 		if err := os.WriteFile(path, content, 0o600); err != nil {
@@ -165,13 +178,17 @@ func (c *Cluster) ensureTLS() error {
 // CAFile is the CA certificate that verifies the server's.
 func (c *Cluster) CAFile() string { return filepath.Join(c.Dir, "ca.crt") }
 
-// Spec is how to run the cluster's server on 127.0.0.1:port, its log in
-// logFile.
+// Spec is how to run the cluster's server on 127.0.0.1:port (and its other
+// networks' addresses), its log in logFile.
 func (c *Cluster) Spec(name string, port int, logFile string) procgroup.Spec {
+	listen := "127.0.0.1"
+	for _, n := range c.also {
+		listen += "," + n.IP.String()
+	}
 	return procgroup.Spec{
 		Name: name, Path: filepath.Join(c.bin, "postgres"), Credential: c.cred, LogFile: logFile, StopSignal: syscall.SIGINT,
 		Args: []string{"-D", filepath.Join(c.Dir, "data"), "-p", strconv.Itoa(port), "-k", filepath.Join(c.Dir, "run"),
-			"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+			"-c", "listen_addresses=" + listen, "-c", "max_connections=200", "-c", "shared_buffers=32MB",
 			"-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key"},
 	}
 }

@@ -30,14 +30,14 @@ var _ = Describe("Failover", Ordered, func() {
 			vc := createVCluster(ctx, store.vcluster, fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreExternal, Name: store.name})
 			lost := vc.Status.Host
 			expectNoCredentialsInEnvironment(lost)
-			w := &writer{}
+			w := newWriter(vc)
 			wctx, stop := context.WithCancel(ctx)
 			defer stop()
-			go w.run(wctx, vc)
+			go w.Run(wctx)
 			kube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, vc))
 			framework.CreateDeployment(ctx, framework.CreateDeploymentInput{Client: kube, Namespace: "default", Name: "web", Replicas: 2})
 			framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: kube, Namespace: "default", Selector: "app=web", Count: 2})
-			Eventually(w.since).WithTimeout(30 * time.Second).Should(BeNumerically(">=", 20))
+			Eventually(w.Since).WithTimeout(30 * time.Second).Should(BeNumerically(">=", 20))
 
 			By("SIGKILL every process of host " + lost + ": its cluster, its agent and its control planes")
 			Expect(suite.Lab.Host(lost).Kill()).To(Succeed())
@@ -48,10 +48,10 @@ var _ = Describe("Failover", Ordered, func() {
 			expectFenced(ctx, vc, store.name)
 
 			By("the writer goes on against the new host")
-			w.mark()
-			Eventually(w.since).WithTimeout(time.Minute).Should(BeNumerically(">=", 10))
+			w.Mark()
+			Eventually(w.Since).WithTimeout(time.Minute).Should(BeNumerically(">=", 10))
 			stop()
-			expectAllThere(ctx, moved, w.all())
+			expectAllThere(ctx, moved, w.All())
 
 			By("the tenant's pods run again, on nodes of the new host")
 			kube, _ = framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, moved))

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -17,8 +16,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -77,81 +74,20 @@ func waitMoved(ctx context.Context, from *fleetv1.VirtualCluster) *fleetv1.Virtu
 	return vc
 }
 
-// writer creates ConfigMaps in a vcluster, one after another, through the
-// kubeconfig the hub issues (re-read after each failure, since a failover
-// changes the endpoint), and records every write the API acknowledged.
-type writer struct {
-	mu    sync.Mutex
-	acked []string
-	// after counts acknowledged writes since mark.
-	after int
-}
-
-func (w *writer) run(ctx context.Context, vc *fleetv1.VirtualCluster) {
-	var kube kubernetes.Interface
-	for i := 0; ctx.Err() == nil; i++ {
-		if kube == nil {
-			secret := &corev1.Secret{}
-			if err := suite.Mgmt.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: virtualcluster.KubeconfigSecretName(vc)}, secret); err == nil {
-				if cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data[fleetv1.KubeconfigKey]); err == nil {
-					cfg.Timeout = 2 * time.Second
-					kube, _ = kubernetes.NewForConfig(cfg)
-				}
-			}
+// newWriter writes into vc through the kubeconfig the hub issues.
+func newWriter(vc *fleetv1.VirtualCluster) *framework.Writer {
+	return &framework.Writer{Kubeconfig: func(ctx context.Context) []byte {
+		secret := &corev1.Secret{}
+		if err := suite.Mgmt.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: virtualcluster.KubeconfigSecretName(vc)}, secret); err != nil {
+			return nil
 		}
-		if kube != nil {
-			name := fmt.Sprintf("write-%05d", i)
-			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"i": fmt.Sprint(i)}}
-			if _, err := kube.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err == nil {
-				w.mu.Lock()
-				w.acked = append(w.acked, name)
-				w.after++
-				w.mu.Unlock()
-			} else {
-				kube = nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func (w *writer) mark() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.after = 0
-}
-
-func (w *writer) since() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.after
-}
-
-func (w *writer) all() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.acked...)
+		return secret.Data[fleetv1.KubeconfigKey]
+	}}
 }
 
 // expectAllThere checks that every acknowledged write is in the vcluster.
 func expectAllThere(ctx context.Context, vc *fleetv1.VirtualCluster, acked []string) {
-	kube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, vc))
-	list, err := kube.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	have := map[string]bool{}
-	for _, cm := range list.Items {
-		have[cm.Name] = true
-	}
-	var lost []string
-	for _, name := range acked {
-		if !have[name] {
-			lost = append(lost, name)
-		}
-	}
-	Expect(lost).To(BeEmpty(), "acknowledged writes missing after the move (%d acknowledged)", len(acked))
+	framework.ExpectAllThere(ctx, framework.VClusterConfig(ctx, suite.Mgmt, vc), acked)
 }
 
 // controlPlanePids are the vcluster control planes running on a host.

@@ -1,0 +1,171 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// The federation's network on this machine: a bridge whose address the
+// management clusters and stores listen at, and one network namespace per
+// region, joined to the bridge by a veth, where the region's hub runs. The
+// hubs' raft traffic crosses the bridge between namespaces, so a partition
+// is a packet filter in a region's namespace: a real cut. One federation
+// lab at a time holds the lock and so these fixed names.
+const (
+	fedBridge   = "vfleet-fed0"
+	fedLockFile = "/run/vfleet/federation.lock"
+	fedNetNS    = "vfleet-fed-"
+	fedVeth     = "vfleet-fed-"
+	// fedRaftPort is where every hub's federation port listens, in its
+	// own namespace.
+	fedRaftPort = 7400
+)
+
+// fedNetwork is the bridge's network; the bridge takes .1, region i's hub
+// .10+i.
+var fedNetwork = net.IPNet{IP: net.IPv4(10, 251, 0, 1).To4(), Mask: net.CIDRMask(24, 32)}
+
+func fedHubIP(i int) net.IP { return net.IPv4(10, 251, 0, byte(10+i)).To4() }
+
+// fedNet is the federation's hold on the machine's network.
+type fedNet struct {
+	lock    *os.File
+	regions int
+}
+
+// claimFedNet takes the machine's federation lock and clears what a
+// federation lab that died left, then makes the bridge and one namespace
+// per region.
+func claimFedNet(regions int) (*fedNet, error) {
+	if regions > 9 {
+		return nil, fmt.Errorf("%d regions: a lab federation has at most 9", regions)
+	}
+	if err := os.MkdirAll(filepath.Dir(fedLockFile), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(fedLockFile, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another federation lab runs on this machine (%s is held): stop it first", fedLockFile)
+		}
+		return nil, err
+	}
+	n := &fedNet{lock: f, regions: regions}
+	if err := n.clear(); err != nil {
+		n.release()
+		return nil, fmt.Errorf("clear an earlier federation lab's network: %w", err)
+	}
+	if err := n.create(); err != nil {
+		err = errors.Join(err, n.clear())
+		n.release()
+		return nil, fmt.Errorf("federation network: %w", err)
+	}
+	return n, nil
+}
+
+func netnsName(i int) string { return fmt.Sprintf("%s%d", fedNetNS, i) }
+
+func (n *fedNet) create() error {
+	cmds := [][]string{
+		{"link", "add", fedBridge, "type", "bridge"},
+		{"addr", "add", fedNetwork.String(), "dev", fedBridge},
+		{"link", "set", fedBridge, "up"},
+	}
+	for i := 1; i <= n.regions; i++ {
+		ns, veth := netnsName(i), fmt.Sprintf("%s%d", fedVeth, i)
+		hub := net.IPNet{IP: fedHubIP(i), Mask: fedNetwork.Mask}
+		cmds = append(cmds,
+			[]string{"netns", "add", ns},
+			[]string{"link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns},
+			[]string{"link", "set", veth, "master", fedBridge, "up"},
+			[]string{"-n", ns, "link", "set", "lo", "up"},
+			[]string{"-n", ns, "addr", "add", hub.String(), "dev", "eth0"},
+			[]string{"-n", ns, "link", "set", "eth0", "up"},
+		)
+	}
+	for _, args := range cmds {
+		if err := ipCmd(args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clear removes the namespaces and the bridge (their veths go with them),
+// whatever of them is there.
+func (n *fedNet) clear() error {
+	var errs []error
+	for _, name := range fedNamespaces() {
+		errs = append(errs, ipCmd("netns", "delete", name))
+	}
+	if _, err := net.InterfaceByName(fedBridge); err == nil {
+		errs = append(errs, ipCmd("link", "delete", fedBridge))
+	}
+	return errors.Join(errs...)
+}
+
+func (n *fedNet) release() {
+	if n.lock != nil {
+		n.lock.Close()
+		n.lock = nil
+	}
+}
+
+// cut drops, in region i's namespace, every packet to and from the other
+// regions' hubs. Its hub still reaches its own management cluster, hosts
+// and the stores, as a region cut off from the others would.
+func (n *fedNet) cut(i int) error {
+	for j := 1; j <= n.regions; j++ {
+		if j == i {
+			continue
+		}
+		peer := fedHubIP(j).String()
+		for _, rule := range [][]string{{"INPUT", "-s", peer}, {"OUTPUT", "-d", peer}} {
+			args := append([]string{"netns", "exec", netnsName(i), "iptables", "-w", "-A"}, rule...)
+			if err := ipCmd(append(args, "-j", "DROP")...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// heal removes every cut of region i.
+func (n *fedNet) heal(i int) error {
+	for _, chain := range []string{"INPUT", "OUTPUT"} {
+		if err := ipCmd("netns", "exec", netnsName(i), "iptables", "-w", "-F", chain); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ipCmd(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// fedNamespaces are the federation's network namespaces on the machine.
+func fedNamespaces() []string {
+	var names []string
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if name, _, _ := strings.Cut(line, " "); strings.HasPrefix(name, fedNetNS) {
+			names = append(names, name)
+		}
+	}
+	return names
+}

@@ -1,0 +1,119 @@
+package federation_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/takeover"
+	"github.com/vfleet/vfleet/controllers/virtualcluster"
+	"github.com/vfleet/vfleet/internal/k8sbin"
+	"github.com/vfleet/vfleet/lab"
+	"github.com/vfleet/vfleet/lab/pgserver"
+	"github.com/vfleet/vfleet/stores"
+	"github.com/vfleet/vfleet/stores/postgres"
+	"github.com/vfleet/vfleet/test/framework"
+)
+
+// readyTimeout bounds a vcluster's start, or its takeover, on a loaded
+// machine: detection (10 s), fencing, and a start of a few seconds.
+const readyTimeout = 3 * time.Minute
+
+// createExternal creates a small External vcluster over the lab's
+// PostgreSQL in a region, and deletes it after the spec wherever it runs
+// then.
+func createExternal(ctx context.Context, region, name string) *fleetv1.VirtualCluster {
+	vc := &fleetv1.VirtualCluster{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+		Spec: fleetv1.VirtualClusterSpec{
+			KubernetesVersion: k8sbin.Version,
+			Resources:         fleetv1.Resources{CPU: resource.MustParse("1"), Memory: resource.MustParse("1Gi"), Pods: 10},
+			BackingStore:      fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreExternal, Name: lab.StoreName},
+		},
+	}
+	Expect(mgmt[region].Create(ctx, vc)).To(Succeed())
+	DeferCleanup(func(ctx SpecContext) {
+		for _, c := range mgmt {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_ = client.IgnoreNotFound(c.Delete(cctx, &fleetv1.VirtualCluster{ObjectMeta: vc.ObjectMeta}))
+			cancel()
+		}
+	}, NodeTimeout(time.Minute))
+	return vc
+}
+
+// running finds the region that runs the vcluster now, and its object
+// there: not a copy another region took over, not a mirror. Regions that
+// do not answer are passed over.
+func running(ctx context.Context, key client.ObjectKey) (string, *fleetv1.VirtualCluster) {
+	for region, c := range mgmt {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		vc := &fleetv1.VirtualCluster{}
+		err := c.Get(cctx, key, vc)
+		cancel()
+		if err == nil && vc.Status.Phase != fleetv1.PhaseElsewhere && vc.Annotations[takeover.AnnotationTakenOverBy] == "" && vc.Status.Epoch > 0 {
+			return region, vc
+		}
+	}
+	return "", nil
+}
+
+// waitReadyIn waits until the vcluster is Ready in one of regions, past
+// epoch, and returns the region and the object.
+func waitReadyIn(ctx context.Context, key client.ObjectKey, regions []string, epoch int64) (string, *fleetv1.VirtualCluster) {
+	var (
+		region string
+		vc     *fleetv1.VirtualCluster
+	)
+	Eventually(func(g Gomega) {
+		region, vc = running(ctx, key)
+		g.Expect(vc).NotTo(BeNil(), "no region runs %s", key)
+		g.Expect(regions).To(ContainElement(region))
+		g.Expect(vc.Status.Epoch).To(BeNumerically(">", epoch))
+		g.Expect(vc.Status.Phase).To(Equal(fleetv1.PhaseReady), "in %s, conditions: %v", region, vc.Status.Conditions)
+	}).WithContext(ctx).WithTimeout(readyTimeout).WithPolling(250 * time.Millisecond).Should(Succeed())
+	return region, vc
+}
+
+// newWriter writes into the vcluster wherever it runs, through the
+// kubeconfig its region's hub issues.
+func newWriter(key client.ObjectKey) *framework.Writer {
+	return &framework.Writer{Kubeconfig: func(ctx context.Context) []byte {
+		region, vc := running(ctx, key)
+		if vc == nil {
+			return nil
+		}
+		secret := &corev1.Secret{}
+		if err := mgmt[region].Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: virtualcluster.KubeconfigSecretName(vc)}, secret); err != nil {
+			return nil
+		}
+		return secret.Data[fleetv1.KubeconfigKey]
+	}}
+}
+
+// expectFenced checks, on the store itself, that the vcluster's epoch can
+// no longer log in.
+func expectFenced(ctx context.Context, vc *fleetv1.VirtualCluster) {
+	stores := fed.Regions()[0].Management()
+	space := storeSpace(vc)
+	conn, err := pgx.Connect(ctx, postgres.URL(stores.PostgresEndpoint(), space, pgserver.AdminUser, stores.PostgresPassword(), ""))
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = conn.Close(ctx) }()
+	var canLogin bool
+	role := postgres.EpochRole(space, vc.Status.Epoch)
+	Expect(conn.QueryRow(ctx, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", role).Scan(&canLogin)).To(Succeed())
+	Expect(canLogin).To(BeFalse(), fmt.Sprintf("the fenced epoch's role %s still logs in", role))
+}
+
+func storeSpace(vc *fleetv1.VirtualCluster) string {
+	return stores.Space(fleetv1.DriverPostgreSQL, vc.StoreUID())
+}
