@@ -37,7 +37,11 @@ func StartStore(ctx context.Context, wg *sync.WaitGroup, dir, backend string) (S
 	if err != nil {
 		return StoreEndpoint{}, err
 	}
-	listener := "unix://" + filepath.Join(dir, "kine.sock")
+	sock, removeSock, err := socketPath(dir)
+	if err != nil {
+		return StoreEndpoint{}, err
+	}
+	listener := "unix://" + sock
 	// The values kine's own CLI defaults to: the library refuses to start
 	// without some of them (CompactBatchSize, for one).
 	_, err = endpoint.Listen(ctx, endpoint.Config{
@@ -57,9 +61,35 @@ func StartStore(ctx context.Context, wg *sync.WaitGroup, dir, backend string) (S
 		PollBatchSize:       500,
 	})
 	if err != nil {
+		removeSock()
 		return StoreEndpoint{}, fmt.Errorf("start kine over %s: %w", stores.Redact(backend), err)
 	}
+	go func() {
+		<-ctx.Done()
+		wg.Wait()
+		removeSock()
+	}()
 	return StoreEndpoint{Servers: listener}, nil
+}
+
+// maxSocketPath is the longest path a unix socket may have: sun_path is
+// 108 bytes on Linux, with its terminating NUL.
+const maxSocketPath = 107
+
+// socketPath is where kine's socket goes: in dir, unless that path is too
+// long for a socket (a long data directory, and a vcluster and namespace
+// of up to 63 characters each), then in a private directory of its own
+// under the system's temporary directory. remove removes that directory,
+// once kine has stopped.
+func socketPath(dir string) (path string, remove func(), err error) {
+	if p := filepath.Join(dir, "kine.sock"); len(p) <= maxSocketPath {
+		return p, func() {}, nil
+	}
+	short, err := os.MkdirTemp("", "vfleet-kine-")
+	if err != nil {
+		return "", nil, fmt.Errorf("a directory for kine's socket: %w", err)
+	}
+	return filepath.Join(short, "kine.sock"), func() { _ = os.RemoveAll(short) }, nil
 }
 
 // StoreEndpoint is how the apiserver reaches its store.

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vfleet/vfleet/federation"
 	"github.com/vfleet/vfleet/internal/pki"
 )
 
@@ -88,7 +89,7 @@ func (f *Federation) regionConfig(i int) Config {
 			Nodes: f.cfg.Nodes, Node: DefaultNodeCapacity(),
 		})
 	}
-	pkiDir := filepath.Join(f.cfg.Dir, "federation-pki")
+	pkiDir := f.pkiDir()
 	args := []string{
 		"--federation-id=" + name,
 		"--federation-region=" + name,
@@ -124,6 +125,9 @@ func (f *Federation) regionConfig(i int) Config {
 
 // Regions are the regions' labs, region-1 first.
 func (f *Federation) Regions() []*Lab { return slices.Clone(f.regions) }
+
+// Names are the regions' names, region-1 first.
+func (f *Federation) Names() []string { return slices.Clone(f.names) }
 
 // Region returns the lab of the region called name, or nil.
 func (f *Federation) Region(name string) *Lab {
@@ -166,7 +170,7 @@ func (f *Federation) Start(ctx context.Context) (err error) {
 // writePKI makes the federation's CA and each hub's certificate, for its
 // address, to serve and to dial its peers with.
 func (f *Federation) writePKI() error {
-	dir := filepath.Join(f.cfg.Dir, "federation-pki")
+	dir := f.pkiDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -183,6 +187,8 @@ func (f *Federation) writePKI() error {
 			CommonName: name, IPs: []net.IP{fedHubIP(i + 1)}, Usage: pki.ServerAuth | pki.ClientAuth,
 		}})
 	}
+	// The operator's, for vfleet federation and the tests.
+	issue = append(issue, pki.Issue{File: "operator", CA: ca, Request: pki.Request{CommonName: "operator", Usage: pki.ClientAuth}})
 	return pki.IssueAll(dir, issue)
 }
 
@@ -217,25 +223,66 @@ func (f *Federation) Kill(region string) error {
 	return errors.Join(errs...)
 }
 
-// Cut cuts a region's hub off the other regions' hubs: raft and the
-// federation's API. The region keeps its management cluster, its hosts
-// and the stores.
-func (f *Federation) Cut(region string) error {
-	i := slices.Index(f.names, region)
-	if i < 0 || f.net == nil {
-		return fmt.Errorf("no running region %q", region)
+// Cut cuts the hub of region from the hubs of peers (every other region
+// when none are named): raft and the federation's API. The region keeps
+// its management cluster, its hosts and the stores.
+func (f *Federation) Cut(region string, peers ...string) error {
+	i, err := f.index(region)
+	if err != nil {
+		return err
 	}
-	return f.net.cut(i + 1)
+	if len(peers) == 0 {
+		peers = slices.DeleteFunc(slices.Clone(f.names), func(n string) bool { return n == region })
+	}
+	var js []int
+	for _, p := range peers {
+		j, err := f.index(p)
+		if err != nil {
+			return err
+		}
+		js = append(js, j)
+	}
+	return f.net.cut(i, js...)
 }
 
-// Heal undoes Cut.
-func (f *Federation) Heal(region string) error {
+// Heal undoes every cut.
+func (f *Federation) Heal() error {
+	if f.net == nil {
+		return errors.New("the federation is not running")
+	}
+	var errs []error
+	for i := range f.names {
+		errs = append(errs, f.net.heal(i+1))
+	}
+	return errors.Join(errs...)
+}
+
+// index is region's number, from 1, in a running federation.
+func (f *Federation) index(region string) (int, error) {
 	i := slices.Index(f.names, region)
 	if i < 0 || f.net == nil {
-		return fmt.Errorf("no running region %q", region)
+		return 0, fmt.Errorf("no running region %q", region)
 	}
-	return f.net.heal(i + 1)
+	return i + 1, nil
 }
+
+// Status asks region's hub for its view of the federation, with the
+// operator's certificate.
+func (f *Federation) Status(ctx context.Context, region string) (federation.Status, error) {
+	i, err := f.index(region)
+	if err != nil {
+		return federation.Status{}, err
+	}
+	dir := f.pkiDir()
+	o := federation.Options{CertFile: filepath.Join(dir, "operator.crt"), KeyFile: filepath.Join(dir, "operator.key"), CAFile: filepath.Join(dir, "ca.crt")}
+	tc, err := o.TLS()
+	if err != nil {
+		return federation.Status{}, err
+	}
+	return federation.NewClient(tc).Status(ctx, net.JoinHostPort(fedHubIP(i).String(), strconv.Itoa(fedRaftPort)))
+}
+
+func (f *Federation) pkiDir() string { return filepath.Join(f.cfg.Dir, "federation-pki") }
 
 // Dir is the federation's directory.
 func (f *Federation) Dir() string { return f.cfg.Dir }

@@ -121,14 +121,11 @@ func (n *fedNet) release() {
 	}
 }
 
-// cut drops, in region i's namespace, every packet to and from the other
-// regions' hubs. Its hub still reaches its own management cluster, hosts
-// and the stores, as a region cut off from the others would.
-func (n *fedNet) cut(i int) error {
-	for j := 1; j <= n.regions; j++ {
-		if j == i {
-			continue
-		}
+// cut drops, in region i's namespace, every packet to and from the hubs
+// of regions peers. Its hub still reaches its own management cluster,
+// hosts and the stores, as a region cut off from the others would.
+func (n *fedNet) cut(i int, peers ...int) error {
+	for _, j := range peers {
 		peer := fedHubIP(j).String()
 		for _, rule := range [][]string{{"INPUT", "-s", peer}, {"OUTPUT", "-d", peer}} {
 			args := append([]string{"netns", "exec", netnsName(i), "iptables", "-w", "-A"}, rule...)
@@ -140,7 +137,7 @@ func (n *fedNet) cut(i int) error {
 	return nil
 }
 
-// heal removes every cut of region i.
+// heal removes every cut made in region i's namespace.
 func (n *fedNet) heal(i int) error {
 	for _, chain := range []string{"INPUT", "OUTPUT"} {
 		if err := ipCmd("netns", "exec", netnsName(i), "iptables", "-w", "-F", chain); err != nil {

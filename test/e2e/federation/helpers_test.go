@@ -54,17 +54,24 @@ func createExternal(ctx context.Context, region, name string) *fleetv1.VirtualCl
 // running finds the region that runs the vcluster now, and its object
 // there: not a copy another region took over, not a mirror. Regions that
 // do not answer are passed over.
+// While a region is cut off, its copy and the one that took over both look
+// running; the later epoch is the live one.
 func running(ctx context.Context, key client.ObjectKey) (string, *fleetv1.VirtualCluster) {
-	for region, c := range mgmt {
+	var (
+		region string
+		found  *fleetv1.VirtualCluster
+	)
+	for r, c := range mgmt {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		vc := &fleetv1.VirtualCluster{}
 		err := c.Get(cctx, key, vc)
 		cancel()
-		if err == nil && vc.Status.Phase != fleetv1.PhaseElsewhere && vc.Annotations[takeover.AnnotationTakenOverBy] == "" && vc.Status.Epoch > 0 {
-			return region, vc
+		if err == nil && vc.Status.Phase != fleetv1.PhaseElsewhere && vc.Annotations[takeover.AnnotationTakenOverBy] == "" &&
+			vc.Status.Epoch > 0 && (found == nil || vc.Status.Epoch > found.Status.Epoch) {
+			region, found = r, vc
 		}
 	}
-	return "", nil
+	return region, found
 }
 
 // waitReadyIn waits until the vcluster is Ready in one of regions, past
@@ -100,14 +107,43 @@ func newWriter(key client.ObjectKey) *framework.Writer {
 	}}
 }
 
+// storeConn is an admin session on the vcluster's database, on the
+// PostgreSQL server the first region runs for all.
+func storeConn(ctx context.Context, vc *fleetv1.VirtualCluster) *pgx.Conn {
+	m := fed.Regions()[0].Management()
+	conn, err := pgx.Connect(ctx, postgres.URL(m.PostgresEndpoint(), storeSpace(vc), pgserver.AdminUser, m.PostgresPassword(), ""))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx SpecContext) { _ = conn.Close(ctx) })
+	return conn
+}
+
+// recordWriters makes each row of the vcluster's kine table say which
+// login wrote it: the epochs' roles act as the database's owner, but the
+// session user stays theirs.
+func recordWriters(ctx context.Context, vc *fleetv1.VirtualCluster) {
+	_, err := storeConn(ctx, vc).Exec(ctx, "ALTER TABLE kine ADD COLUMN writer name DEFAULT session_user")
+	Expect(err).NotTo(HaveOccurred())
+}
+
+// expectNoLateWrites checks, in the store's own records, that epoch old
+// wrote, that epoch next wrote, and that nothing of old's landed after
+// next's first write.
+func expectNoLateWrites(ctx context.Context, vc *fleetv1.VirtualCluster, old, next int64) {
+	conn := storeConn(ctx, vc)
+	e1, e2 := postgres.EpochRole(storeSpace(vc), old), postgres.EpochRole(storeSpace(vc), next)
+	var n1, n2, late int
+	Expect(conn.QueryRow(ctx, "SELECT count(*) FILTER (WHERE writer = $1), count(*) FILTER (WHERE writer = $2) FROM kine", e1, e2).Scan(&n1, &n2)).To(Succeed())
+	Expect(n1).To(BeNumerically(">", 0), "epoch %d wrote nothing: the check below would prove nothing", old)
+	Expect(n2).To(BeNumerically(">", 0), "epoch %d wrote nothing", next)
+	Expect(conn.QueryRow(ctx, "SELECT count(*) FROM kine WHERE writer = $1 AND id > (SELECT min(id) FROM kine WHERE writer = $2)", e1, e2).Scan(&late)).To(Succeed())
+	Expect(late).To(BeZero(), "rows written by fenced epoch %d after epoch %d began", old, next)
+}
+
 // expectFenced checks, on the store itself, that the vcluster's epoch can
 // no longer log in.
 func expectFenced(ctx context.Context, vc *fleetv1.VirtualCluster) {
-	stores := fed.Regions()[0].Management()
+	conn := storeConn(ctx, vc)
 	space := storeSpace(vc)
-	conn, err := pgx.Connect(ctx, postgres.URL(stores.PostgresEndpoint(), space, pgserver.AdminUser, stores.PostgresPassword(), ""))
-	Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = conn.Close(ctx) }()
 	var canLogin bool
 	role := postgres.EpochRole(space, vc.Status.Epoch)
 	Expect(conn.QueryRow(ctx, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", role).Scan(&canLogin)).To(Succeed())

@@ -20,8 +20,10 @@ import (
 // few, as three regions' clusters share two cores. The benchmark runs 20.
 const perRegion = 2
 
-var _ = Describe("Region loss", Ordered, func() {
-	It("brings every External vcluster of a killed region back in another region, every acknowledged write kept and its old epoch fenced", func(ctx SpecContext) {
+// regionLoss kills the last region and checks that its External
+// vclusters come back in the others.
+func regionLoss(ctx SpecContext) {
+	{
 		// The first region keeps the stores: the lost one is the last.
 		lost := lab.RegionName(3)
 		survivors := []string{lab.RegionName(1), lab.RegionName(2)}
@@ -87,5 +89,5 @@ var _ = Describe("Region loss", Ordered, func() {
 			Expect(slices.Contains(survivors, region)).To(BeTrue())
 			framework.ExpectAllThere(ctx, framework.VClusterConfig(ctx, mgmt[region], vc), t.w.All())
 		}
-	})
-})
+	}
+}
