@@ -33,7 +33,7 @@ import (
 // AnnotationTakenOverFrom is set on a VirtualCluster made here from the
 // ledger, to the region it came from: one that was lost, or one that had
 // no room for it.
-const AnnotationTakenOverFrom = "fleet.vfleet.dev/taken-over-from"
+const AnnotationTakenOverFrom = fleetv1.AnnotationTakenOverFrom
 
 // AnnotationTakenOverBy is set on this region's VirtualCluster that
 // another region took over while this one was lost, to that region: it
@@ -168,26 +168,33 @@ func (r *Runner) hasHost(ctx context.Context, host string) bool {
 }
 
 // make creates the VirtualCluster of vc here, unless it exists, with the
-// status of its last epoch on its lost host.
+// status of its last epoch on its lost host. One this runner created and
+// could not give its status (the hub's controller wrote it in between) it
+// finishes: until then that controller leaves it alone.
 func (r *Runner) make(ctx context.Context, rec ledger.VCluster) error {
 	ns, name, _ := strings.Cut(rec.Key, "/")
-	existing := &fleetv1.VirtualCluster{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, existing); err == nil {
+	vc := &fleetv1.VirtualCluster{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, vc)
+	switch {
+	case err == nil && (vc.Annotations[AnnotationTakenOverFrom] != rec.ClaimedFrom || vc.Status.StoreUID != ""):
 		return nil
-	} else if !apierrors.IsNotFound(err) {
+	case err == nil:
+		// Made, but its status is not written yet.
+	case !apierrors.IsNotFound(err):
 		return err
-	}
-	vc := &fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{
-		AnnotationTakenOverFrom: rec.ClaimedFrom,
-	}}}
-	if err := json.Unmarshal(rec.Spec, &vc.Spec); err != nil {
-		return fmt.Errorf("its spec in the ledger does not decode: %w", err)
-	}
-	if err := r.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	if err := r.Client.Create(ctx, vc); err != nil {
-		return err
+	default:
+		vc = &fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{
+			AnnotationTakenOverFrom: rec.ClaimedFrom,
+		}}}
+		if err := json.Unmarshal(rec.Spec, &vc.Spec); err != nil {
+			return fmt.Errorf("its spec in the ledger does not decode: %w", err)
+		}
+		if err := r.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		if err := r.Client.Create(ctx, vc); err != nil {
+			return err
+		}
 	}
 	// Its first object's UID names its space on the store: its data. One
 	// that ran is at its last epoch on its lost host, from which it fails

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -205,5 +206,48 @@ func TestTakesOverALostRegion(t *testing.T) {
 	}
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "cache"}, &fleetv1.VirtualCluster{}); !apierrors.IsNotFound(err) {
 		t.Errorf("region r-c made its own vcluster again: %v", err)
+	}
+}
+
+// TestFinishesAHalfMadeTakeover: a pass that made a vcluster here but could
+// not write its status (the hub's controller wrote the object in between)
+// leaves it with no epoch and no store; the next pass writes them, or the
+// vcluster would be placed afresh, a new epoch the ledger refuses.
+func TestFinishesAHalfMadeTakeover(t *testing.T) {
+	ctx := context.Background()
+	l := ledger.NewLocal(ledger.New())
+	clk := clocktesting.NewFakePassiveClock(t0)
+	report(t, l, "r-a", t0, "a-1")
+	report(t, l, "r-c", t0, "c-1")
+	for _, c := range []ledger.Command{
+		{Op: ledger.OpHome, Key: "ops/api", Home: "r-c", Spec: specOf(t, fleetv1.BackingStoreExternal, ""), UID: "uid-api"},
+		{Op: ledger.OpBumpEpoch, Key: "ops/api", Host: "c-1"},
+	} {
+		if _, err := l.Propose(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ops"}}); err != nil {
+		t.Fatal(err)
+	}
+	half := builder.MakeVirtualCluster("ops", "api").CPU("2").External("pg").Obj()
+	half.Annotations = map[string]string{takeover.AnnotationTakenOverFrom: "r-c"}
+	if err := k8s.Create(ctx, half); err != nil {
+		t.Fatal(err)
+	}
+	clk.SetTime(t0.Add(2 * time.Minute))
+	report(t, l, "r-a", clk.Now(), "a-1")
+	a := &takeover.Runner{Client: k8s, Proposer: l, Clock: clk, Region: "r-a", After: time.Minute, Every: time.Second}
+	for range 2 {
+		if err := a.Pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vc := &fleetv1.VirtualCluster{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(half), vc); err != nil {
+		t.Fatal(err)
+	}
+	if vc.Status.StoreUID != "uid-api" || vc.Status.Host != "c-1" || vc.Status.Epoch != 1 {
+		t.Errorf("the half-made takeover has status %+v, want store uid-api at epoch 1 on c-1", vc.Status)
 	}
 }

@@ -112,7 +112,30 @@ func TestFederationCommitsEpochsFirst(t *testing.T) {
 		g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "the retired copy's ControlPlane is still there")
 	})
 
-	for _, v := range []*fleetv1.VirtualCluster{vc, taken} {
+	// A takeover's VirtualCluster is made first and given its status
+	// (its store, its last epoch) next: in between, the hub does nothing
+	// with it, or it would place it as a new one.
+	half := builder.MakeVirtualCluster("default", "fed-half").CPU("1").Regions("r-fed").Obj()
+	half.Annotations = map[string]string{fleetv1.AnnotationTakenOverFrom: "r-other"}
+	if err := k8s.Create(ctx, half); err != nil {
+		t.Fatal(err)
+	}
+	gomega.NewWithT(t).Consistently(func(g gomega.Gomega) {
+		got := get(t, half)
+		g.Expect(got.Finalizers).To(gomega.BeEmpty())
+		g.Expect(got.Status.Conditions).To(gomega.BeEmpty())
+	}).WithTimeout(3 * time.Second).WithPolling(200 * time.Millisecond).Should(gomega.Succeed())
+	if _, err := l.Propose(ctx, ledger.Command{Op: ledger.OpHome, Key: "default/fed-half", Home: "r-fed", UID: "uid-half"}); err != nil {
+		t.Fatal(err)
+	}
+	half = get(t, half)
+	half.Status.StoreUID = "uid-half"
+	if err := k8s.Status().Update(ctx, half); err != nil {
+		t.Fatal(err)
+	}
+	placedOn(t, half, "fed-a")
+
+	for _, v := range []*fleetv1.VirtualCluster{vc, taken, half} {
 		if err := k8s.Delete(ctx, v); err != nil {
 			t.Fatal(err)
 		}
@@ -120,6 +143,7 @@ func TestFederationCommitsEpochsFirst(t *testing.T) {
 	eventually(t, func(g gomega.Gomega) {
 		g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(vc), &fleetv1.VirtualCluster{}))).To(gomega.BeTrue())
 		g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(taken), &fleetv1.VirtualCluster{}))).To(gomega.BeTrue())
+		g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(half), &fleetv1.VirtualCluster{}))).To(gomega.BeTrue())
 	})
 	ledgerNow := l.Ledger()
 	if rec, ok := ledgerNow.VClusters["default/fed"]; !ok || rec.Region != "r-other" {

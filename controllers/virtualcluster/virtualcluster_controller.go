@@ -179,6 +179,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		r.setPending(req.NamespacedName, false)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if r.Ledger != nil && beingTakenOver(vc) {
+		// The federation's takeover writes its status next; whatever
+		// this controller did now would race it.
+		return ctrl.Result{}, nil
+	}
 	o := &observed{}
 	defer func() {
 		if err := r.patchStatus(ctx, vc, o); err != nil {

@@ -39,6 +39,13 @@ type EpochLedger interface {
 	Spill(ctx context.Context, vc *fleetv1.VirtualCluster) (region string, err error)
 }
 
+// beingTakenOver reports whether vc is a federation's takeover that its
+// maker has not given its status yet.
+func beingTakenOver(vc *fleetv1.VirtualCluster) bool {
+	_, taken := vc.Annotations[fleetv1.AnnotationTakenOverFrom]
+	return taken && vc.Status.StoreUID == "" && vc.DeletionTimestamp.IsZero()
+}
+
 // ledgerReason is the condition reason of an error from the ledger: a
 // refusal, which the ledger will repeat until the vcluster's record
 // changes, or an unreachable federation.

@@ -320,6 +320,13 @@ const (
 	AnnotationOperationReason = "fleet.vfleet.dev/operation-reason"
 )
 
+// AnnotationTakenOverFrom is set on a VirtualCluster that a region of a
+// federation made from the federation's ledger, to the region it came
+// from: one that was lost, or one that had no room for it. Until its
+// status carries the vcluster's store (status.storeUID), the hub is still
+// making it, and places nothing for it.
+const AnnotationTakenOverFrom = "fleet.vfleet.dev/taken-over-from"
+
 // OperationStatus is how a requested operation went.
 type OperationStatus struct {
 	// +required
