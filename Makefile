@@ -134,8 +134,9 @@ bench-failover: binaries postgresql ## Measure failover RTO (SIGKILL of a host t
 	go test -run '^$$' -bench BenchmarkFailover -benchtime 1x -timeout 30m ./test/bench/
 
 .PHONY: bench-federation
-bench-federation: ## Measure ledger commits (p50/p99) in a group of three hubs over mutual TLS, on the leader and through a follower.
+bench-federation: binaries postgresql ## Measure ledger commits (p50/p99) in a group of three hubs over mutual TLS, and the RTO of 20 External vclusters when their whole region is killed.
 	go test -run '^$$' -bench BenchmarkApply -benchtime 1x -timeout 10m ./federation/
+	go test -run '^$$' -bench BenchmarkRegionLoss -benchtime 1x -timeout 30m ./test/bench/
 
 .PHONY: bench-lab
 bench-lab: binaries build images ## Measure lab start time and memory per cluster, and a real node's Ready time, pod start and memory.

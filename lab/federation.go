@@ -299,3 +299,40 @@ func FederationLeftovers() []string {
 	}
 	return left
 }
+
+// FederationRegionDirs are the directories of the regions of the
+// federation lab in dir, region-1 first; none if dir holds no federation.
+func FederationRegionDirs(dir string) []string {
+	var dirs []string
+	for i := 1; ; i++ {
+		d := filepath.Join(dir, RegionName(i))
+		if _, err := os.Stat(filepath.Join(d, stateFile)); err != nil {
+			return dirs
+		}
+		dirs = append(dirs, d)
+	}
+}
+
+// DownFederation stops the federation lab in dir, whichever process runs
+// it, removes its network and deletes the directory.
+func DownFederation(ctx context.Context, dir string) error {
+	regions := FederationRegionDirs(dir)
+	if len(regions) == 0 {
+		return fmt.Errorf("no federation lab in %s (no %s)", dir, filepath.Join(RegionName(1), stateFile))
+	}
+	var errs []error
+	// The last region first: the first keeps the stores.
+	for i := len(regions) - 1; i >= 0; i-- {
+		errs = append(errs, Down(ctx, regions[i]))
+	}
+	if n, err := lockFedNet(); err != nil {
+		errs = append(errs, err)
+	} else {
+		errs = append(errs, n.clear())
+		n.release()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
+}

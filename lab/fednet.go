@@ -46,6 +46,25 @@ func claimFedNet(regions int) (*fedNet, error) {
 	if regions > 9 {
 		return nil, fmt.Errorf("%d regions: a lab federation has at most 9", regions)
 	}
+	n, err := lockFedNet()
+	if err != nil {
+		return nil, err
+	}
+	n.regions = regions
+	if err := n.clear(); err != nil {
+		n.release()
+		return nil, fmt.Errorf("clear an earlier federation lab's network: %w", err)
+	}
+	if err := n.create(); err != nil {
+		err = errors.Join(err, n.clear())
+		n.release()
+		return nil, fmt.Errorf("federation network: %w", err)
+	}
+	return n, nil
+}
+
+// lockFedNet takes the machine's federation lock, or says who holds it.
+func lockFedNet() (*fedNet, error) {
 	if err := os.MkdirAll(filepath.Dir(fedLockFile), 0o755); err != nil {
 		return nil, err
 	}
@@ -60,17 +79,7 @@ func claimFedNet(regions int) (*fedNet, error) {
 		}
 		return nil, err
 	}
-	n := &fedNet{lock: f, regions: regions}
-	if err := n.clear(); err != nil {
-		n.release()
-		return nil, fmt.Errorf("clear an earlier federation lab's network: %w", err)
-	}
-	if err := n.create(); err != nil {
-		err = errors.Join(err, n.clear())
-		n.release()
-		return nil, fmt.Errorf("federation network: %w", err)
-	}
-	return n, nil
+	return &fedNet{lock: f}, nil
 }
 
 func netnsName(i int) string { return fmt.Sprintf("%s%d", fedNetNS, i) }

@@ -50,6 +50,8 @@ type labUpOptions struct {
 	nodeMemory string
 	nodePods   int64
 	portBase   int
+	// regions, when set, runs a federation of that many region labs.
+	regions    int
 	foreground bool
 	// demo names a vcluster to create once the lab is up.
 	demo string
@@ -72,6 +74,16 @@ stop it with "vfleet lab down". With --foreground it runs in this terminal
 until interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.regions > 0 {
+				cfg, err := o.federationConfig(cmd.Flags().Changed("hosts"))
+				if err != nil {
+					return err
+				}
+				if o.foreground {
+					return runFederationForeground(cmd.Context(), cfg, o.detached, cmd.OutOrStdout())
+				}
+				return startFederationBackground(cmd.Context(), cfg, o, cmd.OutOrStdout())
+			}
 			cfg, err := o.config()
 			if err != nil {
 				return err
@@ -91,7 +103,8 @@ until interrupted.`,
 	f := cmd.Flags()
 	f.StringVar(&o.dir, "dir", o.dir, "directory for the lab's data, logs and kubeconfigs (env VFLEET_LAB_DIR)")
 	f.StringVar(&o.binDir, "bin-dir", "", "directory with the Kubernetes binaries (default: bin/k8s/"+k8sbin.Version+", env "+k8sbin.DirEnv+")")
-	f.IntVar(&o.hosts, "hosts", o.hosts, "number of host clusters")
+	f.IntVar(&o.hosts, "hosts", o.hosts, "number of host clusters (per region with --regions, default 1 there)")
+	f.IntVar(&o.regions, "regions", 0, "run a federation of this many regions (at least 3), each with its management cluster, hub and hosts, the hubs in network namespaces of their own (needs root)")
 	f.IntVar(&o.nodes, "nodes", o.nodes, "kwok nodes per host")
 	f.StringVar(&o.runtime, "runtime", o.runtime, "how the first host's agent runs control planes: process, or kubernetes (as pods on its real nodes, from the vfleet image)")
 	f.IntVar(&o.realNodes, "real-nodes", o.realNodes, "real nodes (containerd, kubelet, runc) on the first host, beside its kwok nodes; they need root and \"make images node-packages\"")
@@ -263,7 +276,11 @@ func newLabDownCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := lab.Down(cmd.Context(), abs); err != nil {
+			down := lab.Down
+			if len(lab.FederationRegionDirs(abs)) > 0 {
+				down = lab.DownFederation
+			}
+			if err := down(cmd.Context(), abs); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "lab in %s stopped and deleted\n", abs)
@@ -286,10 +303,12 @@ func newLabStatusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			switch output {
-			case "":
+			switch {
+			case output == "" && len(lab.FederationRegionDirs(abs)) > 0:
+				return printFederationLab(cmd.Context(), abs, cmd.OutOrStdout())
+			case output == "":
 				return printStatus(cmd.Context(), abs, cmd.OutOrStdout())
-			case "json":
+			case output == "json":
 				st, clusters, err := lab.Status(cmd.Context(), abs)
 				if err != nil {
 					return err

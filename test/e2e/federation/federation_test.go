@@ -107,6 +107,8 @@ var _ = Describe("A federation of three regions", Ordered, func() {
 		framework.ExpectAllThere(ctx, framework.VClusterConfig(ctx, mgmt[region], moved), w.All())
 	})
 
+	It("keeps one live epoch per vcluster and every acknowledged write through a randomized schedule of killed, paused and cut hubs and hosts", chaos)
+
 	It("brings every External vcluster of a killed region back in another region, every acknowledged write kept and its old epoch fenced", regionLoss)
 })
 
