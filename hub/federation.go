@@ -121,7 +121,13 @@ func (f *federationPeer) report(ctx context.Context, p *federation.Peer) error {
 	}
 	cmd := regionReport(f.opts.Region, f.opts.ID, hosts.Items, f.clock.Now())
 	cmd.VClusters = vclusterStates(vcs.Items)
-	_, err := p.Propose(ctx, cmd)
+	// A report that does not commit within an interval is dropped for the
+	// next, fresher one: sent to a leader that was just cut off, it would
+	// wait out the client's timeout, and the other regions, hearing
+	// nothing for that long, would take this live region for lost.
+	rctx, cancel := context.WithTimeout(ctx, f.opts.ReportEvery)
+	defer cancel()
+	_, err := p.Propose(rctx, cmd)
 	return err
 }
 
