@@ -291,8 +291,8 @@ func (f *Federation) Dir() string { return f.cfg.Dir }
 // machine: its bridge and namespaces. A stopped federation leaves none.
 func FederationLeftovers() []string {
 	var left []string
-	if _, err := net.InterfaceByName(fedBridge); err == nil {
-		left = append(left, "bridge "+fedBridge)
+	for _, link := range fedLinks() {
+		left = append(left, "link "+link)
 	}
 	for _, name := range fedNamespaces() {
 		left = append(left, "network namespace "+name)

@@ -117,8 +117,11 @@ func (n *fedNet) clear() error {
 	for _, name := range fedNamespaces() {
 		errs = append(errs, ipCmd("netns", "delete", name))
 	}
-	if _, err := net.InterfaceByName(fedBridge); err == nil {
-		errs = append(errs, ipCmd("link", "delete", fedBridge))
+	// A namespace outlives its name while a socket in it lives on (one
+	// still sending to a hub that is gone), and its veth with it: deleting
+	// the machine's end deletes both.
+	for _, name := range fedLinks() {
+		errs = append(errs, ipCmd("link", "delete", name))
 	}
 	return errors.Join(errs...)
 }
@@ -174,4 +177,20 @@ func fedNamespaces() []string {
 		}
 	}
 	return names
+}
+
+// fedLinks are the federation's bridge and veths on the machine, the
+// veths first.
+func fedLinks() []string {
+	var links []string
+	ifaces, _ := net.Interfaces()
+	for _, i := range ifaces {
+		if strings.HasPrefix(i.Name, fedVeth) {
+			links = append(links, i.Name)
+		}
+	}
+	if _, err := net.InterfaceByName(fedBridge); err == nil {
+		links = append(links, fedBridge)
+	}
+	return links
 }
