@@ -10,6 +10,7 @@ import (
 	"github.com/onsi/gomega"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
@@ -119,4 +120,56 @@ func TestFenceIsCarriedThrough(t *testing.T) {
 		_ = conn.Close(ctx)
 		t.Fatal("epoch 1's credentials still log in after its fence")
 	}
+}
+
+// TestFailoverComesBackOnItsHost: a vcluster whose host fell silent is
+// fenced, but no other host fits; once the host is back, the vcluster comes
+// back there at the next epoch, the fenced one being dead. Before, it
+// stayed fenced and down for good, its host healthy.
+func TestFailoverComesBackOnItsHost(t *testing.T) {
+	ctx := context.Background()
+	pg := pgtest.Start(t)
+	vc, _, _ := placeOnStore(t, "pg-back", fleetv1.BackingStoreSpec{Driver: fleetv1.DriverPostgreSQL, Endpoint: pg.Endpoint()},
+		map[string][]byte{"username": []byte(pgserver.AdminUser), "password": []byte(pg.AdminPassword())}, nil)
+	if err := k8s.Patch(ctx, vc, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"failover":{"afterSeconds":5}}}`))); err != nil {
+		t.Fatal(err)
+	}
+	// Its agent fences itself sooner than the vcluster fails over, as
+	// placement asks of an automatic failover's target.
+	if err := k8s.Status().Patch(ctx, &fleetv1.HostCluster{ObjectMeta: metav1.ObjectMeta{Name: "pg-back-a"}},
+		client.RawPatch("application/merge-patch+json", []byte(`{"status":{"selfFenceAfterSeconds":3}}`))); err != nil {
+		t.Fatal(err)
+	}
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1.HostNamespace("pg-back-a"), Name: fleetv1.AgentLeaseName},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To("agent"), LeaseDurationSeconds: ptr.To(int32(1)), RenewTime: &metav1.MicroTime{Time: time.Now()}},
+	}
+	if err := k8s.Create(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	poke := func(g gomega.Gomega) {
+		// What the host health controller would do: say the host changed.
+		host := &fleetv1.HostCluster{ObjectMeta: metav1.ObjectMeta{Name: "pg-back-a"}}
+		g.Expect(k8s.Patch(ctx, host, client.RawPatch("application/merge-patch+json",
+			[]byte(`{"metadata":{"annotations":{"test/poke":"`+time.Now().Format(time.RFC3339Nano)+`"}}}`)))).To(gomega.Succeed())
+	}
+	gomega.NewWithT(t).Eventually(func(g gomega.Gomega) {
+		poke(g)
+		got := get(t, vc)
+		g.Expect(got.Status.FencedEpoch).To(gomega.Equal(int64(1)))
+		c := meta.FindStatusCondition(got.Status.Conditions, fleetv1.ConditionFailover)
+		g.Expect(c).NotTo(gomega.BeNil())
+		g.Expect(c.Message).To(gomega.ContainSubstring("no other host fits"))
+	}).WithTimeout(40 * time.Second).WithPolling(500 * time.Millisecond).Should(gomega.Succeed())
+
+	// The agent is back: it renews its Lease again.
+	gomega.NewWithT(t).Eventually(func(g gomega.Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(lease), lease)).To(gomega.Succeed())
+		lease.Spec.LeaseDurationSeconds, lease.Spec.RenewTime = ptr.To(int32(60)), &metav1.MicroTime{Time: time.Now()}
+		g.Expect(k8s.Update(ctx, lease)).To(gomega.Succeed())
+		poke(g)
+		got := get(t, vc)
+		g.Expect(got.Status.Host).To(gomega.Equal("pg-back-a"))
+		g.Expect(got.Status.Epoch).To(gomega.Equal(int64(2)), "conditions: %+v", got.Status.Conditions)
+	}).WithTimeout(40 * time.Second).WithPolling(time.Second).Should(gomega.Succeed())
 }

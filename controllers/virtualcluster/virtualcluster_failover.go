@@ -181,6 +181,19 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 		op.Phase, op.Message = fleetv1.OperationFailed, fmt.Sprintf("no room elsewhere: %s; the vcluster stays on %s", unschedulable.Error(), from)
 		op.CompletionTime = ptrTime(r.Clock.Now())
 	}
+	if errors.As(err, &unschedulable) && !moving {
+		// A failover that no other host of the region fits: another
+		// region of the federation with room takes it over, from its
+		// fenced epoch; or else, once its host is back, it comes back
+		// there at the next epoch, the fenced one being dead.
+		if r.spill(ctx, vc, o) {
+			return ctrl.Result{}, true, nil
+		}
+		if silent, serr := r.silentFor(ctx, from); serr == nil && silent == 0 {
+			req.Exclude = nil
+			host, err = r.Engine.Schedule(req)
+		}
+	}
 	if errors.As(err, &unschedulable) {
 		msg := fmt.Sprintf("epoch %d on host %s is fenced, and no other host fits: %s", vc.Status.Epoch, from, unschedulable.Error())
 		r.setPending(client.ObjectKeyFromObject(vc), true)
