@@ -134,6 +134,14 @@ func (l *Epochs) Elsewhere(vc *fleetv1.VirtualCluster) (string, bool) {
 	return rec.Region, true
 }
 
+// Stale reports whether this region holds vc in the ledger, claimed back
+// from another region, at an epoch or fence past vc's status: until the
+// takeover rewrites vc, acting on it would act on a dead epoch.
+func (l *Epochs) Stale(vc *fleetv1.VirtualCluster) bool {
+	rec, ok := l.Proposer.Ledger().VClusters[ledgerKey(vc)]
+	return ok && rec.Region == l.Region && rec.UID == string(vc.StoreUID()) && rec.Ahead(vc.Status.Epoch, vc.Status.FencedEpoch)
+}
+
 // Spill claims vc, which no host of this region has room for, for the
 // first region by name that reported within LiveWithin, that vc's
 // placement allows, and that has a ready host with its CPU and memory

@@ -148,23 +148,17 @@ func (r *Runner) markTaken(ctx context.Context, st *ledger.State) error {
 // makeClaimed makes here each vcluster this region claimed and has not
 // moved yet (on a host this fleet does not have, or on none: handed over
 // by a region without room): claimed now, or earlier by a pass whose make
-// failed.
+// failed, or one this region had given away and gets back.
 func (r *Runner) makeClaimed(ctx context.Context, st *ledger.State) error {
 	var errs []error
 	for _, key := range slices.Sorted(maps.Keys(st.VClusters)) {
-		if vc := st.VClusters[key]; vc.Region == r.Region && vc.ClaimedFrom != "" && (vc.Host == "" || !r.hasHost(ctx, vc.Host)) {
+		if vc := st.VClusters[key]; vc.Region == r.Region && vc.ClaimedFrom != "" {
 			if err := r.make(ctx, vc); err != nil {
 				errs = append(errs, fmt.Errorf("make %s again: %w", key, err))
 			}
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// hasHost reports whether the host is this fleet's; a claimed vcluster
-// runs on a host of the lost region until it is placed here.
-func (r *Runner) hasHost(ctx context.Context, host string) bool {
-	return !apierrors.IsNotFound(r.Client.Get(ctx, client.ObjectKey{Name: host}, &fleetv1.HostCluster{}))
 }
 
 // make creates the VirtualCluster of vc here, unless it exists, with the
@@ -175,11 +169,15 @@ func (r *Runner) make(ctx context.Context, rec ledger.VCluster) error {
 	ns, name, _ := strings.Cut(rec.Key, "/")
 	vc := &fleetv1.VirtualCluster{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, vc)
+	gaveAway := vc.Annotations[AnnotationTakenOverBy] != "" || rec.Ahead(vc.Status.Epoch, vc.Status.FencedEpoch)
 	switch {
-	case err == nil && (vc.Annotations[AnnotationTakenOverFrom] != rec.ClaimedFrom || vc.Status.StoreUID != ""):
+	case err == nil && !gaveAway && (vc.Annotations[AnnotationTakenOverFrom] != rec.ClaimedFrom || vc.Status.StoreUID != ""):
 		return nil
 	case err == nil:
-		// Made, but its status is not written yet.
+		// Made, but its status is not written yet; or a copy this region
+		// retired when another took the vcluster, now back here: it is
+		// rewritten from the ledger, the status first (until then the
+		// hub's controller leaves it alone), then the annotations.
 	case !apierrors.IsNotFound(err):
 		return err
 	default:
@@ -205,6 +203,17 @@ func (r *Runner) make(ctx context.Context, rec ledger.VCluster) error {
 	}
 	if err := r.Client.Status().Update(ctx, vc); err != nil {
 		return err
+	}
+	if vc.Annotations[AnnotationTakenOverBy] != "" || vc.Annotations[AnnotationTakenOverFrom] != rec.ClaimedFrom {
+		patch := client.MergeFrom(vc.DeepCopy())
+		if vc.Annotations == nil {
+			vc.Annotations = map[string]string{}
+		}
+		delete(vc.Annotations, AnnotationTakenOverBy)
+		vc.Annotations[AnnotationTakenOverFrom] = rec.ClaimedFrom
+		if err := r.Client.Patch(ctx, vc, patch); err != nil {
+			return err
+		}
 	}
 	ctrl.LoggerFrom(ctx).Info("Made a vcluster of another region here", "vcluster", rec.Key, "from", rec.ClaimedFrom, "host", rec.Host, "epoch", rec.Epoch)
 	return nil

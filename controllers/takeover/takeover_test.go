@@ -251,3 +251,54 @@ func TestFinishesAHalfMadeTakeover(t *testing.T) {
 		t.Errorf("the half-made takeover has status %+v, want store uid-api at epoch 1 on c-1", vc.Status)
 	}
 }
+
+// TestGetsBackWhatItGaveAway: region r-a's vcluster was taken over by r-b,
+// which later handed it back (no room left there after a failover): r-a's
+// retired copy is rewritten from the ledger, at r-b's fenced epoch on r-b's
+// host, for the failover to carry on from, and marked as r-a's again.
+func TestGetsBackWhatItGaveAway(t *testing.T) {
+	ctx := context.Background()
+	l := ledger.NewLocal(ledger.New())
+	clk := clocktesting.NewFakePassiveClock(t0)
+	report(t, l, "r-a", t0, "a-1")
+	report(t, l, "r-b", t0, "b-1")
+	for _, c := range []ledger.Command{
+		{Op: ledger.OpHome, Key: "back/db", Home: "r-a", Spec: specOf(t, fleetv1.BackingStoreExternal, ""), UID: "uid-db"},
+		{Op: ledger.OpBumpEpoch, Key: "back/db", Host: "a-1"},
+		{Op: ledger.OpClaim, Key: "back/db", From: 1, Home: "r-b"},
+		{Op: ledger.OpFence, Key: "back/db", Epoch: 1},
+		{Op: ledger.OpBumpEpoch, Key: "back/db", From: 1, Host: "b-1"},
+		{Op: ledger.OpFence, Key: "back/db", Epoch: 2},
+		{Op: ledger.OpClaim, Key: "back/db", From: 2, Home: "r-a"},
+	} {
+		if _, err := l.Propose(ctx, c); err != nil {
+			t.Fatalf("%s: %v", c.Op, err)
+		}
+	}
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "back"}}); err != nil {
+		t.Fatal(err)
+	}
+	retired := builder.MakeVirtualCluster("back", "db").CPU("2").External("pg").Obj()
+	retired.Annotations = map[string]string{takeover.AnnotationTakenOverBy: "r-b"}
+	if err := k8s.Create(ctx, retired); err != nil {
+		t.Fatal(err)
+	}
+	retired.Status = fleetv1.VirtualClusterStatus{Host: "a-1", Epoch: 1, StoreUID: "uid-db", Phase: fleetv1.PhaseElsewhere}
+	if err := k8s.Status().Update(ctx, retired); err != nil {
+		t.Fatal(err)
+	}
+	a := &takeover.Runner{Client: k8s, Proposer: l, Clock: clk, Region: "r-a", After: time.Minute, Every: time.Second}
+	if err := a.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vc := &fleetv1.VirtualCluster{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(retired), vc); err != nil {
+		t.Fatal(err)
+	}
+	if st := vc.Status; st.Host != "b-1" || st.Epoch != 2 || st.FencedEpoch != 2 || st.StoreUID != "uid-db" {
+		t.Errorf("got back as %+v, want epoch 2 on b-1, fenced, on store uid-db", st)
+	}
+	if _, by := vc.Annotations[takeover.AnnotationTakenOverBy]; by || vc.Annotations[takeover.AnnotationTakenOverFrom] != "r-b" {
+		t.Errorf("annotations %v: want taken over from r-b, by no one", vc.Annotations)
+	}
+}

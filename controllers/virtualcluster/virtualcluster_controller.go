@@ -179,7 +179,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		r.setPending(req.NamespacedName, false)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if r.Ledger != nil && beingTakenOver(vc) {
+	if r.Ledger != nil && (beingTakenOver(vc) || r.Ledger.Stale(vc)) {
 		// The federation's takeover writes its status next; whatever
 		// this controller did now would race it.
 		return ctrl.Result{}, nil

@@ -37,6 +37,10 @@ type EpochLedger interface {
 	// another region of the federation that has, and its placement
 	// allows; "" when none has.
 	Spill(ctx context.Context, vc *fleetv1.VirtualCluster) (region string, err error)
+	// Stale reports whether vc is this region's again, claimed back from
+	// another, at a later epoch or fence than its status says: the
+	// takeover rewrites it next.
+	Stale(vc *fleetv1.VirtualCluster) bool
 }
 
 // beingTakenOver reports whether vc is a federation's takeover that its

@@ -66,6 +66,13 @@ type VCluster struct {
 	ClaimedFrom string `json:"claimedFrom,omitempty"`
 }
 
+// Ahead reports whether a claimed record has moved past a region's
+// object of it at epoch and fenced: the region got back a vcluster it
+// had given away, and its object is stale until the takeover rewrites it.
+func (v VCluster) Ahead(epoch, fenced int64) bool {
+	return v.ClaimedFrom != "" && (v.Epoch > epoch || v.FencedEpoch > fenced)
+}
+
 // State is the whole ledger.
 type State struct {
 	Regions   map[string]Region   `json:"regions"`
