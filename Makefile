@@ -138,6 +138,12 @@ bench-federation: binaries postgresql ## Measure ledger commits (p50/p99) in a g
 	go test -run '^$$' -bench BenchmarkApply -benchtime 1x -timeout 10m ./federation/
 	go test -run '^$$' -bench BenchmarkRegionLoss -benchtime 1x -timeout 30m ./test/bench/
 
+.PHONY: soak
+SOAK ?= 15m
+SEED ?=
+soak: binaries postgresql ## Run the federation's randomized fault schedule (hubs and hosts killed, paused, cut) for SOAK (default 15m) under a new seed, or SEED=N to replay one.
+	VFLEET_CHAOS_DURATION=$(SOAK) VFLEET_CHAOS_SEED=$(SEED) go test -count=1 -timeout 120m ./test/e2e/federation/ -args -ginkgo.v -ginkgo.focus 'randomized schedule'
+
 .PHONY: bench-lab
 bench-lab: binaries build images ## Measure lab start time and memory per cluster, and a real node's Ready time, pod start and memory.
 	go test -run '^$$' -bench 'BenchmarkLab|BenchmarkRealNode' -benchtime 3x -timeout 20m ./lab/
