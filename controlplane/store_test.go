@@ -39,7 +39,7 @@ func TestKineSocketOfALongDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cli.Close()
+	defer func() { _ = cli.Close() }()
 	put, cancelPut := context.WithTimeout(ctx, 10*time.Second)
 	defer cancelPut()
 	if _, err := cli.Put(put, "/registry/test", "v"); err != nil {

@@ -3,12 +3,10 @@ package lab
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -20,7 +18,6 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/vfleet/vfleet/internal/kubeconfig"
-	"github.com/vfleet/vfleet/internal/pki"
 	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/lab/etcdserver"
@@ -206,9 +203,23 @@ func (c *Cluster) Stop(ctx context.Context, comps ...Component) error {
 		if p := c.proc(Agent); p != nil {
 			errs = append(errs, p.Stop(ctx, stopGrace))
 		}
+		// Side by side: each may take its grace period, and a host may
+		// run many.
+		var (
+			wg sync.WaitGroup
+			mu sync.Mutex
+		)
 		for _, pid := range c.ControlPlanePids() {
-			errs = append(errs, procgroup.StopGroup(ctx, pid, stopGrace))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := procgroup.StopGroup(ctx, pid, stopGrace)
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}()
 		}
+		wg.Wait()
 	}
 	all := len(comps) == 0
 	comps = c.named(comps)
@@ -463,35 +474,3 @@ func (c *Cluster) buildClients() error {
 	}
 	return nil
 }
-
-func httpProbe(client *http.Client, u string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: %s", u, resp.Status)
-		}
-		return nil
-	}
-}
-
-func certPool(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := pki.Pool(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return pool, nil
-}
-
-func since(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }

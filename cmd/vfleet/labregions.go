@@ -98,7 +98,9 @@ func startFederationBackground(ctx context.Context, cfg lab.FederationConfig, o 
 			return fmt.Errorf("the federation lab did not start (%v); its log is %s", err, logPath)
 		case <-ctx.Done():
 			_ = child.Process.Signal(syscall.SIGTERM)
-			<-exited
+			if err := <-exited; err != nil {
+				fmt.Fprintf(out, "the federation lab stopped: %v\n", err)
+			}
 			return ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
