@@ -82,7 +82,7 @@ until interrupted.`,
 				if o.foreground {
 					return runFederationForeground(cmd.Context(), cfg, o.detached, cmd.OutOrStdout())
 				}
-				return startFederationBackground(cmd.Context(), cfg, o, cmd.OutOrStdout())
+				return startFederationBackground(cmd.Context(), cfg, cmd.OutOrStdout())
 			}
 			cfg, err := o.config()
 			if err != nil {
@@ -180,6 +180,38 @@ func runLabForeground(ctx context.Context, cfg lab.Config, o labUpOptions, out i
 	return l.Stop(context.Background())
 }
 
+// detachedLab is a `vfleet lab up --foreground --detached` started in a
+// session of its own, so that the lab outlives this command and the
+// terminal; its output goes to the lab's log.
+type detachedLab struct {
+	*exec.Cmd
+	logPath string
+	exited  chan error
+}
+
+// startDetached starts this vfleet with args, detached, its output in
+// dir's lab log.
+func startDetached(dir string, args ...string) (*detachedLab, error) {
+	logPath := filepath.Join(dir, lab.LogFile)
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	child := &detachedLab{Cmd: exec.Command(self, args...), logPath: logPath, exited: make(chan error, 1)}
+	child.Stdout, child.Stderr = logFile, logFile
+	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := child.Start(); err != nil {
+		return nil, err
+	}
+	go func() { child.exited <- child.Wait() }()
+	return child, nil
+}
+
 // startLabBackground starts `vfleet lab up --foreground` detached from this
 // terminal, shows its progress, and returns once the lab is ready or failed.
 func startLabBackground(ctx context.Context, cfg lab.Config, o labUpOptions, out io.Writer) error {
@@ -193,32 +225,16 @@ func startLabBackground(ctx context.Context, cfg lab.Config, o labUpOptions, out
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return err
 	}
-	logPath := filepath.Join(cfg.Dir, lab.LogFile)
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	args := []string{"lab", "up", "--foreground", "--detached",
+	child, err := startDetached(cfg.Dir, "lab", "up", "--foreground", "--detached",
 		"--dir", cfg.Dir, "--bin-dir", cfg.BinDir,
 		"--hosts", strconv.Itoa(o.hosts), "--nodes", strconv.Itoa(o.nodes), "--real-nodes", strconv.Itoa(o.realNodes), "--runtime", o.runtime,
 		"--node-cpu", o.nodeCPU, "--node-memory", o.nodeMemory, "--node-pods", strconv.FormatInt(o.nodePods, 10),
 		"--port-base", strconv.Itoa(o.portBase),
-	}
-	child := exec.Command(self, args...)
-	child.Stdout, child.Stderr = logFile, logFile
-	// Its own session: the lab outlives this command and the terminal.
-	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := child.Start(); err != nil {
+	)
+	if err != nil {
 		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- child.Wait() }()
+	logPath, exited := child.logPath, child.exited
 
 	fmt.Fprintf(out, "starting the lab in the background (pid %d, log %s)\n", child.Process.Pid, logPath)
 	follow, err := os.Open(logPath)

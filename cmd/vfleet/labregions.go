@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -58,7 +57,7 @@ func runFederationForeground(ctx context.Context, cfg lab.FederationConfig, deta
 // startFederationBackground starts `vfleet lab up --foreground --regions`
 // detached from this terminal, shows its progress, and returns once every
 // region is ready or the start failed.
-func startFederationBackground(ctx context.Context, cfg lab.FederationConfig, o labUpOptions, out io.Writer) error {
+func startFederationBackground(ctx context.Context, cfg lab.FederationConfig, out io.Writer) error {
 	if _, err := lab.NewFederation(cfg); err != nil {
 		return err
 	}
@@ -68,25 +67,12 @@ func startFederationBackground(ctx context.Context, cfg lab.FederationConfig, o 
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return err
 	}
-	logPath := filepath.Join(cfg.Dir, lab.LogFile)
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	child := exec.Command(self, "lab", "up", "--foreground", "--detached", "--dir", cfg.Dir, "--bin-dir", cfg.BinDir,
+	child, err := startDetached(cfg.Dir, "lab", "up", "--foreground", "--detached", "--dir", cfg.Dir, "--bin-dir", cfg.BinDir,
 		"--regions", strconv.Itoa(cfg.Regions), "--hosts", strconv.Itoa(cfg.HostsPerRegion), "--nodes", strconv.Itoa(cfg.Nodes))
-	child.Stdout, child.Stderr = logFile, logFile
-	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := child.Start(); err != nil {
+	if err != nil {
 		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- child.Wait() }()
+	logPath, exited := child.logPath, child.exited
 	fmt.Fprintf(out, "starting a federation of %d regions in the background (pid %d, log %s)\n", cfg.Regions, child.Process.Pid, logPath)
 	last := filepath.Join(cfg.Dir, lab.RegionName(cfg.Regions))
 	for {
