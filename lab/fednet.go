@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 )
@@ -18,8 +17,10 @@ import (
 // is a packet filter in a region's namespace: a real cut. One federation
 // lab at a time holds the lock and so these fixed names.
 const (
-	fedBridge   = "vfleet-fed0"
-	fedLockFile = "/run/vfleet/federation.lock"
+	fedBridge = "vfleet-fed0"
+	// fedLockFile is beside /run/vfleet, which a lab of real nodes
+	// removes when it stops, not in it: labs of both kinds run at once.
+	fedLockFile = "/run/vfleet-federation.lock"
 	fedNetNS    = "vfleet-fed-"
 	fedVeth     = "vfleet-fed-"
 	// fedRaftPort is where every hub's federation port listens, in its
@@ -64,22 +65,28 @@ func claimFedNet(regions int) (*fedNet, error) {
 }
 
 // lockFedNet takes the machine's federation lock, or says who holds it.
+// The holder removes the file when it lets go, so a lock taken on a file
+// that is no longer the one at the path is no lock: it tries again.
 func lockFedNet() (*fedNet, error) {
-	if err := os.MkdirAll(filepath.Dir(fedLockFile), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(fedLockFile, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another federation lab runs on this machine (%s is held): stop it first", fedLockFile)
+	for {
+		f, err := os.OpenFile(fedLockFile, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("another federation lab runs on this machine (%s is held): stop it first", fedLockFile)
+			}
+			return nil, err
+		}
+		held, err1 := f.Stat()
+		atPath, err2 := os.Stat(fedLockFile)
+		if err1 == nil && err2 == nil && os.SameFile(held, atPath) {
+			return &fedNet{lock: f}, nil
+		}
+		f.Close()
 	}
-	return &fedNet{lock: f}, nil
 }
 
 func netnsName(i int) string { return fmt.Sprintf("%s%d", fedNetNS, i) }
@@ -128,6 +135,8 @@ func (n *fedNet) clear() error {
 
 func (n *fedNet) release() {
 	if n.lock != nil {
+		// Removed while held: see lockFedNet.
+		_ = os.Remove(fedLockFile)
 		n.lock.Close()
 		n.lock = nil
 	}
