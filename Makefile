@@ -57,9 +57,10 @@ binaries: ## Build the pinned Kubernetes binaries into bin/k8s/<version>, contai
 	bash hack/coredns/build.sh
 
 # What a real node needs from the distribution: the OCI runtime, the CNI
-# plugins, the packet filter kube-proxy programs; and for the test images a
-# static busybox and the tools the e2e specs run in their pods.
-NODE_PACKAGES := runc containernetworking-plugins iptables conntrack busybox-static \
+# plugins, the packet filter kube-proxy programs (and the federation lab's
+# cuts), ip for bridges and namespaces; and for the test images a static
+# busybox and the tools the e2e specs run in their pods.
+NODE_PACKAGES := runc containernetworking-plugins iptables iproute2 conntrack busybox-static \
 	bash curl bind9-dnsutils bind9-host netcat-openbsd libpcre2-8-0 libssl3 zlib1g libcrypt1
 
 .PHONY: node-packages
