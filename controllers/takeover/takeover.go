@@ -169,7 +169,10 @@ func (r *Runner) make(ctx context.Context, rec ledger.VCluster) error {
 	ns, name, _ := strings.Cut(rec.Key, "/")
 	vc := &fleetv1.VirtualCluster{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, vc)
-	gaveAway := vc.Annotations[AnnotationTakenOverBy] != "" || rec.Ahead(vc.Status.Epoch, vc.Status.FencedEpoch)
+	// Only this vcluster's own copy (its store), never another of the
+	// same name made here.
+	gaveAway := string(vc.StoreUID()) == rec.UID &&
+		(vc.Annotations[AnnotationTakenOverBy] != "" || rec.Ahead(vc.Status.Epoch, vc.Status.FencedEpoch))
 	switch {
 	case err == nil && !gaveAway && (vc.Annotations[AnnotationTakenOverFrom] != rec.ClaimedFrom || vc.Status.StoreUID != ""):
 		return nil

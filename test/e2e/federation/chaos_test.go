@@ -134,8 +134,9 @@ func chaos(ctx SpecContext) {
 
 // expectEpochsInTurn checks, in the store's own records, that the
 // vcluster's epochs wrote in turn: every row of an epoch comes before
-// every row of a later one, so no two epochs were live at once.
-func expectEpochsInTurn(ctx context.Context, vc *fleetv1.VirtualCluster) {
+// every row of a later one, so no two epochs were live at once. It
+// returns how many rows each epoch that wrote wrote.
+func expectEpochsInTurn(ctx context.Context, vc *fleetv1.VirtualCluster) map[int64]int {
 	conn := storeConn(ctx, vc)
 	rows, err := conn.Query(ctx, "SELECT writer, min(id), max(id), count(*) FROM kine WHERE writer LIKE $1 GROUP BY writer", storeSpace(vc)+"_e%")
 	Expect(err).NotTo(HaveOccurred())
@@ -162,11 +163,14 @@ func expectEpochsInTurn(ctx context.Context, vc *fleetv1.VirtualCluster) {
 	Expect(rows.Err()).NotTo(HaveOccurred())
 	Expect(spans).NotTo(BeEmpty())
 	GinkgoWriter.Printf("%s: epochs that wrote %+v\n", vc.Name, spans)
+	wrote := map[int64]int{}
 	for _, a := range spans {
+		wrote[a.epoch] = a.n
 		for _, b := range spans {
 			if a.epoch < b.epoch {
 				Expect(a.max).To(BeNumerically("<", b.min), "%s: epoch %d wrote row %d after epoch %d's first, %d", vc.Name, a.epoch, a.max, b.epoch, b.min)
 			}
 		}
 	}
+	return wrote
 }

@@ -125,20 +125,6 @@ func recordWriters(ctx context.Context, vc *fleetv1.VirtualCluster) {
 	Expect(err).NotTo(HaveOccurred())
 }
 
-// expectNoLateWrites checks, in the store's own records, that epoch old
-// wrote, that epoch next wrote, and that nothing of old's landed after
-// next's first write.
-func expectNoLateWrites(ctx context.Context, vc *fleetv1.VirtualCluster, old, next int64) {
-	conn := storeConn(ctx, vc)
-	e1, e2 := postgres.EpochRole(storeSpace(vc), old), postgres.EpochRole(storeSpace(vc), next)
-	var n1, n2, late int
-	Expect(conn.QueryRow(ctx, "SELECT count(*) FILTER (WHERE writer = $1), count(*) FILTER (WHERE writer = $2) FROM kine", e1, e2).Scan(&n1, &n2)).To(Succeed())
-	Expect(n1).To(BeNumerically(">", 0), "epoch %d wrote nothing: the check below would prove nothing", old)
-	Expect(n2).To(BeNumerically(">", 0), "epoch %d wrote nothing", next)
-	Expect(conn.QueryRow(ctx, "SELECT count(*) FROM kine WHERE writer = $1 AND id > (SELECT min(id) FROM kine WHERE writer = $2)", e1, e2).Scan(&late)).To(Succeed())
-	Expect(late).To(BeZero(), "rows written by fenced epoch %d after epoch %d began", old, next)
-}
-
 // expectFenced checks, on the store itself, that the vcluster's epoch can
 // no longer log in.
 func expectFenced(ctx context.Context, vc *fleetv1.VirtualCluster) {
