@@ -39,7 +39,7 @@ const AnnotationTakenOverFrom = fleetv1.AnnotationTakenOverFrom
 // another region took over while this one was lost, to that region: it
 // tells the hub's virtualcluster controller, which watches the objects,
 // not the ledger, to retire its copy.
-const AnnotationTakenOverBy = "fleet.vfleet.dev/taken-over-by"
+const AnnotationTakenOverBy = fleetv1.AnnotationTakenOverBy
 
 // Runner watches the ledger for lost regions while this replica leads the
 // hub.

@@ -327,6 +327,12 @@ const (
 // making it, and places nothing for it.
 const AnnotationTakenOverFrom = "fleet.vfleet.dev/taken-over-from"
 
+// AnnotationTakenOverBy is set on a region's VirtualCluster that another
+// region took over while this one was lost, to that region: its copy here
+// retires. Both annotations are the hub's to write: an admission policy
+// refuses them from anyone who may not write a VirtualCluster's status.
+const AnnotationTakenOverBy = "fleet.vfleet.dev/taken-over-by"
+
 // OperationStatus is how a requested operation went.
 type OperationStatus struct {
 	// +required
