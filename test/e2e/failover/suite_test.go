@@ -8,8 +8,6 @@ package failover_test
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/vfleet/vfleet/lab"
@@ -17,8 +15,7 @@ import (
 )
 
 func TestFailover(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Failover suite")
+	framework.RunSuite(t, "Failover suite")
 }
 
 // Three hosts: one to lose, and two to fail over and migrate between.

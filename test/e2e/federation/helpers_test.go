@@ -3,6 +3,7 @@ package federation_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -84,11 +85,24 @@ func waitReadyIn(ctx context.Context, key client.ObjectKey, regions []string, ep
 	Eventually(func(g Gomega) {
 		region, vc = running(ctx, key)
 		g.Expect(vc).NotTo(BeNil(), "no region runs %s", key)
-		g.Expect(regions).To(ContainElement(region))
-		g.Expect(vc.Status.Epoch).To(BeNumerically(">", epoch))
-		g.Expect(vc.Status.Phase).To(Equal(fleetv1.PhaseReady), "in %s, conditions: %v", region, vc.Status.Conditions)
+		g.Expect(regions).To(ContainElement(region), "%s runs in %s", key, region)
+		g.Expect(vc.Status.Epoch).To(BeNumerically(">", epoch), "%s in %s: %s", key, region, describe(vc))
+		g.Expect(vc.Status.Phase).To(Equal(fleetv1.PhaseReady), "%s in %s: %s", key, region, describe(vc))
 	}).WithContext(ctx).WithTimeout(readyTimeout).WithPolling(250 * time.Millisecond).Should(Succeed())
 	return region, vc
+}
+
+// describe says where a vcluster stands, shortly: its phase, epoch, host
+// and the conditions that are not True.
+func describe(vc *fleetv1.VirtualCluster) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "phase %s, epoch %d (fenced %d) on %q", vc.Status.Phase, vc.Status.Epoch, vc.Status.FencedEpoch, vc.Status.Host)
+	for _, c := range vc.Status.Conditions {
+		if c.Status != metav1.ConditionTrue {
+			fmt.Fprintf(&b, "; %s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message)
+		}
+	}
+	return b.String()
 }
 
 // newWriter writes into the vcluster wherever it runs, through the

@@ -21,8 +21,7 @@ import (
 )
 
 func TestFederation(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Federation suite")
+	framework.RunSuite(t, "Federation suite")
 }
 
 var (

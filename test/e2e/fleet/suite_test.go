@@ -6,16 +6,12 @@ package fleet_test
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/framework"
 )
 
 func TestFleet(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Fleet suite")
+	framework.RunSuite(t, "Fleet suite")
 }
 
 var suite = framework.SetupLabSuite("fleet", lab.DefaultHosts(3, 2))

@@ -7,16 +7,12 @@ package kuberuntime_test
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/framework"
 )
 
 func TestKubernetesRuntime(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Kubernetes runtime suite")
+	framework.RunSuite(t, "Kubernetes runtime suite")
 }
 
 // One host with a kwok node and a real node, whose agent runs control

@@ -17,8 +17,7 @@ import (
 )
 
 func TestLab(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Lab suite")
+	framework.RunSuite(t, "Lab suite")
 }
 
 var (

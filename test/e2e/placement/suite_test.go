@@ -6,16 +6,12 @@ package placement_test
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/framework"
 )
 
 func TestPlacement(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Placement suite")
+	framework.RunSuite(t, "Placement suite")
 }
 
 var suite = framework.SetupLabSuite("placement", lab.DefaultHosts(3, 2))

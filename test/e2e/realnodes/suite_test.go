@@ -7,16 +7,12 @@ package realnodes_test
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/framework"
 )
 
 func TestRealNodes(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Real nodes suite")
+	framework.RunSuite(t, "Real nodes suite")
 }
 
 // One host with two kwok nodes (room for two vclusters) and a real node.

@@ -5,16 +5,12 @@ package syncer_test
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/framework"
 )
 
 func TestSyncer(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Syncer suite")
+	framework.RunSuite(t, "Syncer suite")
 }
 
 // One host, so that both vclusters of the collision spec share it, with

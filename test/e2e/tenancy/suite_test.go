@@ -8,16 +8,12 @@ package tenancy_test
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/test/framework"
 )
 
 func TestTenancy(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Tenancy suite")
+	framework.RunSuite(t, "Tenancy suite")
 }
 
 var suite = framework.SetupLabSuite("tenancy", lab.DefaultHosts(1, 2))

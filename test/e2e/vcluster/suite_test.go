@@ -6,8 +6,6 @@ package vcluster_test
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/vfleet/vfleet/lab"
@@ -15,8 +13,7 @@ import (
 )
 
 func TestVCluster(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "VCluster suite")
+	framework.RunSuite(t, "VCluster suite")
 }
 
 // vfleet runs the CLI against the lab's management cluster.
