@@ -77,7 +77,7 @@ func Run(ctx context.Context, o *Options) error {
 		// Only a hub of a federation has a quorum to speak of.
 		registerFederationMetrics()
 	}
-	if err := SetupControllers(ctx, mgr, clock.RealClock{}, engine, overhead, epochs); err != nil {
+	if err := SetupControllers(ctx, mgr, clock.RealClock{}, engine, overhead, epochs, o.VirtualClusterSyncs); err != nil {
 		return err
 	}
 
@@ -123,8 +123,9 @@ func Run(ctx context.Context, o *Options) error {
 }
 
 // SetupControllers registers the hub's controllers with mgr.
-// epochs is the federation's ledger, nil without one.
-func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveClock, engine *placement.Engine, overhead placement.Overhead, epochs virtualcluster.EpochLedger) error {
+// epochs is the federation's ledger, nil without one; workers how many
+// VirtualClusters are reconciled at once.
+func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveClock, engine *placement.Engine, overhead placement.Overhead, epochs virtualcluster.EpochLedger, workers int) error {
 	recorder := mgr.GetEventRecorder("vfleet-hub")
 	// One judge of the hosts' heartbeats, so that a host's health and its
 	// vclusters' failover agree on when it went silent.
@@ -140,7 +141,7 @@ func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveCl
 	}
 	return (&virtualcluster.Reconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Engine: engine, Overhead: overhead, Recorder: recorder, Clock: clk,
-		Liveness: alive, Ledger: epochs,
+		Liveness: alive, Ledger: epochs, Workers: workers,
 	}).SetupWithManager(ctx, mgr)
 }
 

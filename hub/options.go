@@ -42,6 +42,11 @@ type Options struct {
 	// vcluster's quota; placement reserves it.
 	ControlPlaneOverhead overhead.Flags
 
+	// VirtualClusterSyncs is how many VirtualClusters the hub reconciles
+	// at once: a lost host or region fails many over together, and each
+	// fence waits on its store.
+	VirtualClusterSyncs int
+
 	Serving     serving.Addresses
 	LeaderElect bool
 
@@ -61,6 +66,7 @@ func NewOptions() *Options {
 		AgentTokenTTL:        24 * time.Hour,
 		DefaultStrategy:      string(fleetv1.StrategyBinPack),
 		ControlPlaneOverhead: overhead.Default(),
+		VirtualClusterSyncs:  8,
 		Serving:              serving.Addresses{HealthProbe: ":8081", Metrics: ":8080"},
 		LeaderElect:          true,
 		Federation:           federation.NewOptions(),
@@ -78,6 +84,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.AgentTokenTTL, "agent-token-ttl", o.AgentTokenTTL, "lifetime of the tokens issued to agents")
 	fs.StringVar(&o.DefaultStrategy, "default-placement-strategy", o.DefaultStrategy, "placement strategy of vclusters that name none: BinPack, Spread or LowestCost")
 	o.ControlPlaneOverhead.AddFlags(fs)
+	fs.IntVar(&o.VirtualClusterSyncs, "concurrent-virtualcluster-syncs", o.VirtualClusterSyncs, "how many VirtualClusters are reconciled at once (placed, fenced, failed over)")
 	o.Serving.AddFlags(fs)
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect a leader among hub replicas")
 	o.Federation.AddFlags(fs)
@@ -99,6 +106,9 @@ func (o *Options) Validate() error {
 	}
 	if _, err := o.overhead(); err != nil {
 		errs = append(errs, err)
+	}
+	if o.VirtualClusterSyncs < 1 {
+		errs = append(errs, fmt.Errorf("--concurrent-virtualcluster-syncs %d: at least 1", o.VirtualClusterSyncs))
 	}
 	if o.AgentTokenTTL < 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--agent-token-ttl %s is too short: at least 10m", o.AgentTokenTTL))

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -45,6 +46,10 @@ type Reconciler struct {
 	// Ledger is the federation's, when the hub is one of a federation's:
 	// see EpochLedger.
 	Ledger EpochLedger
+	// Workers is how many VirtualClusters are reconciled at once (1 when
+	// 0). Placement decides and reserves under the engine's lock, so two
+	// at once never take the same room.
+	Workers int
 
 	feeder feeder
 	// pending are the VirtualClusters no host fits; a change to the fleet
@@ -95,6 +100,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("virtualcluster").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		For(&fleetv1.VirtualCluster{}).
 		// The fleet changed in a way that may let a pending vcluster fit.
 		WatchesRawSource(source.Channel(r.feeder.changed, wake)).

@@ -74,6 +74,9 @@ func startHubWith(wrap func(client.Client) client.Client) error {
 			Client: c, Reader: mgr.GetAPIReader(), Engine: placement.NewEngine(placement.DefaultProfile(), fleetv1.StrategyBinPack),
 			Overhead: placement.DefaultOverhead, Recorder: mgr.GetEventRecorder("test"), Clock: clock.RealClock{},
 			Liveness: liveness.NewTracker(), Ledger: hubLedger,
+			// Several at once, as the hub runs it: the race detector and
+			// the placement tests see them side by side.
+			Workers: 4,
 		}
 		return reconciler.SetupWithManager(context.Background(), mgr)
 	})
