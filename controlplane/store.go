@@ -2,6 +2,8 @@ package controlplane
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	neturl "net/url"
 	"os"
@@ -79,17 +81,49 @@ const maxSocketPath = 107
 // socketPath is where kine's socket goes: in dir, unless that path is too
 // long for a socket (a long data directory, and a vcluster and namespace
 // of up to 63 characters each), then in a private directory of its own
-// under the system's temporary directory. remove removes that directory,
+// under the system's temporary directory, named for dir: one a control
+// plane of dir left when it was killed is taken over by the next, and
+// RemoveSocketDir removes it with dir. remove removes that directory,
 // once kine has stopped.
 func socketPath(dir string) (path string, remove func(), err error) {
 	if p := filepath.Join(dir, "kine.sock"); len(p) <= maxSocketPath {
 		return p, func() {}, nil
 	}
-	short, err := os.MkdirTemp("", "vfleet-kine-")
+	short, err := socketDir(dir)
 	if err != nil {
+		return "", nil, err
+	}
+	// Only a control plane of dir uses it, and only one runs at a time.
+	// Made afresh, so that nobody else's directory is ever used: one put
+	// there in between makes Mkdir fail.
+	if err := os.RemoveAll(short); err != nil {
+		return "", nil, fmt.Errorf("remove the last socket directory of %s: %w", dir, err)
+	}
+	if err := os.Mkdir(short, 0o700); err != nil {
 		return "", nil, fmt.Errorf("a directory for kine's socket: %w", err)
 	}
 	return filepath.Join(short, "kine.sock"), func() { _ = os.RemoveAll(short) }, nil
+}
+
+// socketDir names the directory of socketPath for a long dir.
+func socketDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(os.TempDir(), "vfleet-kine-"+hex.EncodeToString(sum[:8])), nil
+}
+
+// RemoveSocketDir removes what a control plane whose data directory is
+// dir may keep outside it, kine's socket: call it when dir goes, once its
+// control plane has stopped.
+func RemoveSocketDir(dir string) error {
+	short, err := socketDir(dir)
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(short)
 }
 
 // StoreEndpoint is how the apiserver reaches its store.

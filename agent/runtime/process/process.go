@@ -350,7 +350,7 @@ func (r *Runtime) Remove(ctx context.Context, inst runtime.Instance) error {
 			return err
 		}
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := errors.Join(os.RemoveAll(dir), controlplane.RemoveSocketDir(dir)); err != nil {
 		return fmt.Errorf("control plane %s: remove its data: %w", name, err)
 	}
 	r.seenMu.Lock()
