@@ -206,6 +206,12 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 			"--tls-private-key-file=" + p.pki("hub-serving.key"),
 			"--health-probe-bind-address=" + c.hubHostPort(c.ports.HubHealth),
 			"--metrics-bind-address=" + c.hubHostPort(c.ports.HubMetrics),
+			// One replica, as the other components: with leader election, a
+			// restarted hub waited out its old Lease, and a hub whose Lease
+			// renewal timed out on a loaded machine exited, with nothing to
+			// restart it as a Deployment would (its region then looked lost
+			// to the federation).
+			"--leader-elect=false",
 		}
 		if c.region != nil {
 			args = append(args, c.region.HubArgs...)
