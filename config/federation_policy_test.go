@@ -9,10 +9,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/test/builder"
 )
@@ -36,12 +34,7 @@ func TestFederationAnnotationsAreTheHubs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: "bob", Groups: []string{"system:authenticated"}}
-	bob, err := client.New(cfg, client.Options{Scheme: apis.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bob := impersonate(t, "bob")
 	refused := func(what string, err error, key string) {
 		t.Helper()
 		if !apierrors.IsInvalid(err) && !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "remove it") {

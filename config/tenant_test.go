@@ -56,12 +56,7 @@ func TestTenantRoles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: "alice", Groups: []string{"tenants", "system:authenticated"}}
-	alice, err := client.New(cfg, client.Options{Scheme: apis.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := impersonate(t, "alice", "tenants")
 
 	vc := builder.MakeVirtualCluster("tenant-a", "demo").Class("gold").Obj()
 	for what, err := range map[string]error{
@@ -94,4 +89,17 @@ func TestTenantRoles(t *testing.T) {
 	if err := alice.Delete(ctx, vc); err != nil {
 		t.Errorf("a tenant cannot delete its VirtualCluster: %v", err)
 	}
+}
+
+// impersonate is a client of the envtest API server acting as user, in
+// groups and system:authenticated.
+func impersonate(t *testing.T, user string, groups ...string) client.Client {
+	t.Helper()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: append(groups, "system:authenticated")}
+	c, err := client.New(cfg, client.Options{Scheme: apis.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
