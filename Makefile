@@ -89,6 +89,10 @@ images: binaries build node-packages $(NGINX) ## Build the images real lab nodes
 ##@ Test
 
 UNIT_PKGS = $$(go list ./... | grep -v /test/e2e/)
+# The federation suite runs three regions' clusters, hubs and hosts: it
+# runs alone, after the others (two at a time), so that no suite's
+# vclusters wait minutes for two cores to start them.
+E2E_PKGS = $$(go list ./test/e2e/... | grep -v /test/e2e/federation)
 
 .PHONY: conformance
 conformance: binaries build images ## Run upstream conformance (sig-apps, -network, -node, -cli) on a lab host and on a vcluster there; hours, not part of make test (CONFORMANCE_ARGS=-focus=... narrows it).
@@ -110,7 +114,8 @@ test-unit: binaries controller-gen postgresql ## Run the unit and envtest tests 
 
 .PHONY: test-e2e
 test-e2e: binaries postgresql images ## Run the ginkgo e2e suites over real labs (one with a real node).
-	go test -count=1 -timeout 30m ./test/e2e/... -args -ginkgo.v
+	go test -count=1 -timeout 30m $(E2E_PKGS) -args -ginkgo.v
+	go test -count=1 -timeout 30m ./test/e2e/federation/ -args -ginkgo.v
 
 FUZZTIME ?= 30s
 
