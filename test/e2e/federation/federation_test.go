@@ -114,8 +114,12 @@ var _ = Describe("A federation of three regions", Ordered, func() {
 	It("brings every External vcluster of a killed region back in another region, every acknowledged write kept and its old epoch fenced", regionLoss)
 })
 
-// regionLossAfter is the hubs' default: how long a region may be silent.
-const regionLossAfter = 10 * time.Second
+// regionLossAfter is how long a region may be silent before the others
+// take its vclusters over: longer than the hubs' default (10s), as on
+// two cores a raft group now and then loses its leader for about that
+// long, and the suite would take a live region for lost. The benchmark
+// measures the default.
+const regionLossAfter = 15 * time.Second
 
 // leaderRegion is the region whose hub leads the federation now.
 func leaderRegion(ctx context.Context) string {

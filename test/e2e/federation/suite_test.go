@@ -36,7 +36,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	dir, err := os.MkdirTemp("", "vfleet-e2e-federation-")
 	Expect(err).NotTo(HaveOccurred())
 	fed, err = lab.NewFederation(lab.FederationConfig{
-		Dir: dir, Regions: 3, HostsPerRegion: 1, Nodes: 2, VfleetBin: bin, Progress: GinkgoWriter,
+		Dir: dir, Regions: 3, HostsPerRegion: 1, Nodes: 2, VfleetBin: bin, Progress: GinkgoWriter, RegionLossAfter: regionLossAfter,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(fed.Start(ctx)).To(Succeed())
