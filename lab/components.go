@@ -206,12 +206,7 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 			"--tls-private-key-file=" + p.pki("hub-serving.key"),
 			"--health-probe-bind-address=" + c.hubHostPort(c.ports.HubHealth),
 			"--metrics-bind-address=" + c.hubHostPort(c.ports.HubMetrics),
-			// One replica, as the other components: with leader election, a
-			// restarted hub waited out its old Lease, and a hub whose Lease
-			// renewal timed out on a loaded machine exited, with nothing to
-			// restart it as a Deployment would (its region then looked lost
-			// to the federation).
-			"--leader-elect=false",
+			hubOneReplica,
 		}
 		if c.region != nil {
 			args = append(args, c.region.HubArgs...)
@@ -332,6 +327,13 @@ func (c *Cluster) apiServerArgs() []string {
 		"--profiling=false",
 	}
 }
+
+// hubOneReplica runs the lab's hub as one replica, as the other
+// components: with leader election, a restarted hub waited out its old
+// Lease, and a hub whose Lease renewal timed out on a loaded machine
+// exited, with nothing to restart it as a Deployment would (its region
+// then looked lost to the federation).
+const hubOneReplica = "--leader-elect=false"
 
 // componentServing returns the flags shared by the controller-manager and the
 // scheduler: their client identity, and HTTPS serving of /healthz on port
