@@ -33,7 +33,7 @@ type Config struct {
 	// TLS has the peer's certificate (for serving and as a client) and the
 	// federation's CA as both RootCAs and ClientCAs.
 	TLS *tls.Config
-	// Timing is raft's; zero values take raft's defaults.
+	// Timing is raft's; zero values take DefaultTiming.
 	Timing Timing
 	// Log receives raft's log, as JSON lines; nil is stderr.
 	Log io.Writer
@@ -43,6 +43,15 @@ type Config struct {
 type Timing struct {
 	Heartbeat, Election, LeaderLease time.Duration
 }
+
+// DefaultTiming is twice raft's own defaults, which are made for one
+// datacenter: regions are further apart, and a hub shares its machine. A
+// leader that cannot reach a quorum within its lease steps down, and a
+// CPU stall of half a second (raft's lease) made one do so on a loaded
+// lab; the next leader may be a region that another cannot reach, which
+// then looks lost. Noticing a lost leader a second later costs little
+// beside the region-loss time (10s).
+var DefaultTiming = Timing{Heartbeat: 2 * time.Second, Election: 2 * time.Second, LeaderLease: time.Second}
 
 // Peer is one hub's member of the federation's raft group.
 type Peer struct {
@@ -125,9 +134,11 @@ func Open(cfg Config) (*Peer, error) {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
 	rc.Logger = logger
-	if t := cfg.Timing; t.Heartbeat > 0 {
-		rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = t.Heartbeat, t.Election, t.LeaderLease
+	t := cfg.Timing
+	if t.Heartbeat <= 0 {
+		t = DefaultTiming
 	}
+	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = t.Heartbeat, t.Election, t.LeaderLease
 	f := newFSM()
 	r, err := raft.NewRaft(rc, f, log, log, snaps, transport)
 	if err != nil {
