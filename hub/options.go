@@ -44,7 +44,9 @@ type Options struct {
 
 	// VirtualClusterSyncs is how many VirtualClusters the hub reconciles
 	// at once: a lost host or region fails many over together, and each
-	// fence waits on its store.
+	// fence waits on its store. One by default: at 8, a lab on two cores
+	// provisioned and started that many vclusters at once on one
+	// PostgreSQL server, and their apiservers failed to start.
 	VirtualClusterSyncs int
 
 	Serving     serving.Addresses
@@ -66,7 +68,7 @@ func NewOptions() *Options {
 		AgentTokenTTL:        24 * time.Hour,
 		DefaultStrategy:      string(fleetv1.StrategyBinPack),
 		ControlPlaneOverhead: overhead.Default(),
-		VirtualClusterSyncs:  8,
+		VirtualClusterSyncs:  1,
 		Serving:              serving.Addresses{HealthProbe: ":8081", Metrics: ":8080"},
 		LeaderElect:          true,
 		Federation:           federation.NewOptions(),
