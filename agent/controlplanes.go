@@ -273,6 +273,9 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if err := r.report(ctx, cp, state, "", nil); err != nil {
 		return reconcile.Result{}, err
 	}
+	if state.RetryAfter > 0 {
+		return reconcile.Result{RequeueAfter: state.RetryAfter}, nil
+	}
 	if state.Phase == fleetv1.ControlPlaneStarting && r.runtime.Changed() == nil {
 		// This runtime does not say when it is ready; look again.
 		return reconcile.Result{RequeueAfter: 2 * time.Second}, nil

@@ -5,6 +5,7 @@ package runtime
 
 import (
 	"context"
+	"time"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 )
@@ -49,6 +50,9 @@ type State struct {
 	Message string
 	// Kubeconfig is an admin kubeconfig for Endpoint, once Running.
 	Kubeconfig []byte
+	// RetryAfter is when the runtime tries a Failed control plane again,
+	// if it does: Ensure should be called then.
+	RetryAfter time.Duration
 }
 
 // Runtime runs control planes. Ensure and Remove are idempotent and

@@ -159,11 +159,17 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 	} else if rec.Pid != 0 {
 		st, err := controlplane.ReadStatus(dir)
 		if err == nil && st.Pid == rec.Pid && st.Phase == controlplane.PhaseFailed && rec.Generation == inst.Generation && rec.Launch == want {
-			// It gave up, saying why; starting it again with the same spec
-			// would fail the same way. A new spec gets a new attempt.
-			return runtime.State{Phase: fleetv1.ControlPlaneFailed, Endpoint: endpoint, Restarts: rec.Restarts + st.Restarts, Message: st.Message}, nil
-		}
-		if rec.Launch == want {
+			// It gave up, saying why. A new spec gets a new attempt at
+			// once; the same one only after a while, as the cause may
+			// pass (its store slow to answer) or may not (a bad flag).
+			delay := RetryDelay(rec.GaveUp)
+			if wait := time.Until(st.Updated.Add(delay)); wait > 0 {
+				return runtime.State{Phase: fleetv1.ControlPlaneFailed, Endpoint: endpoint, Restarts: rec.Restarts + st.Restarts, RetryAfter: wait,
+					Message: fmt.Sprintf("%s (trying again %s after it gave up)", st.Message, delay)}, nil
+			}
+			rec.GaveUp++
+			r.opts.Log.Info("Control plane gave up starting; trying again", "controlPlane", inst.Name, "times", rec.GaveUp, "reason", st.Message)
+		} else if rec.Launch == want {
 			rec.Restarts++
 			r.opts.Log.Info("Control plane process is gone; starting it again", "controlPlane", inst.Name, "pid", rec.Pid, "restarts", rec.Restarts)
 		}
@@ -172,6 +178,17 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 		return runtime.State{Phase: fleetv1.ControlPlaneFailed, Endpoint: endpoint, Restarts: rec.Restarts, Message: err.Error()}, nil
 	}
 	return runtime.State{Phase: fleetv1.ControlPlaneStarting, Endpoint: endpoint, Restarts: rec.Restarts}, nil
+}
+
+// RetryDelay is how long a control plane that gave up starting waits
+// before the next attempt, after it gave up gaveUp times before: half a
+// minute, doubling to five, as a kubelet backs off a crashing container.
+func RetryDelay(gaveUp int32) time.Duration {
+	const first, most = 30 * time.Second, 5 * time.Minute
+	if gaveUp >= 4 {
+		return most
+	}
+	return min(first<<gaveUp, most)
 }
 
 // start runs `vfleet controlplane` for inst, detached so that it outlives
@@ -189,6 +206,9 @@ func (r *Runtime) start(inst runtime.Instance, cfg launch.Config, rec *record.Re
 	})
 	if err != nil {
 		return err
+	}
+	if rec.Launch != want || rec.Generation != inst.Generation {
+		rec.GaveUp = 0
 	}
 	rec.Pid, rec.Launch, rec.Generation = p.Pid(), want, inst.Generation
 	if err := record.Write(cfg.DataDir, *rec); err != nil {

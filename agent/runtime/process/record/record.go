@@ -29,6 +29,9 @@ type Record struct {
 	// Restarts counts processes that died and were started again by the
 	// agent; the control plane counts its own children's.
 	Restarts int32 `json:"restarts,omitempty"`
+	// GaveUp counts the times the control plane gave up starting with
+	// this Launch; the agent waits longer before each new attempt.
+	GaveUp int32 `json:"gaveUp,omitempty"`
 }
 
 // Launch is what a control plane process was started with.
