@@ -184,11 +184,12 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 // before the next attempt, after it gave up gaveUp times before: half a
 // minute, doubling to five, as a kubelet backs off a crashing container.
 func RetryDelay(gaveUp int32) time.Duration {
-	const first, most = 30 * time.Second, 5 * time.Minute
+	// 30s<<3 is the last step under five minutes; the cap also keeps the
+	// shift from overflowing.
 	if gaveUp >= 4 {
-		return most
+		return 5 * time.Minute
 	}
-	return min(first<<gaveUp, most)
+	return 30 * time.Second << gaveUp
 }
 
 // start runs `vfleet controlplane` for inst, detached so that it outlives
