@@ -89,15 +89,9 @@ func Open(cfg Config) (*Peer, error) {
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: out, JSONFormat: true, Level: hclog.Info})
 
-	if err := os.MkdirAll(filepath.Join(cfg.Dir, "wal"), 0o700); err != nil {
-		return nil, err
-	}
-	// The WAL's Close leaves its metadata database open (and locked), so
-	// the peer holds it to close it itself.
-	meta := &metadb.BoltMetaDB{}
-	log, err := wal.Open(filepath.Join(cfg.Dir, "wal"), wal.WithLogger(logger.Named("wal")), wal.WithMetaStore(meta))
+	log, meta, err := openLog(cfg.Dir, logger)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("federation peer %s: raft log in %s: %w", cfg.ID, cfg.Dir, err), meta.Close())
+		return nil, fmt.Errorf("federation peer %s: %w", cfg.ID, err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, logger.Named("snapshots"))
 	if err != nil {
@@ -165,6 +159,26 @@ func (p *Peer) Bootstrap() error {
 func (p *Peer) Close() error {
 	err := p.raft.Shutdown().Error()
 	return errors.Join(err, p.stopAPI(), p.transport.Close(), closeStore(p.wal, p.meta))
+}
+
+// openLog opens the raft log kept in dir/wal. raft-wal before v0.4.1 sealed
+// a segment without its index block when raft cut the log's tail (a
+// follower dropping entries a new leader never committed), and the next
+// start then panicked in raft.NewRaft: a hub killed after such a cut could
+// never come back (raft-wal#31).
+//
+// The WAL's Close leaves its metadata database open (and locked), so the
+// caller holds it to close it itself.
+func openLog(dir string, logger hclog.Logger) (*wal.WAL, *metadb.BoltMetaDB, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o700); err != nil {
+		return nil, nil, err
+	}
+	meta := &metadb.BoltMetaDB{}
+	log, err := wal.Open(filepath.Join(dir, "wal"), wal.WithLogger(logger.Named("wal")), wal.WithMetaStore(meta))
+	if err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("raft log in %s: %w", dir, err), meta.Close())
+	}
+	return log, meta, nil
 }
 
 // closeStore closes the raft log and then its metadata database.
