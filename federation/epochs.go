@@ -144,8 +144,8 @@ func (l *Epochs) Stale(vc *fleetv1.VirtualCluster) bool {
 
 // Spill claims vc, which no host of this region has room for, for the
 // first region by name that reported within LiveWithin, that vc's
-// placement allows, and that has a ready host with its CPU and memory
-// free, as its hub last reported; that region's hub makes it there and
+// placement allows, that can use its store (CanKeep), and that has a
+// ready host with its CPU and memory free, as its hub last reported; that region's hub makes it there and
 // places it (see controllers/takeover). "" when no region has room.
 func (l *Epochs) Spill(ctx context.Context, vc *fleetv1.VirtualCluster) (string, error) {
 	st := l.Proposer.Ledger()
@@ -157,7 +157,7 @@ func (l *Epochs) Spill(ctx context.Context, vc *fleetv1.VirtualCluster) (string,
 	var regions []string
 	for name, reg := range st.Regions {
 		allowed := len(vc.Spec.Placement.Regions) == 0 || slices.Contains(vc.Spec.Placement.Regions, name)
-		if name == l.Region || !allowed || (l.LiveWithin > 0 && now().Sub(reg.Reported) >= l.LiveWithin) {
+		if name == l.Region || !allowed || !CanKeep(reg, vc.Spec.BackingStore) || (l.LiveWithin > 0 && now().Sub(reg.Reported) >= l.LiveWithin) {
 			continue
 		}
 		for _, h := range st.Hosts {
@@ -179,6 +179,14 @@ func (l *Epochs) Spill(ctx context.Context, vc *fleetv1.VirtualCluster) (string,
 		return "", err
 	}
 	return region, nil
+}
+
+// CanKeep reports whether region can run a vcluster of store: one whose
+// state is on its host (Embedded) anywhere, an External one only where
+// the region's hub can provision on its BackingStore and its hosts reach
+// it. A region of the same name elsewhere is another store.
+func CanKeep(region ledger.Region, store fleetv1.VirtualClusterStore) bool {
+	return store.Type != fleetv1.BackingStoreExternal || region.Uses(store.Name)
 }
 
 // fits reports whether h has want free, as its hub reported it.

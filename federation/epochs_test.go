@@ -124,8 +124,8 @@ func TestEpochs(t *testing.T) {
 }
 
 // TestSpill: a vcluster no host of its region has room for goes to the
-// first region by name that reports, that its placement allows, and that
-// has a ready host with its CPU and memory free.
+// first region by name that reports, that its placement allows, that can
+// use its store, and that has a ready host with its CPU and memory free.
 func TestSpill(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
@@ -144,7 +144,12 @@ func TestSpill(t *testing.T) {
 		{"f", now, ledger.Host{Name: "f1", Ready: true, Allocatable: big}},
 	} {
 		r.host.Region = r.region
-		if _, err := l.Propose(ctx, ledger.Command{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: r.region, Hub: "hub-" + r.region, Reported: r.at}, Hosts: []ledger.Host{r.host}}); err != nil {
+		// Every region but e can use the vcluster's store.
+		stores := []string{"pg"}
+		if r.region == "e" {
+			stores = []string{"pg-e"}
+		}
+		if _, err := l.Propose(ctx, ledger.Command{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: r.region, Hub: "hub-" + r.region, Reported: r.at, Stores: stores}, Hosts: []ledger.Host{r.host}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,16 +163,28 @@ func TestSpill(t *testing.T) {
 	if region, err := e.Spill(ctx, vc); err != nil || region != "" {
 		t.Fatalf("spilled to %q (%v): b is full, c not ready, d silent", region, err)
 	}
+	vc.Spec.Placement.Regions = []string{"a", "e"}
+	if region, err := e.Spill(ctx, vc); err != nil || region != "" {
+		t.Fatalf("spilled to %q (%v): e cannot use store pg", region, err)
+	}
 	vc.Spec.Placement.Regions = nil
 	region, err := e.Spill(ctx, vc)
-	if err != nil || region != "e" {
-		t.Fatalf("spilled to %q (%v), want e", region, err)
+	if err != nil || region != "f" {
+		t.Fatalf("spilled to %q (%v), want f, the first with room that can use store pg", region, err)
 	}
-	if r := l.Ledger().VClusters["team/web"]; r.Region != "e" || r.ClaimedFrom != "a" || r.UID != "uid-web" || r.Epoch != 0 {
+	if r := l.Ledger().VClusters["team/web"]; r.Region != "f" || r.ClaimedFrom != "a" || r.UID != "uid-web" || r.Epoch != 0 {
 		t.Errorf("ledger has %+v", r)
 	}
-	if got, ok := e.Elsewhere(vc); !ok || got != "e" {
-		t.Errorf("Elsewhere = %q, %v; want e", got, ok)
+	if got, ok := e.Elsewhere(vc); !ok || got != "f" {
+		t.Errorf("Elsewhere = %q, %v; want f", got, ok)
+	}
+	// One whose state is on its host needs no store: it goes to e.
+	embedded := vcluster(0, 0, "")
+	embedded.Name, embedded.UID = "cache", "uid-cache"
+	embedded.Spec.BackingStore = fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreEmbedded}
+	embedded.Spec.Resources = vc.Spec.Resources
+	if region, err := e.Spill(ctx, embedded); err != nil || region != "e" {
+		t.Fatalf("the Embedded vcluster spilled to %q (%v), want e", region, err)
 	}
 	// Another region's vcluster of the same name is not this one.
 	other := vcluster(0, 0, "")

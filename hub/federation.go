@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -119,7 +120,12 @@ func (f *federationPeer) report(ctx context.Context, p *federation.Peer) error {
 	if err := f.reader.List(ctx, &vcs); err != nil {
 		return err
 	}
+	var stores fleetv1.BackingStoreList
+	if err := f.reader.List(ctx, &stores); err != nil {
+		return err
+	}
 	cmd := regionReport(f.opts.Region, f.opts.ID, hosts.Items, f.clock.Now())
+	cmd.Region.Stores = usableStores(f.opts.Region, stores.Items)
 	cmd.VClusters = vclusterStates(vcs.Items)
 	// A report that does not commit within an interval is dropped for the
 	// next, fresher one: sent to a leader that was just cut off, it would
@@ -164,6 +170,21 @@ func regionReport(region, hub string, hosts []fleetv1.HostCluster, now time.Time
 		})
 	}
 	return cmd
+}
+
+// usableStores are the BackingStores region can run vclusters on: those
+// its hub can provision on now (Ready) that its hosts reach. A store the
+// hub cannot log in to is left out, so that no other region hands this one
+// a vcluster it could only fail to start.
+func usableStores(region string, stores []fleetv1.BackingStore) []string {
+	var out []string
+	for _, bs := range stores {
+		reached := bs.Spec.Region == region || slices.Contains(bs.Spec.ReachableFromRegions, region)
+		if reached && meta.IsStatusConditionTrue(bs.Status.Conditions, fleetv1.ConditionReady) {
+			out = append(out, bs.Name)
+		}
+	}
+	return out
 }
 
 func units(l corev1.ResourceList) map[string]int64 {

@@ -63,3 +63,35 @@ func TestVClusterStates(t *testing.T) {
 		t.Errorf("states %+v, want %+v", got, want)
 	}
 }
+
+// TestUsableStores: a region reports the stores its hub can provision on
+// and its hosts reach; not one that is down, nor one its hosts cannot reach.
+func TestUsableStores(t *testing.T) {
+	store := func(name, region string, ready bool, reachableFrom ...string) fleetv1.BackingStore {
+		bs := fleetv1.BackingStore{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: fleetv1.BackingStoreSpec{Region: region, ReachableFromRegions: reachableFrom}}
+		status := metav1.ConditionFalse
+		if ready {
+			status = metav1.ConditionTrue
+		}
+		bs.Status.Conditions = []metav1.Condition{{Type: fleetv1.ConditionReady, Status: status}}
+		return bs
+	}
+	for _, tc := range []struct {
+		name   string
+		stores []fleetv1.BackingStore
+		want   []string
+	}{
+		{name: "none", want: nil},
+		{name: "in the region", stores: []fleetv1.BackingStore{store("pg", "eu", true)}, want: []string{"pg"}},
+		{name: "in another region that the region reaches", stores: []fleetv1.BackingStore{store("pg-us", "us", true, "ap", "eu")}, want: []string{"pg-us"}},
+		{name: "in another region out of reach", stores: []fleetv1.BackingStore{store("pg-us", "us", true, "ap")}, want: nil},
+		{name: "one the hub cannot log in to", stores: []fleetv1.BackingStore{store("pg", "eu", false), store("etcd", "eu", true)}, want: []string{"etcd"}},
+		{name: "one never checked", stores: []fleetv1.BackingStore{{ObjectMeta: metav1.ObjectMeta{Name: "new"}, Spec: fleetv1.BackingStoreSpec{Region: "eu"}}}, want: nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := usableStores("eu", tc.stores); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -46,7 +48,7 @@ func (r *Runner) mirror(ctx context.Context, st *ledger.State) error {
 			continue
 		}
 		kept[key] = true
-		if err := r.keepMirror(ctx, rec, ns, name); err != nil {
+		if err := r.keepMirror(ctx, rec, r.staysBecause(st, rec), ns, name); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -59,15 +61,34 @@ func (r *Runner) mirror(ctx context.Context, st *ledger.State) error {
 	return errors.Join(errs...)
 }
 
+// staysBecause says why rec stays in its region, lost, or "" when its
+// region reports or a surviving region takes it over.
+func (r *Runner) staysBecause(st *ledger.State, rec ledger.VCluster) string {
+	now := r.Clock.Now()
+	if !lost(st, rec.Region, now, r.After) {
+		return ""
+	}
+	by, why := taker(st, rec, now, r.After)
+	if by != "" {
+		return ""
+	}
+	since := "ever"
+	if reg, ok := st.Regions[rec.Region]; ok {
+		since = reg.Reported.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("region %s has not reported since %s; the vcluster stays there: %s", rec.Region, since, why)
+}
+
 // keepMirror makes or updates the mirror of rec, written only when what
 // the ledger says of it changed.
-func (r *Runner) keepMirror(ctx context.Context, rec ledger.VCluster, ns, name string) error {
+func (r *Runner) keepMirror(ctx context.Context, rec ledger.VCluster, message, ns, name string) error {
 	var spec fleetv1.VirtualClusterSpec
 	if err := json.Unmarshal(rec.Spec, &spec); err != nil {
 		return err
 	}
 	status := fleetv1.VirtualClusterMirrorStatus{
 		Region: rec.Region, Host: rec.Host, Epoch: rec.Epoch, FencedEpoch: rec.FencedEpoch, Store: rec.Store, Phase: rec.Phase, Ready: rec.Ready,
+		Message: message,
 	}
 	m := &fleetv1.VirtualClusterMirror{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, m)

@@ -83,19 +83,17 @@ func (r *Runner) Start(ctx context.Context) error {
 func (r *Runner) Pass(ctx context.Context) error {
 	st := r.Proposer.Ledger()
 	now := r.Clock.Now()
-	if taker(st, now, r.After) != r.Region {
-		// Another surviving region takes over, or none reports at all
-		// (this hub's own reports fail too: it has no quorum).
-		return r.keep(ctx)
-	}
 	var errs []error
 	for _, key := range slices.Sorted(maps.Keys(st.VClusters)) {
 		vc := st.VClusters[key]
 		if vc.Region == r.Region || !lost(st, vc.Region, now, r.After) {
 			continue
 		}
-		if why := stays(vc); why != "" {
-			ctrl.LoggerFrom(ctx).Info("A lost region's vcluster stays", "vcluster", key, "region", vc.Region, "why", why)
+		// Another surviving region takes it over, or none can (its
+		// mirrors say why), or none reports at all: this hub's own
+		// reports fail too, it has no quorum.
+		if by, why := taker(st, vc, now, r.After); by != r.Region {
+			ctrl.LoggerFrom(ctx).V(1).Info("A lost region's vcluster is not this region's to take over", "vcluster", key, "region", vc.Region, "taker", by, "why", why)
 			continue
 		}
 		if _, err := r.Proposer.Propose(ctx, ledger.Command{Op: ledger.OpClaim, Key: key, From: vc.Epoch, Home: r.Region}); err != nil {
@@ -228,29 +226,41 @@ func lost(st *ledger.State, region string, now time.Time, after time.Duration) b
 	return !ok || now.Sub(reg.Reported) >= after
 }
 
-// taker is the region that takes over lost regions' vclusters: the first
-// by name of those that report, so that every surviving hub agrees
-// without a word; "" when none does.
-func taker(st *ledger.State, now time.Time, after time.Duration) string {
-	var live []string
-	for name := range st.Regions {
-		if !lost(st, name, now, after) {
-			live = append(live, name)
+// taker is the region that takes over rec from its lost region: the
+// first by name of those that report and can use its store, so that every
+// surviving hub agrees without a word. When none can, it is "" and why
+// says so.
+func taker(st *ledger.State, rec ledger.VCluster, now time.Time, after time.Duration) (region, why string) {
+	var spec fleetv1.VirtualClusterSpec
+	if why := stays(rec, &spec); why != "" {
+		return "", why
+	}
+	var live, able []string
+	for name, reg := range st.Regions {
+		if lost(st, name, now, after) {
+			continue
+		}
+		live = append(live, name)
+		if federation.CanKeep(reg, spec.BackingStore) {
+			able = append(able, name)
 		}
 	}
-	if len(live) == 0 {
-		return ""
+	switch {
+	case len(live) == 0:
+		return "", "no region of the federation reports"
+	case len(able) == 0:
+		return "", fmt.Sprintf("no surviving region can use its BackingStore %s (none has it Ready and reachable from its hosts)", spec.BackingStore.Name)
 	}
-	return slices.Min(live)
+	return slices.Min(able), ""
 }
 
-// stays says why a lost region's vcluster is not taken over, or "": its
-// state is on its host (an Embedded store), from which no other host can
-// bring it back, or its owner fails it over only by hand.
-func stays(vc ledger.VCluster) string {
-	var spec fleetv1.VirtualClusterSpec
+// stays says why a lost region's vcluster is not taken over whatever the
+// surviving regions can do, or "": its state is on its host (an Embedded
+// store), from which no other host can bring it back, or its owner fails
+// it over only by hand. It decodes the vcluster's spec into spec.
+func stays(vc ledger.VCluster, spec *fleetv1.VirtualClusterSpec) string {
 	switch {
-	case json.Unmarshal(vc.Spec, &spec) != nil:
+	case json.Unmarshal(vc.Spec, spec) != nil:
 		return "its spec in the ledger does not decode"
 	case spec.BackingStore.Type != fleetv1.BackingStoreExternal:
 		return "its state is on its lost host (an Embedded store)"

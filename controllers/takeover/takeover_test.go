@@ -3,6 +3,7 @@ package takeover_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +33,12 @@ var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
 func report(t *testing.T, l *ledger.Local, region string, at time.Time, hosts ...string) {
 	t.Helper()
-	c := ledger.Command{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: region, Hub: "hub-" + region, Reported: at}}
+	// Every region can use store pg; r-b alone pg-b too.
+	stores := []string{"pg"}
+	if region == "r-b" {
+		stores = append(stores, "pg-b")
+	}
+	c := ledger.Command{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: region, Hub: "hub-" + region, Reported: at, Stores: stores}}
 	for _, h := range hosts {
 		c.Hosts = append(c.Hosts, ledger.Host{Name: h, Region: region})
 	}
@@ -45,7 +51,11 @@ func report(t *testing.T, l *ledger.Local, region string, at time.Time, hosts ..
 // epoch 1.
 func place(t *testing.T, l *ledger.Local, key, region, host string, store fleetv1.BackingStoreType, failover fleetv1.FailoverMode) {
 	t.Helper()
-	raw := specOf(t, store, failover)
+	placeSpec(t, l, key, region, host, specOf(t, store, failover))
+}
+
+func placeSpec(t *testing.T, l *ledger.Local, key, region, host string, raw []byte) {
+	t.Helper()
 	for _, c := range []ledger.Command{{Op: ledger.OpHome, Key: key, Home: region, Spec: raw}, {Op: ledger.OpBumpEpoch, Key: key, Host: host}} {
 		if _, err := l.Propose(context.Background(), c); err != nil {
 			t.Fatal(err)
@@ -62,6 +72,17 @@ func specOf(t *testing.T, store fleetv1.BackingStoreType, failover fleetv1.Failo
 	}
 	spec := w.Obj().Spec
 	spec.Failover.Mode = failover
+	return marshal(t, spec)
+}
+
+// externalOn is the spec of an External vcluster kept on store.
+func externalOn(t *testing.T, store string) []byte {
+	t.Helper()
+	return marshal(t, builder.MakeVirtualCluster("", "").CPU("2").External(store).Obj().Spec)
+}
+
+func marshal(t *testing.T, spec fleetv1.VirtualClusterSpec) []byte {
+	t.Helper()
 	raw, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +105,8 @@ func TestTakesOverALostRegion(t *testing.T) {
 	place(t, l, "shop/web", "r-c", "c-1", fleetv1.BackingStoreExternal, "")
 	place(t, l, "shop/cache", "r-c", "c-1", fleetv1.BackingStoreEmbedded, "")
 	place(t, l, "shop/by-hand", "r-c", "c-1", fleetv1.BackingStoreExternal, fleetv1.FailoverManual)
+	placeSpec(t, l, "shop/b-only", "r-c", "c-1", externalOn(t, "pg-b"))
+	placeSpec(t, l, "shop/stuck", "r-c", "c-1", externalOn(t, "pg-c"))
 	runner := func(region string) *takeover.Runner {
 		return &takeover.Runner{Client: k8s, Proposer: l, Clock: clk, Region: region, After: time.Minute, Every: time.Second}
 	}
@@ -129,6 +152,23 @@ func TestTakesOverALostRegion(t *testing.T) {
 	}
 	if byHand := l.Ledger().VClusters["shop/by-hand"]; byHand.Region != "r-c" {
 		t.Errorf("a vcluster that fails over by hand was claimed: %+v", byHand)
+	}
+	// Only r-b can use pg-b; no survivor pg-c, and its mirror says so.
+	if rec := l.Ledger().VClusters["shop/b-only"]; rec.Region != "r-b" {
+		t.Errorf("the vcluster on pg-b: %+v, want it claimed by r-b, the only survivor that can use its store", rec)
+	}
+	if rec := l.Ledger().VClusters["shop/stuck"]; rec.Region != "r-c" {
+		t.Errorf("the vcluster on pg-c, which no survivor can use, was claimed: %+v", rec)
+	}
+	stuck := &fleetv1.VirtualClusterMirror{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "stuck"}, stuck); err != nil {
+		t.Fatal(err)
+	}
+	if want := "region r-c has not reported since 2026-12-01T12:00:01Z; the vcluster stays there: no surviving region can use its BackingStore pg-c"; !strings.HasPrefix(stuck.Status.Message, want) {
+		t.Errorf("the mirror of the vcluster that stays says %q, want %q", stuck.Status.Message, want)
+	}
+	if cache := (&fleetv1.VirtualClusterMirror{}); k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "cache"}, cache) != nil || !strings.Contains(cache.Status.Message, "an Embedded store") {
+		t.Errorf("the mirror of the Embedded vcluster left in r-c says %q", cache.Status.Message)
 	}
 	vc := &fleetv1.VirtualCluster{}
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, vc); err != nil {

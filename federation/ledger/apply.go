@@ -71,6 +71,10 @@ type VClusterState struct {
 // words.
 const maxPhase = 32
 
+// maxStores bounds the stores a region reports: every hub keeps every
+// region's list.
+const maxStores = 256
+
 // ErrStaleEpoch is returned by a BumpEpoch whose proposer read an epoch
 // that is no longer the vcluster's: another hub moved it first.
 var ErrStaleEpoch = errors.New("the vcluster's epoch moved since it was read")
@@ -240,6 +244,9 @@ func (s *State) reportRegion(region *Region, hosts []Host, vclusters []VClusterS
 			return fmt.Errorf("region %s reports vcluster %s in a phase of %d characters: at most %d", region.Name, v.Key, len(v.Phase), maxPhase)
 		}
 	}
+	if err := checkStores(region); err != nil {
+		return err
+	}
 	// An older report, applied late, does not undo a newer one.
 	if prev, ok := s.Regions[region.Name]; ok && prev.Reported.After(region.Reported) {
 		return nil
@@ -260,7 +267,29 @@ func (s *State) reportRegion(region *Region, hosts []Host, vclusters []VClusterS
 			s.VClusters[v.Key] = vc
 		}
 	}
-	s.Regions[region.Name] = Region{Name: region.Name, Hub: region.Hub, Reported: region.Reported.UTC().Truncate(time.Millisecond)}
+	s.Regions[region.Name] = Region{
+		Name: region.Name, Hub: region.Hub, Reported: region.Reported.UTC().Truncate(time.Millisecond),
+		Stores: slices.Sorted(slices.Values(region.Stores)),
+	}
+	return nil
+}
+
+// checkStores refuses a report of too many stores, or of one twice or by
+// a name no BackingStore can have.
+func checkStores(region *Region) error {
+	if len(region.Stores) > maxStores {
+		return fmt.Errorf("region %s reports %d stores: at most %d", region.Name, len(region.Stores), maxStores)
+	}
+	seen := map[string]bool{}
+	for _, name := range region.Stores {
+		if err := checkName("store", name); err != nil {
+			return fmt.Errorf("region %s: %w", region.Name, err)
+		}
+		if seen[name] {
+			return fmt.Errorf("region %s reports store %s twice", region.Name, name)
+		}
+		seen[name] = true
+	}
 	return nil
 }
 

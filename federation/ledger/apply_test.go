@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,19 @@ func report(region, hub string, at time.Time, hosts ...string) Command {
 		c.Hosts = append(c.Hosts, Host{Name: h, Region: region, Ready: true})
 	}
 	return c
+}
+
+func withStores(c Command, stores ...string) Command {
+	c.Region.Stores = stores
+	return c
+}
+
+func manyStores(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("pg-%d", i)
+	}
+	return out
 }
 
 // federation is a ledger with two regions of two hosts each and one
@@ -182,6 +196,19 @@ func TestApply(t *testing.T) {
 			c.VClusters = []VClusterState{{Key: "team/web", Phase: strings.Repeat("x", 33)}}
 			return c
 		}()}, errText: "at most 32"},
+		{name: "a report names the stores the region can use",
+			cmds: []Command{withStores(report("b", "hub-b", t0.Add(time.Second), "b1"), "pg-b", "pg-a")},
+			check: func(t *testing.T, s *State) {
+				if b := s.Regions["b"]; !b.Uses("pg-a") || !b.Uses("pg-b") || b.Uses("pg-c") || b.Stores[0] != "pg-a" {
+					t.Errorf("region b %+v", b)
+				}
+				if s.Regions["a"].Uses("pg-a") {
+					t.Error("region a uses a store it never reported")
+				}
+			}},
+		{name: "a store reported twice", cmds: []Command{withStores(report("b", "hub-b", t0.Add(time.Second), "b1"), "pg", "pg")}, errText: "store pg twice"},
+		{name: "a store name no BackingStore can have", cmds: []Command{withStores(report("b", "hub-b", t0.Add(time.Second), "b1"), "PG/x")}, errText: `store "PG/x"`},
+		{name: "too many stores", cmds: []Command{withStores(report("b", "hub-b", t0.Add(time.Second), "b1"), manyStores(257)...)}, errText: "257 stores: at most 256"},
 		{name: "an older report applied late changes nothing",
 			cmds: []Command{report("a", "hub-a", t0.Add(-time.Minute), "a9")},
 			check: func(t *testing.T, s *State) {

@@ -22,7 +22,15 @@ type Region struct {
 	// Reported is when the region's hub last reported its hosts, by the
 	// clock of the hub that proposed the report.
 	Reported time.Time `json:"reported"`
+	// Stores names the BackingStores the region can run vclusters on:
+	// its hub can provision on them and its hosts reach them. A
+	// vcluster of another region spills or fails over only to a region
+	// that names its store.
+	Stores []string `json:"stores,omitempty"`
 }
+
+// Uses reports whether the region can run a vcluster kept on store.
+func (r Region) Uses(store string) bool { return slices.Contains(r.Stores, store) }
 
 // Host is a host cluster as its region's hub last reported it.
 type Host struct {
@@ -104,7 +112,7 @@ func (s *State) Clone() *State {
 // nothing a peer writes can name something else in a key.
 func checkName(what, name string) error {
 	check := validation.IsDNS1123Label
-	if what == "host" {
+	if what == "host" || what == "store" {
 		check = validation.IsDNS1123Subdomain
 	}
 	if errs := check(name); len(errs) > 0 {

@@ -30,6 +30,11 @@ type VirtualClusterMirrorStatus struct {
 	// store names its BackingStore.
 	// +optional
 	Store string `json:"store,omitempty"`
+	// message says why the vcluster stays in its region when that region
+	// has stopped reporting and no surviving region takes it over.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
 	// observedTime is when this hub last copied it from the ledger.
 	// +optional
 	ObservedTime *metav1.Time `json:"observedTime,omitempty"`
@@ -44,6 +49,7 @@ type VirtualClusterMirrorStatus struct {
 // +kubebuilder:printcolumn:name="Epoch",type=integer,JSONPath=`.status.epoch`
 // +kubebuilder:printcolumn:name="Store",type=string,JSONPath=`.status.store`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
 
 // VirtualClusterMirror is a read-only copy, kept by the hub, of a
 // vcluster that another region of the federation runs: every region lists
