@@ -197,7 +197,7 @@ func TestTakeoverOfALostRegionKeepsTheData(t *testing.T) {
 	l := ledger.NewLocal(ledger.New())
 	for _, c := range []ledger.Command{
 		{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: "r-lost", Hub: "hub-lost", Reported: lostAt}, Hosts: []ledger.Host{{Name: "lost-1", Region: "r-lost"}}},
-		{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: "r-tk", Hub: "hub-tk", Reported: time.Now()}, Hosts: []ledger.Host{{Name: "tk-a", Region: "r-tk"}}},
+		{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: "r-tk", Hub: "hub-tk", Reported: time.Now(), Stores: []string{bs.Name}}, Hosts: []ledger.Host{{Name: "tk-a", Region: "r-tk"}}},
 		{Op: ledger.OpHome, Key: "default/tk", Home: "r-lost", Store: bs.Name, Spec: raw, UID: lostUID},
 		{Op: ledger.OpBumpEpoch, Key: "default/tk", Host: "lost-1"},
 	} {
