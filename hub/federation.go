@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,45 @@ type federationPeer struct {
 	clock  clock.PassiveClock
 	// live is the peer while it runs.
 	live livePeer
+	// steady is since when the region's reports have committed without
+	// a long gap.
+	steady steadiness
+}
+
+// steadiness is since when a hub's reports have committed without a gap
+// of more than half the region-loss time, by its clock. Reports run from
+// the loop and from placements (reportNow), so it is locked.
+type steadiness struct {
+	mu          sync.Mutex
+	last, since time.Time
+}
+
+// at is the steady time a report proposed at now carries.
+func (s *steadiness) at(now time.Time, gap time.Duration) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return steadySince(s.last, s.since, now, gap)
+}
+
+// committed records a report of time at, steady since since, as
+// committed; a late one older than the last changes nothing.
+func (s *steadiness) committed(at, since time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at.After(s.last) {
+		s.last, s.since = at, since
+	}
+}
+
+// steadySince is the steady time of a report at now, after one committed
+// at last that was steady since since: a gap longer than gap, or no
+// report yet (a hub that just started or just came to lead), starts a new
+// steady run now.
+func steadySince(last, since, now time.Time, gap time.Duration) time.Time {
+	if last.IsZero() || now.Sub(last) > gap {
+		return now
+	}
+	return since
 }
 
 // errNoPeer is the ledger's answer while this replica runs no peer (it
@@ -124,7 +164,9 @@ func (f *federationPeer) report(ctx context.Context, p *federation.Peer) error {
 	if err := f.reader.List(ctx, &stores); err != nil {
 		return err
 	}
-	cmd := regionReport(f.opts.Region, f.opts.ID, hosts.Items, f.clock.Now())
+	now := f.clock.Now()
+	cmd := regionReport(f.opts.Region, f.opts.ID, hosts.Items, now)
+	cmd.Region.Steady = f.steady.at(now, f.opts.RegionLossAfter/2)
 	cmd.Region.Stores = usableStores(f.opts.Region, stores.Items)
 	cmd.VClusters = vclusterStates(vcs.Items)
 	// A report that does not commit within an interval is dropped for the
@@ -133,8 +175,11 @@ func (f *federationPeer) report(ctx context.Context, p *federation.Peer) error {
 	// nothing for that long, would take this live region for lost.
 	rctx, cancel := context.WithTimeout(ctx, f.opts.ReportEvery)
 	defer cancel()
-	_, err := p.Propose(rctx, cmd)
-	return err
+	if _, err := p.Propose(rctx, cmd); err != nil {
+		return err
+	}
+	f.steady.committed(now, cmd.Region.Steady)
+	return nil
 }
 
 // vclusterStates are the phase and readiness of the vclusters this region

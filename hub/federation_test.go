@@ -95,3 +95,26 @@ func TestUsableStores(t *testing.T) {
 		})
 	}
 }
+
+// TestSteadySince: a report continues its hub's steady run unless the last
+// committed one is older than the gap, or there is none.
+func TestSteadySince(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	const gap = 5 * time.Second
+	for _, tc := range []struct {
+		name            string
+		last, since, at time.Time
+		want            time.Time
+	}{
+		{name: "the first report starts a run", at: t0, want: t0},
+		{name: "a report an interval after the last continues its run", last: t0, since: t0.Add(-time.Hour), at: t0.Add(2 * time.Second), want: t0.Add(-time.Hour)},
+		{name: "a report exactly the gap after the last continues its run", last: t0, since: t0.Add(-time.Hour), at: t0.Add(gap), want: t0.Add(-time.Hour)},
+		{name: "a report longer than the gap after the last starts a run", last: t0, since: t0.Add(-time.Hour), at: t0.Add(gap + time.Millisecond), want: t0.Add(gap + time.Millisecond)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := steadySince(tc.last, tc.since, tc.at, gap); !got.Equal(tc.want) {
+				t.Errorf("steadySince = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

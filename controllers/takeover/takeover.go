@@ -86,7 +86,7 @@ func (r *Runner) Pass(ctx context.Context) error {
 	var errs []error
 	for _, key := range slices.Sorted(maps.Keys(st.VClusters)) {
 		vc := st.VClusters[key]
-		if vc.Region == r.Region || !lost(st, vc.Region, now, r.After) {
+		if vc.Region == r.Region || !silent(st, r.Region, vc.Region, now, r.After) {
 			continue
 		}
 		// Another surviving region takes it over, or none can (its
@@ -224,6 +224,25 @@ func (r *Runner) make(ctx context.Context, rec ledger.VCluster) error {
 func lost(st *ledger.State, region string, now time.Time, after time.Duration) bool {
 	reg, ok := st.Regions[region]
 	return !ok || now.Sub(reg.Reported) >= after
+}
+
+// silent reports whether region has been silent for after while the
+// federation heard this one (own): own's last report is less than after/2
+// old, so the ledger here is current and the federation commits, and
+// region has not reported for after counted from the later of its last
+// report and the start of own's steady run. A federation that lost its
+// leader for a while heard no region; those it has not heard again yet
+// are not lost for that.
+func silent(st *ledger.State, own, region string, now time.Time, after time.Duration) bool {
+	me, ok := st.Regions[own]
+	if !ok || now.Sub(me.Reported) >= after/2 {
+		return false
+	}
+	from := me.Steady
+	if reg, ok := st.Regions[region]; ok && reg.Reported.After(from) {
+		from = reg.Reported
+	}
+	return now.Sub(from) >= after
 }
 
 // taker is the region that takes over rec from its lost region: the

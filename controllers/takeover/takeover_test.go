@@ -120,6 +120,7 @@ func TestTakesOverALostRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.SetTime(t0.Add(59 * time.Second))
+	report(t, l, "r-a", clk.Now(), "a-1")
 	if err := a.Pass(ctx); err != nil {
 		t.Fatal(err)
 	}

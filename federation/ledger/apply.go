@@ -220,6 +220,9 @@ func (s *State) reportRegion(region *Region, hosts []Host, vclusters []VClusterS
 	if region.Reported.IsZero() {
 		return fmt.Errorf("region %s: the report has no time", region.Name)
 	}
+	if region.Steady.After(region.Reported) {
+		return fmt.Errorf("region %s: the report says it has been steady since %s, after its own time %s", region.Name, region.Steady.UTC().Format(time.RFC3339), region.Reported.UTC().Format(time.RFC3339))
+	}
 	seen := map[string]bool{}
 	for _, h := range hosts {
 		if err := checkName("host", h.Name); err != nil {
@@ -268,8 +271,8 @@ func (s *State) reportRegion(region *Region, hosts []Host, vclusters []VClusterS
 		}
 	}
 	s.Regions[region.Name] = Region{
-		Name: region.Name, Hub: region.Hub, Reported: region.Reported.UTC().Truncate(time.Millisecond),
-		Stores: slices.Sorted(slices.Values(region.Stores)),
+		Name: region.Name, Hub: region.Hub, Reported: utcMillis(region.Reported),
+		Steady: utcMillis(region.Steady), Stores: slices.Sorted(slices.Values(region.Stores)),
 	}
 	return nil
 }
@@ -303,4 +306,14 @@ func (s *State) RegionHosts(region string) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// utcMillis is t as the ledger keeps times, in UTC to the millisecond,
+// so that every replica's state, and its snapshot, is the same; the zero
+// time stays zero.
+func utcMillis(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Millisecond)
 }

@@ -24,6 +24,11 @@ func withStores(c Command, stores ...string) Command {
 	return c
 }
 
+func steadySince(c Command, at time.Time) Command {
+	c.Region.Steady = at
+	return c
+}
+
 func manyStores(n int) []string {
 	out := make([]string, n)
 	for i := range out {
@@ -206,6 +211,17 @@ func TestApply(t *testing.T) {
 					t.Error("region a uses a store it never reported")
 				}
 			}},
+		{name: "a report says since when the region has been steady",
+			cmds: []Command{steadySince(report("b", "hub-b", t0.Add(time.Second), "b1"), t0.Add(-time.Minute).In(time.FixedZone("x", 3600)))},
+			check: func(t *testing.T, s *State) {
+				if got := s.Regions["b"].Steady; !got.Equal(t0.Add(-time.Minute)) || got.Location() != time.UTC {
+					t.Errorf("region b steady since %v", got)
+				}
+				if !s.Regions["a"].Steady.IsZero() {
+					t.Errorf("region a, which never said, steady since %v", s.Regions["a"].Steady)
+				}
+			}},
+		{name: "steady since after the report's own time", cmds: []Command{steadySince(report("b", "hub-b", t0, "b1"), t0.Add(time.Second))}, errText: "after its own time"},
 		{name: "a store reported twice", cmds: []Command{withStores(report("b", "hub-b", t0.Add(time.Second), "b1"), "pg", "pg")}, errText: "store pg twice"},
 		{name: "a store name no BackingStore can have", cmds: []Command{withStores(report("b", "hub-b", t0.Add(time.Second), "b1"), "PG/x")}, errText: `store "PG/x"`},
 		{name: "too many stores", cmds: []Command{withStores(report("b", "hub-b", t0.Add(time.Second), "b1"), manyStores(257)...)}, errText: "257 stores: at most 256"},

@@ -22,6 +22,13 @@ type Region struct {
 	// Reported is when the region's hub last reported its hosts, by the
 	// clock of the hub that proposed the report.
 	Reported time.Time `json:"reported"`
+	// Steady is since when, by the same clock, the hub's reports have
+	// committed without a gap of half the region-loss time: another
+	// region's silence counts only from then, so that a federation that
+	// lost its leader for a while, and so heard no region, does not take
+	// the regions that have not reported yet since for lost. Zero: since
+	// before anything the ledger knows.
+	Steady time.Time `json:"steady,omitzero"`
 	// Stores names the BackingStores the region can run vclusters on:
 	// its hub can provision on them and its hosts reach them. A
 	// vcluster of another region spills or fails over only to a region
