@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -34,6 +35,10 @@ type heartbeat struct {
 	duration time.Duration
 	after    time.Duration
 	runtime  runtime.Runtime
+
+	// lease is the Lease as this agent last wrote it; only the renewing
+	// goroutine touches it.
+	lease *coordinationv1.Lease
 
 	mu        sync.Mutex
 	lastRenew time.Time
@@ -98,34 +103,24 @@ func (h *heartbeat) Start(ctx context.Context) error {
 	}
 }
 
-// renew writes the Lease's renew time, creating the Lease if need be. One
-// attempt takes at most an interval, so a hung hub delays the next one by
-// no more.
+// renew writes the Lease's renew time, creating the Lease if need be.
 func (h *heartbeat) renew(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, h.every)
+	h.mu.Lock()
+	budget := renewBudget(h.lastRenew, h.clock.Now(), h.every, h.after)
+	h.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	now := metav1.NewMicroTime(h.clock.Now())
-	leases := h.leases
-	lease, err := leases.Get(ctx, fleetv1.AgentLeaseName, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: fleetv1.AgentLeaseName}}
-	case err != nil:
-		log.FromContext(ctx).V(1).Info("Cannot read the heartbeat Lease", "error", err.Error())
-		return
-	}
-	if lease.Labels == nil {
-		lease.Labels = map[string]string{}
-	}
-	lease.Labels[fleetv1.LabelHost] = h.host
-	lease.Spec.HolderIdentity = ptr.To(h.holder)
-	lease.Spec.LeaseDurationSeconds = ptr.To(int32(h.duration / time.Second))
-	lease.Spec.RenewTime = &now
-	if lease.ResourceVersion == "" {
-		lease.Spec.AcquireTime = &now
-		_, err = leases.Create(ctx, lease, metav1.CreateOptions{})
-	} else {
-		_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
+	// The Lease as this agent last wrote it is current unless someone
+	// else wrote it since: one round trip a renewal rather than two, which
+	// matters when the hub's apiserver is slow. A conflict, or a Lease
+	// deleted behind the agent's back, reads it again at once.
+	var err error
+	for range 2 {
+		if err = h.write(ctx, now); err == nil || (!apierrors.IsConflict(err) && !apierrors.IsNotFound(err)) {
+			break
+		}
+		h.lease = nil
 	}
 	if err != nil {
 		log.FromContext(ctx).V(1).Info("Cannot renew the heartbeat Lease", "error", err.Error())
@@ -143,6 +138,52 @@ func (h *heartbeat) renew(ctx context.Context) {
 		default:
 		}
 	}
+}
+
+// renewBudget is how long one renewal may take: until the host would fence
+// itself, and at least an interval. On a loaded hub an apiserver that
+// answers in five seconds still renews the Lease; an attempt cut short at
+// two seconds and tried again would not, and the host would fence every
+// control plane it runs, whose restarts load the machine further. A
+// renewal that lands late is still safe: the hub judges the Lease by when
+// it saw it change, and the agent's fence counts from before it was sent.
+func renewBudget(lastRenew, now time.Time, every, after time.Duration) time.Duration {
+	return max(every, lastRenew.Add(after).Sub(now))
+}
+
+// write renews the Lease at now from the copy this agent last wrote, or
+// from the hub's when it has none.
+func (h *heartbeat) write(ctx context.Context, now metav1.MicroTime) error {
+	lease := h.lease.DeepCopy()
+	if lease == nil {
+		got, err := h.leases.Get(ctx, fleetv1.AgentLeaseName, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			got = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: fleetv1.AgentLeaseName}}
+		case err != nil:
+			return fmt.Errorf("read the Lease: %w", err)
+		}
+		lease = got
+	}
+	if lease.Labels == nil {
+		lease.Labels = map[string]string{}
+	}
+	lease.Labels[fleetv1.LabelHost] = h.host
+	lease.Spec.HolderIdentity = ptr.To(h.holder)
+	lease.Spec.LeaseDurationSeconds = ptr.To(int32(h.duration / time.Second))
+	lease.Spec.RenewTime = &now
+	var err error
+	if lease.ResourceVersion == "" {
+		lease.Spec.AcquireTime = &now
+		lease, err = h.leases.Create(ctx, lease, metav1.CreateOptions{})
+	} else {
+		lease, err = h.leases.Update(ctx, lease, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	h.lease = lease
+	return nil
 }
 
 // checkFence stops every control plane once the Lease has gone unrenewed
