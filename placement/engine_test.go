@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/cost"
 	"github.com/vfleet/vfleet/placement/framework"
 )
 
@@ -51,9 +52,9 @@ func mustSchedule(t *testing.T, e *Engine, req *framework.Request) string {
 func TestStrategies(t *testing.T) {
 	fleet := func() *Engine {
 		a, b, c := host("a", "r1", "z1", 16, 64), host("b", "r1", "z2", 16, 64), host("c", "r1", "z3", 16, 64)
-		a.HasPrices, a.PriceCPUHour, a.PriceMemGiBHour = true, 0.05, 0.005
-		b.HasPrices, b.PriceCPUHour, b.PriceMemGiBHour = true, 0.02, 0.002
-		c.HasPrices, c.PriceCPUHour, c.PriceMemGiBHour = true, 0.03, 0.003
+		a.HasPrices, a.Prices = true, cost.Prices{CPUHour: 0.05, MemoryGiBHour: 0.005}
+		b.HasPrices, b.Prices = true, cost.Prices{CPUHour: 0.02, MemoryGiBHour: 0.002}
+		c.HasPrices, c.Prices = true, cost.Prices{CPUHour: 0.03, MemoryGiBHour: 0.003}
 		return engine(a, b, c)
 	}
 	for _, tc := range []struct {

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"slices"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -12,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/cost"
 	"github.com/vfleet/vfleet/placement/framework"
 )
 
@@ -47,13 +47,7 @@ func HostFrom(hc *fleetv1.HostCluster) *framework.Host {
 		Memory:   alloc.Memory().Value() / 100 * memPct,
 		Pods:     alloc.Pods().Value(),
 	}
-	if p := hc.Spec.Prices; p != nil {
-		cpu, err1 := strconv.ParseFloat(p.CPUHour, 64)
-		mem, err2 := strconv.ParseFloat(p.MemoryGiBHour, 64)
-		if err1 == nil && err2 == nil {
-			h.HasPrices, h.PriceCPUHour, h.PriceMemGiBHour = true, cpu, mem
-		}
-	}
+	h.Prices, h.HasPrices = cost.Of(hc.Spec.Prices)
 	return h
 }
 

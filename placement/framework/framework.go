@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/cost"
 )
 
 // Resources is an amount of the resources placement accounts in.
@@ -100,9 +101,9 @@ type Host struct {
 	// Committed is the sum of the reservations on the host.
 	Committed Resources
 
-	HasPrices       bool
-	PriceCPUHour    float64
-	PriceMemGiBHour float64
+	// Prices are the host's, when HasPrices.
+	HasPrices bool
+	Prices    cost.Prices
 }
 
 // Free is what the host can still commit.

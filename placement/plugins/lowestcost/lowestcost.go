@@ -30,8 +30,7 @@ func (Plugin) Score(req *framework.Request, h *framework.Host, _ framework.Fleet
 	if !h.HasPrices {
 		return unpriced
 	}
-	cost := float64(req.Resources.MilliCPU)/1000*h.PriceCPUHour + float64(req.Resources.Memory)/(1<<30)*h.PriceMemGiBHour
-	return -int64(math.Round(cost * 1e6))
+	return -int64(math.Round(h.Prices.PerHour(req.Resources.MilliCPU, req.Resources.Memory) * 1e6))
 }
 
 // Normalize rescales the priced hosts' scores to 0-100; unpriced hosts get 0.

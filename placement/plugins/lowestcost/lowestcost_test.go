@@ -3,15 +3,16 @@ package lowestcost
 import (
 	"testing"
 
+	"github.com/vfleet/vfleet/internal/cost"
 	"github.com/vfleet/vfleet/placement/framework"
 )
 
 func TestCheapestHostScores100(t *testing.T) {
 	req := &framework.Request{Resources: framework.Resources{MilliCPU: 2000, Memory: 4 << 30}}
 	hosts := []framework.Host{
-		{Name: "cheap", HasPrices: true, PriceCPUHour: 0.02, PriceMemGiBHour: 0.002}, // 0.048
-		{Name: "dear", HasPrices: true, PriceCPUHour: 0.05, PriceMemGiBHour: 0.005},  // 0.12
-		{Name: "mid", HasPrices: true, PriceCPUHour: 0.03, PriceMemGiBHour: 0.003},   // 0.072
+		{Name: "cheap", HasPrices: true, Prices: cost.Prices{CPUHour: 0.02, MemoryGiBHour: 0.002}}, // 0.048
+		{Name: "dear", HasPrices: true, Prices: cost.Prices{CPUHour: 0.05, MemoryGiBHour: 0.005}},  // 0.12
+		{Name: "mid", HasPrices: true, Prices: cost.Prices{CPUHour: 0.03, MemoryGiBHour: 0.003}},   // 0.072
 		{Name: "unpriced"},
 	}
 	scores := make([]int64, len(hosts))
