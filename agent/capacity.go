@@ -50,14 +50,38 @@ func Allocatable(nodes []corev1.Node) corev1.ResourceList {
 func Used(pods []corev1.Pod) corev1.ResourceList {
 	total := zero()
 	for i := range pods {
-		p := &pods[i]
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		add(total, resourcehelper.PodRequests(p, resourcehelper.PodResourcesOptions{}))
-		add(total, corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(1, resource.DecimalSI)})
+		addPod(total, &pods[i])
 	}
 	return total
+}
+
+// UsedByVCluster sums Used per vcluster, by the UID its host pods are
+// labelled with, over its tenant's pods only: a control plane's own pod
+// (the kubernetes runtime) is the host's overhead, not what the tenant
+// uses of what it reserved.
+func UsedByVCluster(pods []corev1.Pod) map[string]corev1.ResourceList {
+	by := map[string]corev1.ResourceList{}
+	for i := range pods {
+		p := &pods[i]
+		uid := p.Labels[fleetv1.LabelVirtualClusterUID]
+		if uid == "" || p.Labels[fleetv1.LabelControlPlaneApp] == fleetv1.ControlPlaneAppValue {
+			continue
+		}
+		if by[uid] == nil {
+			by[uid] = zero()
+		}
+		addPod(by[uid], p)
+	}
+	return by
+}
+
+// addPod adds what p holds to total.
+func addPod(total corev1.ResourceList, p *corev1.Pod) {
+	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return
+	}
+	add(total, resourcehelper.PodRequests(p, resourcehelper.PodResourcesOptions{}))
+	add(total, corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(1, resource.DecimalSI)})
 }
 
 // Committed sums what the host has promised its control planes: each one's

@@ -91,6 +91,28 @@ func TestUsed(t *testing.T) {
 	}
 }
 
+func TestUsedByVCluster(t *testing.T) {
+	of := func(uid string, p corev1.Pod, controlPlane bool) corev1.Pod {
+		p.Labels = map[string]string{fleetv1.LabelVirtualClusterUID: uid}
+		if controlPlane {
+			p.Labels[fleetv1.LabelControlPlaneApp] = fleetv1.ControlPlaneAppValue
+		}
+		return p
+	}
+	got := UsedByVCluster([]corev1.Pod{
+		of("a", pod(corev1.PodRunning, "100m", "64Mi", ""), false),
+		of("a", pod(corev1.PodPending, "200m", "128Mi", ""), false),
+		of("a", pod(corev1.PodRunning, "1", "1Gi", ""), true),
+		of("b", pod(corev1.PodSucceeded, "1", "1Gi", ""), false),
+		of("", pod(corev1.PodRunning, "1", "1Gi", ""), false),
+	})
+	if len(got) != 2 {
+		t.Fatalf("UsedByVCluster has %d vclusters, want a and b: %v", len(got), got)
+	}
+	t.Run("tenant pods count, not the control plane's", func(t *testing.T) { expectList(t, got["a"], list("300m", "192Mi", 2)) })
+	t.Run("finished pods: zero, still reported", func(t *testing.T) { expectList(t, got["b"], list("0", "0", 0)) })
+}
+
 func TestCommitted(t *testing.T) {
 	cp := func(cpu, mem string, pods int32, deleting bool) fleetv1.ControlPlane {
 		c := fleetv1.ControlPlane{Spec: fleetv1.ControlPlaneSpec{Resources: fleetv1.Resources{

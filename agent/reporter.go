@@ -3,12 +3,15 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
@@ -65,8 +68,11 @@ func (r *reporter) Reconcile(ctx context.Context, _ reconcile.Request) (reconcil
 	}
 	r.computed = r.clock.Now()
 	r.mu.Unlock()
-	report, err := r.compute(ctx)
+	report, cps, used, err := r.compute(ctx)
 	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := r.sendUsed(ctx, cps, used); err != nil {
 		return reconcile.Result{}, err
 	}
 	r.mu.Lock()
@@ -87,19 +93,21 @@ func (r *reporter) Reconcile(ctx context.Context, _ reconcile.Request) (reconcil
 	return reconcile.Result{}, nil
 }
 
-func (r *reporter) compute(ctx context.Context) (Report, error) {
+// compute is the host's report, with its ControlPlanes and what each
+// vcluster's pods use, by UID.
+func (r *reporter) compute(ctx context.Context) (Report, []fleetv1.ControlPlane, map[string]corev1.ResourceList, error) {
 	nodes := &corev1.NodeList{}
 	// Read-only: no copies of a thousand pods per report.
 	if err := r.host.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
-		return Report{}, err
+		return Report{}, nil, nil, err
 	}
 	pods := &corev1.PodList{}
 	if err := r.host.List(ctx, pods, client.MatchingLabels{fleetv1.LabelManagedBy: fleetv1.ManagedByValue}, client.UnsafeDisableDeepCopy); err != nil {
-		return Report{}, err
+		return Report{}, nil, nil, err
 	}
 	cps := &fleetv1.ControlPlaneList{}
 	if err := r.hub.List(ctx, cps, client.InNamespace(fleetv1.HostNamespace(r.hostName))); err != nil {
-		return Report{}, err
+		return Report{}, nil, nil, err
 	}
 	return Report{
 		Allocatable:        Allocatable(nodes.Items),
@@ -108,7 +116,36 @@ func (r *reporter) compute(ctx context.Context) (Report, error) {
 		Nodes:              int32(len(nodes.Items)),
 		VirtualClusters:    int32(len(cps.Items)),
 		KubernetesVersions: r.offered(),
-	}, nil
+	}, cps.Items, UsedByVCluster(pods.Items), nil
+}
+
+// sendUsed writes into each ControlPlane's status what its vcluster's
+// pods use here, where that changed: the hub's cost metrics compare it
+// with what the vcluster reserves.
+func (r *reporter) sendUsed(ctx context.Context, cps []fleetv1.ControlPlane, used map[string]corev1.ResourceList) error {
+	var errs []error
+	for i := range cps {
+		cp := &cps[i]
+		now := useOf(used[cp.Spec.VirtualCluster.UID])
+		if !cp.DeletionTimestamp.IsZero() || sameUse(cp.Status.Used, now) {
+			continue
+		}
+		patch := client.MergeFrom(cp.DeepCopy())
+		cp.Status.Used = now
+		if err := r.hub.Status().Patch(ctx, cp, patch); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("report what %s uses: %w", cp.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// useOf is l as a ControlPlane reports it; nil l is nothing used.
+func useOf(l corev1.ResourceList) *fleetv1.ResourceUse {
+	return &fleetv1.ResourceUse{CPU: *l.Cpu(), Memory: *l.Memory(), Pods: int32(min(l.Pods().Value(), math.MaxInt32))}
+}
+
+func sameUse(a, b *fleetv1.ResourceUse) bool {
+	return a != nil && b != nil && a.CPU.Cmp(b.CPU) == 0 && a.Memory.Cmp(b.Memory) == 0 && a.Pods == b.Pods
 }
 
 // send merge-patches the agent's fields of the status, and only those: the

@@ -23,7 +23,7 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/vfleet/vfleet/apis"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -33,6 +33,7 @@ import (
 	"github.com/vfleet/vfleet/controllers/takeover"
 	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/federation"
+	"github.com/vfleet/vfleet/hub/fleetmetrics"
 	"github.com/vfleet/vfleet/hub/joinserver"
 	"github.com/vfleet/vfleet/internal/ctrlopts"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
@@ -41,6 +42,8 @@ import (
 )
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // Run runs the hub until ctx ends.
 func Run(ctx context.Context, o *Options) error {
@@ -59,7 +62,7 @@ func Run(ctx context.Context, o *Options) error {
 		LeaderElectionNamespace:       o.Namespace,
 		LeaderElectionReleaseOnCancel: true,
 		HealthProbeBindAddress:        o.Serving.HealthProbe,
-		Metrics:                       metricsserver.Options{BindAddress: o.Serving.Metrics},
+		Metrics:                       o.Serving.MetricsServer(),
 		Controller:                    ctrlopts.Controller(ctrlconfig.Controller{}),
 	})
 	if err != nil {
@@ -77,7 +80,16 @@ func Run(ctx context.Context, o *Options) error {
 		// Only a hub of a federation has a quorum to speak of.
 		registerFederationMetrics()
 	}
-	if err := SetupControllers(ctx, mgr, clock.RealClock{}, engine, overhead, epochs, o.VirtualClusterSyncs); err != nil {
+	// One judge of the hosts' heartbeats, so that a host's health, its
+	// vclusters' failover and the heartbeat age exported agree on when it
+	// went silent.
+	alive := liveness.NewTracker()
+	if err := SetupControllers(ctx, mgr, clock.RealClock{}, engine, overhead, epochs, alive, o.VirtualClusterSyncs); err != nil {
+		return err
+	}
+	if err := metrics.Registry.Register(&fleetmetrics.Collector{
+		Reader: mgr.GetClient(), Heartbeats: alive, Clock: clock.RealClock{}, Leading: elected(mgr),
+	}); err != nil {
 		return err
 	}
 
@@ -123,13 +135,11 @@ func Run(ctx context.Context, o *Options) error {
 }
 
 // SetupControllers registers the hub's controllers with mgr.
-// epochs is the federation's ledger, nil without one; workers how many
-// VirtualClusters are reconciled at once.
-func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveClock, engine *placement.Engine, overhead placement.Overhead, epochs virtualcluster.EpochLedger, workers int) error {
+// epochs is the federation's ledger, nil without one; alive judges the
+// hosts' heartbeats; workers is how many VirtualClusters are reconciled at
+// once.
+func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveClock, engine *placement.Engine, overhead placement.Overhead, epochs virtualcluster.EpochLedger, alive *liveness.Tracker, workers int) error {
 	recorder := mgr.GetEventRecorder("vfleet-hub")
-	// One judge of the hosts' heartbeats, so that a host's health and its
-	// vclusters' failover agree on when it went silent.
-	alive := liveness.NewTracker()
 	if err := (&hosthealth.Reconciler{Client: mgr.GetClient(), Clock: clk, Recorder: recorder, Liveness: alive}).SetupWithManager(mgr); err != nil {
 		return err
 	}
@@ -209,4 +219,17 @@ func (j *joinServer) ready(*http.Request) error {
 		return errors.New("join endpoint not listening yet")
 	}
 	return nil
+}
+
+// elected reports whether mgr leads the hub: at once without leader
+// election.
+func elected(mgr ctrl.Manager) func() bool {
+	return func() bool {
+		select {
+		case <-mgr.Elected():
+			return true
+		default:
+			return false
+		}
+	}
 }

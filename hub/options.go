@@ -69,7 +69,7 @@ func NewOptions() *Options {
 		DefaultStrategy:      string(fleetv1.StrategyBinPack),
 		ControlPlaneOverhead: overhead.Default(),
 		VirtualClusterSyncs:  1,
-		Serving:              serving.Addresses{HealthProbe: ":8081", Metrics: ":8080"},
+		Serving:              serving.Addresses{HealthProbe: ":8081", Metrics: ":8443"},
 		LeaderElect:          true,
 		Federation:           federation.NewOptions(),
 	}

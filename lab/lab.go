@@ -369,6 +369,12 @@ func (l *Lab) AddHost(ctx context.Context, h HostConfig) (*Cluster, error) {
 // HubURL is the hub's join endpoint.
 func (l *Lab) HubURL() string { return "https://" + l.mgmt.hubHostPort(l.mgmt.ports.HubJoin) }
 
+// HubMetricsURL is the hub's /metrics, served over HTTPS to callers
+// allowed to get it.
+func (l *Lab) HubMetricsURL() string {
+	return "https://" + l.mgmt.hubHostPort(l.mgmt.ports.HubMetrics) + "/metrics"
+}
+
 // waitForHub returns once the hub's join endpoint is up.
 func (l *Lab) waitForHub(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, componentTimeout)

@@ -94,3 +94,12 @@ func (t *Tracker) Observe(host string, lease *coordinationv1.Lease, now time.Tim
 	hb.Renewed = last.at
 	return hb
 }
+
+// LastSeen is when the tracker last saw host's agent renew its Lease, by
+// the hub's clock; false for a host it has seen no renewal of.
+func (t *Tracker) LastSeen(host string) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, ok := t.seen[host]
+	return r.at, ok
+}

@@ -46,6 +46,12 @@ func (s *LabSuite) NewTenantOfClass(ctx context.Context, name, class string) Ten
 	if class != "" {
 		w = w.Class(class)
 	}
+	return s.NewTenantOf(ctx, w)
+}
+
+// NewTenantOf makes the vcluster w describes and waits until it is Ready
+// and can admit pods.
+func (s *LabSuite) NewTenantOf(ctx context.Context, w *builder.VirtualClusterWrapper) Tenant {
 	vc := w.Obj()
 	Expect(s.Mgmt.Create(ctx, vc)).To(Succeed())
 	vc = WaitForVClusterReady(ctx, s.Mgmt, client.ObjectKeyFromObject(vc), 2*time.Minute)

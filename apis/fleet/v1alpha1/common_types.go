@@ -38,6 +38,21 @@ type Resources struct {
 	Storage *resource.Quantity `json:"storage,omitempty"`
 }
 
+// ResourceUse is what pods request: their CPU and memory, and how many
+// they are. An agent writes it, so it is bounded as Resources is.
+// +kubebuilder:validation:XValidation:rule="!quantity(string(self.cpu)).isLessThan(quantity('0')) && !quantity(string(self.cpu)).isGreaterThan(quantity('10M'))",message="cpu must be between 0 and 10M cores"
+// +kubebuilder:validation:XValidation:rule="!quantity(string(self.memory)).isLessThan(quantity('0')) && !quantity(string(self.memory)).isGreaterThan(quantity('1Ei'))",message="memory must be between 0 and 1Ei"
+type ResourceUse struct {
+	// +required
+	CPU resource.Quantity `json:"cpu"`
+	// +required
+	Memory resource.Quantity `json:"memory"`
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000000
+	Pods int32 `json:"pods"`
+}
+
 // PodSecurityLevel is a Pod Security Standard level.
 // +kubebuilder:validation:Enum=Baseline;Restricted
 type PodSecurityLevel string

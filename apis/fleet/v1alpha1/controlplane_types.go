@@ -116,6 +116,12 @@ type ControlPlaneStatus struct {
 	// +optional
 	Restarts int32 `json:"restarts,omitempty"`
 
+	// used is what the vcluster's pods on the host request, not counting
+	// the control plane's own: what cost metrics compare with what the
+	// vcluster reserves.
+	// +optional
+	Used *ResourceUse `json:"used,omitempty"`
+
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -303,6 +304,43 @@ func TestBackingStoreEndpointMatchesItsDriver(t *testing.T) {
 				return
 			}
 			expectRejected(t, err, tc.rejected)
+		})
+	}
+}
+
+// TestControlPlaneUsedIsBounded: what an agent reports its vcluster's pods
+// use is priced by the hub, so a negative or absurd figure is refused.
+func TestControlPlaneUsedIsBounded(t *testing.T) {
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("cp-used")}}
+	if err := k8s.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	cp := &fleetv1.ControlPlane{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "one.default"}, Spec: fleetv1.ControlPlaneSpec{
+		VirtualCluster: fleetv1.VirtualClusterReference{Namespace: "default", Name: "one", UID: "u"}, Epoch: 1, KubernetesVersion: "v1.36.3",
+		Resources: fleetv1.Resources{CPU: resource.MustParse("1"), Memory: resource.MustParse("1Gi")},
+		Store:     fleetv1.ControlPlaneStore{Type: fleetv1.BackingStoreEmbedded},
+	}}
+	if err := k8s.Create(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	cp.Status.Used = &fleetv1.ResourceUse{CPU: resource.MustParse("1500m"), Memory: resource.MustParse("512Mi"), Pods: 3}
+	if err := k8s.Status().Update(ctx, cp); err != nil {
+		t.Fatalf("a sound report refused: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		use  fleetv1.ResourceUse
+		want string
+	}{
+		{"negative cpu", fleetv1.ResourceUse{CPU: resource.MustParse("-1"), Memory: resource.MustParse("1Gi")}, "cpu must be between 0 and 10M cores"},
+		{"absurd memory", fleetv1.ResourceUse{CPU: resource.MustParse("1"), Memory: resource.MustParse("2Ei")}, "memory must be between 0 and 1Ei"},
+		{"negative pods", fleetv1.ResourceUse{CPU: resource.MustParse("1"), Memory: resource.MustParse("1Gi"), Pods: -1}, "status.used.pods"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := cp.DeepCopy()
+			bad.Status.Used = &tc.use
+			expectRejected(t, k8s.Status().Update(ctx, bad), tc.want)
 		})
 	}
 }
