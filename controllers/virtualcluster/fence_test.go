@@ -78,6 +78,8 @@ func TestFenceIsCarriedThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	resumed := map[string]string{"reason": "Resumed", "result": "Fenced"}
+	resumedBefore := sample(t, "vfleet_hub_fences_total", resumed)
 	fault := &lostFenceRecord{vcluster: vc.Name, host: "pg-fence-a"}
 	if err := stopHub(); err != nil {
 		t.Fatal(err)
@@ -119,6 +121,9 @@ func TestFenceIsCarriedThrough(t *testing.T) {
 	if err == nil {
 		_ = conn.Close(ctx)
 		t.Fatal("epoch 1's credentials still log in after its fence")
+	}
+	if got := sample(t, "vfleet_hub_fences_total", resumed); got < resumedBefore+1 {
+		t.Errorf("fences carried through %v, want at least %v", got, resumedBefore+1)
 	}
 }
 

@@ -197,6 +197,10 @@ func TestPlacesOnceAndCreatesTheControlPlane(t *testing.T) {
 
 func TestUnschedulableExplainsAndWaitsForTheFleet(t *testing.T) {
 	ctx := context.Background()
+	unschedulable := map[string]string{"kind": "Initial", "result": "Unschedulable"}
+	placed := map[string]string{"kind": "Initial", "result": "Placed"}
+	decided := map[string]string{"kind": "Initial"}
+	before := []float64{sample(t, "vfleet_hub_placements_total", unschedulable), sample(t, "vfleet_hub_placements_total", placed), sample(t, "vfleet_hub_placement_duration_seconds", decided)}
 	addHost(t, "small-1", "r-wait", "4")
 	addHost(t, "small-2", "r-wait", "4")
 	vc := newVC(t, "too-big", "r-wait", "6")
@@ -224,6 +228,17 @@ func TestUnschedulableExplainsAndWaitsForTheFleet(t *testing.T) {
 	// A bigger host joins: the vcluster is placed without any timer.
 	addHost(t, "big", "r-wait", "16")
 	placedOn(t, vc, "big")
+
+	// Counted as decided (other tests place too, hence at least).
+	if got := sample(t, "vfleet_hub_placements_total", unschedulable); got < before[0]+1 {
+		t.Errorf("unschedulable placements %v, want at least %v", got, before[0]+1)
+	}
+	if got := sample(t, "vfleet_hub_placements_total", placed); got < before[1]+1 {
+		t.Errorf("placements %v, want at least %v", got, before[1]+1)
+	}
+	if got := sample(t, "vfleet_hub_placement_duration_seconds", decided); got < before[2]+2 {
+		t.Errorf("placement decisions timed %v, want at least %v", got, before[2]+2)
+	}
 }
 
 func TestLedgerSurvivesAHubRestartAndDeletionFreesCapacity(t *testing.T) {

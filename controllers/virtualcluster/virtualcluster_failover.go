@@ -43,7 +43,7 @@ func (r *Reconciler) reconcileMove(ctx context.Context, vc *fleetv1.VirtualClust
 	// be revoked already, though its end was never recorded (a conflict,
 	// a hub restart), and what began it may have passed since.
 	if vc.Status.FencingEpoch == vc.Status.Epoch {
-		return ctrl.Result{}, true, r.fence(ctx, vc, o, fmt.Sprintf("the fence of epoch %d, begun earlier, is carried through", vc.Status.Epoch))
+		return ctrl.Result{}, true, r.fence(ctx, vc, o, fenceResumed, fmt.Sprintf("the fence of epoch %d, begun earlier, is carried through", vc.Status.Epoch))
 	}
 	if started, err := r.startOperation(ctx, vc); err != nil || started {
 		return ctrl.Result{}, true, err
@@ -55,7 +55,7 @@ func (r *Reconciler) reconcileMove(ctx context.Context, vc *fleetv1.VirtualClust
 				return ctrl.Result{}, true, err
 			}
 		}
-		return ctrl.Result{}, true, r.fence(ctx, vc, o, fmt.Sprintf("%s asked (operation %s)", op.Type, op.ID))
+		return ctrl.Result{}, true, r.fence(ctx, vc, o, string(op.Type), fmt.Sprintf("%s asked (operation %s)", op.Type, op.ID))
 	}
 	if vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal || vc.Spec.Failover.Mode == fleetv1.FailoverManual {
 		return ctrl.Result{}, false, nil
@@ -72,7 +72,7 @@ func (r *Reconciler) reconcileMove(ctx context.Context, vc *fleetv1.VirtualClust
 	}
 	why := fmt.Sprintf("host %s has not renewed its Lease for %s (failover.afterSeconds %d)",
 		vc.Status.Host, silent.Round(time.Second), int(after/time.Second))
-	return ctrl.Result{}, true, r.fence(ctx, vc, o, why)
+	return ctrl.Result{}, true, r.fence(ctx, vc, o, fenceHostSilent, why)
 }
 
 // silentFor is how long the host's agent has not renewed its Lease, or
@@ -104,8 +104,8 @@ const lostForGood = time.Duration(1<<63 - 1)
 
 // fence revokes the current epoch's store credentials and records it. Until
 // it succeeds, no later epoch is made: a store that is down keeps the
-// vcluster where it is, saying so.
-func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed, why string) error {
+// vcluster where it is, saying so. reason is why in one word, for metrics.
+func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed, reason, why string) error {
 	epoch := vc.Status.Epoch
 	if vc.Status.FencingEpoch != epoch {
 		// Recorded before anything is revoked, over the status the fence
@@ -120,6 +120,7 @@ func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 	if err := r.revoke(ctx, vc, epoch); err != nil {
 		msg := fmt.Sprintf("%s, but epoch %d's credentials cannot be revoked: %v; the vcluster does not start elsewhere until they are", why, epoch, err)
 		o.moveStep = &moveStep{reason: fleetv1.ReasonFenceFailed, message: msg, eventType: corev1.EventTypeWarning}
+		fences.WithLabelValues(reason, resultFailed).Inc()
 		return fmt.Errorf("fence epoch %d: %w", epoch, err)
 	}
 	// status.fencedEpoch is written at once, in a write of its own, and
@@ -136,6 +137,7 @@ func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 	if err := r.writeDecision(ctx, vc, status); err != nil {
 		return err
 	}
+	fences.WithLabelValues(reason, resultFenced).Inc()
 	ctrl.LoggerFrom(ctx).Info("Fenced", "virtualCluster", klog.KObj(vc), "host", vc.Status.Host, "epoch", epoch, "why", why)
 	r.eventf(vc, corev1.EventTypeWarning, fleetv1.ReasonFenced, "Fence", "%s", msg)
 	return nil
@@ -171,7 +173,8 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 		req.Only = op.To
 		reason = operationReason(vc, op)
 	}
-	host, err := r.Engine.Schedule(req)
+	kind := placementKind(reason)
+	host, err := timed(kind, func() (string, error) { return r.Engine.Schedule(req) })
 	var unschedulable *placement.Unschedulable
 	if errors.As(err, &unschedulable) && moving && op.Type == fleetv1.OperationMigration {
 		// The old host is healthy: rather than stay down, come back there
@@ -187,6 +190,7 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 		// fenced epoch; or else, once its host is back, it comes back
 		// there at the next epoch, the fenced one being dead.
 		if r.spill(ctx, vc, o) {
+			placements.WithLabelValues(kind, resultSpilled).Inc()
 			return ctrl.Result{}, true, nil
 		}
 		if silent, serr := r.silentFor(ctx, from); serr == nil && silent == 0 {
@@ -197,6 +201,7 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 	if errors.As(err, &unschedulable) {
 		msg := fmt.Sprintf("epoch %d on host %s is fenced, and no other host fits: %s", vc.Status.Epoch, from, unschedulable.Error())
 		r.setPending(client.ObjectKeyFromObject(vc), true)
+		placements.WithLabelValues(kind, resultUnschedulable).Inc()
 		o.moveStep = &moveStep{reason: fleetv1.ReasonFailingOver, message: msg, eventType: corev1.EventTypeWarning}
 		return ctrl.Result{}, true, nil
 	}
@@ -218,6 +223,7 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 	if err := r.writeDecision(ctx, vc, status); err != nil {
 		return ctrl.Result{}, true, err
 	}
+	placements.WithLabelValues(kind, resultPlaced).Inc()
 	ctrl.LoggerFrom(ctx).Info("Placed again", "virtualCluster", klog.KObj(vc), "from", from, "host", host, "epoch", vc.Status.Epoch, "reason", reason)
 	r.eventf(vc, corev1.EventTypeNormal, fleetv1.ReasonPlaced, "Place", "%s", msg)
 	// The usual path goes on from the new status: ControlPlane, store login.

@@ -34,12 +34,14 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 		o.unscheduled = &unscheduled{reason: fleetv1.ReasonInvalidPlacement, message: err.Error()}
 		return false, reconcile.TerminalError(err)
 	}
-	host, err := r.Engine.Schedule(req)
+	host, err := timed(fleetv1.PlacementInitial, func() (string, error) { return r.Engine.Schedule(req) })
 	var unschedulable *placement.Unschedulable
 	if errors.As(err, &unschedulable) {
 		if r.spill(ctx, vc, o) {
+			placements.WithLabelValues(fleetv1.PlacementInitial, resultSpilled).Inc()
 			return false, nil
 		}
+		placements.WithLabelValues(fleetv1.PlacementInitial, resultUnschedulable).Inc()
 		o.unscheduled = &unscheduled{reason: fleetv1.ReasonUnschedulable, message: unschedulable.Error()}
 		return false, nil
 	}
@@ -60,6 +62,7 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 	if err := r.writeDecision(ctx, vc, placedStatus(vc, host, r.Clock.Now())); err != nil {
 		return false, err
 	}
+	placements.WithLabelValues(fleetv1.PlacementInitial, resultPlaced).Inc()
 	ctrl.LoggerFrom(ctx).Info("Placed", "virtualCluster", klog.KObj(vc), "host", host, "epoch", vc.Status.Epoch)
 	r.eventf(vc, corev1.EventTypeNormal, fleetv1.ReasonPlaced, "Place", "placed on host %s at epoch %d", host, vc.Status.Epoch)
 	return true, nil
