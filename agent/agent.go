@@ -25,7 +25,6 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -66,7 +65,7 @@ func Run(ctx context.Context, o *Options) error {
 		Scheme:                 apis.Scheme(),
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
 		HealthProbeBindAddress: o.Serving.HealthProbe,
-		Metrics:                metricsserver.Options{BindAddress: o.Serving.Metrics},
+		Metrics:                o.Serving.MetricsServerAuthorizedBy(hostCfg),
 		Controller:             ctrlopts.Controller(ctrlconfig.Controller{}),
 	})
 	if err != nil {
@@ -84,6 +83,9 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 
+	if err := registerMetrics(mgr.GetClient()); err != nil {
+		return err
+	}
 	clk := clock.RealClock{}
 	rep, err := setupReporter(mgr, host, o, clk)
 	if err != nil {

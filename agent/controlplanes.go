@@ -373,5 +373,6 @@ func (r *controlPlanes) report(ctx context.Context, cp *fleetv1.ControlPlane, s 
 	if err := r.hub.Status().Patch(ctx, cp, client.MergeFrom(before)); err != nil {
 		return fmt.Errorf("report status: %w", err)
 	}
+	observeReport(before, cp, time.Now())
 	return cause
 }

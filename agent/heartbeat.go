@@ -199,6 +199,7 @@ func (h *heartbeat) checkFence(ctx context.Context) {
 	if !due {
 		return
 	}
+	selfFences.Inc()
 	log.FromContext(ctx).Info("Self-fencing: the Lease has not been renewed; stopping every control plane on this host",
 		"silentFor", silent.Round(time.Millisecond), "selfFenceAfter", h.after)
 	if err := h.runtime.Fence(ctx); err != nil {

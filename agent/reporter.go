@@ -87,6 +87,7 @@ func (r *reporter) Reconcile(ctx context.Context, _ reconcile.Request) (reconcil
 		return reconcile.Result{}, err
 	}
 	r.last, r.lastSent = &report, r.clock.Now()
+	setHostCapacity(report)
 	r.reported.Store(true)
 	ctrl.LoggerFrom(ctx).V(1).Info("Reported capacity", "allocatableCPU", report.Allocatable.Cpu().String(),
 		"committedCPU", report.Committed.Cpu().String(), "nodes", report.Nodes, "virtualClusters", report.VirtualClusters)

@@ -3,7 +3,10 @@
 package serving
 
 import (
+	"net/http"
+
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
@@ -40,4 +43,20 @@ func (a *Addresses) MetricsServer() metricsserver.Options {
 		FilterProvider: filters.WithAuthenticationAndAuthorization,
 		CertDir:        a.MetricsCertDir,
 	}
+}
+
+// MetricsServerAuthorizedBy is MetricsServer with callers checked by the
+// API server of cfg rather than the manager's: an agent's metrics are its
+// host's to read, and an agent may not review tokens on the management
+// cluster.
+func (a *Addresses) MetricsServerAuthorizedBy(cfg *rest.Config) metricsserver.Options {
+	o := a.MetricsServer()
+	o.FilterProvider = func(*rest.Config, *http.Client) (metricsserver.Filter, error) {
+		hc, err := rest.HTTPClientFor(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return filters.WithAuthenticationAndAuthorization(cfg, hc)
+	}
+	return o
 }

@@ -1,0 +1,104 @@
+package agent
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+)
+
+// The agent's metrics: what it runs (read from its cache at scrape time),
+// and what happened between two scrapes (counted as it happens).
+var (
+	restarts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vfleet_agent_controlplane_restarts_total",
+		Help: "Crashed control-plane processes the agent started again.",
+	})
+	readySeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "vfleet_agent_controlplane_ready_seconds",
+		Help:    "From a ControlPlane's creation to its apiserver answering, for each that came up without a restart.",
+		Buckets: prometheus.ExponentialBuckets(0.5, 2, 10), // 0.5s to 256s
+	})
+	selfFences = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vfleet_agent_self_fences_total",
+		Help: "Times the agent stopped every control plane because its Lease went unrenewed for --self-fence-after.",
+	})
+	hostCapacity = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vfleet_agent_host_capacity",
+		Help: "The host's capacity as the agent last reported it to the hub, by kind (allocatable, committed, used) and resource.",
+	}, []string{"kind", "resource", "unit"})
+	descControlPlanes = prometheus.NewDesc("vfleet_agent_controlplanes",
+		"ControlPlanes the hub placed on this host, by phase.", []string{"phase"}, nil)
+)
+
+// registerMetrics registers the agent's metrics, its ControlPlanes read
+// through reader, on the registry the manager serves.
+func registerMetrics(reader client.Reader) error {
+	registerCounters()
+	return metrics.Registry.Register(controlPlaneCollector{reader: reader})
+}
+
+var registerCounters = sync.OnceFunc(func() {
+	metrics.Registry.MustRegister(restarts, readySeconds, selfFences, hostCapacity)
+})
+
+// controlPlaneCollector counts the host's ControlPlanes by phase, from
+// the agent's cache.
+type controlPlaneCollector struct{ reader client.Reader }
+
+func (c controlPlaneCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descControlPlanes }
+
+func (c controlPlaneCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var cps fleetv1.ControlPlaneList
+	if err := c.reader.List(ctx, &cps); err != nil {
+		ctrl.Log.WithName("metrics").Error(err, "Cannot read the ControlPlanes for a scrape")
+		ch <- prometheus.NewInvalidMetric(descControlPlanes, err)
+		return
+	}
+	by := map[fleetv1.ControlPlanePhase]int{}
+	for _, phase := range []fleetv1.ControlPlanePhase{fleetv1.ControlPlanePending, fleetv1.ControlPlaneStarting, fleetv1.ControlPlaneRunning, fleetv1.ControlPlaneSleeping, fleetv1.ControlPlaneStopped, fleetv1.ControlPlaneFailed} {
+		by[phase] = 0
+	}
+	for i := range cps.Items {
+		phase := cps.Items[i].Status.Phase
+		if phase == "" {
+			phase = fleetv1.ControlPlanePending
+		}
+		by[phase]++
+	}
+	for phase, n := range by {
+		ch <- prometheus.MustNewConstMetric(descControlPlanes, prometheus.GaugeValue, float64(n), string(phase))
+	}
+}
+
+// observeReport counts what changed between a ControlPlane's last status
+// (before) and the one being written: restarts, and the time to Ready of
+// one that came up without any.
+func observeReport(before, now *fleetv1.ControlPlane, at time.Time) {
+	if d := now.Status.Restarts - before.Status.Restarts; d > 0 {
+		restarts.Add(float64(d))
+	}
+	if now.Status.Phase == fleetv1.ControlPlaneRunning && before.Status.Phase != fleetv1.ControlPlaneRunning && now.Status.Restarts == 0 {
+		readySeconds.Observe(max(at.Sub(now.CreationTimestamp.Time), 0).Seconds())
+	}
+}
+
+// setHostCapacity records the report sent to the hub.
+func setHostCapacity(r Report) {
+	for kind, l := range map[string]corev1.ResourceList{"allocatable": r.Allocatable, "committed": r.Committed, "used": r.Used} {
+		for name, unit := range map[corev1.ResourceName]string{corev1.ResourceCPU: "core", corev1.ResourceMemory: "byte", corev1.ResourcePods: "integer"} {
+			if q, ok := l[name]; ok {
+				hostCapacity.WithLabelValues(kind, string(name), unit).Set(q.AsApproximateFloat64())
+			}
+		}
+	}
+}
