@@ -111,11 +111,17 @@ postgresql: ## Install PostgreSQL (Debian's package) if it is missing: External 
 .PHONY: test-unit
 test-unit: binaries controller-gen postgresql ## Run the unit and envtest tests (race detector on).
 	go test -count=1 -race $(UNIT_PKGS)
+	cd dashboards && go test -count=1 ./...
 
 .PHONY: test-e2e
 test-e2e: binaries postgresql images ## Run the ginkgo e2e suites over real labs (one with a real node).
 	go test -count=1 -timeout 30m $(E2E_PKGS) -args -ginkgo.v
 	go test -count=1 -timeout 30m ./test/e2e/federation/ -args -ginkgo.v
+
+.PHONY: dashboards-check
+dashboards-check: binaries postgresql images ## Evaluate every dashboard query against Debian's Prometheus scraping a lab (make test runs it too).
+	@command -v prometheus >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	go test -count=1 -timeout 20m ./test/e2e/dashboards/ -args -ginkgo.v
 
 FUZZTIME ?= 30s
 
@@ -163,6 +169,7 @@ lint: ## Run gofmt, go vet and golangci-lint.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	cd hack/tools && go vet ./...
+	cd dashboards && go vet ./...
 	@if GOBIN=$(BIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); then \
 		$(BIN)/golangci-lint run ./...; \
 	else echo "golangci-lint $(GOLANGCI_LINT_VERSION) did not install; skipped"; fi
