@@ -302,7 +302,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualClu
 // unchanged status is not written again, so reconciling twice changes
 // nothing.
 func (r *Reconciler) patchStatus(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) error {
-	status := computeStatus(vc, *o, r.Clock.Now())
+	now := r.Clock.Now()
+	status := computeStatus(vc, *o, now)
 	if equality.Semantic.DeepEqual(status, vc.Status) {
 		return nil
 	}
@@ -312,6 +313,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, vc *fleetv1.VirtualCluster
 		// A vcluster that is gone has nothing left to report on.
 		return client.IgnoreNotFound(err)
 	}
+	observeMove(&before.Status, &vc.Status, now, r.Liveness.LastSeen)
 	for _, e := range statusEvents(&before.Status, &vc.Status, *o) {
 		r.eventf(vc, e.eventType, e.reason, e.action, "%s", e.note)
 	}
