@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/vfleet/vfleet/federation/ledger"
 )
 
@@ -60,6 +63,8 @@ func TestAPI(t *testing.T) {
 		})
 	}
 
+	committed, refused := ApplySeconds.WithLabelValues("BumpEpoch", "Committed"), ApplySeconds.WithLabelValues("BumpEpoch", "Refused")
+	before := [2]uint64{sampleCount(t, committed), sampleCount(t, refused)}
 	// A hub proposes through whichever peer it has.
 	for _, cmd := range []ledger.Command{
 		{Op: ledger.OpReportRegion, Region: &ledger.Region{Name: "region-b", Hub: "hub-b", Reported: time.Now()}, Hosts: []ledger.Host{{Name: "host-b1", Region: "region-b"}}},
@@ -72,6 +77,10 @@ func TestAPI(t *testing.T) {
 	}
 	if _, err := c.Propose(ctx, ledger.Command{Op: ledger.OpBumpEpoch, Key: "team/web", From: 1, Host: "host-b1"}); !errors.Is(err, ledger.ErrNotFenced) {
 		t.Errorf("a bump before the fence, through a follower: %v, want %v", err, ledger.ErrNotFenced)
+	}
+	// Each proposal is timed, by its op and result.
+	if got := [2]uint64{sampleCount(t, committed), sampleCount(t, refused)}; got != [2]uint64{before[0] + 1, before[1] + 1} {
+		t.Errorf("bumps timed (committed, refused) %v, want %v", got, [2]uint64{before[0] + 1, before[1] + 1})
 	}
 	if _, err := operator.Apply(ctx, addr(c), ledger.Command{Op: ledger.OpBumpEpoch, Key: "team/web", From: 0, Host: "host-b2"}); !errors.Is(err, ledger.ErrStaleEpoch) || !errors.Is(err, ledger.ErrRefused) {
 		t.Errorf("a stale bump: %v, want %v, a refusal", err, ledger.ErrStaleEpoch)
@@ -102,4 +111,14 @@ func TestAPI(t *testing.T) {
 	if _, err := stranger.Status(ctx, addr(a)); err == nil {
 		t.Error("a client of another CA read the status")
 	}
+}
+
+// sampleCount is how many observations the histogram o holds.
+func sampleCount(t *testing.T, o prometheus.Observer) uint64 {
+	t.Helper()
+	var m dto.Metric
+	if err := o.(prometheus.Metric).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount()
 }

@@ -170,7 +170,9 @@ func (p *Peer) IsLeader() bool { return p.raft.State() == raft.Leader }
 // Propose applies c through the group's leader, wherever it is: here if
 // this peer leads, through the leader's API if not. It is what a hub
 // calls; the errors are Apply's, across the wire too.
-func (p *Peer) Propose(ctx context.Context, c ledger.Command) (int64, error) {
+func (p *Peer) Propose(ctx context.Context, c ledger.Command) (epoch int64, err error) {
+	start := time.Now()
+	defer func() { observeApply(c.Op, start, err) }()
 	// Without a quorum nothing commits: say so at once, rather than hold
 	// the hub's reconcile for raft's timeout.
 	if !p.HasQuorum() {

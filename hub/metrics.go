@@ -27,7 +27,7 @@ var (
 )
 
 var registerFederationMetrics = sync.OnceFunc(func() {
-	metrics.Registry.MustRegister(federationQuorum, federationLeader, federationApplied)
+	metrics.Registry.MustRegister(federationQuorum, federationLeader, federationApplied, federation.ApplySeconds)
 })
 
 func gauge(b bool) float64 {

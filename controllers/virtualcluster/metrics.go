@@ -32,6 +32,10 @@ var (
 		Help:    "From a migration's start (its old control plane told to stop) to the vcluster Ready on its new host.",
 		Buckets: prometheus.ExponentialBuckets(0.5, 1.6, 14), // 0.5s to 3.7min
 	})
+	storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vfleet_hub_store_provisioning_errors_total",
+		Help: "Failed attempts to provision a vcluster's space and login on a BackingStore, by store and driver.",
+	}, []string{"store", "driver"})
 	fences = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vfleet_hub_fences_total",
 		Help: "Epochs fenced on their store, by why (HostSilent, Failover or Migration asked, Resumed: a fence begun earlier carried through) and result (Fenced, Failed).",
@@ -39,7 +43,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(placements, placementSeconds, fences, recoverySeconds, migrationSeconds)
+	metrics.Registry.MustRegister(placements, placementSeconds, fences, recoverySeconds, migrationSeconds, storeErrors)
 }
 
 // Results and fence reasons, the label values above.

@@ -141,6 +141,7 @@ func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCl
 		spec.Store.Database = stores.Location(bs.Spec.Driver, vc.StoreUID())
 		spec.Store.CredentialsSecret = storeCredentialsSecret(vc)
 		if err := r.provisionStore(ctx, vc, bs); err != nil {
+			storeErrors.WithLabelValues(bs.Name, string(bs.Spec.Driver)).Inc()
 			return spec, fmt.Errorf("provision the vcluster's store on %s: %w", bs.Name, err)
 		}
 	}
