@@ -145,6 +145,10 @@ bench-syncer: binaries ## Time 1,000 pods Running through a vcluster against the
 bench-failover: binaries postgresql ## Measure failover RTO (SIGKILL of a host to Ready elsewhere) over 5 runs and planned-migration downtime, on the lab's PostgreSQL and etcd stores.
 	go test -run '^$$' -bench BenchmarkFailover -benchtime 1x -timeout 30m ./test/bench/
 
+.PHONY: bench-metrics
+bench-metrics: ## Measure one scrape of the hub's fleet metrics at 1,000 hosts and 10,000 vclusters: time, allocations, series and bytes.
+	go test -run '^$$' -bench BenchmarkMeasure -benchtime 20x ./hub/fleetmetrics/
+
 .PHONY: bench-federation
 bench-federation: binaries postgresql ## Measure ledger commits (p50/p99) in a group of three hubs over mutual TLS, and the RTO of 20 External vclusters when their whole region is killed.
 	go test -run '^$$' -bench BenchmarkApply -benchtime 1x -timeout 10m ./federation/

@@ -72,7 +72,7 @@ func startPrometheus(ctx SpecContext, config string) promv1.API {
 		}
 		defer resp.Body.Close()
 		return resp.StatusCode, nil
-	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Equal(http.StatusOK), "prometheus's log: %s", logFile.Name())
+	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(500*time.Millisecond).Should(Equal(http.StatusOK), "prometheus's log: %s", logFile.Name())
 	c, err := promapi.NewClient(promapi.Config{Address: "http://" + addr})
 	Expect(err).NotTo(HaveOccurred())
 	return promv1.NewAPI(c)
