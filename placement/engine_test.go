@@ -3,6 +3,7 @@ package placement
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -148,6 +149,9 @@ func TestExplanation(t *testing.T) {
 	want := "0/9 hosts fit: 3 region not allowed, 2 insufficient cpu, 1 cordoned, 1 insufficient memory, 1 unreachable, 1 untolerated taint gpu"
 	if u.Error() != want {
 		t.Fatalf("explanation\n got: %s\nwant: %s", u.Error(), want)
+	}
+	if got, want := u.ByFilter, map[string]int{"Region": 3, "CapacityFit": 3, "Health": 2, "Taints": 1}; !maps.Equal(got, want) {
+		t.Errorf("by filter %v, want %v", got, want)
 	}
 	if msg := (&Unschedulable{}).Error(); !strings.Contains(msg, "no hosts") {
 		t.Fatalf("empty fleet: %q", msg)

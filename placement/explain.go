@@ -14,7 +14,18 @@ import (
 type Unschedulable struct {
 	Hosts   int
 	Reasons map[string]int
+	// ByFilter counts the same by the name of the filter that ruled each
+	// host out ("Excluded" and "Region" for the hosts the request or its
+	// regions ruled out): a bounded set, for metrics, where a reason may
+	// carry figures.
+	ByFilter map[string]int
 }
+
+// Filters that are not plugins, in Unschedulable.ByFilter.
+const (
+	FilterExcluded = "Excluded"
+	FilterRegion   = "Region"
+)
 
 // Error reads like "0/12 hosts fit: 7 insufficient memory, 3 region not
 // allowed, 2 unreachable", most common reason first.
@@ -46,7 +57,7 @@ func (u *Unschedulable) Error() string {
 // explain runs the filters again, counting why each host failed. It runs
 // only when nothing fits, so decisions that succeed pay nothing for it.
 func (e *Engine) explain(req *framework.Request) *Unschedulable {
-	u := &Unschedulable{Hosts: len(e.all), Reasons: map[string]int{}}
+	u := &Unschedulable{Hosts: len(e.all), Reasons: map[string]int{}, ByFilter: map[string]int{}}
 	seen := 0
 	for _, hosts := range e.candidates(req) {
 	host:
@@ -54,11 +65,13 @@ func (e *Engine) explain(req *framework.Request) *Unschedulable {
 			seen++
 			if req.Exclude[h.Name] {
 				u.Reasons["excluded"]++
+				u.ByFilter[FilterExcluded]++
 				continue
 			}
 			for _, f := range e.filters {
 				if ok, reason := f.Filter(req, h, e); !ok {
 					u.Reasons[reason]++
+					u.ByFilter[f.Name()]++
 					continue host
 				}
 			}
@@ -67,6 +80,7 @@ func (e *Engine) explain(req *framework.Request) *Unschedulable {
 	// Hosts the region index never offered were ruled out by region.
 	if other := len(e.all) - seen; other > 0 {
 		u.Reasons["region not allowed"] += other
+		u.ByFilter[FilterRegion] += other
 	}
 	return u
 }

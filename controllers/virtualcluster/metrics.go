@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/placement"
 )
 
 // What the hub decided, counted as it decides it. The fleet's state (hosts,
@@ -22,6 +23,10 @@ var (
 		Help:    "How long the placement engine took to decide, by kind.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10), // 100µs to 26s
 	}, []string{"kind"})
+	rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vfleet_hub_placement_rejections_total",
+		Help: "Hosts ruled out in placement decisions that found none, by kind and by the filter that ruled each out (a placement plugin's name; Region for regions not allowed, Excluded for the host a move leaves).",
+	}, []string{"kind", "filter"})
 	recoverySeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "vfleet_hub_failover_rto_seconds",
 		Help:    "From a failover's start to the vcluster Ready on another host: for a host that went silent, from the hub's last sight of its heartbeat; for a failover asked, from the ask. By trigger (HostSilent, Asked).",
@@ -43,7 +48,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(placements, placementSeconds, fences, recoverySeconds, migrationSeconds, storeErrors)
+	metrics.Registry.MustRegister(placements, placementSeconds, fences, recoverySeconds, migrationSeconds, storeErrors, rejections)
 }
 
 // Results and fence reasons, the label values above.
@@ -116,5 +121,13 @@ func observeMove(before, after *fleetv1.VirtualClusterStatus, now time.Time, las
 		migrationSeconds.Observe(took.Seconds())
 	default:
 		recoverySeconds.WithLabelValues(trigger).Observe(took.Seconds())
+	}
+}
+
+// countUnschedulable counts a decision of kind that found no host.
+func countUnschedulable(kind string, u *placement.Unschedulable) {
+	placements.WithLabelValues(kind, resultUnschedulable).Inc()
+	for filter, n := range u.ByFilter {
+		rejections.WithLabelValues(kind, filter).Add(float64(n))
 	}
 }

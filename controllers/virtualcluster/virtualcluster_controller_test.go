@@ -200,7 +200,9 @@ func TestUnschedulableExplainsAndWaitsForTheFleet(t *testing.T) {
 	unschedulable := map[string]string{"kind": "Initial", "result": "Unschedulable"}
 	placed := map[string]string{"kind": "Initial", "result": "Placed"}
 	decided := map[string]string{"kind": "Initial"}
-	before := []float64{sample(t, "vfleet_hub_placements_total", unschedulable), sample(t, "vfleet_hub_placements_total", placed), sample(t, "vfleet_hub_placement_duration_seconds", decided)}
+	noRoom := map[string]string{"kind": "Initial", "filter": "CapacityFit"}
+	before := []float64{sample(t, "vfleet_hub_placements_total", unschedulable), sample(t, "vfleet_hub_placements_total", placed),
+		sample(t, "vfleet_hub_placement_duration_seconds", decided), sample(t, "vfleet_hub_placement_rejections_total", noRoom)}
 	addHost(t, "small-1", "r-wait", "4")
 	addHost(t, "small-2", "r-wait", "4")
 	vc := newVC(t, "too-big", "r-wait", "6")
@@ -210,7 +212,7 @@ func TestUnschedulableExplainsAndWaitsForTheFleet(t *testing.T) {
 		g.Expect(c).NotTo(gomega.BeNil())
 		g.Expect(c.Status).To(gomega.Equal(metav1.ConditionFalse))
 		g.Expect(c.Reason).To(gomega.Equal(fleetv1.ReasonUnschedulable))
-		g.Expect(c.Message).To(gomega.MatchRegexp(`^0/\d+ hosts fit: (\d+ region not allowed, 2 insufficient cpu|2 insufficient cpu, \d+ region not allowed)$`))
+		g.Expect(c.Message).To(gomega.MatchRegexp(`^0/\d+ hosts fit: (\d+ region not allowed, 2 insufficient cpu|2 insufficient cpu(, \d+ region not allowed)?)$`))
 		g.Expect(got.Status.Phase).To(gomega.Equal(fleetv1.PhasePending))
 	})
 	eventually(t, func(g gomega.Gomega) {
@@ -238,6 +240,10 @@ func TestUnschedulableExplainsAndWaitsForTheFleet(t *testing.T) {
 	}
 	if got := sample(t, "vfleet_hub_placement_duration_seconds", decided); got < before[2]+2 {
 		t.Errorf("placement decisions timed %v, want at least %v", got, before[2]+2)
+	}
+	// Both small hosts, for want of room, at least once.
+	if got := sample(t, "vfleet_hub_placement_rejections_total", noRoom); got < before[3]+2 {
+		t.Errorf("hosts ruled out for room %v, want at least %v", got, before[3]+2)
 	}
 }
 

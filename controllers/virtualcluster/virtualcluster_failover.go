@@ -201,7 +201,7 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 	if errors.As(err, &unschedulable) {
 		msg := fmt.Sprintf("epoch %d on host %s is fenced, and no other host fits: %s", vc.Status.Epoch, from, unschedulable.Error())
 		r.setPending(client.ObjectKeyFromObject(vc), true)
-		placements.WithLabelValues(kind, resultUnschedulable).Inc()
+		countUnschedulable(kind, unschedulable)
 		o.moveStep = &moveStep{reason: fleetv1.ReasonFailingOver, message: msg, eventType: corev1.EventTypeWarning}
 		return ctrl.Result{}, true, nil
 	}

@@ -41,7 +41,7 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 			placements.WithLabelValues(fleetv1.PlacementInitial, resultSpilled).Inc()
 			return false, nil
 		}
-		placements.WithLabelValues(fleetv1.PlacementInitial, resultUnschedulable).Inc()
+		countUnschedulable(fleetv1.PlacementInitial, unschedulable)
 		o.unscheduled = &unscheduled{reason: fleetv1.ReasonUnschedulable, message: unschedulable.Error()}
 		return false, nil
 	}

@@ -120,6 +120,14 @@ var _ = Describe("Every dashboard", Ordered, func() {
 			Expect(suite.Mgmt.Patch(ctx, h, patch)).To(Succeed())
 		}
 
+		By("a vcluster no host has room for, which waits")
+		tooBig := &fleetv1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "too-big"}, Spec: fleetv1.VirtualClusterSpec{
+			KubernetesVersion: k8sbin.Version,
+			Resources:         fleetv1.Resources{CPU: resource.MustParse("1000"), Memory: resource.MustParse("1Gi"), Pods: 20},
+		}}
+		Expect(suite.Mgmt.Create(ctx, tooBig)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(client.IgnoreNotFound(suite.Mgmt.Delete(ctx, tooBig))).To(Succeed()) })
+
 		By("a vcluster created, one failed over and one migrated")
 		makeVCluster(ctx, "steady")
 		failed, migrated := makeVCluster(ctx, "failed"), makeVCluster(ctx, "migrated")
