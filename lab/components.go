@@ -57,6 +57,7 @@ type Ports struct {
 	HubHealth         int `json:"hubHealth,omitempty"`
 	HubMetrics        int `json:"hubMetrics,omitempty"`
 	AgentHealth       int `json:"agentHealth,omitempty"`
+	AgentMetrics      int `json:"agentMetrics,omitempty"`
 	Postgres          int `json:"postgres,omitempty"`
 	StoreEtcdClient   int `json:"storeEtcdClient,omitempty"`
 	StoreEtcdPeer     int `json:"storeEtcdPeer,omitempty"`
@@ -90,7 +91,7 @@ func (p Ports) of(c Component) []int {
 	case Hub:
 		return []int{p.HubJoin, p.HubHealth, p.HubMetrics}
 	case Agent:
-		return []int{p.AgentHealth}
+		return []int{p.AgentHealth, p.AgentMetrics}
 	case Postgres:
 		return []int{p.Postgres}
 	case StoreEtcd:
@@ -128,7 +129,7 @@ func (p *Ports) assign(components []Component, next func() int) {
 		case KubeProxy:
 			p.KubeProxyHealthz, p.KubeProxyMetrics = next(), next()
 		case Agent:
-			p.AgentHealth = next()
+			p.AgentHealth, p.AgentMetrics = next(), next()
 			p.ControlPlanes = next()
 			for range controlPlanePorts - 1 {
 				next()
@@ -224,6 +225,7 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 			// The lab's binaries are bin/k8s/<version>/: one version.
 			"--bin-root=" + filepath.Dir(c.binDir),
 			"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentHealth),
+			"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentMetrics),
 			"--control-plane-ports=" + strconv.Itoa(c.ports.ControlPlanes) + "-" + strconv.Itoa(c.ports.ControlPlanes+controlPlanePorts-1),
 		}
 		if c.Host.Runtime == RuntimeKubernetes {

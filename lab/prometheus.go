@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -20,13 +21,67 @@ import (
 const scraper = "vfleet-prometheus"
 
 // PrometheusConfig writes, under the lab's directory, a Prometheus
-// configuration that scrapes what the lab serves metrics from (the hub),
-// every interval, and returns its path. Prometheus reads as the
-// management cluster's ServiceAccount vfleet-prometheus, allowed to get
-// /metrics and nothing else; its token, valid for a day, is written
-// beside the configuration (mode 0600).
+// configuration that scrapes everything the lab runs that serves metrics
+// (the hub, and each host's agent) every interval, and returns its path.
+// Prometheus reads the hub as the management cluster's ServiceAccount
+// kube-system/vfleet-prometheus, and each agent as the same account of
+// its host cluster (an agent's metrics are its host's to read): each may
+// get /metrics and nothing else. Their tokens, valid for a day, are
+// written beside the configuration (mode 0600).
 func (l *Lab) PrometheusConfig(ctx context.Context, interval time.Duration) (string, error) {
-	cfg, err := l.mgmt.RESTConfig()
+	dir := filepath.Join(l.cfg.Dir, "prometheus")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	// Prometheus takes "90s", not Go's "1m30s".
+	every := fmt.Sprintf("%ds", max(1, int(interval/time.Second)))
+	conf := fmt.Sprintf("# Written by the vfleet lab in %s.\nglobal:\n  scrape_interval: %s\n  evaluation_interval: %s\nscrape_configs:\n", l.cfg.Dir, every, every)
+	jobs := []scrapeJob{{"vfleet-hub", l.mgmt.hubHostPort(l.mgmt.ports.HubMetrics), l.mgmt, nil}}
+	for _, h := range l.Hosts() {
+		jobs = append(jobs, scrapeJob{"vfleet-agent-" + h.Name, "127.0.0.1:" + strconv.Itoa(h.ports.AgentMetrics), h, map[string]string{"host": h.Name}})
+	}
+	for _, j := range jobs {
+		token, err := scrapeToken(ctx, j.c)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", j.c.Name, err)
+		}
+		file := filepath.Join(dir, j.name+".token")
+		if err := os.WriteFile(file, []byte(token), 0o600); err != nil {
+			return "", err
+		}
+		labels := fmt.Sprintf("\n          lab: %q", filepath.Base(l.cfg.Dir))
+		for k, v := range j.labels {
+			labels += fmt.Sprintf("\n          %s: %q", k, v)
+		}
+		// Self-signed certificates in the lab (no --metrics-cert-dir):
+		// the scrape checks who reads, by the token.
+		conf += fmt.Sprintf(`  - job_name: %s
+    scheme: https
+    tls_config:
+      insecure_skip_verify: true
+    authorization:
+      type: Bearer
+      credentials_file: %s
+    static_configs:
+      - targets: [%q]
+        labels:%s
+`, j.name, file, j.target, labels)
+	}
+	path := filepath.Join(dir, "prometheus.yml")
+	return path, os.WriteFile(path, []byte(conf), 0o600)
+}
+
+// scrapeJob is one target Prometheus scrapes, as the account of c.
+type scrapeJob struct {
+	name, target string
+	c            *Cluster
+	labels       map[string]string
+}
+
+// scrapeToken makes c's ServiceAccount kube-system/vfleet-prometheus,
+// allowed to get /metrics, and returns a token of it valid for a day.
+func scrapeToken(ctx context.Context, c *Cluster) (string, error) {
+	cfg, err := c.RESTConfig()
 	if err != nil {
 		return "", err
 	}
@@ -62,35 +117,5 @@ func (l *Lab) PrometheusConfig(ctx context.Context, interval time.Duration) (str
 	if err != nil {
 		return "", fmt.Errorf("prometheus's token: %w", err)
 	}
-	dir := filepath.Join(l.cfg.Dir, "prometheus")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	token := filepath.Join(dir, "token")
-	if err := os.WriteFile(token, []byte(tr.Status.Token), 0o600); err != nil {
-		return "", err
-	}
-	// The hub's /metrics certificate is self-signed in the lab (no
-	// --metrics-cert-dir): the scrape checks who reads, by the token.
-	// Prometheus takes "90s", not Go's "1m30s".
-	every := fmt.Sprintf("%ds", max(1, int(interval/time.Second)))
-	conf := fmt.Sprintf(`# Written by the vfleet lab in %s.
-global:
-  scrape_interval: %s
-  evaluation_interval: %s
-scrape_configs:
-  - job_name: vfleet-hub
-    scheme: https
-    tls_config:
-      insecure_skip_verify: true
-    authorization:
-      type: Bearer
-      credentials_file: %s
-    static_configs:
-      - targets: [%q]
-        labels:
-          lab: %q
-`, l.cfg.Dir, every, every, token, l.mgmt.hubHostPort(l.mgmt.ports.HubMetrics), filepath.Base(l.cfg.Dir))
-	path := filepath.Join(dir, "prometheus.yml")
-	return path, os.WriteFile(path, []byte(conf), 0o600)
+	return tr.Status.Token, nil
 }
