@@ -224,8 +224,7 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 			"--data-dir=" + p.agentData,
 			// The lab's binaries are bin/k8s/<version>/: one version.
 			"--bin-root=" + filepath.Dir(c.binDir),
-			"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentHealth),
-			"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentMetrics),
+			"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentHealth), "--metrics-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentMetrics),
 			"--control-plane-ports=" + strconv.Itoa(c.ports.ControlPlanes) + "-" + strconv.Itoa(c.ports.ControlPlanes+controlPlanePorts-1),
 		}
 		if c.Host.Runtime == RuntimeKubernetes {

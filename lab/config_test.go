@@ -78,10 +78,10 @@ func TestPortsNeeded(t *testing.T) {
 	// management: etcd client+peer, apiserver, controller-manager,
 	// postgres, the etcd store's client+peer, hub join+health+metrics;
 	// host: etcd client+peer, apiserver,
-	// controller-manager, scheduler, kwok, agent health, and a range for
-	// its vclusters' apiservers.
+	// controller-manager, scheduler, kwok, agent health+metrics, and a
+	// range for its vclusters' apiservers.
 	c := Config{Hosts: DefaultHosts(3, 1)}
-	if got, want := c.portsNeeded(), 10+3*(7+controlPlanePorts); got != want {
+	if got, want := c.portsNeeded(), 10+3*(8+controlPlanePorts); got != want {
 		t.Fatalf("portsNeeded = %d, want %d", got, want)
 	}
 }
