@@ -85,4 +85,3 @@ func BenchmarkMeasure(b *testing.B) {
 	b.ReportMetric(float64(len(ms)), "series")
 	b.ReportMetric(float64(buf.Len()), "scrape-bytes")
 }
-
