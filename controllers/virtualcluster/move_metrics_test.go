@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -57,6 +58,35 @@ func TestMoveTook(t *testing.T) {
 			took, migration, trigger, ok := moveTook(tc.before, tc.after, now, tc.lastSeen)
 			if took != tc.took || migration != tc.migration || trigger != tc.trigger || ok != tc.ok {
 				t.Fatalf("moveTook = %s, %v, %q, %v; want %s, %v, %q, %v", took, migration, trigger, ok, tc.took, tc.migration, tc.trigger, tc.ok)
+			}
+		})
+	}
+}
+
+func TestOnlyUsedChanged(t *testing.T) {
+	base := &fleetv1.ControlPlane{ObjectMeta: metav1.ObjectMeta{Name: "a.b", ResourceVersion: "1"},
+		Status: fleetv1.ControlPlaneStatus{Phase: fleetv1.ControlPlaneRunning}}
+	used := func(cpu string) *fleetv1.ResourceUse {
+		return &fleetv1.ResourceUse{CPU: resource.MustParse(cpu), Memory: resource.MustParse("1Gi"), Pods: 1}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(cp *fleetv1.ControlPlane)
+		want   bool
+	}{
+		{"used only: no reconcile", func(cp *fleetv1.ControlPlane) { cp.Status.Used = used("1") }, true},
+		{"nothing (a resync): the usual reconcile", func(*fleetv1.ControlPlane) {}, false},
+		{"the phase too", func(cp *fleetv1.ControlPlane) {
+			cp.Status.Used, cp.Status.Phase = used("1"), fleetv1.ControlPlaneFailed
+		}, false},
+		{"the phase only", func(cp *fleetv1.ControlPlane) { cp.Status.Phase = fleetv1.ControlPlaneFailed }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cur := base.DeepCopy()
+			cur.ResourceVersion = "2"
+			tc.change(cur)
+			if got := onlyUsedChanged(base, cur); got != tc.want {
+				t.Fatalf("onlyUsedChanged = %v, want %v", got, tc.want)
 			}
 		})
 	}

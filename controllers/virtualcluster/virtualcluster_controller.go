@@ -13,11 +13,13 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -105,7 +107,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		// The fleet changed in a way that may let a pending vcluster fit.
 		WatchesRawSource(source.Channel(r.feeder.changed, wake)).
 		// What the agents report, and publish, about the control planes.
-		Watches(&fleetv1.ControlPlane{}, handler.EnqueueRequestsFromMapFunc(toVirtualCluster)).
+		Watches(&fleetv1.ControlPlane{}, handler.EnqueueRequestsFromMapFunc(toVirtualCluster), builder.WithPredicates(predicate.Funcs{
+			UpdateFunc: func(e event.UpdateEvent) bool { return !onlyUsedChanged(e.ObjectOld, e.ObjectNew) },
+		})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(toVirtualCluster)).
 		// A host that goes silent (or comes back) concerns its vclusters.
 		Watches(&fleetv1.HostCluster{}, handler.EnqueueRequestsFromMapFunc(r.onHost)).
@@ -146,6 +150,21 @@ func (r *Reconciler) onHost(ctx context.Context, obj client.Object) []reconcile.
 		return nil
 	}
 	return requestsOf(list.Items)
+}
+
+// onlyUsedChanged says whether a ControlPlane changed only in what its
+// pods use (status.used): the agent writes it as pods come and go, the
+// cost metrics read it from the cache, and nothing the reconciler decides
+// depends on it, so it wakes no reconcile.
+func onlyUsedChanged(oldObj, newObj client.Object) bool {
+	old, ok1 := oldObj.(*fleetv1.ControlPlane)
+	cur, ok2 := newObj.(*fleetv1.ControlPlane)
+	if !ok1 || !ok2 || equality.Semantic.DeepEqual(old.Status.Used, cur.Status.Used) {
+		return false
+	}
+	same := old.DeepCopy()
+	same.Status.Used, same.ResourceVersion, same.ManagedFields = cur.Status.Used, cur.ResourceVersion, cur.ManagedFields
+	return equality.Semantic.DeepEqual(same, cur)
 }
 
 // toVirtualCluster maps an object the agent labelled for a vcluster to it.
