@@ -285,7 +285,19 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 }
 
 func instanceOf(cp *fleetv1.ControlPlane) runtime.Instance {
-	return runtime.Instance{Name: cp.Name, Namespace: vclusterNamespace(cp), Generation: cp.Generation, Spec: cp.Spec}
+	inst := runtime.Instance{Name: cp.Name, Namespace: vclusterNamespace(cp), Generation: cp.Generation, Spec: cp.Spec}
+	if !runningAtItsEpoch(cp) {
+		// A start of a create or move joins its trace; a later restart
+		// of a crashed process is not part of it.
+		inst.Traceparent = cp.Annotations[fleetv1.AnnotationTraceparent]
+	}
+	return inst
+}
+
+// runningAtItsEpoch says whether the agent has reported cp running at the
+// epoch it asks for.
+func runningAtItsEpoch(cp *fleetv1.ControlPlane) bool {
+	return cp.Status.Phase == fleetv1.ControlPlaneRunning && cp.Status.Epoch == cp.Spec.Epoch
 }
 
 // remove stops the control plane and deletes all it left: processes, data,
@@ -373,6 +385,8 @@ func (r *controlPlanes) report(ctx context.Context, cp *fleetv1.ControlPlane, s 
 	if err := r.hub.Status().Patch(ctx, cp, client.MergeFrom(before)); err != nil {
 		return fmt.Errorf("report status: %w", err)
 	}
-	observeReport(before, cp, time.Now())
+	now := time.Now()
+	observeReport(before, cp, now)
+	traceReport(ctx, before, cp, now)
 	return cause
 }

@@ -6,12 +6,16 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/tracing"
 )
 
 // The agent's metrics: what it runs (read from its cache at scrape time),
@@ -101,4 +105,28 @@ func setHostCapacity(r Report) {
 			}
 		}
 	}
+}
+
+// spanStart is the agent's span of a create or move: from when it first
+// reported the control plane of the epoch not ready until it runs.
+const spanStart = "Start control plane"
+
+// traceReport records, when the report from before to now says the
+// control plane of a create or move runs, the agent's part of that
+// operation's trace, named by the ControlPlane's annotation. It begins
+// when the agent last reported the control plane not ready, its
+// creation if it never did.
+func traceReport(ctx context.Context, before, now *fleetv1.ControlPlane, at time.Time) {
+	tp := now.Annotations[fleetv1.AnnotationTraceparent]
+	if tp == "" || !runningAtItsEpoch(now) || runningAtItsEpoch(before) {
+		return
+	}
+	start := now.CreationTimestamp.Time
+	if c := meta.FindStatusCondition(before.Status.Conditions, fleetv1.ConditionReady); c != nil && c.Status == metav1.ConditionFalse && c.LastTransitionTime.After(start) {
+		start = c.LastTransitionTime.Time
+	}
+	tracing.Record(ctx, tp, tracing.Span{Name: spanStart, Start: start, End: at, Attributes: []attribute.KeyValue{
+		attribute.String("vfleet.controlplane.namespace", now.Namespace), attribute.String("vfleet.controlplane.name", now.Name),
+		attribute.Int64("vfleet.epoch", now.Spec.Epoch), attribute.Int("vfleet.restarts", int(now.Status.Restarts)),
+	}})
 }

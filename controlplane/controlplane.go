@@ -56,6 +56,9 @@ type Config struct {
 	ServiceCIDR string
 	// Sync, when set, runs the syncer once the apiserver is ready.
 	Sync *SyncConfig
+	// Traceparent is the trace of the create or move this start is part
+	// of; the control plane records its start there (trace.go).
+	Traceparent string
 }
 
 // SyncConfig is what the control plane's syncer needs beyond the control
@@ -213,7 +216,9 @@ func (cp *ControlPlane) Run(ctx context.Context) (err error) {
 		stopStore()
 		storeDone.Wait()
 	}()
+	storeStart := time.Now()
 	etcd, err := StartStore(storeCtx, &storeDone, cp.cfg.DataDir, cp.cfg.Backend)
+	cp.recordSpan(ctx, spanStore, storeStart, err)
 	if err != nil {
 		return err
 	}
@@ -226,8 +231,10 @@ func (cp *ControlPlane) Run(ctx context.Context) (err error) {
 			cp.supervise(ctx, name, func() procgroup.Spec { return cp.spec(name, etcd) })
 		}()
 	}
+	apiserverStart := time.Now()
 	run("kube-apiserver")
 	err = cp.waitReady(ctx)
+	cp.recordSpan(ctx, spanAPIServer, apiserverStart, err)
 	if err == nil {
 		fmt.Fprintf(cp.cfg.Log, "control plane %s ready at %s\n", cp.cfg.Name, cp.Endpoint())
 		cp.setStatus(func(s *Status) { s.Phase, s.Message = PhaseRunning, "" })

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -23,6 +25,8 @@ import (
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/portclaim"
 	"github.com/vfleet/vfleet/internal/procgroup"
+	"github.com/vfleet/vfleet/internal/tracing"
+	"github.com/vfleet/vfleet/internal/tracing/tracingtest"
 	"github.com/vfleet/vfleet/stores"
 )
 
@@ -54,8 +58,15 @@ func start(t *testing.T, dir string, port int) (*ControlPlane, func(), *syncBuff
 // startOn runs a control plane over dir with its state in backend.
 func startOn(t *testing.T, dir string, port int, backend string) (*ControlPlane, func(), *syncBuffer) {
 	t.Helper()
+	return startWith(t, Config{Name: "test-vc", DataDir: dir, BinDir: k8sbin.Dir(), Backend: backend, Port: port})
+}
+
+// startWith runs a control plane of cfg, logging into the buffer returned.
+func startWith(t *testing.T, cfg Config) (*ControlPlane, func(), *syncBuffer) {
+	t.Helper()
 	log := &syncBuffer{}
-	cp, err := New(Config{Name: "test-vc", DataDir: dir, BinDir: k8sbin.Dir(), Backend: backend, Port: port, Log: log})
+	cfg.Log = log
+	cp, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +121,12 @@ func clientFor(t *testing.T, cfg *rest.Config) kubernetes.Interface {
 
 // TestEmbeddedControlPlaneKeepsItsState runs a real kube-apiserver over
 // kine and SQLite, writes to it, stops it, and finds the write again after
-// a restart on the same data directory.
+// a restart on the same data directory. Its first start, for a create,
+// records its steps in the create's trace; the restart, for none,
+// records nothing.
 func TestEmbeddedControlPlaneKeepsItsState(t *testing.T) {
+	spans := tracingtest.Record(t)
+	const create = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	ports, release, err := portclaim.Ports(1)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +135,9 @@ func TestEmbeddedControlPlaneKeepsItsState(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 
-	cp, stop, _ := start(t, dir, ports[0])
+	cp, stop, _ := startWith(t, Config{Name: "test-vc", DataDir: dir, BinDir: k8sbin.Dir(), Backend: stores.EmbeddedBackend(dir), Port: ports[0], Traceparent: create})
+	checkStartSpans(t, spans.GetSpans(), create)
+	spans.Reset()
 	v, err := client(t, cp).Discovery().ServerVersion()
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +155,28 @@ func TestEmbeddedControlPlaneKeepsItsState(t *testing.T) {
 	got, err := client(t, cp).CoreV1().ConfigMaps("default").Get(ctx, "kept", metav1.GetOptions{})
 	if err != nil || got.Data["k"] != "v" {
 		t.Fatalf("after restart: %v %v", got, err)
+	}
+	if n := len(spans.GetSpans()); n != 0 {
+		t.Errorf("a start for no operation recorded %d spans", n)
+	}
+}
+
+// checkStartSpans: a start records its store and its apiserver, both
+// children of the operation's span parent names, neither failed.
+func checkStartSpans(t *testing.T, spans tracetest.SpanStubs, parent string) {
+	t.Helper()
+	want, _ := tracing.Parse(parent)
+	byName := tracingtest.ByName(spans)
+	for _, name := range []string{spanStore, spanAPIServer} {
+		s, ok := byName[name]
+		switch {
+		case !ok:
+			t.Errorf("no span %q among %d", name, len(spans))
+		case s.Parent.SpanID() != want.SpanID() || s.SpanContext.TraceID() != want.TraceID():
+			t.Errorf("%q is span %s under %s, want a child of %s", name, s.SpanContext.SpanID(), s.Parent.SpanID(), parent)
+		case s.Status.Code == codes.Error:
+			t.Errorf("%q failed: %s", name, s.Status.Description)
+		}
 	}
 }
 

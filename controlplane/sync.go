@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -23,6 +24,9 @@ import (
 func (cp *ControlPlane) runSyncer(ctx context.Context, kubelet net.Listener, dns *syncer.Endpoint) {
 	sc := cp.cfg.Sync
 	backoff := time.Second
+	var firstSync sync.Once
+	start := time.Now()
+	synced := func() { firstSync.Do(func() { cp.recordSpan(ctx, spanFirstSync, start, nil) }) }
 	for ctx.Err() == nil {
 		run, stop := context.WithCancel(ctx)
 		renewed := make(chan struct{})
@@ -34,7 +38,7 @@ func (cp *ControlPlane) runSyncer(ctx context.Context, kubelet net.Listener, dns
 			case <-run.Done():
 			}
 		}()
-		err := cp.syncOnce(run, sc, kubelet, dns)
+		err := cp.syncOnce(run, sc, kubelet, dns, synced)
 		stop()
 		if ctx.Err() != nil {
 			return
@@ -57,7 +61,7 @@ func (cp *ControlPlane) runSyncer(ctx context.Context, kubelet net.Listener, dns
 	}
 }
 
-func (cp *ControlPlane) syncOnce(ctx context.Context, sc *SyncConfig, kubelet net.Listener, dns *syncer.Endpoint) error {
+func (cp *ControlPlane) syncOnce(ctx context.Context, sc *SyncConfig, kubelet net.Listener, dns *syncer.Endpoint, synced func()) error {
 	virtual, err := kubeconfig.RESTConfig(cp.Kubeconfig())
 	if err != nil {
 		return err
@@ -77,7 +81,7 @@ func (cp *ControlPlane) syncOnce(ctx context.Context, sc *SyncConfig, kubelet ne
 		APIServerHost: cp.cfg.Address, APIServerPort: cp.cfg.Port, ServiceCIDR: cp.cfg.ServiceCIDR,
 		SyncAllConfigMaps: sc.SyncAllConfigMaps, SyncAllSecrets: sc.SyncAllSecrets, Kubelet: endpoint, DNS: dns,
 		HostsFileImage: sc.HostsFileImage,
-		Resources:      resources.All(), Controllers: resources.Controllers(),
+		Resources:      resources.All(), Controllers: resources.Controllers(), Synced: synced,
 	})
 }
 

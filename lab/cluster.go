@@ -53,6 +53,8 @@ type Cluster struct {
 	index     int // position in the lab; 0 for the management cluster
 	binDir    string
 	vfleetBin string
+	// vfleetEnv is the environment of its hub or agent beyond the lab's.
+	vfleetEnv []string
 	// containerdBinDir and imagesDir serve the host's real nodes.
 	containerdBinDir string
 	imagesDir        string

@@ -246,7 +246,7 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 	}
 	path := filepath.Join(c.binDir, string(comp))
 	if comp == Hub || comp == Agent {
-		path = c.vfleetBin
+		path, env = c.vfleetBin, append(env, c.vfleetEnv...)
 	}
 	if comp == Hub {
 		path, args = c.inRegionNetNS(path, args)

@@ -41,6 +41,11 @@ type Config struct {
 	Progress io.Writer
 	// Region, when set, makes the lab one region of a federation of labs.
 	Region *RegionConfig
+	// OTLPEndpoint, when set, is where the hub, the agents and their
+	// control planes send their traces (OTLP over HTTP, as
+	// OTEL_EXPORTER_OTLP_ENDPOINT). A region's hub runs in a network
+	// namespace of its own, where a loopback address reaches nothing.
+	OTLPEndpoint string
 }
 
 // HostConfig describes one host cluster.
@@ -238,4 +243,13 @@ func checkBinaries(dir string, names []string) error {
 		}
 	}
 	return nil
+}
+
+// traceEnv has vfleet's processes send their traces to endpoint, if set,
+// each batch within a fifth of a second: a test waits for them.
+func traceEnv(endpoint string) []string {
+	if endpoint == "" {
+		return nil
+	}
+	return []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "OTEL_BSP_SCHEDULE_DELAY=200"}
 }

@@ -104,6 +104,7 @@ func (l *Lab) newCluster(name string, role Role, host HostConfig, index int) *Cl
 		index:     index,
 		binDir:    l.cfg.BinDir,
 		vfleetBin: l.cfg.VfleetBin,
+		vfleetEnv: traceEnv(l.cfg.OTLPEndpoint),
 
 		containerdBinDir: l.cfg.ContainerdBinDir,
 		imagesDir:        l.cfg.ImagesDir,

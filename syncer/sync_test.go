@@ -86,10 +86,12 @@ func newWorld(t *testing.T) world {
 
 func (w world) host(name string) string { return names.HostName(name, w.namespace, w.vc.Name) }
 
-// start runs a syncer for w until the test ends.
+// start runs a syncer for w until the test ends, and returns once it has
+// read both sides (Config.Synced).
 func (w world) start(t *testing.T, isolation fleetv1.IsolationPolicy) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	synced := make(chan struct{})
 	go func() {
 		done <- syncer.Run(ctx, syncer.Config{
 			Virtual: virtualCfg, Host: hostCfg, HostNamespace: w.hostNS, VCluster: w.vc, Isolation: isolation,
@@ -101,6 +103,7 @@ func (w world) start(t *testing.T, isolation fleetv1.IsolationPolicy) {
 			Resources:      resources.All(), Controllers: resources.Controllers(),
 			// Every case starts a syncer in this one process.
 			Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
+			Synced:     func() { close(synced) },
 		})
 	}()
 	t.Cleanup(func() {
@@ -109,6 +112,13 @@ func (w world) start(t *testing.T, isolation fleetv1.IsolationPolicy) {
 			t.Errorf("syncer: %v", err)
 		}
 	})
+	select {
+	case <-synced:
+	case err := <-done:
+		t.Fatalf("syncer stopped before it had read both sides: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the syncer has not read both sides after a minute")
+	}
 }
 
 func pod(ns, name string, edit ...func(*corev1.Pod)) *corev1.Pod {

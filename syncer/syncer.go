@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vfleet/vfleet/apis"
@@ -66,6 +67,11 @@ type Config struct {
 	// their own (nodes, events).
 	Resources   []Resource
 	Controllers []Controller
+
+	// Synced, when set, is called once the syncer has read what it syncs
+	// on both sides: from then on, what it has not copied yet is in its
+	// queues.
+	Synced func()
 }
 
 // KubeletAddressType is the type of the address a vcluster's node shows
@@ -165,6 +171,19 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	for _, c := range cfg.Controllers {
 		if err := c.SetupWithSyncer(mgr, host, s); err != nil {
+			return err
+		}
+	}
+	if cfg.Synced != nil {
+		// Runnables start once the caches have; waiting here is only for
+		// their first lists.
+		err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			if mgr.GetCache().WaitForCacheSync(ctx) && host.GetCache().WaitForCacheSync(ctx) {
+				cfg.Synced()
+			}
+			return nil
+		}))
+		if err != nil {
 			return err
 		}
 	}

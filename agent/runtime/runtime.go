@@ -26,6 +26,9 @@ type Instance struct {
 	Backend string
 	// Sync is what the control plane's syncer needs to reach the host.
 	Sync Sync
+	// Traceparent is the trace of the create or move this control plane
+	// is starting for (internal/tracing), while it is; empty otherwise.
+	Traceparent string
 }
 
 // Sync is the host side of a control plane's syncer.

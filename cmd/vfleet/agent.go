@@ -16,7 +16,7 @@ func newAgentCommand() *cobra.Command {
 	setupLog := addLogFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		setupLog()
-		return agent.Run(cmd.Context(), o)
+		return traced(cmd.Context(), "vfleet-agent", func() error { return agent.Run(cmd.Context(), o) })
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

@@ -72,7 +72,7 @@ admin kubeconfig it writes to <data-dir>/` + launch.AdminKubeconfigFile + ` once
 				}
 			}()
 		}
-		return cp.Run(cmd.Context())
+		return traced(cmd.Context(), "vfleet-controlplane", func() error { return cp.Run(cmd.Context()) })
 	}
 	cfg.AddFlags(cmd.Flags())
 	return cmd
@@ -90,6 +90,7 @@ func controlPlaneConfig(l launch.Config) (controlplane.Config, error) {
 	cfg := controlplane.Config{
 		Name: l.Name, DataDir: dataDir, BinDir: filepath.Join(l.BinRoot, l.KubernetesVersion), Backend: l.Backend,
 		Address: l.Address, Port: l.Port, SANs: l.SANs, Lifeline: l.Lifeline, OrphanGrace: l.OrphanGrace, ServiceCIDR: l.ServiceCIDR,
+		Traceparent: l.Traceparent,
 	}
 	if cfg.Backend == "" {
 		cfg.Backend = stores.EmbeddedBackend(dataDir)

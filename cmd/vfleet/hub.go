@@ -42,7 +42,7 @@ func newHubCommand() *cobra.Command {
 	setupLog := addLogFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		setupLog()
-		return hub.Run(cmd.Context(), o)
+		return traced(cmd.Context(), "vfleet-hub", func() error { return hub.Run(cmd.Context(), o) })
 	}
 	o.AddFlags(cmd.Flags())
 	cmd.AddCommand(newHubTokenCommand())

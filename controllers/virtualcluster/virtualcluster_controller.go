@@ -312,7 +312,13 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualClu
 	r.Engine.Release(vc.UID)
 	before := vc.DeepCopy()
 	controllerutil.RemoveFinalizer(vc, Finalizer)
-	return r.Client.Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	if err := r.Client.Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	if t := vc.Status.Trace; t != nil {
+		endTrace(ctx, vc, t, r.Clock.Now(), errors.New("deleted before it was Ready"))
+	}
+	return nil
 }
 
 // patchStatus writes what the reconcile observed, computed by
@@ -333,6 +339,9 @@ func (r *Reconciler) patchStatus(ctx context.Context, vc *fleetv1.VirtualCluster
 		return client.IgnoreNotFound(err)
 	}
 	observeMove(&before.Status, &vc.Status, now, r.Liveness.LastSeen)
+	if t, err := traceEnded(&before.Status, &vc.Status); t != nil {
+		endTrace(ctx, vc, t, now, err)
+	}
 	for _, e := range statusEvents(&before.Status, &vc.Status, *o) {
 		r.eventf(vc, e.eventType, e.reason, e.action, "%s", e.note)
 	}

@@ -107,17 +107,21 @@ const lostForGood = time.Duration(1<<63 - 1)
 // vcluster where it is, saying so. reason is why in one word, for metrics.
 func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed, reason, why string) error {
 	epoch := vc.Status.Epoch
+	start := r.Clock.Now()
 	if vc.Status.FencingEpoch != epoch {
 		// Recorded before anything is revoked, over the status the fence
 		// was decided from: from here on the fence is carried through,
 		// whatever happens before its end is recorded (reconcileMove).
+		// The move's trace begins with it.
 		begun := *vc.Status.DeepCopy()
 		begun.FencingEpoch = epoch
+		begun.Trace = continueTrace(ctx, vc, traceOfFence(reason), epoch, r.moveStart(vc, reason, start))
 		if err := r.writeDecision(ctx, vc, begun); err != nil {
 			return err
 		}
 	}
 	if err := r.revoke(ctx, vc, epoch); err != nil {
+		recordSpan(ctx, vc, spanFence, start, r.Clock.Now(), err)
 		msg := fmt.Sprintf("%s, but epoch %d's credentials cannot be revoked: %v; the vcluster does not start elsewhere until they are", why, epoch, err)
 		o.moveStep = &moveStep{reason: fleetv1.ReasonFenceFailed, message: msg, eventType: corev1.EventTypeWarning}
 		fences.WithLabelValues(reason, resultFailed).Inc()
@@ -137,6 +141,7 @@ func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 	if err := r.writeDecision(ctx, vc, status); err != nil {
 		return err
 	}
+	recordSpan(ctx, vc, spanFence, start, r.Clock.Now(), nil)
 	fences.WithLabelValues(reason, resultFenced).Inc()
 	ctrl.LoggerFrom(ctx).Info("Fenced", "virtualCluster", klog.KObj(vc), "host", vc.Status.Host, "epoch", epoch, "why", why)
 	r.eventf(vc, corev1.EventTypeWarning, fleetv1.ReasonFenced, "Fence", "%s", msg)
@@ -174,6 +179,7 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 		reason = operationReason(vc, op)
 	}
 	kind := placementKind(reason)
+	start := r.Clock.Now()
 	host, err := timed(kind, func() (string, error) { return r.Engine.Schedule(req) })
 	var unschedulable *placement.Unschedulable
 	if errors.As(err, &unschedulable) && moving && op.Type == fleetv1.OperationMigration {
@@ -223,6 +229,7 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 	if err := r.writeDecision(ctx, vc, status); err != nil {
 		return ctrl.Result{}, true, err
 	}
+	recordSpan(ctx, vc, spanPlace, start, r.Clock.Now(), nil)
 	placements.WithLabelValues(kind, resultPlaced).Inc()
 	ctrl.LoggerFrom(ctx).Info("Placed again", "virtualCluster", klog.KObj(vc), "from", from, "host", host, "epoch", vc.Status.Epoch, "reason", reason)
 	r.eventf(vc, corev1.EventTypeNormal, fleetv1.ReasonPlaced, "Place", "%s", msg)

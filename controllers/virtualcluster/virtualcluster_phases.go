@@ -34,6 +34,7 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 		o.unscheduled = &unscheduled{reason: fleetv1.ReasonInvalidPlacement, message: err.Error()}
 		return false, reconcile.TerminalError(err)
 	}
+	start := r.Clock.Now()
 	host, err := timed(fleetv1.PlacementInitial, func() (string, error) { return r.Engine.Schedule(req) })
 	var unschedulable *placement.Unschedulable
 	if errors.As(err, &unschedulable) {
@@ -59,9 +60,14 @@ func (r *Reconciler) place(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 		o.unscheduled = &unscheduled{reason: ledgerReason(err), message: err.Error()}
 		return false, err
 	}
-	if err := r.writeDecision(ctx, vc, placedStatus(vc, host, r.Clock.Now())); err != nil {
+	status := placedStatus(vc, host, r.Clock.Now())
+	if status.Trace == nil {
+		status.Trace = beginTrace(ctx, fleetv1.TraceCreate, vc.Status.Epoch, vc.CreationTimestamp.Time)
+	}
+	if err := r.writeDecision(ctx, vc, status); err != nil {
 		return false, err
 	}
+	recordSpan(ctx, vc, spanPlace, start, r.Clock.Now(), nil)
 	placements.WithLabelValues(fleetv1.PlacementInitial, resultPlaced).Inc()
 	ctrl.LoggerFrom(ctx).Info("Placed", "virtualCluster", klog.KObj(vc), "host", host, "epoch", vc.Status.Epoch)
 	r.eventf(vc, corev1.EventTypeNormal, fleetv1.ReasonPlaced, "Place", "placed on host %s at epoch %d", host, vc.Status.Epoch)
@@ -91,6 +97,7 @@ func (r *Reconciler) ensureControlPlane(ctx context.Context, vc *fleetv1.Virtual
 			fleetv1.LabelVirtualCluster:    vc.Name, fleetv1.LabelVirtualClusterNamespace: vc.Namespace,
 		}
 		cp.Spec = spec
+		markTrace(cp, vc)
 		if err := r.Client.Create(ctx, cp); apierrors.IsAlreadyExists(err) {
 			// Made by the previous reconcile, not yet in the cache: its
 			// event brings the vcluster back.
@@ -113,12 +120,22 @@ func (r *Reconciler) ensureControlPlane(ctx context.Context, vc *fleetv1.Virtual
 		// forward to a spec the class does not admit.
 		return nil
 	}
-	if equality.Semantic.DeepEqual(cp.Spec, spec) {
-		return nil
-	}
 	before := cp.DeepCopy()
 	cp.Spec = spec
+	markTrace(cp, vc)
+	if equality.Semantic.DeepEqual(cp.Spec, before.Spec) && equality.Semantic.DeepEqual(cp.Annotations, before.Annotations) {
+		return nil
+	}
 	return r.Client.Patch(ctx, cp, client.MergeFrom(before))
+}
+
+// markTrace hands the trace of vc's operation under way to the agent that
+// runs cp. The annotation stays once the operation is over: removing it
+// would only be one more write for the agent to wake up to.
+func markTrace(cp *fleetv1.ControlPlane, vc *fleetv1.VirtualCluster) {
+	if t := vc.Status.Trace; t != nil {
+		metav1.SetMetaDataAnnotation(&cp.ObjectMeta, fleetv1.AnnotationTraceparent, t.Traceparent)
+	}
 }
 
 func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCluster, isolation fleetv1.IsolationPolicy) (fleetv1.ControlPlaneSpec, error) {

@@ -177,6 +177,7 @@ func computeStatus(vc *fleetv1.VirtualCluster, o observed, now time.Time) fleetv
 			Message: "the host's agent is removing the control plane, its data and its host namespace",
 		})
 	}
+	traceDone(&s)
 	return s
 }
 

@@ -44,11 +44,9 @@ func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualClus
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}
-	admin, err := stores.AdminFor(ctx, r.reader(), bs)
-	if err != nil {
-		return err
-	}
-	data, err := admin.Provision(ctx, stores.Space(bs.Spec.Driver, vc.StoreUID()), vc.Status.Epoch)
+	start := r.Clock.Now()
+	data, err := r.provision(ctx, vc, bs)
+	recordSpan(ctx, vc, spanProvisionStore, start, r.Clock.Now(), err)
 	if err != nil {
 		return err
 	}
@@ -64,6 +62,16 @@ func (r *Reconciler) provisionStore(ctx context.Context, vc *fleetv1.VirtualClus
 		return err
 	}
 	return nil
+}
+
+// provision makes the vcluster's space on bs and its login of the current
+// epoch there, and returns the credentials.
+func (r *Reconciler) provision(ctx context.Context, vc *fleetv1.VirtualCluster, bs *fleetv1.BackingStore) (map[string][]byte, error) {
+	admin, err := stores.AdminFor(ctx, r.reader(), bs)
+	if err != nil {
+		return nil, err
+	}
+	return admin.Provision(ctx, stores.Space(bs.Spec.Driver, vc.StoreUID()), vc.Status.Epoch)
 }
 
 // renewStoreCredentials issues the epoch's credentials in secret again

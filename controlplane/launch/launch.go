@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/internal/tracing"
 )
 
 // Command is the vfleet subcommand that runs one control plane.
@@ -85,6 +86,11 @@ type Config struct {
 	// Backend is an External store's endpoint; empty means SQLite in
 	// DataDir. It travels in the environment (Env), never as a flag.
 	Backend string
+	// Traceparent is the trace of the create or move this start is part
+	// of (internal/tracing); empty for none. It travels in the
+	// environment, as TRACEPARENT, so that a change of it is no change of
+	// the command a runtime compares.
+	Traceparent string
 }
 
 // Syncer is what the control plane's syncer needs beyond the control plane.
@@ -156,6 +162,9 @@ func (c *Config) ReadEnv(getenv func(string) string) {
 	if c.PodNamespace == "" {
 		c.PodNamespace = getenv(PodNamespaceEnv)
 	}
+	if c.Traceparent == "" {
+		c.Traceparent = getenv(tracing.TraceparentEnv)
+	}
 }
 
 // TakeEnv reads the settings the process's environment carries, as
@@ -165,6 +174,7 @@ func (c *Config) ReadEnv(getenv func(string) string) {
 func (c *Config) TakeEnv() {
 	c.ReadEnv(os.Getenv)
 	_ = os.Unsetenv(BackendEnv)
+	_ = os.Unsetenv(tracing.TraceparentEnv)
 }
 
 // Env is the environment that carries c's settings, as NAME=value.
@@ -175,6 +185,9 @@ func (c Config) Env() []string {
 	}
 	if c.PodNamespace != "" {
 		env = append(env, PodNamespaceEnv+"="+c.PodNamespace)
+	}
+	if c.Traceparent != "" {
+		env = append(env, tracing.TraceparentEnv+"="+c.Traceparent)
 	}
 	return env
 }

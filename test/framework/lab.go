@@ -21,6 +21,8 @@ type StartLabInput struct {
 	VfleetBin string
 	// Name prefixes the lab's temporary directory.
 	Name string
+	// OTLPEndpoint receives the traces of the lab's vfleet processes.
+	OTLPEndpoint string
 }
 
 // StartLab starts a lab in a new temporary directory, printing its progress
@@ -28,7 +30,7 @@ type StartLabInput struct {
 func StartLab(ctx context.Context, in StartLabInput) *lab.Lab {
 	dir, err := os.MkdirTemp("", "vfleet-e2e-"+in.Name+"-")
 	Expect(err).NotTo(HaveOccurred())
-	l, err := lab.New(lab.Config{Dir: dir, Hosts: in.Hosts, VfleetBin: in.VfleetBin, Progress: GinkgoWriter})
+	l, err := lab.New(lab.Config{Dir: dir, Hosts: in.Hosts, VfleetBin: in.VfleetBin, Progress: GinkgoWriter, OTLPEndpoint: in.OTLPEndpoint})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(l.Start(ctx)).To(Succeed())
 	return l

@@ -21,6 +21,9 @@ type LabSuite struct {
 	Mgmt client.Client
 	// VfleetBin is the vfleet binary the lab's hub and agents run.
 	VfleetBin string
+	// Traces has the spans the lab's hub, agents and control planes
+	// exported.
+	Traces *TraceReceiver
 }
 
 // SetupLabSuite registers the suite's BeforeSuite, which builds vfleet and
@@ -30,13 +33,17 @@ func SetupLabSuite(name string, hosts []lab.HostConfig) *LabSuite {
 	s := &LabSuite{}
 	BeforeSuite(func(ctx SpecContext) {
 		s.VfleetBin = BuildVfleet()
-		s.Lab = StartLab(ctx, StartLabInput{Name: name, Hosts: hosts, VfleetBin: s.VfleetBin})
+		s.Traces = StartTraceReceiver()
+		s.Lab = StartLab(ctx, StartLabInput{Name: name, Hosts: hosts, VfleetBin: s.VfleetBin, OTLPEndpoint: s.Traces.Endpoint()})
 		s.Mgmt = ManagementClient(s.Lab)
 	}, NodeTimeout(5*time.Minute))
 	AfterSuite(func(ctx SpecContext) {
 		defer gexec.CleanupBuildArtifacts()
 		if s.Lab != nil {
 			StopLab(ctx, s.Lab)
+		}
+		if s.Traces != nil {
+			s.Traces.Close()
 		}
 	}, NodeTimeout(2*time.Minute))
 	return s

@@ -231,7 +231,7 @@ func (r *Runtime) launchConfig(inst runtime.Instance, dir string, port int) laun
 	cfg := launch.Config{
 		Name: inst.Spec.VirtualCluster.Name, DataDir: dir, Address: r.opts.Address, Port: port,
 		BinRoot: r.opts.BinRoot, KubernetesVersion: inst.Spec.KubernetesVersion,
-		Lifeline: r.opts.Lifeline, OrphanGrace: r.opts.OrphanGrace, Backend: inst.Backend,
+		Lifeline: r.opts.Lifeline, OrphanGrace: r.opts.OrphanGrace, Backend: inst.Backend, Traceparent: inst.Traceparent,
 	}
 	if inst.Sync.HostServer != "" {
 		// The syncer runs into the vcluster's host namespace, with the

@@ -278,7 +278,49 @@ type VirtualClusterStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=10
 	PlacementHistory []PlacementRecord `json:"placementHistory,omitempty"`
+
+	// trace is the OpenTelemetry trace of the create or move under way,
+	// when the hub records traces. The hub, the agent and the control
+	// plane record their parts of the operation under its root span,
+	// which the hub records when the operation ends.
+	// +optional
+	Trace *OperationTrace `json:"trace,omitempty"`
 }
+
+// OperationTrace is the trace of a vcluster's create, failover or
+// migration.
+type OperationTrace struct {
+	// name is the operation: Create, Failover or Migration.
+	// +kubebuilder:validation:Enum=Create;Failover;Migration
+	Name string `json:"name"`
+
+	// traceparent is the W3C trace context of the operation's root span.
+	// +kubebuilder:validation:Pattern=`^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`
+	// +kubebuilder:validation:MaxLength=55
+	Traceparent string `json:"traceparent"`
+
+	// fromEpoch is the epoch the operation began at; it ends when the
+	// vcluster is Ready at a later one.
+	// +kubebuilder:validation:Minimum=0
+	FromEpoch int64 `json:"fromEpoch"`
+
+	// startTime is when the operation began: the vcluster's creation, the
+	// last heartbeat of the host a failover leaves, or when a person
+	// asked for the move.
+	StartTime metav1.Time `json:"startTime"`
+}
+
+// Operations a trace follows.
+const (
+	TraceCreate    = "Create"
+	TraceFailover  = "Failover"
+	TraceMigration = "Migration"
+)
+
+// AnnotationTraceparent on a ControlPlane is the traceparent of the
+// operation that made or moved it (status.trace of its VirtualCluster):
+// the agent and the control plane record their parts under it.
+const AnnotationTraceparent = "fleet.vfleet.dev/traceparent"
 
 // OperationType is a move of a vcluster that a person asked for.
 // +kubebuilder:validation:Enum=Failover;Migration
