@@ -83,9 +83,6 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 
-	if err := registerMetrics(mgr.GetClient()); err != nil {
-		return err
-	}
 	clk := clock.RealClock{}
 	rep, err := setupReporter(mgr, host, o, clk)
 	if err != nil {
@@ -98,6 +95,9 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	rt, err := newRuntime(o, hostDirect, ctrl.LoggerFrom(ctx).WithName("runtime"))
 	if err != nil {
+		return err
+	}
+	if err := registerMetrics(mgr.GetClient(), rt); err != nil {
 		return err
 	}
 	access, err := newSyncerAccess(ctx, hostDirect, hostCfg, o.VClusterServiceCIDR)

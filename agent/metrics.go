@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/vfleet/vfleet/agent/runtime"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/internal/tracing"
 )
@@ -43,10 +44,17 @@ var (
 )
 
 // registerMetrics registers the agent's metrics, its ControlPlanes read
-// through reader, on the registry the manager serves.
-func registerMetrics(reader client.Reader) error {
+// through reader, on the registry the manager serves, and the metrics of
+// its control planes, when its runtime can read them.
+func registerMetrics(reader client.Reader, rt runtime.Runtime) error {
 	registerCounters()
-	return metrics.Registry.Register(controlPlaneCollector{reader: reader})
+	if err := metrics.Registry.Register(controlPlaneCollector{reader: reader}); err != nil {
+		return err
+	}
+	if src, ok := rt.(metricsSource); ok {
+		return metrics.Registry.Register(relayCollector{reader: reader, source: src})
+	}
+	return nil
 }
 
 var registerCounters = sync.OnceFunc(func() {

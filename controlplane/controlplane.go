@@ -243,31 +243,7 @@ func (cp *ControlPlane) Run(ctx context.Context) (err error) {
 		// answers; started together, they would share the CPU the
 		// apiserver needs to get there.
 		run("kube-controller-manager")
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cp.keepCertificates(ctx)
-		}()
-		if cp.cfg.Sync != nil {
-			// The kubelet proxy listens first: the syncer shows the
-			// vcluster its nodes at its port.
-			l, lerr := net.Listen("tcp", "127.0.0.1:0")
-			if lerr != nil {
-				fmt.Fprintf(cp.cfg.Log, "control plane %s: no kubelet proxy, so no logs or exec: %v\n", cp.cfg.Name, lerr)
-			}
-			dns := cp.startDNS(ctx, &wg)
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				if l != nil {
-					cp.runKubeletProxy(ctx, l)
-				}
-			}()
-			go func() {
-				defer wg.Done()
-				cp.runSyncer(ctx, l, dns)
-			}()
-		}
+		cp.runBesideAPIServer(ctx, &wg)
 		<-ctx.Done()
 	}
 	cancel(err)
@@ -277,6 +253,42 @@ func (cp *ControlPlane) Run(ctx context.Context) (err error) {
 		err = cause
 	}
 	return err
+}
+
+// runBesideAPIServer starts, in wg, what runs once the apiserver is
+// ready: certificate renewal, the metrics file, and, for a vcluster that
+// syncs, the kubelet proxy, its DNS and the syncer.
+func (cp *ControlPlane) runBesideAPIServer(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		cp.keepCertificates(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		cp.exportMetrics(ctx)
+	}()
+	if cp.cfg.Sync == nil {
+		return
+	}
+	// The kubelet proxy listens first: the syncer shows the vcluster its
+	// nodes at its port.
+	l, lerr := net.Listen("tcp", "127.0.0.1:0")
+	if lerr != nil {
+		fmt.Fprintf(cp.cfg.Log, "control plane %s: no kubelet proxy, so no logs or exec: %v\n", cp.cfg.Name, lerr)
+	}
+	dns := cp.startDNS(ctx, wg)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if l != nil {
+			cp.runKubeletProxy(ctx, l)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		cp.runSyncer(ctx, l, dns)
+	}()
 }
 
 // setStatus changes the status and writes it out.

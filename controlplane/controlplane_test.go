@@ -138,6 +138,18 @@ func TestEmbeddedControlPlaneKeepsItsState(t *testing.T) {
 	cp, stop, _ := startWith(t, Config{Name: "test-vc", DataDir: dir, BinDir: k8sbin.Dir(), Backend: stores.EmbeddedBackend(dir), Port: ports[0], Traceparent: create})
 	checkStartSpans(t, spans.GetSpans(), create)
 	spans.Reset()
+	// Its metrics file, for its agent, has its apiserver's requests.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		data, err := os.ReadFile(MetricsPath(dir))
+		if err == nil && strings.Contains(string(data), apiserverRequests+`{code="200",verb="GET"}`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no apiserver requests in %s after 30s (%v):\n%s", MetricsPath(dir), err, data)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	v, err := client(t, cp).Discovery().ServerVersion()
 	if err != nil {
 		t.Fatal(err)

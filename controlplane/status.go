@@ -62,11 +62,17 @@ func writeStatus(dataDir string, s Status) error {
 	if err != nil {
 		return err
 	}
-	tmp := StatusPath(dataDir) + ".tmp"
+	return replaceFile(StatusPath(dataDir), data)
+}
+
+// replaceFile writes data to path in one rename, readable by its owner
+// only.
+func replaceFile(path string, data []byte) error {
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, StatusPath(dataDir))
+	return os.Rename(tmp, path)
 }
 
 // errorLine picks from the end of a log what a person should read first:

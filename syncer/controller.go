@@ -68,6 +68,9 @@ func (c *controllerFor) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if apierrors.IsConflict(err) {
 		return reconcile.Result{RequeueAfter: Retry}, nil
 	}
+	if err != nil {
+		syncErrors.WithLabelValues(c.res.Kind(), errorReason(err)).Inc()
+	}
 	return result, err
 }
 
@@ -120,6 +123,7 @@ func (c *controllerFor) reconcile(ctx context.Context, req reconcile.Request) (r
 
 	desired, err := res.ToHost(ctx, s, virtual)
 	if refusal, ok := err.(*Refusal); ok {
+		refusals.WithLabelValues(res.Kind(), refusal.Reason).Inc()
 		s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, refusal.Reason, "Sync", "%s", refusal.Message)
 		if hostExists {
 			return reconcile.Result{}, deleteHost(ctx, s, host)
@@ -239,6 +243,7 @@ func (c *controllerFor) wanted(ctx context.Context, virtual client.Object, exist
 // retried until something changes.
 func (c *controllerFor) conflict(virtual client.Object, exists bool, _ client.ObjectKey) error {
 	if exists {
+		syncErrors.WithLabelValues(c.res.Kind(), ReasonHostConflict).Inc()
 		c.s.Recorder.Eventf(virtual, nil, corev1.EventTypeWarning, ReasonHostConflict, "Sync",
 			"a %s of this name exists on the host and was not made by this vcluster's syncer; it is left alone: rename this one", c.res.Kind())
 	}

@@ -3,6 +3,7 @@ package syncer_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/internal/names"
@@ -138,6 +140,28 @@ func create(t *testing.T, c client.Client, objs ...client.Object) {
 			t.Fatalf("create %T %s: %v", o, o.GetName(), err)
 		}
 	}
+}
+
+// sample is the value of the series of name with labels among the
+// syncers' metrics, 0 if there is none.
+func sample(g gomega.Gomega, name string, labels map[string]string) float64 {
+	families, err := metrics.Registry.Gather()
+	g.Expect(err).NotTo(gomega.HaveOccurred())
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			if maps.Equal(got, labels) {
+				return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 // events returns the Event reasons and messages recorded on a virtual object.
@@ -267,6 +291,7 @@ func TestSync(t *testing.T) {
 			expect: func(g gomega.Gomega, w world) {
 				ctx := context.Background()
 				g.Expect(events(g, w.namespace, "refused")).To(gomega.ContainSubstring("the host refused the Pod"))
+				g.Expect(sample(g, "vfleet_syncer_errors_total", map[string]string{"kind": "Pod", "reason": "Forbidden"})).To(gomega.BeNumerically(">=", 1))
 				// No Secret is made for a pod the host has not taken: one
 				// would have no owner to go with.
 				token := client.ObjectKey{Namespace: w.hostNS, Name: w.host("refused") + "-token"}
@@ -295,6 +320,7 @@ func TestSync(t *testing.T) {
 				g.Expect(vp.Spec.NodeName).To(gomega.Equal("node-" + w.vc.Name))
 				g.Expect(vp.Status.Phase).To(gomega.Equal(corev1.PodRunning))
 				g.Expect(vp.Status.PodIP).To(gomega.Equal("10.244.0.7"))
+				g.Expect(sample(g, "vfleet_syncer_objects", map[string]string{"kind": "Pod"})).To(gomega.BeNumerically(">=", 1))
 				vn := &corev1.Node{}
 				g.Expect(virtualC.Get(ctx, client.ObjectKey{Name: "node-" + w.vc.Name}, vn)).To(gomega.Succeed())
 				g.Expect(vn.Labels).To(gomega.HaveKeyWithValue("zone", "a"))
@@ -464,6 +490,7 @@ func TestSync(t *testing.T) {
 					err := hostC.Get(context.Background(), client.ObjectKey{Namespace: w.hostNS, Name: w.host(name)}, &corev1.Pod{})
 					g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "pod %s reached the host", name)
 				}
+				g.Expect(sample(g, "vfleet_syncer_refusals_total", map[string]string{"kind": "Pod", "reason": "ForbiddenVolumeType"})).To(gomega.BeNumerically(">=", 2))
 			},
 		},
 		{

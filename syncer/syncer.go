@@ -174,6 +174,9 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	counter := &objectCounter{host: host.GetCache(), resources: cfg.Resources}
+	running.Store(counter, struct{}{})
+	defer running.Delete(counter)
 	if cfg.Synced != nil {
 		// Runnables start once the caches have; waiting here is only for
 		// their first lists.

@@ -2,18 +2,26 @@ package framework
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 )
 
 // ReceivedSpan is a span a lab process exported.
@@ -134,4 +142,43 @@ func attributes(kvs []*commonpb.KeyValue) map[string]string {
 		}
 	}
 	return m
+}
+
+// ExpectTrace waits until the trace of vc's latest create or move (the
+// one its current ControlPlane carries) has every span of want, each from
+// the process want names, with the root, root, recorded by the hub with
+// the IDs it handed out and every other span directly under it, none
+// failed. It returns the spans by name.
+func (s *LabSuite) ExpectTrace(ctx context.Context, vc *fleetv1.VirtualCluster, root string, want map[string]string) map[string]ReceivedSpan {
+	GinkgoHelper()
+	cp := &fleetv1.ControlPlane{}
+	Expect(s.Mgmt.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(vc.Status.Host), Name: vc.Name + "." + vc.Namespace}, cp)).To(Succeed())
+	traceparent := cp.Annotations[fleetv1.AnnotationTraceparent]
+	parts := strings.Split(traceparent, "-")
+	Expect(parts).To(HaveLen(4), "the ControlPlane's traceparent %q", traceparent)
+	var spans map[string]ReceivedSpan
+	Eventually(func(g Gomega) {
+		spans = map[string]ReceivedSpan{}
+		for _, sp := range s.Traces.Trace(parts[1]) {
+			g.Expect(spans).NotTo(HaveKey(sp.Name), "span %q twice", sp.Name)
+			spans[sp.Name] = sp
+		}
+		g.Expect(spans).To(HaveKey(root))
+		for name := range want {
+			g.Expect(spans).To(HaveKey(name))
+		}
+	}).WithContext(ctx).WithTimeout(30*time.Second).WithPolling(500*time.Millisecond).Should(Succeed(), "trace %s", parts[1])
+	r := spans[root]
+	Expect(r.Service).To(Equal("vfleet-hub"))
+	Expect(r.ParentSpanID).To(BeEmpty())
+	Expect(r.SpanID).To(Equal(parts[2]), "the root is recorded with the IDs the hub handed out")
+	Expect(r.Error).To(BeEmpty())
+	Expect(r.Attributes).To(HaveKeyWithValue("vfleet.virtualcluster.name", vc.Name))
+	for name, service := range want {
+		sp := spans[name]
+		Expect(sp.Service).To(Equal(service), "span %q", name)
+		Expect(sp.Error).To(BeEmpty(), "span %q", name)
+		Expect(sp.ParentSpanID).To(Equal(r.SpanID), "span %q is not under the root", name)
+	}
+	return spans
 }

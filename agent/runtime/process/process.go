@@ -381,6 +381,18 @@ func (r *Runtime) Remove(ctx context.Context, inst runtime.Instance) error {
 	return nil
 }
 
+// Metrics reads what the control plane name last wrote of its metrics
+// (controlplane.MetricsPath), if it wrote them within maxAge.
+func (r *Runtime) Metrics(name string, maxAge time.Duration) ([]byte, bool) {
+	path := controlplane.MetricsPath(r.dir(name))
+	fi, err := os.Stat(path)
+	if err != nil || time.Since(fi.ModTime()) > maxAge {
+		return nil, false
+	}
+	data, err := os.ReadFile(path)
+	return data, err == nil
+}
+
 // Names lists the control planes the runtime keeps, running or not.
 func (r *Runtime) Names() []string {
 	var names []string

@@ -16,8 +16,10 @@ import (
 	promapi "github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -90,6 +92,37 @@ func makeVCluster(ctx SpecContext, name string) *fleetv1.VirtualCluster {
 	return framework.WaitForVClusterReady(ctx, suite.Mgmt, client.ObjectKeyFromObject(vc), 3*time.Minute)
 }
 
+// unsyncable makes two pods in vc that never reach its host: one its
+// class refuses (an NFS volume), one the host refuses (more CPU than the
+// host namespace's quota).
+func unsyncable(ctx SpecContext, vc *fleetv1.VirtualCluster) {
+	GinkgoHelper()
+	kube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, vc))
+	pod := func(name string, edit func(*corev1.Pod)) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{
+			AutomountServiceAccountToken: ptr.To(false),
+			Containers:                   []corev1.Container{{Name: "main", Image: "registry.k8s.io/pause:3.10"}},
+		}}
+		edit(p)
+		return p
+	}
+	for _, p := range []*corev1.Pod{
+		pod("nfs", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "share", VolumeSource: corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "10.0.0.9", Path: "/exports"}}}}
+		}),
+		pod("greedy", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}
+		}),
+	} {
+		// The vcluster's controller-manager makes the default account
+		// its apiserver wants first.
+		Eventually(func() error {
+			_, err := kube.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{})
+			return err
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+	}
+}
+
 // moved waits until vc is Ready at a later epoch on another host.
 func moved(ctx SpecContext, from *fleetv1.VirtualCluster) {
 	GinkgoHelper()
@@ -129,7 +162,7 @@ var _ = Describe("Every dashboard", Ordered, func() {
 		DeferCleanup(func(ctx SpecContext) { Expect(client.IgnoreNotFound(suite.Mgmt.Delete(ctx, tooBig))).To(Succeed()) })
 
 		By("a vcluster created, one failed over and one migrated")
-		makeVCluster(ctx, "steady")
+		steady := makeVCluster(ctx, "steady")
 		failed, migrated := makeVCluster(ctx, "failed"), makeVCluster(ctx, "migrated")
 		Eventually(suite.Vfleet("failover", failed.Name)).WithTimeout(time.Minute).Should(gexec.Exit(0))
 		moved(ctx, failed)
@@ -139,6 +172,9 @@ var _ = Describe("Every dashboard", Ordered, func() {
 		}
 		Eventually(suite.Vfleet("migrate", migrated.Name, "--to", other)).WithTimeout(time.Minute).Should(gexec.Exit(0))
 		moved(ctx, migrated)
+
+		By("a tenant's pods the syncer cannot copy, for the syncer dashboard")
+		unsyncable(ctx, steady)
 	}, NodeTimeout(12*time.Minute))
 
 	It("has every template variable list values, and every panel's query return data", func(ctx SpecContext) {

@@ -46,6 +46,10 @@ var _ = Describe("Failover", Ordered, func() {
 				HaveField("Host", moved.Status.Host), HaveField("Epoch", moved.Status.Epoch), HaveField("Reason", fleetv1.PlacementFailover))))
 			Expect(moved.Status.FencedEpoch).To(Equal(vc.Status.Epoch))
 			expectFenced(ctx, vc, store.name)
+			suite.ExpectTrace(ctx, moved, "VirtualCluster Failover", map[string]string{
+				"Fence": "vfleet-hub", "Place": "vfleet-hub", "Provision store": "vfleet-hub",
+				"Start control plane": "vfleet-agent", "Start apiserver": "vfleet-controlplane",
+			})
 
 			By("the writer goes on against the new host")
 			w.Mark()
@@ -144,6 +148,9 @@ var _ = Describe("Failover", Ordered, func() {
 		Expect(moved.Status.Host).To(Equal(to))
 		Expect(moved.Status.PlacementHistory[len(moved.Status.PlacementHistory)-1].Reason).To(Equal(fleetv1.PlacementMigration))
 		expectAllThere(ctx, moved, names)
+		suite.ExpectTrace(ctx, moved, "VirtualCluster Migration", map[string]string{
+			"Fence": "vfleet-hub", "Place": "vfleet-hub", "Start control plane": "vfleet-agent", "Start apiserver": "vfleet-controlplane",
+		})
 		controlPlaneGone(ctx, vc, vc.Status.Host)
 	}, NodeTimeout(5*time.Minute))
 
