@@ -81,7 +81,7 @@ func (r *TraceReceiver) export(w http.ResponseWriter, req *http.Request) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		defer gz.Close()
+		defer func() { _ = gz.Close() }()
 		body = gz
 	}
 	data, err := io.ReadAll(body)
