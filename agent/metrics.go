@@ -68,11 +68,8 @@ type controlPlaneCollector struct{ reader client.Reader }
 func (c controlPlaneCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descControlPlanes }
 
 func (c controlPlaneCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var cps fleetv1.ControlPlaneList
-	if err := c.reader.List(ctx, &cps); err != nil {
-		ctrl.Log.WithName("metrics").Error(err, "Cannot read the ControlPlanes for a scrape")
+	cps, err := scrapeControlPlanes(c.reader)
+	if err != nil {
 		ch <- prometheus.NewInvalidMetric(descControlPlanes, err)
 		return
 	}
@@ -90,6 +87,19 @@ func (c controlPlaneCollector) Collect(ch chan<- prometheus.Metric) {
 	for phase, n := range by {
 		ch <- prometheus.MustNewConstMetric(descControlPlanes, prometheus.GaugeValue, float64(n), string(phase))
 	}
+}
+
+// scrapeControlPlanes reads the host's ControlPlanes from the agent's
+// cache for a scrape, which must not hang on it.
+func scrapeControlPlanes(reader client.Reader) (*fleetv1.ControlPlaneList, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cps := &fleetv1.ControlPlaneList{}
+	if err := reader.List(ctx, cps); err != nil {
+		ctrl.Log.WithName("metrics").Error(err, "Cannot read the ControlPlanes for a scrape")
+		return nil, err
+	}
+	return cps, nil
 }
 
 // observeReport counts what changed between a ControlPlane's last status

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"time"
 
@@ -58,11 +57,8 @@ type relayCollector struct {
 func (relayCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c relayCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var cps fleetv1.ControlPlaneList
-	if err := c.reader.List(ctx, &cps); err != nil {
-		ctrl.Log.WithName("metrics").Error(err, "Cannot read the ControlPlanes for a scrape")
+	cps, err := scrapeControlPlanes(c.reader)
+	if err != nil {
 		return
 	}
 	for i := range cps.Items {

@@ -58,6 +58,29 @@ func (s lostFenceStatus) Patch(ctx context.Context, obj client.Object, patch cli
 	return apierrors.NewConflict(schema.GroupResource{Group: fleetv1.GroupVersion.Group, Resource: "virtualclusters"}, vc.Name, nil)
 }
 
+// fallSilent has host's agent renew its Lease once, for a second, and
+// then never again.
+func fallSilent(t *testing.T, host string) *coordinationv1.Lease {
+	t.Helper()
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1.HostNamespace(host), Name: fleetv1.AgentLeaseName},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To("agent"), LeaseDurationSeconds: ptr.To(int32(1)), RenewTime: &metav1.MicroTime{Time: time.Now()}},
+	}
+	if err := k8s.Create(context.Background(), lease); err != nil {
+		t.Fatal(err)
+	}
+	return lease
+}
+
+// poke does what the host health controller would when host falls
+// silent: say the host changed, which brings its vclusters back to the
+// hub.
+func poke(g gomega.Gomega, host string) {
+	h := &fleetv1.HostCluster{ObjectMeta: metav1.ObjectMeta{Name: host}}
+	g.Expect(k8s.Patch(context.Background(), h, client.RawPatch("application/merge-patch+json",
+		[]byte(`{"metadata":{"annotations":{"test/poke":"`+time.Now().Format(time.RFC3339Nano)+`"}}}`)))).To(gomega.Succeed())
+}
+
 // TestFenceIsCarriedThrough: once a fence has begun, it is carried through
 // and the vcluster placed again, even when the record of its end is lost
 // and its host comes back in between. Before, the vcluster stayed on its
@@ -96,20 +119,9 @@ func TestFenceIsCarriedThrough(t *testing.T) {
 		}
 	})
 
-	// The agent renewed once, and then fell silent.
-	if err := k8s.Create(ctx, &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1.HostNamespace("pg-fence-a"), Name: fleetv1.AgentLeaseName},
-		Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To("agent"), LeaseDurationSeconds: ptr.To(int32(1)), RenewTime: &metav1.MicroTime{Time: time.Now()}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	poke := 0
+	fallSilent(t, "pg-fence-a")
 	gomega.NewWithT(t).Eventually(func(g gomega.Gomega) {
-		// What the host health controller would do: say the host changed.
-		poke++
-		host := &fleetv1.HostCluster{ObjectMeta: metav1.ObjectMeta{Name: "pg-fence-a"}}
-		g.Expect(k8s.Patch(ctx, host, client.RawPatch("application/merge-patch+json",
-			[]byte(`{"metadata":{"annotations":{"test/poke":"`+time.Now().Format(time.RFC3339Nano)+`"}}}`)))).To(gomega.Succeed())
+		poke(g, "pg-fence-a")
 		got := get(t, vc)
 		g.Expect(fault.lost.Load()).To(gomega.BeTrue(), "the fence's record was not lost yet")
 		g.Expect(got.Status.FencedEpoch).To(gomega.Equal(int64(1)), "the fence of epoch 1 was not carried through")
@@ -145,21 +157,9 @@ func TestFailoverComesBackOnItsHost(t *testing.T) {
 		client.RawPatch("application/merge-patch+json", []byte(`{"status":{"selfFenceAfterSeconds":3}}`))); err != nil {
 		t.Fatal(err)
 	}
-	lease := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1.HostNamespace("pg-back-a"), Name: fleetv1.AgentLeaseName},
-		Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To("agent"), LeaseDurationSeconds: ptr.To(int32(1)), RenewTime: &metav1.MicroTime{Time: time.Now()}},
-	}
-	if err := k8s.Create(ctx, lease); err != nil {
-		t.Fatal(err)
-	}
-	poke := func(g gomega.Gomega) {
-		// What the host health controller would do: say the host changed.
-		host := &fleetv1.HostCluster{ObjectMeta: metav1.ObjectMeta{Name: "pg-back-a"}}
-		g.Expect(k8s.Patch(ctx, host, client.RawPatch("application/merge-patch+json",
-			[]byte(`{"metadata":{"annotations":{"test/poke":"`+time.Now().Format(time.RFC3339Nano)+`"}}}`)))).To(gomega.Succeed())
-	}
+	lease := fallSilent(t, "pg-back-a")
 	gomega.NewWithT(t).Eventually(func(g gomega.Gomega) {
-		poke(g)
+		poke(g, "pg-back-a")
 		got := get(t, vc)
 		g.Expect(got.Status.FencedEpoch).To(gomega.Equal(int64(1)))
 		c := meta.FindStatusCondition(got.Status.Conditions, fleetv1.ConditionFailover)
@@ -172,7 +172,7 @@ func TestFailoverComesBackOnItsHost(t *testing.T) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(lease), lease)).To(gomega.Succeed())
 		lease.Spec.LeaseDurationSeconds, lease.Spec.RenewTime = ptr.To(int32(60)), &metav1.MicroTime{Time: time.Now()}
 		g.Expect(k8s.Update(ctx, lease)).To(gomega.Succeed())
-		poke(g)
+		poke(g, "pg-back-a")
 		got := get(t, vc)
 		g.Expect(got.Status.Host).To(gomega.Equal("pg-back-a"))
 		g.Expect(got.Status.Epoch).To(gomega.Equal(int64(2)), "conditions: %+v", got.Status.Conditions)

@@ -8,10 +8,8 @@ import (
 	"github.com/onsi/gomega"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -140,18 +138,10 @@ func TestTracesACreateAndAFailover(t *testing.T) {
 	if err := k8s.Patch(ctx, vc, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"failover":{"afterSeconds":5}}}`))); err != nil {
 		t.Fatal(err)
 	}
-	if err := k8s.Create(ctx, &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1.HostNamespace("traced-a"), Name: fleetv1.AgentLeaseName},
-		Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To("agent"), LeaseDurationSeconds: ptr.To(int32(1)), RenewTime: &metav1.MicroTime{Time: time.Now()}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	fallSilent(t, "traced-a")
 	var moved *fleetv1.VirtualCluster
 	gomega.NewWithT(t).Eventually(func(g gomega.Gomega) {
-		// What the host health controller would do: say the host changed.
-		host := &fleetv1.HostCluster{ObjectMeta: metav1.ObjectMeta{Name: "traced-a"}}
-		g.Expect(k8s.Patch(ctx, host, client.RawPatch("application/merge-patch+json",
-			[]byte(`{"metadata":{"annotations":{"test/poke":"`+time.Now().Format(time.RFC3339Nano)+`"}}}`)))).To(gomega.Succeed())
+		poke(g, "traced-a")
 		moved = get(t, vc)
 		g.Expect(moved.Status.Host).To(gomega.Equal("traced-b"), "conditions: %+v", moved.Status.Conditions)
 	}).WithTimeout(40 * time.Second).WithPolling(500 * time.Millisecond).Should(gomega.Succeed())
