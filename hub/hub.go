@@ -18,8 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -54,6 +54,11 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	metricsCA, cleanup, err := metricsCertificate(o)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        apis.Scheme(),
 		Cache:                         CacheOptions(),
@@ -123,6 +128,9 @@ func Run(ctx context.Context, o *Options) error {
 		}); err != nil {
 			return err
 		}
+	}
+	if err := publishMetrics(mgr, o, metricsCA); err != nil {
+		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err

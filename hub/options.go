@@ -29,6 +29,9 @@ type Options struct {
 	TLSCertFile     string
 	TLSKeyFile      string
 
+	// MetricsAdvertiseURL is where `vfleet top` reaches this replica's
+	// /metrics; empty publishes nothing.
+	MetricsAdvertiseURL string
 	// AgentAPIServer is the management cluster's URL as agents reach it;
 	// empty means the one in Kubeconfig.
 	AgentAPIServer string
@@ -82,6 +85,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.JoinBindAddress, "join-bind-address", o.JoinBindAddress, "address the join endpoint listens on (HTTPS)")
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", o.TLSCertFile, "serving certificate of the join endpoint")
 	fs.StringVar(&o.TLSKeyFile, "tls-private-key-file", o.TLSKeyFile, "private key of --tls-cert-file")
+	fs.StringVar(&o.MetricsAdvertiseURL, "metrics-advertise-url", o.MetricsAdvertiseURL, "https URL of this replica's /metrics, published for `vfleet top` while it leads, with the CA of its certificate (default: none published)")
 	fs.StringVar(&o.AgentAPIServer, "agent-api-server", o.AgentAPIServer, "management cluster URL handed to agents (default: the kubeconfig's)")
 	fs.DurationVar(&o.AgentTokenTTL, "agent-token-ttl", o.AgentTokenTTL, "lifetime of the tokens issued to agents")
 	fs.StringVar(&o.DefaultStrategy, "default-placement-strategy", o.DefaultStrategy, "placement strategy of vclusters that name none: BinPack, Spread or LowestCost")

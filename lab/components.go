@@ -206,7 +206,7 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 			"--tls-cert-file=" + p.pki("hub-serving.crt"),
 			"--tls-private-key-file=" + p.pki("hub-serving.key"),
 			"--health-probe-bind-address=" + c.hubHostPort(c.ports.HubHealth),
-			"--metrics-bind-address=" + c.hubHostPort(c.ports.HubMetrics),
+			"--metrics-bind-address=" + c.hubHostPort(c.ports.HubMetrics), "--metrics-advertise-url=https://" + c.hubHostPort(c.ports.HubMetrics),
 			hubOneReplica,
 		}
 		if c.region != nil {

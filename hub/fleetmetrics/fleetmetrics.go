@@ -61,13 +61,16 @@ var (
 	// (HostCluster.spec.prices) and read per hour.
 	descVClusterCost = prometheus.NewDesc("vfleet_hub_virtualcluster_cost_per_hour",
 		"What a vcluster costs an hour at its host's prices: basis reserved (its quota), requested (what its pods request) or idle (reserved minus requested, per resource, never below zero).", vcLabels, nil)
+	descVClusterResources = prometheus.NewDesc("vfleet_hub_virtualcluster_resources",
+		"What a vcluster holds on its host: basis reserved (its quota) or requested (what its pods request, as its host's agent reports it).",
+		[]string{"namespace", "virtualcluster", "host", "region", "resource", "unit", "basis"}, nil)
 	descHostCost = prometheus.NewDesc("vfleet_hub_host_cost_per_hour",
 		"What a host's capacity costs an hour at its prices: basis allocatable, committed or used.", []string{"host", "region", "currency", "basis"}, nil)
 )
 
 // Describe sends every metric's description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descHosts, descAllocatable, descCommitted, descUsed, descHeartbeatAge, descVClusters, descVClusterCost, descHostCost} {
+	for _, d := range []*prometheus.Desc{descHosts, descAllocatable, descCommitted, descUsed, descHeartbeatAge, descVClusters, descVClusterCost, descVClusterResources, descHostCost} {
 		ch <- d
 	}
 }
@@ -102,11 +105,6 @@ func Measure(hosts []fleetv1.HostCluster, vcs []fleetv1.VirtualCluster, cps []fl
 	var out []prometheus.Metric
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		out = append(out, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...))
-	}
-	type hostInfo struct {
-		region string
-		prices cost.Prices
-		priced bool
 	}
 	byHost := map[string]hostInfo{}
 	states := map[[2]string]int{}
@@ -143,6 +141,23 @@ func Measure(hosts []fleetv1.HostCluster, vcs []fleetv1.VirtualCluster, cps []fl
 		}
 	}
 
+	return append(out, measureVClusters(vcs, cps, byHost)...)
+}
+
+// hostInfo is what a vcluster's metrics need of its host.
+type hostInfo struct {
+	region string
+	prices cost.Prices
+	priced bool
+}
+
+// measureVClusters computes the vclusters' metrics: counts, what each
+// holds, and what it costs at its host's prices.
+func measureVClusters(vcs []fleetv1.VirtualCluster, cps []fleetv1.ControlPlane, byHost map[string]hostInfo) []prometheus.Metric {
+	var out []prometheus.Metric
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		out = append(out, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...))
+	}
 	used := map[cpKey]corev1.ResourceList{}
 	for i := range cps {
 		cp := &cps[i]
@@ -160,13 +175,22 @@ func Measure(hosts []fleetv1.HostCluster, vcs []fleetv1.VirtualCluster, cps []fl
 			phase = string(fleetv1.PhasePending)
 		}
 		counts[vcGroup{vc.Namespace, host.region, vc.Status.Host, phase}]++
-		// A copy that runs nothing (another region runs it) costs nothing
-		// here; one without a reservation on a priced host neither.
-		if !host.priced || vc.Status.Reserved == nil || vc.Status.Phase == fleetv1.PhaseElsewhere {
+		// A copy that runs nothing (another region runs it) holds and
+		// costs nothing here; one without a reservation neither.
+		if vc.Status.Reserved == nil || vc.Status.Phase == fleetv1.PhaseElsewhere {
 			continue
 		}
 		reserved := corev1.ResourceList{corev1.ResourceCPU: vc.Status.Reserved.CPU, corev1.ResourceMemory: vc.Status.Reserved.Memory}
 		requested := used[cpKey{fleetv1.HostNamespace(vc.Status.Host), vc.Namespace, vc.Name, vc.Status.Epoch}]
+		for basis, l := range map[string]corev1.ResourceList{"reserved": reserved, "requested": requested} {
+			for _, r := range resources[:2] {
+				q := l[r.name]
+				gauge(descVClusterResources, q.AsApproximateFloat64(), vc.Namespace, vc.Name, vc.Status.Host, host.region, string(r.name), r.unit, basis)
+			}
+		}
+		if !host.priced {
+			continue
+		}
 		labels := func(basis string) []string {
 			return []string{vc.Namespace, vc.Name, vc.Status.Host, host.region, host.prices.Currency, basis}
 		}

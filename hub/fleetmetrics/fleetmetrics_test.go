@@ -110,6 +110,12 @@ func TestMeasure(t *testing.T) {
 		"vfleet_hub_virtualcluster_cost_per_hour{basis=reserved,currency=USD,host=h1,namespace=a,region=r1,virtualcluster=one}":  2*0.02 + 4*0.002,
 		"vfleet_hub_virtualcluster_cost_per_hour{basis=requested,currency=USD,host=h1,namespace=a,region=r1,virtualcluster=one}": 0.5*0.02 + 1*0.002,
 		"vfleet_hub_virtualcluster_cost_per_hour{basis=idle,currency=USD,host=h1,namespace=a,region=r1,virtualcluster=one}":      1.5*0.02 + 3*0.002,
+
+		// What it holds, priced or not; nothing of the copy another region runs.
+		"vfleet_hub_virtualcluster_resources{basis=reserved,host=h1,namespace=a,region=r1,resource=cpu,unit=core,virtualcluster=one}":     2,
+		"vfleet_hub_virtualcluster_resources{basis=reserved,host=h1,namespace=a,region=r1,resource=memory,unit=byte,virtualcluster=one}":  4 << 30,
+		"vfleet_hub_virtualcluster_resources{basis=requested,host=h1,namespace=a,region=r1,resource=cpu,unit=core,virtualcluster=one}":    0.5,
+		"vfleet_hub_virtualcluster_resources{basis=requested,host=h1,namespace=a,region=r1,resource=memory,unit=byte,virtualcluster=one}": 1 << 30,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || math.Abs(g-v) > 1e-9*math.Max(1, math.Abs(v)) {

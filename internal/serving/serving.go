@@ -3,11 +3,11 @@
 package serving
 
 import (
+	"crypto/tls"
 	"net/http"
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
 
@@ -32,16 +32,18 @@ func (a *Addresses) AddFlags(fs *pflag.FlagSet) {
 }
 
 // MetricsServer serves /metrics over HTTPS to the callers the manager's
-// API server authenticates (a TokenReview) and authorizes (a
-// SubjectAccessReview for get on the non-resource URL /metrics), as
-// Kubernetes' own components serve theirs: the metrics name every host,
-// tenant namespace and vcluster of the fleet, and what each costs.
+// API server authenticates (a TokenReview, or a client certificate of
+// its client CA) and authorizes (a SubjectAccessReview for get on the
+// non-resource URL /metrics), as Kubernetes' own components serve theirs:
+// the metrics name every host, tenant namespace and vcluster of the
+// fleet, and what each costs.
 func (a *Addresses) MetricsServer() metricsserver.Options {
 	return metricsserver.Options{
 		BindAddress:    a.Metrics,
 		SecureServing:  true,
-		FilterProvider: filters.WithAuthenticationAndAuthorization,
+		FilterProvider: delegated,
 		CertDir:        a.MetricsCertDir,
+		TLSOpts:        []func(*tls.Config){requestClientCerts},
 	}
 }
 
@@ -56,7 +58,7 @@ func (a *Addresses) MetricsServerAuthorizedBy(cfg *rest.Config) metricsserver.Op
 		if err != nil {
 			return nil, err
 		}
-		return filters.WithAuthenticationAndAuthorization(cfg, hc)
+		return delegated(cfg, hc)
 	}
 	return o
 }

@@ -298,3 +298,12 @@ const (
 // management cluster, where the host's agent publishes a control plane's
 // admin kubeconfig for the hub to hand to the tenant.
 func PublishedKubeconfigSecret(controlPlane string) string { return controlPlane + "-kubeconfig" }
+
+// The ConfigMap, in the hub's namespace, where the leading hub says where
+// its /metrics is served, for `vfleet top`: its URL, and the CA of the
+// certificate it is served with.
+const (
+	HubMetricsConfigMap = "vfleet-hub-metrics"
+	HubMetricsURLKey    = "url"
+	HubMetricsCAKey     = "ca.crt"
+)

@@ -6,11 +6,14 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -189,5 +192,15 @@ var _ = Describe("The hub's metrics", Ordered, func() {
 		}
 		age, _ := gauge(body, "vfleet_hub_host_heartbeat_age_seconds", map[string]string{"host": host.Name})
 		Expect(age).To(BeNumerically("<", 30), "the agent heartbeats every few seconds")
+
+		By("vfleet top shows what the hub exports, to an admin's kubeconfig (a client certificate)")
+		s := suite.Vfleet("top", "hosts")
+		Expect(s).To(gexec.Exit(0), "stderr: %s", s.Err.Contents())
+		Expect(s.Out).To(gbytes.Say(`HOST\s+REGION\s+CPU \(ALLOC/COMMIT/USED\)\s+CPU%`))
+		Expect(s.Out).To(gbytes.Say(host.Name + `\s+` + host.Spec.Region + `\s+\S+/\S+/\S+\s+\d+%.*EUR`))
+		s = suite.Vfleet("top", "vclusters")
+		Expect(s).To(gexec.Exit(0), "stderr: %s", s.Err.Contents())
+		reserved, _ := gauge(body, "vfleet_hub_virtualcluster_cost_per_hour", labels("reserved"))
+		Expect(s.Out).To(gbytes.Say(`priced\s+` + host.Name + `\s+2/\S+\s+2\.0Gi/\S+\s+` + regexp.QuoteMeta(fmt.Sprintf("%.4f EUR", reserved))))
 	})
 })
