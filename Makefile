@@ -146,8 +146,9 @@ bench-failover: binaries postgresql ## Measure failover RTO (SIGKILL of a host t
 	go test -run '^$$' -bench BenchmarkFailover -benchtime 1x -timeout 30m ./test/bench/
 
 .PHONY: bench-metrics
-bench-metrics: ## Measure one scrape of the hub's fleet metrics at 1,000 hosts and 10,000 vclusters: time, allocations, series and bytes.
+bench-metrics: binaries ## Measure the hub's metrics at 1,000 hosts and 10,000 vclusters: one scrape's time, allocations, series and bytes; then a real hub's CPU and memory with /metrics off and on (scraped every 15 s).
 	go test -run '^$$' -bench BenchmarkMeasure -benchtime 20x ./hub/fleetmetrics/
+	go test -run '^$$' -bench BenchmarkHubMetrics -benchtime 1x -timeout 60m ./test/bench/
 
 .PHONY: bench-federation
 bench-federation: binaries postgresql ## Measure ledger commits (p50/p99) in a group of three hubs over mutual TLS, and the RTO of 20 External vclusters when their whole region is killed.
