@@ -325,19 +325,6 @@ func procUsage(b *testing.B, pid int) usage {
 	utime, _ := strconv.ParseUint(fields[11], 10, 64)
 	stime, _ := strconv.ParseUint(fields[12], 10, 64)
 	u := usage{cpu: time.Duration(utime+stime) * 10 * time.Millisecond}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		name, value, _ := strings.Cut(line, ":")
-		kib, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
-		switch name {
-		case "VmRSS":
-			u.rss = kib << 10
-		case "VmHWM":
-			u.peak = kib << 10
-		}
-	}
+	u.rss, u.peak = uint64(procKB(pid, "/status", "VmRSS:"))<<10, uint64(procKB(pid, "/status", "VmHWM:"))<<10
 	return u
 }
