@@ -54,6 +54,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	cfg.QPS, cfg.Burst = o.KubeAPIQPS, o.KubeAPIBurst
 	metricsCA, cleanup, err := metricsCertificate(o)
 	if err != nil {
 		return err

@@ -29,6 +29,11 @@ type Options struct {
 	TLSCertFile     string
 	TLSKeyFile      string
 
+	// KubeAPIQPS and KubeAPIBurst bound the hub's requests to the
+	// management cluster, as every Kubernetes controller's are bounded: a
+	// fleet of a thousand hosts needs more than client-go's 20 a second.
+	KubeAPIQPS   float32
+	KubeAPIBurst int
 	// MetricsAdvertiseURL is where `vfleet top` reaches this replica's
 	// /metrics; empty publishes nothing.
 	MetricsAdvertiseURL string
@@ -75,12 +80,16 @@ func NewOptions() *Options {
 		Serving:              serving.Addresses{HealthProbe: ":8081", Metrics: ":8443"},
 		LeaderElect:          true,
 		Federation:           federation.NewOptions(),
+		KubeAPIQPS:           50,
+		KubeAPIBurst:         100,
 	}
 }
 
 // AddFlags binds the options to flags.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the management cluster (default: in-cluster)")
+	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "requests a second the hub may send the management cluster, sustained")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "requests the hub may send the management cluster in a burst")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "namespace of the hub's leader-election Lease and bootstrap tokens")
 	fs.StringVar(&o.JoinBindAddress, "join-bind-address", o.JoinBindAddress, "address the join endpoint listens on (HTTPS)")
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", o.TLSCertFile, "serving certificate of the join endpoint")
@@ -115,6 +124,9 @@ func (o *Options) Validate() error {
 	}
 	if o.VirtualClusterSyncs < 1 {
 		errs = append(errs, fmt.Errorf("--concurrent-virtualcluster-syncs %d: at least 1", o.VirtualClusterSyncs))
+	}
+	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst < 1 {
+		errs = append(errs, fmt.Errorf("--kube-api-qps %v and --kube-api-burst %d: both above zero", o.KubeAPIQPS, o.KubeAPIBurst))
 	}
 	if o.AgentTokenTTL < 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--agent-token-ttl %s is too short: at least 10m", o.AgentTokenTTL))
