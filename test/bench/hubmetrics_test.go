@@ -66,6 +66,9 @@ func BenchmarkHubMetrics(b *testing.B) {
 	if err := os.WriteFile(kubeconfigPath, kc, 0o600); err != nil {
 		b.Fatal(err)
 	}
+	// The simulated agents are a thousand clients, not one limited to
+	// client-go's five requests a second.
+	cfg.QPS, cfg.Burst = -1, 0
 	c, err := client.New(cfg, client.Options{Scheme: apis.Scheme()})
 	if err != nil {
 		b.Fatal(err)
@@ -117,14 +120,25 @@ const (
 func heartbeat(ctx context.Context, c client.Client) {
 	for ctx.Err() == nil {
 		next := time.Now().Add(leaseRenew)
-		for i := range benchHosts {
-			ns := fleetv1.HostNamespace(fmt.Sprintf("host-%04d", i))
-			lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fleetv1.AgentLeaseName}}
-			_, _ = controllerutil.CreateOrUpdate(ctx, c, lease, func() error {
-				lease.Spec = coordinationv1.LeaseSpec{HolderIdentity: ptr.To("agent"), LeaseDurationSeconds: ptr.To(int32(leaseDuration)), RenewTime: &metav1.MicroTime{Time: time.Now()}}
-				return nil
+		hosts := make(chan int)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for i := range hosts {
+					ns := fleetv1.HostNamespace(fmt.Sprintf("host-%04d", i))
+					lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fleetv1.AgentLeaseName}}
+					_, _ = controllerutil.CreateOrUpdate(ctx, c, lease, func() error {
+						lease.Spec = coordinationv1.LeaseSpec{HolderIdentity: ptr.To("agent"), LeaseDurationSeconds: ptr.To(int32(leaseDuration)), RenewTime: &metav1.MicroTime{Time: time.Now()}}
+						return nil
+					})
+				}
 			})
 		}
+		for i := range benchHosts {
+			hosts <- i
+		}
+		close(hosts)
+		wg.Wait()
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Until(next)):
