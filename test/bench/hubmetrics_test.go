@@ -125,9 +125,11 @@ func heartbeat(ctx context.Context, c client.Client) {
 		for range 8 {
 			wg.Go(func() {
 				for i := range hosts {
-					ns := fleetv1.HostNamespace(fmt.Sprintf("host-%04d", i))
-					lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fleetv1.AgentLeaseName}}
+					host := fmt.Sprintf("host-%04d", i)
+					lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1.HostNamespace(host), Name: fleetv1.AgentLeaseName}}
 					_, _ = controllerutil.CreateOrUpdate(ctx, c, lease, func() error {
+						// The label the hub's cache selects agents' Leases by.
+						lease.Labels = map[string]string{fleetv1.LabelHost: host}
 						lease.Spec = coordinationv1.LeaseSpec{HolderIdentity: ptr.To("agent"), LeaseDurationSeconds: ptr.To(int32(leaseDuration)), RenewTime: &metav1.MicroTime{Time: time.Now()}}
 						return nil
 					})
