@@ -162,7 +162,9 @@ func populate(ctx context.Context, b *testing.B, c client.Client) {
 		if err := c.Create(ctx, h); err != nil {
 			return err
 		}
-		h.Status = builder.HostStatus("64", "256Gi", 1000, "v1.36.3")
+		// Room for ten vclusters and their control planes, pods included
+		// (each vcluster holds a hundred pods of its host by default).
+		h.Status = builder.HostStatus("64", "256Gi", 10000, "v1.36.3")
 		return c.Status().Update(ctx, h)
 	})
 	for i := range 10 {
