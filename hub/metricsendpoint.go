@@ -2,6 +2,8 @@ package hub
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -63,8 +65,15 @@ func metricsCertificate(o *Options) (ca []byte, cleanup func(), err error) {
 	if err != nil {
 		return nil, cleanup, err
 	}
-	dir, err := os.MkdirTemp("", "vfleet-hub-metrics-")
-	if err != nil {
+	// One directory per advertised URL, made afresh at each start: a hub
+	// killed before its cleanup leaves one behind, which its next start
+	// takes over, not one more each time.
+	sum := sha256.Sum256([]byte(o.MetricsAdvertiseURL))
+	dir := filepath.Join(os.TempDir(), "vfleet-hub-metrics-"+hex.EncodeToString(sum[:8]))
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, cleanup, err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, cleanup, err
 	}
 	cleanup = func() { _ = os.RemoveAll(dir) }
