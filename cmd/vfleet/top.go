@@ -284,7 +284,6 @@ func cpu(cores float64) string {
 
 // memory prints bytes in binary units: 4Gi, 512Mi.
 func memory(bytes float64) string {
-	q := resource.NewQuantity(int64(bytes), resource.BinarySI)
 	for _, u := range []struct {
 		unit string
 		size float64
@@ -293,7 +292,7 @@ func memory(bytes float64) string {
 			return fmt.Sprintf("%.1f%s", bytes/u.size, u.unit)
 		}
 	}
-	return q.String()
+	return resource.NewQuantity(int64(bytes), resource.BinarySI).String()
 }
 
 func percent(part, whole float64) string {
