@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/onsi/gomega"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	corev1 "k8s.io/api/core/v1"
@@ -64,9 +65,19 @@ func spansOf(t *testing.T, exp *tracetest.InMemoryExporter, traceparent string) 
 	if !ok {
 		t.Fatalf("status.trace.traceparent %q is not one", traceparent)
 	}
+	// A step that failed is retried (a fence whose store did not answer,
+	// on a loaded machine): each failed attempt is a span of its own, an
+	// error under the root, before the one that succeeded.
 	var mine tracetest.SpanStubs
 	for _, s := range exp.GetSpans() {
-		if s.SpanContext.TraceID() == root.TraceID() {
+		switch {
+		case s.SpanContext.TraceID() != root.TraceID():
+		case s.Status.Code == codes.Error && s.Parent.IsValid():
+			t.Logf("a failed attempt: %s: %s", s.Name, s.Status.Description)
+			if s.Parent.SpanID() != root.SpanID() {
+				t.Errorf("failed attempt %q (%s) is under %s, want the root %s", s.Name, s.Status.Description, s.Parent.SpanID(), root.SpanID())
+			}
+		default:
 			mine = append(mine, s)
 		}
 	}
