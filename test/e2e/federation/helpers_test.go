@@ -48,8 +48,37 @@ func createExternal(ctx context.Context, region, name string) *fleetv1.VirtualCl
 			_ = client.IgnoreNotFound(c.Delete(cctx, &fleetv1.VirtualCluster{ObjectMeta: vc.ObjectMeta}))
 			cancel()
 		}
-	}, NodeTimeout(time.Minute))
+		waitGone(ctx, client.ObjectKeyFromObject(vc))
+	}, NodeTimeout(3*time.Minute))
 	return vc
+}
+
+// waitGone waits, for a while, until no region that answers has the
+// vcluster any more: its control planes have stopped, so that the next
+// spec's do not start beside them on the lab's two cores, where a host
+// too starved to renew its Lease is failed over. A vcluster still there
+// afterwards is only reported: the spec that made it is over.
+func waitGone(ctx context.Context, key client.ObjectKey) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		left := []string{}
+		for r, c := range mgmt {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err := c.Get(cctx, key, &fleetv1.VirtualCluster{})
+			cancel()
+			if err == nil {
+				left = append(left, r)
+			}
+		}
+		if len(left) == 0 || ctx.Err() != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			GinkgoWriter.Printf("vcluster %s is still in %v two minutes after its deletion\n", key, left)
+			return
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // running finds the region that runs the vcluster now, and its object
