@@ -227,6 +227,15 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if err != nil {
 		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, fleetv1.ReasonStoreNotReady, nil)
 	}
+	id, err := identityFor(ctx, r.hub, cp)
+	if errors.Is(err, errNoIdentity) {
+		// The hub writes it with the ControlPlane; its event, or this
+		// retry, brings us back.
+		return reconcile.Result{RequeueAfter: 2 * time.Second}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlanePending, Message: err.Error()}, fleetv1.ReasonIdentityNotReady, nil)
+	}
+	if err != nil {
+		return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, fleetv1.ReasonIdentityNotReady, nil)
+	}
 	// The control plane starts first: its apiserver takes seconds, and the
 	// rest of the host namespace, and the syncer's token, can be made
 	// meanwhile (the syncer starts only once the apiserver is ready). The
@@ -239,7 +248,7 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 		}
 	}
 	inst := instanceOf(cp)
-	inst.Backend = backend
+	inst.Backend, inst.Identity = backend, id
 	inst.Sync = r.syncers.known(inst.Namespace)
 	state, err := r.runtime.Ensure(ctx, inst)
 	if err != nil {

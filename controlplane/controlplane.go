@@ -26,6 +26,11 @@ type Config struct {
 	Name string
 	// DataDir keeps its PKI, logs and, for Embedded, its database.
 	DataDir string
+	// IdentityDir holds the vcluster's identity (package identity): its
+	// CAs, service-account key and admin credentials, which every epoch
+	// on every host shares. Empty makes one in DataDir on the first start,
+	// which a move to another host does not keep.
+	IdentityDir string
 	// BinDir holds kube-apiserver and kube-controller-manager of the
 	// vcluster's Kubernetes version.
 	BinDir string

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -11,13 +12,13 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/vfleet/vfleet/controlplane/launch"
+	"github.com/vfleet/vfleet/identity"
 	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/pki"
 )
 
 // Identities of the control plane's clients.
 const (
-	adminUser      = "vfleet:vcluster-admin"
 	frontProxyUser = "front-proxy-client"
 	kcmUser        = "system:kube-controller-manager"
 	// KubeletClientUser is the vcluster's apiserver calling its nodes'
@@ -59,7 +60,7 @@ func (cp *ControlPlane) leaves() []leaf {
 	return []leaf{
 		{name: "apiserver", ca: "ca", req: pki.Request{CommonName: "kube-apiserver", DNSNames: dns, IPs: ips, Usage: pki.ServerAuth}},
 		{name: "front-proxy-client", ca: "front-proxy-ca", req: pki.Request{CommonName: frontProxyUser, Usage: pki.ClientAuth}},
-		{name: "admin", ca: "ca", req: pki.Request{CommonName: adminUser, Organization: []string{"system:masters"}, Usage: pki.ClientAuth}, kubeconfig: kubeconfigAdmin},
+		{name: "admin", ca: "ca", req: pki.Request{CommonName: identity.AdminUser, Organization: []string{identity.AdminGroup}, Usage: pki.ClientAuth}, kubeconfig: kubeconfigAdmin},
 		{name: "controller-manager", ca: "ca", req: pki.Request{CommonName: kcmUser, Usage: pki.ClientAuth}, kubeconfig: kubeconfigKCM},
 		// The apiserver calls its nodes' kubelet API (logs, exec) as this
 		// client, at the syncer's kubelet proxy, which serves with the
@@ -73,39 +74,30 @@ func (cp *ControlPlane) leaves() []leaf {
 // ensurePKI writes the vcluster's CA, front-proxy CA, service-account key
 // and every leaf, once: a restart keeps them, so kubeconfigs handed out
 // stay valid. A leaf this version added to a data directory made before
-// it is issued from the CAs already there.
+// it is issued from the CAs already there. With an identity directory,
+// the CAs, the key and the admin's pair are the identity's, whichever host
+// this data directory is on: a new or rotated identity issues every leaf
+// again.
 func (cp *ControlPlane) ensurePKI() error {
 	dir := cp.pki("")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	cas := map[string]*pki.CA{}
-	fresh := false
-	for name, cn := range map[string]string{"ca": cp.cfg.Name + "-ca", "front-proxy-ca": cp.cfg.Name + "-front-proxy-ca"} {
-		if _, err := os.Stat(cp.pki(name + ".crt")); err == nil {
-			ca, err := pki.LoadCA(cp.pki(name+".crt"), cp.pki(name+".key"))
-			if err != nil {
-				return err
-			}
-			cas[name] = ca
-			continue
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		ca, err := pki.NewCA(cn)
-		if err != nil {
-			return err
-		}
-		kp, err := ca.KeyPair()
-		if err != nil {
-			return err
-		}
-		if _, _, err := kp.Write(dir, name); err != nil {
-			return err
-		}
-		cas[name], fresh = ca, true
+	var cas map[string]*pki.CA
+	var fresh bool
+	var err error
+	if cp.cfg.IdentityDir != "" {
+		cas, fresh, err = cp.installIdentity()
+	} else {
+		cas, fresh, err = cp.ensureCAs()
+	}
+	if err != nil {
+		return err
 	}
 	for _, l := range cp.leaves() {
+		if cp.fromIdentity(l) {
+			continue
+		}
 		if !fresh {
 			if _, err := cp.leafCert(l); err == nil {
 				continue
@@ -123,6 +115,84 @@ func (cp *ControlPlane) ensurePKI() error {
 	return pki.WriteSigningKey(dir)
 }
 
+// ensureCAs loads the CAs of the data directory, or makes them (fresh).
+func (cp *ControlPlane) ensureCAs() (cas map[string]*pki.CA, fresh bool, err error) {
+	cas = map[string]*pki.CA{}
+	for name, cn := range map[string]string{"ca": cp.cfg.Name + "-ca", "front-proxy-ca": cp.cfg.Name + "-front-proxy-ca"} {
+		if _, err := os.Stat(cp.pki(name + ".crt")); err == nil {
+			ca, err := pki.LoadCA(cp.pki(name+".crt"), cp.pki(name+".key"))
+			if err != nil {
+				return nil, false, err
+			}
+			cas[name] = ca
+			continue
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, false, err
+		}
+		ca, err := pki.NewCA(cn)
+		if err != nil {
+			return nil, false, err
+		}
+		kp, err := ca.KeyPair()
+		if err != nil {
+			return nil, false, err
+		}
+		if _, _, err := kp.Write(cp.pki(""), name); err != nil {
+			return nil, false, err
+		}
+		cas[name], fresh = ca, true
+	}
+	return cas, fresh, nil
+}
+
+// installIdentity puts the vcluster's identity into the data directory,
+// where it is not there already, and reports whether its CAs or key are
+// new here (fresh): every leaf is then issued again from them.
+func (cp *ControlPlane) installIdentity() (cas map[string]*pki.CA, fresh bool, err error) {
+	id, err := identity.Read(cp.cfg.IdentityDir)
+	if err != nil {
+		return nil, false, err
+	}
+	data, err := id.Data()
+	if err != nil {
+		return nil, false, err
+	}
+	files := map[string][]byte{
+		"ca.crt": data[identity.CACert], "ca.key": data[identity.CAKey],
+		"front-proxy-ca.crt": data[identity.FrontProxyCACert], "front-proxy-ca.key": data[identity.FrontProxyCAKey],
+		"sa.key": data[identity.SAKey], "sa.pub": data[identity.SAPub],
+	}
+	for name, b := range files {
+		if old, err := os.ReadFile(cp.pki(name)); err == nil && bytes.Equal(old, b) {
+			continue
+		}
+		if err := replaceFile(cp.pki(name), b); err != nil {
+			return nil, false, err
+		}
+		fresh = true
+	}
+	cas = map[string]*pki.CA{"ca": id.CA, "front-proxy-ca": id.FrontProxyCA}
+	for _, l := range cp.leaves() {
+		if !cp.fromIdentity(l) {
+			continue
+		}
+		if old, err := cp.leafCert(l); err == nil && bytes.Equal(old, id.Admin.CertPEM) {
+			continue
+		}
+		if err := cp.write(l, id.CA, id.Admin); err != nil {
+			return nil, false, err
+		}
+	}
+	return cas, fresh, nil
+}
+
+// fromIdentity reports whether l is the identity's rather than the
+// control plane's to issue: the admin's pair, which the tenant's
+// kubeconfig carries.
+func (cp *ControlPlane) fromIdentity(l leaf) bool {
+	return cp.cfg.IdentityDir != "" && l.name == "admin"
+}
+
 // issue signs l with its CA and writes it, and its kubeconfig if it has one.
 func (cp *ControlPlane) issue(l leaf, cas map[string]*pki.CA) error {
 	ca := cas[l.ca]
@@ -130,6 +200,11 @@ func (cp *ControlPlane) issue(l leaf, cas map[string]*pki.CA) error {
 	if err != nil {
 		return err
 	}
+	return cp.write(l, ca, kp)
+}
+
+// write keeps kp, signed by ca, as l, with its kubeconfig if it has one.
+func (cp *ControlPlane) write(l leaf, ca *pki.CA, kp pki.KeyPair) error {
 	if _, _, err := kp.Write(cp.pki(""), l.name); err != nil {
 		return err
 	}
@@ -154,6 +229,10 @@ func (cp *ControlPlane) renewCertificates(now time.Time) ([]string, error) {
 	}
 	var renewed []string
 	for _, l := range cp.leaves() {
+		if cp.fromIdentity(l) {
+			// The hub issues it again, in the identity.
+			continue
+		}
 		cert, err := cp.leafCert(l)
 		if err != nil {
 			return renewed, err

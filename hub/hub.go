@@ -90,7 +90,7 @@ func Run(ctx context.Context, o *Options) error {
 	// vclusters' failover and the heartbeat age exported agree on when it
 	// went silent.
 	alive := liveness.NewTracker()
-	if err := SetupControllers(ctx, mgr, clock.RealClock{}, engine, overhead, epochs, alive, o.VirtualClusterSyncs); err != nil {
+	if err := SetupControllers(ctx, mgr, clock.RealClock{}, engine, overhead, epochs, alive, o.VirtualClusterSyncs, o.Namespace); err != nil {
 		return err
 	}
 	if err := metrics.Registry.Register(&fleetmetrics.Collector{
@@ -146,8 +146,9 @@ func Run(ctx context.Context, o *Options) error {
 // SetupControllers registers the hub's controllers with mgr.
 // epochs is the federation's ledger, nil without one; alive judges the
 // hosts' heartbeats; workers is how many VirtualClusters are reconciled at
-// once.
-func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveClock, engine *placement.Engine, overhead placement.Overhead, epochs virtualcluster.EpochLedger, alive *liveness.Tracker, workers int) error {
+// once; the vclusters' identities are kept in identities, the hub's
+// namespace.
+func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveClock, engine *placement.Engine, overhead placement.Overhead, epochs virtualcluster.EpochLedger, alive *liveness.Tracker, workers int, identities string) error {
 	recorder := mgr.GetEventRecorder("vfleet-hub")
 	if err := (&hosthealth.Reconciler{Client: mgr.GetClient(), Clock: clk, Recorder: recorder, Liveness: alive}).SetupWithManager(mgr); err != nil {
 		return err
@@ -160,7 +161,7 @@ func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveCl
 	}
 	return (&virtualcluster.Reconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Engine: engine, Overhead: overhead, Recorder: recorder, Clock: clk,
-		Liveness: alive, Ledger: epochs, Workers: workers,
+		Liveness: alive, Ledger: epochs, Workers: workers, IdentityNamespace: identities,
 	}).SetupWithManager(ctx, mgr)
 }
 

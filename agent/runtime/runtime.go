@@ -24,6 +24,10 @@ type Instance struct {
 	// epoch's credentials: a kine endpoint (PostgreSQL) or an
 	// EtcdBackend's string; empty for Embedded.
 	Backend string
+	// Identity is the vcluster's identity (package identity), as its
+	// Secret's data; nil when the hub keeps none, and the control plane
+	// makes its own. A new one (rotated) starts the control plane again.
+	Identity map[string][]byte
 	// Sync is what the control plane's syncer needs to reach the host.
 	Sync Sync
 	// Traceparent is the trace of the create or move this control plane

@@ -90,7 +90,7 @@ func controlPlaneConfig(l launch.Config) (controlplane.Config, error) {
 	cfg := controlplane.Config{
 		Name: l.Name, DataDir: dataDir, BinDir: filepath.Join(l.BinRoot, l.KubernetesVersion), Backend: l.Backend,
 		Address: l.Address, Port: l.Port, SANs: l.SANs, Lifeline: l.Lifeline, OrphanGrace: l.OrphanGrace, ServiceCIDR: l.ServiceCIDR,
-		Traceparent: l.Traceparent,
+		Traceparent: l.Traceparent, IdentityDir: l.IdentityDir,
 	}
 	if cfg.Backend == "" {
 		cfg.Backend = stores.EmbeddedBackend(dataDir)

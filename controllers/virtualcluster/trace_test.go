@@ -83,7 +83,10 @@ func spansOf(t *testing.T, exp *tracetest.InMemoryExporter, traceparent string) 
 	}
 	byName := tracingtest.ByName(mine)
 	if len(byName) != len(mine) {
-		t.Errorf("a span name occurs twice in %d spans: %v", len(mine), byName)
+		for _, s := range mine {
+			t.Logf("span %s %s..%s %v attrs %v", s.Name, s.StartTime.Format(time.StampMicro), s.EndTime.Format(time.StampMicro), s.Status, s.Attributes)
+		}
+		t.Errorf("a span name occurs twice in %d spans", len(mine))
 	}
 	return root, byName
 }
@@ -115,12 +118,41 @@ func checkTrace(t *testing.T, root trace.SpanContext, spans map[string]tracetest
 	}
 }
 
+// failOver adds host to the region of vc, a vcluster placed on another,
+// makes the first fall silent and waits until host has taken vc over.
+func failOver(t *testing.T, vc *fleetv1.VirtualCluster, host string) *fleetv1.VirtualCluster {
+	t.Helper()
+	ctx := context.Background()
+	from := vc.Status.Host
+	h := &fleetv1.HostCluster{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: from}, h); err != nil {
+		t.Fatal(err)
+	}
+	addHost(t, host, h.Spec.Region, "8")
+	for _, name := range []string{from, host} {
+		if err := k8s.Status().Patch(ctx, &fleetv1.HostCluster{ObjectMeta: metav1.ObjectMeta{Name: name}},
+			client.RawPatch("application/merge-patch+json", []byte(`{"status":{"selfFenceAfterSeconds":3}}`))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := k8s.Patch(ctx, vc, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"failover":{"afterSeconds":5}}}`))); err != nil {
+		t.Fatal(err)
+	}
+	fallSilent(t, from)
+	var moved *fleetv1.VirtualCluster
+	gomega.NewWithT(t).Eventually(func(g gomega.Gomega) {
+		poke(g, from)
+		moved = get(t, vc)
+		g.Expect(moved.Status.Host).To(gomega.Equal(host), "conditions: %+v", moved.Status.Conditions)
+	}).WithTimeout(40 * time.Second).WithPolling(500 * time.Millisecond).Should(gomega.Succeed())
+	return moved
+}
+
 // TestTracesACreateAndAFailover: a create and a failover are one trace
 // each. The hub records its steps under the operation's root, hands the
 // trace to the agent on the ControlPlane, and records the root itself once
 // the vcluster is Ready again.
 func TestTracesACreateAndAFailover(t *testing.T) {
-	ctx := context.Background()
 	exp := tracingtest.Record(t)
 	pg := pgtest.Start(t)
 	vc, cp, _ := placeOnStore(t, "traced", fleetv1.BackingStoreSpec{Driver: fleetv1.DriverPostgreSQL, Endpoint: pg.Endpoint()},
@@ -138,25 +170,7 @@ func TestTracesACreateAndAFailover(t *testing.T) {
 	root, spans := spansOf(t, exp, create.Traceparent)
 	checkTrace(t, root, spans, "VirtualCluster Create", create.StartTime.Time, "Place", "Provision store")
 
-	// Its host falls silent; the other takes it over.
-	addHost(t, "traced-b", "r-traced", "8")
-	for _, h := range []string{"traced-a", "traced-b"} {
-		if err := k8s.Status().Patch(ctx, &fleetv1.HostCluster{ObjectMeta: metav1.ObjectMeta{Name: h}},
-			client.RawPatch("application/merge-patch+json", []byte(`{"status":{"selfFenceAfterSeconds":3}}`))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := k8s.Patch(ctx, vc, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"failover":{"afterSeconds":5}}}`))); err != nil {
-		t.Fatal(err)
-	}
-	fallSilent(t, "traced-a")
-	var moved *fleetv1.VirtualCluster
-	gomega.NewWithT(t).Eventually(func(g gomega.Gomega) {
-		poke(g, "traced-a")
-		moved = get(t, vc)
-		g.Expect(moved.Status.Host).To(gomega.Equal("traced-b"), "conditions: %+v", moved.Status.Conditions)
-	}).WithTimeout(40 * time.Second).WithPolling(500 * time.Millisecond).Should(gomega.Succeed())
-
+	moved := failOver(t, vc, "traced-b")
 	failover := moved.Status.Trace
 	if failover == nil || failover.Name != fleetv1.TraceFailover || failover.FromEpoch != 1 || failover.Traceparent == create.Traceparent {
 		t.Fatalf("status.trace of a failover = %+v", failover)

@@ -48,6 +48,11 @@ type Reconciler struct {
 	// Ledger is the federation's, when the hub is one of a federation's:
 	// see EpochLedger.
 	Ledger EpochLedger
+	// IdentityNamespace keeps the vclusters' identities (identity.go),
+	// where neither tenants nor agents read: the hub's own namespace.
+	// Empty leaves each control plane to make its own, which a move does
+	// not keep.
+	IdentityNamespace string
 	// Workers is how many VirtualClusters are reconciled at once (1 when
 	// 0). Placement decides and reserves under the engine's lock, so two
 	// at once never take the same room.
@@ -303,6 +308,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualClu
 		if err := r.dropStore(ctx, vc); err != nil {
 			return err
 		}
+	}
+	if err := r.dropIdentity(ctx, vc); err != nil {
+		return err
 	}
 	if r.Ledger != nil {
 		if err := r.Ledger.Forget(ctx, vc); err != nil {

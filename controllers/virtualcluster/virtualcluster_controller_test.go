@@ -40,6 +40,9 @@ var (
 func TestMain(m *testing.M) {
 	envtest.Main(m, envtest.Suite{CRDs: true, Setup: func(e envtest.Env) (func(), error) {
 		restCfg, k8s = e.Config, e.Client
+		if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: identityNamespace}}); err != nil {
+			return nil, err
+		}
 		// Not the suite's manager: a test stops and restarts this one.
 		if err := startHub(); err != nil {
 			return nil, err
@@ -51,6 +54,9 @@ func TestMain(m *testing.M) {
 		}, nil
 	}})
 }
+
+// identityNamespace keeps the vclusters' identities: the hub's namespace.
+const identityNamespace = "vfleet-system"
 
 // hubLedger is the federation's ledger the hub starts with, if any.
 var hubLedger virtualcluster.EpochLedger
@@ -73,7 +79,7 @@ func startHubWith(wrap func(client.Client) client.Client) error {
 		reconciler = &virtualcluster.Reconciler{
 			Client: c, Reader: mgr.GetAPIReader(), Engine: placement.NewEngine(placement.DefaultProfile(), fleetv1.StrategyBinPack),
 			Overhead: placement.DefaultOverhead, Recorder: mgr.GetEventRecorder("test"), Clock: clock.RealClock{},
-			Liveness: liveness.NewTracker(), Ledger: hubLedger,
+			Liveness: liveness.NewTracker(), Ledger: hubLedger, IdentityNamespace: identityNamespace,
 			// Several at once, as the hub runs it: the race detector and
 			// the placement tests see them side by side.
 			Workers: 4,

@@ -60,15 +60,23 @@ func (r *Reconciler) reconcileMove(ctx context.Context, vc *fleetv1.VirtualClust
 	if vc.Spec.BackingStore.Type != fleetv1.BackingStoreExternal || vc.Spec.Failover.Mode == fleetv1.FailoverManual {
 		return ctrl.Result{}, false, nil
 	}
-	silent, err := r.silentFor(ctx, vc.Status.Host)
+	silent, err := r.silentFor(ctx, r.Client, vc.Status.Host)
 	if err != nil || silent == 0 {
 		return ctrl.Result{}, false, err
 	}
 	after := placement.FailoverAfter(vc)
+	if silent >= after {
+		// The cache lags behind a management API server that is slow to
+		// send its watch events (a starved machine): before a fence,
+		// which stops the vcluster, the Lease is read from the server.
+		if silent, err = r.silentFor(ctx, r.reader(), vc.Status.Host); err != nil {
+			return ctrl.Result{}, false, err
+		}
+	}
 	if silent < after {
 		// Looked at again when the delay has passed, counted from the
 		// host's last heartbeat.
-		return ctrl.Result{RequeueAfter: after - silent}, false, nil
+		return ctrl.Result{RequeueAfter: max(after-silent, time.Second)}, false, nil
 	}
 	why := fmt.Sprintf("host %s has not renewed its Lease for %s (failover.afterSeconds %d)",
 		vc.Status.Host, silent.Round(time.Second), int(after/time.Second))
@@ -79,15 +87,16 @@ func (r *Reconciler) reconcileMove(ctx context.Context, vc *fleetv1.VirtualClust
 // zero while its last renewal holds. Both are judged by the hub's clock,
 // from when it saw the renewal (liveness): what the agent writes in its
 // Lease can neither hasten nor hold off a failover. A host that left the
-// fleet is silent for good.
-func (r *Reconciler) silentFor(ctx context.Context, host string) (time.Duration, error) {
+// fleet is silent for good. The Lease is read with c: the cache, or the
+// server itself.
+func (r *Reconciler) silentFor(ctx context.Context, c client.Reader, host string) (time.Duration, error) {
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: host}, &fleetv1.HostCluster{}); apierrors.IsNotFound(err) {
 		return lostForGood, nil
 	} else if err != nil {
 		return 0, err
 	}
 	lease := &coordinationv1.Lease{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(host), Name: fleetv1.AgentLeaseName}, lease); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(host), Name: fleetv1.AgentLeaseName}, lease); err != nil {
 		// No Lease: the agent never joined, so nothing ran there to lose.
 		return 0, client.IgnoreNotFound(err)
 	}
@@ -199,7 +208,7 @@ func (r *Reconciler) replace(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 			placements.WithLabelValues(kind, resultSpilled).Inc()
 			return ctrl.Result{}, true, nil
 		}
-		if silent, serr := r.silentFor(ctx, from); serr == nil && silent == 0 {
+		if silent, serr := r.silentFor(ctx, r.Client, from); serr == nil && silent == 0 {
 			req.Exclude = nil
 			host, err = r.Engine.Schedule(req)
 		}
@@ -379,6 +388,9 @@ func (r *Reconciler) retire(ctx context.Context, vc *fleetv1.VirtualCluster) err
 	for _, p := range vc.Status.PlacementHistory {
 		if p.Host == vc.Status.Host {
 			continue
+		}
+		if err := r.withdrawIdentity(ctx, vc, p.Host); err != nil {
+			return err
 		}
 		cp := &fleetv1.ControlPlane{}
 		err := r.Client.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(p.Host), Name: ControlPlaneName(vc)}, cp)

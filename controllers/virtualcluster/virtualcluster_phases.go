@@ -148,6 +148,16 @@ func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCl
 		Isolation:         isolation,
 		Sleeping:          vc.Spec.Sleep != nil && vc.Spec.Sleep.Sleeping || migratingFrom(vc, vc.Status.Host),
 	}
+	if r.IdentityNamespace != "" {
+		data, err := r.ensureIdentity(ctx, vc)
+		if err != nil {
+			return spec, err
+		}
+		if err := r.deliverIdentity(ctx, vc, data); err != nil {
+			return spec, fmt.Errorf("hand the vcluster's identity to host %s: %w", vc.Status.Host, err)
+		}
+		spec.IdentitySecret = HostIdentitySecretName(vc)
+	}
 	if spec.Store.Type == fleetv1.BackingStoreExternal {
 		bs := &fleetv1.BackingStore{}
 		if err := r.Client.Get(ctx, client.ObjectKey{Name: vc.Spec.BackingStore.Name}, bs); err != nil {
@@ -205,7 +215,7 @@ func (r *Reconciler) deleteControlPlanes(ctx context.Context, vc *fleetv1.Virtua
 		// No agent will come to clean up after a host that left the fleet,
 		// nor soon after a lost host whose epoch is fenced; that agent
 		// removes what is left of it when it comes back.
-		silent, err := r.silentFor(ctx, host)
+		silent, err := r.silentFor(ctx, r.Client, host)
 		if err != nil {
 			return false, err
 		}

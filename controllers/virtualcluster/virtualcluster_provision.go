@@ -43,7 +43,7 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 		}
 		report.kubeconfigIssued = issued
 	}
-	silent, err := r.silentFor(ctx, vc.Status.Host)
+	silent, err := r.silentFor(ctx, r.Client, vc.Status.Host)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,10 @@ type Config struct {
 	Name string
 	// DataDir keeps the vcluster's PKI, logs and Embedded database.
 	DataDir string
+	// IdentityDir holds the vcluster's identity (package identity), the
+	// same for every epoch on every host; empty makes one in DataDir on
+	// the first start.
+	IdentityDir string
 	// Address is the IP the apiserver listens and is reached at; Port is
 	// its port there.
 	Address string
@@ -130,6 +134,7 @@ func (c *Config) AddFlags(f *pflag.FlagSet) {
 	s := &c.Syncer
 	f.StringVar(&c.Name, "name", c.Name, "name of the vcluster, used in its certificates")
 	f.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the vcluster's PKI, logs and Embedded database")
+	f.StringVar(&c.IdentityDir, "identity-dir", c.IdentityDir, "directory with the vcluster's identity: CAs, service-account key and admin credentials (default: made in --data-dir on the first start)")
 	f.StringVar(&c.Address, "address", c.Address, "IP address the vcluster's apiserver listens and is reached at")
 	f.IntVar(&c.Port, "port", c.Port, "port of the vcluster's apiserver")
 	f.StringVar(&c.Lifeline, "lifeline", c.Lifeline, "lock file the agent holds while it runs; the control plane stops once the agent is gone for --orphan-grace")
@@ -199,6 +204,7 @@ func (c Config) Args() []string {
 	var f flags
 	f.str("name", c.Name)
 	f.str("data-dir", c.DataDir)
+	f.str("identity-dir", c.IdentityDir)
 	f.str("address", c.Address)
 	f.add("port", strconv.Itoa(c.Port), c.Port != 0)
 	f.str("bin-root", c.BinRoot)

@@ -226,14 +226,34 @@ func LoadCA(certPath, keyPath string) (*CA, error) {
 
 // ParseCA reads a CA from its PEM certificate and key.
 func ParseCA(certPEM, keyPEM []byte) (*CA, error) {
-	cb, _ := pem.Decode(certPEM)
-	if cb == nil {
-		return nil, errors.New("no PEM certificate")
-	}
-	cert, err := x509.ParseCertificate(cb.Bytes)
+	cert, err := ParseCert(certPEM)
 	if err != nil {
 		return nil, err
 	}
+	signer, err := ParseKey(keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	if !cert.IsCA {
+		return nil, errors.New("the certificate is not a CA's")
+	}
+	if !Matches(cert, signer) {
+		return nil, errors.New("the key is not the certificate's")
+	}
+	return &CA{Cert: cert, Key: signer}, nil
+}
+
+// ParseCert reads the first certificate of certPEM.
+func ParseCert(certPEM []byte) (*x509.Certificate, error) {
+	cb, _ := pem.Decode(certPEM)
+	if cb == nil || cb.Type != "CERTIFICATE" {
+		return nil, errors.New("no PEM certificate")
+	}
+	return x509.ParseCertificate(cb.Bytes)
+}
+
+// ParseKey reads a PEM private key as this package writes them (PKCS #8).
+func ParseKey(keyPEM []byte) (crypto.Signer, error) {
 	kb, _ := pem.Decode(keyPEM)
 	if kb == nil {
 		return nil, errors.New("no PEM key")
@@ -246,10 +266,13 @@ func ParseCA(certPEM, keyPEM []byte) (*CA, error) {
 	if !ok {
 		return nil, errors.New("the key cannot sign")
 	}
-	if !cert.IsCA {
-		return nil, errors.New("the certificate is not a CA's")
-	}
-	return &CA{Cert: cert, Key: signer}, nil
+	return signer, nil
+}
+
+// Matches reports whether key is the private key of cert.
+func Matches(cert *x509.Certificate, key crypto.Signer) bool {
+	pub, ok := cert.PublicKey.(PublicKey)
+	return ok && pub.Equal(key.Public())
 }
 
 // newKey returns an ECDSA P-256 key: accepted by every Kubernetes component
@@ -313,4 +336,26 @@ func Pool(data []byte) (*x509.CertPool, error) {
 		return nil, errors.New("no PEM certificate")
 	}
 	return pool, nil
+}
+
+// PublicKey is a public key that can be compared with another.
+type PublicKey interface {
+	Equal(crypto.PublicKey) bool
+}
+
+// ParsePublicKey reads a PEM public key as NewSigningKey writes them.
+func ParsePublicKey(pubPEM []byte) (PublicKey, error) {
+	b, _ := pem.Decode(pubPEM)
+	if b == nil || b.Type != "PUBLIC KEY" {
+		return nil, errors.New("no PEM public key")
+	}
+	key, err := x509.ParsePKIXPublicKey(b.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := key.(PublicKey)
+	if !ok {
+		return nil, errors.New("an unknown kind of public key")
+	}
+	return pub, nil
 }

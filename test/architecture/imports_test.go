@@ -29,6 +29,8 @@ var rules = []rule{
 		"store drivers serve both the hub and the control plane"},
 	{"join", []string{"agent", "cmd", "controllers", "controlplane", "federation", "hub", "lab", "placement", "stores", "syncer", "test"},
 		"the join protocol is shared by the hub's server and the agent's client"},
+	{"identity", []string{"agent", "cmd", "controllers", "controlplane", "federation", "hub", "join", "lab", "placement", "stores", "syncer", "test"},
+		"a vcluster's identity is made by the hub and used by its control planes"},
 	{"syncer", []string{"agent", "cmd", "controllers", "controlplane", "federation", "hub", "lab", "placement", "stores", "test"},
 		"the syncer runs in every control plane and links nothing of the hub"},
 	{"controlplane", []string{"agent", "cmd", "controllers", "federation", "hub", "lab", "placement", "test"},

@@ -26,6 +26,7 @@ import (
 	"github.com/vfleet/vfleet/agent/runtime"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controlplane/launch"
+	"github.com/vfleet/vfleet/identity"
 )
 
 // Names of the objects in a vcluster's host namespace. One control plane
@@ -36,9 +37,15 @@ const (
 	ServiceAccountName   = "vfleet-controlplane"
 	BackendSecretName    = "vfleet-store"
 	KubeconfigSecretName = "vfleet-kubeconfig"
+	IdentitySecretName   = "vfleet-identity"
 	apiserverPort        = 6443
 	dataVolume           = "data"
 	dataMount            = "/data"
+	identityVolume       = "identity"
+	identityMount        = "/var/run/vfleet/identity"
+	// identityHashAnnotation on the pod template: a rotated identity
+	// rolls the pod.
+	identityHashAnnotation = "fleet.vfleet.dev/identity-hash"
 )
 
 // Options configure the kubernetes runtime.
@@ -147,12 +154,23 @@ func (r *Runtime) objects(inst runtime.Instance) (*appsv1.StatefulSet, []client.
 		pvc.Spec.StorageClassName = ptr.To(r.opts.StorageClass)
 	}
 	sts.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{pvc}
+	objs := []client.Object{}
+	if inst.Identity != nil {
+		// The vcluster's identity, mounted for the pod's user only (its
+		// fsGroup); a new one (rotated) rolls the pod.
+		pod := &sts.Spec.Template
+		pod.Annotations[identityHashAnnotation] = identity.Hash(inst.Identity)
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: identityVolume, VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: IdentitySecretName, DefaultMode: ptr.To(int32(0o440))},
+		}})
+		objs = append(objs, &corev1.Secret{ObjectMeta: meta(IdentitySecretName), Type: corev1.SecretTypeOpaque, Data: inst.Identity})
+	}
 
 	backend := &corev1.Secret{ObjectMeta: meta(BackendSecretName), Type: corev1.SecretTypeOpaque}
 	if inst.Backend != "" {
 		backend.Data = map[string][]byte{"backend": []byte(inst.Backend)}
 	}
-	return sts, []client.Object{
+	return sts, append(objs,
 		&corev1.ServiceAccount{ObjectMeta: meta(ServiceAccountName)},
 		// The pod may write its kubeconfig into one Secret, nothing else.
 		&rbacv1.Role{ObjectMeta: meta(ServiceAccountName), Rules: []rbacv1.PolicyRule{{
@@ -168,7 +186,7 @@ func (r *Runtime) objects(inst runtime.Instance) (*appsv1.StatefulSet, []client.
 			Selector: selector,
 			Ports:    []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(apiserverPort)}},
 		}},
-	}
+	)
 }
 
 // container runs `vfleet controlplane` for inst in the pod.
@@ -188,6 +206,11 @@ func (r *Runtime) container(inst runtime.Instance) corev1.Container {
 		},
 		ServiceCIDR: inst.Sync.ServiceCIDR,
 		DNS:         r.opts.DNS, DNSUpstreams: r.opts.DNSUpstreams,
+	}
+	mounts := []corev1.VolumeMount{{Name: dataVolume, MountPath: dataMount}}
+	if inst.Identity != nil {
+		cfg.IdentityDir = identityMount
+		mounts = append(mounts, corev1.VolumeMount{Name: identityVolume, MountPath: identityMount, ReadOnly: true})
 	}
 	env := []corev1.EnvVar{
 		{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
@@ -210,7 +233,7 @@ func (r *Runtime) container(inst runtime.Instance) corev1.Container {
 		SecurityContext: &corev1.SecurityContext{
 			AllowPrivilegeEscalation: ptr.To(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		},
-		VolumeMounts: []corev1.VolumeMount{{Name: dataVolume, MountPath: dataMount}},
+		VolumeMounts: mounts,
 	}
 }
 
@@ -243,7 +266,7 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 			case *corev1.Service:
 				o.Spec.Selector, o.Spec.Ports = desired.(*corev1.Service).Spec.Selector, desired.(*corev1.Service).Spec.Ports
 			case *corev1.Secret:
-				if o.Name == BackendSecretName {
+				if o.Name == BackendSecretName || o.Name == IdentitySecretName {
 					o.Data = desired.(*corev1.Secret).Data
 				}
 				// The kubeconfig Secret's data is the pod's to write.

@@ -27,6 +27,7 @@ import (
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controlplane"
 	"github.com/vfleet/vfleet/controlplane/launch"
+	"github.com/vfleet/vfleet/identity"
 	"github.com/vfleet/vfleet/internal/procgroup"
 )
 
@@ -135,6 +136,14 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 	cfg := r.launchConfig(inst, dir, rec.Port)
 	want := record.Launch{Version: cfg.KubernetesVersion, Epoch: inst.Spec.Epoch, BackendHash: record.HashBackend(inst.Backend),
 		Options: syncerOptions(cfg)}
+	if inst.Identity != nil {
+		// Kept beside the data, readable by the agent's user only; the
+		// control plane installs it into its PKI at each start.
+		if err := identity.Write(cfg.IdentityDir, inst.Identity); err != nil {
+			return runtime.State{}, fmt.Errorf("control plane %s: identity: %w", inst.Name, err)
+		}
+		want.IdentityHash = identity.Hash(inst.Identity)
+	}
 	alive := record.IsControlPlane(rec.Pid, dir)
 
 	if inst.Spec.Sleeping {
@@ -233,6 +242,9 @@ func (r *Runtime) launchConfig(inst runtime.Instance, dir string, port int) laun
 		BinRoot: r.opts.BinRoot, KubernetesVersion: inst.Spec.KubernetesVersion,
 		Lifeline: r.opts.Lifeline, OrphanGrace: r.opts.OrphanGrace, Backend: inst.Backend, Traceparent: inst.Traceparent,
 	}
+	if inst.Identity != nil {
+		cfg.IdentityDir = filepath.Join(dir, identityDir)
+	}
 	if inst.Sync.HostServer != "" {
 		// The syncer runs into the vcluster's host namespace, with the
 		// credentials writeHostCredentials keeps in dir.
@@ -256,8 +268,10 @@ func syncerOptions(cfg launch.Config) string {
 	return strings.Join(launch.Config{Syncer: cfg.Syncer, ServiceCIDR: cfg.ServiceCIDR, DNS: cfg.DNS, DNSUpstreams: cfg.DNSUpstreams}.Args(), " ")
 }
 
-// Files of the syncer's host credentials in a control plane's directory.
+// Files of the syncer's host credentials in a control plane's directory,
+// and the directory of the vcluster's identity.
 const (
+	identityDir    = "identity"
 	hostKubeconfig = "host.kubeconfig"
 	hostToken      = "host-token"
 	hostCA         = "host-ca.crt"

@@ -122,6 +122,7 @@ const (
 	ReasonStartFailed         = "StartFailed"
 	ReasonHostNamespaceFailed = "HostNamespaceFailed"
 	ReasonStoreNotReady       = "StoreNotReady"
+	ReasonIdentityNotReady    = "IdentityNotReady"
 )
 
 // BackingStore reasons of its Ready condition.

@@ -37,6 +37,14 @@ type ControlPlaneSpec struct {
 	// +optional
 	Isolation IsolationPolicy `json:"isolation,omitempty"`
 
+	// identitySecret names the Secret, in the ControlPlane's namespace,
+	// with the vcluster's identity: its CAs, service-account key and admin
+	// credentials, the same for every epoch on every host. Empty: the
+	// control plane makes its own, which a move does not keep.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	IdentitySecret string `json:"identitySecret,omitempty"`
+
 	// sleeping stops the control plane, keeping its state.
 	// +optional
 	Sleeping bool `json:"sleeping,omitempty"`

@@ -10,11 +10,14 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -38,6 +41,13 @@ var _ = Describe("Failover", Ordered, func() {
 			framework.CreateDeployment(ctx, framework.CreateDeploymentInput{Client: kube, Namespace: "default", Name: "web", Replicas: 2})
 			framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: kube, Namespace: "default", Selector: "app=web", Count: 2})
 			Eventually(w.Since).WithTimeout(30 * time.Second).Should(BeNumerically(">=", 20))
+			// What a tenant holds before the move: the admin kubeconfig
+			// and a service account's token.
+			saved := framework.VClusterConfig(ctx, suite.Mgmt, vc)
+			_, err := kube.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot"}}, metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			token, err := kube.CoreV1().ServiceAccounts("default").CreateToken(ctx, "robot", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred())
 
 			By("SIGKILL every process of host " + lost + ": its cluster, its agent and its control planes")
 			Expect(suite.Lab.Host(lost).Kill()).To(Succeed())
@@ -50,6 +60,20 @@ var _ = Describe("Failover", Ordered, func() {
 				"Fence": "vfleet-hub", "Place": "vfleet-hub", "Provision store": "vfleet-hub",
 				"Start control plane": "vfleet-agent", "Start apiserver": "vfleet-controlplane",
 			})
+
+			By("the vcluster's identity outlived the move: what was handed out before is trusted after it")
+			now := framework.VClusterConfig(ctx, suite.Mgmt, moved)
+			Expect(now.CAData).To(Equal(saved.CAData), "the vcluster's CA")
+			Expect(now.CertData).To(Equal(saved.CertData), "the admin's certificate")
+			saved.Host = now.Host
+			Eventually(func() error {
+				_, err := kubernetes.NewForConfigOrDie(saved).CoreV1().ServiceAccounts("default").Get(ctx, "robot", metav1.GetOptions{})
+				return err
+			}).WithContext(ctx).WithTimeout(30*time.Second).Should(Succeed(), "the kubeconfig saved before the failover, at the new endpoint")
+			robot := rest.AnonymousClientConfig(saved)
+			robot.BearerToken = token.Status.Token
+			_, err = kubernetes.NewForConfigOrDie(robot).CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+			Expect(apierrors.IsForbidden(err)).To(BeTrue(), "the service account's token from before the failover is authenticated (and has no role): %v", err)
 
 			By("the writer goes on against the new host")
 			w.Mark()

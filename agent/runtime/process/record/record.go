@@ -41,6 +41,9 @@ type Launch struct {
 	// BackendHash identifies the store endpoint and credentials without
 	// keeping them.
 	BackendHash string `json:"backendHash,omitempty"`
+	// IdentityHash identifies the vcluster's identity (identity.Hash);
+	// empty when the control plane makes its own.
+	IdentityHash string `json:"identityHash,omitempty"`
 	// Options are the syncer's flags: isolation policy, namespaces.
 	Options string `json:"options,omitempty"`
 }
