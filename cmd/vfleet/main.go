@@ -34,7 +34,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newVersionCommand(), newLabCommand(), newHubCommand(), newAgentCommand(), newControlPlaneCommand(), newFederationCommand(), newHostsFileCommand())
 	root.AddCommand(newVClusterCommands()...)
 	root.AddCommand(newMoveCommands()...)
-	root.AddCommand(newTopCommand())
+	root.AddCommand(newTopCommand(), newCertsCommand())
 	return root
 }
 

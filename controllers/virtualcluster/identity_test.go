@@ -3,6 +3,7 @@ package virtualcluster_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -76,10 +77,12 @@ func TestIdentityOutlivesAFailover(t *testing.T) {
 	})
 }
 
-// TestABrokenIdentityIsNotReplaced: an identity that is not whole stops the
-// vcluster's provisioning, saying so, rather than being made anew, which
-// would cut off every client that trusts the old one.
-func TestABrokenIdentityIsNotReplaced(t *testing.T) {
+// TestAnIdentityIsReplacedOnlyWhenAsked: an identity that is not whole
+// stops the vcluster's provisioning, saying so, rather than being made
+// anew, which would cut off every client that trusts the old one. A
+// rotation asked for replaces it, once per request, and the host's copy
+// follows.
+func TestAnIdentityIsReplacedOnlyWhenAsked(t *testing.T) {
 	ctx := context.Background()
 	addHost(t, "broken-id-a", "r-broken-id", "8")
 	vc := builder.MakeVirtualCluster("default", "broken-id").CPU("1").Regions("r-broken-id").Obj()
@@ -104,4 +107,39 @@ func TestABrokenIdentityIsNotReplaced(t *testing.T) {
 		g.Expect(msgs).To(gomega.ContainElement(gomega.ContainSubstring("is broken, and is not replaced")))
 	})
 	g.Expect(secretData(g, key.Namespace, key.Name)).NotTo(gomega.HaveKey(identity.CAKey), "the broken identity is left for a person to mend")
+
+	// vfleet certs rotate.
+	rotate := func(request string) {
+		t.Helper()
+		value := `"` + request + `"`
+		if request == "" {
+			value = "null"
+		}
+		g.Expect(k8s.Patch(ctx, vc, client.RawPatch("application/merge-patch+json",
+			[]byte(`{"metadata":{"annotations":{"`+fleetv1.AnnotationRotateIdentity+`":`+value+`}}}`)))).To(gomega.Succeed())
+	}
+	hostCopy := func(g gomega.Gomega) map[string][]byte {
+		return secretData(g, fleetv1.HostNamespace("broken-id-a"), virtualcluster.HostIdentitySecretName(vc))
+	}
+	rotate("first")
+	var first map[string][]byte
+	eventually(t, func(g gomega.Gomega) {
+		first = secretData(g, key.Namespace, key.Name)
+		_, err := identity.Parse(first)
+		g.Expect(err).NotTo(gomega.HaveOccurred())
+		g.Expect(hostCopy(g)).To(gomega.Equal(first))
+	})
+	rotate("second")
+	eventually(t, func(g gomega.Gomega) {
+		second := secretData(g, key.Namespace, key.Name)
+		g.Expect(second[identity.CACert]).NotTo(gomega.Equal(first[identity.CACert]), "a second request, a new CA")
+		g.Expect(hostCopy(g)).To(gomega.Equal(second))
+		first = second
+	})
+	// Neither the same request again nor its removal asks for anything.
+	rotate("second")
+	rotate("")
+	gomega.NewWithT(t).Consistently(func(g gomega.Gomega) {
+		g.Expect(secretData(g, key.Namespace, key.Name)).To(gomega.Equal(first))
+	}).WithTimeout(2 * time.Second).WithPolling(200 * time.Millisecond).Should(gomega.Succeed())
 }

@@ -50,16 +50,15 @@ func (r *Reconciler) ensureIdentity(ctx context.Context, vc *fleetv1.VirtualClus
 	key := client.ObjectKey{Namespace: r.IdentityNamespace, Name: IdentitySecretName(vc)}
 	secret := &corev1.Secret{}
 	err := r.Client.Get(ctx, key, secret)
+	// A rotation asked before the identity was made is done by making it.
+	asked := vc.Annotations[fleetv1.AnnotationRotateIdentity]
 	if apierrors.IsNotFound(err) {
-		id, err := identity.New(vc.Name)
+		data, err := newIdentityData(vc)
 		if err != nil {
 			return nil, err
 		}
-		data, err := id.Data()
-		if err != nil {
-			return nil, err
-		}
-		secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: identityLabels(vc)}, Type: corev1.SecretTypeOpaque, Data: data}
+		secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: identityLabels(vc),
+			Annotations: map[string]string{annotationRotatedFor: asked}}, Type: corev1.SecretTypeOpaque, Data: data}
 		if err := r.Client.Create(ctx, secret); err != nil {
 			// AlreadyExists: made by an earlier reconcile, not yet in the
 			// cache; never made twice.
@@ -71,9 +70,13 @@ func (r *Reconciler) ensureIdentity(ctx context.Context, vc *fleetv1.VirtualClus
 	if err != nil {
 		return nil, err
 	}
+	// Removing the annotation asks for nothing.
+	if asked != "" && asked != secret.Annotations[annotationRotatedFor] {
+		return r.rotateIdentity(ctx, vc, secret, asked)
+	}
 	id, err := identity.Parse(secret.Data)
 	if err != nil {
-		return nil, fmt.Errorf("the vcluster's identity in Secret %s is broken, and is not replaced, as every client of the vcluster trusts it: %w", key, err)
+		return nil, fmt.Errorf("the vcluster's identity in Secret %s is broken, and is not replaced, as every client of the vcluster trusts it (`vfleet certs rotate %s` replaces it): %w", key, vc.Name, err)
 	}
 	if !id.AdminDue(r.Clock.Now()) {
 		return secret.Data, nil
@@ -91,6 +94,40 @@ func (r *Reconciler) ensureIdentity(ctx context.Context, vc *fleetv1.VirtualClus
 		return nil, err
 	}
 	ctrl.LoggerFrom(ctx).Info("Issued the vcluster's admin certificate again", "secret", klog.KObj(secret))
+	return data, nil
+}
+
+// annotationRotatedFor, on the hub's copy of an identity, is the request
+// of rotation (AnnotationRotateIdentity) it was made for.
+const annotationRotatedFor = "fleet.vfleet.dev/rotated-for"
+
+// newIdentityData makes a new identity for vc, as a Secret's data.
+func newIdentityData(vc *fleetv1.VirtualCluster) (map[string][]byte, error) {
+	id, err := identity.New(vc.Name)
+	if err != nil {
+		return nil, err
+	}
+	return id.Data()
+}
+
+// rotateIdentity replaces vc's identity in secret with a new one, for the
+// request asked: the host's copy follows, and its control plane starts
+// again with it. A broken identity may be replaced this way too.
+func (r *Reconciler) rotateIdentity(ctx context.Context, vc *fleetv1.VirtualCluster, secret *corev1.Secret, asked string) (map[string][]byte, error) {
+	data, err := newIdentityData(vc)
+	if err != nil {
+		return nil, err
+	}
+	before := secret.DeepCopy()
+	secret.Data = data
+	metav1.SetMetaDataAnnotation(&secret.ObjectMeta, annotationRotatedFor, asked)
+	// Over the Secret read: two rotations never race.
+	if err := r.Client.Patch(ctx, secret, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return nil, err
+	}
+	ctrl.LoggerFrom(ctx).Info("Rotated the vcluster's identity", "secret", klog.KObj(secret), "request", asked)
+	r.eventf(vc, corev1.EventTypeNormal, fleetv1.ReasonIdentityRotated, "RotateIdentity",
+		"new CAs, service-account key and admin credentials (request %q): every kubeconfig and token issued before no longer works", asked)
 	return data, nil
 }
 

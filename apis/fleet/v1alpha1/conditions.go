@@ -82,6 +82,9 @@ const (
 	ReasonHostUnreachable    = "HostUnreachable"
 	// ReasonDeleting is a vcluster waiting for its hosts to stop it.
 	ReasonDeleting = "Deleting"
+	// ReasonIdentityRotated is the event of a vcluster given a new
+	// identity, as asked (AnnotationRotateIdentity).
+	ReasonIdentityRotated = "IdentityRotated"
 )
 
 // VirtualCluster reasons of failover (Failover).

@@ -362,6 +362,12 @@ const (
 	AnnotationOperationReason = "fleet.vfleet.dev/operation-reason"
 )
 
+// AnnotationRotateIdentity asks the hub to replace a VirtualCluster's
+// identity (its CAs, service-account key and admin credentials) with a
+// new one; a new value asks again. Every kubeconfig and token issued
+// before stops working. `vfleet certs rotate` sets it.
+const AnnotationRotateIdentity = "fleet.vfleet.dev/rotate-identity"
+
 // AnnotationTakenOverFrom is set on a VirtualCluster that a region of a
 // federation made from the federation's ledger, to the region it came
 // from: one that was lost, or one that had no room for it. Until its
