@@ -186,6 +186,7 @@ generate: controller-gen ## Generate deepcopy code, CRDs (config/crd) and the hu
 	$(BIN)/controller-gen object paths=./apis/...
 	$(BIN)/controller-gen crd paths=./apis/... output:crd:artifacts:config=config/crd
 	$(BIN)/controller-gen rbac:roleName=vfleet-hub paths=./controllers/... paths=./hub/... output:rbac:artifacts:config=config/rbac
+	$(BIN)/controller-gen rbac:roleName=vfleet-gateway paths=./gateway/... output:rbac:artifacts:config=config/rbac/gateway
 
 .PHONY: controller-gen
 controller-gen: ## Install controller-gen into bin/.

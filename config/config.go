@@ -29,6 +29,9 @@ var crdFiles embed.FS
 //go:embed rbac/role.yaml
 var hubRole []byte
 
+//go:embed rbac/gateway/role.yaml
+var gatewayRole []byte
+
 //go:embed policy/*.yaml
 var policyFiles embed.FS
 
@@ -45,9 +48,28 @@ func HubClusterRole() (*rbacv1.ClusterRole, error) {
 	return role, nil
 }
 
+// GatewayClusterRole is the ClusterRole a region's gateway runs with: it
+// reads VirtualClusters, and nothing of a vcluster's credentials.
+func GatewayClusterRole() (*rbacv1.ClusterRole, error) {
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(gatewayRole, role); err != nil {
+		return nil, fmt.Errorf("rbac/gateway/role.yaml: %w", err)
+	}
+	return role, nil
+}
+
 // InstallHubClusterRole creates or updates the hub's ClusterRole.
 func InstallHubClusterRole(ctx context.Context, cfg *rest.Config) (*rbacv1.ClusterRole, error) {
-	role, err := HubClusterRole()
+	return installClusterRole(ctx, cfg, HubClusterRole)
+}
+
+// InstallGatewayClusterRole creates or updates the gateway's ClusterRole.
+func InstallGatewayClusterRole(ctx context.Context, cfg *rest.Config) (*rbacv1.ClusterRole, error) {
+	return installClusterRole(ctx, cfg, GatewayClusterRole)
+}
+
+func installClusterRole(ctx context.Context, cfg *rest.Config, get func() (*rbacv1.ClusterRole, error)) (*rbacv1.ClusterRole, error) {
+	role, err := get()
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ func TestGeneratedFilesMatchTheTypes(t *testing.T) {
 		{"object", "paths=./apis/...", "output:object:dir=" + filepath.Join(out, "object")},
 		{"crd", "paths=./apis/...", "output:crd:dir=" + filepath.Join(out, "crd")},
 		{"rbac:roleName=vfleet-hub", "paths=./controllers/...", "paths=./hub/...", "output:rbac:dir=" + filepath.Join(out, "rbac")},
+		{"rbac:roleName=vfleet-gateway", "paths=./gateway/...", "output:rbac:dir=" + filepath.Join(out, "gateway")},
 	} {
 		cmd := exec.Command(cg, args...)
 		cmd.Dir = root
@@ -46,6 +47,7 @@ func TestGeneratedFilesMatchTheTypes(t *testing.T) {
 	compare(filepath.Join(out, "object", "zz_generated.deepcopy.go"), filepath.Join(root, "apis", "fleet", "v1alpha1", "zz_generated.deepcopy.go"))
 
 	compare(filepath.Join(out, "rbac", "role.yaml"), filepath.Join(root, "config", "rbac", "role.yaml"))
+	compare(filepath.Join(out, "gateway", "role.yaml"), filepath.Join(root, "config", "rbac", "gateway", "role.yaml"))
 
 	generated, _ := filepath.Glob(filepath.Join(out, "crd", "*.yaml"))
 	committed, _ := filepath.Glob(filepath.Join(root, "config", "crd", "*.yaml"))

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -99,9 +100,9 @@ func (cp *ControlPlane) ensurePKI() error {
 			continue
 		}
 		if !fresh {
-			if _, err := cp.leafCert(l); err == nil {
+			if cert, err := cp.leafCert(l); err == nil && covers(cert, l.req) {
 				continue
-			} else if !errors.Is(err, os.ErrNotExist) {
+			} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
 		}
@@ -267,4 +268,25 @@ func (cp *ControlPlane) leafCert(l leaf) ([]byte, error) {
 		return a.ClientCertificateData, nil
 	}
 	return nil, fmt.Errorf("kubeconfig %s has no user", l.kubeconfig)
+}
+
+// covers is whether the certificate in certPEM is for every name and
+// address req asks for: a name added since it was issued (the gateway's)
+// issues it again.
+func covers(certPEM []byte, req pki.Request) bool {
+	cert, err := pki.ParseCert(certPEM)
+	if err != nil {
+		return false
+	}
+	for _, name := range req.DNSNames {
+		if !slices.Contains(cert.DNSNames, name) {
+			return false
+		}
+	}
+	for _, ip := range req.IPs {
+		if !slices.ContainsFunc(cert.IPAddresses, ip.Equal) {
+			return false
+		}
+	}
+	return true
 }

@@ -90,7 +90,10 @@ func Run(ctx context.Context, o *Options) error {
 	// vclusters' failover and the heartbeat age exported agree on when it
 	// went silent.
 	alive := liveness.NewTracker()
-	if err := SetupControllers(ctx, mgr, clock.RealClock{}, engine, overhead, epochs, alive, o.VirtualClusterSyncs, o.Namespace); err != nil {
+	if err := SetupControllers(ctx, mgr, Controllers{
+		Clock: clock.RealClock{}, Engine: engine, Overhead: overhead, Epochs: epochs, Liveness: alive,
+		Workers: o.VirtualClusterSyncs, Identities: o.Namespace, Gateway: o.Gateway,
+	}); err != nil {
 		return err
 	}
 	if err := metrics.Registry.Register(&fleetmetrics.Collector{
@@ -144,13 +147,9 @@ func Run(ctx context.Context, o *Options) error {
 }
 
 // SetupControllers registers the hub's controllers with mgr.
-// epochs is the federation's ledger, nil without one; alive judges the
-// hosts' heartbeats; workers is how many VirtualClusters are reconciled at
-// once; the vclusters' identities are kept in identities, the hub's
-// namespace.
-func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveClock, engine *placement.Engine, overhead placement.Overhead, epochs virtualcluster.EpochLedger, alive *liveness.Tracker, workers int, identities string) error {
+func SetupControllers(ctx context.Context, mgr ctrl.Manager, c Controllers) error {
 	recorder := mgr.GetEventRecorder("vfleet-hub")
-	if err := (&hosthealth.Reconciler{Client: mgr.GetClient(), Clock: clk, Recorder: recorder, Liveness: alive}).SetupWithManager(mgr); err != nil {
+	if err := (&hosthealth.Reconciler{Client: mgr.GetClient(), Clock: c.Clock, Recorder: recorder, Liveness: c.Liveness}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&hostaccess.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
@@ -160,9 +159,25 @@ func SetupControllers(ctx context.Context, mgr ctrl.Manager, clk clock.PassiveCl
 		return err
 	}
 	return (&virtualcluster.Reconciler{
-		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Engine: engine, Overhead: overhead, Recorder: recorder, Clock: clk,
-		Liveness: alive, Ledger: epochs, Workers: workers, IdentityNamespace: identities,
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Engine: c.Engine, Overhead: c.Overhead, Recorder: recorder, Clock: c.Clock,
+		Liveness: c.Liveness, Ledger: c.Epochs, Workers: c.Workers, IdentityNamespace: c.Identities, Gateway: c.Gateway,
 	}).SetupWithManager(ctx, mgr)
+}
+
+// Controllers is what the hub's controllers share.
+type Controllers struct {
+	Clock    clock.PassiveClock
+	Engine   *placement.Engine
+	Overhead placement.Overhead
+	// Epochs is the federation's ledger; nil without one.
+	Epochs   virtualcluster.EpochLedger
+	Liveness *liveness.Tracker
+	// Workers is how many VirtualClusters are reconciled at once.
+	Workers int
+	// Identities is the namespace that keeps the vclusters' identities.
+	Identities string
+	// Gateway is the region's; the zero value names none.
+	Gateway virtualcluster.Gateway
 }
 
 // CacheOptions keep the hub's cache narrow: of the kinds it shares with the

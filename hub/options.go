@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controllers/virtualcluster"
 	"github.com/vfleet/vfleet/federation"
 	"github.com/vfleet/vfleet/placement"
 )
@@ -57,6 +58,10 @@ type Options struct {
 	// PostgreSQL server, and their apiservers failed to start.
 	VirtualClusterSyncs int
 
+	// Gateway is the region's gateway, which tenants' kubeconfigs name;
+	// none by default.
+	Gateway virtualcluster.Gateway
+
 	Serving     serving.Addresses
 	LeaderElect bool
 
@@ -77,6 +82,7 @@ func NewOptions() *Options {
 		DefaultStrategy:      string(fleetv1.StrategyBinPack),
 		ControlPlaneOverhead: overhead.Default(),
 		VirtualClusterSyncs:  1,
+		Gateway:              virtualcluster.Gateway{Domain: virtualcluster.DefaultGatewayDomain},
 		Serving:              serving.Addresses{HealthProbe: ":8081", Metrics: ":8443"},
 		LeaderElect:          true,
 		Federation:           federation.NewOptions(),
@@ -95,6 +101,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", o.TLSCertFile, "serving certificate of the join endpoint")
 	fs.StringVar(&o.TLSKeyFile, "tls-private-key-file", o.TLSKeyFile, "private key of --tls-cert-file")
 	fs.StringVar(&o.MetricsAdvertiseURL, "metrics-advertise-url", o.MetricsAdvertiseURL, "https URL of this replica's /metrics, published for `vfleet top` while it leads, with the CA of its certificate (default: none published)")
+	fs.StringVar(&o.Gateway.Address, "gateway-address", o.Gateway.Address, "host:port of the region's gateway (vfleet gateway): tenants' kubeconfigs name it and keep working when their vcluster moves (default: none, and kubeconfigs name the control plane's own address)")
+	fs.StringVar(&o.Gateway.Domain, "gateway-domain", o.Gateway.Domain, "suffix of the server names (TLS SNI) the gateway routes by: <vcluster>.<namespace>.<domain>")
 	fs.StringVar(&o.AgentAPIServer, "agent-api-server", o.AgentAPIServer, "management cluster URL handed to agents (default: the kubeconfig's)")
 	fs.DurationVar(&o.AgentTokenTTL, "agent-token-ttl", o.AgentTokenTTL, "lifetime of the tokens issued to agents")
 	fs.StringVar(&o.DefaultStrategy, "default-placement-strategy", o.DefaultStrategy, "placement strategy of vclusters that name none: BinPack, Spread or LowestCost")
@@ -131,6 +139,7 @@ func (o *Options) Validate() error {
 	if o.AgentTokenTTL < 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--agent-token-ttl %s is too short: at least 10m", o.AgentTokenTTL))
 	}
+	errs = append(errs, o.Gateway.Validate())
 	errs = append(errs, o.Federation.Validate())
 	return errors.Join(errs...)
 }

@@ -73,6 +73,12 @@ func (c *Cluster) bootstrapManagement(ctx context.Context) error {
 	if err := c.bindClusterRole(ctx, role.Name, role.Name, hubUser); err != nil {
 		return err
 	}
+	if role, err = config.InstallGatewayClusterRole(ctx, c.restConfig); err != nil {
+		return fmt.Errorf("%s: %w", c.Name, err)
+	}
+	if err := c.bindClusterRole(ctx, role.Name, role.Name, gatewayUser); err != nil {
+		return err
+	}
 	return c.registerStores(ctx)
 }
 

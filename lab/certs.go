@@ -17,6 +17,8 @@ const (
 	kwokUser = "vfleet-lab:kwok"
 	// hubUser is bound to the hub's generated ClusterRole.
 	hubUser = "vfleet:hub"
+	// gatewayUser is bound to the gateway's ClusterRole.
+	gatewayUser = "vfleet:gateway"
 	// agentUser is the agent on its host cluster, where it installs
 	// control planes and their namespaces: cluster-admin there.
 	agentUser = "vfleet:agent"
@@ -110,6 +112,7 @@ func (c *Cluster) writePKI() error {
 		{KubeScheduler, "system:kube-scheduler", nil},
 		{Kwok, kwokUser, nil},
 		{Hub, hubUser, nil},
+		{Gateway, gatewayUser, nil},
 		{Agent, agentUser, nil},
 	}
 	for _, id := range identities {

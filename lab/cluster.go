@@ -456,6 +456,8 @@ func (c *Cluster) buildClients() error {
 		Kwok:                  httpProbe(plain, "http://"+port(c.ports.Kwok)+"/healthz"),
 		// Ready once the join endpoint listens.
 		Hub: httpProbe(plain, "http://"+c.hubHostPort(c.ports.HubHealth)+"/readyz"),
+		// Ready once it has every vcluster's route.
+		Gateway: httpProbe(plain, "http://"+port(c.ports.GatewayHealth)+"/readyz"),
 		// Ready once it has joined and reported the host's capacity.
 		Agent: httpProbe(plain, "http://"+port(c.ports.AgentHealth)+"/readyz"),
 		Postgres: func(ctx context.Context) error {

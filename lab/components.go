@@ -32,13 +32,16 @@ const (
 	// from its own etcd: client certificates, auth on, a prefix per
 	// vcluster.
 	StoreEtcd Component = "store-etcd"
+	// Gateway is the region's one endpoint for every vcluster, which
+	// tenants' kubeconfigs name.
+	Gateway Component = "gateway"
 )
 
 // In start order. The management cluster runs a controller-manager so that
 // namespace deletion and garbage collection work there as on any real
 // cluster; it has no nodes, so no scheduler or kwok.
 var (
-	managementComponents = []Component{Etcd, KubeAPIServer, KubeControllerManager, Postgres, StoreEtcd, Hub}
+	managementComponents = []Component{Etcd, KubeAPIServer, KubeControllerManager, Postgres, StoreEtcd, Hub, Gateway}
 	hostComponents       = []Component{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kwok, Agent}
 )
 
@@ -61,6 +64,9 @@ type Ports struct {
 	Postgres          int `json:"postgres,omitempty"`
 	StoreEtcdClient   int `json:"storeEtcdClient,omitempty"`
 	StoreEtcdPeer     int `json:"storeEtcdPeer,omitempty"`
+	Gateway           int `json:"gateway,omitempty"`
+	GatewayHealth     int `json:"gatewayHealth,omitempty"`
+	GatewayMetrics    int `json:"gatewayMetrics,omitempty"`
 	// ControlPlanes is the first of controlPlanePorts ports the agent
 	// gives its vclusters' apiservers.
 	ControlPlanes int `json:"controlPlanes,omitempty"`
@@ -96,6 +102,8 @@ func (p Ports) of(c Component) []int {
 		return []int{p.Postgres}
 	case StoreEtcd:
 		return []int{p.StoreEtcdClient, p.StoreEtcdPeer}
+	case Gateway:
+		return []int{p.Gateway, p.GatewayHealth, p.GatewayMetrics}
 	case KubeProxy:
 		return []int{p.KubeProxyHealthz, p.KubeProxyMetrics}
 	}
@@ -126,6 +134,8 @@ func (p *Ports) assign(components []Component, next func() int) {
 			p.Postgres = next()
 		case StoreEtcd:
 			p.StoreEtcdClient, p.StoreEtcdPeer = next(), next()
+		case Gateway:
+			p.Gateway, p.GatewayHealth, p.GatewayMetrics = next(), next(), next()
 		case KubeProxy:
 			p.KubeProxyHealthz, p.KubeProxyMetrics = next(), next()
 		case Agent:
@@ -158,6 +168,10 @@ const (
 )
 
 func url(port int) string { return "https://127.0.0.1:" + strconv.Itoa(port) }
+
+// GatewayAddress is where tenants reach the vclusters of a management
+// cluster's region: its gateway, on loopback.
+func (c *Cluster) GatewayAddress() string { return "127.0.0.1:" + strconv.Itoa(c.ports.Gateway) }
 
 // spec returns how to run component c of the cluster.
 func (c *Cluster) spec(comp Component) procgroup.Spec {
@@ -199,53 +213,11 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 		// kwok also reads ~/.kwok/kwok.yaml when it exists; a HOME of its
 		// own keeps a developer's kwok settings out of the lab.
 		env = []string{"HOME=" + p.kwokHome}
-	case Hub:
-		args = []string{"hub",
-			"--kubeconfig=" + p.kubeconfigFor(Hub),
-			"--join-bind-address=" + c.hubHostPort(c.ports.HubJoin),
-			"--tls-cert-file=" + p.pki("hub-serving.crt"),
-			"--tls-private-key-file=" + p.pki("hub-serving.key"),
-			"--health-probe-bind-address=" + c.hubHostPort(c.ports.HubHealth),
-			"--metrics-bind-address=" + c.hubHostPort(c.ports.HubMetrics), "--metrics-advertise-url=https://" + c.hubHostPort(c.ports.HubMetrics),
-			hubOneReplica,
-		}
-		if c.region != nil {
-			args = append(args, c.region.HubArgs...)
-		}
-	case Agent:
-		args = []string{"agent",
-			"--host-kubeconfig=" + p.kubeconfigFor(Agent),
-			"--hub=" + c.fleet.hubURL,
-			"--hub-ca-file=" + c.fleet.hubCAFile,
-			"--bootstrap-token-file=" + c.fleet.tokenFile,
-			"--host-name=" + c.Name,
-			"--region=" + c.Host.Region,
-			"--zone=" + c.Host.Zone,
-			"--data-dir=" + p.agentData,
-			// The lab's binaries are bin/k8s/<version>/: one version.
-			"--bin-root=" + filepath.Dir(c.binDir),
-			"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentHealth), "--metrics-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentMetrics),
-			"--control-plane-ports=" + strconv.Itoa(c.ports.ControlPlanes) + "-" + strconv.Itoa(c.ports.ControlPlanes+controlPlanePorts-1),
-		}
-		if c.Host.Runtime == RuntimeKubernetes {
-			args = append(args, c.kubernetesRuntimeArgs()...)
-		} else if addr := c.podReachableAddress(); addr != nil {
-			// The vclusters' apiservers and DNS listen where pods of the
-			// real nodes reach them (their gateway), and the syncer points
-			// the pods there. Names outside a vcluster are the host's DNS
-			// to answer.
-			args = append(args, "--control-plane-address="+addr.String(), "--tenant-dns="+k8sbin.CoreDNS(), "--tenant-dns-upstream="+ClusterDNS,
-				// Every real node has the vfleet image: its init container
-				// writes the pods' /etc/hosts in their vcluster's names.
-				"--tenant-hosts-file-image="+images.Vfleet)
-		} else {
-			// Pods of kwok nodes never run, so nothing would ask a DNS:
-			// a process less for each vcluster.
-			args = append(args, "--tenant-dns=")
-		}
+	case Hub, Gateway, Agent:
+		args = c.vfleetArgs(comp)
 	}
 	path := filepath.Join(c.binDir, string(comp))
-	if comp == Hub || comp == Agent {
+	if comp == Hub || comp == Agent || comp == Gateway {
 		path, env = c.vfleetBin, append(env, c.vfleetEnv...)
 	}
 	if comp == Hub {
@@ -400,3 +372,66 @@ func (p paths) dirs() []string {
 
 // describe is a component's label in messages: "host-1 kube-apiserver".
 func (c *Cluster) describe(comp Component) string { return fmt.Sprintf("%s %s", c.Name, comp) }
+
+// vfleetArgs are the arguments of a component the vfleet binary runs.
+func (c *Cluster) vfleetArgs(comp Component) []string {
+	p := c.paths
+	var args []string
+	switch comp {
+	case Hub:
+		args = []string{"hub",
+			"--kubeconfig=" + p.kubeconfigFor(Hub),
+			"--join-bind-address=" + c.hubHostPort(c.ports.HubJoin),
+			"--tls-cert-file=" + p.pki("hub-serving.crt"),
+			"--tls-private-key-file=" + p.pki("hub-serving.key"),
+			"--health-probe-bind-address=" + c.hubHostPort(c.ports.HubHealth),
+			"--metrics-bind-address=" + c.hubHostPort(c.ports.HubMetrics), "--metrics-advertise-url=https://" + c.hubHostPort(c.ports.HubMetrics),
+			hubOneReplica,
+			"--gateway-address=" + c.GatewayAddress(),
+		}
+		if c.region != nil {
+			args = append(args, c.region.HubArgs...)
+		}
+	case Gateway:
+		args = []string{"gateway",
+			"--kubeconfig=" + p.kubeconfigFor(Gateway),
+			"--bind-address=" + c.GatewayAddress(),
+			"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.GatewayHealth),
+			"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.GatewayMetrics),
+			// Verbose enough to tell why a connection was held or refused.
+			"--zap-log-level=debug",
+		}
+	case Agent:
+		args = []string{"agent",
+			"--host-kubeconfig=" + p.kubeconfigFor(Agent),
+			"--hub=" + c.fleet.hubURL,
+			"--hub-ca-file=" + c.fleet.hubCAFile,
+			"--bootstrap-token-file=" + c.fleet.tokenFile,
+			"--host-name=" + c.Name,
+			"--region=" + c.Host.Region,
+			"--zone=" + c.Host.Zone,
+			"--data-dir=" + p.agentData,
+			// The lab's binaries are bin/k8s/<version>/: one version.
+			"--bin-root=" + filepath.Dir(c.binDir),
+			"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentHealth), "--metrics-bind-address=127.0.0.1:" + strconv.Itoa(c.ports.AgentMetrics),
+			"--control-plane-ports=" + strconv.Itoa(c.ports.ControlPlanes) + "-" + strconv.Itoa(c.ports.ControlPlanes+controlPlanePorts-1),
+		}
+		if c.Host.Runtime == RuntimeKubernetes {
+			args = append(args, c.kubernetesRuntimeArgs()...)
+		} else if addr := c.podReachableAddress(); addr != nil {
+			// The vclusters' apiservers and DNS listen where pods of the
+			// real nodes reach them (their gateway), and the syncer points
+			// the pods there. Names outside a vcluster are the host's DNS
+			// to answer.
+			args = append(args, "--control-plane-address="+addr.String(), "--tenant-dns="+k8sbin.CoreDNS(), "--tenant-dns-upstream="+ClusterDNS,
+				// Every real node has the vfleet image: its init container
+				// writes the pods' /etc/hosts in their vcluster's names.
+				"--tenant-hosts-file-image="+images.Vfleet)
+		} else {
+			// Pods of kwok nodes never run, so nothing would ask a DNS:
+			// a process less for each vcluster.
+			args = append(args, "--tenant-dns=")
+		}
+	}
+	return args
+}

@@ -76,12 +76,13 @@ func TestDefaultHostsSpreadOverTwoRegions(t *testing.T) {
 
 func TestPortsNeeded(t *testing.T) {
 	// management: etcd client+peer, apiserver, controller-manager,
-	// postgres, the etcd store's client+peer, hub join+health+metrics;
+	// postgres, the etcd store's client+peer, hub join+health+metrics,
+	// gateway listen+health+metrics;
 	// host: etcd client+peer, apiserver,
 	// controller-manager, scheduler, kwok, agent health+metrics, and a
 	// range for its vclusters' apiservers.
 	c := Config{Hosts: DefaultHosts(3, 1)}
-	if got, want := c.portsNeeded(), 10+3*(8+controlPlanePorts); got != want {
+	if got, want := c.portsNeeded(), 13+3*(8+controlPlanePorts); got != want {
 		t.Fatalf("portsNeeded = %d, want %d", got, want)
 	}
 }

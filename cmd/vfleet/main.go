@@ -31,7 +31,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newLabCommand(), newHubCommand(), newAgentCommand(), newControlPlaneCommand(), newFederationCommand(), newHostsFileCommand())
+	root.AddCommand(newVersionCommand(), newLabCommand(), newHubCommand(), newAgentCommand(), newControlPlaneCommand(), newFederationCommand(), newHostsFileCommand(), newGatewayCommand())
 	root.AddCommand(newVClusterCommands()...)
 	root.AddCommand(newMoveCommands()...)
 	root.AddCommand(newTopCommand(), newCertsCommand())

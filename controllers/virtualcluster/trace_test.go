@@ -2,6 +2,7 @@ package virtualcluster_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -28,15 +29,17 @@ func runControlPlane(t *testing.T, vc *fleetv1.VirtualCluster) {
 	ctx := context.Background()
 	cp := &fleetv1.ControlPlane{}
 	key := client.ObjectKey{Namespace: fleetv1.HostNamespace(vc.Status.Host), Name: virtualcluster.ControlPlaneName(vc)}
+	// Each epoch's control plane at an address of its own.
+	endpoint := fmt.Sprintf("https://10.0.%d.1:6443", vc.Status.Epoch%250)
 	eventually(t, func(g gomega.Gomega) {
 		g.Expect(k8s.Get(ctx, key, cp)).To(gomega.Succeed())
 		g.Expect(cp.Spec.Epoch).To(gomega.Equal(vc.Status.Epoch))
-		cp.Status = fleetv1.ControlPlaneStatus{ObservedGeneration: cp.Generation, Phase: fleetv1.ControlPlaneRunning, Epoch: cp.Spec.Epoch, Endpoint: "https://10.0.0.1:6443"}
+		cp.Status = fleetv1.ControlPlaneStatus{ObservedGeneration: cp.Generation, Phase: fleetv1.ControlPlaneRunning, Epoch: cp.Spec.Epoch, Endpoint: endpoint}
 		g.Expect(k8s.Status().Update(ctx, cp)).To(gomega.Succeed())
 	})
 	published := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace, Name: fleetv1.PublishedKubeconfigSecret(cp.Name), Labels: map[string]string{fleetv1.LabelVirtualClusterUID: string(vc.UID)}},
-		Data:       map[string][]byte{fleetv1.KubeconfigKey: []byte("apiVersion: v1\nkind: Config\n")},
+		Data:       map[string][]byte{fleetv1.KubeconfigKey: publishedKubeconfig(t, endpoint)},
 	}
 	if err := k8s.Create(ctx, published); err != nil {
 		t.Fatal(err)

@@ -53,6 +53,9 @@ type Reconciler struct {
 	// Empty leaves each control plane to make its own, which a move does
 	// not keep.
 	IdentityNamespace string
+	// Gateway is the region's gateway, if it has one: tenants'
+	// kubeconfigs name it, and each vcluster's status its route.
+	Gateway Gateway
 	// Workers is how many VirtualClusters are reconciled at once (1 when
 	// 0). Placement decides and reserves under the engine's lock, so two
 	// at once never take the same room.

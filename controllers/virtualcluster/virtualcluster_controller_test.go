@@ -55,6 +55,9 @@ func TestMain(m *testing.M) {
 	}})
 }
 
+// testGateway is the region's gateway the hub names in kubeconfigs.
+var testGateway = virtualcluster.Gateway{Address: "127.0.0.1:7443", Domain: "vclusters.test"}
+
 // identityNamespace keeps the vclusters' identities: the hub's namespace.
 const identityNamespace = "vfleet-system"
 
@@ -79,7 +82,7 @@ func startHubWith(wrap func(client.Client) client.Client) error {
 		reconciler = &virtualcluster.Reconciler{
 			Client: c, Reader: mgr.GetAPIReader(), Engine: placement.NewEngine(placement.DefaultProfile(), fleetv1.StrategyBinPack),
 			Overhead: placement.DefaultOverhead, Recorder: mgr.GetEventRecorder("test"), Clock: clock.RealClock{},
-			Liveness: liveness.NewTracker(), Ledger: hubLedger, IdentityNamespace: identityNamespace,
+			Liveness: liveness.NewTracker(), Ledger: hubLedger, IdentityNamespace: identityNamespace, Gateway: testGateway,
 			// Several at once, as the hub runs it: the race detector and
 			// the placement tests see them side by side.
 			Workers: 4,

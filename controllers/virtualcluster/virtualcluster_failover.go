@@ -124,6 +124,8 @@ func (r *Reconciler) fence(ctx context.Context, vc *fleetv1.VirtualCluster, o *o
 		// The move's trace begins with it.
 		begun := *vc.Status.DeepCopy()
 		begun.FencingEpoch = epoch
+		// The gateway stops routing to the epoch with this write.
+		unroute(&begun)
 		begun.Trace = continueTrace(ctx, vc, traceOfFence(reason), epoch, r.moveStart(vc, reason, start))
 		if err := r.writeDecision(ctx, vc, begun); err != nil {
 			return err

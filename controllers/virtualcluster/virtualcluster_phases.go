@@ -147,6 +147,7 @@ func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCl
 		Store:             fleetv1.ControlPlaneStore{Type: vc.Spec.BackingStore.Type},
 		Isolation:         isolation,
 		Sleeping:          vc.Spec.Sleep != nil && vc.Spec.Sleep.Sleeping || migratingFrom(vc, vc.Status.Host),
+		ServerName:        r.Gateway.ServerName(vc),
 	}
 	if r.IdentityNamespace != "" {
 		data, err := r.ensureIdentity(ctx, vc)

@@ -32,6 +32,7 @@ func (r *Reconciler) observe(ctx context.Context, vc *fleetv1.VirtualCluster, o 
 		current:  cp.Status.ObservedGeneration == cp.Generation && cp.Status.Epoch == vc.Status.Epoch,
 		phase:    cp.Status.Phase,
 		endpoint: cp.Status.Endpoint,
+		gateway:  r.Gateway,
 	}
 	if c := meta.FindStatusCondition(cp.Status.Conditions, fleetv1.ConditionReady); c != nil {
 		report.message = c.Message
@@ -67,6 +68,10 @@ func (r *Reconciler) issueKubeconfig(ctx context.Context, vc *fleetv1.VirtualClu
 	kc := published.Data[fleetv1.KubeconfigKey]
 	if len(kc) == 0 || published.Labels[fleetv1.LabelVirtualClusterUID] != string(vc.UID) {
 		return false, nil
+	}
+	kc, err = r.Gateway.throughGateway(vc, kc)
+	if err != nil {
+		return false, err
 	}
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: vc.Namespace, Name: KubeconfigSecretName(vc)}}
 	_, err = controllerutil.CreateOrUpdate(ctx, r.Client, secret, func() error {

@@ -102,6 +102,8 @@ type controlPlaneReport struct {
 	// message is that of the ControlPlane's Ready condition.
 	message  string
 	endpoint string
+	// gateway is the region's, through which tenants reach endpoint.
+	gateway Gateway
 	// kubeconfigIssued is whether the tenant's kubeconfig Secret holds the
 	// kubeconfig the agent published.
 	kubeconfigIssued bool
@@ -189,6 +191,7 @@ func reportControlPlane(s *fleetv1.VirtualClusterStatus, vc *fleetv1.VirtualClus
 	s.ObservedGeneration = gen
 	provisioned := metav1.Condition{Type: fleetv1.ConditionProvisioned, Status: metav1.ConditionFalse, ObservedGeneration: gen}
 	ready := metav1.Condition{Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: gen}
+	routed := ""
 	switch {
 	case !cp.current || cp.phase == "":
 		s.Phase = fleetv1.PhaseScheduled
@@ -205,6 +208,10 @@ func reportControlPlane(s *fleetv1.VirtualClusterStatus, vc *fleetv1.VirtualClus
 		provisioned.Status, provisioned.Reason = metav1.ConditionTrue, fleetv1.ReasonControlPlaneRunning
 		provisioned.Message = fmt.Sprintf("the control plane runs on host %s at %s", s.Host, cp.endpoint)
 		s.Endpoint = cp.endpoint
+		if cp.gateway.Enabled() {
+			s.Endpoint = cp.gateway.URL()
+		}
+		routed = cp.endpoint
 		if cp.kubeconfigIssued {
 			s.Phase = fleetv1.PhaseReady
 			s.KubeconfigSecret = KubeconfigSecretName(vc)
@@ -218,6 +225,9 @@ func reportControlPlane(s *fleetv1.VirtualClusterStatus, vc *fleetv1.VirtualClus
 		provisioned.Reason = fleetv1.ReasonControlPlaneStarting
 		provisioned.Message = fmt.Sprintf("the control plane is starting on host %s: %s", s.Host, cp.message)
 	}
+	// Anything but the current epoch running (starting, asleep, failed)
+	// leaves the gateway holding connections.
+	cp.gateway.routeTo(s, vc, routed)
 	if ready.Reason == "" {
 		ready.Reason, ready.Message = provisioned.Reason, provisioned.Message
 	}
@@ -369,6 +379,7 @@ func replacedStatus(vc *fleetv1.VirtualCluster, host, reason string, op *fleetv1
 	s.Reserved = vc.Spec.Resources.DeepCopy()
 	s.Phase = fleetv1.PhaseScheduled
 	s.Endpoint = ""
+	unroute(&s)
 	s.PlacementHistory = appendPlacement(s.PlacementHistory, fleetv1.PlacementRecord{Host: host, Epoch: s.Epoch, Time: metav1.NewTime(now), Reason: reason})
 	msg = fmt.Sprintf("%s from host %s to host %s at epoch %d", reason, from, host, s.Epoch)
 	setCondition(&s.Conditions, now, metav1.Condition{

@@ -196,7 +196,7 @@ func (r *Runtime) container(inst runtime.Instance) corev1.Container {
 	cfg := launch.Config{
 		Name: inst.Spec.VirtualCluster.Name, DataDir: dataMount, Address: "$(POD_IP)", Port: apiserverPort,
 		BinRoot: r.opts.BinRoot, KubernetesVersion: inst.Spec.KubernetesVersion,
-		SANs:          []string{ServiceName + "." + ns + ".svc", ServiceName + "." + ns + ".svc.cluster.local"},
+		SANs:          serverNames(inst.Spec.ServerName, ServiceName+"."+ns+".svc", ServiceName+"."+ns+".svc.cluster.local"),
 		PublishSecret: KubeconfigSecretName, PublishServer: server,
 		// The syncer runs as the pod's own account, which the agent binds
 		// to the syncer's role in this namespace.
@@ -355,4 +355,13 @@ func (r *Runtime) Remove(ctx context.Context, inst runtime.Instance) error {
 	// get to it first.
 	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: dataVolume + "-" + StatefulSetName + "-0"}}
 	return client.IgnoreNotFound(r.client.Delete(ctx, pvc))
+}
+
+// serverNames are the names the apiserver's certificate covers: its
+// Service's, and the gateway's server name for the vcluster, if any.
+func serverNames(gateway string, names ...string) []string {
+	if gateway != "" {
+		names = append(names, gateway)
+	}
+	return names
 }

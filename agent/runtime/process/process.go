@@ -245,6 +245,10 @@ func (r *Runtime) launchConfig(inst runtime.Instance, dir string, port int) laun
 	if inst.Identity != nil {
 		cfg.IdentityDir = filepath.Join(dir, identityDir)
 	}
+	if inst.Spec.ServerName != "" {
+		// The region's gateway reaches the apiserver by this name.
+		cfg.SANs = append(cfg.SANs, inst.Spec.ServerName)
+	}
 	if inst.Sync.HostServer != "" {
 		// The syncer runs into the vcluster's host namespace, with the
 		// credentials writeHostCredentials keeps in dir.
@@ -261,11 +265,11 @@ func (r *Runtime) launchConfig(inst runtime.Instance, dir string, port int) laun
 }
 
 // syncerOptions are what a record keeps of cfg beyond its version and
-// store: the syncer's settings, as the flags agents have always recorded,
-// so that an upgraded agent adopts what it finds. A change of them starts
-// the control plane again.
+// store: the syncer's settings and the certificate's names, as the flags
+// agents have always recorded, so that an upgraded agent adopts what it
+// finds. A change of them starts the control plane again.
 func syncerOptions(cfg launch.Config) string {
-	return strings.Join(launch.Config{Syncer: cfg.Syncer, ServiceCIDR: cfg.ServiceCIDR, DNS: cfg.DNS, DNSUpstreams: cfg.DNSUpstreams}.Args(), " ")
+	return strings.Join(launch.Config{Syncer: cfg.Syncer, ServiceCIDR: cfg.ServiceCIDR, DNS: cfg.DNS, DNSUpstreams: cfg.DNSUpstreams, SANs: cfg.SANs}.Args(), " ")
 }
 
 // Files of the syncer's host credentials in a control plane's directory,

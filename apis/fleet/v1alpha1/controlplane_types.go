@@ -45,6 +45,14 @@ type ControlPlaneSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	IdentitySecret string `json:"identitySecret,omitempty"`
 
+	// serverName is the name the region's gateway routes the vcluster's
+	// connections by (TLS SNI): the apiserver's certificate covers it.
+	// Empty when the hub names no gateway.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	ServerName string `json:"serverName,omitempty"`
+
 	// sleeping stops the control plane, keeping its state.
 	// +optional
 	Sleeping bool `json:"sleeping,omitempty"`

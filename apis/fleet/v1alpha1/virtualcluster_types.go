@@ -279,6 +279,13 @@ type VirtualClusterStatus struct {
 	// +kubebuilder:validation:MaxItems=10
 	PlacementHistory []PlacementRecord `json:"placementHistory,omitempty"`
 
+	// gateway is how the region's gateway reaches the vcluster, when the
+	// hub names one: the hub publishes the current epoch's address here
+	// while its control plane runs, and takes it away when a fence of
+	// that epoch begins.
+	// +optional
+	Gateway *GatewayRoute `json:"gateway,omitempty"`
+
 	// trace is the OpenTelemetry trace of the create or move under way,
 	// when the hub records traces. The hub, the agent and the control
 	// plane record their parts of the operation under its root span,
