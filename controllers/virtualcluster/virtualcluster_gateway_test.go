@@ -49,7 +49,7 @@ func TestGatewayValidate(t *testing.T) {
 		{Gateway{Address: "gw:0", Domain: DefaultGatewayDomain}, "--gateway-address"},
 		{Gateway{Address: "gw:443", Domain: "Upper.Case"}, "--gateway-domain"},
 		{Gateway{Address: "gw:443", Domain: ""}, "--gateway-domain"},
-		{Gateway{Address: "gw:443", Domain: strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + ".c"}, "--gateway-domain"},
+		{Gateway{Address: "gw:443", Domain: strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60)}, "--gateway-domain"},
 	} {
 		err := tc.gw.Validate()
 		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
