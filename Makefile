@@ -126,12 +126,13 @@ dashboards-check: binaries postgresql images ## Evaluate every dashboard query a
 FUZZTIME ?= 30s
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz test for FUZZTIME (default 30s): pod translation, the control plane's arguments, host names, etcd backends.
+fuzz: ## Run each fuzz test for FUZZTIME (default 30s): pod translation, the control plane's arguments, host names, etcd backends, the gateway's read of a TLS hello.
 	go test -run '^$$' -fuzz '^FuzzHostPod$$' -fuzztime $(FUZZTIME) ./syncer/resources/pods/
 	go test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./controlplane/launch/
 	go test -run '^$$' -fuzz '^FuzzVClusterNamespace$$' -fuzztime $(FUZZTIME) ./internal/names/
 	go test -run '^$$' -fuzz '^FuzzHostName$$' -fuzztime $(FUZZTIME) ./internal/names/
 	go test -run '^$$' -fuzz '^FuzzParseEtcdBackend$$' -fuzztime $(FUZZTIME) ./stores/
+	go test -run '^$$' -fuzz '^FuzzReadHello$$' -fuzztime $(FUZZTIME) ./gateway/
 
 .PHONY: bench-controlplane
 bench-controlplane: binaries ## Measure vcluster create→Ready latency and idle memory against a bare apiserver over kine.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -284,6 +285,15 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 // observe reads the StatefulSet, its pod and the published kubeconfig.
 func (r *Runtime) observe(ctx context.Context, inst runtime.Instance, sts *appsv1.StatefulSet) (runtime.State, error) {
 	s := runtime.State{Phase: fleetv1.ControlPlaneStarting, Endpoint: fmt.Sprintf("https://%s.%s.svc:443", ServiceName, inst.Namespace)}
+	svc := &corev1.Service{}
+	if err := r.client.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: ServiceName}, svc); err != nil && !apierrors.IsNotFound(err) {
+		return s, err
+	} else if ip := svc.Spec.ClusterIP; err == nil && ip != "" && ip != corev1.ClusterIPNone {
+		// By address: the region's gateway, which routes to the
+		// endpoint, need not resolve the host cluster's names, only
+		// reach its Service network.
+		s.Endpoint = "https://" + net.JoinHostPort(ip, "443")
+	}
 	if inst.Spec.Sleeping {
 		s.Phase, s.Message = fleetv1.ControlPlaneSleeping, "sleeping: scaled to zero, its volume kept"
 		return s, nil

@@ -69,8 +69,14 @@ func TestKubernetesRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if state.Phase != fleetv1.ControlPlaneStarting || state.Endpoint != "https://vfleet-apiserver."+ns+".svc:443" {
-		t.Fatalf("after create: %+v", state)
+	svc := &corev1.Service{}
+	if err := host.Get(ctx, client.ObjectKey{Namespace: ns, Name: kuberuntime.ServiceName}, svc); err != nil {
+		t.Fatal(err)
+	}
+	// By the Service's address, which a gateway reaches without the
+	// host's DNS.
+	if want := "https://" + svc.Spec.ClusterIP + ":443"; state.Phase != fleetv1.ControlPlaneStarting || state.Endpoint != want {
+		t.Fatalf("after create: %+v; want Starting at %s", state, want)
 	}
 	sts := &appsv1.StatefulSet{}
 	if err := host.Get(ctx, client.ObjectKey{Namespace: ns, Name: kuberuntime.StatefulSetName}, sts); err != nil {

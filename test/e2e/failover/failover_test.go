@@ -48,6 +48,9 @@ var _ = Describe("Failover", Ordered, func() {
 			Expect(err).NotTo(HaveOccurred())
 			token, err := kube.CoreV1().ServiceAccounts("default").CreateToken(ctx, "robot", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
 			Expect(err).NotTo(HaveOccurred())
+			Expect(saved.Host).To(Equal("https://"+suite.Lab.Management().GatewayAddress()), "the kubeconfig names the region's gateway")
+			// A client that keeps asking through the gateway across the move.
+			asking := startAsking(ctx, saved)
 
 			By("SIGKILL every process of host " + lost + ": its cluster, its agent and its control planes")
 			Expect(suite.Lab.Host(lost).Kill()).To(Succeed())
@@ -61,15 +64,16 @@ var _ = Describe("Failover", Ordered, func() {
 				"Start control plane": "vfleet-agent", "Start apiserver": "vfleet-controlplane",
 			})
 
-			By("the vcluster's identity outlived the move: what was handed out before is trusted after it")
+			By("the kubeconfig saved before the move works after it, unchanged: same gateway, same identity")
 			now := framework.VClusterConfig(ctx, suite.Mgmt, moved)
+			Expect(now.Host).To(Equal(saved.Host), "the endpoint")
 			Expect(now.CAData).To(Equal(saved.CAData), "the vcluster's CA")
 			Expect(now.CertData).To(Equal(saved.CertData), "the admin's certificate")
-			saved.Host = now.Host
 			Eventually(func() error {
 				_, err := kubernetes.NewForConfigOrDie(saved).CoreV1().ServiceAccounts("default").Get(ctx, "robot", metav1.GetOptions{})
 				return err
-			}).WithContext(ctx).WithTimeout(30*time.Second).Should(Succeed(), "the kubeconfig saved before the failover, at the new endpoint")
+			}).WithContext(ctx).WithTimeout(30*time.Second).Should(Succeed(), "the kubeconfig saved before the failover")
+			asking.expectOnlyRetries()
 			robot := rest.AnonymousClientConfig(saved)
 			robot.BearerToken = token.Status.Token
 			_, err = kubernetes.NewForConfigOrDie(robot).CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
@@ -112,9 +116,16 @@ var _ = Describe("Failover", Ordered, func() {
 		// the database's owner, but the session user stays theirs.
 		_, err := conn.Exec(ctx, "ALTER TABLE kine ADD COLUMN writer name DEFAULT session_user")
 		Expect(err).NotTo(HaveOccurred())
-		oldKube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, vc))
-		_, err = oldKube.CoreV1().ConfigMaps("default").Create(ctx, configMap("before-partition"), metav1.CreateOptions{})
+		saved := framework.VClusterConfig(ctx, suite.Mgmt, vc)
+		tenantKube, _ := framework.VClusterClients(saved)
+		_, err = tenantKube.CoreV1().ConfigMaps("default").Create(ctx, configMap("before-partition"), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
+		// The old epoch's apiserver itself, past the gateway: what a
+		// client on its host could still reach.
+		Expect(vc.Status.Gateway).NotTo(BeNil())
+		direct := rest.CopyConfig(saved)
+		direct.Host = "https://" + vc.Status.Gateway.Address
+		oldKube, _ := framework.VClusterClients(direct)
 
 		By("SIGSTOP the agent and the control planes of host " + old + " past the failover delay")
 		h := suite.Lab.Host(old)
@@ -136,6 +147,11 @@ var _ = Describe("Failover", Ordered, func() {
 
 		By("SIGCONT: the old control plane's writes are refused, and it is torn down")
 		resume()
+		// Through the gateway, the tenant reaches the new epoch only.
+		for i := range 5 {
+			_, err := tenantKube.CoreV1().ConfigMaps("default").Create(ctx, configMap(fmt.Sprintf("through-gateway-%d", i)), metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+		}
 		tried := 0
 		Consistently(func() error {
 			tried++
@@ -153,9 +169,11 @@ var _ = Describe("Failover", Ordered, func() {
 		Expect(n2).To(BeNumerically(">", 0))
 		Expect(conn.QueryRow(ctx, "SELECT count(*) FROM kine WHERE writer = $1 AND id > (SELECT min(id) FROM kine WHERE writer = $2)", e1, e2).Scan(&late)).To(Succeed())
 		Expect(late).To(BeZero(), "rows written by fenced epoch %d after epoch %d began", vc.Status.Epoch, moved.Status.Epoch)
-		var names int
+		var names, throughGateway int
 		Expect(conn.QueryRow(ctx, "SELECT count(*) FROM kine WHERE name LIKE '%from-old-epoch-%'").Scan(&names)).To(Succeed())
 		Expect(names).To(BeZero())
+		Expect(conn.QueryRow(ctx, "SELECT count(*) FROM kine WHERE name LIKE '%through-gateway-%' AND writer <> $1", e2).Scan(&throughGateway)).To(Succeed())
+		Expect(throughGateway).To(BeZero(), "writes through the gateway after the move reached another epoch than %d", moved.Status.Epoch)
 		expectAllThere(ctx, moved, []string{"before-partition", "after-failover"})
 	}, NodeTimeout(8*time.Minute))
 

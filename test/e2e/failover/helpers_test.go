@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -14,8 +15,11 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -183,4 +187,56 @@ func processTree(pid int) []int {
 		}
 	}
 	return out
+}
+
+// asking is a client that lists namespaces through a kubeconfig every
+// 200 ms, as a tenant's tooling would, and keeps what went wrong.
+type asking struct {
+	stop   context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	errs   []error
+	served int
+}
+
+func startAsking(ctx context.Context, cfg *rest.Config) *asking {
+	actx, stop := context.WithCancel(ctx)
+	a := &asking{stop: stop, done: make(chan struct{})}
+	DeferCleanup(stop)
+	kube := kubernetes.NewForConfigOrDie(rest.CopyConfig(cfg))
+	go func() {
+		defer close(a.done)
+		for actx.Err() == nil {
+			_, err := kube.CoreV1().Namespaces().List(actx, metav1.ListOptions{})
+			a.mu.Lock()
+			if err != nil && actx.Err() == nil {
+				a.errs = append(a.errs, err)
+			} else if err == nil {
+				a.served++
+			}
+			a.mu.Unlock()
+			select {
+			case <-actx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	return a
+}
+
+// expectOnlyRetries stops the client and checks that what failed was the
+// move (a connection cut, held or refused), never its credentials: no
+// 401, no 403, no certificate the client does not trust.
+func (a *asking) expectOnlyRetries() {
+	a.stop()
+	<-a.done
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	GinkgoWriter.Printf("a client asking through the gateway: %d answers, %d errors\n", a.served, len(a.errs))
+	for _, err := range a.errs {
+		Expect(apierrors.IsUnauthorized(err) || apierrors.IsForbidden(err)).To(BeFalse(), "a credential error through the gateway: %v", err)
+		Expect(err.Error()).NotTo(ContainSubstring("x509"), "a certificate error through the gateway")
+		Expect(err.Error()).NotTo(ContainSubstring("unrecognized name"), "the gateway lost the vcluster's name")
+	}
+	Expect(a.served).To(BeNumerically(">", 0))
 }

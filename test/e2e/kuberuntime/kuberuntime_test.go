@@ -1,7 +1,6 @@
 package kuberuntime_test
 
 import (
-	"net/url"
 	"strings"
 	"time"
 
@@ -49,8 +48,9 @@ var _ = Describe("A vcluster whose control plane is a pod", Ordered, func() {
 		Expect(pod.Status.ContainerStatuses).To(ContainElement(HaveField("Ready", BeTrue())))
 	}, SpecTimeout(time.Minute))
 
-	It("serves kubectl at its Service, with the kubeconfig the tenant was given", func(ctx SpecContext) {
-		cfg = throughClusterIP(ctx, host, framework.VClusterConfig(ctx, suite.Mgmt, vc))
+	It("serves kubectl through the region's gateway, at its Service's address, with the kubeconfig the tenant was given", func(ctx SpecContext) {
+		cfg = framework.VClusterConfig(ctx, suite.Mgmt, vc)
+		Expect(cfg.Host).To(Equal("https://"+suite.Lab.Management().GatewayAddress()), "the kubeconfig names the gateway")
 		var err error
 		kube, err = kubernetes.NewForConfig(cfg)
 		Expect(err).NotTo(HaveOccurred())
@@ -111,20 +111,3 @@ var _ = Describe("A vcluster whose control plane is a pod", Ordered, func() {
 		Expect(out).To(ContainSubstring("Address: " + cp.Status.PodIP))
 	}, SpecTimeout(2*time.Minute))
 })
-
-// throughClusterIP points cfg, whose server is the control plane's Service
-// by its cluster DNS name (which does not resolve on this machine), at the
-// Service's ClusterIP, which the host's kube-proxy serves here too, and
-// keeps verifying the name.
-func throughClusterIP(ctx SpecContext, host kubernetes.Interface, cfg *rest.Config) *rest.Config {
-	u, err := url.Parse(cfg.Host)
-	Expect(err).NotTo(HaveOccurred())
-	parts := strings.Split(u.Hostname(), ".")
-	Expect(len(parts)).To(BeNumerically(">=", 3), "server %s is not a Service's name", cfg.Host)
-	svc, err := host.CoreV1().Services(parts[1]).Get(ctx, parts[0], metav1.GetOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	out := rest.CopyConfig(cfg)
-	out.ServerName = u.Hostname()
-	out.Host = "https://" + svc.Spec.ClusterIP + ":" + u.Port()
-	return out
-}
