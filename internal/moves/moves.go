@@ -162,6 +162,13 @@ func (p *Prober) observe(ok bool, now time.Time) {
 	}
 }
 
+// AnsweredAfter is whether the API answered after t.
+func (p *Prober) AnsweredAfter(t time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastOK.After(t)
+}
+
 // Downtime is the longest time the API did not answer, counted from the
 // last answer before to the first after; an outage still going on counts
 // until now.

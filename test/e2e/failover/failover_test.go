@@ -196,6 +196,29 @@ var _ = Describe("Failover", Ordered, func() {
 		controlPlaneGone(ctx, vc, vc.Status.Host)
 	}, NodeTimeout(5*time.Minute))
 
+	It("refuses through the gateway a name no vcluster has, and a deleted vcluster's at once", func(ctx SpecContext) {
+		vc := createVCluster(ctx, "named", fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreEmbedded})
+		cfg := framework.VClusterConfig(ctx, suite.Mgmt, vc)
+		Expect(cfg.ServerName).To(Equal("named.default.vclusters.vfleet.internal"))
+		list := func(cfg *rest.Config) error {
+			kube, err := kubernetes.NewForConfig(cfg)
+			Expect(err).NotTo(HaveOccurred())
+			_, err = kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+			return err
+		}
+		Expect(list(cfg)).To(Succeed())
+		for _, name := range []string{"other.default.vclusters.vfleet.internal", "named.other.vclusters.vfleet.internal", "named.default.vclusters.vfleet.internal.evil"} {
+			wrong := rest.CopyConfig(cfg)
+			wrong.ServerName = name
+			Expect(list(wrong)).To(MatchError(ContainSubstring("tls: unrecognized name")), "server name %s", name)
+		}
+
+		By("deleting the vcluster: its name is unknown to the gateway, not held")
+		Expect(suite.Mgmt.Delete(ctx, vc)).To(Succeed())
+		Eventually(func() error { return list(cfg) }).WithContext(ctx).WithTimeout(30 * time.Second).
+			Should(MatchError(ContainSubstring("tls: unrecognized name")))
+	}, NodeTimeout(4*time.Minute))
+
 	It("drains a host: cordons it and moves every vcluster off", func(ctx SpecContext) {
 		vc := createVCluster(ctx, "drain", external)
 		host := vc.Status.Host
