@@ -161,6 +161,8 @@ func computeStatus(vc *fleetv1.VirtualCluster, o observed, now time.Time) fleetv
 	}
 	if e := o.elsewhere; e != nil {
 		s.Phase = fleetv1.PhaseElsewhere
+		// Another region's gateway routes it: this one knows it not.
+		s.Gateway = nil
 		cond := metav1.Condition{
 			Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: gen, Reason: fleetv1.ReasonTakenOver,
 			Message: fmt.Sprintf("region %s took this vcluster over while this region was lost, and runs it now: this copy is retired (its control planes stop, its store is region %s's)", e.region, e.region),

@@ -219,6 +219,29 @@ var _ = Describe("Failover", Ordered, func() {
 			Should(MatchError(ContainSubstring("tls: unrecognized name")))
 	}, NodeTimeout(4*time.Minute))
 
+	It("replaces a vcluster's identity when asked, and only then: what was issued before is refused", func(ctx SpecContext) {
+		vc := createVCluster(ctx, "rotated", fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreEmbedded})
+		before := framework.VClusterConfig(ctx, suite.Mgmt, vc)
+		kube, _ := framework.VClusterClients(before)
+		_, err := kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		s := vfleet("certs", "rotate", vc.Name)
+		Expect(s).To(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say("new identity"))
+		after := framework.VClusterConfig(ctx, suite.Mgmt, vc)
+		Expect(after.CAData).NotTo(Equal(before.CAData), "a new CA")
+		Expect(after.Host).To(Equal(before.Host), "the same endpoint: the gateway's")
+		kube, _ = framework.VClusterClients(after)
+		Eventually(func() error {
+			_, err := kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+			return err
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed(), "the new kubeconfig")
+		old, _ := framework.VClusterClients(before)
+		_, err = old.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		Expect(err).To(MatchError(ContainSubstring("x509")), "the kubeconfig from before the rotation no longer trusts the vcluster")
+	}, NodeTimeout(4*time.Minute))
+
 	It("drains a host: cordons it and moves every vcluster off", func(ctx SpecContext) {
 		vc := createVCluster(ctx, "drain", external)
 		host := vc.Status.Host
