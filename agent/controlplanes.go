@@ -133,11 +133,31 @@ func (r *controlPlanes) setup(mgr manager.Manager) error {
 	return ctrl.ControllerManagedBy(mgr).
 		Named("controlplane").
 		For(&fleetv1.ControlPlane{}).
+		// A rotated identity, or new store credentials, change a Secret
+		// and not the ControlPlane that names it.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usersOf)).
 		WatchesRawSource(source.Channel(changed, &handler.EnqueueRequestForObject{})).
 		// Starting is quick and waits for nothing; a few at once keep ten
 		// creations from queueing behind each other.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
+}
+
+// usersOf are the ControlPlanes of the Secret's namespace that name it: as
+// their identity or their store's credentials.
+func (r *controlPlanes) usersOf(ctx context.Context, secret client.Object) []reconcile.Request {
+	var cps fleetv1.ControlPlaneList
+	if err := r.hub.List(ctx, &cps, client.InNamespace(secret.GetNamespace())); err != nil {
+		log.FromContext(ctx).Error(err, "Listing the ControlPlanes that may use a Secret", "secret", klog.KObj(secret))
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, cp := range cps.Items {
+		if name := secret.GetName(); cp.Spec.IdentitySecret == name || cp.Spec.Store.CredentialsSecret == name {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&cp)})
+		}
+	}
+	return reqs
 }
 
 // collectOrphans removes what control planes the hub no longer places here
