@@ -148,7 +148,7 @@ func TestNotTLSIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	fmt.Fprint(conn, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	b, _ := io.ReadAll(conn)
@@ -258,7 +258,7 @@ func TestAMoveCutsConnectionsToTheOldEpoch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	// The same epoch at the same address again changes nothing.
 	l.route(name, old, 1)
 	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", name)
