@@ -146,6 +146,10 @@ bench-syncer: binaries ## Time 1,000 pods Running through a vcluster against the
 bench-failover: binaries postgresql ## Measure failover RTO (SIGKILL of a host to Ready elsewhere) over 5 runs and planned-migration downtime, on the lab's PostgreSQL and etcd stores.
 	go test -run '^$$' -bench BenchmarkFailover -benchtime 1x -timeout 30m ./test/bench/
 
+.PHONY: bench-gateway
+bench-gateway: binaries ## Measure a gateway's memory per 1,000 routes, and how soon a route the hub publishes reaches it.
+	go test -run '^$$' -bench BenchmarkGateway -benchtime 1x -timeout 15m ./test/bench/
+
 .PHONY: bench-metrics
 bench-metrics: binaries ## Measure the hub's metrics at 1,000 hosts and 10,000 vclusters: one scrape's time, allocations, series and bytes; then a real hub's CPU and memory with /metrics off and on (scraped every 15 s).
 	go test -run '^$$' -bench BenchmarkMeasure -benchtime 20x ./hub/fleetmetrics/
