@@ -179,8 +179,10 @@ var _ = Describe("Failover", Ordered, func() {
 
 	It("migrates a vcluster to a named host with its data, and reports the downtime", func(ctx SpecContext) {
 		vc := createVCluster(ctx, "migrate", external)
-		kube, _ := framework.VClusterClients(framework.VClusterConfig(ctx, suite.Mgmt, vc))
+		saved := framework.VClusterConfig(ctx, suite.Mgmt, vc)
+		kube, _ := framework.VClusterClients(saved)
 		names := writeSome(ctx, kube, 20)
+		asking := startAsking(ctx, saved)
 		to := otherHost(vc.Status.Host)
 		s := vfleet("migrate", vc.Name, "--to", to)
 		Expect(s).To(gexec.Exit(0))
@@ -189,7 +191,9 @@ var _ = Describe("Failover", Ordered, func() {
 		moved := waitMoved(ctx, vc)
 		Expect(moved.Status.Host).To(Equal(to))
 		Expect(moved.Status.PlacementHistory[len(moved.Status.PlacementHistory)-1].Reason).To(Equal(fleetv1.PlacementMigration))
-		expectAllThere(ctx, moved, names)
+		// Through the kubeconfig saved before the move, unchanged.
+		framework.ExpectAllThere(ctx, saved, names)
+		asking.expectOnlyRetries()
 		suite.ExpectTrace(ctx, moved, "VirtualCluster Migration", map[string]string{
 			"Fence": "vfleet-hub", "Place": "vfleet-hub", "Start control plane": "vfleet-agent", "Start apiserver": "vfleet-controlplane",
 		})
