@@ -12,6 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -141,6 +143,23 @@ func (r *controlPlanes) setup(mgr manager.Manager) error {
 		// creations from queueing behind each other.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
+}
+
+// removeTenantPods deletes the pods the syncer made in the host namespace
+// ns for the vcluster uid: a sleeping vcluster runs nothing, and its
+// syncer makes them again from the virtual pods when it wakes. The
+// control plane's own pod (the kubernetes runtime's) is not one of them.
+func (r *controlPlanes) removeTenantPods(ctx context.Context, ns, uid string) error {
+	sel := labels.SelectorFromSet(labels.Set{fleetv1.LabelManagedBy: fleetv1.ManagedByValue, fleetv1.LabelVirtualClusterUID: uid})
+	notControlPlane, err := labels.NewRequirement(fleetv1.LabelControlPlaneApp, selection.DoesNotExist, nil)
+	if err != nil {
+		return err
+	}
+	err = r.host.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: sel.Add(*notControlPlane)})
+	if err != nil {
+		return fmt.Errorf("remove the sleeping vcluster's pods from host namespace %s: %w", ns, err)
+	}
+	return nil
 }
 
 // usersOf are the ControlPlanes of the Secret's namespace that name it: as
@@ -292,6 +311,12 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 		inst.Sync = access
 		if state, err = r.runtime.Ensure(ctx, inst); err != nil {
 			return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, fleetv1.ReasonStartFailed, err)
+		}
+	}
+	if state.Phase == fleetv1.ControlPlaneSleeping {
+		if err := r.removeTenantPods(ctx, inst.Namespace, cp.Spec.VirtualCluster.UID); err != nil {
+			state.Message = err.Error()
+			return reconcile.Result{}, r.report(ctx, cp, state, fleetv1.ReasonHostNamespaceFailed, err)
 		}
 	}
 	if state.Kubeconfig != nil {

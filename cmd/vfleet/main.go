@@ -34,6 +34,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newVersionCommand(), newLabCommand(), newHubCommand(), newAgentCommand(), newControlPlaneCommand(), newFederationCommand(), newHostsFileCommand(), newGatewayCommand())
 	root.AddCommand(newVClusterCommands()...)
 	root.AddCommand(newMoveCommands()...)
+	root.AddCommand(newSleepCommands()...)
 	root.AddCommand(newTopCommand(), newCertsCommand())
 	return root
 }

@@ -181,12 +181,18 @@ func phaseOf(vc *fleetv1.VirtualCluster) string {
 	if vc.Status.Phase == "" {
 		return string(fleetv1.PhasePending)
 	}
+	if s := vc.Status.Sleep; s != nil && vc.Status.Phase == fleetv1.PhaseSleeping {
+		return "Sleeping for " + duration.HumanDuration(time.Since(s.Since.Time))
+	}
 	return string(vc.Status.Phase)
 }
 
 // summary is the condition a person should read now: the first that is
 // not True, else Ready's message.
 func summary(vc *fleetv1.VirtualCluster) string {
+	if s := vc.Status.Sleep; s != nil && vc.Status.Phase == fleetv1.PhaseSleeping {
+		return fmt.Sprintf("asleep since %s (%s)", s.Since.UTC().Format(time.RFC3339), s.Reason)
+	}
 	for _, t := range []string{fleetv1.ConditionAdmitted, fleetv1.ConditionScheduled, fleetv1.ConditionProvisioned, fleetv1.ConditionReady} {
 		c := meta.FindStatusCondition(vc.Status.Conditions, t)
 		if c == nil {

@@ -194,6 +194,7 @@ func reportControlPlane(s *fleetv1.VirtualClusterStatus, vc *fleetv1.VirtualClus
 	provisioned := metav1.Condition{Type: fleetv1.ConditionProvisioned, Status: metav1.ConditionFalse, ObservedGeneration: gen}
 	ready := metav1.Condition{Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: gen}
 	routed := ""
+	asleep := false
 	switch {
 	case !cp.current || cp.phase == "":
 		s.Phase = fleetv1.PhaseScheduled
@@ -206,6 +207,8 @@ func reportControlPlane(s *fleetv1.VirtualClusterStatus, vc *fleetv1.VirtualClus
 	case cp.phase == fleetv1.ControlPlaneSleeping:
 		s.Phase = fleetv1.PhaseSleeping
 		provisioned.Reason, provisioned.Message = fleetv1.ReasonSleeping, cp.message
+		// Not a migration's stop on the old host: the tenant asked.
+		asleep = vc.Spec.Sleep != nil && vc.Spec.Sleep.Sleeping
 	case cp.phase == fleetv1.ControlPlaneRunning:
 		provisioned.Status, provisioned.Reason = metav1.ConditionTrue, fleetv1.ReasonControlPlaneRunning
 		provisioned.Message = fmt.Sprintf("the control plane runs on host %s at %s", s.Host, cp.endpoint)
@@ -230,6 +233,12 @@ func reportControlPlane(s *fleetv1.VirtualClusterStatus, vc *fleetv1.VirtualClus
 	// Anything but the current epoch running (starting, asleep, failed)
 	// leaves the gateway holding connections.
 	cp.gateway.routeTo(s, vc, routed)
+	switch {
+	case !asleep:
+		s.Sleep = nil
+	case s.Sleep == nil:
+		s.Sleep = &fleetv1.SleepStatus{Since: metav1.NewTime(now), Reason: fleetv1.SleepAsked}
+	}
 	if ready.Reason == "" {
 		ready.Reason, ready.Message = provisioned.Reason, provisioned.Message
 	}

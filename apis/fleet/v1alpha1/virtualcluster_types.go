@@ -292,6 +292,11 @@ type VirtualClusterStatus struct {
 	// which the hub records when the operation ends.
 	// +optional
 	Trace *OperationTrace `json:"trace,omitempty"`
+
+	// sleep says since when, and why, the vcluster sleeps; absent while
+	// it is awake.
+	// +optional
+	Sleep *SleepStatus `json:"sleep,omitempty"`
 }
 
 // OperationTrace is the trace of a vcluster's create, failover or

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	vcnames "github.com/vfleet/vfleet/internal/names"
 	"github.com/vfleet/vfleet/lab"
 	"github.com/vfleet/vfleet/stores"
 	"github.com/vfleet/vfleet/stores/postgres"
@@ -245,6 +246,53 @@ var _ = Describe("Failover", Ordered, func() {
 		_, err = old.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 		Expect(err).To(MatchError(ContainSubstring("x509")), "the kubeconfig from before the rotation no longer trusts the vcluster")
 	}, NodeTimeout(4*time.Minute))
+
+	It("puts a vcluster to sleep, with nothing of it running, and wakes it with its objects and pods", func(ctx SpecContext) {
+		vc := createVCluster(ctx, "sleepy", external)
+		host := vc.Status.Host
+		saved := framework.VClusterConfig(ctx, suite.Mgmt, vc)
+		kube, _ := framework.VClusterClients(saved)
+		framework.CreateDeployment(ctx, framework.CreateDeploymentInput{Client: kube, Namespace: "default", Name: "web", Replicas: 2})
+		framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: kube, Namespace: "default", Selector: "app=web", Count: 2})
+		names := writeSome(ctx, kube, 5)
+		hostKube, err := suite.Lab.Host(host).Client()
+		Expect(err).NotTo(HaveOccurred())
+		hostNS := vcnames.VClusterNamespace(vc.Namespace, vc.Name)
+		tenantPods := func() ([]corev1.Pod, error) {
+			l, err := hostKube.CoreV1().Pods(hostNS).List(ctx, metav1.ListOptions{LabelSelector: fleetv1.LabelVirtualClusterUID + "=" + string(vc.UID)})
+			return l.Items, err
+		}
+		Eventually(tenantPods).WithContext(ctx).WithTimeout(time.Minute).Should(HaveLen(2))
+		running := len(controlPlanePids(host))
+
+		s := vfleet("sleep", vc.Name)
+		Expect(s).To(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say("asleep"))
+		asleep := &fleetv1.VirtualCluster{}
+		Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), asleep)).To(Succeed())
+		Expect(asleep.Status.Sleep).NotTo(BeNil())
+		Expect(asleep.Status.Sleep.Reason).To(Equal(fleetv1.SleepAsked))
+		list := vfleet("list")
+		Expect(list).To(gexec.Exit(0))
+		Expect(list.Out).To(gbytes.Say(`sleepy\s+Sleeping for \d+s\s`))
+		Eventually(func() []int { return controlPlanePids(host) }).WithContext(ctx).WithTimeout(time.Minute).Should(HaveLen(running-1), "its control plane's process")
+		Eventually(tenantPods).WithContext(ctx).WithTimeout(time.Minute).Should(BeEmpty(), "its pods on the host")
+
+		s = vfleet("wake", vc.Name)
+		Expect(s).To(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say("awake on host"))
+		// Through the kubeconfig from before, unchanged: its objects, and
+		// its pods running on the host again.
+		framework.ExpectAllThere(ctx, saved, names)
+		Eventually(func(g Gomega) {
+			pods, err := tenantPods()
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(pods).To(HaveLen(2))
+			for _, p := range pods {
+				g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning), "host pod %s", p.Name)
+			}
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
+	}, NodeTimeout(6*time.Minute))
 
 	It("drains a host: cordons it and moves every vcluster off", func(ctx SpecContext) {
 		vc := createVCluster(ctx, "drain", external)
