@@ -48,14 +48,28 @@ func HubClusterRole() (*rbacv1.ClusterRole, error) {
 	return role, nil
 }
 
-// GatewayClusterRole is the ClusterRole a region's gateway runs with: it
-// reads VirtualClusters, and nothing of a vcluster's credentials.
-func GatewayClusterRole() (*rbacv1.ClusterRole, error) {
-	role := &rbacv1.ClusterRole{}
-	if err := yaml.UnmarshalStrict(gatewayRole, role); err != nil {
-		return nil, fmt.Errorf("rbac/gateway/role.yaml: %w", err)
+// GatewayRoles are the roles a region's gateway runs with: a ClusterRole
+// to read VirtualClusters (and nothing of a vcluster's credentials), and a
+// Role in the hub's namespace to record each vcluster's use in Leases.
+func GatewayRoles() (*rbacv1.ClusterRole, *rbacv1.Role, error) {
+	docs := documents(gatewayRole)
+	if len(docs) != 2 {
+		return nil, nil, fmt.Errorf("rbac/gateway/role.yaml: %d documents, want a ClusterRole and a Role", len(docs))
 	}
-	return role, nil
+	cluster, role := &rbacv1.ClusterRole{}, &rbacv1.Role{}
+	if err := yaml.UnmarshalStrict([]byte(docs[0]), cluster); err != nil {
+		return nil, nil, fmt.Errorf("rbac/gateway/role.yaml: %w", err)
+	}
+	if err := yaml.UnmarshalStrict([]byte(docs[1]), role); err != nil {
+		return nil, nil, fmt.Errorf("rbac/gateway/role.yaml: %w", err)
+	}
+	return cluster, role, nil
+}
+
+// GatewayClusterRole is the gateway's ClusterRole (GatewayRoles).
+func GatewayClusterRole() (*rbacv1.ClusterRole, error) {
+	cluster, _, err := GatewayRoles()
+	return cluster, err
 }
 
 // InstallHubClusterRole creates or updates the hub's ClusterRole.
@@ -63,9 +77,25 @@ func InstallHubClusterRole(ctx context.Context, cfg *rest.Config) (*rbacv1.Clust
 	return installClusterRole(ctx, cfg, HubClusterRole)
 }
 
-// InstallGatewayClusterRole creates or updates the gateway's ClusterRole.
-func InstallGatewayClusterRole(ctx context.Context, cfg *rest.Config) (*rbacv1.ClusterRole, error) {
-	return installClusterRole(ctx, cfg, GatewayClusterRole)
+// InstallGatewayRoles creates or updates the gateway's ClusterRole and
+// Role (GatewayRoles).
+func InstallGatewayRoles(ctx context.Context, cfg *rest.Config) (*rbacv1.ClusterRole, *rbacv1.Role, error) {
+	cluster, err := installClusterRole(ctx, cfg, GatewayClusterRole)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, role, err := GatewayRoles()
+	if err != nil {
+		return nil, nil, err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := createOrUpdate(ctx, kube.RbacV1().Roles(role.Namespace), role); err != nil {
+		return nil, nil, fmt.Errorf("install Role %s/%s: %w", role.Namespace, role.Name, err)
+	}
+	return cluster, role, nil
 }
 
 func installClusterRole(ctx context.Context, cfg *rest.Config, get func() (*rbacv1.ClusterRole, error)) (*rbacv1.ClusterRole, error) {

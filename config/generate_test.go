@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -66,6 +67,25 @@ func TestHubClusterRole(t *testing.T) {
 	}
 	if role.Name != "vfleet-hub" || len(role.Rules) == 0 {
 		t.Fatalf("role %s with %d rules", role.Name, len(role.Rules))
+	}
+}
+
+// The gateway reads VirtualClusters and writes only Leases of the hub's
+// namespace: nothing of a vcluster's credentials, nothing cluster-wide.
+func TestGatewayRoles(t *testing.T) {
+	cluster, role, err := GatewayRoles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range cluster.Rules {
+		for _, res := range r.Resources {
+			if res == "secrets" || (res == "virtualclusters" && slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" && v != "list" && v != "watch" })) {
+				t.Errorf("the gateway's ClusterRole allows %v on %s", r.Verbs, res)
+			}
+		}
+	}
+	if role.Namespace != "vfleet-system" || len(role.Rules) != 1 || !slices.Equal(role.Rules[0].Resources, []string{"leases"}) {
+		t.Errorf("the gateway's Role: %s/%s %+v; want leases in vfleet-system only", role.Namespace, role.Name, role.Rules)
 	}
 }
 

@@ -24,12 +24,19 @@ type Options struct {
 	// Retry is the pause between attempts at an address that did not
 	// answer, while the route stays the same.
 	Retry time.Duration
+	// Activity, if set, hears of every vcluster used through the gateway
+	// (sleep after inactivity, and wake on a request).
+	Activity Activity
+	// ActivityEvery is how often a vcluster with open connections (a
+	// watch, say) is said to be used.
+	ActivityEvery time.Duration
 }
 
 // DefaultOptions hold a connection for as long as a failover with the
 // default failover.afterSeconds takes, with margin.
 func DefaultOptions() Options {
-	return Options{Hold: 60 * time.Second, HelloTimeout: 10 * time.Second, DialTimeout: 3 * time.Second, Retry: 500 * time.Millisecond}
+	return Options{Hold: 60 * time.Second, HelloTimeout: 10 * time.Second, DialTimeout: 3 * time.Second, Retry: 500 * time.Millisecond,
+		ActivityEvery: 10 * time.Second}
 }
 
 // Gateway routes TLS connections to vclusters' control planes by their
@@ -75,6 +82,13 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer g.closeAll()
+	if g.opts.Activity != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.reportOpen(ctx)
+		}()
+	}
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -116,6 +130,7 @@ func (g *Gateway) handle(ctx context.Context, conn net.Conn) {
 		return
 	}
 	g.metrics.routed(time.Since(start))
+	g.used(route, false)
 	p := &proxied{route: route, client: conn, server: server}
 	if !g.track(p) {
 		// Its route changed while it was being dialled.
@@ -155,6 +170,10 @@ func (g *Gateway) dial(ctx context.Context, name string) (net.Conn, Route, strin
 			g.log.V(1).Info("Control plane did not answer; holding", "serverName", name, "address", route.Address, "epoch", route.Epoch, "err", err.Error())
 			retry = time.NewTimer(g.opts.Retry)
 		}
+		if route.Address == "" {
+			// Nothing runs it: asleep, or moving. A sleeping one wakes.
+			g.used(route, true)
+		}
 		if !held {
 			held = true
 			g.metrics.held.Inc()
@@ -186,6 +205,38 @@ func (g *Gateway) wait(ctx context.Context, changed <-chan struct{}, retry *time
 		return false
 	}
 	return true
+}
+
+func (g *Gateway) used(r Route, waking bool) {
+	if g.opts.Activity != nil {
+		g.opts.Activity.Used(r, waking)
+	}
+}
+
+// reportOpen says, every ActivityEvery, that each vcluster with an open
+// connection is used: a long watch is use too.
+func (g *Gateway) reportOpen(ctx context.Context) {
+	t := time.NewTicker(g.opts.ActivityEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		g.mu.Lock()
+		var open []Route
+		for _, set := range g.conns {
+			for p := range set {
+				open = append(open, p.route)
+				break
+			}
+		}
+		g.mu.Unlock()
+		for _, r := range open {
+			g.used(r, false)
+		}
+	}
 }
 
 // pipe copies both ways until either side ends, then closes both.

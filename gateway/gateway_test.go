@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -290,5 +292,54 @@ func TestAServerNameIsNotTakenFromItsVCluster(t *testing.T) {
 	tbl.Delete(a.ServerName, b.VirtualCluster)
 	if r, ok, _ := tbl.Lookup(a.ServerName); !ok || r != a {
 		t.Errorf("route = %+v, %v after another vcluster's delete; want %+v", r, ok, a)
+	}
+}
+
+// uses records what the gateway says of vclusters' use.
+type uses struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (u *uses) Used(r Route, waking bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.seen = append(u.seen, fmt.Sprintf("%s waking=%v", r.ServerName, waking))
+}
+
+func (u *uses) all() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]string(nil), u.seen...)
+}
+
+// A request says its vcluster is used; one held for a vcluster that
+// nothing runs asks it to wake.
+func TestUseIsReported(t *testing.T) {
+	u := &uses{}
+	opts := DefaultOptions()
+	opts.Activity = u
+	l := newLab(t, opts)
+	const awake, asleep = "a.t.vclusters.test", "b.t.vclusters.test"
+	l.route(awake, l.backend(awake), 1)
+	if _, err := l.get(awake); err != nil {
+		t.Fatal(err)
+	}
+	l.route(asleep, "", 0)
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.get(asleep)
+		done <- err
+	}()
+	l.waitHeld(1)
+	l.route(asleep, l.backend(asleep), 2)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := u.all()
+	for _, want := range []string{awake + " waking=false", asleep + " waking=true", asleep + " waking=false"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("uses reported %v; want %q among them", got, want)
+		}
 	}
 }

@@ -10,8 +10,9 @@ import (
 type Route struct {
 	// ServerName is the TLS server name clients ask for.
 	ServerName string
-	// VirtualCluster owns the name.
+	// VirtualCluster owns the name; UID is its UID.
 	VirtualCluster types.NamespacedName
+	UID            types.UID
 	// Address is host:port of the current epoch's apiserver; empty while
 	// no epoch may be reached, when connections are held.
 	Address string

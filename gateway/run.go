@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -23,11 +24,16 @@ import (
 // +kubebuilder:rbac:groups=fleet.vfleet.dev,resources=virtualclusters,verbs=get;list;watch
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// It records each vcluster's use in Leases of the hub's namespace only.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=vfleet-system
 
 // RunOptions configure `vfleet gateway`.
 type RunOptions struct {
 	// Kubeconfig of the management cluster; empty means in-cluster.
 	Kubeconfig string
+	// Namespace is the hub's: the gateway records each vcluster's use in
+	// Leases there.
+	Namespace string
 	// BindAddress is where tenants' connections arrive: the address the
 	// hub's --gateway-address names, or one that leads to it.
 	BindAddress string
@@ -39,6 +45,7 @@ type RunOptions struct {
 func NewRunOptions() *RunOptions {
 	return &RunOptions{
 		BindAddress: ":6443",
+		Namespace:   "vfleet-system",
 		Gateway:     DefaultOptions(),
 		Serving:     serving.Addresses{HealthProbe: ":8081", Metrics: ":8443"},
 	}
@@ -48,6 +55,7 @@ func NewRunOptions() *RunOptions {
 func (o *RunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the management cluster (default: in-cluster)")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "address tenants' TLS connections arrive at")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "the hub's namespace, where the gateway records when each vcluster was last used (Leases); empty records nothing, and vclusters neither sleep when idle nor wake on a request")
 	fs.DurationVar(&o.Gateway.Hold, "hold", o.Gateway.Hold, "how long a new connection waits for its vcluster to be reachable (moving, starting) before it is refused")
 	fs.DurationVar(&o.Gateway.DialTimeout, "dial-timeout", o.Gateway.DialTimeout, "how long one attempt to reach a control plane may take")
 	o.Serving.AddFlags(fs)
@@ -89,6 +97,14 @@ func Run(ctx context.Context, o *RunOptions) error {
 		return err
 	}
 	log := ctrl.LoggerFrom(ctx).WithName("gateway")
+	if o.Namespace != "" {
+		// Uncached: the gateway only writes Leases, one at a time.
+		c, err := client.New(cfg, client.Options{Scheme: apis.Scheme()})
+		if err != nil {
+			return err
+		}
+		o.Gateway.Activity = &LeaseActivity{Client: c, Namespace: o.Namespace, Every: o.Gateway.ActivityEvery, Log: log}
+	}
 	g := New(o.Gateway, log, metrics.Registry)
 	ln, err := net.Listen("tcp", o.BindAddress)
 	if err != nil {

@@ -24,7 +24,7 @@ func RouteOf(vc *fleetv1.VirtualCluster) (Route, bool) {
 	if gw == nil || gw.ServerName == "" || vc.DeletionTimestamp != nil {
 		return Route{}, false
 	}
-	r := Route{ServerName: gw.ServerName, VirtualCluster: types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name}}
+	r := Route{ServerName: gw.ServerName, VirtualCluster: types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name}, UID: vc.UID}
 	s := vc.Status
 	if gw.Address != "" && gw.Epoch == s.Epoch && gw.Epoch > s.FencingEpoch && gw.Epoch > s.FencedEpoch && validAddress(gw.Address) {
 		r.Address, r.Epoch = gw.Address, gw.Epoch

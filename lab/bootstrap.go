@@ -73,11 +73,20 @@ func (c *Cluster) bootstrapManagement(ctx context.Context) error {
 	if err := c.bindClusterRole(ctx, role.Name, role.Name, hubUser); err != nil {
 		return err
 	}
-	if role, err = config.InstallGatewayClusterRole(ctx, c.restConfig); err != nil {
+	gwCluster, gwRole, err := config.InstallGatewayRoles(ctx, c.restConfig)
+	if err != nil {
 		return fmt.Errorf("%s: %w", c.Name, err)
 	}
-	if err := c.bindClusterRole(ctx, role.Name, role.Name, gatewayUser); err != nil {
+	if err := c.bindClusterRole(ctx, gwCluster.Name, gwCluster.Name, gatewayUser); err != nil {
 		return err
+	}
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: gwRole.Namespace, Name: gwRole.Name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: gwRole.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: gatewayUser}},
+	}
+	if _, err := c.kube.RbacV1().RoleBindings(rb.Namespace).Create(ctx, rb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("%s: bind %s to Role %s: %w", c.Name, gatewayUser, gwRole.Name, err)
 	}
 	return c.registerStores(ctx)
 }

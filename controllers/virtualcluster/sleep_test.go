@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/onsi/gomega"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -74,5 +77,58 @@ func TestSleepIsAskedAndRecorded(t *testing.T) {
 		g.Expect(awake.Status.Phase).To(gomega.Equal(fleetv1.PhaseReady))
 		g.Expect(awake.Status.Sleep).To(gomega.BeNil())
 		g.Expect(awake.Status.Gateway.Address).NotTo(gomega.BeEmpty())
+	})
+}
+
+// TestARequestWakesAnInactiveVCluster: a vcluster the hub put to sleep
+// for inactivity wakes when the gateway renews its activity Lease, as it
+// does for a request that waits; one asked to sleep does not.
+func TestARequestWakesAnInactiveVCluster(t *testing.T) {
+	ctx := context.Background()
+	addHost(t, "idle-a", "r-idle", "8")
+	vc := builder.MakeVirtualCluster("default", "idle").CPU("1").Regions("r-idle").Obj()
+	vc.Spec.Sleep = &fleetv1.SleepPolicy{AfterInactivity: &metav1.Duration{Duration: time.Hour}}
+	g := gomega.NewWithT(t)
+	g.Expect(k8s.Create(ctx, vc)).To(gomega.Succeed())
+	vc = placedOn(t, vc, "idle-a")
+	runControlPlane(t, vc)
+	eventually(t, func(g gomega.Gomega) {
+		g.Expect(get(t, vc).Status.Phase).To(gomega.Equal(fleetv1.PhaseReady))
+	})
+
+	// What the hub decides after an hour with no request.
+	since := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
+	eventually(t, func(g gomega.Gomega) {
+		cur := get(t, vc)
+		cur.Status.Sleep = &fleetv1.SleepStatus{Since: since, Reason: fleetv1.SleepInactive}
+		g.Expect(k8s.Status().Update(ctx, cur)).To(gomega.Succeed())
+	})
+	reportPhase(t, vc, true, fleetv1.ControlPlaneSleeping)
+	eventually(t, func(g gomega.Gomega) {
+		asleep := get(t, vc)
+		g.Expect(asleep.Status.Phase).To(gomega.Equal(fleetv1.PhaseSleeping))
+		g.Expect(asleep.Status.Sleep).To(gomega.Equal(&fleetv1.SleepStatus{Since: since, Reason: fleetv1.SleepInactive}))
+	})
+
+	// The gateway holds a request for it: it renews the Lease.
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: identityNamespace, Name: fleetv1.ActivityLeaseName(vc.UID), Labels: map[string]string{
+			fleetv1.LabelActivity: "true", fleetv1.LabelManagedBy: fleetv1.ManagedByValue,
+			fleetv1.LabelVirtualCluster: vc.Name, fleetv1.LabelVirtualClusterNamespace: vc.Namespace,
+		}},
+		Spec: coordinationv1.LeaseSpec{RenewTime: &metav1.MicroTime{Time: time.Now()}},
+	}
+	g.Expect(k8s.Create(ctx, lease)).To(gomega.Succeed())
+	reportPhase(t, vc, false, fleetv1.ControlPlaneRunning)
+	eventually(t, func(g gomega.Gomega) {
+		awake := get(t, vc)
+		g.Expect(awake.Status.Sleep).To(gomega.BeNil())
+		g.Expect(awake.Status.Phase).To(gomega.Equal(fleetv1.PhaseReady), "conditions: %+v", awake.Status.Conditions)
+	})
+
+	g.Expect(k8s.Delete(ctx, vc)).To(gomega.Succeed())
+	eventually(t, func(g gomega.Gomega) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(lease), &coordinationv1.Lease{})
+		g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "the activity Lease goes with the vcluster: %v", err)
 	})
 }

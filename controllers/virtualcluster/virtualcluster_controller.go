@@ -56,6 +56,8 @@ type Reconciler struct {
 	// Gateway is the region's gateway, if it has one: tenants'
 	// kubeconfigs name it, and each vcluster's status its route.
 	Gateway Gateway
+	// activity reads the gateway's activity Leases (watchActivity).
+	activity client.Reader
 	// Workers is how many VirtualClusters are reconciled at once (1 when
 	// 0). Placement decides and reserves under the engine's lock, so two
 	// at once never take the same room.
@@ -108,7 +110,15 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 			r.wakePending(q)
 		},
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	bldr := ctrl.NewControllerManagedBy(mgr)
+	if r.IdentityNamespace != "" {
+		activity, err := r.watchActivity(mgr)
+		if err != nil {
+			return err
+		}
+		bldr = bldr.WatchesRawSource(activity)
+	}
+	return bldr.
 		Named("virtualcluster").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		For(&fleetv1.VirtualCluster{}).
@@ -281,6 +291,13 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, vc *fleetv1.VirtualClu
 			return ctrl.Result{}, err
 		}
 	}
+	idle, err := r.reconcileSleep(ctx, vc)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if idle > 0 && (res.RequeueAfter == 0 || idle < res.RequeueAfter) {
+		res.RequeueAfter = idle
+	}
 	if err := r.ensureControlPlane(ctx, vc, class.Isolation, frozen); err != nil {
 		// Retried with backoff; the Provisioned condition says why meanwhile.
 		o.provisioningFailed = err.Error()
@@ -313,6 +330,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, vc *fleetv1.VirtualClu
 		}
 	}
 	if err := r.dropIdentity(ctx, vc); err != nil {
+		return err
+	}
+	if err := r.dropActivity(ctx, vc); err != nil {
 		return err
 	}
 	if r.Ledger != nil {

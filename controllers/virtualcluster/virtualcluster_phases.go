@@ -146,7 +146,7 @@ func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCl
 		Resources:         reservedResources(vc),
 		Store:             fleetv1.ControlPlaneStore{Type: vc.Spec.BackingStore.Type},
 		Isolation:         isolation,
-		Sleeping:          vc.Spec.Sleep != nil && vc.Spec.Sleep.Sleeping || migratingFrom(vc, vc.Status.Host),
+		Sleeping:          asleep(vc) || migratingFrom(vc, vc.Status.Host),
 		ServerName:        r.Gateway.ServerName(vc),
 	}
 	if r.IdentityNamespace != "" {

@@ -194,7 +194,7 @@ func reportControlPlane(s *fleetv1.VirtualClusterStatus, vc *fleetv1.VirtualClus
 	provisioned := metav1.Condition{Type: fleetv1.ConditionProvisioned, Status: metav1.ConditionFalse, ObservedGeneration: gen}
 	ready := metav1.Condition{Type: fleetv1.ConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: gen}
 	routed := ""
-	asleep := false
+	asked := false
 	switch {
 	case !cp.current || cp.phase == "":
 		s.Phase = fleetv1.PhaseScheduled
@@ -208,7 +208,7 @@ func reportControlPlane(s *fleetv1.VirtualClusterStatus, vc *fleetv1.VirtualClus
 		s.Phase = fleetv1.PhaseSleeping
 		provisioned.Reason, provisioned.Message = fleetv1.ReasonSleeping, cp.message
 		// Not a migration's stop on the old host: the tenant asked.
-		asleep = vc.Spec.Sleep != nil && vc.Spec.Sleep.Sleeping
+		asked = sleepAsked(vc)
 	case cp.phase == fleetv1.ControlPlaneRunning:
 		provisioned.Status, provisioned.Reason = metav1.ConditionTrue, fleetv1.ReasonControlPlaneRunning
 		provisioned.Message = fmt.Sprintf("the control plane runs on host %s at %s", s.Host, cp.endpoint)
@@ -233,11 +233,13 @@ func reportControlPlane(s *fleetv1.VirtualClusterStatus, vc *fleetv1.VirtualClus
 	// Anything but the current epoch running (starting, asleep, failed)
 	// leaves the gateway holding connections.
 	cp.gateway.routeTo(s, vc, routed)
+	// A sleep asked for is recorded once the control plane has stopped;
+	// an Inactive one is the hub's decision (reconcileSleep), kept here.
 	switch {
-	case !asleep:
-		s.Sleep = nil
-	case s.Sleep == nil:
+	case asked && (s.Sleep == nil || s.Sleep.Reason != fleetv1.SleepAsked):
 		s.Sleep = &fleetv1.SleepStatus{Since: metav1.NewTime(now), Reason: fleetv1.SleepAsked}
+	case !sleepAsked(vc) && s.Sleep != nil && s.Sleep.Reason == fleetv1.SleepAsked:
+		s.Sleep = nil
 	}
 	if ready.Reason == "" {
 		ready.Reason, ready.Message = provisioned.Reason, provisioned.Message

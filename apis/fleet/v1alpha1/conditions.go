@@ -75,7 +75,9 @@ const (
 	ReasonControlPlaneRunning  = "ControlPlaneRunning"
 	ReasonControlPlaneFailed   = "ControlPlaneFailed"
 	// ReasonSleeping is a vcluster, or its ControlPlane, asked to sleep.
-	ReasonSleeping           = "Sleeping"
+	ReasonSleeping = "Sleeping"
+	// ReasonWaking is a sleeping vcluster a request woke.
+	ReasonWaking             = "Waking"
 	ReasonNotScheduled       = "NotScheduled"
 	ReasonKubeconfigIssued   = "KubeconfigIssued"
 	ReasonProvisioningFailed = "ProvisioningFailed"

@@ -1,6 +1,9 @@
 package v1alpha1
 
-import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
 
 // SleepStatus says since when, and why, a vcluster sleeps: its control
 // plane stopped, its host pods removed, its objects and store kept.
@@ -8,7 +11,9 @@ type SleepStatus struct {
 	// since is when its control plane stopped.
 	Since metav1.Time `json:"since"`
 
-	// reason is why it sleeps: Asked (spec.sleep.sleeping, vfleet sleep).
+	// reason is why it sleeps: Asked (spec.sleep.sleeping, vfleet sleep;
+	// it sleeps until asked to wake) or Inactive (no request through the
+	// gateway for spec.sleep.afterInactivity; a request wakes it).
 	// +kubebuilder:validation:Enum=Asked;Inactive
 	Reason SleepReason `json:"reason"`
 }
@@ -23,3 +28,12 @@ const (
 	// SleepInactive: no request reached it for spec.sleep.afterInactivity.
 	SleepInactive SleepReason = "Inactive"
 )
+
+// LabelActivity marks the Leases through which a region's gateway says
+// when each vcluster was last used: one per vcluster, in the hub's
+// namespace, renewed while requests reach it, and at once when a request
+// waits for it to wake.
+const LabelActivity = "fleet.vfleet.dev/activity"
+
+// ActivityLeaseName names the activity Lease of the vcluster uid.
+func ActivityLeaseName(uid types.UID) string { return "activity-" + string(uid) }

@@ -170,9 +170,12 @@ type FailoverPolicy struct {
 }
 
 // SleepPolicy puts an unused vcluster to sleep.
+// +kubebuilder:validation:XValidation:rule="!has(self.afterInactivity) || duration(self.afterInactivity) >= duration('30s')",message="sleep.afterInactivity must be at least 30s: the gateway reports use every 10s, and a vcluster takes seconds to wake"
 type SleepPolicy struct {
-	// afterInactivity puts the vcluster to sleep once its API has been idle
-	// this long, for example 30m. Empty means never on its own.
+	// afterInactivity puts the vcluster to sleep once no request has
+	// reached its API through the region's gateway for this long, for
+	// example 30m; the next request wakes it. Empty means never on its
+	// own. The hub needs a gateway to act on it.
 	// +optional
 	AfterInactivity *metav1.Duration `json:"afterInactivity,omitempty"`
 

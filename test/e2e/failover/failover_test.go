@@ -294,6 +294,47 @@ var _ = Describe("Failover", Ordered, func() {
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
 	}, NodeTimeout(6*time.Minute))
 
+	It("puts an unused vcluster to sleep, and a request through the gateway wakes it and is answered", func(ctx SpecContext) {
+		vc := createVCluster(ctx, "idle", fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreEmbedded})
+		host := vc.Status.Host
+		saved := framework.VClusterConfig(ctx, suite.Mgmt, vc)
+		kube, _ := framework.VClusterClients(saved)
+		framework.CreateDeployment(ctx, framework.CreateDeploymentInput{Client: kube, Namespace: "default", Name: "web", Replicas: 1})
+		framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: kube, Namespace: "default", Selector: "app=web", Count: 1})
+		hostKube, err := suite.Lab.Host(host).Client()
+		Expect(err).NotTo(HaveOccurred())
+		tenantPods := func() ([]corev1.Pod, error) {
+			l, err := hostKube.CoreV1().Pods(vcnames.VClusterNamespace(vc.Namespace, vc.Name)).List(ctx, metav1.ListOptions{LabelSelector: fleetv1.LabelVirtualClusterUID + "=" + string(vc.UID)})
+			return l.Items, err
+		}
+		Eventually(tenantPods).WithContext(ctx).WithTimeout(time.Minute).Should(HaveLen(1))
+		running := len(controlPlanePids(host))
+
+		By("no request for 30s: it goes to sleep")
+		Expect(suite.Mgmt.Patch(ctx, vc, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"sleep":{"afterInactivity":"30s"}}}`)))).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), vc)).To(Succeed())
+			g.Expect(vc.Status.Phase).To(Equal(fleetv1.PhaseSleeping))
+			g.Expect(vc.Status.Sleep).NotTo(BeNil())
+			g.Expect(vc.Status.Sleep.Reason).To(Equal(fleetv1.SleepInactive))
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		Eventually(func() []int { return controlPlanePids(host) }).WithContext(ctx).WithTimeout(time.Minute).Should(HaveLen(running-1), "its control plane's process")
+		Eventually(tenantPods).WithContext(ctx).WithTimeout(time.Minute).Should(BeEmpty(), "its pods on the host")
+
+		By("kubectl get pods through the gateway, with the kubeconfig from before: held, woken, answered")
+		start := time.Now()
+		pods, err := kube.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		Expect(err).NotTo(HaveOccurred(), "the first request to a sleeping vcluster")
+		GinkgoWriter.Printf("the first request to the sleeping vcluster was answered in %s\n", time.Since(start).Round(10*time.Millisecond))
+		Expect(pods.Items).To(HaveLen(1))
+		Eventually(func(g Gomega) {
+			pods, err := tenantPods()
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(pods).To(HaveLen(1))
+			g.Expect(pods[0].Status.Phase).To(Equal(corev1.PodRunning))
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed(), "the Deployment's pod runs on the host again")
+	}, NodeTimeout(6*time.Minute))
+
 	It("drains a host: cordons it and moves every vcluster off", func(ctx SpecContext) {
 		vc := createVCluster(ctx, "drain", external)
 		host := vc.Status.Host
