@@ -21,7 +21,9 @@ import (
 )
 
 // sleepAsked is whether the tenant asked vc to sleep (vfleet sleep).
-func sleepAsked(vc *fleetv1.VirtualCluster) bool { return vc.Spec.Sleep != nil && vc.Spec.Sleep.Sleeping }
+func sleepAsked(vc *fleetv1.VirtualCluster) bool {
+	return vc.Spec.Sleep != nil && vc.Spec.Sleep.Sleeping
+}
 
 // asleep is whether vc's control plane should be stopped: asked, or
 // inactive until a request wakes it.

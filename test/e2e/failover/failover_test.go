@@ -332,7 +332,7 @@ var _ = Describe("Failover", Ordered, func() {
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(pods).To(HaveLen(1))
 			g.Expect(pods[0].Status.Phase).To(Equal(corev1.PodRunning))
-		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed(), "the Deployment's pod runs on the host again")
+		}).WithContext(ctx).WithTimeout(2*time.Minute).Should(Succeed(), "the Deployment's pod runs on the host again")
 	}, NodeTimeout(6*time.Minute))
 
 	It("drains a host: cordons it and moves every vcluster off", func(ctx SpecContext) {
