@@ -30,20 +30,31 @@ func reportPhase(t *testing.T, vc *fleetv1.VirtualCluster, sleeping bool, phase 
 	})
 }
 
+// readyVCluster makes a vcluster with sleep on a host of its own, and
+// waits until it is Ready.
+func readyVCluster(t *testing.T, name string, sleep *fleetv1.SleepPolicy) *fleetv1.VirtualCluster {
+	t.Helper()
+	addHost(t, name+"-a", "r-"+name, "8")
+	vc := builder.MakeVirtualCluster("default", name).CPU("1").Regions("r-"+name).Obj()
+	vc.Spec.Sleep = sleep
+	if err := k8s.Create(context.Background(), vc); err != nil {
+		t.Fatal(err)
+	}
+	vc = placedOn(t, vc, name+"-a")
+	runControlPlane(t, vc)
+	eventually(t, func(g gomega.Gomega) {
+		g.Expect(get(t, vc).Status.Phase).To(gomega.Equal(fleetv1.PhaseReady))
+	})
+	return vc
+}
+
 // TestSleepIsAskedAndRecorded: vfleet sleep stops the control plane; the
 // status says since when, and the gateway holds the vcluster's
 // connections. vfleet wake brings it back, and the status forgets it.
 func TestSleepIsAskedAndRecorded(t *testing.T) {
 	ctx := context.Background()
-	addHost(t, "sleepy-a", "r-sleepy", "8")
-	vc := builder.MakeVirtualCluster("default", "sleepy").CPU("1").Regions("r-sleepy").Obj()
+	vc := readyVCluster(t, "sleepy", nil)
 	g := gomega.NewWithT(t)
-	g.Expect(k8s.Create(ctx, vc)).To(gomega.Succeed())
-	vc = placedOn(t, vc, "sleepy-a")
-	runControlPlane(t, vc)
-	eventually(t, func(g gomega.Gomega) {
-		g.Expect(get(t, vc).Status.Phase).To(gomega.Equal(fleetv1.PhaseReady))
-	})
 
 	sleep := func(on bool) {
 		t.Helper()
@@ -82,19 +93,11 @@ func TestSleepIsAskedAndRecorded(t *testing.T) {
 
 // TestARequestWakesAnInactiveVCluster: a vcluster the hub put to sleep
 // for inactivity wakes when the gateway renews its activity Lease, as it
-// does for a request that waits; one asked to sleep does not.
+// does for a request that waits.
 func TestARequestWakesAnInactiveVCluster(t *testing.T) {
 	ctx := context.Background()
-	addHost(t, "idle-a", "r-idle", "8")
-	vc := builder.MakeVirtualCluster("default", "idle").CPU("1").Regions("r-idle").Obj()
-	vc.Spec.Sleep = &fleetv1.SleepPolicy{AfterInactivity: &metav1.Duration{Duration: time.Hour}}
+	vc := readyVCluster(t, "idle", &fleetv1.SleepPolicy{AfterInactivity: &metav1.Duration{Duration: time.Hour}})
 	g := gomega.NewWithT(t)
-	g.Expect(k8s.Create(ctx, vc)).To(gomega.Succeed())
-	vc = placedOn(t, vc, "idle-a")
-	runControlPlane(t, vc)
-	eventually(t, func(g gomega.Gomega) {
-		g.Expect(get(t, vc).Status.Phase).To(gomega.Equal(fleetv1.PhaseReady))
-	})
 
 	// What the hub decides after an hour with no request.
 	since := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
