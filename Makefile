@@ -150,6 +150,10 @@ bench-failover: binaries postgresql ## Measure failover RTO (SIGKILL of a host t
 bench-gateway: binaries ## Measure a gateway's memory per 1,000 routes, and how soon a route the hub publishes reaches it.
 	go test -run '^$$' -bench BenchmarkGateway -benchtime 1x -timeout 15m ./test/bench/
 
+.PHONY: bench-wake
+bench-wake: binaries ## Measure how long the first request through the gateway takes to wake a vcluster asleep for inactivity (5 wakes, about 4 minutes).
+	go test -run '^$$' -bench BenchmarkWake -benchtime 1x -timeout 20m ./test/bench/
+
 .PHONY: bench-metrics
 bench-metrics: binaries ## Measure the hub's metrics at 1,000 hosts and 10,000 vclusters: one scrape's time, allocations, series and bytes; then a real hub's CPU and memory with /metrics off and on (scraped every 15 s).
 	go test -run '^$$' -bench BenchmarkMeasure -benchtime 20x ./hub/fleetmetrics/
