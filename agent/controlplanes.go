@@ -145,12 +145,16 @@ func (r *controlPlanes) setup(mgr manager.Manager) error {
 		Complete(r)
 }
 
-// removeTenantPods deletes the pods the syncer made in the host namespace
-// ns for the vcluster uid: a sleeping vcluster runs nothing, and its
-// syncer makes them again from the virtual pods when it wakes. The
+// removeTenantPods deletes, once inst's control plane is asleep, the pods
+// its syncer made in its host namespace: a sleeping vcluster runs nothing,
+// and its syncer makes them again from the virtual pods when it wakes. The
 // control plane's own pod (the kubernetes runtime's) is not one of them.
-func (r *controlPlanes) removeTenantPods(ctx context.Context, ns, uid string) error {
-	sel := labels.SelectorFromSet(labels.Set{fleetv1.LabelManagedBy: fleetv1.ManagedByValue, fleetv1.LabelVirtualClusterUID: uid})
+func (r *controlPlanes) removeTenantPods(ctx context.Context, inst runtime.Instance, state runtime.State) error {
+	if state.Phase != fleetv1.ControlPlaneSleeping {
+		return nil
+	}
+	ns := inst.Namespace
+	sel := labels.SelectorFromSet(labels.Set{fleetv1.LabelManagedBy: fleetv1.ManagedByValue, fleetv1.LabelVirtualClusterUID: inst.Spec.VirtualCluster.UID})
 	notControlPlane, err := labels.NewRequirement(fleetv1.LabelControlPlaneApp, selection.DoesNotExist, nil)
 	if err != nil {
 		return err
@@ -313,11 +317,9 @@ func (r *controlPlanes) Reconcile(ctx context.Context, req reconcile.Request) (r
 			return reconcile.Result{}, r.report(ctx, cp, runtime.State{Phase: fleetv1.ControlPlaneFailed, Message: err.Error()}, fleetv1.ReasonStartFailed, err)
 		}
 	}
-	if state.Phase == fleetv1.ControlPlaneSleeping {
-		if err := r.removeTenantPods(ctx, inst.Namespace, cp.Spec.VirtualCluster.UID); err != nil {
-			state.Message = err.Error()
-			return reconcile.Result{}, r.report(ctx, cp, state, fleetv1.ReasonHostNamespaceFailed, err)
-		}
+	if err := r.removeTenantPods(ctx, inst, state); err != nil {
+		state.Message = err.Error()
+		return reconcile.Result{}, r.report(ctx, cp, state, fleetv1.ReasonHostNamespaceFailed, err)
 	}
 	if state.Kubeconfig != nil {
 		if err := r.publishKubeconfig(ctx, cp, state.Kubeconfig); err != nil {
