@@ -298,9 +298,15 @@ var _ = Describe("Failover", Ordered, func() {
 		vc := createVCluster(ctx, "idle", fleetv1.VirtualClusterStore{Type: fleetv1.BackingStoreEmbedded})
 		host := vc.Status.Host
 		saved := framework.VClusterConfig(ctx, suite.Mgmt, vc)
-		kube, _ := framework.VClusterClients(saved)
+		// An open connection is use, as a watch is: this client lets go
+		// of its own once done, as a kubectl that exits does.
+		hc, err := rest.HTTPClientFor(saved)
+		Expect(err).NotTo(HaveOccurred())
+		kube, err := kubernetes.NewForConfigAndClient(saved, hc)
+		Expect(err).NotTo(HaveOccurred())
 		framework.CreateDeployment(ctx, framework.CreateDeploymentInput{Client: kube, Namespace: "default", Name: "web", Replicas: 1})
 		framework.WaitForRunningPods(ctx, framework.WaitForRunningPodsInput{Client: kube, Namespace: "default", Selector: "app=web", Count: 1})
+		hc.CloseIdleConnections()
 		hostKube, err := suite.Lab.Host(host).Client()
 		Expect(err).NotTo(HaveOccurred())
 		tenantPods := func() ([]corev1.Pod, error) {
@@ -310,20 +316,21 @@ var _ = Describe("Failover", Ordered, func() {
 		Eventually(tenantPods).WithContext(ctx).WithTimeout(time.Minute).Should(HaveLen(1))
 		running := len(controlPlanePids(host))
 
-		By("no request for 30s: it goes to sleep")
+		By("no request and no open connection for 30s: it goes to sleep")
 		Expect(suite.Mgmt.Patch(ctx, vc, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"sleep":{"afterInactivity":"30s"}}}`)))).To(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(suite.Mgmt.Get(ctx, client.ObjectKeyFromObject(vc), vc)).To(Succeed())
 			g.Expect(vc.Status.Phase).To(Equal(fleetv1.PhaseSleeping))
 			g.Expect(vc.Status.Sleep).NotTo(BeNil())
 			g.Expect(vc.Status.Sleep.Reason).To(Equal(fleetv1.SleepInactive))
-		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		Eventually(func() []int { return controlPlanePids(host) }).WithContext(ctx).WithTimeout(time.Minute).Should(HaveLen(running-1), "its control plane's process")
 		Eventually(tenantPods).WithContext(ctx).WithTimeout(time.Minute).Should(BeEmpty(), "its pods on the host")
 
 		By("kubectl get pods through the gateway, with the kubeconfig from before: held, woken, answered")
 		start := time.Now()
-		pods, err := kube.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		woken, _ := framework.VClusterClients(saved)
+		pods, err := woken.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
 		Expect(err).NotTo(HaveOccurred(), "the first request to a sleeping vcluster")
 		GinkgoWriter.Printf("the first request to the sleeping vcluster was answered in %s\n", time.Since(start).Round(10*time.Millisecond))
 		Expect(pods.Items).To(HaveLen(1))
