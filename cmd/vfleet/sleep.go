@@ -53,6 +53,10 @@ func setSleeping(ctx context.Context, out, errOut io.Writer, t *target, name str
 	}
 	start := time.Now()
 	patch := fmt.Sprintf(`{"spec":{"sleep":{"sleeping":%t}}}`, sleeping)
+	if !sleeping {
+		// Also ends a sleep for inactivity, which the spec does not say.
+		patch = fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}},"spec":{"sleep":{"sleeping":false}}}`, fleetv1.AnnotationWake, start.UTC().Format(time.RFC3339Nano))
+	}
 	if err := c.Patch(ctx, vc, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
 		return apiError(err)
 	}

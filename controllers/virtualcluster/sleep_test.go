@@ -35,7 +35,7 @@ func reportPhase(t *testing.T, vc *fleetv1.VirtualCluster, sleeping bool, phase 
 func readyVCluster(t *testing.T, name string, sleep *fleetv1.SleepPolicy) *fleetv1.VirtualCluster {
 	t.Helper()
 	addHost(t, name+"-a", "r-"+name, "8")
-	vc := builder.MakeVirtualCluster("default", name).CPU("1").Regions("r-"+name).Obj()
+	vc := builder.MakeVirtualCluster("default", name).CPU("1").Regions("r-" + name).Obj()
 	vc.Spec.Sleep = sleep
 	if err := k8s.Create(context.Background(), vc); err != nil {
 		t.Fatal(err)

@@ -42,8 +42,12 @@ type sleepDecision struct {
 // renewal of vc's activity Lease (zero without one).
 func decideSleep(vc *fleetv1.VirtualCluster, lastUsed, now time.Time) sleepDecision {
 	if s := vc.Status.Sleep; s != nil && s.Reason == fleetv1.SleepInactive {
-		// A request through the gateway since it fell asleep wakes it.
-		return sleepDecision{wake: lastUsed.After(s.Since.Time)}
+		// A request through the gateway since it fell asleep wakes it,
+		// as does vfleet wake. A wake asked for in the future (a clock
+		// off, or a tenant's hand) counts as of now, once.
+		asked, err := time.Parse(time.RFC3339Nano, vc.Annotations[fleetv1.AnnotationWake])
+		woken := err == nil && asked.After(s.Since.Time) && !asked.After(now.Add(time.Minute))
+		return sleepDecision{wake: lastUsed.After(s.Since.Time) || woken}
 	}
 	after := vc.Spec.Sleep
 	if after == nil || after.AfterInactivity == nil || after.AfterInactivity.Duration <= 0 || sleepAsked(vc) || vc.Status.Phase != fleetv1.PhaseReady {

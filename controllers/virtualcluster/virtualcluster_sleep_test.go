@@ -9,6 +9,12 @@ import (
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 )
 
+// wakeAsked is v with vfleet wake's annotation at t.
+func wakeAsked(v *fleetv1.VirtualCluster, t time.Time) *fleetv1.VirtualCluster {
+	v.Annotations = map[string]string{fleetv1.AnnotationWake: t.Format(time.RFC3339Nano)}
+	return v
+}
+
 func TestDecideSleep(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
@@ -38,6 +44,9 @@ func TestDecideSleep(t *testing.T) {
 		{"asked to sleep: the tenant's", vc(30*time.Minute, true, fleetv1.PhaseReady, ago(time.Hour), nil), time.Time{}, sleepDecision{}},
 		{"inactive, no request since", vc(30*time.Minute, false, fleetv1.PhaseSleeping, ago(time.Hour), inactive), ago(2 * time.Minute), sleepDecision{}},
 		{"inactive, a request since: wake", vc(30*time.Minute, false, fleetv1.PhaseSleeping, ago(time.Hour), inactive), ago(time.Second), sleepDecision{wake: true}},
+		{"inactive, vfleet wake since", wakeAsked(vc(30*time.Minute, false, fleetv1.PhaseSleeping, ago(time.Hour), inactive), ago(time.Second)), ago(2 * time.Minute), sleepDecision{wake: true}},
+		{"inactive, vfleet wake before it fell asleep", wakeAsked(vc(30*time.Minute, false, fleetv1.PhaseSleeping, ago(time.Hour), inactive), ago(2*time.Minute)), ago(2 * time.Minute), sleepDecision{}},
+		{"inactive, a wake dated next year", wakeAsked(vc(30*time.Minute, false, fleetv1.PhaseSleeping, ago(time.Hour), inactive), now.AddDate(1, 0, 0)), ago(2 * time.Minute), sleepDecision{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := decideSleep(tc.vc, tc.lastUsed, now); got != tc.want {

@@ -29,6 +29,12 @@ const (
 	SleepInactive SleepReason = "Inactive"
 )
 
+// AnnotationWake on a VirtualCluster asks the hub to wake it from a sleep
+// for inactivity: an RFC 3339 time after the sleep began (`vfleet wake`
+// sets it to now). A sleep the tenant asked for ends with
+// spec.sleep.sleeping false instead.
+const AnnotationWake = "fleet.vfleet.dev/wake"
+
 // LabelActivity marks the Leases through which a region's gateway says
 // when each vcluster was last used: one per vcluster, in the hub's
 // namespace, renewed while requests reach it, and at once when a request
