@@ -52,7 +52,7 @@ var _ = Describe("vfleet lab", func() {
 		Expect(up.Out).To(gbytes.Say(`host-1\s+host\s+region-a\s+region-a-1\s+https://127.0.0.1:\d+\s+1/1\s+Healthy\s+` + dir + `/host-1/kubeconfig`))
 
 		pids := recordedPids(dir)
-		Expect(pids).To(HaveLen(6 + 6)) // management: 6 processes (PostgreSQL and the etcd store among them), the host: 6
+		Expect(pids).To(HaveLen(7 + 6)) // management: 7 processes (PostgreSQL, the etcd store and the gateway among them), the host: 6
 		Expect(framework.Alive(pids)).To(HaveLen(len(pids)), "the lab must outlive the up command")
 
 		status := vfleet("lab", "status", "--dir", dir)
@@ -78,7 +78,7 @@ var _ = Describe("vfleet lab", func() {
 		DeferCleanup(func() { up.Kill() })
 		Eventually(up.Out).WithTimeout(3 * time.Minute).Should(gbytes.Say(`lab is up in`))
 		pids := recordedPids(dir)
-		Expect(framework.Alive(pids)).To(HaveLen(6 + 6)) // management: 6 processes (PostgreSQL and the etcd store among them), the host: 6
+		Expect(framework.Alive(pids)).To(HaveLen(7 + 6)) // management: 7 processes (PostgreSQL, the etcd store and the gateway among them), the host: 6
 
 		Expect(up.Command.Process.Signal(syscall.SIGKILL)).To(Succeed())
 		Eventually(up).Should(gexec.Exit())

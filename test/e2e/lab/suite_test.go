@@ -37,7 +37,7 @@ var _ = AfterSuite(func(ctx SpecContext) {
 	if fleet == nil {
 		return
 	}
-	Expect(fleet.Pids()).To(HaveLen(6 + 3*6)) // management: 6 processes (PostgreSQL and the etcd store among them), each host: 6
+	Expect(fleet.Pids()).To(HaveLen(7 + 3*6)) // management: 7 processes (PostgreSQL, the etcd store and the gateway among them), each host: 6
 	framework.StopLab(ctx, fleet)
 }, NodeTimeout(2*time.Minute))
 
