@@ -148,7 +148,7 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 
 	if inst.Spec.Sleeping {
 		if alive {
-			if err := procgroup.StopGroup(ctx, rec.Pid, r.opts.StopGrace); err != nil {
+			if err := r.stop(ctx, inst.Name, rec.Pid, "to sleep"); err != nil {
 				return runtime.State{}, err
 			}
 		}
@@ -162,7 +162,7 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 		// A new epoch, version or store: the old process must be gone
 		// before the new one opens the same data.
 		r.opts.Log.Info("Restarting control plane for a new configuration", "controlPlane", inst.Name, "from", rec.Launch.Version, "to", want.Version, "epoch", want.Epoch)
-		if err := procgroup.StopGroup(ctx, rec.Pid, r.opts.StopGrace); err != nil {
+		if err := r.stop(ctx, inst.Name, rec.Pid, "for a new configuration"); err != nil {
 			return runtime.State{}, err
 		}
 	} else if rec.Pid != 0 {
@@ -187,6 +187,17 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 		return runtime.State{Phase: fleetv1.ControlPlaneFailed, Endpoint: endpoint, Restarts: rec.Restarts, Message: err.Error()}, nil
 	}
 	return runtime.State{Phase: fleetv1.ControlPlaneStarting, Endpoint: endpoint, Restarts: rec.Restarts}, nil
+}
+
+// stop stops a control plane's process group, SIGTERM then SIGKILL after
+// StopGrace, and says how long it took: a clean stop is part of every
+// migration's downtime.
+func (r *Runtime) stop(ctx context.Context, name string, pid int, why string) error {
+	start := time.Now()
+	r.opts.Log.Info("Stopping control plane", "controlPlane", name, "pid", pid, "why", why, "grace", r.opts.StopGrace)
+	err := procgroup.StopGroup(ctx, pid, r.opts.StopGrace)
+	r.opts.Log.Info("Stopped control plane", "controlPlane", name, "pid", pid, "took", time.Since(start).Round(time.Millisecond), "killedAtGrace", time.Since(start) >= r.opts.StopGrace)
+	return err
 }
 
 // RetryDelay is how long a control plane that gave up starting waits
