@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -27,8 +28,17 @@ func sleepAsked(vc *fleetv1.VirtualCluster) bool {
 
 // asleep is whether vc's control plane should be stopped: asked, or
 // inactive until a request wakes it.
-func asleep(vc *fleetv1.VirtualCluster) bool {
-	return sleepAsked(vc) || vc.Status.Sleep != nil && vc.Status.Sleep.Reason == fleetv1.SleepInactive
+func asleep(vc *fleetv1.VirtualCluster) bool { return sleepAsked(vc) || inactive(vc) }
+
+// inactive is whether vc sleeps for inactivity, until a request wakes it.
+func inactive(vc *fleetv1.VirtualCluster) bool {
+	return vc.Status.Sleep != nil && vc.Status.Sleep.Reason == fleetv1.SleepInactive
+}
+
+// watchesActivity is whether vc's use matters to the hub: it may fall
+// asleep for inactivity, or sleeps until used.
+func watchesActivity(vc *fleetv1.VirtualCluster) bool {
+	return inactive(vc) || vc.Spec.Sleep != nil && vc.Spec.Sleep.AfterInactivity != nil
 }
 
 // sleepDecision is what the hub does about vc's inactivity: put it to
@@ -41,7 +51,7 @@ type sleepDecision struct {
 // decideSleep is the pure part of reconcileSleep: lastUsed is the latest
 // renewal of vc's activity Lease (zero without one).
 func decideSleep(vc *fleetv1.VirtualCluster, lastUsed, now time.Time) sleepDecision {
-	if s := vc.Status.Sleep; s != nil && s.Reason == fleetv1.SleepInactive {
+	if s := vc.Status.Sleep; inactive(vc) {
 		// A request through the gateway since it fell asleep wakes it,
 		// as does vfleet wake. A wake asked for in the future (a clock
 		// off, or a tenant's hand) counts as of now, once.
@@ -70,7 +80,7 @@ func decideSleep(vc *fleetv1.VirtualCluster, lastUsed, now time.Time) sleepDecis
 // spec.sleep.afterInactivity, as the gateway's activity Lease tells, and
 // wakes it when a request comes. It returns when to look again.
 func (r *Reconciler) reconcileSleep(ctx context.Context, vc *fleetv1.VirtualCluster) (time.Duration, error) {
-	if r.activity == nil {
+	if r.activity == nil || !watchesActivity(vc) {
 		return 0, nil
 	}
 	lastUsed, err := r.lastUsed(ctx, vc)
@@ -120,8 +130,10 @@ func (r *Reconciler) dropActivity(ctx context.Context, vc *fleetv1.VirtualCluste
 
 // watchActivity reads the gateway's activity Leases through a cache of
 // their own (the hub's main cache holds only hosts' Leases), and has a
-// renewal bring the vcluster back here: a request waiting for a sleeping
-// vcluster is a renewal.
+// renewal bring back a vcluster asleep for inactivity: a request waiting
+// for it is a renewal. Any other vcluster's renewals (every 10 s while it
+// is used) wake no reconcile: when it falls idle is read at the time its
+// reconcile asked to look again.
 func (r *Reconciler) watchActivity(mgr ctrl.Manager) (source.Source, error) {
 	c, err := cache.New(mgr.GetConfig(), cache.Options{
 		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
@@ -135,5 +147,18 @@ func (r *Reconciler) watchActivity(mgr ctrl.Manager) (source.Source, error) {
 		return nil, err
 	}
 	r.activity = c
-	return source.Kind(c, client.Object(&coordinationv1.Lease{}), handler.EnqueueRequestsFromMapFunc(toVirtualCluster)), nil
+	return source.Kind(c, client.Object(&coordinationv1.Lease{}), handler.EnqueueRequestsFromMapFunc(r.wakeFor)), nil
+}
+
+// wakeFor is the vcluster of an activity Lease, if it sleeps until used.
+func (r *Reconciler) wakeFor(ctx context.Context, lease client.Object) []reconcile.Request {
+	reqs := toVirtualCluster(ctx, lease)
+	if len(reqs) == 0 {
+		return nil
+	}
+	vc := &fleetv1.VirtualCluster{}
+	if err := r.Client.Get(ctx, reqs[0].NamespacedName, vc); err != nil || !inactive(vc) {
+		return nil
+	}
+	return reqs
 }
