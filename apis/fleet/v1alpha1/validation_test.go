@@ -140,6 +140,12 @@ func TestVirtualClusterRejectsBadInput(t *testing.T) {
 			[]string{`Unsupported value: "Random"`, `"BinPack", "Spread", "LowestCost"`}},
 		{"failover too eager", func(s map[string]any) { s["failover"] = map[string]any{"afterSeconds": int64(1)} },
 			[]string{"spec.failover.afterSeconds", "greater than or equal to 5"}},
+		// A vcluster that falls asleep between the gateway's reports of
+		// its use would never stay awake.
+		{"sleep too eager", func(s map[string]any) { s["sleep"] = map[string]any{"afterInactivity": "5s"} },
+			[]string{"sleep.afterInactivity must be at least 30s"}},
+		{"sleep after nonsense", func(s map[string]any) { s["sleep"] = map[string]any{"afterInactivity": "soon"} },
+			[]string{"spec.sleep.afterInactivity"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := unstructuredOf(t, builder.MakeVirtualCluster("default", uniqueName("bad")).Obj())

@@ -177,6 +177,8 @@ type SleepPolicy struct {
 	// example 30m; the next request wakes it. Empty means never on its
 	// own. The hub needs a gateway to act on it.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 	AfterInactivity *metav1.Duration `json:"afterInactivity,omitempty"`
 
 	// sleeping puts the vcluster to sleep now (true) or wakes it (false).
