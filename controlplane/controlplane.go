@@ -333,7 +333,7 @@ func (cp *ControlPlane) supervise(ctx context.Context, name string, spec func() 
 			cp.mu.Unlock()
 			select {
 			case <-ctx.Done():
-				_ = p.Stop(context.WithoutCancel(ctx), 15*time.Second)
+				cp.stopProcess(ctx, name, p)
 				return
 			case <-p.Done():
 				if cp.takePlanned(name) {
@@ -367,6 +367,21 @@ func (cp *ControlPlane) supervise(ctx context.Context, name string, spec func() 
 		backoff = min(2*backoff, 30*time.Second)
 		cp.restarts.Add(1)
 		cp.setStatus(func(s *Status) { s.Message = fmt.Sprintf("%s restarted: %s", name, reason) })
+	}
+}
+
+// stopGrace is how long a process of the control plane has to exit after
+// SIGTERM before it is killed. It must stay under the agent's own grace
+// for the whole control plane.
+const stopGrace = 15 * time.Second
+
+// stopProcess stops one process, saying so when it had to be killed: the
+// stop then took the whole grace, and every migration waits for it.
+func (cp *ControlPlane) stopProcess(ctx context.Context, name string, p *procgroup.Process) {
+	start := time.Now()
+	_ = p.Stop(context.WithoutCancel(ctx), stopGrace)
+	if took := time.Since(start); took >= stopGrace {
+		fmt.Fprintf(cp.cfg.Log, "%s of %s did not exit within %s of SIGTERM and was killed\n", name, cp.cfg.Name, stopGrace)
 	}
 }
 
@@ -431,6 +446,15 @@ func (cp *ControlPlane) spec(name string, etcd StoreEndpoint) procgroup.Spec {
 			// them with a message that names no policy.
 			"--allow-privileged=true",
 			"--profiling=false",
+			// A stop is part of every migration's downtime. By default the
+			// apiserver waits up to --request-timeout (a minute) for its
+			// connections to go idle, and a connection carrying a watch
+			// never does, so any client watching held the stop until the
+			// process was killed. With this it drains the requests in
+			// flight, answering new ones with a Retry-After, then gives
+			// open connections two seconds: watches are cut, and clients
+			// start them again, as they do on any apiserver's restart.
+			"--shutdown-send-retry-after=true",
 		}
 		args = append(append(args, etcd.Args...), apiserverFootprint...)
 	case "kube-controller-manager":

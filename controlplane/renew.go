@@ -78,7 +78,7 @@ func (cp *ControlPlane) restart(ctx context.Context, name string) {
 	}
 	cp.mu.Unlock()
 	if p != nil {
-		_ = p.Stop(context.WithoutCancel(ctx), 15*time.Second)
+		cp.stopProcess(ctx, name, p)
 	}
 }
 
