@@ -15,7 +15,6 @@ import (
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
 	"github.com/vfleet/vfleet/controlplane/launch"
-	"github.com/vfleet/vfleet/internal/kubeconfig"
 	"github.com/vfleet/vfleet/internal/procgroup"
 	"github.com/vfleet/vfleet/syncer"
 )
@@ -479,35 +478,5 @@ func (cp *ControlPlane) spec(name string, etcd StoreEndpoint) procgroup.Spec {
 		Args:    args,
 		LogFile: filepath.Join(cp.cfg.DataDir, "logs", name+".log"),
 		Env:     footprintEnv[name],
-	}
-}
-
-// waitReady polls /readyz until it answers, then writes the admin
-// kubeconfig where users and the agent find it.
-func (cp *ControlPlane) waitReady(ctx context.Context) error {
-	cfg, err := kubeconfig.RESTConfig(cp.pki(kubeconfigAdmin))
-	if err != nil {
-		return err
-	}
-	for {
-		select {
-		case err := <-cp.failed:
-			return err
-		default:
-		}
-		if err := readyz(ctx, cfg); err == nil {
-			data, err := os.ReadFile(cp.pki(kubeconfigAdmin))
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(cp.Kubeconfig(), data, 0o600)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-cp.failed:
-			return err
-		case <-time.After(50 * time.Millisecond):
-		}
 	}
 }

@@ -140,11 +140,22 @@ func (cp *ControlPlane) serveKubeletProxy(ctx context.Context, l net.Listener) e
 	if err != nil {
 		return err
 	}
-	return srv.Serve(ctx, noClose{l})
+	return srv.Serve(ctx, keepOpen{Listener: l, ctx: ctx})
 }
 
-// noClose keeps the listener open when one server on it stops, for the
-// next.
-type noClose struct{ net.Listener }
+// keepOpen keeps the listener open when one server on it stops for a
+// reason of its own, for the next. Once ctx has ended it closes: a
+// server's Shutdown waits for its accept loop to end, which only a closed
+// listener does, and the whole control plane's stop waited with it until
+// the agent killed it.
+type keepOpen struct {
+	net.Listener
+	ctx context.Context
+}
 
-func (noClose) Close() error { return nil }
+func (k keepOpen) Close() error {
+	if k.ctx.Err() == nil {
+		return nil
+	}
+	return k.Listener.Close()
+}

@@ -152,6 +152,14 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 				return runtime.State{}, err
 			}
 		}
+		if rec.Pid != 0 {
+			// Stopped on purpose: the wake that starts it again is no
+			// restart of a process that died.
+			rec.Pid = 0
+			if err := record.Write(dir, rec); err != nil {
+				return runtime.State{}, err
+			}
+		}
 		return runtime.State{Phase: fleetv1.ControlPlaneSleeping, Endpoint: endpoint, Restarts: rec.Restarts,
 			Message: "sleeping: its state is kept and it starts again when woken"}, nil
 	}
