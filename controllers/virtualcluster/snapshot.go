@@ -65,10 +65,14 @@ func (f *feeder) register(ctx context.Context, mgr ctrl.Manager) error {
 		}},
 		{&fleetv1.VirtualCluster{}, func(o any) {
 			vc, ok := o.(*fleetv1.VirtualCluster)
-			if !ok || vc.Status.Host == "" {
-				return
+			switch {
+			case !ok || vc.Status.Host == "":
+			case vc.Status.ReservationReleased:
+				// Asleep, its host holds nothing for it.
+				f.engine.Release(vc.UID)
+			default:
+				f.engine.Reserve(placement.ReservationFor(vc, f.overhead), vc.Status.Host)
 			}
-			f.engine.Reserve(placement.ReservationFor(vc, f.overhead), vc.Status.Host)
 		}, func(o any) {
 			if vc, ok := unwrap(o).(*fleetv1.VirtualCluster); ok {
 				f.engine.Release(vc.UID)

@@ -286,17 +286,18 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, vc *fleetv1.VirtualClu
 	if vc.Status.FencedEpoch < vc.Status.Epoch {
 		r.setPending(key, false)
 	}
-	if !frozen {
-		if err := r.reserve(ctx, vc, o); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
+	// Sleep first: a wake needs its reservation held again (reserve).
 	idle, err := r.reconcileSleep(ctx, vc)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if idle > 0 && (res.RequeueAfter == 0 || idle < res.RequeueAfter) {
 		res.RequeueAfter = idle
+	}
+	if !frozen {
+		if err := r.reserve(ctx, vc, o, class); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	if err := r.ensureControlPlane(ctx, vc, class.Isolation, frozen); err != nil {
 		// Retried with backoff; the Provisioned condition says why meanwhile.

@@ -146,8 +146,10 @@ func (r *Reconciler) controlPlaneSpec(ctx context.Context, vc *fleetv1.VirtualCl
 		Resources:         reservedResources(vc),
 		Store:             fleetv1.ControlPlaneStore{Type: vc.Spec.BackingStore.Type},
 		Isolation:         isolation,
-		Sleeping:          asleep(vc) || migratingFrom(vc, vc.Status.Host),
-		ServerName:        r.Gateway.ServerName(vc),
+		// A vcluster woken whose host no longer holds its share waits
+		// for one that does.
+		Sleeping:   asleep(vc) || migratingFrom(vc, vc.Status.Host) || vc.Status.ReservationReleased,
+		ServerName: r.Gateway.ServerName(vc),
 	}
 	if r.IdentityNamespace != "" {
 		data, err := r.ensureIdentity(ctx, vc)

@@ -22,7 +22,10 @@ import (
 // status.reserved, at once and with the optimistic lock, since the ledger
 // is rebuilt from it when the hub restarts and the ControlPlane's quota is
 // made from it.
-func (r *Reconciler) reserve(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) error {
+func (r *Reconciler) reserve(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed, class fleetv1.VirtualClusterClassSpec) error {
+	if settled, err := r.reserveAcrossSleep(ctx, vc, o, class); settled || err != nil {
+		return err
+	}
 	reserved := vc.Status.Reserved
 	if reserved != nil && equality.Semantic.DeepEqual(*reserved, vc.Spec.Resources) {
 		o.reservation = &reservation{held: true}

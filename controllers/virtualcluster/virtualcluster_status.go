@@ -62,8 +62,9 @@ type unscheduled struct {
 // reservation is whether a placed vcluster's host holds its spec's
 // resources, and if not, why.
 type reservation struct {
-	held    bool
-	message string
+	held bool
+	// reason is why it is not held: InsufficientCapacity unless set.
+	reason, message string
 }
 
 // admission is the verdict of the vcluster's class on its spec.
@@ -131,6 +132,9 @@ func computeStatus(vc *fleetv1.VirtualCluster, o observed, now time.Time) fleetv
 			Message: "the host holds the resources the spec asks for", ObservedGeneration: gen}
 		if !rv.held {
 			c.Status, c.Reason, c.Message = metav1.ConditionFalse, fleetv1.ReasonInsufficientCapacity, rv.message
+			if rv.reason != "" {
+				c.Reason = rv.reason
+			}
 		}
 		setCondition(&s.Conditions, now, c)
 	}
@@ -390,6 +394,7 @@ func replacedStatus(vc *fleetv1.VirtualCluster, host, reason string, op *fleetv1
 	s.Host = host
 	s.Epoch++
 	s.Reserved = vc.Spec.Resources.DeepCopy()
+	s.ReservationReleased = false
 	s.Phase = fleetv1.PhaseScheduled
 	s.Endpoint = ""
 	unroute(&s)

@@ -51,6 +51,9 @@ const (
 const (
 	ReasonReserved             = "Reserved"
 	ReasonInsufficientCapacity = "InsufficientCapacity"
+	// ReasonReleasedWhileAsleep: the vcluster sleeps, and its class gave
+	// its reservation back.
+	ReasonReleasedWhileAsleep = "ReleasedWhileAsleep"
 )
 
 // VirtualCluster reasons of its class (Admitted, and Scheduled while it

@@ -29,6 +29,32 @@ const (
 	SleepInactive SleepReason = "Inactive"
 )
 
+// ClassSleepPolicy is what a class's vclusters keep while they sleep.
+type ClassSleepPolicy struct {
+	// reservation is what becomes of a sleeping vcluster's share of its
+	// host. Keep (the default) holds it, so a wake always has room where
+	// the vcluster was. Release gives it back once the control plane has
+	// stopped, for other vclusters to use; a wake reserves it again, on
+	// the same host when it has room, else, for an External vcluster, by
+	// a migration to a host that has. An Embedded vcluster, whose state
+	// is on its host, waits there for room, and says so.
+	// +optional
+	// +kubebuilder:default=Keep
+	Reservation SleepReservation `json:"reservation,omitempty"`
+}
+
+// SleepReservation is what becomes of a sleeping vcluster's reservation.
+// +kubebuilder:validation:Enum=Keep;Release
+type SleepReservation string
+
+// What a sleeping vcluster's host holds for it.
+const (
+	// ReservationKeep: the host keeps holding it.
+	ReservationKeep SleepReservation = "Keep"
+	// ReservationRelease: the host holds nothing for it while it sleeps.
+	ReservationRelease SleepReservation = "Release"
+)
+
 // AnnotationWake on a VirtualCluster asks the hub to wake it from a sleep
 // for inactivity: an RFC 3339 time after the sleep began (`vfleet wake`
 // sets it to now). A sleep the tenant asked for ends with

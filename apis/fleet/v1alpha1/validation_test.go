@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -80,6 +81,20 @@ func TestClassDefaults(t *testing.T) {
 	bad := &fleetv1.VirtualClusterClass{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("bad")}}
 	bad.Spec.MaxResources.CPU = ptr.To(resource.MustParse("0"))
 	expectRejected(t, k8s.Create(context.Background(), bad), "maxResources.cpu must be positive")
+
+	sleepy := &fleetv1.VirtualClusterClass{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("sleepy")}}
+	if err := k8s.Create(context.Background(), sleepy); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Patch(context.Background(), sleepy, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"sleep":{}}}`))); err != nil {
+		t.Fatal(err)
+	}
+	if got := sleepy.Spec.Sleep.Reservation; got != fleetv1.ReservationKeep {
+		t.Errorf("sleep.reservation defaults to %q, want Keep", got)
+	}
+	bad = &fleetv1.VirtualClusterClass{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("bad")}}
+	bad.Spec.Sleep.Reservation = "Drop"
+	expectRejected(t, k8s.Create(context.Background(), bad), `spec.sleep.reservation: Unsupported value: "Drop"`)
 }
 
 // TestClassExternalNames: zones go with Zones, and only with it; none may

@@ -47,6 +47,10 @@ type VirtualClusterClassSpec struct {
 	// capped.
 	// +optional
 	MaxResources ResourceCeiling `json:"maxResources,omitempty"`
+
+	// sleep is what the class's vclusters keep while they sleep.
+	// +optional
+	Sleep ClassSleepPolicy `json:"sleep,omitempty"`
 }
 
 // AllowedToleration is a host taint a vcluster may tolerate.
@@ -86,6 +90,7 @@ type ResourceCeiling struct {
 // +kubebuilder:printcolumn:name="Stores",type=string,JSONPath=`.spec.allowedStores`
 // +kubebuilder:printcolumn:name="Regions",type=string,JSONPath=`.spec.allowedRegions`
 // +kubebuilder:printcolumn:name="Max-CPU",type=string,JSONPath=`.spec.maxResources.cpu`
+// +kubebuilder:printcolumn:name="Asleep",type=string,JSONPath=`.spec.sleep.reservation`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // VirtualClusterClass is an admin's policy for the vclusters that name it:
