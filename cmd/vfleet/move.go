@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
@@ -112,7 +114,18 @@ func runMove(ctx context.Context, out, errOut io.Writer, t *target, name string,
 
 // move requests m for vc and waits for its outcome, showing progress.
 func move(ctx context.Context, c client.Client, errOut io.Writer, vc *fleetv1.VirtualCluster, m moves.Move) (*fleetv1.OperationStatus, error) {
-	id, err := moves.Request(ctx, c, vc, m)
+	var id string
+	// The hub writes the vcluster's status meanwhile: asked again over
+	// the vcluster read again.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var err error
+		if id, err = moves.Request(ctx, c, vc, m); apierrors.IsConflict(err) {
+			if gerr := c.Get(ctx, client.ObjectKeyFromObject(vc), vc); gerr != nil {
+				return gerr
+			}
+		}
+		return err
+	})
 	if err != nil {
 		return nil, apiError(err)
 	}

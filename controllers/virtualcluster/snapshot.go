@@ -3,7 +3,10 @@ package virtualcluster
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,6 +30,47 @@ type feeder struct {
 	// update: handlers of one informer run in no fixed order. One buffered
 	// slot coalesces a burst into one wake.
 	changed chan event.GenericEvent
+
+	mu sync.Mutex
+	// claims are the vclusters whose released reservation the reconciler
+	// has just held again for a wake, and when: an event of their status
+	// from before, which says released and may be handled after, must not
+	// give it back (another vcluster could take the room meanwhile, and
+	// the reservation's return would not check it). A claim ends with the
+	// first event that says held, or after claimFor.
+	claims map[types.UID]time.Time
+}
+
+// claimFor bounds a claim whose status write never came.
+const claimFor = 30 * time.Second
+
+// claim records that the reconciler holds uid's reservation again.
+func (f *feeder) claim(uid types.UID) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.claims == nil {
+		f.claims = map[types.UID]time.Time{}
+	}
+	f.claims[uid] = time.Now()
+}
+
+// released takes in a status that says vc's reservation is released.
+func (f *feeder) released(vc *fleetv1.VirtualCluster) {
+	f.mu.Lock()
+	at, claimed := f.claims[vc.UID]
+	f.mu.Unlock()
+	if claimed && time.Since(at) < claimFor {
+		return
+	}
+	f.engine.Release(vc.UID)
+}
+
+// held takes in a status that says vc's host holds its reservation.
+func (f *feeder) held(vc *fleetv1.VirtualCluster) {
+	f.mu.Lock()
+	delete(f.claims, vc.UID)
+	f.mu.Unlock()
+	f.engine.Reserve(placement.ReservationFor(vc, f.overhead), vc.Status.Host)
 }
 
 // signal wakes pending vclusters, unless a wake is already queued.
@@ -69,9 +113,9 @@ func (f *feeder) register(ctx context.Context, mgr ctrl.Manager) error {
 			case !ok || vc.Status.Host == "":
 			case vc.Status.ReservationReleased:
 				// Asleep, its host holds nothing for it.
-				f.engine.Release(vc.UID)
+				f.released(vc)
 			default:
-				f.engine.Reserve(placement.ReservationFor(vc, f.overhead), vc.Status.Host)
+				f.held(vc)
 			}
 		}, func(o any) {
 			if vc, ok := unwrap(o).(*fleetv1.VirtualCluster); ok {

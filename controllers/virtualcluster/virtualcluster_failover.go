@@ -379,8 +379,24 @@ func (r *Reconciler) stopForMigration(ctx context.Context, vc *fleetv1.VirtualCl
 		o.moveStep = &moveStep{reason: fleetv1.ReasonStoppingForMigration, message: msg, eventType: corev1.EventTypeNormal}
 		return false, nil
 	}
-	stopped := cp.Status.ObservedGeneration == cp.Generation && cp.Status.Phase == fleetv1.ControlPlaneSleeping
-	return stopped, nil
+	return sleepingNow(cp), nil
+}
+
+// sleepingNow is whether cp's agent reports its control plane stopped, for
+// the spec as it is now.
+func sleepingNow(cp *fleetv1.ControlPlane) bool {
+	return cp.Spec.Sleeping && cp.Status.ObservedGeneration == cp.Generation && cp.Status.Phase == fleetv1.ControlPlaneSleeping
+}
+
+// controlPlaneStopped is whether the control plane of vc's current
+// placement has stopped to sleep.
+func (r *Reconciler) controlPlaneStopped(ctx context.Context, vc *fleetv1.VirtualCluster) (bool, error) {
+	cp := &fleetv1.ControlPlane{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: fleetv1.HostNamespace(vc.Status.Host), Name: ControlPlaneName(vc)}, cp)
+	if err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return cp.Spec.Epoch == vc.Status.Epoch && sleepingNow(cp), nil
 }
 
 // retire deletes the ControlPlanes of earlier placements (their agents

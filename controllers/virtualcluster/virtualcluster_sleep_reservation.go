@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
@@ -42,8 +43,14 @@ func (r *Reconciler) reserveAcrossSleep(ctx context.Context, vc *fleetv1.Virtual
 		return true, nil
 	case vc.Status.ReservationReleased:
 		return true, r.reserveAgain(ctx, vc, o)
-	case release && vc.Status.Reserved != nil && vc.Status.Phase == fleetv1.PhaseSleeping:
+	case release && vc.Status.Reserved != nil:
 		// Only once stopped: until then its processes still use the host.
+		// Asked of the ControlPlane, not of the status's phase, which may
+		// be of a sleep before a wake that is starting it again.
+		stopped, err := r.controlPlaneStopped(ctx, vc)
+		if err != nil || !stopped {
+			return false, err
+		}
 		return true, r.releaseAsleep(ctx, vc, o)
 	}
 	return false, nil
@@ -77,11 +84,16 @@ func (r *Reconciler) releaseAsleep(ctx context.Context, vc *fleetv1.VirtualClust
 // reserveAgain holds a released reservation again, for a wake: on the
 // vcluster's host if it has room, else elsewhere (wakeElsewhere).
 func (r *Reconciler) reserveAgain(ctx context.Context, vc *fleetv1.VirtualCluster, o *observed) error {
+	// Not against a ledger still being rebuilt after a restart.
+	if !r.feeder.wait(ctx) {
+		return ctx.Err()
+	}
 	req, err := r.requestFor(ctx, vc)
 	if err != nil {
 		return err
 	}
 	var refused *placement.ResizeRefused
+	r.feeder.claim(vc.UID)
 	err = r.Engine.Resize(req, vc.Status.Host)
 	if err != nil && !errors.As(err, &refused) {
 		return err
@@ -115,17 +127,38 @@ func (r *Reconciler) reserveAgain(ctx context.Context, vc *fleetv1.VirtualCluste
 		o.reservation = &reservation{message: fmt.Sprintf("%s, and no other host can take it: %v; it wakes once one has room", short, err)}
 		return nil
 	}
+	if op := lastWake(vc); op != nil && op.Phase == fleetv1.OperationFailed && op.CompletionTime != nil && r.Clock.Since(op.CompletionTime.Time) < wakeRetry {
+		// Not asked again at once: what failed it (a store down) may
+		// last. Looked at again when the fleet changes, after a while.
+		o.reservation = &reservation{message: fmt.Sprintf("%s; its move to another host failed: %s", short, op.Message)}
+		return nil
+	}
 	o.reservation = &reservation{message: short + "; it wakes on another host, by a migration"}
 	return r.wakeElsewhere(ctx, vc)
+}
+
+// wakeRetry is how long after a failed move for a wake the hub waits
+// before it asks for another.
+const wakeRetry = 30 * time.Second
+
+// lastWake is the last operation the hub asked for a wake, or nil.
+func lastWake(vc *fleetv1.VirtualCluster) *fleetv1.OperationStatus {
+	op := vc.Status.Operation
+	if op == nil || vc.Annotations[fleetv1.AnnotationOperationReason] != fleetv1.PlacementWake || op.ID != vc.Annotations[fleetv1.AnnotationOperationID] {
+		return nil
+	}
+	return op
 }
 
 // wakeElsewhere asks for the migration a wake with no room needs, as
 // vfleet drain does: through the annotations that the move's steps
 // (reconcileMove) take up, so that it is checked, fenced and recorded like
-// any other. Asked once: the request stands until it is taken up.
+// any other. Asked once: the request stands until it is taken up; one
+// that failed is asked again after wakeRetry (reserveAgain).
 func (r *Reconciler) wakeElsewhere(ctx context.Context, vc *fleetv1.VirtualCluster) error {
-	id := vc.Annotations[fleetv1.AnnotationOperationID]
-	if vc.Annotations[fleetv1.AnnotationOperationReason] == fleetv1.PlacementWake && id != "" && (vc.Status.Operation == nil || vc.Status.Operation.ID != id) {
+	if id := vc.Annotations[fleetv1.AnnotationOperationID]; id != "" && (vc.Status.Operation == nil || vc.Status.Operation.ID != id) {
+		// A move asked for, this hub's or a person's, is yet to be
+		// taken up: it moves the vcluster too.
 		return nil
 	}
 	id, err := moves.Request(ctx, r.Client, vc, moves.Move{Type: fleetv1.OperationMigration, Reason: fleetv1.PlacementWake})

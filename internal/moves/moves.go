@@ -30,7 +30,10 @@ type Move struct {
 	Reason string
 }
 
-// Request asks the hub for m and returns the request's id.
+// Request asks the hub for m and returns the request's id. It writes over
+// vc as read (an optimistic lock), so that a request made meanwhile by
+// someone else (a person, the hub for a wake) is never half overwritten:
+// a conflict is the caller's to handle, reading vc again.
 func Request(ctx context.Context, c client.Client, vc *fleetv1.VirtualCluster, m Move) (string, error) {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
@@ -50,7 +53,8 @@ func Request(ctx context.Context, c client.Client, vc *fleetv1.VirtualCluster, m
 	}
 	set(fleetv1.AnnotationOperationTo, m.To)
 	set(fleetv1.AnnotationOperationReason, m.Reason)
-	if err := c.Patch(ctx, vc, client.MergeFrom(before)); err != nil {
+	if err := c.Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		*vc = *before
 		return "", err
 	}
 	return id, nil
