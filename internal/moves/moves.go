@@ -93,9 +93,12 @@ func Wait(ctx context.Context, c client.Reader, key client.ObjectKey, id string,
 	}
 }
 
-// Prober asks a vcluster's API for /readyz every interval, through the
-// kubeconfig the hub issues (whose endpoint changes when the vcluster
-// moves), and measures the longest time it did not answer.
+// Prober asks a vcluster's API for its default namespace every interval,
+// as a client would, through the kubeconfig the hub issues, and measures
+// the longest time it did not answer. Not /readyz: a control plane started
+// over a store it made its default objects in serves before the
+// apiserver's bootstrap checks pass (controlplane's waitReady), and a
+// client is answered then.
 type Prober struct {
 	c        client.Reader
 	secret   client.ObjectKey
@@ -133,7 +136,7 @@ func (p *Prober) Run(ctx context.Context) {
 		}
 		ok := false
 		if client != nil {
-			if req, err := http.NewRequestWithContext(ctx, http.MethodGet, host+"/readyz", nil); err == nil {
+			if req, err := http.NewRequestWithContext(ctx, http.MethodGet, host+"/api/v1/namespaces/default", nil); err == nil {
 				if resp, err := client.Do(req); err == nil {
 					ok = resp.StatusCode == http.StatusOK
 					resp.Body.Close()
