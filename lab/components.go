@@ -221,6 +221,8 @@ func (c *Cluster) spec(comp Component) procgroup.Spec {
 		path, env = c.vfleetBin, append(env, c.vfleetEnv...)
 	}
 	if comp == Hub {
+		// Not the agent's: its control planes' sockets need short paths.
+		env = append(env, "TMPDIR="+p.tmp)
 		path, args = c.inRegionNetNS(path, args)
 	}
 	return procgroup.Spec{
@@ -335,6 +337,9 @@ type paths struct {
 	kubeconfig string // the admin kubeconfig, the one users get
 	kwokConfig string
 	kwokHome   string
+	// tmp is the hub's temporary directory: what it leaves there when it
+	// is killed (its metrics certificate) goes with the lab.
+	tmp string
 	// bootstrapTokens is the directory holding each host's bootstrap
 	// token (on the management cluster).
 	bootstrapTokens string
@@ -352,6 +357,7 @@ func newPaths(root string) paths {
 		kubeconfig: filepath.Join(root, "kubeconfig"),
 		kwokConfig: filepath.Join(root, "kwok", "kwok.yaml"),
 		kwokHome:   filepath.Join(root, "kwok", "home"),
+		tmp:        filepath.Join(root, "tmp"),
 
 		bootstrapTokens: filepath.Join(root, "bootstrap-tokens"),
 		agentData:       filepath.Join(root, "agent"),
@@ -367,7 +373,7 @@ func (p paths) kubeconfigFor(c Component) string {
 }
 
 func (p paths) dirs() []string {
-	return []string{p.root, filepath.Join(p.root, "pki"), filepath.Join(p.root, "logs"), p.kwokHome}
+	return []string{p.root, filepath.Join(p.root, "pki"), filepath.Join(p.root, "logs"), p.kwokHome, p.tmp}
 }
 
 // describe is a component's label in messages: "host-1 kube-apiserver".
