@@ -38,25 +38,34 @@ func TestRetryDelay(t *testing.T) {
 // TestEnsureRetriesAControlPlaneThatGaveUp: a control plane whose
 // apiserver never became ready stays Failed for a while, then is started
 // again with the same spec, and waits longer after each time it gave up.
-func TestEnsureRetriesAControlPlaneThatGaveUp(t *testing.T) {
+// version is the Kubernetes version of testRuntime's binaries.
+const version = "v1.36.3"
+
+// testRuntime is a runtime over empty binaries of version that starts
+// /bin/true for `vfleet controlplane`: what its tests check is whether and
+// how it starts one, not what the process does.
+func testRuntime(t *testing.T, firstPort int) (*Runtime, string) {
+	t.Helper()
 	root, bins := t.TempDir(), t.TempDir()
-	const version = "v1.36.3"
 	if err := os.MkdirAll(filepath.Join(bins, version), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(bins, version, "kube-apiserver"), nil, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// The runtime starts /bin/true for `vfleet controlplane`: what this test
-	// checks is whether it starts one, not what the process does.
 	truePath, err := exec.LookPath("true")
 	if err != nil {
 		t.Skip("no true(1) on this machine")
 	}
-	r, err := New(Options{Root: root, Vfleet: truePath, BinRoot: bins, Address: "127.0.0.1", FirstPort: 16443, LastPort: 16450, Log: logr.Discard()})
+	r, err := New(Options{Root: root, Vfleet: truePath, BinRoot: bins, Address: "127.0.0.1", FirstPort: firstPort, LastPort: firstPort + 7, Log: logr.Discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, truePath
+}
+
+func TestEnsureRetriesAControlPlaneThatGaveUp(t *testing.T) {
+	r, truePath := testRuntime(t, 16443)
 	inst := runtime.Instance{Name: "demo.team-a", Namespace: "vc-demo", Generation: 1, Spec: fleetv1.ControlPlaneSpec{
 		VirtualCluster: fleetv1.VirtualClusterReference{Namespace: "team-a", Name: "demo", UID: "uid-1"}, KubernetesVersion: version, Epoch: 1,
 	}}

@@ -1,12 +1,7 @@
 package process
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-
-	"github.com/go-logr/logr"
 
 	"github.com/vfleet/vfleet/agent/runtime"
 	"github.com/vfleet/vfleet/agent/runtime/process/record"
@@ -16,24 +11,7 @@ import (
 // TestAWakeIsNoRestart: a control plane stopped to sleep and started
 // again on a wake was counted, and logged, as a process that died.
 func TestAWakeIsNoRestart(t *testing.T) {
-	root, bins := t.TempDir(), t.TempDir()
-	const version = "v1.36.3"
-	if err := os.MkdirAll(filepath.Join(bins, version), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bins, version, "kube-apiserver"), nil, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// `vfleet controlplane` is /bin/true: what matters is what the runtime
-	// records, not what the process does.
-	truePath, err := exec.LookPath("true")
-	if err != nil {
-		t.Skip("no true(1) on this machine")
-	}
-	r, err := New(Options{Root: root, Vfleet: truePath, BinRoot: bins, Address: "127.0.0.1", FirstPort: 16451, LastPort: 16460, Log: logr.Discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, _ := testRuntime(t, 16451)
 	inst := runtime.Instance{Name: "nap.team-a", Namespace: "vc-nap", Generation: 1, Spec: fleetv1.ControlPlaneSpec{
 		VirtualCluster: fleetv1.VirtualClusterReference{Namespace: "team-a", Name: "nap", UID: "uid-1"}, KubernetesVersion: version, Epoch: 1,
 	}}
