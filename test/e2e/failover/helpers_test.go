@@ -46,14 +46,19 @@ func createVCluster(ctx context.Context, name string, store fleetv1.VirtualClust
 }
 
 func createSized(ctx context.Context, name string, store fleetv1.VirtualClusterStore, res fleetv1.Resources) *fleetv1.VirtualCluster {
-	vc := &fleetv1.VirtualCluster{
+	return create(ctx, &fleetv1.VirtualCluster{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
 		Spec: fleetv1.VirtualClusterSpec{
 			KubernetesVersion: k8sbin.Version,
 			Resources:         res,
 			BackingStore:      store,
 		},
-	}
+	})
+}
+
+// create creates vc, deletes it when the spec ends, and waits until it is
+// Ready.
+func create(ctx context.Context, vc *fleetv1.VirtualCluster) *fleetv1.VirtualCluster {
 	Expect(suite.Mgmt.Create(ctx, vc)).To(Succeed())
 	DeferCleanup(func(ctx SpecContext) {
 		Expect(client.IgnoreNotFound(suite.Mgmt.Delete(ctx, vc))).To(Succeed())
