@@ -71,8 +71,20 @@ func spansOf(t *testing.T, exp *tracetest.InMemoryExporter, traceparent string) 
 	// A step that failed is retried (a fence whose store did not answer,
 	// on a loaded machine): each failed attempt is a span of its own, an
 	// error under the root, before the one that succeeded.
+	// The hub records the root just after the status write that ends the
+	// trace, which the caller waited for: wait for the root too.
+	var spans tracetest.SpanStubs
+	gomega.NewWithT(t).Eventually(func() bool {
+		spans = exp.GetSpans()
+		for _, s := range spans {
+			if s.SpanContext.TraceID() == root.TraceID() && s.SpanContext.SpanID() == root.SpanID() {
+				return true
+			}
+		}
+		return false
+	}).WithTimeout(30*time.Second).WithPolling(50*time.Millisecond).Should(gomega.BeTrue(), "the root span of %s", traceparent)
 	var mine tracetest.SpanStubs
-	for _, s := range exp.GetSpans() {
+	for _, s := range spans {
 		switch {
 		case s.SpanContext.TraceID() != root.TraceID():
 		case s.Status.Code == codes.Error && s.Parent.IsValid():
