@@ -56,15 +56,7 @@ func TestSleepIsAskedAndRecorded(t *testing.T) {
 	vc := readyVCluster(t, "sleepy", nil)
 	g := gomega.NewWithT(t)
 
-	sleep := func(on bool) {
-		t.Helper()
-		patch := `{"spec":{"sleep":{"sleeping":false}}}`
-		if on {
-			patch = `{"spec":{"sleep":{"sleeping":true}}}`
-		}
-		g.Expect(k8s.Patch(ctx, vc, client.RawPatch("application/merge-patch+json", []byte(patch)))).To(gomega.Succeed())
-	}
-	sleep(true)
+	askSleep(t, vc, true)
 	reportPhase(t, vc, true, fleetv1.ControlPlaneSleeping)
 	var asleep *fleetv1.VirtualCluster
 	eventually(t, func(g gomega.Gomega) {
@@ -81,7 +73,7 @@ func TestSleepIsAskedAndRecorded(t *testing.T) {
 		g.Expect(get(t, vc).Status.Sleep.Since).To(gomega.Equal(since))
 	}).WithTimeout(2 * time.Second).WithPolling(100 * time.Millisecond).Should(gomega.Succeed())
 
-	sleep(false)
+	askSleep(t, vc, false)
 	reportPhase(t, vc, false, fleetv1.ControlPlaneRunning)
 	eventually(t, func(g gomega.Gomega) {
 		awake := get(t, vc)
