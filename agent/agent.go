@@ -183,7 +183,7 @@ func newRuntime(o *Options, host client.Client, log logr.Logger) (runtime.Runtim
 	return process.New(process.Options{
 		Root: filepath.Join(o.DataDir, "controlplanes"), Vfleet: self, BinRoot: o.BinRoot,
 		Address: o.ControlPlaneAddress, FirstPort: first, LastPort: last,
-		Lifeline: lifelinePath(o.DataDir), OrphanGrace: o.OrphanGrace, Log: log,
+		Lifeline: lifelinePath(o.DataDir), OrphanGrace: o.OrphanGrace, MaxStarting: o.MaxStarting, Log: log,
 		DNS: dns, DNSUpstreams: o.TenantDNSUpstreams, HostsFileImage: o.tenantHostsFileImage(),
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,9 @@ type Options struct {
 	ControlPlanePorts string
 	// OrphanGrace is how long a process control plane outlives its agent.
 	OrphanGrace time.Duration
+	// MaxStarting is how many process control planes start at once; the
+	// rest wait their turn (process.Options.MaxStarting). 0 is no bound.
+	MaxStarting int
 	// VClusterServiceCIDR is the vclusters' Service range when the host
 	// does not publish its own (a ServiceCIDR object).
 	VClusterServiceCIDR string
@@ -119,7 +123,9 @@ func NewOptions() *Options {
 		ControlPlaneAddress:  "127.0.0.1",
 		ControlPlanePorts:    "16443-16942",
 		OrphanGrace:          launch.DefaultOrphanGrace,
-		VClusterServiceCIDR:  launch.DefaultServiceCIDR,
+		// A start keeps about one core busy.
+		MaxStarting:         goruntime.NumCPU(),
+		VClusterServiceCIDR: launch.DefaultServiceCIDR,
 		// The image built with this vfleet carries the binaries it was
 		// built with.
 		ControlPlaneVersions: []string{k8sbin.Version},
@@ -157,6 +163,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.TenantDNS, "tenant-dns", o.TenantDNS, "CoreDNS binary each vcluster's DNS runs from (with --runtime=kubernetes, its path in the image); auto: the one make binaries builds beside vfleet, else "+DefaultTenantDNS+"; empty runs none, and tenants' pods cannot resolve their Services")
 	fs.StringVar(&o.TenantHostsFileImage, "tenant-hosts-file-image", o.TenantHostsFileImage, "vfleet image an init container of each tenant pod runs to write its /etc/hosts in the vcluster's names (default: --control-plane-image; "+TenantHostsFileNone+": the host kubelet's file, which names the host's copy of the pod)")
 	fs.StringSliceVar(&o.TenantDNSUpstreams, "tenant-dns-upstream", o.TenantDNSUpstreams, "resolvers (IP or IP:port) vclusters' DNS asks names outside the vcluster (default: /etc/resolv.conf of the control plane)")
+	fs.IntVar(&o.MaxStarting, "max-starting-control-planes", o.MaxStarting, "how many process control planes start at once (default: one a CPU); the rest wait their turn, so a host taking over many vclusters brings the first back sooner; 0 starts every one at once")
 	fs.DurationVar(&o.OrphanGrace, "orphan-grace", o.OrphanGrace, "how long a process control plane keeps running without its agent; a restarted agent adopts it meanwhile")
 	o.Serving.AddFlags(fs)
 }
@@ -183,6 +190,9 @@ func (o *Options) Validate() error {
 	}
 	if o.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir is required"))
+	}
+	if o.MaxStarting < 0 {
+		errs = append(errs, fmt.Errorf("--max-starting-control-planes %d: want 0 (no bound) or more", o.MaxStarting))
 	}
 	if o.LeaseDuration < time.Second || o.LeaseRenewInterval <= 0 || o.LeaseRenewInterval >= o.LeaseDuration {
 		errs = append(errs, fmt.Errorf("--lease-renew-interval (%s) must be positive and below --lease-duration (%s), itself at least 1s",

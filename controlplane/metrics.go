@@ -1,9 +1,11 @@
 package controlplane
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -38,11 +40,15 @@ const apiserverRequests = "vfleet_controlplane_apiserver_requests_total"
 // exportMetrics writes the process's registry (its syncer's, and
 // controller-runtime's of the syncer's controllers) and its apiserver's
 // request counts into MetricsPath every MetricsInterval until ctx ends.
+// The first write, at the start, leaves the apiserver's counts out: it has
+// answered little yet, and its start is when its CPU is dearest (a host
+// taking over a lost region's vclusters starts many at once).
 func (cp *ControlPlane) exportMetrics(ctx context.Context) {
 	t := time.NewTicker(MetricsInterval)
 	defer t.Stop()
+	var kube kubernetes.Interface
 	for {
-		if err := cp.writeMetrics(ctx); err != nil && ctx.Err() == nil {
+		if err := cp.writeMetrics(ctx, kube); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(cp.cfg.Log, "control plane %s: metrics: %v\n", cp.cfg.Name, err)
 		}
 		select {
@@ -50,18 +56,40 @@ func (cp *ControlPlane) exportMetrics(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if kube == nil {
+			// One client, and so one connection, for every read.
+			var err error
+			if kube, err = cp.adminClient(); err != nil {
+				fmt.Fprintf(cp.cfg.Log, "control plane %s: metrics: %v\n", cp.cfg.Name, err)
+			}
+		}
 	}
 }
 
-func (cp *ControlPlane) writeMetrics(ctx context.Context) error {
+func (cp *ControlPlane) adminClient() (kubernetes.Interface, error) {
+	cfg, err := kubeconfig.RESTConfig(cp.Kubeconfig())
+	if err != nil {
+		return nil, err
+	}
+	cfg.Timeout = 10 * time.Second
+	return kubernetes.NewForConfig(cfg)
+}
+
+// writeMetrics writes the registry, and the apiserver's request counts
+// when kube is not nil.
+func (cp *ControlPlane) writeMetrics(ctx context.Context, kube kubernetes.Interface) error {
 	families, err := metrics.Registry.Gather()
 	if err != nil {
 		return err
 	}
 	// Without the apiserver's counts, the rest still goes out.
-	requests, rerr := cp.apiserverRequests(ctx)
-	if requests != nil {
-		families = append(families, requests)
+	var rerr error
+	if kube != nil {
+		var requests *dto.MetricFamily
+		requests, rerr = apiserverRequestsOf(ctx, kube)
+		if requests != nil {
+			families = append(families, requests)
+		}
 	}
 	var buf bytes.Buffer
 	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
@@ -76,36 +104,51 @@ func (cp *ControlPlane) writeMetrics(ctx context.Context) error {
 	return rerr
 }
 
-// apiserverRequests reads the apiserver's /metrics as its admin and sums
-// apiserver_request_total by verb and code: the rest of its labels
+// apiserverRequestsOf reads the apiserver's /metrics as its admin and
+// sums apiserver_request_total by verb and code: the rest of its labels
 // (resource, scope, component...) multiply the series of every vcluster.
-func (cp *ControlPlane) apiserverRequests(ctx context.Context) (*dto.MetricFamily, error) {
-	cfg, err := kubeconfig.RESTConfig(cp.Kubeconfig())
-	if err != nil {
-		return nil, err
-	}
-	cfg.Timeout = 10 * time.Second
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := kube.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+func apiserverRequestsOf(ctx context.Context, kube kubernetes.Interface) (*dto.MetricFamily, error) {
+	body, err := kube.Discovery().RESTClient().Get().AbsPath("/metrics").Stream(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("the apiserver's metrics: %w", err)
 	}
-	return sumRequests(raw)
+	defer func() { _ = body.Close() }()
+	return sumRequests(body)
 }
 
-// sumRequests is apiserverRequests' sum over the text exposition raw.
-func sumRequests(raw []byte) (*dto.MetricFamily, error) {
+// requestsFamily is the family sumRequests reads, as its exposition's
+// lines begin.
+const requestsFamily = "apiserver_request_total"
+
+// sumRequests is apiserverRequestsOf's sum over the text exposition in r.
+// Only that family's lines are parsed: an apiserver's exposition is over a
+// megabyte, of which they are a few kilobytes.
+func sumRequests(r io.Reader) (*dto.MetricFamily, error) {
+	var lines bytes.Buffer
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if bytes.HasPrefix(line, []byte(requestsFamily+"{")) || bytes.HasPrefix(line, []byte(requestsFamily+" ")) ||
+			bytes.HasPrefix(line, []byte("# TYPE "+requestsFamily+" ")) || bytes.HasPrefix(line, []byte("# HELP "+requestsFamily+" ")) {
+			lines.Write(line)
+			lines.WriteByte('\n')
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("the apiserver's metrics: %w", err)
+	}
+	if lines.Len() == 0 {
+		return nil, fmt.Errorf("the apiserver's metrics have no %s", requestsFamily)
+	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(bytes.NewReader(raw))
+	families, err := parser.TextToMetricFamilies(&lines)
 	if err != nil {
 		return nil, fmt.Errorf("the apiserver's metrics: %w", err)
 	}
 	type key struct{ verb, code string }
 	sums := map[key]float64{}
-	for _, m := range families["apiserver_request_total"].GetMetric() {
+	for _, m := range families[requestsFamily].GetMetric() {
 		var k key
 		for _, l := range m.GetLabel() {
 			switch l.GetName() {

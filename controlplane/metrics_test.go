@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -15,7 +16,7 @@ apiserver_request_total{code="0",component="apiserver",dry_run="",group="",resou
 # TYPE etcd_requests_total counter
 etcd_requests_total{operation="get"} 99
 `
-	f, err := sumRequests([]byte(apiserver))
+	f, err := sumRequests(strings.NewReader(apiserver))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,9 @@ etcd_requests_total{operation="get"} 99
 			t.Errorf("%s= %v, want %v", k, got[k], v)
 		}
 	}
-	if _, err := sumRequests([]byte("not {{ metrics")); err == nil {
-		t.Error("took garbage")
+	for _, garbage := range []string{"not {{ metrics", "apiserver_request_total{code=\"200\" {{ 3"} {
+		if _, err := sumRequests(strings.NewReader(garbage)); err == nil {
+			t.Errorf("took %q", garbage)
+		}
 	}
 }

@@ -50,7 +50,7 @@ func StartStore(ctx context.Context, wg *sync.WaitGroup, dir, backend string) (S
 		Listener:             listener,
 		WaitGroup:            wg,
 		Endpoint:             backend,
-		ConnectionPoolConfig: generic.ConnectionPoolConfig{MaxIdle: 2},
+		ConnectionPoolConfig: storePool,
 		// A registry of its own: two control planes in one process (tests)
 		// must not register the same metrics twice.
 		MetricsRegisterer:   prometheus.NewRegistry(),
@@ -73,6 +73,20 @@ func StartStore(ctx context.Context, wg *sync.WaitGroup, dir, backend string) (S
 	}()
 	return StoreEndpoint{Servers: listener}, nil
 }
+
+// storePool is kine's pool of connections to its database. Every
+// connection to PostgreSQL costs the server a process, and its opening a
+// TLS handshake and a SCRAM exchange on both sides. With two kept idle
+// (kine's CLI default), the bursts of an apiserver's start (a list per
+// resource for its watch cache) and of its controllers opened and closed
+// them by the dozen: 64 sessions for one failover, and two more a second
+// after it, on a lab; on a loaded machine that cost a start more CPU than
+// kine's own work. Sixteen kept idle for a minute absorb the bursts (21
+// sessions for the same failover, none after), and an idle vcluster
+// still shrinks to the two that kine's poll and the controllers' leases
+// use. No cap: queries that wait for a connection while an apiserver
+// starts on a starved machine time its start out.
+var storePool = generic.ConnectionPoolConfig{MaxIdle: 10, MaxOpen: 10, MaxIdleTime: time.Minute}
 
 // maxSocketPath is the longest path a unix socket may have: sun_path is
 // 108 bytes on Linux, with its terminating NUL.

@@ -172,11 +172,8 @@ type pgAdmin struct {
 }
 
 func (a pgAdmin) Provision(ctx context.Context, space string, epoch int64) (map[string][]byte, error) {
-	if err := a.EnsureDatabase(ctx, space); err != nil {
-		return nil, err
-	}
 	password := postgres.NewPassword()
-	role, err := a.EnsureEpochRole(ctx, space, epoch, password)
+	role, err := a.ProvisionEpoch(ctx, space, epoch, password)
 	if err != nil {
 		return nil, err
 	}

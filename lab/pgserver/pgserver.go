@@ -188,7 +188,7 @@ func (c *Cluster) Spec(name string, port int, logFile string) procgroup.Spec {
 	return procgroup.Spec{
 		Name: name, Path: filepath.Join(c.bin, "postgres"), Credential: c.cred, LogFile: logFile, StopSignal: syscall.SIGINT,
 		Args: []string{"-D", filepath.Join(c.Dir, "data"), "-p", strconv.Itoa(port), "-k", filepath.Join(c.Dir, "run"),
-			"-c", "listen_addresses=" + listen, "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+			"-c", "listen_addresses=" + listen, "-c", "max_connections=400", "-c", "shared_buffers=32MB",
 			"-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key"},
 	}
 }

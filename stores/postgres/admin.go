@@ -70,24 +70,30 @@ func fallbackTLS(cfg *pgx.ConnConfig) []*tls.Config {
 	return out
 }
 
-func (a Admin) exec(ctx context.Context, sql string, args ...any) error {
+// session runs f over one superuser connection, which every statement of
+// an operation shares: a connection costs the server a process, a TLS
+// handshake and an authentication, dear when many vclusters fail over at
+// once on a loaded machine.
+func (a Admin) session(ctx context.Context, f func(s session) error) error {
 	conn, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = conn.Close(ctx) }()
-	_, err = conn.Exec(ctx, sql, args...)
+	return f(session{conn})
+}
+
+// session is one superuser connection.
+type session struct{ conn *pgx.Conn }
+
+func (s session) exec(ctx context.Context, sql string, args ...any) error {
+	_, err := s.conn.Exec(ctx, sql, args...)
 	return err
 }
 
-func (a Admin) exists(ctx context.Context, query, name string) (bool, error) {
-	conn, err := a.connect(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer func() { _ = conn.Close(ctx) }()
+func (s session) exists(ctx context.Context, query, name string) (bool, error) {
 	var n int
-	if err := conn.QueryRow(ctx, query, name).Scan(&n); err != nil {
+	if err := s.conn.QueryRow(ctx, query, name).Scan(&n); err != nil {
 		return false, err
 	}
 	return n > 0, nil
@@ -95,42 +101,48 @@ func (a Admin) exists(ctx context.Context, query, name string) (bool, error) {
 
 // Ping checks that the server answers and the credentials work.
 func (a Admin) Ping(ctx context.Context) error {
-	conn, err := a.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close(ctx) }()
-	return conn.Ping(ctx)
+	return a.session(ctx, func(s session) error { return s.conn.Ping(ctx) })
 }
 
-// EnsureDatabase creates the vcluster's owner role and database, if they
-// are missing.
-func (a Admin) EnsureDatabase(ctx context.Context, database string) error {
+// ProvisionEpoch creates the vcluster's owner role and database, if they
+// are missing, and creates (or sets the password of) the login role of an
+// epoch, whose sessions act as the database's owner; it returns the
+// role's name.
+func (a Admin) ProvisionEpoch(ctx context.Context, database string, epoch int64, password string) (role string, err error) {
+	err = a.session(ctx, func(s session) error {
+		if err := s.ensureDatabase(ctx, database); err != nil {
+			return err
+		}
+		role, err = s.ensureEpochRole(ctx, database, epoch, password)
+		return err
+	})
+	return role, err
+}
+
+func (s session) ensureDatabase(ctx context.Context, database string) error {
 	owner := pgx.Identifier{Owner(database)}.Sanitize()
-	if ok, err := a.exists(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", Owner(database)); err != nil {
+	if ok, err := s.exists(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", Owner(database)); err != nil {
 		return err
 	} else if !ok {
-		if err := a.exec(ctx, "CREATE ROLE "+owner+" NOLOGIN"); err != nil && !duplicate(err) {
+		if err := s.exec(ctx, "CREATE ROLE "+owner+" NOLOGIN"); err != nil && !duplicate(err) {
 			return fmt.Errorf("create owner role of %s: %w", database, err)
 		}
 	}
-	if ok, err := a.exists(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", database); err != nil {
+	if ok, err := s.exists(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", database); err != nil {
 		return err
 	} else if !ok {
 		// CREATE DATABASE cannot run in a transaction, nor take parameters.
-		if err := a.exec(ctx, "CREATE DATABASE "+pgx.Identifier{database}.Sanitize()+" OWNER "+owner); err != nil && !duplicate(err) {
+		if err := s.exec(ctx, "CREATE DATABASE "+pgx.Identifier{database}.Sanitize()+" OWNER "+owner); err != nil && !duplicate(err) {
 			return fmt.Errorf("create database %s: %w", database, err)
 		}
 	}
 	return nil
 }
 
-// EnsureEpochRole creates (or sets the password of) the login role of an
-// epoch, whose sessions act as the database's owner, and returns its name.
-func (a Admin) EnsureEpochRole(ctx context.Context, database string, epoch int64, password string) (string, error) {
+func (s session) ensureEpochRole(ctx context.Context, database string, epoch int64, password string) (string, error) {
 	role := EpochRole(database, epoch)
 	id := pgx.Identifier{role}.Sanitize()
-	ok, err := a.exists(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", role)
+	ok, err := s.exists(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", role)
 	if err != nil {
 		return "", err
 	}
@@ -146,8 +158,8 @@ func (a Admin) EnsureEpochRole(ctx context.Context, database string, epoch int64
 		"REVOKE CONNECT ON DATABASE "+pgx.Identifier{database}.Sanitize()+" FROM PUBLIC",
 		"GRANT CONNECT ON DATABASE "+pgx.Identifier{database}.Sanitize()+" TO "+id,
 	)
-	for _, s := range stmts {
-		if err := a.exec(ctx, s); err != nil && !duplicate(err) {
+	for _, st := range stmts {
+		if err := s.exec(ctx, st); err != nil && !duplicate(err) {
 			return "", fmt.Errorf("epoch role %s: %w", role, err)
 		}
 	}
@@ -159,55 +171,54 @@ func (a Admin) EnsureEpochRole(ctx context.Context, database string, epoch int64
 // write of that epoch can land.
 func (a Admin) Fence(ctx context.Context, database string, epoch int64) error {
 	role := EpochRole(database, epoch)
-	if ok, err := a.exists(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", role); err != nil || !ok {
-		return err
-	}
-	id := pgx.Identifier{role}.Sanitize()
-	for _, s := range []string{
-		"ALTER ROLE " + id + " NOLOGIN",
-		"REVOKE CONNECT ON DATABASE " + pgx.Identifier{database}.Sanitize() + " FROM " + id,
-	} {
-		if err := a.exec(ctx, s); err != nil {
-			return fmt.Errorf("fence %s: %w", role, err)
+	return a.session(ctx, func(s session) error {
+		if ok, err := s.exists(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", role); err != nil || !ok {
+			return err
 		}
-	}
-	// Sessions that were open keep their rights until they end: end them.
-	return a.exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
+		id := pgx.Identifier{role}.Sanitize()
+		for _, st := range []string{
+			"ALTER ROLE " + id + " NOLOGIN",
+			"REVOKE CONNECT ON DATABASE " + pgx.Identifier{database}.Sanitize() + " FROM " + id,
+		} {
+			if err := s.exec(ctx, st); err != nil {
+				return fmt.Errorf("fence %s: %w", role, err)
+			}
+		}
+		// Sessions that were open keep their rights until they end: end
+		// them.
+		return s.exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
+	})
 }
 
 // DropDatabase removes a vcluster's database and all its roles, ending the
 // sessions that use them.
 func (a Admin) DropDatabase(ctx context.Context, database string) error {
-	if err := a.exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database); err != nil {
-		return err
-	}
-	if err := a.exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{database}.Sanitize()); err != nil {
-		return fmt.Errorf("drop database %s: %w", database, err)
-	}
-	conn, err := a.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close(ctx) }()
-	rows, err := conn.Query(ctx, "SELECT rolname FROM pg_roles WHERE rolname LIKE $1 OR rolname = $2", database+`\_e%`, Owner(database))
-	if err != nil {
-		return err
-	}
-	roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return err
-	}
-	// Epoch roles first: they are members of the owner.
-	for _, r := range roles {
-		if r == Owner(database) {
-			continue
+	return a.session(ctx, func(s session) error {
+		if err := s.exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database); err != nil {
+			return err
 		}
-		if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize()); err != nil {
-			return fmt.Errorf("drop role %s: %w", r, err)
+		if err := s.exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{database}.Sanitize()); err != nil {
+			return fmt.Errorf("drop database %s: %w", database, err)
 		}
-	}
-	_, err = conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{Owner(database)}.Sanitize())
-	return err
+		rows, err := s.conn.Query(ctx, "SELECT rolname FROM pg_roles WHERE rolname LIKE $1 OR rolname = $2", database+`\_e%`, Owner(database))
+		if err != nil {
+			return err
+		}
+		roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		// Epoch roles first: they are members of the owner.
+		for _, r := range roles {
+			if r == Owner(database) {
+				continue
+			}
+			if err := s.exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize()); err != nil {
+				return fmt.Errorf("drop role %s: %w", r, err)
+			}
+		}
+		return s.exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{Owner(database)}.Sanitize())
+	})
 }
 
 // quote is a SQL string literal.

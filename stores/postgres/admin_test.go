@@ -22,14 +22,12 @@ func TestFencing(t *testing.T) {
 	ctx := context.Background()
 	admin := postgres.Admin{URL: postgres.URL(s.Endpoint(), "postgres", pgserver.AdminUser, s.AdminPassword(), "")}
 	const db = "vfleet_test"
-	for range 2 { // twice: Ensure is idempotent
-		if err := admin.EnsureDatabase(ctx, db); err != nil {
+	var e1 string
+	for _, password := range []string{"none", "first"} { // twice: it is idempotent, and sets the password
+		var err error
+		if e1, err = admin.ProvisionEpoch(ctx, db, 1, password); err != nil {
 			t.Fatal(err)
 		}
-	}
-	e1, err := admin.EnsureEpochRole(ctx, db, 1, "first")
-	if err != nil {
-		t.Fatal(err)
 	}
 	old, err := pgx.Connect(ctx, postgres.URL(s.Endpoint(), db, e1, "first", ""))
 	if err != nil {
@@ -40,7 +38,7 @@ func TestFencing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e2, err := admin.EnsureEpochRole(ctx, db, 2, "second")
+	e2, err := admin.ProvisionEpoch(ctx, db, 2, "second")
 	if err != nil {
 		t.Fatal(err)
 	}

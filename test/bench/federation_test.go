@@ -47,7 +47,9 @@ func BenchmarkRegionLoss(b *testing.B) {
 		if err := fed.Stop(context.Background()); err != nil {
 			b.Error(err)
 		}
-		if b.Failed() {
+		// VFLEET_BENCH_KEEP keeps them after a run that passed too, to
+		// read where the time went.
+		if b.Failed() || os.Getenv("VFLEET_BENCH_KEEP") != "" {
 			fmt.Printf("the federation's logs are kept in %s\n", dir)
 			return
 		}

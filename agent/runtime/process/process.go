@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -55,7 +54,10 @@ type Options struct {
 	HostsFileImage string
 	// StopGrace is how long a control plane may take to stop cleanly.
 	StopGrace time.Duration
-	Log       logr.Logger
+	// MaxStarting is how many control planes may start at once (see
+	// startGate); 0 is no bound.
+	MaxStarting int
+	Log         logr.Logger
 }
 
 // Runtime is the process runtime.
@@ -67,6 +69,7 @@ type Runtime struct {
 	locks  map[string]*sync.Mutex
 	seenMu sync.Mutex
 	seen   map[string]time.Time // status file times already told
+	gate   *startGate
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -92,7 +95,10 @@ func New(opts Options) (*Runtime, error) {
 	if err := os.MkdirAll(opts.Root, 0o700); err != nil {
 		return nil, err
 	}
-	return &Runtime{opts: opts, changed: make(chan string, 64), locks: map[string]*sync.Mutex{}, seen: map[string]time.Time{}}, nil
+	r := &Runtime{opts: opts, changed: make(chan string, 64), locks: map[string]*sync.Mutex{}, seen: map[string]time.Time{}}
+	// Told from under another control plane's lock: never blocks it.
+	r.gate = newStartGate(opts.MaxStarting, startHold, func(name string) { go func() { r.changed <- name }() })
+	return r, nil
 }
 
 func (r *Runtime) dir(name string) string { return filepath.Join(r.opts.Root, name) }
@@ -147,6 +153,7 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 	alive := record.IsControlPlane(rec.Pid, dir)
 
 	if inst.Spec.Sleeping {
+		r.gate.done(inst.Name)
 		if alive {
 			if err := r.stop(ctx, inst.Name, rec.Pid, "to sleep"); err != nil {
 				return runtime.State{}, err
@@ -164,7 +171,11 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 			Message: "sleeping: its state is kept and it starts again when woken"}, nil
 	}
 	if alive && rec.Launch == want {
-		return r.observe(dir, rec, endpoint), nil
+		s := r.observe(dir, rec, endpoint)
+		if s.Phase != fleetv1.ControlPlaneStarting {
+			r.gate.done(inst.Name)
+		}
+		return s, nil
 	}
 	if alive {
 		// A new epoch, version or store: the old process must be gone
@@ -191,7 +202,11 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 			r.opts.Log.Info("Control plane process is gone; starting it again", "controlPlane", inst.Name, "pid", rec.Pid, "restarts", rec.Restarts)
 		}
 	}
+	if ok, why := r.gate.admit(inst.Name, time.Now()); !ok {
+		return runtime.State{Phase: fleetv1.ControlPlanePending, Endpoint: endpoint, Restarts: rec.Restarts, Message: why}, nil
+	}
 	if err := r.start(inst, cfg, &rec, want); err != nil {
+		r.gate.done(inst.Name)
 		return runtime.State{Phase: fleetv1.ControlPlaneFailed, Endpoint: endpoint, Restarts: rec.Restarts, Message: err.Error()}, nil
 	}
 	return runtime.State{Phase: fleetv1.ControlPlaneStarting, Endpoint: endpoint, Restarts: rec.Restarts}, nil
@@ -248,98 +263,9 @@ func (r *Runtime) start(inst runtime.Instance, cfg launch.Config, rec *record.Re
 	// Reap it when it exits (it is this process's child), and say so.
 	go func() {
 		<-p.Done()
+		r.gate.done(inst.Name)
 		r.changed <- inst.Name
 	}()
-	return nil
-}
-
-// launchConfig is how inst runs from dir on port. Its store's credentials
-// travel in the environment, where no other user of the machine reads them.
-func (r *Runtime) launchConfig(inst runtime.Instance, dir string, port int) launch.Config {
-	cfg := launch.Config{
-		Name: inst.Spec.VirtualCluster.Name, DataDir: dir, Address: r.opts.Address, Port: port,
-		BinRoot: r.opts.BinRoot, KubernetesVersion: inst.Spec.KubernetesVersion,
-		Lifeline: r.opts.Lifeline, OrphanGrace: r.opts.OrphanGrace, Backend: inst.Backend, Traceparent: inst.Traceparent,
-	}
-	if inst.Identity != nil {
-		cfg.IdentityDir = filepath.Join(dir, identityDir)
-	}
-	if inst.Spec.ServerName != "" {
-		// The region's gateway reaches the apiserver by this name.
-		cfg.SANs = append(cfg.SANs, inst.Spec.ServerName)
-	}
-	if inst.Sync.HostServer != "" {
-		// The syncer runs into the vcluster's host namespace, with the
-		// credentials writeHostCredentials keeps in dir.
-		ref := inst.Spec.VirtualCluster
-		cfg.Syncer = launch.Syncer{
-			HostNamespace: inst.Namespace, HostKubeconfig: filepath.Join(dir, hostKubeconfig),
-			VClusterNamespace: ref.Namespace, VClusterUID: ref.UID, Isolation: inst.Spec.Isolation,
-			HostsFileImage: r.opts.HostsFileImage,
-		}
-		cfg.ServiceCIDR = inst.Sync.ServiceCIDR
-		cfg.DNS, cfg.DNSUpstreams = r.opts.DNS, r.opts.DNSUpstreams
-	}
-	return cfg
-}
-
-// syncerOptions are what a record keeps of cfg beyond its version and
-// store: the syncer's settings and the certificate's names, as the flags
-// agents have always recorded, so that an upgraded agent adopts what it
-// finds. A change of them starts the control plane again.
-func syncerOptions(cfg launch.Config) string {
-	return strings.Join(launch.Config{Syncer: cfg.Syncer, ServiceCIDR: cfg.ServiceCIDR, DNS: cfg.DNS, DNSUpstreams: cfg.DNSUpstreams, SANs: cfg.SANs}.Args(), " ")
-}
-
-// Files of the syncer's host credentials in a control plane's directory,
-// and the directory of the vcluster's identity.
-const (
-	identityDir    = "identity"
-	hostKubeconfig = "host.kubeconfig"
-	hostToken      = "host-token"
-	hostCA         = "host-ca.crt"
-)
-
-// writeHostCredentials keeps the syncer's host kubeconfig in dir. The token
-// is a file of its own, which client-go reads again as it changes: a
-// renewed token needs no restart.
-func writeHostCredentials(dir string, s runtime.Sync) error {
-	if s.HostServer == "" {
-		return nil
-	}
-	files := map[string][]byte{
-		hostToken: []byte(s.HostToken),
-		hostCA:    s.HostCA,
-		hostKubeconfig: []byte(fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: host
-  cluster:
-    server: %s
-    certificate-authority: %s
-users:
-- name: syncer
-  user:
-    tokenFile: %s
-contexts:
-- name: host
-  context: {cluster: host, user: syncer}
-current-context: host
-`, s.HostServer, filepath.Join(dir, hostCA), filepath.Join(dir, hostToken))),
-	}
-	for name, data := range files {
-		path := filepath.Join(dir, name)
-		if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
-			continue
-		}
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, data, 0o600); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -414,6 +340,7 @@ func (r *Runtime) Remove(ctx context.Context, inst runtime.Instance) error {
 	r.seenMu.Lock()
 	delete(r.seen, name)
 	r.seenMu.Unlock()
+	r.gate.done(name)
 	r.opts.Log.Info("Removed control plane", "controlPlane", name)
 	return nil
 }

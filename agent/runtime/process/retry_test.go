@@ -42,9 +42,9 @@ func TestRetryDelay(t *testing.T) {
 const version = "v1.36.3"
 
 // testRuntime is a runtime over empty binaries of version that starts
-// /bin/true for `vfleet controlplane`: what its tests check is whether and
-// how it starts one, not what the process does.
-func testRuntime(t *testing.T, firstPort int) (*Runtime, string) {
+// /bin/true for `vfleet controlplane`, unless with says otherwise: what its
+// tests check is whether and how it starts one, not what the process does.
+func testRuntime(t *testing.T, firstPort int, with ...func(*Options)) (*Runtime, string) {
 	t.Helper()
 	root, bins := t.TempDir(), t.TempDir()
 	if err := os.MkdirAll(filepath.Join(bins, version), 0o755); err != nil {
@@ -57,7 +57,11 @@ func testRuntime(t *testing.T, firstPort int) (*Runtime, string) {
 	if err != nil {
 		t.Skip("no true(1) on this machine")
 	}
-	r, err := New(Options{Root: root, Vfleet: truePath, BinRoot: bins, Address: "127.0.0.1", FirstPort: firstPort, LastPort: firstPort + 7, Log: logr.Discard()})
+	opts := Options{Root: root, Vfleet: truePath, BinRoot: bins, Address: "127.0.0.1", FirstPort: firstPort, LastPort: firstPort + 7, Log: logr.Discard()}
+	for _, f := range with {
+		f(&opts)
+	}
+	r, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
