@@ -79,13 +79,14 @@ func StartStore(ctx context.Context, wg *sync.WaitGroup, dir, backend string) (S
 // TLS handshake and a SCRAM exchange on both sides. With two kept idle
 // (kine's CLI default), the bursts of an apiserver's start (a list per
 // resource for its watch cache) and of its controllers opened and closed
-// them by the dozen: 64 sessions for one failover, and two more a second
-// after it, on a lab; on a loaded machine that cost a start more CPU than
-// kine's own work. Sixteen kept idle for a minute absorb the bursts (21
-// sessions for the same failover, none after), and an idle vcluster
-// still shrinks to the two that kine's poll and the controllers' leases
-// use. No cap: queries that wait for a connection while an apiserver
-// starts on a starved machine time its start out.
+// them by the dozen: 64 sessions for one failover on a lab, and two more
+// a second after it; on a loaded machine that cost a start more CPU than
+// kine's own work. Ten, kept for a minute idle, absorb the bursts (10
+// sessions for the same failover, none after); an idle vcluster shrinks
+// to the two that kine's poll and the controllers' leases use. The cap
+// keeps a fleet's vclusters within the server's max_connections (the
+// README says how to size it): twenty starting at once with sixteen each
+// took a lab's 200, and the control planes refused a login failed.
 var storePool = generic.ConnectionPoolConfig{MaxIdle: 10, MaxOpen: 10, MaxIdleTime: time.Minute}
 
 // maxSocketPath is the longest path a unix socket may have: sun_path is
