@@ -431,6 +431,10 @@ func (r *controlPlanes) report(ctx context.Context, cp *fleetv1.ControlPlane, s 
 		cond.Reason = fleetv1.ReasonStartFailed
 	case s.Phase == fleetv1.ControlPlaneSleeping:
 		cond.Reason = fleetv1.ReasonSleeping
+	case s.Phase == fleetv1.ControlPlanePending:
+		// Pending with no reason of the agent's own: the runtime queued
+		// its start.
+		cond.Reason = fleetv1.ReasonWaitingToStart
 	default:
 		cond.Reason = fleetv1.ReasonStarting
 		if cond.Message == "" {

@@ -123,8 +123,9 @@ func NewOptions() *Options {
 		ControlPlaneAddress:  "127.0.0.1",
 		ControlPlanePorts:    "16443-16942",
 		OrphanGrace:          launch.DefaultOrphanGrace,
-		// A start keeps about one core busy.
-		MaxStarting:         goruntime.NumCPU(),
+		// A start keeps about one core busy. GOMAXPROCS is the CPUs the
+		// agent may use, a container's limit included.
+		MaxStarting:         goruntime.GOMAXPROCS(0),
 		VClusterServiceCIDR: launch.DefaultServiceCIDR,
 		// The image built with this vfleet carries the binaries it was
 		// built with.
@@ -163,7 +164,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.TenantDNS, "tenant-dns", o.TenantDNS, "CoreDNS binary each vcluster's DNS runs from (with --runtime=kubernetes, its path in the image); auto: the one make binaries builds beside vfleet, else "+DefaultTenantDNS+"; empty runs none, and tenants' pods cannot resolve their Services")
 	fs.StringVar(&o.TenantHostsFileImage, "tenant-hosts-file-image", o.TenantHostsFileImage, "vfleet image an init container of each tenant pod runs to write its /etc/hosts in the vcluster's names (default: --control-plane-image; "+TenantHostsFileNone+": the host kubelet's file, which names the host's copy of the pod)")
 	fs.StringSliceVar(&o.TenantDNSUpstreams, "tenant-dns-upstream", o.TenantDNSUpstreams, "resolvers (IP or IP:port) vclusters' DNS asks names outside the vcluster (default: /etc/resolv.conf of the control plane)")
-	fs.IntVar(&o.MaxStarting, "max-starting-control-planes", o.MaxStarting, "how many process control planes start at once (default: one a CPU); the rest wait their turn, so a host taking over many vclusters brings the first back sooner; 0 starts every one at once")
+	fs.IntVar(&o.MaxStarting, "max-starting-control-planes", o.MaxStarting, "how many process control planes start at once (default: one a CPU the agent may use); the rest wait their turn, so a host taking over many vclusters brings the first back sooner; 0 starts every one at once")
 	fs.DurationVar(&o.OrphanGrace, "orphan-grace", o.OrphanGrace, "how long a process control plane keeps running without its agent; a restarted agent adopts it meanwhile")
 	o.Serving.AddFlags(fs)
 }

@@ -50,6 +50,9 @@ func (cp *ControlPlane) exportMetrics(ctx context.Context) {
 	for {
 		if err := cp.writeMetrics(ctx, kube); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(cp.cfg.Log, "control plane %s: metrics: %v\n", cp.cfg.Name, err)
+			// Made again for the next read: its credentials may have
+			// been renewed since (keepCertificates).
+			kube = nil
 		}
 		select {
 		case <-ctx.Done():
@@ -72,7 +75,12 @@ func (cp *ControlPlane) adminClient() (kubernetes.Interface, error) {
 		return nil, err
 	}
 	cfg.Timeout = 10 * time.Second
-	return kubernetes.NewForConfig(cfg)
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		// Not a nil *Clientset in a non-nil interface.
+		return nil, err
+	}
+	return kube, nil
 }
 
 // writeMetrics writes the registry, and the apiserver's request counts

@@ -86,7 +86,8 @@ func StartStore(ctx context.Context, wg *sync.WaitGroup, dir, backend string) (S
 // to the two that kine's poll and the controllers' leases use. The cap
 // keeps a fleet's vclusters within the server's max_connections (the
 // README says how to size it): twenty starting at once with sixteen each
-// took a lab's 200, and the control planes refused a login failed.
+// took all of a lab server's 200, and the control planes whose login it
+// refused failed to start.
 var storePool = generic.ConnectionPoolConfig{MaxIdle: 10, MaxOpen: 10, MaxIdleTime: time.Minute}
 
 // maxSocketPath is the longest path a unix socket may have: sun_path is

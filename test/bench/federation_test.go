@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -18,8 +19,20 @@ import (
 )
 
 // regionLossVClusters is how many External vclusters the lost region
-// runs, as the federation issue measures.
-const regionLossVClusters = 20
+// runs: 20, as the federation issue measures, or VFLEET_BENCH_VCLUSTERS
+// (a multiple of 5), to see how the RTO grows with the starts a
+// surviving region must make at once.
+func regionLossVClusters(b *testing.B) int {
+	v := os.Getenv("VFLEET_BENCH_VCLUSTERS")
+	if v == "" {
+		return 20
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 || n%5 != 0 {
+		b.Fatalf("VFLEET_BENCH_VCLUSTERS=%q: want a positive multiple of 5", v)
+	}
+	return n
+}
 
 // BenchmarkRegionLoss measures, with the hubs' default timings, the
 // recovery of a whole region: 20 External vclusters run in the last of
@@ -72,7 +85,7 @@ func BenchmarkRegionLoss(b *testing.B) {
 	begin := time.Now()
 	// Made a few at a time, as a region fills up: twenty first starts at
 	// once would take two cores minutes.
-	for i := range regionLossVClusters {
+	for i := range regionLossVClusters(b) {
 		vc := builder.MakeVirtualCluster("default", fmt.Sprintf("rl-%02d", i)).CPU("1").Memory("1Gi").Pods(10).External(lab.StoreName).Obj()
 		if err := mgmt[lost].Create(ctx, vc); err != nil {
 			b.Fatal(err)

@@ -97,7 +97,7 @@ func New(opts Options) (*Runtime, error) {
 	}
 	r := &Runtime{opts: opts, changed: make(chan string, 64), locks: map[string]*sync.Mutex{}, seen: map[string]time.Time{}}
 	// Told from under another control plane's lock: never blocks it.
-	r.gate = newStartGate(opts.MaxStarting, startHold, func(name string) { go func() { r.changed <- name }() })
+	r.gate = newStartGate(opts.MaxStarting, func(name string) { go func() { r.changed <- name }() })
 	return r, nil
 }
 
@@ -172,44 +172,74 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 	}
 	if alive && rec.Launch == want {
 		s := r.observe(dir, rec, endpoint)
-		if s.Phase != fleetv1.ControlPlaneStarting {
+		if s.Phase == fleetv1.ControlPlaneStarting {
+			// One an agent before this one started counts too.
+			r.gate.adopt(inst.Name, time.Now())
+		} else {
 			r.gate.done(inst.Name)
 		}
 		return s, nil
 	}
-	if alive {
+	return r.startAgain(ctx, inst, cfg, rec, want, alive, endpoint)
+}
+
+// startAgain starts inst, whose process is gone or runs an older
+// configuration, once the start gate lets it and unless it gave up
+// starting too recently.
+func (r *Runtime) startAgain(ctx context.Context, inst runtime.Instance, cfg launch.Config, rec record.Record, want record.Launch, alive bool, endpoint string) (runtime.State, error) {
+	var gaveUp *controlplane.Status
+	if !alive && rec.Pid != 0 {
+		gaveUp = gaveUpWith(cfg.DataDir, rec, inst.Generation, want)
+	}
+	if gaveUp != nil {
+		// It gave up, saying why. A new spec gets a new attempt at once;
+		// the same one only after a while, as the cause may pass (its
+		// store slow to answer) or may not (a bad flag).
+		delay := RetryDelay(rec.GaveUp)
+		if wait := time.Until(gaveUp.Updated.Add(delay)); wait > 0 {
+			r.gate.done(inst.Name)
+			return runtime.State{Phase: fleetv1.ControlPlaneFailed, Endpoint: endpoint, Restarts: rec.Restarts + gaveUp.Restarts, RetryAfter: wait,
+				Message: fmt.Sprintf("%s (trying again %s after it gave up)", gaveUp.Message, delay)}, nil
+		}
+	}
+	// Asked before anything is stopped: a control plane that runs an
+	// older configuration keeps serving while it waits its turn.
+	if ok, why := r.gate.admit(inst.Name, time.Now()); !ok {
+		// Asked again meanwhile: it keeps its place, and its message
+		// stays current.
+		return runtime.State{Phase: fleetv1.ControlPlanePending, Endpoint: endpoint, Restarts: rec.Restarts, Message: why, RetryAfter: startPoll}, nil
+	}
+	switch {
+	case alive:
 		// A new epoch, version or store: the old process must be gone
 		// before the new one opens the same data.
 		r.opts.Log.Info("Restarting control plane for a new configuration", "controlPlane", inst.Name, "from", rec.Launch.Version, "to", want.Version, "epoch", want.Epoch)
 		if err := r.stop(ctx, inst.Name, rec.Pid, "for a new configuration"); err != nil {
+			r.gate.done(inst.Name)
 			return runtime.State{}, err
 		}
-	} else if rec.Pid != 0 {
-		st, err := controlplane.ReadStatus(dir)
-		if err == nil && st.Pid == rec.Pid && st.Phase == controlplane.PhaseFailed && rec.Generation == inst.Generation && rec.Launch == want {
-			// It gave up, saying why. A new spec gets a new attempt at
-			// once; the same one only after a while, as the cause may
-			// pass (its store slow to answer) or may not (a bad flag).
-			delay := RetryDelay(rec.GaveUp)
-			if wait := time.Until(st.Updated.Add(delay)); wait > 0 {
-				return runtime.State{Phase: fleetv1.ControlPlaneFailed, Endpoint: endpoint, Restarts: rec.Restarts + st.Restarts, RetryAfter: wait,
-					Message: fmt.Sprintf("%s (trying again %s after it gave up)", st.Message, delay)}, nil
-			}
-			rec.GaveUp++
-			r.opts.Log.Info("Control plane gave up starting; trying again", "controlPlane", inst.Name, "times", rec.GaveUp, "reason", st.Message)
-		} else if rec.Launch == want {
-			rec.Restarts++
-			r.opts.Log.Info("Control plane process is gone; starting it again", "controlPlane", inst.Name, "pid", rec.Pid, "restarts", rec.Restarts)
-		}
-	}
-	if ok, why := r.gate.admit(inst.Name, time.Now()); !ok {
-		return runtime.State{Phase: fleetv1.ControlPlanePending, Endpoint: endpoint, Restarts: rec.Restarts, Message: why}, nil
+	case gaveUp != nil:
+		rec.GaveUp++
+		r.opts.Log.Info("Control plane gave up starting; trying again", "controlPlane", inst.Name, "times", rec.GaveUp, "reason", gaveUp.Message)
+	case rec.Pid != 0 && rec.Launch == want:
+		rec.Restarts++
+		r.opts.Log.Info("Control plane process is gone; starting it again", "controlPlane", inst.Name, "pid", rec.Pid, "restarts", rec.Restarts)
 	}
 	if err := r.start(inst, cfg, &rec, want); err != nil {
 		r.gate.done(inst.Name)
 		return runtime.State{Phase: fleetv1.ControlPlaneFailed, Endpoint: endpoint, Restarts: rec.Restarts, Message: err.Error()}, nil
 	}
 	return runtime.State{Phase: fleetv1.ControlPlaneStarting, Endpoint: endpoint, Restarts: rec.Restarts}, nil
+}
+
+// gaveUpWith returns the status of the control plane in dir if its last
+// process, of rec, gave up starting with the same spec and launch.
+func gaveUpWith(dir string, rec record.Record, generation int64, want record.Launch) *controlplane.Status {
+	st, err := controlplane.ReadStatus(dir)
+	if err == nil && st.Pid == rec.Pid && st.Phase == controlplane.PhaseFailed && rec.Generation == generation && rec.Launch == want {
+		return &st
+	}
+	return nil
 }
 
 // stop stops a control plane's process group, SIGTERM then SIGKILL after
@@ -261,9 +291,11 @@ func (r *Runtime) start(inst runtime.Instance, cfg launch.Config, rec *record.Re
 	}
 	r.opts.Log.Info("Started control plane", "controlPlane", inst.Name, "pid", rec.Pid, "port", rec.Port, "version", want.Version, "epoch", want.Epoch)
 	// Reap it when it exits (it is this process's child), and say so.
+	// Its slot is given back by what the agent does next (observe, a
+	// start again, Remove), not here: a stopped process's exit may come
+	// after its next start took the slot.
 	go func() {
 		<-p.Done()
-		r.gate.done(inst.Name)
 		r.changed <- inst.Name
 	}()
 	return nil

@@ -1,71 +1,94 @@
 package process
 
 import (
+	"context"
+	"encoding/json"
 	"os"
+	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vfleet/vfleet/agent/runtime"
 	"github.com/vfleet/vfleet/agent/runtime/process/record"
 	fleetv1 "github.com/vfleet/vfleet/apis/fleet/v1alpha1"
+	"github.com/vfleet/vfleet/controlplane"
+	"github.com/vfleet/vfleet/controlplane/launch"
 )
 
 // TestStartGate: at most max start at once, the rest in the order they
-// asked; a slot given back lets the head of the queue go, and tells it;
-// a start that holds its slot too long loses it.
+// asked; a slot given back lets the head of the queue go, and tells it,
+// even when the one told leaves before it goes; a start that holds its
+// slot too long loses it, and a waiter that stops asking its place.
 func TestStartGate(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	var told []string
-	g := newStartGate(2, time.Minute, func(n string) { told = append(told, n) })
-	admit := func(name string, at time.Time, want bool) string {
+	g := newStartGate(2, func(n string) { told = append(told, n) })
+	admit := func(name string, now time.Time, want bool) string {
 		t.Helper()
-		ok, why := g.admit(name, at)
+		ok, why := g.admit(name, now)
 		if ok != want {
 			t.Fatalf("admit(%s) = %v (%s), want %v", name, ok, why, want)
 		}
 		return why
 	}
-	admit("a", t0, true)
-	admit("b", t0, true)
-	if why := admit("c", t0, false); !strings.Contains(why, "2 control planes are starting on this host (at most 2 at once), and 0 asked before") {
+	lastTold := func(want string) {
+		t.Helper()
+		if len(told) == 0 || told[len(told)-1] != want {
+			t.Fatalf("told %v, want %s last", told, want)
+		}
+	}
+	admit("a", at(0), true)
+	admit("b", at(0), true)
+	if why := admit("c", at(0), false); !strings.Contains(why, "2 control planes are starting on this host (at most 2 at once), and 0 asked before") {
 		t.Errorf("c waits because %q", why)
 	}
-	if why := admit("d", t0, false); !strings.Contains(why, "1 asked before") {
+	if why := admit("d", at(0), false); !strings.Contains(why, "1 asked before") {
 		t.Errorf("d waits because %q", why)
 	}
-	// a starts again (its process died): it keeps its slot, no one goes.
-	admit("a", t0, true)
-	admit("d", t0, false)
+	// a starts again before it was ready: it keeps its slot.
+	admit("a", at(0), true)
+	admit("d", at(0), false)
+	if len(told) != 0 {
+		t.Fatalf("told %v with no slot free", told)
+	}
 
 	g.done("a")
-	if !slices.Equal(told, []string{"c"}) {
-		t.Fatalf("a's slot told %v, want [c]", told)
-	}
+	lastTold("c")
 	// The slot is c's, not d's, though d asks first.
-	admit("d", t0, false)
-	admit("c", t0.Add(10*time.Second), true)
+	admit("d", at(1), false)
+	admit("c", at(1), true)
 
-	// A waiter that no longer wants to start leaves the queue; no slot
-	// was given back, so no one is told.
-	admit("e", t0, false)
+	// d is told, and leaves (deleted) before it goes: e is told next.
+	admit("e", at(1), false)
+	g.done("b")
+	lastTold("d")
 	g.done("d")
-	if len(told) != 1 {
-		t.Fatalf("a waiter leaving told %v", told)
+	lastTold("e")
+	admit("e", at(2), true)
+
+	// f asks once and never again: after waiterGone it holds no one up.
+	admit("f", at(2), false)
+	if why := admit("h", at(2+int(waiterGone/time.Second)), false); !strings.Contains(why, "0 asked before") {
+		t.Errorf("h waits behind a waiter gone: %q", why)
 	}
-	// b holds its slot past the hold (c not yet): e goes, and is told.
+	// c (since 1s) holds its slot past startHold, e (since 2s) not yet:
+	// h goes when it asks next, and is told.
 	told = nil
-	admit("f", t0.Add(30*time.Second), false)
-	admit("e", t0.Add(time.Minute), true)
-	if !slices.Equal(told, []string{"e"}) {
-		t.Fatalf("an expired slot told %v, want [e]", told)
+	admit("h", at(1+int(startHold/time.Second)), true)
+	admit("i", at(1+int(startHold/time.Second)), false)
+
+	// One found starting after an agent restart counts, over the bound.
+	g.adopt("j", at(61))
+	if why := admit("i", at(61), false); !strings.Contains(why, "3 control planes are starting") {
+		t.Errorf("i waits because %q", why)
 	}
-	admit("f", t0.Add(time.Minute), false)
 
 	// Without a bound, everyone starts.
-	free := newStartGate(0, time.Minute, func(string) { t.Fatal("told without a bound") })
+	free := newStartGate(0, func(string) { t.Fatal("told without a bound") })
 	for _, n := range []string{"a", "b", "c"} {
 		if ok, _ := free.admit(n, t0); !ok {
 			t.Fatalf("%s kept waiting without a bound", n)
@@ -75,46 +98,107 @@ func TestStartGate(t *testing.T) {
 }
 
 // TestStartsWaitTheirTurn: with one start at a time, a second control
-// plane waits, Pending and saying why, until the first one's process
-// ends; the runtime then tells it may go, and it starts.
+// plane waits, Pending and saying why, until the first is running; the
+// runtime then tells it may go, and it starts.
 func TestStartsWaitTheirTurn(t *testing.T) {
-	// A "control plane" that runs for a second.
-	slow := filepath.Join(t.TempDir(), "slow")
-	if err := os.WriteFile(slow, []byte("#!/bin/sh\nsleep 1\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r, _ := testRuntime(t, 16459, func(o *Options) { o.Vfleet, o.MaxStarting = slow, 1 })
+	t.Setenv(fakeControlPlaneEnv, "1")
+	r, _ := testRuntime(t, 16459, func(o *Options) { o.Vfleet, o.MaxStarting = os.Args[0], 1 })
 	inst := func(name string) runtime.Instance {
 		return runtime.Instance{Name: name + ".team-a", Namespace: "vc-" + name, Generation: 1, Spec: fleetv1.ControlPlaneSpec{
 			VirtualCluster: fleetv1.VirtualClusterReference{Namespace: "team-a", Name: name, UID: "uid-" + name}, KubernetesVersion: version, Epoch: 1,
 		}}
 	}
-	ensure := func(name string, want fleetv1.ControlPlanePhase) runtime.State {
+	for _, name := range []string{"first", "second"} {
+		t.Cleanup(func() { _ = r.Remove(context.Background(), inst(name)) })
+	}
+	ensure := func(name string) runtime.State {
 		t.Helper()
 		s, err := r.Ensure(t.Context(), inst(name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Phase != want {
-			t.Fatalf("%s: phase %s (%s), want %s", name, s.Phase, s.Message, want)
-		}
 		return s
 	}
-	ensure("first", fleetv1.ControlPlaneStarting)
-	if s := ensure("second", fleetv1.ControlPlanePending); !strings.Contains(s.Message, "waiting to start: 1 control planes are starting on this host (at most 1 at once)") {
-		t.Fatalf("second waits saying %q", s.Message)
+	if s := ensure("first"); s.Phase != fleetv1.ControlPlaneStarting {
+		t.Fatalf("first: %+v, want Starting", s)
+	}
+	s := ensure("second")
+	if s.Phase != fleetv1.ControlPlanePending || s.RetryAfter != startPoll ||
+		!strings.Contains(s.Message, "waiting to start: 1 control planes are starting on this host (at most 1 at once)") {
+		t.Fatalf("second: %+v, want Pending saying why, asking again in %s", s, startPoll)
 	}
 	if rec, _ := record.Read(r.dir("second.team-a")); rec.Pid != 0 {
 		t.Fatalf("second started while it waits: %+v", rec)
 	}
-	deadline := time.After(30 * time.Second)
+
+	// The first becomes ready; the agent, told, looks at it.
+	if err := os.WriteFile(filepath.Join(r.dir("first.team-a"), fakeReady), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for ensure("first").Phase != fleetv1.ControlPlaneRunning {
+		if time.Now().After(deadline) {
+			t.Fatal("first never ran")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for told := false; !told; {
 		select {
 		case name := <-r.Changed():
 			told = name == "second.team-a"
-		case <-deadline:
+		case <-time.After(time.Until(deadline)):
 			t.Fatal("second was never told its turn came")
 		}
 	}
-	ensure("second", fleetv1.ControlPlaneStarting)
+	if s := ensure("second"); s.Phase != fleetv1.ControlPlaneStarting {
+		t.Fatalf("second, told: %+v, want Starting", s)
+	}
+}
+
+// fakeControlPlaneEnv makes this test binary, started by the runtime as
+// `vfleet controlplane`, stand in for one (fakeControlPlane).
+const fakeControlPlaneEnv = "VFLEET_TEST_FAKE_CONTROLPLANE"
+
+// fakeReady is the file a test creates in a fake control plane's
+// directory to make it ready.
+const fakeReady = "fake-ready"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(fakeControlPlaneEnv) != "" && len(os.Args) > 1 && os.Args[1] == "controlplane" {
+		fakeControlPlane(os.Args[2:])
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// fakeControlPlane says, as a control plane does in its status file, that
+// it is starting, and that it runs once fakeReady appears in its data
+// directory; then it waits to be stopped.
+func fakeControlPlane(args []string) {
+	var dir string
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--data-dir="); ok {
+			dir = v
+		}
+	}
+	write := func(phase controlplane.Phase) {
+		data, _ := json.Marshal(controlplane.Status{Pid: os.Getpid(), Phase: phase, Updated: time.Now()})
+		_ = os.WriteFile(controlplane.StatusPath(dir), data, 0o600)
+	}
+	write(controlplane.PhaseStarting)
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, fakeReady)); err == nil {
+			break
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	_ = os.WriteFile(launch.AdminKubeconfig(dir), []byte("apiVersion: v1\nkind: Config\n"), 0o600)
+	write(controlplane.PhaseRunning)
+	<-stop
 }

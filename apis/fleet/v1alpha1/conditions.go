@@ -125,8 +125,11 @@ const (
 
 // ControlPlane reasons of its Ready condition, written by the agent.
 const (
-	ReasonRunning             = "Running"
-	ReasonStarting            = "Starting"
+	ReasonRunning  = "Running"
+	ReasonStarting = "Starting"
+	// ReasonWaitingToStart: the host starts a few control planes at once,
+	// and others asked before this one.
+	ReasonWaitingToStart      = "WaitingToStart"
 	ReasonStartFailed         = "StartFailed"
 	ReasonHostNamespaceFailed = "HostNamespaceFailed"
 	ReasonStoreNotReady       = "StoreNotReady"
