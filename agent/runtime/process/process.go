@@ -65,11 +65,14 @@ type Runtime struct {
 	opts    Options
 	changed chan string
 
-	mu     sync.Mutex // guards locks and port allocation
-	locks  map[string]*sync.Mutex
-	seenMu sync.Mutex
-	seen   map[string]time.Time // status file times already told
-	gate   *startGate
+	mu    sync.Mutex // guards locks, children and port allocation
+	locks map[string]*sync.Mutex
+	// children are the control planes this runtime started, by name,
+	// until they exit.
+	children map[string]*procgroup.Process
+	seenMu   sync.Mutex
+	seen     map[string]time.Time // status file times already told
+	gate     *startGate
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -95,7 +98,7 @@ func New(opts Options) (*Runtime, error) {
 	if err := os.MkdirAll(opts.Root, 0o700); err != nil {
 		return nil, err
 	}
-	r := &Runtime{opts: opts, changed: make(chan string, 64), locks: map[string]*sync.Mutex{}, seen: map[string]time.Time{}}
+	r := &Runtime{opts: opts, changed: make(chan string, 64), locks: map[string]*sync.Mutex{}, children: map[string]*procgroup.Process{}, seen: map[string]time.Time{}}
 	// Told from under another control plane's lock: never blocks it.
 	r.gate = newStartGate(opts.MaxStarting, func(name string) { go func() { r.changed <- name }() })
 	return r, nil
@@ -150,7 +153,7 @@ func (r *Runtime) Ensure(ctx context.Context, inst runtime.Instance) (runtime.St
 		}
 		want.IdentityHash = identity.Hash(inst.Identity)
 	}
-	alive := record.IsControlPlane(rec.Pid, dir)
+	alive := r.alive(inst.Name, rec.Pid, dir)
 
 	if inst.Spec.Sleeping {
 		r.gate.done(inst.Name)
@@ -242,6 +245,24 @@ func gaveUpWith(dir string, rec record.Record, generation int64, want record.Lau
 	return nil
 }
 
+// alive reports whether pid, recorded for the control plane name in dir,
+// runs: a child this runtime started and has not seen exit, or else a
+// control plane of dir by its command line (one an earlier agent started).
+// A child is known without its command line, which reads empty for a
+// moment after its exec on a loaded machine: taken for gone, it was
+// started again, several times, each copy on the same port and data.
+func (r *Runtime) alive(name string, pid int, dir string) bool {
+	r.mu.Lock()
+	p := r.children[name]
+	r.mu.Unlock()
+	if p != nil && p.Pid() == pid {
+		if exited, _ := p.Exited(); !exited {
+			return true
+		}
+	}
+	return record.IsControlPlane(pid, dir)
+}
+
 // stop stops a control plane's process group, SIGTERM then SIGKILL after
 // StopGrace, and says how long it took: a clean stop is part of every
 // migration's downtime.
@@ -294,8 +315,16 @@ func (r *Runtime) start(inst runtime.Instance, cfg launch.Config, rec *record.Re
 	// Its slot is given back by what the agent does next (observe, a
 	// start again, Remove), not here: a stopped process's exit may come
 	// after its next start took the slot.
+	r.mu.Lock()
+	r.children[inst.Name] = p
+	r.mu.Unlock()
 	go func() {
 		<-p.Done()
+		r.mu.Lock()
+		if r.children[inst.Name] == p {
+			delete(r.children, inst.Name)
+		}
+		r.mu.Unlock()
 		r.changed <- inst.Name
 	}()
 	return nil
@@ -359,7 +388,7 @@ func (r *Runtime) Remove(ctx context.Context, inst runtime.Instance) error {
 	name := inst.Name
 	defer r.lock(name)()
 	dir := r.dir(name)
-	if rec, err := record.Read(dir); err == nil && record.IsControlPlane(rec.Pid, dir) {
+	if rec, err := record.Read(dir); err == nil && r.alive(name, rec.Pid, dir) {
 		// It returns once the process and its children are gone, so that
 		// nothing uses the directory when it is deleted.
 		if err := procgroup.StopGroup(ctx, rec.Pid, r.opts.StopGrace); err != nil {
@@ -413,7 +442,7 @@ func (r *Runtime) Fence(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer r.lock(filepath.Base(dir))()
-			if rec, err := record.Read(dir); err == nil && record.IsControlPlane(rec.Pid, dir) {
+			if rec, err := record.Read(dir); err == nil && r.alive(filepath.Base(dir), rec.Pid, dir) {
 				errs[i] = procgroup.StopGroup(ctx, rec.Pid, fenceGrace)
 				r.opts.Log.Info("Fenced control plane", "controlPlane", filepath.Base(dir), "pid", rec.Pid)
 			}

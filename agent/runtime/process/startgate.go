@@ -61,9 +61,11 @@ func (g *startGate) admit(name string, now time.Time) (bool, string) {
 		return true, ""
 	}
 	g.mu.Lock()
-	g.prune(now)
+	var wake []string
+	if g.prune(now) {
+		wake = g.next()
+	}
 	ok, why := g.admitLocked(name, now)
-	wake := g.next()
 	g.mu.Unlock()
 	g.tell(wake)
 	return ok, why
@@ -120,14 +122,18 @@ func (g *startGate) done(name string) {
 }
 
 // prune frees the slots held past startHold and drops the waiters that
-// stopped asking.
-func (g *startGate) prune(now time.Time) {
+// stopped asking; it reports whether the queue may move.
+func (g *startGate) prune(now time.Time) bool {
+	moved := false
 	for name, since := range g.starting {
 		if now.Sub(since) >= startHold {
 			delete(g.starting, name)
+			moved = true
 		}
 	}
+	before := len(g.waiting)
 	g.waiting = slices.DeleteFunc(g.waiting, func(w waiter) bool { return now.Sub(w.seen) >= waiterGone })
+	return moved || len(g.waiting) != before
 }
 
 // next is the head of the queue that the free slots let go.

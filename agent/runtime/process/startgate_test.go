@@ -202,3 +202,34 @@ func fakeControlPlane(args []string) {
 	write(controlplane.PhaseRunning)
 	<-stop
 }
+
+// TestAChildJustStartedIsNotStartedAgain: a control plane's command line
+// reads empty for a moment after its exec, and one asked for again then
+// was taken for gone and started a second time, on the same port. The
+// runtime knows its own children: here one whose command line never
+// names it (a shell script) is still the one running.
+func TestAChildJustStartedIsNotStartedAgain(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "cp")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nsleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := testRuntime(t, 16467, func(o *Options) { o.Vfleet = script })
+	inst := runtime.Instance{Name: "once.team-a", Namespace: "vc-once", Generation: 1, Spec: fleetv1.ControlPlaneSpec{
+		VirtualCluster: fleetv1.VirtualClusterReference{Namespace: "team-a", Name: "once", UID: "uid-once"}, KubernetesVersion: version, Epoch: 1,
+	}}
+	t.Cleanup(func() { _ = r.Remove(context.Background(), inst) })
+	var pid int
+	for i := range 3 {
+		s, err := r.Ensure(t.Context(), inst)
+		if err != nil || s.Phase != fleetv1.ControlPlaneStarting {
+			t.Fatalf("ensure %d: %+v, %v", i, s, err)
+		}
+		rec, _ := record.Read(r.dir(inst.Name))
+		if i == 0 {
+			pid = rec.Pid
+		}
+		if rec.Pid != pid || rec.Restarts != 0 {
+			t.Fatalf("ensure %d started it again: %+v, first pid %d", i, rec, pid)
+		}
+	}
+}
