@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 	"strings"
@@ -245,10 +246,10 @@ func silent(st *ledger.State, own, region string, now time.Time, after time.Dura
 	return now.Sub(from) >= after
 }
 
-// taker is the region that takes over rec from its lost region: the
-// first by name of those that report and can use its store, so that every
-// surviving hub agrees without a word. When none can, it is "" and why
-// says so.
+// taker is the region that takes over rec from its lost region: one of
+// those that report and can use its store, chosen by spread, so that
+// every surviving hub agrees without a word. When none can, it is "" and
+// why says so.
 func taker(st *ledger.State, rec ledger.VCluster, now time.Time, after time.Duration) (region, why string) {
 	var spec fleetv1.VirtualClusterSpec
 	if why := stays(rec, &spec); why != "" {
@@ -270,7 +271,24 @@ func taker(st *ledger.State, rec ledger.VCluster, now time.Time, after time.Dura
 	case len(able) == 0:
 		return "", fmt.Sprintf("no surviving region can use its BackingStore %s (none has it Ready and reachable from its hosts)", spec.BackingStore.Name)
 	}
-	return slices.Min(able), ""
+	return spread(rec.Key, able), ""
+}
+
+// spread chooses, for the vcluster key, one of regions: the one whose
+// hash with the key is highest (rendezvous hashing). A lost region's
+// vclusters are so shared out among the survivors rather than all taken by
+// one, which would start them all on its hosts at once while the others'
+// idle; and a key keeps its region when another region comes or goes.
+func spread(key string, regions []string) string {
+	best, top := "", uint64(0)
+	for _, r := range regions {
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(key + "\x00" + r))
+		if v := h.Sum64(); best == "" || v > top || v == top && r < best {
+			best, top = r, v
+		}
+	}
+	return best
 }
 
 // stays says why a lost region's vcluster is not taken over whatever the
