@@ -153,6 +153,18 @@ func TestStartsWaitTheirTurn(t *testing.T) {
 	if s := ensure("second"); s.Phase != fleetv1.ControlPlaneStarting {
 		t.Fatalf("second, told: %+v, want Starting", s)
 	}
+
+	// The first is moved to a new epoch while the second starts: it waits
+	// its turn still running, not stopped.
+	before, _ := record.Read(r.dir("first.team-a"))
+	next := inst("first")
+	next.Spec.Epoch = 2
+	if s, err := r.Ensure(t.Context(), next); err != nil || s.Phase != fleetv1.ControlPlanePending {
+		t.Fatalf("first at epoch 2: %+v, %v; want Pending", s, err)
+	}
+	if after, _ := record.Read(r.dir("first.team-a")); after.Pid != before.Pid || !r.alive("first.team-a", after.Pid, r.dir("first.team-a")) {
+		t.Fatalf("first was stopped to wait: %+v, was %+v", after, before)
+	}
 }
 
 // fakeControlPlaneEnv makes this test binary, started by the runtime as
