@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -124,9 +125,15 @@ func apiserverRequestsOf(ctx context.Context, kube kubernetes.Interface) (*dto.M
 	return sumRequests(body)
 }
 
-// requestsFamily is the family sumRequests reads, as its exposition's
-// lines begin.
+// requestsFamily is the family sumRequests reads.
 const requestsFamily = "apiserver_request_total"
+
+// requestsLines are how that family's lines begin: its samples, with
+// labels or without, and its HELP and TYPE.
+var requestsLines = [][]byte{
+	[]byte(requestsFamily + "{"), []byte(requestsFamily + " "),
+	[]byte("# HELP " + requestsFamily + " "), []byte("# TYPE " + requestsFamily + " "),
+}
 
 // sumRequests is apiserverRequestsOf's sum over the text exposition in r.
 // Only that family's lines are parsed: an apiserver's exposition is over a
@@ -137,8 +144,7 @@ func sumRequests(r io.Reader) (*dto.MetricFamily, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		if bytes.HasPrefix(line, []byte(requestsFamily+"{")) || bytes.HasPrefix(line, []byte(requestsFamily+" ")) ||
-			bytes.HasPrefix(line, []byte("# TYPE "+requestsFamily+" ")) || bytes.HasPrefix(line, []byte("# HELP "+requestsFamily+" ")) {
+		if slices.ContainsFunc(requestsLines, func(p []byte) bool { return bytes.HasPrefix(line, p) }) {
 			lines.Write(line)
 			lines.WriteByte('\n')
 		}
