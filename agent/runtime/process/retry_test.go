@@ -68,11 +68,17 @@ func testRuntime(t *testing.T, firstPort int, with ...func(*Options)) (*Runtime,
 	return r, truePath
 }
 
+// testInstance is the control plane of vcluster team-a/name, at epoch 1
+// of testRuntime's version, with its host namespace vc-<name>.
+func testInstance(name string) runtime.Instance {
+	return runtime.Instance{Name: name + ".team-a", Namespace: "vc-" + name, Generation: 1, Spec: fleetv1.ControlPlaneSpec{
+		VirtualCluster: fleetv1.VirtualClusterReference{Namespace: "team-a", Name: name, UID: "uid-" + name}, KubernetesVersion: version, Epoch: 1,
+	}}
+}
+
 func TestEnsureRetriesAControlPlaneThatGaveUp(t *testing.T) {
 	r, truePath := testRuntime(t, 16443)
-	inst := runtime.Instance{Name: "demo.team-a", Namespace: "vc-demo", Generation: 1, Spec: fleetv1.ControlPlaneSpec{
-		VirtualCluster: fleetv1.VirtualClusterReference{Namespace: "team-a", Name: "demo", UID: "uid-1"}, KubernetesVersion: version, Epoch: 1,
-	}}
+	inst := testInstance("demo")
 	dir := r.dir(inst.Name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)

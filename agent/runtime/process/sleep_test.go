@@ -12,9 +12,7 @@ import (
 // again on a wake was counted, and logged, as a process that died.
 func TestAWakeIsNoRestart(t *testing.T) {
 	r, _ := testRuntime(t, 16451)
-	inst := runtime.Instance{Name: "nap.team-a", Namespace: "vc-nap", Generation: 1, Spec: fleetv1.ControlPlaneSpec{
-		VirtualCluster: fleetv1.VirtualClusterReference{Namespace: "team-a", Name: "nap", UID: "uid-1"}, KubernetesVersion: version, Epoch: 1,
-	}}
+	inst := testInstance("nap")
 	ensure := func(sleeping bool, want fleetv1.ControlPlanePhase) runtime.State {
 		t.Helper()
 		inst.Spec.Sleeping = sleeping

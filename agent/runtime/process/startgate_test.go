@@ -103,11 +103,7 @@ func TestStartGate(t *testing.T) {
 func TestStartsWaitTheirTurn(t *testing.T) {
 	t.Setenv(fakeControlPlaneEnv, "1")
 	r, _ := testRuntime(t, 16459, func(o *Options) { o.Vfleet, o.MaxStarting = os.Args[0], 1 })
-	inst := func(name string) runtime.Instance {
-		return runtime.Instance{Name: name + ".team-a", Namespace: "vc-" + name, Generation: 1, Spec: fleetv1.ControlPlaneSpec{
-			VirtualCluster: fleetv1.VirtualClusterReference{Namespace: "team-a", Name: name, UID: "uid-" + name}, KubernetesVersion: version, Epoch: 1,
-		}}
-	}
+	inst := testInstance
 	for _, name := range []string{"first", "second"} {
 		t.Cleanup(func() { _ = r.Remove(context.Background(), inst(name)) })
 	}
@@ -226,9 +222,7 @@ func TestAChildJustStartedIsNotStartedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ := testRuntime(t, 16467, func(o *Options) { o.Vfleet = script })
-	inst := runtime.Instance{Name: "once.team-a", Namespace: "vc-once", Generation: 1, Spec: fleetv1.ControlPlaneSpec{
-		VirtualCluster: fleetv1.VirtualClusterReference{Namespace: "team-a", Name: "once", UID: "uid-once"}, KubernetesVersion: version, Epoch: 1,
-	}}
+	inst := testInstance("once")
 	t.Cleanup(func() { _ = r.Remove(context.Background(), inst) })
 	var pid int
 	for i := range 3 {
