@@ -43,6 +43,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"a toleration with an unknown effect", func(o *Options) {
 			o.Runtime, o.ControlPlaneImage, o.ControlPlaneTolerations = RuntimeKubernetes, "vfleet:dev", []string{"pool:Never"}
 		}, []string{"--control-plane-tolerations"}},
+		{"negative start bound", func(o *Options) { o.MaxStarting = -1 }, []string{"--max-starting-control-planes -1: want 0 (no bound) or more"}},
+		{"no start bound", func(o *Options) { o.MaxStarting = 0 }, nil},
 		{"reversed port range", func(o *Options) { o.ControlPlanePorts = "17000-16000" }, []string{"--control-plane-ports"}},
 		{"control-plane address not an IP", func(o *Options) { o.ControlPlaneAddress = "localhost" }, []string{"--control-plane-address"}},
 		{"no CoreDNS where it is looked for", func(o *Options) { o.TenantDNS = "/nowhere/coredns" }, []string{"--tenant-dns /nowhere/coredns: no CoreDNS there", "--tenant-dns= runs vclusters without DNS"}},
